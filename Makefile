@@ -1,0 +1,35 @@
+# agentcert — see README.md. Every target works on a clean clone with Go installed.
+GO        ?= go
+BIN       := bin/agentcert
+PKGS      := ./...
+FUZZTIME  ?= 10s
+
+.PHONY: run test bench fuzz lint build clean
+
+build: ## build the CLI into bin/
+	$(GO) build -o $(BIN) ./cmd/agentcert
+
+run: build ## start the service with embedded dev defaults (SQLite in ./data, generated keys, printed bootstrap token)
+	./$(BIN) serve
+
+test: ## the whole suite: gofmt/vet, then every test with the race detector
+	@$(MAKE) --no-print-directory lint
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+bench: ## benchmarks (single run; use -count and benchstat for comparisons)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint: ## gofmt and go vet must be clean
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,162 @@
+// Package errcode is the one place where agentcert's stable, client-visible
+// error codes are listed.
+//
+// Every failure that a caller of the public packages (sdjwt, did, revocation,
+// verifier, issuer) or a client of the HTTP API can observe carries one of the
+// codes below. Codes are snake_case, never renamed once released, and
+// documented in docs/errors.md (a test keeps the two in agreement).
+//
+// Use New or Wrap to build an *Error and CodeOf to classify any error:
+//
+//	if errcode.CodeOf(err) == errcode.Revoked { ... }
+package errcode
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable machine-readable failure class.
+type Code string
+
+// Codes for malformed input and limits.
+const (
+	Internal      Code = "internal_error"  // a fault on our side; never a client's mistake
+	InvalidInput  Code = "invalid_input"   // a request or argument that does not parse or validate
+	TooLarge      Code = "too_large"       // a size, count or depth limit was exceeded
+	Malformed     Code = "malformed"       // an SD-JWT, JWT or disclosure that does not parse
+	NotFound      Code = "not_found"       // the named resource does not exist
+	Conflict      Code = "conflict"        // the request conflicts with the resource's state
+	Unauthorized  Code = "unauthorized"    // missing, unknown or revoked bearer token
+	Forbidden     Code = "forbidden"       // the token's role may not do this
+	RateLimited   Code = "rate_limited"    // too many requests
+	SchemaInvalid Code = "schema_invalid"  // claims do not validate against the vct's JSON Schema
+	NotDisclosable Code = "not_disclosable" // a claim marked "never" selectively disclosable was asked to be
+)
+
+// Codes for the issuer-signed JWT.
+const (
+	BadSignature   Code = "bad_signature"   // the signature does not verify with the issuer's key
+	UnsupportedAlg Code = "unsupported_alg" // alg not on the allow-list (none and HMAC are never on it)
+	WrongTyp       Code = "wrong_typ"       // the JWT typ header is not one the caller accepts
+	UnknownCrit    Code = "unknown_crit"    // a crit header names an extension we do not understand
+	Expired        Code = "expired"         // exp is in the past (beyond leeway)
+	NotYetValid    Code = "not_yet_valid"   // nbf or iat is in the future (beyond leeway)
+	MissingClaim   Code = "missing_claim"   // a required claim (iss, vct, cnf, ...) is absent or has the wrong type
+)
+
+// Codes for disclosures (RFC 9901 section 7.1).
+const (
+	DisclosureMalformed     Code = "disclosure_malformed"      // not base64url, not a JSON array of 2 or 3, bad salt or name
+	DisclosureNotReferenced Code = "disclosure_not_referenced" // no _sd or "..." digest points at it
+	DuplicateDigest         Code = "duplicate_digest"          // a digest appears more than once
+	DuplicateDisclosure     Code = "duplicate_disclosure"      // the same disclosure was sent twice
+	ReservedClaimName       Code = "reserved_claim_name"       // a disclosure names _sd or ...
+	ClaimExists             Code = "claim_exists"              // the disclosed name already exists in clear at that level
+	DisclosureWrongPosition Code = "disclosure_wrong_position" // object disclosure used in an array, or the reverse
+	DigestMalformed         Code = "digest_malformed"          // an _sd entry or "..." value that is not a string
+	UnsupportedSDAlg        Code = "unsupported_sd_alg"        // _sd_alg other than sha-256
+)
+
+// Codes for key binding (RFC 9901 section 4.3).
+const (
+	KBMissing        Code = "kb_missing"          // key binding is required and no KB-JWT was presented
+	KBMalformed      Code = "kb_malformed"        // the KB-JWT does not parse
+	KBBadSignature   Code = "kb_bad_signature"    // the KB-JWT does not verify with cnf.jwk
+	KBNoHolderKey    Code = "kb_no_holder_key"    // the credential has no usable cnf.jwk
+	KBWrongTyp       Code = "kb_wrong_typ"        // typ is not kb+jwt
+	KBWrongAudience  Code = "kb_wrong_audience"   // aud is not the verifier's audience
+	KBWrongNonce     Code = "kb_wrong_nonce"      // nonce differs from the expected one
+	KBStale          Code = "kb_stale"            // iat outside the accepted window
+	KBSDHashMismatch Code = "kb_sd_hash_mismatch" // sd_hash does not cover the presentation
+)
+
+// Codes for identifiers and fetching.
+const (
+	DIDInvalid           Code = "did_invalid"            // not a syntactically valid DID or DID URL
+	DIDMethodUnsupported Code = "did_method_unsupported" // a DID method we do not resolve
+	DIDResolutionFailed  Code = "did_resolution_failed"  // the DID document could not be obtained or is invalid
+	KeyNotFound          Code = "key_not_found"          // kid is not a verification method under assertionMethod
+	FetchRefused         Code = "fetch_refused"          // the outbound guard refused the address or scheme
+	FetchFailed          Code = "fetch_failed"           // the fetch failed (network, status, size, timeout)
+)
+
+// Codes for status lists and revocation.
+const (
+	Revoked           Code = "revoked"            // the credential's status is invalid (revoked)
+	Suspended         Code = "suspended"          // the credential's status is suspended
+	StatusUnavailable Code = "status_unavailable" // the status list could not be fetched or validated
+	StatusInvalid     Code = "status_invalid"     // a status list or status reference is malformed or out of range
+)
+
+// Codes for verifier policy and authorization.
+const (
+	UntrustedIssuer    Code = "untrusted_issuer"    // iss is not trusted for this vct
+	ClaimNotDisclosed  Code = "claim_not_disclosed" // a claim the policy requires was not disclosed
+	NonceInvalid       Code = "nonce_invalid"       // a nonce not issued by this verifier, or tampered
+	NonceExpired       Code = "nonce_expired"       // a nonce past its expiry
+	NonceReplayed      Code = "nonce_replayed"      // a single-use nonce seen before
+	ActionNotPermitted Code = "action_not_permitted" // no disclosed permission matches the action
+	ActionProhibited   Code = "action_prohibited"   // a prohibition matches the action
+	ConstraintViolated Code = "constraint_violated" // a matching permission's constraints do not hold
+)
+
+// Error is a failure with a stable Code. Message is safe to show to a client;
+// Err, if set, is the underlying cause and is never rendered to clients.
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, errcode.New(errcode.Expired, "")) classifies by code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// New returns an *Error with the given code and a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with the given code and message around cause.
+func Wrap(code Code, cause error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, Internal for
+// any other non-nil error, and "" for nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// All lists every code, in the order documented in docs/errors.md.
+func All() []Code {
+	return []Code{
+		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, SchemaInvalid, NotDisclosable,
+		BadSignature, UnsupportedAlg, WrongTyp, UnknownCrit, Expired, NotYetValid, MissingClaim,
+		DisclosureMalformed, DisclosureNotReferenced, DuplicateDigest, DuplicateDisclosure, ReservedClaimName, ClaimExists, DisclosureWrongPosition, DigestMalformed, UnsupportedSDAlg,
+		KBMissing, KBMalformed, KBBadSignature, KBNoHolderKey, KBWrongTyp, KBWrongAudience, KBWrongNonce, KBStale, KBSDHashMismatch,
+		DIDInvalid, DIDMethodUnsupported, DIDResolutionFailed, KeyNotFound, FetchRefused, FetchFailed,
+		Revoked, Suspended, StatusUnavailable, StatusInvalid,
+		UntrustedIssuer, ClaimNotDisclosed, NonceInvalid, NonceExpired, NonceReplayed, ActionNotPermitted, ActionProhibited, ConstraintViolated,
+	}
+}
