@@ -21,16 +21,16 @@ type Code string
 
 // Codes for malformed input and limits.
 const (
-	Internal      Code = "internal_error"  // a fault on our side; never a client's mistake
-	InvalidInput  Code = "invalid_input"   // a request or argument that does not parse or validate
-	TooLarge      Code = "too_large"       // a size, count or depth limit was exceeded
-	Malformed     Code = "malformed"       // an SD-JWT, JWT or disclosure that does not parse
-	NotFound      Code = "not_found"       // the named resource does not exist
-	Conflict      Code = "conflict"        // the request conflicts with the resource's state
-	Unauthorized  Code = "unauthorized"    // missing, unknown or revoked bearer token
-	Forbidden     Code = "forbidden"       // the token's role may not do this
-	RateLimited   Code = "rate_limited"    // too many requests
-	SchemaInvalid Code = "schema_invalid"  // claims do not validate against the vct's JSON Schema
+	Internal       Code = "internal_error"  // a fault on our side; never a client's mistake
+	InvalidInput   Code = "invalid_input"   // a request or argument that does not parse or validate
+	TooLarge       Code = "too_large"       // a size, count or depth limit was exceeded
+	Malformed      Code = "malformed"       // an SD-JWT, JWT or disclosure that does not parse
+	NotFound       Code = "not_found"       // the named resource does not exist
+	Conflict       Code = "conflict"        // the request conflicts with the resource's state
+	Unauthorized   Code = "unauthorized"    // missing, unknown or revoked bearer token
+	Forbidden      Code = "forbidden"       // the token's role may not do this
+	RateLimited    Code = "rate_limited"    // too many requests
+	SchemaInvalid  Code = "schema_invalid"  // claims do not validate against the vct's JSON Schema
 	NotDisclosable Code = "not_disclosable" // a claim marked "never" selectively disclosable was asked to be
 )
 
@@ -91,14 +91,14 @@ const (
 
 // Codes for verifier policy and authorization.
 const (
-	UntrustedIssuer    Code = "untrusted_issuer"    // iss is not trusted for this vct
-	ClaimNotDisclosed  Code = "claim_not_disclosed" // a claim the policy requires was not disclosed
-	NonceInvalid       Code = "nonce_invalid"       // a nonce not issued by this verifier, or tampered
-	NonceExpired       Code = "nonce_expired"       // a nonce past its expiry
-	NonceReplayed      Code = "nonce_replayed"      // a single-use nonce seen before
+	UntrustedIssuer    Code = "untrusted_issuer"     // iss is not trusted for this vct
+	ClaimNotDisclosed  Code = "claim_not_disclosed"  // a claim the policy requires was not disclosed
+	NonceInvalid       Code = "nonce_invalid"        // a nonce not issued by this verifier, or tampered
+	NonceExpired       Code = "nonce_expired"        // a nonce past its expiry
+	NonceReplayed      Code = "nonce_replayed"       // a single-use nonce seen before
 	ActionNotPermitted Code = "action_not_permitted" // no disclosed permission matches the action
-	ActionProhibited   Code = "action_prohibited"   // a prohibition matches the action
-	ConstraintViolated Code = "constraint_violated" // a matching permission's constraints do not hold
+	ActionProhibited   Code = "action_prohibited"    // a prohibition matches the action
+	ConstraintViolated Code = "constraint_violated"  // a matching permission's constraints do not hold
 )
 
 // Error is a failure with a stable Code. Message is safe to show to a client;

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/server"
+	"github.com/spf13/cobra"
+)
+
+// adminFlags are the flags of commands that open the data directory directly.
+var adminFlags = map[string]string{"data_dir": "data-dir"}
+
+func addDataDirFlag(cmd *cobra.Command) {
+	cmd.Flags().String("data-dir", "", "data directory (default from config: ./data)")
+}
+
+func newTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (opens the data directory directly)"}
+	var role, name string
+	create := &cobra.Command{
+		Use:   "create --role admin|issuer|auditor [--name N]",
+		Short: "Create a token and print it alone on stdout (only its hash is stored)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !server.ValidRole(role) {
+				return usageErr("--role must be admin, issuer or auditor")
+			}
+			cfg, err := loadConfig(cmd, adminFlags)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), secret)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "admin, issuer or auditor")
+	create.Flags().StringVar(&name, "name", "", "a name to recognise the token by")
+	addDataDirFlag(create)
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, adminFlags)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ts, err := st.Tokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				state := "active"
+				if t.RevokedAt != nil {
+					state = "revoked " + t.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.CreatedAt.Format(time.RFC3339), state)
+			}
+			return nil
+		},
+	}
+	addDataDirFlag(list)
+
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd, adminFlags)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			now := time.Now().UTC()
+			return st.RevokeToken(cmd.Context(), args[0], now, auditEntry(now, "cli", "token.revoke", args[0], nil))
+		},
+	}
+	addDataDirFlag(revoke)
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func newKeysCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the issuer's signing keys (opens the data directory directly)"}
+	var alg string
+	rotate := &cobra.Command{
+		Use:   "rotate [--alg ES256|EdDSA]",
+		Short: "Generate a new signing key; older keys stay published until retired",
+		Long:  "Generate a new signing key. A running server picks it up when restarted; use POST /v1/admin/keys/rotate to rotate a running server.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, adminFlags)
+			if err != nil {
+				return err
+			}
+			if alg == "" {
+				alg = cfg.Issuer.KeyAlg
+			}
+			a, err := keyutil.ParseAlg(alg)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			kr, err := openKeyRing(cmd.Context(), cfg, st)
+			if err != nil {
+				return err
+			}
+			kid, err := kr.Rotate(cmd.Context(), a, "cli")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), kid)
+			return nil
+		},
+	}
+	rotate.Flags().StringVar(&alg, "alg", "", "ES256 or EdDSA (default from config)")
+	addDataDirFlag(rotate)
+	cmd.AddCommand(rotate)
+	return cmd
+}
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Audit log tools"}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit log's hash chain; names the first broken entry (exit 1)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, adminFlags)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			checked, broken, err := st.VerifyAudit(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if broken != 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "audit log BROKEN at entry %d (%d entries checked)\n", broken, checked)
+				return &exitError{code: exitNotVerified, err: fmt.Errorf("audit chain broken at entry %d", broken)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "audit log intact: %d entries\n", checked)
+			return nil
+		},
+	}
+	addDataDirFlag(verify)
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+func auditEntry(now time.Time, actor, action, target string, details map[string]any) *store.AuditEntry {
+	b := []byte("{}")
+	if details != nil {
+		b, _ = json.Marshal(details)
+	}
+	return &store.AuditEntry{Time: now, Actor: actor, Action: action, Target: target, Details: b}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/server"
+	"github.com/spf13/cobra"
+)
+
+// serveFlags maps config keys to the serve flags that override them.
+var serveFlags = map[string]string{"listen": "listen", "data_dir": "data-dir", "public_url": "public-url"}
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--public-url URL]",
+		Short: "Run the issuer, status-list and verifier HTTP service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, serveFlags)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().String("listen", "", "listen address (default 127.0.0.1:8080)")
+	cmd.Flags().String("data-dir", "", "data directory (default ./data)")
+	cmd.Flags().String("public-url", "", "public URL of this service (default http://127.0.0.1:8080)")
+	return cmd
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// webDID derives the issuer's did:web from the public URL.
+func webDID(publicURL string) (string, error) {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return "", fmt.Errorf("public_url: %w", err)
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		return "", fmt.Errorf("public_url %q: a did:web issuer is served at the root of its host; remove the path", publicURL)
+	}
+	return "did:web:" + strings.ReplaceAll(u.Host, ":", "%3A"), nil
+}
+
+// issuerParts is the issuer side of a running service.
+type issuerParts struct {
+	store    *store.SQLite
+	service  *issuer.Service
+	statuses *issuer.Statuses
+}
+
+// openIssuer opens the store and key ring and wires the issuer.
+func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (*issuerParts, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := openKeyRing(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc, err := issuer.New(ctx, issuer.Config{
+		PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
+		DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
+	}, st, keys, reg, newResolver(cfg), nil)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	statuses := issuer.NewStatuses(st, keys, svc.StatusURI, cfg.Status.TTL, cfg.Status.Validity, nil)
+	return &issuerParts{store: st, service: svc, statuses: statuses}, nil
+}
+
+// openStore opens (creating) the SQLite database in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (*store.SQLite, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "agentcert.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+// openKeyRing loads the key-encryption key and the issuer's keys.
+func openKeyRing(ctx context.Context, cfg config.Config, st *store.SQLite) (*issuer.KeyRing, error) {
+	kekFile := cfg.Issuer.KeyEncryptionKeyFile
+	if !filepath.IsAbs(kekFile) {
+		kekFile = filepath.Join(cfg.DataDir, kekFile)
+	}
+	kek, err := issuer.LoadKEK(os.Getenv("AGENTCERT_KEY_ENCRYPTION_KEY"), kekFile, cfg.Issuer.GenerateKEK)
+	if err != nil {
+		return nil, err
+	}
+	var id string
+	if cfg.Issuer.DIDMethod == "web" {
+		if id, err = webDID(cfg.PublicURL); err != nil {
+			return nil, err
+		}
+	}
+	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
+	if err != nil {
+		return nil, err
+	}
+	return issuer.NewKeyRing(ctx, st, kek, cfg.Issuer.DIDMethod, id, alg, nil)
+}
+
+// serve runs the service until ctx is done.
+func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	opts := server.Options{Config: cfg, Logger: log, Schemas: reg}
+	if cfg.Issuer.Enabled {
+		parts, err := openIssuer(ctx, cfg, reg)
+		if err != nil {
+			return err
+		}
+		defer parts.store.Close()
+		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.service, parts.statuses
+		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.service.Keys().Issuer())
+	}
+	if len(cfg.Fetch.AllowHosts) > 0 {
+		log.Warn("fetch.allow_hosts is set: these hosts bypass the outbound address guard (development only)", "hosts", cfg.Fetch.AllowHosts)
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "issuer", cfg.Issuer.Enabled, "verifier", cfg.Verifier.Enabled)
+	err = srv.Serve(ctx, ln)
+	log.Info("stopped")
+	return err
+}
+
+// bootstrapToken creates the first admin token when the store has none and
+// prints it once; only its hash is stored.
+func bootstrapToken(ctx context.Context, st store.Store, w io.Writer) error {
+	ts, err := st.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ts) > 0 {
+		return nil
+	}
+	secret, id, hash := server.NewToken()
+	now := time.Now().UTC()
+	if err := st.CreateToken(ctx, store.Token{ID: id, Name: "bootstrap", Role: server.RoleAdmin, Hash: hash, CreatedAt: now},
+		&store.AuditEntry{Time: now, Actor: "system", Action: "token.create", Target: id, Details: []byte(`{"role":"admin","name":"bootstrap"}`)}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(w, "bootstrap admin token (shown once, store it now): %s\n", secret)
+	return nil
+}

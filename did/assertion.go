@@ -1,0 +1,98 @@
+package did
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// AssertionKey returns the public key named by kid, a DID URL with a
+// fragment (did:web:example.com#key-1), provided the DID's document lists
+// that verification method under assertionMethod: by reference (relative
+// "#key-1" or absolute) or embedded. Key material may be publicKeyJwk or
+// publicKeyMultibase (multicodec Ed25519 or P-256). The returned key is public,
+// has kid = the absolute DID URL and alg ES256 (P-256) or EdDSA (Ed25519).
+//
+// Errors: did_invalid for a kid that is not a DID URL; key_not_found when
+// kid has no fragment, a path or query, or is not listed under
+// assertionMethod (for instance only under authentication);
+// did_resolution_failed for a document whose id is not the DID, that
+// references a method it does not hold, or whose key is malformed or
+// private; did_method_unsupported for a key type other than Ed25519 and
+// P-256 (or no key material); and whatever r returns.
+func AssertionKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) {
+	u, err := ParseURL(kid)
+	if err != nil {
+		return nil, err
+	}
+	if u.Fragment == "" || u.Path != "" || u.Query != "" {
+		return nil, errcode.New(errcode.KeyNotFound, "kid %q is not a DID URL of the form did#fragment", kid)
+	}
+	did := u.DID.String()
+	want := did + "#" + u.Fragment
+	doc, err := r.Resolve(ctx, did)
+	if err != nil {
+		return nil, err
+	}
+	if doc == nil || doc.ID != did {
+		return nil, errcode.New(errcode.DIDResolutionFailed, "resolved document is not the document of %s", did)
+	}
+	var vm *VerificationMethod
+	for _, rel := range doc.AssertionMethod {
+		if absoluteRef(did, rel.ID()) != want {
+			continue
+		}
+		if rel.Embedded != nil {
+			vm = rel.Embedded
+		} else if vm, err = lookupMethod(doc, want); err != nil {
+			return nil, err
+		}
+		break
+	}
+	if vm == nil {
+		return nil, errcode.New(errcode.KeyNotFound, "%s is not listed under assertionMethod", want)
+	}
+	p, err := methodKey(vm)
+	if err != nil {
+		return nil, err
+	}
+	return p.key(want)
+}
+
+// lookupMethod finds the one verification method of doc with the absolute id.
+func lookupMethod(doc *Document, id string) (*VerificationMethod, error) {
+	var found *VerificationMethod
+	for i := range doc.VerificationMethod {
+		if absoluteRef(doc.ID, doc.VerificationMethod[i].ID) != id {
+			continue
+		}
+		if found != nil {
+			return nil, errcode.New(errcode.DIDResolutionFailed, "document holds %s twice", id)
+		}
+		found = &doc.VerificationMethod[i]
+	}
+	if found == nil {
+		return nil, errcode.New(errcode.DIDResolutionFailed, "assertionMethod references %s, which the document does not hold", id)
+	}
+	return found, nil
+}
+
+// methodKey extracts the public key of a verification method.
+func methodKey(vm *VerificationMethod) (pubKey, error) {
+	hasJWK := len(vm.PublicKeyJwk) > 0 && string(vm.PublicKeyJwk) != "null"
+	switch {
+	case hasJWK && vm.PublicKeyMultibase != "":
+		return pubKey{}, errcode.New(errcode.DIDResolutionFailed, "verification method %s has two keys", vm.ID)
+	case hasJWK:
+		k, _, err := parseJWKJSON(json.RawMessage(vm.PublicKeyJwk), errcode.DIDResolutionFailed)
+		if err != nil {
+			return pubKey{}, err
+		}
+		return pubKeyFromJWK(k, errcode.DIDResolutionFailed)
+	case vm.PublicKeyMultibase != "":
+		return pubKeyFromMultikey(vm.PublicKeyMultibase, errcode.DIDResolutionFailed)
+	}
+	return pubKey{}, errcode.New(errcode.DIDMethodUnsupported, "verification method %s has no publicKeyJwk or publicKeyMultibase", vm.ID)
+}

@@ -1,0 +1,125 @@
+package did
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"golang.org/x/sync/singleflight"
+)
+
+// Resolver resolves a DID to its DID document. Implementations return
+// *errcode.Error failures and must be safe for concurrent use; the returned
+// document may be shared and must not be modified.
+type Resolver interface {
+	Resolve(ctx context.Context, did string) (*Document, error)
+}
+
+// ResolverFunc adapts a function to a Resolver.
+type ResolverFunc func(ctx context.Context, did string) (*Document, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, did string) (*Document, error) { return f(ctx, did) }
+
+// NewCachingResolver wraps r with a cache: documents are kept for ttl
+// (default 5 min), at most maxEntries of them (default 1024; the least
+// recently used is evicted), with time read from now (default time.Now).
+// Failures are not cached. Concurrent resolutions of one DID share a single
+// call to r, which runs without the callers' cancellation (r must bound its
+// own time, as the Fetcher does); each caller still returns when its own
+// context is done.
+func NewCachingResolver(r Resolver, ttl time.Duration, maxEntries int, now func() time.Time) Resolver {
+	if ttl <= 0 {
+		ttl = DefaultCacheTTL
+	}
+	if maxEntries <= 0 {
+		maxEntries = DefaultCacheEntries
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &cachingResolver{next: r, ttl: ttl, max: maxEntries, now: now,
+		entries: map[string]*list.Element{}, lru: list.New()}
+}
+
+type cachingResolver struct {
+	next  Resolver
+	ttl   time.Duration
+	max   int
+	now   func() time.Time
+	group singleflight.Group
+
+	mu      sync.Mutex
+	entries map[string]*list.Element // values are *cacheEntry
+	lru     *list.List               // front: most recently used
+}
+
+type cacheEntry struct {
+	did     string
+	doc     *Document
+	expires time.Time
+}
+
+func (c *cachingResolver) Resolve(ctx context.Context, did string) (*Document, error) {
+	if doc := c.get(did); doc != nil {
+		return doc, nil
+	}
+	ch := c.group.DoChan(did, func() (any, error) {
+		doc, err := c.next.Resolve(context.WithoutCancel(ctx), did)
+		if err != nil {
+			return nil, err
+		}
+		if doc == nil {
+			return nil, errcode.New(errcode.DIDResolutionFailed, "resolver returned no document for %s", did)
+		}
+		c.put(did, doc)
+		return doc, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Document), nil
+	case <-ctx.Done():
+		return nil, errcode.Wrap(errcode.DIDResolutionFailed, ctx.Err(), "resolution of %s cancelled", did)
+	}
+}
+
+func (c *cachingResolver) get(did string) *Document {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[did]
+	if !ok {
+		return nil
+	}
+	e := el.Value.(*cacheEntry)
+	if !now.Before(e.expires) {
+		c.lru.Remove(el)
+		delete(c.entries, did)
+		return nil
+	}
+	c.lru.MoveToFront(el)
+	return e.doc
+}
+
+func (c *cachingResolver) put(did string, doc *Document) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp := c.now().Add(c.ttl)
+	if el, ok := c.entries[did]; ok {
+		e := el.Value.(*cacheEntry)
+		e.doc, e.expires = doc, exp
+		c.lru.MoveToFront(el)
+		return
+	}
+	c.entries[did] = c.lru.PushFront(&cacheEntry{did: did, doc: doc, expires: exp})
+	for c.lru.Len() > c.max {
+		old := c.lru.Back()
+		c.lru.Remove(old)
+		delete(c.entries, old.Value.(*cacheEntry).did)
+	}
+}

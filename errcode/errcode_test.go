@@ -1,0 +1,62 @@
+package errcode
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"testing"
+)
+
+func TestDocsListEveryCode(t *testing.T) {
+	b, err := os.ReadFile("../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[Code]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(string(b), -1) {
+		documented[Code(m[1])] = true
+	}
+	listed := map[Code]bool{}
+	for _, c := range All() {
+		if listed[c] {
+			t.Errorf("code %s listed twice in All()", c)
+		}
+		listed[c] = true
+		if !documented[c] {
+			t.Errorf("code %s is not documented in docs/errors.md", c)
+		}
+	}
+	for c := range documented {
+		if !listed[c] {
+			t.Errorf("docs/errors.md documents %s, which errcode.All() does not list", c)
+		}
+	}
+	snake := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+	for c := range listed {
+		if !snake.MatchString(string(c)) {
+			t.Errorf("code %q is not snake_case", c)
+		}
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	base := New(Expired, "exp %d passed", 5)
+	wrapped := fmt.Errorf("verify: %w", base)
+	if got := CodeOf(wrapped); got != Expired {
+		t.Fatalf("CodeOf(wrapped) = %s", got)
+	}
+	if got := CodeOf(errors.New("boom")); got != Internal {
+		t.Fatalf("CodeOf(plain) = %s", got)
+	}
+	if got := CodeOf(nil); got != "" {
+		t.Fatalf("CodeOf(nil) = %q", got)
+	}
+	if !errors.Is(wrapped, New(Expired, "")) || errors.Is(wrapped, New(Revoked, "")) {
+		t.Fatal("errors.Is must classify by code")
+	}
+	cause := errors.New("disk")
+	if w := Wrap(Internal, cause, "x"); !errors.Is(w, cause) {
+		t.Fatal("Wrap must keep the cause in the chain")
+	}
+}

@@ -1,0 +1,235 @@
+// Package config holds agentcert's typed configuration: one struct, its
+// defaults (which are the development defaults `make run` uses) and Validate.
+//
+// Viper fills the struct in cmd/agentcert only (defaults < file <
+// AGENTCERT_* environment < flags); every other package receives plain values.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one agentcert process.
+type Config struct {
+	Listen    string `mapstructure:"listen"`     // address to listen on
+	PublicURL string `mapstructure:"public_url"` // URL clients use to reach this service; the did:web is derived from it
+	DataDir   string `mapstructure:"data_dir"`   // SQLite file, key-encryption key file (dev)
+	LogLevel  string `mapstructure:"log_level"`  // debug | info | warn | error
+
+	HTTP     HTTP     `mapstructure:"http"`
+	Issuer   Issuer   `mapstructure:"issuer"`
+	Status   Status   `mapstructure:"status"`
+	Verifier Verifier `mapstructure:"verifier"`
+	Fetch    Fetch    `mapstructure:"fetch"`
+}
+
+// HTTP bounds the server's connections.
+type HTTP struct {
+	MaxBodyBytes    int64         `mapstructure:"max_body_bytes"`
+	ReadTimeout     time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+}
+
+// Issuer configures the issuing surface (credentials, keys, tokens, audit).
+type Issuer struct {
+	Enabled         bool          `mapstructure:"enabled"`
+	DIDMethod       string        `mapstructure:"did_method"` // web | key
+	KeyAlg          string        `mapstructure:"key_alg"`    // ES256 | EdDSA
+	DefaultValidity time.Duration `mapstructure:"default_validity"`
+	MaxValidity     time.Duration `mapstructure:"max_validity"`
+	// KeyEncryptionKeyFile is used when AGENTCERT_KEY_ENCRYPTION_KEY is not
+	// set; GenerateKEK allows creating it (dev only).
+	KeyEncryptionKeyFile string `mapstructure:"key_encryption_key_file"`
+	GenerateKEK          bool   `mapstructure:"generate_kek"`
+}
+
+// Status configures the published status lists.
+type Status struct {
+	ListSize int           `mapstructure:"list_size"` // entries per list, at least 131072
+	TTL      time.Duration `mapstructure:"ttl"`       // Status List Token ttl (and Cache-Control max-age)
+	Validity time.Duration `mapstructure:"validity"`  // Status List Token exp - iat
+}
+
+// Trust names an issuer trusted for a set of credential types.
+type Trust struct {
+	Issuer string   `mapstructure:"issuer"` // DID or https issuer identifier
+	VCTs   []string `mapstructure:"vcts"`
+}
+
+// Verifier configures POST /v1/verify, GET /v1/nonce and the offline verify.
+type Verifier struct {
+	Enabled          bool          `mapstructure:"enabled"`
+	TrustLocalIssuer bool          `mapstructure:"trust_local_issuer"` // trust this process's own issuer DID for the agent-certification vct
+	Trusted          []Trust       `mapstructure:"trusted"`
+	Algorithms       []string      `mapstructure:"algorithms"`
+	RequireKB        bool          `mapstructure:"require_kb"`
+	MaxKBAge         time.Duration `mapstructure:"max_kb_age"`
+	Leeway           time.Duration `mapstructure:"leeway"`
+	RequiredClaims   []string      `mapstructure:"required_claims"` // JSON Pointers that must be disclosed
+	CheckStatus      bool          `mapstructure:"check_status"`
+	MaxStatusAge     time.Duration `mapstructure:"max_status_age"`
+	RequireNonce     bool          `mapstructure:"require_nonce"` // KB-JWT nonce must come from GET /v1/nonce
+	NonceTTL         time.Duration `mapstructure:"nonce_ttl"`
+	NonceSecrets     []string      `mapstructure:"nonce_secrets"` // base64 secrets, first signs; empty = random per process
+	RequireToken     bool          `mapstructure:"require_token"` // bearer token (any role) needed for /v1/verify
+	CacheTTL         time.Duration `mapstructure:"cache_ttl"`     // resolved DID documents and issuer keys
+	CacheEntries     int           `mapstructure:"cache_entries"`
+}
+
+// Fetch configures the guarded outbound fetcher (did:web, status lists, issuer metadata).
+type Fetch struct {
+	AllowHosts []string      `mapstructure:"allow_hosts"` // dev only: exempt from the private-address guard, plain http allowed
+	Timeout    time.Duration `mapstructure:"timeout"`
+	MaxBytes   int64         `mapstructure:"max_bytes"`
+}
+
+// AgentCertificationVCT is the credential type agentcert issues.
+const AgentCertificationVCT = "urn:agentcert:agent-certification:v1"
+
+// MinStatusListSize is the smallest list size allowed, for herd privacy.
+const MinStatusListSize = 131072
+
+// Default returns the development defaults that `make run` uses. They are
+// the same values as configs/dev.yaml (a test keeps the two equal).
+func Default() Config {
+	return Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		DataDir:   "./data",
+		LogLevel:  "info",
+		HTTP: HTTP{
+			MaxBodyBytes:    1 << 20,
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			IdleTimeout:     120 * time.Second,
+			ShutdownTimeout: 20 * time.Second,
+		},
+		Issuer: Issuer{
+			Enabled:              true,
+			DIDMethod:            "web",
+			KeyAlg:               "ES256",
+			DefaultValidity:      30 * 24 * time.Hour,
+			MaxValidity:          366 * 24 * time.Hour,
+			KeyEncryptionKeyFile: "kek.key",
+			GenerateKEK:          true,
+		},
+		Status: Status{ListSize: MinStatusListSize, TTL: 5 * time.Minute, Validity: 24 * time.Hour},
+		Verifier: Verifier{
+			Enabled:          true,
+			TrustLocalIssuer: true,
+			Algorithms:       []string{"ES256", "EdDSA"},
+			RequireKB:        true,
+			MaxKBAge:         5 * time.Minute,
+			Leeway:           30 * time.Second,
+			CheckStatus:      true,
+			MaxStatusAge:     5 * time.Minute,
+			NonceTTL:         5 * time.Minute,
+			CacheTTL:         5 * time.Minute,
+			CacheEntries:     1024,
+		},
+		Fetch: Fetch{
+			AllowHosts: []string{"127.0.0.1", "localhost"},
+			Timeout:    5 * time.Second,
+			MaxBytes:   256 << 10,
+		},
+	}
+}
+
+// Validate checks every value and returns all problems found, each naming
+// its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("public_url", "%q is not an http(s) URL", c.PublicURL)
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		bad("public_url", "%q must not have a query or fragment", c.PublicURL)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		bad("http.max_body_bytes", "must be positive")
+	}
+	for key, d := range map[string]time.Duration{
+		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
+		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
+		"fetch.timeout": c.Fetch.Timeout,
+	} {
+		if d <= 0 {
+			bad(key, "must be a positive duration")
+		}
+	}
+	if c.Issuer.Enabled {
+		if c.DataDir == "" {
+			bad("data_dir", "is required when the issuer is enabled")
+		}
+		switch c.Issuer.DIDMethod {
+		case "web", "key":
+		default:
+			bad("issuer.did_method", "%q is not one of web, key", c.Issuer.DIDMethod)
+		}
+		switch c.Issuer.KeyAlg {
+		case "ES256", "EdDSA":
+		default:
+			bad("issuer.key_alg", "%q is not one of ES256, EdDSA", c.Issuer.KeyAlg)
+		}
+		if c.Issuer.DefaultValidity <= 0 || c.Issuer.MaxValidity < c.Issuer.DefaultValidity {
+			bad("issuer.default_validity", "must be positive and at most issuer.max_validity")
+		}
+		if c.Status.ListSize < MinStatusListSize || c.Status.ListSize%8 != 0 {
+			bad("status.list_size", "must be a multiple of 8 and at least %d", MinStatusListSize)
+		}
+		if c.Status.TTL <= 0 || c.Status.Validity < c.Status.TTL {
+			bad("status.ttl", "must be positive and at most status.validity")
+		}
+	}
+	if c.Verifier.Enabled {
+		for i, a := range c.Verifier.Algorithms {
+			if a != "ES256" && a != "EdDSA" {
+				bad(fmt.Sprintf("verifier.algorithms[%d]", i), "%q is not one of ES256, EdDSA", a)
+			}
+		}
+		if len(c.Verifier.Algorithms) == 0 {
+			bad("verifier.algorithms", "must list at least one algorithm")
+		}
+		for i, t := range c.Verifier.Trusted {
+			if !strings.HasPrefix(t.Issuer, "did:") && !strings.HasPrefix(t.Issuer, "https://") {
+				bad(fmt.Sprintf("verifier.trusted[%d].issuer", i), "%q is neither a DID nor an https URL", t.Issuer)
+			}
+			if len(t.VCTs) == 0 {
+				bad(fmt.Sprintf("verifier.trusted[%d].vcts", i), "must list at least one vct")
+			}
+		}
+		if c.Verifier.MaxKBAge <= 0 || c.Verifier.NonceTTL <= 0 || c.Verifier.CacheTTL <= 0 {
+			bad("verifier", "max_kb_age, nonce_ttl and cache_ttl must be positive")
+		}
+		if c.Verifier.Leeway < 0 || c.Verifier.MaxStatusAge < 0 {
+			bad("verifier", "leeway and max_status_age must not be negative")
+		}
+		if c.Verifier.CacheEntries <= 0 {
+			bad("verifier.cache_entries", "must be positive")
+		}
+	}
+	if c.Fetch.MaxBytes <= 0 {
+		bad("fetch.max_bytes", "must be positive")
+	}
+	if !c.Issuer.Enabled && !c.Verifier.Enabled {
+		errs = append(errs, errors.New("config: neither issuer nor verifier is enabled"))
+	}
+	return errors.Join(errs...)
+}

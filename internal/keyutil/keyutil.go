@@ -1,0 +1,186 @@
+// Package keyutil generates signing keys and reads and writes JWK files.
+//
+// Every key it returns carries "alg" (ES256 or EdDSA) and, once the caller
+// sets it, a "kid"; private key files are written with mode 0600.
+package keyutil
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// Algorithms this project signs with.
+const (
+	ES256 = "ES256"
+	EdDSA = "EdDSA"
+)
+
+// ParseAlg maps a user-supplied algorithm name to a jwa value, refusing
+// anything but ES256 and EdDSA.
+func ParseAlg(s string) (jwa.SignatureAlgorithm, error) {
+	switch strings.TrimSpace(s) {
+	case "", ES256:
+		return jwa.ES256, nil
+	case EdDSA, "Ed25519":
+		return jwa.EdDSA, nil
+	}
+	return "", errcode.New(errcode.UnsupportedAlg, "algorithm %q is not supported (use ES256 or EdDSA)", s)
+}
+
+// Generate makes a new private key for alg with "alg" set and no kid.
+func Generate(alg jwa.SignatureAlgorithm) (jwk.Key, error) {
+	var raw any
+	switch alg {
+	case jwa.ES256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("keyutil: generate P-256 key: %w", err)
+		}
+		raw = k
+	case jwa.EdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("keyutil: generate Ed25519 key: %w", err)
+		}
+		raw = k
+	default:
+		return nil, errcode.New(errcode.UnsupportedAlg, "algorithm %q is not supported", alg)
+	}
+	key, err := jwk.FromRaw(raw)
+	if err != nil {
+		return nil, fmt.Errorf("keyutil: wrap key: %w", err)
+	}
+	if err := key.Set(jwk.AlgorithmKey, alg); err != nil {
+		return nil, fmt.Errorf("keyutil: set alg: %w", err)
+	}
+	return key, nil
+}
+
+// AlgOf returns the signing algorithm for key: its "alg" member when set,
+// otherwise the one implied by its type and curve.
+func AlgOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
+	if a := key.Algorithm().String(); a != "" {
+		return ParseAlg(a)
+	}
+	switch k := key.(type) {
+	case jwk.ECDSAPrivateKey:
+		if k.Crv() == jwa.P256 {
+			return jwa.ES256, nil
+		}
+	case jwk.ECDSAPublicKey:
+		if k.Crv() == jwa.P256 {
+			return jwa.ES256, nil
+		}
+	case jwk.OKPPrivateKey:
+		if k.Crv() == jwa.Ed25519 {
+			return jwa.EdDSA, nil
+		}
+	case jwk.OKPPublicKey:
+		if k.Crv() == jwa.Ed25519 {
+			return jwa.EdDSA, nil
+		}
+	}
+	return "", errcode.New(errcode.UnsupportedAlg, "key type %s is not supported (use P-256 or Ed25519)", key.KeyType())
+}
+
+// IsPrivate reports whether key holds private material.
+func IsPrivate(key jwk.Key) bool {
+	switch key.(type) {
+	case jwk.ECDSAPrivateKey, jwk.OKPPrivateKey, jwk.RSAPrivateKey, jwk.SymmetricKey:
+		return true
+	}
+	return false
+}
+
+// Public returns the public part of key, keeping kid and alg.
+func Public(key jwk.Key) (jwk.Key, error) {
+	pub, err := jwk.PublicKeyOf(key)
+	if err != nil {
+		return nil, fmt.Errorf("keyutil: public key: %w", err)
+	}
+	return pub, nil
+}
+
+// Parse parses one JWK (JSON) and checks it is a P-256 or Ed25519 key.
+func Parse(b []byte) (jwk.Key, error) {
+	key, err := jwk.ParseKey(b)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "not a JWK")
+	}
+	alg, err := AlgOf(key)
+	if err != nil {
+		return nil, err
+	}
+	if key.Algorithm().String() == "" {
+		if err := key.Set(jwk.AlgorithmKey, alg); err != nil {
+			return nil, fmt.Errorf("keyutil: set alg: %w", err)
+		}
+	}
+	return key, nil
+}
+
+// ReadFile reads a JWK file.
+func ReadFile(path string) (jwk.Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "read key file %s", path)
+	}
+	key, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// ReadPrivateFile reads a JWK file that must hold a private key.
+func ReadPrivateFile(path string) (jwk.Key, error) {
+	key, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !IsPrivate(key) {
+		return nil, errcode.New(errcode.InvalidInput, "key file %s holds a public key; a private key is needed", path)
+	}
+	return key, nil
+}
+
+// Marshal returns the JSON form of key.
+func Marshal(key jwk.Key) ([]byte, error) {
+	b, err := json.Marshal(key)
+	if err != nil {
+		return nil, fmt.Errorf("keyutil: marshal JWK: %w", err)
+	}
+	return b, nil
+}
+
+// WriteFile writes key as JSON to path with mode 0600, refusing to overwrite
+// an existing file.
+func WriteFile(path string, key jwk.Key) error {
+	b, err := Marshal(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return errcode.Wrap(errcode.InvalidInput, err, "create key file %s", path)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("keyutil: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("keyutil: sync %s: %w", path, err)
+	}
+	return f.Close()
+}

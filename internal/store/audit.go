@@ -1,0 +1,241 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+)
+
+// genesisHash is the PrevHash of the first audit entry: 32 zero bytes.
+var genesisHash = make([]byte, sha256.Size)
+
+// GenesisHash returns the PrevHash of the first audit entry (32 zero bytes).
+func GenesisHash() []byte { return bytes.Clone(genesisHash) }
+
+// ChainHash returns the hash of entry e chained to prev:
+//
+//	SHA-256(prev || u64(seq) || f(time) || f(actor) || f(action) || f(target) || f(details))
+//
+// where u64 is 8 bytes big-endian, f(x) is the 4-byte big-endian length of x
+// followed by x, time is e.Time in UTC formatted with time.RFC3339Nano, and
+// details is the stored JSON (compacted, with <, >, & and U+2028/U+2029
+// escaped as encoding/json.Marshal emits them). The length prefixes make the
+// encoding injective: no two different entries encode alike. e.PrevHash and
+// e.Hash are not read.
+func ChainHash(prev []byte, e AuditEntry) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(e.Seq))
+	h.Write(n[:])
+	field := func(b []byte) {
+		var l [4]byte
+		binary.BigEndian.PutUint32(l[:], uint32(len(b)))
+		h.Write(l[:])
+		h.Write(b)
+	}
+	field([]byte(e.Time.UTC().Format(time.RFC3339Nano)))
+	field([]byte(e.Actor))
+	field([]byte(e.Action))
+	field([]byte(e.Target))
+	field(e.Details)
+	return h.Sum(nil)
+}
+
+// normalizeDetails returns the compacted form of details; empty means {}.
+func normalizeDetails(d json.RawMessage) (json.RawMessage, error) {
+	if len(d) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	if len(d) > MaxAuditDetails {
+		return nil, errcode.New(errcode.TooLarge, "store: audit details are %d bytes, limit %d", len(d), MaxAuditDetails)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, d); err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "store: audit details are not JSON")
+	}
+	// Escape <, >, &, U+2028 and U+2029 the way encoding/json.Marshal does,
+	// so that re-encoding the entry (GET /v1/audit) leaves the hashed bytes
+	// unchanged.
+	var out bytes.Buffer
+	json.HTMLEscape(&out, buf.Bytes())
+	return out.Bytes(), nil
+}
+
+// appendAudit appends a inside the current op and returns the stored entry.
+func (w *wtx) appendAudit(a AuditEntry) (AuditEntry, error) {
+	if a.Action == "" {
+		return AuditEntry{}, errcode.New(errcode.InvalidInput, "store: audit entry without action")
+	}
+	details, err := normalizeDetails(a.Details)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	t, err := nanos(a.Time, w.s.now, "audit time")
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	var seq int64
+	var prev []byte
+	err = w.queryRow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		seq, prev = 0, genesisHash
+	case err != nil:
+		return AuditEntry{}, fmt.Errorf("store: audit head: %w", err)
+	}
+	e := AuditEntry{
+		Seq: seq + 1, Time: fromNanos(t),
+		Actor: a.Actor, Action: a.Action, Target: a.Target,
+		Details: details, PrevHash: bytes.Clone(prev),
+	}
+	e.Hash = ChainHash(e.PrevHash, e)
+	if _, err := w.exec(`INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, t, e.Actor, e.Action, e.Target, string(e.Details), e.PrevHash, e.Hash); err != nil {
+		return AuditEntry{}, mapErr(err, "append audit")
+	}
+	return e, nil
+}
+
+// audit appends a when it is not nil.
+func (w *wtx) audit(a *AuditEntry) error {
+	if a == nil {
+		return nil
+	}
+	_, err := w.appendAudit(*a)
+	return err
+}
+
+// AppendAudit appends an entry that records no state change of its own.
+func (s *SQLite) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, error) {
+	var out AuditEntry
+	err := s.write(ctx, func(w *wtx) error {
+		var err error
+		out, err = w.appendAudit(a)
+		return err
+	})
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	return out, nil
+}
+
+const auditCols = "seq, time, actor, action, target, details, prev_hash, hash"
+
+func scanAudit(sc interface{ Scan(...any) error }) (AuditEntry, error) {
+	var e AuditEntry
+	var t int64
+	var details string
+	if err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Target, &details, &e.PrevHash, &e.Hash); err != nil {
+		return AuditEntry{}, err
+	}
+	e.Time = fromNanos(t)
+	e.Details = json.RawMessage(details)
+	return e, nil
+}
+
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}
+
+// Audit returns the entries matching f, ascending by seq.
+func (s *SQLite) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	where := []string{"seq > ?"}
+	args := []any{f.AfterSeq}
+	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.Since.IsZero() {
+		n, err := nanos(f.Since, nil, "since")
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "time >= ?")
+		args = append(args, n)
+	}
+	if !f.Until.IsZero() {
+		n, err := nanos(f.Until, nil, "until")
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "time < ?")
+		args = append(args, n)
+	}
+	args = append(args, clampLimit(f.Limit))
+	q := "SELECT " + auditCols + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY seq LIMIT ?"
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err, "audit")
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, mapErr(err, "audit")
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err, "audit")
+	}
+	return out, nil
+}
+
+// VerifyAudit recomputes the chain from the first entry, in one snapshot.
+func (s *SQLite) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
+	release, err := s.acquire()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer release()
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, mapErr(err, "verify audit")
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
+	if err != nil {
+		return 0, 0, mapErr(err, "verify audit")
+	}
+	defer rows.Close()
+	prev := genesisHash
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return checked, 0, mapErr(err, "verify audit")
+		}
+		checked++
+		if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, ChainHash(prev, e)) {
+			return checked, e.Seq, nil
+		}
+		prev = e.Hash
+	}
+	if err := rows.Err(); err != nil {
+		return checked, 0, mapErr(err, "verify audit")
+	}
+	return checked, 0, nil
+}

@@ -1,0 +1,327 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/agentcert/agentcert/errcode"
+)
+
+// InsertCredential records an issued credential, its idempotency key (when
+// idem is not nil) and its audit entry in one transaction, and bumps the
+// list's Used.
+func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idempotency, a *AuditEntry) error {
+	if c.ID == "" || c.ListID == "" {
+		return errcode.New(errcode.InvalidInput, "store: insert credential: id and list id are required")
+	}
+	if c.Idx < 0 {
+		return errcode.New(errcode.InvalidInput, "store: insert credential %q: negative index %d", c.ID, c.Idx)
+	}
+	if c.Status > StatusSuspended {
+		return errcode.New(errcode.InvalidInput, "store: insert credential %q: status %d is not 0, 1 or 2", c.ID, c.Status)
+	}
+	if len(c.JWTHash) == 0 {
+		return errcode.New(errcode.InvalidInput, "store: insert credential %q: jwt hash is required", c.ID)
+	}
+	expires, err := nullNanos(&c.ExpiresAt, "expires_at")
+	if err != nil {
+		return err
+	}
+	changed, err := nullNanos(c.StatusChangedAt, "status_changed_at")
+	if err != nil {
+		return err
+	}
+	if idem != nil && (idem.TokenID == "" || idem.Key == "") {
+		return errcode.New(errcode.InvalidInput, "store: insert credential %q: idempotency token id and key are required", c.ID)
+	}
+	return s.write(ctx, func(w *wtx) error {
+		issued, err := nanos(c.IssuedAt, s.now, "issued_at")
+		if err != nil {
+			return err
+		}
+		var size int
+		if err := w.queryRow("SELECT size FROM status_lists WHERE id = ?", c.ListID).Scan(&size); err != nil {
+			return mapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
+		}
+		if c.Idx >= size {
+			return errcode.New(errcode.InvalidInput, "store: insert credential %q: index %d outside list %q of size %d", c.ID, c.Idx, c.ListID, size)
+		}
+		if _, err := w.exec(`INSERT INTO credentials (id, subject, principal_id, agent_class, vct, list_id, idx, status,
+			issued_at, expires_at, jwt_hash, token_id, status_reason, status_incident, status_note, status_changed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Subject, c.PrincipalID, c.AgentClass, c.VCT, c.ListID, c.Idx, c.Status,
+			issued, expires, c.JWTHash, c.TokenID, c.StatusReason, c.StatusIncident, c.StatusNote, changed); err != nil {
+			return mapErr(err, "insert credential %q", c.ID)
+		}
+		if _, err := w.exec("UPDATE status_lists SET used = used + 1 WHERE id = ?", c.ListID); err != nil {
+			return mapErr(err, "insert credential %q: bump used", c.ID)
+		}
+		if c.Status != StatusValid {
+			if _, err := w.exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", c.ListID); err != nil {
+				return mapErr(err, "insert credential %q: bump version", c.ID)
+			}
+		}
+		if idem != nil {
+			created, err := nanos(idem.CreatedAt, s.now, "idempotency created_at")
+			if err != nil {
+				return err
+			}
+			if _, err := w.exec("INSERT INTO idempotency (token_id, key, request_hash, credential_id, response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+				idem.TokenID, idem.Key, idem.RequestHash, c.ID, idem.Response, created); err != nil {
+				return mapErr(err, "insert credential %q: idempotency key", c.ID)
+			}
+		}
+		return w.audit(a)
+	})
+}
+
+const credCols = `id, subject, principal_id, agent_class, vct, list_id, idx, status, issued_at, expires_at,
+	jwt_hash, token_id, status_reason, status_incident, status_note, status_changed_at`
+
+func scanCred(sc interface{ Scan(...any) error }) (Credential, error) {
+	var c Credential
+	var issued int64
+	var expires, changed sql.NullInt64
+	if err := sc.Scan(&c.ID, &c.Subject, &c.PrincipalID, &c.AgentClass, &c.VCT, &c.ListID, &c.Idx, &c.Status,
+		&issued, &expires, &c.JWTHash, &c.TokenID, &c.StatusReason, &c.StatusIncident, &c.StatusNote, &changed); err != nil {
+		return Credential{}, err
+	}
+	c.IssuedAt = fromNanos(issued)
+	if expires.Valid {
+		c.ExpiresAt = fromNanos(expires.Int64)
+	}
+	c.StatusChangedAt = fromNull(changed)
+	return c, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func queryCreds(ctx context.Context, db querier, q string, args ...any) ([]Credential, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Credential
+	for rows.Next() {
+		c, err := scanCred(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Credential returns one credential record.
+func (s *SQLite) Credential(ctx context.Context, id string) (Credential, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return Credential{}, err
+	}
+	defer release()
+	c, err := scanCred(s.rdb.QueryRowContext(ctx, "SELECT "+credCols+" FROM credentials WHERE id = ?", id))
+	if err != nil {
+		return Credential{}, mapErr(err, "credential %q", id)
+	}
+	return c, nil
+}
+
+// credWhere builds the WHERE clause of a credential filter (without paging).
+func credWhere(f CredentialFilter) ([]string, []any, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"subject", f.Subject}, {"principal_id", f.PrincipalID}, {"agent_class", f.AgentClass}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.IssuedBefore.IsZero() {
+		n, err := nanos(f.IssuedBefore, nil, "issued_before")
+		if err != nil {
+			return nil, nil, err
+		}
+		where = append(where, "issued_at < ?")
+		args = append(args, n)
+	}
+	if f.Status != nil {
+		if *f.Status > StatusSuspended {
+			return nil, nil, errcode.New(errcode.InvalidInput, "store: status filter %d is not 0, 1 or 2", *f.Status)
+		}
+		where = append(where, "status = ?")
+		args = append(args, *f.Status)
+	}
+	return where, args, nil
+}
+
+// Credentials returns one page of the records matching f, ascending by id.
+func (s *SQLite) Credentials(ctx context.Context, f CredentialFilter) ([]Credential, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	where, args, err := credWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	where = append(where, "id > ?")
+	args = append(args, f.AfterID, clampLimit(f.Limit))
+	out, err := queryCreds(ctx, s.rdb, "SELECT "+credCols+" FROM credentials WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+	if err != nil {
+		return nil, mapErr(err, "credentials")
+	}
+	return out, nil
+}
+
+func checkChange(ch StatusChange) error {
+	if ch.Value > StatusSuspended {
+		return errcode.New(errcode.InvalidInput, "store: status %d is not 0, 1 or 2", ch.Value)
+	}
+	return nil
+}
+
+// SetStatus records a status change of one credential and bumps its list's
+// version, atomically with the audit entry.
+func (s *SQLite) SetStatus(ctx context.Context, credID string, ch StatusChange, a *AuditEntry) (Credential, error) {
+	if err := checkChange(ch); err != nil {
+		return Credential{}, err
+	}
+	var out Credential
+	err := s.write(ctx, func(w *wtx) error {
+		at, err := nanos(ch.At, s.now, "status change time")
+		if err != nil {
+			return err
+		}
+		c, err := scanCred(w.queryRow("SELECT "+credCols+" FROM credentials WHERE id = ?", credID))
+		if err != nil {
+			return mapErr(err, "set status of %q", credID)
+		}
+		if err := w.setStatus(c.ID, c.ListID, ch, at); err != nil {
+			return err
+		}
+		if err := w.audit(a); err != nil {
+			return err
+		}
+		c.Status, c.StatusReason, c.StatusIncident, c.StatusNote = ch.Value, ch.Reason, ch.Incident, ch.Note
+		t := fromNanos(at)
+		c.StatusChangedAt = &t
+		out = c
+		return nil
+	})
+	if err != nil {
+		return Credential{}, err
+	}
+	return out, nil
+}
+
+func (w *wtx) setStatus(id, listID string, ch StatusChange, at int64) error {
+	if _, err := w.exec(`UPDATE credentials SET status = ?, status_reason = ?, status_incident = ?, status_note = ?,
+		status_changed_at = ? WHERE id = ?`, ch.Value, ch.Reason, ch.Incident, ch.Note, at, id); err != nil {
+		return mapErr(err, "set status of %q", id)
+	}
+	if _, err := w.exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", listID); err != nil {
+		return mapErr(err, "set status of %q: bump version", id)
+	}
+	return nil
+}
+
+// bulkWhere is the filter of BulkSetStatus: f plus the rule that skips
+// credentials that would not change.
+func bulkWhere(f CredentialFilter, ch StatusChange) (string, []any, error) {
+	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {
+		return "", nil, errcode.New(errcode.InvalidInput, "store: bulk status change needs a subject, principal id, agent class or issued-before filter")
+	}
+	if err := checkChange(ch); err != nil {
+		return "", nil, err
+	}
+	where, args, err := credWhere(f)
+	if err != nil {
+		return "", nil, err
+	}
+	where = append(where, "status <> ?")
+	args = append(args, ch.Value)
+	if ch.Value != StatusRevoked {
+		where = append(where, "status <> ?")
+		args = append(args, StatusRevoked)
+	}
+	return strings.Join(where, " AND "), args, nil
+}
+
+// BulkSetStatus applies ch to every matching credential in one transaction.
+func (s *SQLite) BulkSetStatus(ctx context.Context, f CredentialFilter, ch StatusChange, dryRun bool, a func(c Credential) *AuditEntry) (int, error) {
+	where, args, err := bulkWhere(f, ch)
+	if err != nil {
+		return 0, err
+	}
+	if dryRun {
+		release, err := s.acquire()
+		if err != nil {
+			return 0, err
+		}
+		defer release()
+		var n int
+		if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM credentials WHERE "+where, args...).Scan(&n); err != nil {
+			return 0, mapErr(err, "bulk status dry run")
+		}
+		return n, nil
+	}
+	var count int
+	err = s.write(ctx, func(w *wtx) error {
+		count = 0
+		at, err := nanos(ch.At, s.now, "status change time")
+		if err != nil {
+			return err
+		}
+		creds, err := queryCreds(context.Background(), w.tx, "SELECT "+credCols+" FROM credentials WHERE "+where+" ORDER BY id", args...)
+		if err != nil {
+			return mapErr(err, "bulk status")
+		}
+		lists := map[string]bool{}
+		for _, c := range creds {
+			if _, err := w.exec(`UPDATE credentials SET status = ?, status_reason = ?, status_incident = ?, status_note = ?,
+				status_changed_at = ? WHERE id = ?`, ch.Value, ch.Reason, ch.Incident, ch.Note, at, c.ID); err != nil {
+				return mapErr(err, "bulk status: %q", c.ID)
+			}
+			lists[c.ListID] = true
+			if a != nil {
+				if err := w.audit(a(c)); err != nil {
+					return err
+				}
+			}
+		}
+		for id := range lists {
+			if _, err := w.exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", id); err != nil {
+				return mapErr(err, "bulk status: bump version of %q", id)
+			}
+		}
+		count = len(creds)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return count, nil
+}
+
+// Idempotent returns the idempotency record of (tokenID, key).
+func (s *SQLite) Idempotent(ctx context.Context, tokenID, key string) (Idempotency, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return Idempotency{}, err
+	}
+	defer release()
+	var i Idempotency
+	var created int64
+	err = s.rdb.QueryRowContext(ctx, "SELECT token_id, key, request_hash, credential_id, response, created_at FROM idempotency WHERE token_id = ? AND key = ?",
+		tokenID, key).Scan(&i.TokenID, &i.Key, &i.RequestHash, &i.CredentialID, &i.Response, &created)
+	if err != nil {
+		return Idempotency{}, mapErr(err, "idempotency key")
+	}
+	i.CreatedAt = fromNanos(created)
+	return i, nil
+}

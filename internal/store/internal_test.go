@@ -1,0 +1,139 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+func openInternal(t *testing.T, opts ...Option) *SQLite {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "issuer.db"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPragmas(t *testing.T) {
+	s := openInternal(t)
+	for _, tc := range []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", "5000"},
+		{"temp_store", "2"}, // MEMORY
+	} {
+		var got string
+		if err := s.wdb.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("writer PRAGMA %s = %s, want %s", tc.pragma, got, tc.want)
+		}
+	}
+	// The read pool cannot write.
+	if _, err := s.rdb.ExecContext(t.Context(), "INSERT INTO tokens (id, name, role, hash, created_at) VALUES ('x','x','x',x'01',0)"); err == nil {
+		t.Fatal("read pool accepted a write")
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	s := openInternal(t)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init.sql" {
+		t.Fatalf("migrations = %+v", ms)
+	}
+	for range 2 {
+		if err := migrate(t.Context(), s.wdb, s.now); err != nil {
+			t.Fatalf("migrate again: %v", err)
+		}
+	}
+	var n, top int
+	if err := s.rdb.QueryRowContext(t.Context(), "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &top); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) || top != ms[len(ms)-1].version {
+		t.Fatalf("schema_migrations has %d rows up to %d, want %d up to %d", n, top, len(ms), ms[len(ms)-1].version)
+	}
+}
+
+// TestBatchIsolation runs one group commit in which the middle op fails:
+// the others are committed, the failed one leaves nothing behind.
+func TestBatchIsolation(t *testing.T) {
+	s := openInternal(t)
+	insert := func(id string) func(*wtx) error {
+		return func(w *wtx) error {
+			if _, err := w.exec("INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, '', 'issuer', ?, 0)", id, []byte(id)); err != nil {
+				return err
+			}
+			return w.audit(&AuditEntry{Action: "token.create", Target: id})
+		}
+	}
+	boom := errors.New("boom")
+	failing := func(w *wtx) error {
+		if err := insert("t-fail")(w); err != nil {
+			return err
+		}
+		return boom // after its own writes: they must be rolled back
+	}
+	dup := insert("t1") // unique violation inside the batch
+	var ops []*op
+	for _, fn := range []func(*wtx) error{insert("t1"), failing, dup, insert("t2")} {
+		ops = append(ops, &op{fn: fn, done: make(chan error, 1)})
+	}
+	abandoned := &op{fn: insert("t-abandoned"), done: make(chan error, 1)}
+	abandoned.state.Store(opAbandoned)
+	s.commitBatch(append(ops, abandoned))
+
+	want := []error{nil, boom, ErrConflict, nil}
+	for i, o := range ops {
+		err := <-o.done
+		if (want[i] == nil) != (err == nil) || (want[i] != nil && !errors.Is(err, want[i]) && !errors.Is(mapErr(err, "x"), want[i])) {
+			t.Errorf("op %d: %v, want %v", i, err, want[i])
+		}
+	}
+	select {
+	case err := <-abandoned.done:
+		t.Fatalf("abandoned op answered: %v", err)
+	default:
+	}
+	rows, err := s.rdb.QueryContext(t.Context(), "SELECT id FROM tokens ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	if len(ids) != 2 || ids[0] != "t1" || ids[1] != "t2" {
+		t.Fatalf("tokens after batch: %v", ids)
+	}
+	if checked, broken, err := s.VerifyAudit(t.Context()); err != nil || checked != 2 || broken != 0 {
+		t.Fatalf("VerifyAudit = %d %d %v", checked, broken, err)
+	}
+}
+
+func TestMapErr(t *testing.T) {
+	if err := mapErr(sql.ErrNoRows, "x %d", 1); !errors.Is(err, ErrNotFound) || err.Error() != "store: x 1: not_found: store: not found" {
+		t.Fatalf("mapErr(ErrNoRows) = %v", err)
+	}
+	if mapErr(nil, "x") != nil {
+		t.Fatal("mapErr(nil) != nil")
+	}
+	other := errors.New("disk on fire")
+	if err := mapErr(other, "x"); !errors.Is(err, other) || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("mapErr(other) = %v", err)
+	}
+}

@@ -1,0 +1,372 @@
+package issuer
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/revocation"
+	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/sdjwt"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+const cryptoSHA256 = crypto.SHA256
+
+func didKeyOf(pub jwk.Key) (string, error) { return did.KeyDID(pub) }
+
+// Store is the part of the store issuance and status changes need.
+type Store interface {
+	CreateStatusList(ctx context.Context, l store.StatusList, a *store.AuditEntry) error
+	StatusLists(ctx context.Context) ([]store.StatusList, error)
+	UsedIndexes(ctx context.Context, listID string) ([]int, error)
+	InsertCredential(ctx context.Context, c store.Credential, idem *store.Idempotency, a *store.AuditEntry) error
+	Credential(ctx context.Context, id string) (store.Credential, error)
+	Idempotent(ctx context.Context, tokenID, key string) (store.Idempotency, error)
+}
+
+// registered lists the claims the issuer sets itself; a request may not.
+var registered = []string{"iss", "iat", "nbf", "exp", "vct", "sub", "cnf", "status", "_sd", "_sd_alg"}
+
+// Config holds the issuer's plain settings.
+type Config struct {
+	PublicURL       string // status list URIs are PublicURL + "/statuslists/" + id
+	VCT             string
+	ListSize        int
+	DefaultValidity time.Duration
+	MaxValidity     time.Duration
+}
+
+// Service issues agent certifications.
+type Service struct {
+	cfg      Config
+	store    Store
+	keys     *KeyRing
+	schemas  *schemas.Registry
+	resolver did.Resolver
+	alloc    *revocation.Allocator
+	now      func() time.Time
+}
+
+// New wires the issuer. It resumes index allocation from the newest status
+// list in the store.
+func New(ctx context.Context, cfg Config, st Store, keys *KeyRing, reg *schemas.Registry, resolver did.Resolver, now func() time.Time) (*Service, error) {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{cfg: cfg, store: st, keys: keys, schemas: reg, resolver: resolver, now: now}
+	lists, err := st.StatusLists(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: status lists: %w", err)
+	}
+	var current string
+	var used []int
+	if n := len(lists); n > 0 {
+		newest := lists[n-1]
+		for _, l := range lists {
+			if l.CreatedAt.After(newest.CreatedAt) {
+				newest = l
+			}
+		}
+		current = newest.ID
+		if used, err = st.UsedIndexes(ctx, current); err != nil {
+			return nil, fmt.Errorf("issuer: used indexes: %w", err)
+		}
+	}
+	s.alloc, err = revocation.NewAllocator(cfg.ListSize, s.openList, current, used)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) openList(ctx context.Context, size int) (string, error) {
+	id := randomID(8)
+	now := s.now().UTC()
+	err := s.store.CreateStatusList(ctx, store.StatusList{ID: id, Size: size, Bits: 2, CreatedAt: now},
+		&store.AuditEntry{Time: now, Actor: "system", Action: "statuslist.create", Target: id, Details: json.RawMessage(fmt.Sprintf(`{"size":%d,"bits":2}`, size))})
+	return id, err
+}
+
+// StatusURI is the URI of a status list.
+func (s *Service) StatusURI(listID string) string {
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/statuslists/" + listID
+}
+
+// Keys returns the key ring.
+func (s *Service) Keys() *KeyRing { return s.keys }
+
+// IssueRequest is the body of POST /v1/credentials.
+type IssueRequest struct {
+	Subject                string          `json:"subject"`
+	HolderJWK              json.RawMessage `json:"holder_jwk,omitempty"`
+	Claims                 map[string]any  `json:"claims"`
+	SelectivelyDisclosable []string        `json:"selectively_disclosable,omitempty"`
+	ExpiresAt              *time.Time      `json:"expires_at,omitempty"`
+	ValidFor               string          `json:"valid_for,omitempty"`
+}
+
+// StatusRef is a credential's place in a status list.
+type StatusRef struct {
+	Idx int    `json:"idx"`
+	URI string `json:"uri"`
+}
+
+// Issued is the answer to an issuance.
+type Issued struct {
+	ID         string    `json:"id"`
+	Credential string    `json:"credential"`
+	Status     StatusRef `json:"status"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// Actor identifies who asks: the API token's id and role.
+type Actor struct{ TokenID, Role string }
+
+// Issue validates req, signs the certification and records it durably
+// before returning. idemKey, when not empty, makes a retry with the same
+// body (reqHash) return the first answer.
+func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idemKey string, reqHash []byte) (*Issued, error) {
+	if idemKey != "" {
+		prev, err := s.store.Idempotent(ctx, actor.TokenID, idemKey)
+		switch {
+		case err == nil:
+			return s.replay(prev, reqHash)
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("issuer: idempotency lookup: %w", err)
+		}
+	}
+	payload, exp, err := s.payload(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := s.schemas.Disclosable(s.cfg.VCT, req.SelectivelyDisclosable)
+	if err != nil {
+		return nil, err
+	}
+	// Validate with a placeholder status first, so that a rejected request
+	// does not use up a status list index.
+	payload["status"] = map[string]any{"status_list": map[string]any{"idx": 0, "uri": s.StatusURI("pending")}}
+	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
+		return nil, err
+	}
+	listID, idx, err := s.alloc.Allocate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ref := StatusRef{Idx: idx, URI: s.StatusURI(listID)}
+	payload["status"] = map[string]any{"status_list": map[string]any{"idx": idx, "uri": ref.URI}}
+	cred, err := sdjwt.Issue(payload, sd, s.keys.Active(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: sign: %w", err)
+	}
+	id := "urn:uuid:" + uuid4()
+	sum := sha256.Sum256([]byte(cred))
+	rec := store.Credential{
+		ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
+		IssuedAt: time.Unix(payload["iat"].(int64), 0).UTC(), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
+	}
+	rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
+	rec.AgentClass, _ = nested(req.Claims, "agent", "class").(string)
+	out := &Issued{ID: id, Credential: cred, Status: ref, ExpiresAt: exp}
+	var idem *store.Idempotency
+	if idemKey != "" {
+		resp, err := s.keys.seal(out, actor.TokenID+"\x00"+idemKey)
+		if err != nil {
+			return nil, err
+		}
+		idem = &store.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
+	}
+	details, _ := json.Marshal(map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
+	audit := &store.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
+	if err := s.store.InsertCredential(ctx, rec, idem, audit); err != nil {
+		if idem != nil && errors.Is(err, store.ErrConflict) {
+			// A concurrent request with the same key won the race.
+			if prev, perr := s.store.Idempotent(ctx, actor.TokenID, idemKey); perr == nil {
+				return s.replay(prev, reqHash)
+			}
+		}
+		return nil, fmt.Errorf("issuer: record credential: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Service) replay(prev store.Idempotency, reqHash []byte) (*Issued, error) {
+	if string(prev.RequestHash) != string(reqHash) {
+		return nil, errcode.New(errcode.Conflict, "Idempotency-Key was used with a different request body")
+	}
+	var out Issued
+	if err := s.keys.open(prev.Response, prev.TokenID+"\x00"+prev.Key, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// payload builds the claims to sign, without status.
+func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any, time.Time, error) {
+	if req.Claims == nil {
+		return nil, time.Time{}, errcode.New(errcode.InvalidInput, "claims is required")
+	}
+	for _, name := range registered {
+		if _, ok := req.Claims[name]; ok {
+			return nil, time.Time{}, errcode.New(errcode.InvalidInput, "claim %q is set by the issuer and may not be given", name)
+		}
+	}
+	if _, err := did.Parse(req.Subject); err != nil {
+		return nil, time.Time{}, errcode.Wrap(errcode.InvalidInput, err, "subject must be the agent's DID")
+	}
+	holder, err := s.holderKey(ctx, req)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	exp, err := s.expiry(now, req)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	payload := make(map[string]any, len(req.Claims)+8)
+	for k, v := range req.Claims {
+		payload[k] = v
+	}
+	payload["iss"] = s.keys.Issuer()
+	payload["iat"] = now.Unix()
+	payload["nbf"] = now.Unix()
+	payload["exp"] = exp.Unix()
+	payload["vct"] = s.cfg.VCT
+	payload["sub"] = req.Subject
+	payload["cnf"] = map[string]any{"jwk": holder}
+	return payload, exp, nil
+}
+
+func (s *Service) expiry(now time.Time, req IssueRequest) (time.Time, error) {
+	var exp time.Time
+	switch {
+	case req.ExpiresAt != nil && req.ValidFor != "":
+		return time.Time{}, errcode.New(errcode.InvalidInput, "give expires_at or valid_for, not both")
+	case req.ExpiresAt != nil:
+		exp = req.ExpiresAt.UTC().Truncate(time.Second)
+	case req.ValidFor != "":
+		d, err := time.ParseDuration(req.ValidFor)
+		if err != nil {
+			return time.Time{}, errcode.New(errcode.InvalidInput, "valid_for %q is not a duration such as 720h", req.ValidFor)
+		}
+		exp = now.Add(d)
+	default:
+		exp = now.Add(s.cfg.DefaultValidity)
+	}
+	if !exp.After(now) {
+		return time.Time{}, errcode.New(errcode.InvalidInput, "the credential would expire immediately")
+	}
+	if exp.Sub(now) > s.cfg.MaxValidity {
+		return time.Time{}, errcode.New(errcode.InvalidInput, "validity exceeds the maximum of %s", s.cfg.MaxValidity)
+	}
+	return exp, nil
+}
+
+// holderKey returns cnf.jwk: holder_jwk when given, else the subject DID's key.
+func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]any, error) {
+	var key jwk.Key
+	var err error
+	switch {
+	case len(req.HolderJWK) > 0:
+		if key, err = keyutil.Parse(req.HolderJWK); err != nil {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "holder_jwk is not a P-256 or Ed25519 JWK")
+		}
+		if keyutil.IsPrivate(key) {
+			return nil, errcode.New(errcode.InvalidInput, "holder_jwk must be a public key")
+		}
+	case strings.HasPrefix(req.Subject, "did:key:") || strings.HasPrefix(req.Subject, "did:jwk:"):
+		if key, err = did.PublicKey(req.Subject); err != nil {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID has no usable key")
+		}
+	default:
+		doc, err := s.resolver.Resolve(ctx, req.Subject)
+		if err != nil {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "resolve subject DID")
+		}
+		if len(doc.Authentication) == 0 {
+			return nil, errcode.New(errcode.InvalidInput, "subject DID document lists no authentication key; give holder_jwk")
+		}
+		kid := doc.Authentication[0].ID()
+		if strings.HasPrefix(kid, "#") {
+			kid = req.Subject + kid
+		}
+		if key, err = authenticationKey(doc, kid); err != nil {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID key")
+		}
+	}
+	b, err := keyutil.Marshal(key)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("issuer: holder key: %w", err)
+	}
+	return m, nil
+}
+
+// authenticationKey returns the public key of the verification method kid in doc.
+func authenticationKey(doc *did.Document, kid string) (jwk.Key, error) {
+	for _, vm := range doc.VerificationMethod {
+		id := vm.ID
+		if strings.HasPrefix(id, "#") {
+			id = doc.ID + id
+		}
+		if id == kid && len(vm.PublicKeyJwk) > 0 {
+			return keyutil.Parse(vm.PublicKeyJwk)
+		}
+	}
+	return nil, fmt.Errorf("verification method %s with a publicKeyJwk not found", kid)
+}
+
+// Get returns a credential record.
+func (s *Service) Get(ctx context.Context, id string) (store.Credential, error) {
+	c, err := s.store.Credential(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
+	}
+	return c, err
+}
+
+func nested(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+func uuid4() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,221 @@
+package issuer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/revocation"
+)
+
+// Reasons are the reason codes a status change may give.
+var Reasons = []string{"key_compromise", "policy_violation", "incident", "superseded", "cessation_of_operation", "other"}
+
+// StatusStore is the part of the store status changes and publishing need.
+type StatusStore interface {
+	Credential(ctx context.Context, id string) (store.Credential, error)
+	SetStatus(ctx context.Context, credID string, ch store.StatusChange, a *store.AuditEntry) (store.Credential, error)
+	BulkSetStatus(ctx context.Context, f store.CredentialFilter, ch store.StatusChange, dryRun bool, a func(c store.Credential) *store.AuditEntry) (int, error)
+	StatusList(ctx context.Context, id string) (store.StatusList, error)
+	ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error)
+}
+
+// StatusRequest is the body of a revoke, suspend or reinstate call.
+type StatusRequest struct {
+	Reason   string `json:"reason"`
+	Incident string `json:"incident,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+func (r StatusRequest) check() error {
+	if !slices.Contains(Reasons, r.Reason) {
+		return errcode.New(errcode.InvalidInput, "reason must be one of %v", Reasons)
+	}
+	if len(r.Incident) > 256 || len(r.Note) > 2048 {
+		return errcode.New(errcode.InvalidInput, "incident is limited to 256 and note to 2048 characters")
+	}
+	return nil
+}
+
+// Statuses keeps status transitions consistent: revoked is final,
+// suspended can be reinstated. Changes are serialized in this process so
+// that a check and its write cannot interleave with another change.
+type Statuses struct {
+	store  StatusStore
+	keys   *KeyRing
+	uri    func(listID string) string
+	ttl    time.Duration
+	valid  time.Duration
+	now    func() time.Time
+	change sync.Mutex
+
+	mu    sync.Mutex
+	cache map[string]published
+}
+
+type published struct {
+	version int64
+	iat     time.Time
+	token   string
+	etag    string
+}
+
+// NewStatuses returns the status service.
+func NewStatuses(st StatusStore, keys *KeyRing, uri func(string) string, ttl, validity time.Duration, now func() time.Time) *Statuses {
+	if now == nil {
+		now = time.Now
+	}
+	return &Statuses{store: st, keys: keys, uri: uri, ttl: ttl, valid: validity, now: now, cache: map[string]published{}}
+}
+
+// Change applies action ("revoke", "suspend" or "reinstate") to credential
+// id. An issuer token may act only on credentials it issued. Repeating a
+// change that is already in effect changes nothing and is not an error;
+// reinstating or suspending a revoked credential is a conflict.
+func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, req StatusRequest) (store.Credential, error) {
+	if err := req.check(); err != nil {
+		return store.Credential{}, err
+	}
+	target, ok := map[string]uint8{"revoke": store.StatusRevoked, "suspend": store.StatusSuspended, "reinstate": store.StatusValid}[action]
+	if !ok {
+		return store.Credential{}, errcode.New(errcode.InvalidInput, "unknown action %q", action)
+	}
+	s.change.Lock()
+	defer s.change.Unlock()
+	c, err := s.store.Credential(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
+	}
+	if err != nil {
+		return store.Credential{}, err
+	}
+	if actor.Role == "issuer" && c.TokenID != actor.TokenID {
+		return store.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
+	}
+	switch {
+	case c.Status == target:
+		return c, nil
+	case c.Status == store.StatusRevoked:
+		return store.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
+	}
+	now := s.now().UTC()
+	details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
+	updated, err := s.store.SetStatus(ctx, id, store.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
+		&store.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
+	if err != nil {
+		return store.Credential{}, fmt.Errorf("issuer: set status: %w", err)
+	}
+	return updated, nil
+}
+
+// BulkRequest selects credentials to revoke or suspend at once.
+type BulkRequest struct {
+	Action       string     `json:"action"` // revoke | suspend
+	Subject      string     `json:"subject,omitempty"`
+	PrincipalID  string     `json:"principal_id,omitempty"`
+	AgentClass   string     `json:"agent_class,omitempty"`
+	IssuedBefore *time.Time `json:"issued_before,omitempty"`
+	DryRun       bool       `json:"dry_run,omitempty"`
+	StatusRequest
+}
+
+// Bulk revokes or suspends every matching credential in one transaction and
+// returns how many changed (or would change, in a dry run).
+func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int, error) {
+	if err := req.check(); err != nil {
+		return 0, err
+	}
+	target, ok := map[string]uint8{"revoke": store.StatusRevoked, "suspend": store.StatusSuspended}[req.Action]
+	if !ok {
+		return 0, errcode.New(errcode.InvalidInput, "action must be revoke or suspend")
+	}
+	f := store.CredentialFilter{Subject: req.Subject, PrincipalID: req.PrincipalID, AgentClass: req.AgentClass}
+	if req.IssuedBefore != nil {
+		f.IssuedBefore = *req.IssuedBefore
+	}
+	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {
+		return 0, errcode.New(errcode.InvalidInput, "a bulk change needs at least one filter")
+	}
+	s.change.Lock()
+	defer s.change.Unlock()
+	now := s.now().UTC()
+	return s.store.BulkSetStatus(ctx, f, store.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
+		func(c store.Credential) *store.AuditEntry {
+			details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
+			return &store.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}
+		})
+}
+
+// Published is a signed status list ready to serve.
+type Published struct {
+	Token string
+	ETag  string
+	TTL   time.Duration
+}
+
+// Publish returns the signed status list listID: the IETF Status List Token
+// (format "") or the W3C BitstringStatusListCredential for purpose (format
+// "w3c"). A signed token is reused until the list changes or it is older
+// than the ttl, so a change is visible on the next call.
+func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) (Published, error) {
+	switch {
+	case format == "" && purpose == "":
+	case format == "w3c" && (purpose == revocation.PurposeRevocation || purpose == revocation.PurposeSuspension):
+	default:
+		return Published{}, errcode.New(errcode.InvalidInput, "format must be absent or w3c with purpose revocation or suspension")
+	}
+	meta, err := s.store.StatusList(ctx, listID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Published{}, errcode.New(errcode.NotFound, "no status list %s", listID)
+	}
+	if err != nil {
+		return Published{}, err
+	}
+	version, entries, err := s.store.ListEntries(ctx, listID)
+	if err != nil {
+		return Published{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	key := listID + "|" + format + "|" + purpose
+	s.mu.Lock()
+	p, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok && p.version == version && now.Sub(p.iat) < s.ttl {
+		return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
+	}
+	l, err := revocation.NewList(meta.Size, meta.Bits)
+	if err != nil {
+		return Published{}, err
+	}
+	for i, v := range entries {
+		if err := l.Set(i, v); err != nil {
+			return Published{}, fmt.Errorf("issuer: list %s entry %d: %w", listID, i, err)
+		}
+	}
+	claims := revocation.TokenClaims{Subject: s.uri(listID), Issuer: s.keys.Issuer(), IssuedAt: now, Expires: now.Add(s.valid), TTL: s.ttl}
+	var tok string
+	if format == "w3c" {
+		tok, err = revocation.SignW3C(l, purpose, claims, s.keys.Active())
+	} else {
+		tok, err = revocation.SignToken(l, claims, s.keys.Active())
+	}
+	if err != nil {
+		return Published{}, fmt.Errorf("issuer: sign status list: %w", err)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	p = published{version: version, iat: now, token: tok, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`}
+	s.mu.Lock()
+	if cur, ok := s.cache[key]; !ok || cur.version <= version {
+		s.cache[key] = p
+	}
+	s.mu.Unlock()
+	return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
+}

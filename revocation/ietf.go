@@ -1,0 +1,93 @@
+package revocation
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"errors"
+	"io"
+
+	"github.com/agentcert/agentcert/errcode"
+)
+
+// EncodeIETF returns the list's "lst" value: the packed bytes compressed with
+// DEFLATE in ZLIB format (RFC 1950) at the best compression level, then
+// base64url-encoded without padding (draft-ietf-oauth-status-list section 4.2).
+func (l *List) EncodeIETF() (string, error) {
+	var buf bytes.Buffer
+	w, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	if err != nil {
+		return "", errcode.Wrap(errcode.Internal, err, "zlib writer")
+	}
+	if _, err := w.Write(l.b); err != nil {
+		return "", errcode.Wrap(errcode.Internal, err, "zlib compress")
+	}
+	if err := w.Close(); err != nil {
+		return "", errcode.Wrap(errcode.Internal, err, "zlib compress")
+	}
+	return base64.RawURLEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// DecodeIETF decodes an IETF "lst" value of bits bits per entry. maxBytes
+// caps the decompressed size (DefaultMaxBytes when not positive); inflating
+// stops at maxBytes+1 bytes, so a zip bomb costs at most that much memory.
+//
+// Errors: too_large when the decompressed list (or the encoded string)
+// exceeds the cap; status_invalid for bad bits, base64url (padding is
+// refused), a broken ZLIB stream or checksum, trailing bytes after the
+// stream, or an empty list.
+func DecodeIETF(lst string, bits, maxBytes int) (*List, error) {
+	if !validBits(bits) {
+		return nil, errcode.New(errcode.StatusInvalid, "status_list bits must be 1, 2, 4 or 8, got %d", bits)
+	}
+	maxBytes = bound(maxBytes, DefaultMaxBytes)
+	if len(lst) > maxEncodedLen(maxBytes) {
+		return nil, errcode.New(errcode.TooLarge, "encoded status list of %d characters exceeds the limit", len(lst))
+	}
+	z, err := base64.RawURLEncoding.Strict().DecodeString(lst)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list is not base64url without padding")
+	}
+	src := bytes.NewReader(z)
+	zr, err := zlib.NewReader(src)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list is not a ZLIB stream")
+	}
+	raw, err := inflate(zr, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	if src.Len() != 0 {
+		return nil, errcode.New(errcode.StatusInvalid, "%d trailing bytes after the ZLIB stream", src.Len())
+	}
+	if len(raw) == 0 {
+		return nil, errcode.New(errcode.StatusInvalid, "empty status list")
+	}
+	return &List{bits: bits, n: len(raw) * 8 / bits, b: raw}, nil
+}
+
+// inflate reads r to its end, refusing more than maxBytes bytes. Only
+// maxBytes+1 bytes are ever read, however far the stream would inflate.
+func inflate(r io.ReadCloser, maxBytes int) ([]byte, error) {
+	defer r.Close()
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, int64(maxBytes)+1))
+	if n > int64(maxBytes) {
+		return nil, errcode.New(errcode.TooLarge, "decompressed status list exceeds %d bytes", maxBytes)
+	}
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errcode.Wrap(errcode.StatusInvalid, err, "truncated compressed status list")
+		}
+		return nil, errcode.Wrap(errcode.StatusInvalid, err, "corrupt compressed status list")
+	}
+	return buf.Bytes(), nil
+}
+
+// maxEncodedLen is a generous upper bound on the base64url length of a
+// compressed list whose decompressed size is at most maxBytes: DEFLATE
+// stored blocks add 5 bytes per 65,535, plus headers and trailers.
+func maxEncodedLen(maxBytes int) int {
+	compressed := maxBytes + maxBytes/8192 + 64
+	return (compressed*4+2)/3 + 4
+}

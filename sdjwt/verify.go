@@ -1,0 +1,343 @@
+package sdjwt
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// KeyFunc returns the issuer public key to verify the issuer-signed JWT
+// with; iss is the unverified payload iss ("" when absent) and hdr the
+// protected header. An error that carries an errcode code (for example
+// did_resolution_failed or untrusted_issuer) is returned by Verify as is;
+// any other error becomes key_not_found.
+type KeyFunc func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error)
+
+// VerifyOptions configures Verify and its steps.
+type VerifyOptions struct {
+	IssuerKey  KeyFunc                  // required
+	Algorithms []jwa.SignatureAlgorithm // allow-list for the issuer JWT and the KB-JWT; default ES256, EdDSA. none and HS* are refused even if listed.
+	AcceptTyp  []string                 // default {TypVC, TypVCLegacy}
+	Now        func() time.Time         // default time.Now
+	Leeway     time.Duration            // for exp/nbf/iat and a KB-JWT iat in the future
+	RequireKB  bool
+	Audience   string                   // expected KB aud (required whenever a KB-JWT is verified)
+	Nonce      string                   // expected KB nonce; ignored when NonceCheck is set
+	NonceCheck func(nonce string) error // optional custom nonce validation; its error is returned as is
+	MaxKBAge   time.Duration            // how old a KB-JWT iat may be; default 5 minutes
+	Limits     Limits                   // zero value = DefaultLimits()
+}
+
+func (o *VerifyOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// Result is a verified presentation.
+type Result struct {
+	Header      map[string]any // issuer JWT protected header
+	Claims      map[string]any // processed payload: disclosed claims merged in, _sd/_sd_alg/undisclosed "..." removed (numbers as json.Number)
+	Disclosures []*Disclosure  // every disclosure presented, in order
+	KeyBinding  map[string]any // KB-JWT payload when a KB-JWT was verified, else nil
+}
+
+// Verify runs every step on a compact SD-JWT or SD-JWT+KB and returns the
+// processed claims. The steps, in order, are Parse (malformed, too_large,
+// disclosure_malformed), VerifyIssuer (unsupported_alg, wrong_typ,
+// unknown_crit, bad_signature, expired, not_yet_valid), ProcessDisclosures
+// and VerifyKeyBinding. A KB-JWT that is present is always verified, even
+// when RequireKB is false.
+func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Result, error) {
+	t, err := Parse(presentation, opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	hdr, payload, err := t.VerifyIssuer(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := ProcessDisclosures(payload, t.Disclosures, t.limits)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := t.VerifyKeyBinding(claims, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb}, nil
+}
+
+// VerifyIssuer checks the issuer-signed JWT: alg on the allow-list (before
+// any key lookup), typ accepted, no crit header, the signature with the key
+// opts.IssuerKey returns, then exp, nbf and iat against opts.Now with
+// opts.Leeway. It returns the protected header and the payload before
+// disclosures are applied (do not modify them).
+func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, payload map[string]any, err error) {
+	alg, _ := t.header["alg"].(string)
+	if !algAllowed(alg, opts.Algorithms) {
+		return nil, nil, errcode.New(errcode.UnsupportedAlg, "issuer-signed JWT alg %q is not allowed", alg)
+	}
+	typ, _ := t.header["typ"].(string)
+	accept := opts.AcceptTyp
+	if len(accept) == 0 {
+		accept = []string{TypVC, TypVCLegacy}
+	}
+	if !typAccepted(typ, accept) {
+		return nil, nil, errcode.New(errcode.WrongTyp, "issuer-signed JWT typ %q is not accepted", typ)
+	}
+	if _, ok := t.header["crit"]; ok {
+		return nil, nil, errcode.New(errcode.UnknownCrit, "issuer-signed JWT has a crit header")
+	}
+	if opts.IssuerKey == nil {
+		return nil, nil, errcode.New(errcode.Internal, "no issuer key function configured")
+	}
+	hdr, err := t.jwsHeaders()
+	if err != nil {
+		return nil, nil, errcode.Wrap(errcode.Malformed, err, "issuer-signed JWT header has invalid members")
+	}
+	iss, ok := t.payload["iss"].(string)
+	if _, present := t.payload["iss"]; present && !ok {
+		return nil, nil, errcode.New(errcode.Malformed, "iss is not a string")
+	}
+	key, err := opts.IssuerKey(ctx, iss, hdr)
+	if err != nil {
+		var ce *errcode.Error
+		if errors.As(err, &ce) {
+			return nil, nil, err
+		}
+		return nil, nil, errcode.Wrap(errcode.KeyNotFound, err, "no key for the issuer")
+	}
+	if key == nil {
+		return nil, nil, errcode.New(errcode.KeyNotFound, "no key for the issuer")
+	}
+	if err := verifySig(jwa.SignatureAlgorithm(alg), key, t.signingInput, t.signature); err != nil {
+		return nil, nil, errcode.Wrap(errcode.BadSignature, err, "issuer signature does not verify")
+	}
+	if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
+		return nil, nil, err
+	}
+	return t.header, t.payload, nil
+}
+
+// jwsHeaders gives the protected header as jws.Headers for the KeyFunc.
+// A header of string members only (the usual alg, typ, kid) is copied from
+// the decoded map; anything else goes through jwx's own decoding.
+func (t *Token) jwsHeaders() (jws.Headers, error) {
+	hdr := jws.NewHeaders()
+	for k, v := range t.header {
+		s, ok := v.(string)
+		if !ok {
+			hdr = jws.NewHeaders()
+			return hdr, json.Unmarshal(t.hdrJSON, hdr)
+		}
+		if err := hdr.Set(k, s); err != nil {
+			return nil, err
+		}
+	}
+	return hdr, nil
+}
+
+func typAccepted(typ string, accept []string) bool {
+	if typ == "" {
+		return false
+	}
+	n := normTyp(typ)
+	for _, a := range accept {
+		if normTyp(a) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// numericDate reads a JWT NumericDate (seconds since the epoch).
+func numericDate(v any) (time.Time, bool) {
+	var f float64
+	switch n := v.(type) {
+	case json.Number:
+		var err error
+		if f, err = n.Float64(); err != nil {
+			return time.Time{}, false
+		}
+	case float64:
+		f = n
+	case int64:
+		f = float64(n)
+	case int:
+		f = float64(n)
+	default:
+		return time.Time{}, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e12 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// checkTimes applies exp, nbf and iat with leeway.
+func checkTimes(p map[string]any, now time.Time, leeway time.Duration) error {
+	if v, ok := p["exp"]; ok {
+		exp, ok := numericDate(v)
+		if !ok {
+			return errcode.New(errcode.Malformed, "exp is not a NumericDate")
+		}
+		if !now.Before(exp.Add(leeway)) {
+			return errcode.New(errcode.Expired, "expired at %s", exp.UTC().Format(time.RFC3339))
+		}
+	}
+	if v, ok := p["nbf"]; ok {
+		nbf, ok := numericDate(v)
+		if !ok {
+			return errcode.New(errcode.Malformed, "nbf is not a NumericDate")
+		}
+		if now.Add(leeway).Before(nbf) {
+			return errcode.New(errcode.NotYetValid, "not valid before %s", nbf.UTC().Format(time.RFC3339))
+		}
+	}
+	if v, ok := p["iat"]; ok {
+		iat, ok := numericDate(v)
+		if !ok {
+			return errcode.New(errcode.Malformed, "iat is not a NumericDate")
+		}
+		if now.Add(leeway).Before(iat) {
+			return errcode.New(errcode.NotYetValid, "issued in the future (%s)", iat.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// VerifyKeyBinding checks the KB-JWT (RFC 9901 section 7.3) against the
+// processed claims (for cnf.jwk). With no KB-JWT it returns kb_missing when
+// opts.RequireKB is set and (nil, nil) otherwise. Checks, in order:
+// kb_malformed, kb_wrong_typ, unsupported_alg, unknown_crit,
+// kb_no_holder_key, kb_bad_signature, kb_stale (iat older than MaxKBAge or
+// in the future beyond Leeway), kb_wrong_audience, kb_wrong_nonce,
+// kb_sd_hash_mismatch. An empty opts.Audience, or an empty opts.Nonce
+// without opts.NonceCheck, fails closed. It returns the KB-JWT payload.
+func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map[string]any, error) {
+	if t.KBJWT == "" {
+		if opts.RequireKB {
+			return nil, errcode.New(errcode.KBMissing, "key binding is required and no KB-JWT was presented")
+		}
+		return nil, nil
+	}
+	lim := t.limits.withDefaults()
+	h, p, s, ok := splitJWS(t.KBJWT)
+	if !ok {
+		return nil, errcode.New(errcode.KBMalformed, "KB-JWT is not a compact JWS")
+	}
+	hdr, err := decodeObject(h, lim.MaxDepth, errcode.KBMalformed, "KB-JWT header")
+	if err != nil {
+		return nil, err
+	}
+	payload, err := decodeObject(p, lim.MaxDepth, errcode.KBMalformed, "KB-JWT payload")
+	if err != nil {
+		return nil, err
+	}
+	sig, ok := decodeB64(s)
+	if !ok && s != "" { // an empty signature ("none") is refused by the alg check
+		return nil, errcode.New(errcode.KBMalformed, "KB-JWT signature is not base64url")
+	}
+	if typ, _ := hdr["typ"].(string); normTyp(typ) != TypKB {
+		return nil, errcode.New(errcode.KBWrongTyp, "KB-JWT typ %q is not %s", typ, TypKB)
+	}
+	alg, _ := hdr["alg"].(string)
+	if !algAllowed(alg, opts.Algorithms) {
+		return nil, errcode.New(errcode.UnsupportedAlg, "KB-JWT alg %q is not allowed", alg)
+	}
+	if _, ok := hdr["crit"]; ok {
+		return nil, errcode.New(errcode.UnknownCrit, "KB-JWT has a crit header")
+	}
+	holder, err := HolderKey(claims)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySig(jwa.SignatureAlgorithm(alg), holder, t.KBJWT[:len(h)+1+len(p)], sig); err != nil {
+		return nil, errcode.Wrap(errcode.KBBadSignature, err, "KB-JWT signature does not verify with cnf.jwk")
+	}
+	iat, ok := numericDate(payload["iat"])
+	if !ok {
+		return nil, errcode.New(errcode.KBMalformed, "KB-JWT iat is missing or not a NumericDate")
+	}
+	now := opts.now()
+	maxAge := opts.MaxKBAge
+	if maxAge <= 0 {
+		maxAge = DefaultMaxKBAge
+	}
+	if now.Add(opts.Leeway).Before(iat) {
+		return nil, errcode.New(errcode.KBStale, "KB-JWT issued in the future")
+	}
+	if iat.Before(now.Add(-maxAge - opts.Leeway)) {
+		return nil, errcode.New(errcode.KBStale, "KB-JWT is older than %s", maxAge)
+	}
+	if opts.Audience == "" || !audienceMatches(payload["aud"], opts.Audience) {
+		return nil, errcode.New(errcode.KBWrongAudience, "KB-JWT aud is not this verifier")
+	}
+	nonce, _ := payload["nonce"].(string)
+	if opts.NonceCheck != nil {
+		if err := opts.NonceCheck(nonce); err != nil {
+			return nil, err
+		}
+	} else if opts.Nonce == "" || nonce != opts.Nonce {
+		return nil, errcode.New(errcode.KBWrongNonce, "KB-JWT nonce is not the expected one")
+	}
+	got, _ := payload["sd_hash"].(string)
+	want := SDHash(t.sdHashInput)
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return nil, errcode.New(errcode.KBSDHashMismatch, "KB-JWT sd_hash does not cover this presentation")
+	}
+	return payload, nil
+}
+
+func audienceMatches(aud any, want string) bool {
+	switch a := aud.(type) {
+	case string:
+		return a == want
+	case []any:
+		// RFC 7519 allows an array; accept it only when it names this
+		// verifier alone, so a KB-JWT meant for several parties is refused.
+		if len(a) == 1 {
+			s, _ := a[0].(string)
+			return s == want
+		}
+	}
+	return false
+}
+
+// HolderKey returns the holder's public key from cnf.jwk of processed
+// claims; kb_no_holder_key when it is absent, unparseable, symmetric or
+// private.
+func HolderKey(claims map[string]any) (jwk.Key, error) {
+	cnf, _ := claims["cnf"].(map[string]any)
+	raw, ok := cnf["jwk"].(map[string]any)
+	if !ok {
+		return nil, errcode.New(errcode.KBNoHolderKey, "the credential has no cnf.jwk")
+	}
+	b, err := marshalJSON(raw)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk cannot be encoded")
+	}
+	key, err := jwk.ParseKey(b)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk is not a valid JWK")
+	}
+	priv, err := jwk.IsPrivateKey(key)
+	if err != nil {
+		return nil, errcode.New(errcode.KBNoHolderKey, "cnf.jwk is not an asymmetric key")
+	}
+	if priv {
+		return nil, errcode.New(errcode.KBNoHolderKey, "cnf.jwk carries private key material")
+	}
+	return key, nil
+}

@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/store"
+)
+
+// Roles a token can have.
+const (
+	RoleAdmin   = "admin"
+	RoleIssuer  = "issuer"
+	RoleAuditor = "auditor"
+)
+
+// TokenPrefix starts every API token, so that leaked tokens are easy to find.
+const TokenPrefix = "act_"
+
+// NewToken returns a fresh API token (shown once) and its id and hash (stored).
+func NewToken() (secret, id string, hash []byte) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	secret = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	idb := make([]byte, 8)
+	if _, err := rand.Read(idb); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return secret, "tok_" + hex.EncodeToString(idb), HashToken(secret)
+}
+
+// HashToken is the stored form of a token.
+func HashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// ValidRole reports whether role is one of the three roles.
+func ValidRole(role string) bool {
+	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor
+}
+
+type tokenKey struct{}
+
+// tokenFrom returns the authenticated token of a request.
+func tokenFrom(ctx context.Context) (store.Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(store.Token)
+	return t, ok
+}
+
+// TokenLookup finds a token by its hash.
+type TokenLookup interface {
+	TokenByHash(ctx context.Context, hash []byte) (store.Token, error)
+}
+
+// authenticate checks the bearer token and that its role is one of roles.
+func (s *Server) authenticate(roles ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, err := s.bearer(r)
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+			if len(roles) > 0 && !slices.Contains(roles, tok.Role) {
+				writeError(w, r, s.log, errcode.New(errcode.Forbidden, "role %s may not do this (needs %s)", tok.Role, strings.Join(roles, " or ")))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+		})
+	}
+}
+
+func (s *Server) bearer(r *http.Request) (store.Token, error) {
+	h := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return store.Token{}, errcode.New(errcode.Unauthorized, "a bearer token is required")
+	}
+	if s.tokens == nil {
+		return store.Token{}, errcode.New(errcode.Unauthorized, "this server has no token store")
+	}
+	hash := HashToken(strings.TrimSpace(secret))
+	tok, err := s.tokens.TokenByHash(r.Context(), hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, errcode.New(errcode.Unauthorized, "unknown token")
+	}
+	if err != nil {
+		return store.Token{}, err
+	}
+	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 || tok.RevokedAt != nil {
+		return store.Token{}, errcode.New(errcode.Unauthorized, "unknown or revoked token")
+	}
+	return tok, nil
+}

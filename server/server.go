@@ -1,0 +1,175 @@
+// Package server is agentcert's HTTP layer: the gorilla/mux router, bearer
+// token authentication, body limits, problem+json errors, metrics and the
+// handlers that translate HTTP to the issuer, revocation and verifier cores.
+// It holds no business logic of its own.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/schemas"
+	"github.com/gorilla/mux"
+)
+
+// Options wires a server. Store and Issuer are nil in verifier-only mode.
+type Options struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Store    store.Store
+	Issuer   *issuer.Service
+	Statuses *issuer.Statuses
+	Schemas  *schemas.Registry
+	Now      func() time.Time
+}
+
+// Server is one agentcert HTTP server.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	tokens  TokenLookup
+	issuer  *issuer.Service
+	schemas *schemas.Registry
+	now     func() time.Time
+	metrics *metrics
+	router  *mux.Router
+	status  *issuer.Statuses
+}
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, schemas: o.Schemas, now: o.Now, metrics: newMetrics()}
+	if o.Store != nil {
+		s.tokens = o.Store
+	}
+	if o.Issuer != nil && o.Store == nil {
+		return nil, errors.New("server: the issuer needs a store")
+	}
+	s.status = o.Statuses
+	if o.Issuer != nil && o.Statuses == nil {
+		return nil, errors.New("server: the issuer needs its status service")
+	}
+	s.routes()
+	return s, nil
+}
+
+// Router exposes the routes (for the OpenAPI agreement test).
+func (s *Server) Router() *mux.Router { return s.router }
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+func (s *Server) routes() {
+	r := mux.NewRouter()
+	r.Use(s.metrics.instrument, s.limitBody)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, req, s.log, errcode.New(errcode.NotFound, "no such endpoint"))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeJSONType(w, http.StatusMethodNotAllowed, "application/problem+json", Problem{Type: "about:blank", Title: "Method Not Allowed", Status: 405, Code: errcode.InvalidInput, Detail: "method not allowed"})
+	})
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet)
+	r.HandleFunc("/openapi.yaml", s.openapi).Methods(http.MethodGet)
+	if s.schemas != nil {
+		sub, err := fs.Sub(s.schemas.FS(), ".")
+		if err == nil {
+			r.PathPrefix("/vct/").Handler(http.StripPrefix("/vct/", http.FileServer(http.FS(sub)))).Methods(http.MethodGet)
+		}
+	}
+	if s.issuer != nil {
+		if s.cfg.Issuer.DIDMethod == "web" {
+			r.HandleFunc("/.well-known/did.json", s.didDocument).Methods(http.MethodGet)
+		}
+		r.HandleFunc("/.well-known/jwt-vc-issuer", s.issuerMetadata).Methods(http.MethodGet)
+		r.HandleFunc("/statuslists/{id}", s.statusList).Methods(http.MethodGet)
+
+		api := r.PathPrefix("/v1").Subrouter()
+		api.Handle("/credentials", s.authenticate(RoleIssuer)(http.HandlerFunc(s.issueCredential))).Methods(http.MethodPost)
+		api.Handle("/credentials", s.authenticate(RoleAuditor, RoleIssuer)(http.HandlerFunc(s.listCredentials))).Methods(http.MethodGet)
+		api.Handle("/credentials/{id}", s.authenticate(RoleIssuer, RoleAuditor)(http.HandlerFunc(s.getCredential))).Methods(http.MethodGet)
+		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(RoleAuditor, RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
+		api.Handle("/revocations", s.authenticate(RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
+		api.Handle("/audit", s.authenticate(RoleAuditor)(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
+		api.Handle("/admin/tokens", s.authenticate(RoleAdmin)(http.HandlerFunc(s.createToken))).Methods(http.MethodPost)
+		api.Handle("/admin/tokens", s.authenticate(RoleAdmin)(http.HandlerFunc(s.listTokens))).Methods(http.MethodGet)
+		api.Handle("/admin/tokens/{id}", s.authenticate(RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)
+		api.Handle("/admin/keys", s.authenticate(RoleAdmin)(http.HandlerFunc(s.listKeys))).Methods(http.MethodGet)
+		api.Handle("/admin/keys/rotate", s.authenticate(RoleAdmin)(http.HandlerFunc(s.rotateKey))).Methods(http.MethodPost)
+	}
+	s.router = r
+}
+
+// limitBody caps every request body.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.HTTP.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.store != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.store.Ping(ctx); err != nil {
+			s.log.WarnContext(r.Context(), "store not ready", "err", err)
+			writeJSONType(w, http.StatusServiceUnavailable, "application/problem+json", Problem{Type: "about:blank", Title: "Service Unavailable", Status: 503, Code: errcode.Internal, Detail: "store unreachable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
