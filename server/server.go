@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/verifier"
 	"github.com/gorilla/mux"
 )
 
@@ -30,6 +31,8 @@ type Options struct {
 	Issuer   *issuer.Service
 	Statuses *issuer.Statuses
 	Schemas  *schemas.Registry
+	Verifier *verifier.Verifier // nil when the verifier is disabled
+	Nonces   *verifier.Nonces
 	Now      func() time.Time
 }
 
@@ -45,6 +48,9 @@ type Server struct {
 	metrics *metrics
 	router  *mux.Router
 	status  *issuer.Statuses
+
+	verifier *verifier.Verifier
+	nonces   *verifier.Nonces
 }
 
 // New builds the server and its routes.
@@ -63,6 +69,10 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: the issuer needs a store")
 	}
 	s.status = o.Statuses
+	s.verifier, s.nonces = o.Verifier, o.Nonces
+	if o.Verifier != nil && o.Nonces == nil {
+		return nil, errors.New("server: the verifier needs a nonce service")
+	}
 	if o.Issuer != nil && o.Statuses == nil {
 		return nil, errors.New("server: the issuer needs its status service")
 	}
@@ -94,6 +104,14 @@ func (s *Server) routes() {
 		if err == nil {
 			r.PathPrefix("/vct/").Handler(http.StripPrefix("/vct/", http.FileServer(http.FS(sub)))).Methods(http.MethodGet)
 		}
+	}
+	if s.verifier != nil {
+		var guard func(http.Handler) http.Handler = func(h http.Handler) http.Handler { return h }
+		if s.cfg.Verifier.RequireToken {
+			guard = s.authenticate()
+		}
+		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
+		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
 	}
 	if s.issuer != nil {
 		if s.cfg.Issuer.DIDMethod == "web" {

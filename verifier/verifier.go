@@ -23,7 +23,8 @@ import (
 // Policy is what a verifier accepts.
 type Policy struct {
 	// Trusted maps an issuer (a DID or an https issuer identifier) to the
-	// credential types (vct) it is trusted for. Nothing else is trusted.
+	// credential types (vct) it is trusted for; AnyVCT trusts it for every
+	// type. Nothing else is trusted.
 	Trusted        map[string][]string
 	Algorithms     []jwa.SignatureAlgorithm // default ES256, EdDSA
 	AcceptTyp      []string                 // default dc+sd-jwt, vc+sd-jwt
@@ -34,7 +35,14 @@ type Policy struct {
 	CheckStatus    bool
 	MaxStatusAge   time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce   bool          // the KB-JWT nonce must be one issued by Nonces
+	// TrustAny accepts any issuer whose key resolves, for every vct. It is
+	// for offline inspection (agentcert verify without --trust), never for
+	// a service.
+	TrustAny bool
 }
+
+// AnyVCT in a Trusted list trusts the issuer for every credential type.
+const AnyVCT = "*"
 
 // DefaultPolicy returns the secure defaults: key binding required, status
 // checked (fail closed), status at most 5 minutes old. It trusts nobody.
@@ -57,6 +65,9 @@ type Options struct {
 	Now          func() time.Time
 	CacheTTL     time.Duration // https issuer metadata; default 5 minutes
 	CacheEntries int           // default 1024
+	// PinnedIssuerKey, when set, is the issuer key for every credential and
+	// status list, whatever iss says (agentcert verify --issuer-jwk).
+	PinnedIssuerKey jwk.Key
 }
 
 // Verifier checks presentations against a policy. It keeps no state beyond
@@ -116,6 +127,12 @@ type Request struct {
 	Nonce        string         `json:"nonce,omitempty"`
 	Action       string         `json:"action,omitempty"`
 	Attributes   map[string]any `json:"request,omitempty"`
+	// NonceCheck, when set, validates the KB-JWT nonce instead of
+	// comparing it with Nonce (the HTTP middleware sets it).
+	NonceCheck func(nonce string) error `json:"-"`
+	// RequireKB demands key binding even if the policy does not (the
+	// middleware sets it).
+	RequireKB bool `json:"-"`
 }
 
 // StatusInfo states what was learned about revocation, and how fresh it is.
@@ -170,12 +187,15 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	res := &Result{Errors: []ErrorInfo{}}
 	opts := sdjwt.VerifyOptions{
 		IssuerKey: v.trustedIssuerKey, Algorithms: v.p.Algorithms, AcceptTyp: v.p.AcceptTyp, Now: v.o.Now,
-		Leeway: v.p.Leeway, RequireKB: v.p.RequireKB, Audience: req.Audience, Nonce: req.Nonce, MaxKBAge: v.p.MaxKBAge,
+		Leeway: v.p.Leeway, RequireKB: v.p.RequireKB || req.RequireKB, Audience: req.Audience, Nonce: req.Nonce, MaxKBAge: v.p.MaxKBAge,
 	}
-	if v.p.RequireKB && req.Audience == "" {
+	if opts.RequireKB && req.Audience == "" {
 		return res.fail(errcode.New(errcode.InvalidInput, "an audience is required to check key binding"))
 	}
-	if v.p.RequireNonce {
+	switch {
+	case req.NonceCheck != nil:
+		opts.NonceCheck = req.NonceCheck
+	case v.p.RequireNonce:
 		opts.NonceCheck = func(n string) error {
 			if req.Nonce != "" && n != req.Nonce {
 				return errcode.New(errcode.KBWrongNonce, "the KB-JWT nonce is not the expected one")
@@ -191,7 +211,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	res.Issuer, _ = out.Claims["iss"].(string)
 	res.Subject, _ = out.Claims["sub"].(string)
 	res.VCT, _ = out.Claims["vct"].(string)
-	if !slices.Contains(v.p.Trusted[res.Issuer], res.VCT) {
+	if !v.p.TrustAny && v.o.PinnedIssuerKey == nil && !slices.Contains(v.p.Trusted[res.Issuer], res.VCT) && !slices.Contains(v.p.Trusted[res.Issuer], AnyVCT) {
 		return res.fail(errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted for vct %q", res.Issuer, res.VCT))
 	}
 	for _, p := range v.p.RequiredClaims {
@@ -273,7 +293,7 @@ func toIndex(v any) (int, error) {
 // trustedIssuerKey refuses untrusted issuers before any key lookup, so that
 // nothing is fetched on behalf of an issuer the policy does not name.
 func (v *Verifier) trustedIssuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-	if _, ok := v.p.Trusted[iss]; !ok {
+	if _, ok := v.p.Trusted[iss]; !ok && !v.p.TrustAny && v.o.PinnedIssuerKey == nil {
 		return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted", iss)
 	}
 	return v.issuerKey(ctx, iss, hdr)
@@ -282,6 +302,9 @@ func (v *Verifier) trustedIssuerKey(ctx context.Context, iss string, hdr jws.Hea
 // issuerKey resolves the key of a DID issuer (kid under assertionMethod) or
 // of an https issuer (its /.well-known/jwt-vc-issuer metadata).
 func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
+	if v.o.PinnedIssuerKey != nil {
+		return v.o.PinnedIssuerKey, nil
+	}
 	if strings.HasPrefix(iss, "did:") {
 		return DIDIssuerKey(ctx, v.o.Resolver, iss, hdr)
 	}

@@ -77,3 +77,23 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Errorf("default lost: list_size = %d", cfg.Status.ListSize)
 	}
 }
+
+func TestShippedConfigsLoad(t *testing.T) {
+	for _, f := range []string{"../../configs/issuer.yaml", "../../configs/verifier.yaml"} {
+		cfg, err := loadWith(t, f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if len(cfg.Fetch.AllowHosts) != 0 {
+			t.Errorf("%s: a production-like config must not allow private hosts", f)
+		}
+	}
+	cfg, _ := loadWith(t, "../../configs/verifier.yaml")
+	if cfg.Issuer.Enabled || !cfg.Verifier.Enabled {
+		t.Fatal("verifier.yaml must run the verifier alone")
+	}
+	cfg, _ = loadWith(t, "../../configs/issuer.yaml")
+	if cfg.Issuer.GenerateKEK || !cfg.Verifier.RequireToken || cfg.Issuer.DIDMethod != "web" {
+		t.Fatal("issuer.yaml must take the KEK from the environment, require tokens and use did:web")
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentcert/agentcert/verifier"
 )
 
 // binPath is the agentcert binary built once for the end-to-end tests.
@@ -86,7 +88,7 @@ func TestCLIEndToEnd(t *testing.T) {
 			write(t, filepath.Join(dir, "pres.txt"), pres)
 
 			out := mustRun(t, dir, "verify", "--presentation", "pres.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--trust", issuerDID, "--json")
-			var res verifyOutput
+			var res verifier.Result
 			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				t.Fatalf("verify --json output: %v\n%s", err, out)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
+	"github.com/agentcert/agentcert/verifier"
 	"github.com/spf13/cobra"
 )
 
@@ -150,6 +151,22 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.service.Keys().Issuer())
+	}
+	if cfg.Verifier.Enabled {
+		local := ""
+		if opts.Issuer != nil {
+			local = opts.Issuer.Keys().Issuer()
+		}
+		p, err := policyFrom(cfg, local)
+		if err != nil {
+			return err
+		}
+		if opts.Nonces, err = newNonces(cfg); err != nil {
+			return err
+		}
+		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, verifier.Options{}); err != nil {
+			return err
+		}
 	}
 	if len(cfg.Fetch.AllowHosts) > 0 {
 		log.Warn("fetch.allow_hosts is set: these hosts bypass the outbound address guard (development only)", "hosts", cfg.Fetch.AllowHosts)

@@ -1,47 +1,34 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
+	"net/http"
+	"os"
+	"strings"
 	"time"
 
-	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
-	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/spf13/cobra"
 )
 
-// verifyOutput is what `verify --json` prints.
-type verifyOutput struct {
-	Verified bool           `json:"verified"`
-	Issuer   string         `json:"issuer,omitempty"`
-	Subject  string         `json:"subject,omitempty"`
-	VCT      string         `json:"vct,omitempty"`
-	Claims   map[string]any `json:"claims,omitempty"`
-	Errors   []outError     `json:"errors"`
-}
-
-type outError struct {
-	Code    errcode.Code `json:"code"`
-	Message string       `json:"message"`
-}
-
 func newVerifyCmd() *cobra.Command {
-	var presFile, aud, nonce, issuerJWK, now string
+	var presFile, aud, nonce, issuerJWK, now, serverURL string
 	var trust []string
-	var noKB, asJSON bool
+	var noKB, noStatus, asJSON bool
 	var maxKBAge time.Duration
 	cmd := &cobra.Command{
-		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] [--trust DID]... [--issuer-jwk FILE] [--no-kb] [--max-kb-age DURATION] [--now RFC3339] [--json]",
-		Short: "Verify a presentation offline (exit 0 verified, 1 not verified, 2 usage error)",
-		Args:  cobra.NoArgs,
+		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] [--trust DID]... [--issuer-jwk FILE] [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--server URL] [--json]",
+		Short: "Verify a presentation (exit 0 verified, 1 not verified, 2 usage error)",
+		Long: `Verify a presentation offline: issuer signature (the issuer's DID is resolved, or --issuer-jwk pins
+its key), disclosures, key binding, and the credential's status list (fetched and verified; --no-status
+skips it and the result says so). With --server the presentation is sent to a remote verifier's
+POST /v1/verify instead, and that verifier's policy applies.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if presFile == "" {
 				return usageErr("--presentation is required")
@@ -57,60 +44,57 @@ func newVerifyCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			clock := time.Now
-			if now != "" {
-				t, err := time.Parse(time.RFC3339, now)
-				if err != nil {
-					return usageErr("--now: %v", err)
-				}
-				clock = func() time.Time { return t }
-			}
-			var pinned jwk.Key
-			if issuerJWK != "" {
-				if pinned, err = keyutil.ReadFile(issuerJWK); err != nil {
+			req := verifier.Request{Presentation: pres, Audience: aud, Nonce: nonce}
+			var res *verifier.Result
+			if serverURL != "" {
+				if res, err = remoteVerify(cmd.Context(), serverURL, req); err != nil {
 					return &exitError{code: exitUsage, err: err}
 				}
-				if pinned, err = keyutil.Public(pinned); err != nil {
-					return &exitError{code: exitUsage, err: err}
-				}
-			}
-			resolver := newResolver(cfg)
-			keyFn := func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-				if pinned != nil {
-					return pinned, nil
-				}
-				if len(trust) > 0 && !slices.Contains(trust, iss) {
-					return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is not among --trust", iss)
-				}
-				return verifier.DIDIssuerKey(ctx, resolver, iss, hdr)
-			}
-			if maxKBAge <= 0 {
-				maxKBAge = cfg.Verifier.MaxKBAge
-			}
-			res, verr := sdjwt.Verify(cmd.Context(), pres, sdjwt.VerifyOptions{
-				IssuerKey:  keyFn,
-				Algorithms: []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA},
-				Now:        clock,
-				Leeway:     cfg.Verifier.Leeway,
-				RequireKB:  !noKB,
-				Audience:   aud,
-				Nonce:      nonce,
-				MaxKBAge:   maxKBAge,
-			})
-			out := verifyOutput{Verified: verr == nil, Errors: []outError{}}
-			if verr != nil {
-				out.Errors = append(out.Errors, toOutError(verr))
 			} else {
-				out.Claims = res.Claims
-				out.Issuer, _ = res.Claims["iss"].(string)
-				out.Subject, _ = res.Claims["sub"].(string)
-				out.VCT, _ = res.Claims["vct"].(string)
+				o := verifier.Options{}
+				if now != "" {
+					t, err := time.Parse(time.RFC3339, now)
+					if err != nil {
+						return usageErr("--now: %v", err)
+					}
+					o.Now = func() time.Time { return t }
+				}
+				if issuerJWK != "" {
+					k, err := keyutil.ReadFile(issuerJWK)
+					if err == nil {
+						k, err = keyutil.Public(k)
+					}
+					if err != nil {
+						return &exitError{code: exitUsage, err: err}
+					}
+					o.PinnedIssuerKey = k
+				}
+				p, err := policyFrom(cfg, "")
+				if err != nil {
+					return err
+				}
+				p.Trusted = map[string][]string{}
+				p.TrustAny = len(trust) == 0
+				for _, t := range trust {
+					p.Trusted[t] = append(p.Trusted[t], verifier.AnyVCT)
+				}
+				p.RequireKB = !noKB
+				p.CheckStatus = !noStatus
+				p.RequireNonce = false
+				if maxKBAge > 0 {
+					p.MaxKBAge = maxKBAge
+				}
+				v, err := newVerifier(cfg, p, nil, o)
+				if err != nil {
+					return err
+				}
+				res = v.Verify(cmd.Context(), req)
 			}
-			if err := printVerify(cmd.OutOrStdout(), out, asJSON); err != nil {
+			if err := printVerify(cmd.OutOrStdout(), res, asJSON); err != nil {
 				return err
 			}
-			if !out.Verified {
-				return &exitError{code: exitNotVerified, err: verr}
+			if !res.Verified {
+				return &exitError{code: exitNotVerified}
 			}
 			return nil
 		},
@@ -119,25 +103,53 @@ func newVerifyCmd() *cobra.Command {
 	f.StringVar(&presFile, "presentation", "", "file with the presentation (SD-JWT, optionally with KB-JWT)")
 	f.StringVar(&aud, "aud", "", "expected KB-JWT audience")
 	f.StringVar(&nonce, "nonce", "", "expected KB-JWT nonce")
-	f.StringArrayVar(&trust, "trust", nil, "trusted issuer DID (repeatable); without it any DID issuer whose key resolves is accepted")
+	f.StringArrayVar(&trust, "trust", nil, "trusted issuer (repeatable); without it any issuer whose key resolves is accepted")
 	f.StringVar(&issuerJWK, "issuer-jwk", "", "pin the issuer's public key (JWK file) whatever iss says")
 	f.BoolVar(&noKB, "no-kb", false, "do not require key binding")
+	f.BoolVar(&noStatus, "no-status", false, "do not check the status list (the result says status was not checked)")
 	f.DurationVar(&maxKBAge, "max-kb-age", 0, "maximum KB-JWT age (default from config, 5m)")
 	f.StringVar(&now, "now", "", "verify as of this time (RFC 3339)")
+	f.StringVar(&serverURL, "server", "", "use the remote verifier at this base URL (POST /v1/verify)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func toOutError(err error) outError {
-	code := errcode.CodeOf(err)
-	msg := err.Error()
-	if e, ok := err.(*errcode.Error); ok {
-		msg = e.Message
+// remoteVerify posts req to a verifier's /v1/verify.
+func remoteVerify(ctx context.Context, base string, req verifier.Request) (*verifier.Result, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
 	}
-	return outError{Code: code, Message: msg}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/v1/verify", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("--server: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if t := os.Getenv("AGENTCERT_TOKEN"); t != "" {
+		hr.Header.Set("Authorization", "Bearer "+t)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("remote verifier: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("remote verifier: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("remote verifier answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	var res verifier.Result
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&res); err != nil {
+		return nil, fmt.Errorf("remote verifier: bad answer: %w", err)
+	}
+	return &res, nil
 }
 
-func printVerify(w io.Writer, out verifyOutput, asJSON bool) error {
+func printVerify(w io.Writer, out *verifier.Result, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -150,6 +162,11 @@ func printVerify(w io.Writer, out verifyOutput, asJSON bool) error {
 		return nil
 	}
 	fmt.Fprintf(w, "VERIFIED\nissuer:  %s\nsubject: %s\nvct:     %s\n", out.Issuer, out.Subject, out.VCT)
+	if out.Status.Checked {
+		fmt.Fprintf(w, "status:  %s\n", out.Status.Value)
+	} else {
+		fmt.Fprintf(w, "status:  not checked\n")
+	}
 	b, err := json.MarshalIndent(out.Claims, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode claims: %w", err)

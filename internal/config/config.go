@@ -221,6 +221,9 @@ func (c *Config) Validate() error {
 		if c.Verifier.Leeway < 0 || c.Verifier.MaxStatusAge < 0 {
 			bad("verifier", "leeway and max_status_age must not be negative")
 		}
+		if c.Verifier.RequireToken && !c.Issuer.Enabled {
+			bad("verifier.require_token", "needs the issuer's token store (issuer.enabled: true)")
+		}
 		if c.Verifier.CacheEntries <= 0 {
 			bad("verifier.cache_entries", "must be positive")
 		}

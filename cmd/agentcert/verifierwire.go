@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+)
+
+// fetchFunc adapts the guarded fetcher to the verifier's FetchFunc.
+func fetchFunc(f *did.Fetcher) verifier.FetchFunc {
+	return func(ctx context.Context, url, accept string, maxBytes int64) ([]byte, error) {
+		r, err := f.Get(ctx, url, accept, maxBytes)
+		if err != nil {
+			return nil, err
+		}
+		return r.Body, nil
+	}
+}
+
+// policyFrom turns the verifier config into a policy; localIssuer, when not
+// empty and trust_local_issuer is set, is trusted for the agent
+// certification vct.
+func policyFrom(cfg config.Config, localIssuer string) (verifier.Policy, error) {
+	p := verifier.DefaultPolicy()
+	vc := cfg.Verifier
+	p.Algorithms = nil
+	for _, a := range vc.Algorithms {
+		p.Algorithms = append(p.Algorithms, jwa.SignatureAlgorithm(a))
+	}
+	p.RequireKB, p.MaxKBAge, p.Leeway = vc.RequireKB, vc.MaxKBAge, vc.Leeway
+	p.RequiredClaims = vc.RequiredClaims
+	p.CheckStatus, p.MaxStatusAge = vc.CheckStatus, vc.MaxStatusAge
+	p.RequireNonce = vc.RequireNonce
+	for _, t := range vc.Trusted {
+		p.Trusted[t.Issuer] = append(p.Trusted[t.Issuer], t.VCTs...)
+	}
+	if localIssuer != "" && vc.TrustLocalIssuer {
+		p.Trusted[localIssuer] = append(p.Trusted[localIssuer], config.AgentCertificationVCT)
+	}
+	return p, nil
+}
+
+// newNonces builds the nonce service from config.
+func newNonces(cfg config.Config) (*verifier.Nonces, error) {
+	var secrets [][]byte
+	for i, s := range cfg.Verifier.NonceSecrets {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("config: verifier.nonce_secrets[%d]: not base64", i)
+		}
+		secrets = append(secrets, b)
+	}
+	n, err := verifier.NewNonces(secrets, cfg.Verifier.NonceTTL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("config: verifier.nonce_secrets: %w", err)
+	}
+	return n, nil
+}
+
+// newVerifier wires a verifier from config.
+func newVerifier(cfg config.Config, p verifier.Policy, nonces *verifier.Nonces, o verifier.Options) (*verifier.Verifier, error) {
+	f := newFetcher(cfg)
+	o.Resolver = did.NewCachingResolver(did.NewResolver(f), cfg.Verifier.CacheTTL, cfg.Verifier.CacheEntries, o.Now)
+	o.Fetch = fetchFunc(f)
+	o.Nonces = nonces
+	o.CacheTTL, o.CacheEntries = cfg.Verifier.CacheTTL, cfg.Verifier.CacheEntries
+	return verifier.New(p, o)
+}

@@ -1,0 +1,126 @@
+// Command invoiceapi is an example counterparty: an invoice API that AI
+// agents call with an agentcert presentation in the Agent-Credential header.
+// Agents whose certification discloses invoices:read may read invoices;
+// paying one needs payments:initiate, which agentcert certifications
+// typically prohibit.
+//
+//	go run ./examples/invoiceapi -trust did:web:127.0.0.1%3A8080 -allow-host 127.0.0.1
+//
+// An agent first GETs /nonce, then presents its credential with a KB-JWT
+// whose aud is this service's audience and whose nonce is that nonce.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/verifier"
+)
+
+const vct = "urn:agentcert:agent-certification:v1"
+
+// newAPI returns the invoice API behind the agentcert middleware.
+func newAPI(v *verifier.Verifier, nonces *verifier.Nonces, audience string) http.Handler {
+	guard := verifier.Middleware(v, verifier.MiddlewareOptions{
+		Audience: audience,
+		Nonces:   nonces,
+		Action:   actionOf,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /nonce", nonces.Handler())
+	mux.Handle("GET /invoices", guard(http.HandlerFunc(listInvoices)))
+	mux.Handle("GET /invoices/{id}", guard(http.HandlerFunc(getInvoice)))
+	mux.Handle("POST /invoices/{id}/pay", guard(http.HandlerFunc(payInvoice)))
+	return mux
+}
+
+// actionOf maps each route to the action an agent needs for it.
+func actionOf(r *http.Request) (string, map[string]any) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/invoices":
+		return "invoices:list", nil
+	case r.Method == http.MethodGet:
+		return "invoices:read", map[string]any{"resource": strings.TrimPrefix(r.URL.Path, "/")}
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/pay"):
+		return "payments:initiate", map[string]any{"amount": 120, "currency": "EUR"}
+	}
+	return "unknown:unknown", nil
+}
+
+type invoice struct {
+	ID     string `json:"id"`
+	Vendor string `json:"vendor"`
+	Amount string `json:"amount"`
+}
+
+var invoices = []invoice{{"inv-1", "Paper Co", "120.00 EUR"}, {"inv-2", "Cloud Ltd", "99.50 EUR"}}
+
+func agentOf(r *http.Request) map[string]any {
+	res, _ := verifier.ResultFrom(r.Context())
+	return map[string]any{"agent": res.Subject, "principal": res.Claims["principal"]}
+}
+
+func listInvoices(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{"invoices": invoices, "served_to": agentOf(r)})
+}
+
+func getInvoice(w http.ResponseWriter, r *http.Request) {
+	for _, inv := range invoices {
+		if inv.ID == r.PathValue("id") {
+			writeJSON(w, map[string]any{"invoice": inv, "served_to": agentOf(r)})
+			return
+		}
+	}
+	http.Error(w, "no such invoice", http.StatusNotFound)
+}
+
+func payInvoice(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{"paid": r.PathValue("id")})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8090", "listen address")
+	audience := flag.String("audience", "https://invoices.example", "this service's audience (KB-JWT aud)")
+	trust := flag.String("trust", "did:web:127.0.0.1%3A8080", "trusted agentcert issuer DID")
+	allow := flag.String("allow-host", "", "dev only: a host the fetcher may reach over plain http on a private address")
+	flag.Parse()
+
+	var hosts []string
+	if *allow != "" {
+		hosts = []string{*allow}
+	}
+	fetcher := did.NewFetcher(did.FetcherConfig{AllowHosts: hosts})
+	p := verifier.DefaultPolicy()
+	p.Trusted[*trust] = []string{vct}
+	nonces, err := verifier.NewNonces(nil, 5*time.Minute, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := verifier.New(p, verifier.Options{
+		Resolver: did.NewCachingResolver(did.NewResolver(fetcher), 5*time.Minute, 1024, nil),
+		Fetch: func(ctx context.Context, url, accept string, max int64) ([]byte, error) {
+			r, err := fetcher.Get(ctx, url, accept, max)
+			if err != nil {
+				return nil, err
+			}
+			return r.Body, nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("invoice API on http://%s (audience %s, trusting %s)", *listen, *audience, *trust)
+	srv := &http.Server{Addr: *listen, Handler: newAPI(v, nonces, *audience), ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/sdjwt"
+	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+const aud = "https://invoices.example"
+
+type party struct {
+	key jwk.Key
+	did string
+}
+
+func newParty(t *testing.T) party {
+	t.Helper()
+	k, err := keyutil.Generate(jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := keyutil.Public(k)
+	id, err := did.KeyDID(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := did.VerificationMethodID(id)
+	_ = k.Set(jwk.KeyIDKey, kid)
+	return party{k, id}
+}
+
+// certify issues the example certification from issuer to agent.
+func certify(t *testing.T, issuer, agent party) string {
+	t.Helper()
+	pub, _ := did.PublicKey(agent.did)
+	b, _ := json.Marshal(pub)
+	var cnf map[string]any
+	_ = json.Unmarshal(b, &cnf)
+	now := time.Now()
+	claims := map[string]any{
+		"iss": issuer.did, "sub": agent.did, "vct": vct, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"cnf":          map[string]any{"jwk": cnf},
+		"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
+		"agent":        map[string]any{"class": "ap-assistant"},
+		"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}},
+		"prohibitions": []any{"payments:initiate"},
+		"autonomy":     "supervised",
+	}
+	cred, err := sdjwt.Issue(claims, []string{"/permissions/*"}, issuer.key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+func fixture(t *testing.T, trusted string) *httptest.Server {
+	t.Helper()
+	p := verifier.DefaultPolicy()
+	p.Trusted[trusted] = []string{vct}
+	nonces, err := verifier.NewNonces(nil, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(p, verifier.Options{
+		Resolver: did.NewResolver(did.NewFetcher(did.FetcherConfig{})),
+		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+			t.Error("the example verifier must not fetch anything for did:key issuers without status")
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(newAPI(v, nonces, aud))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func getNonce(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/nonce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Nonce string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Nonce == "" {
+		t.Fatalf("nonce: %v %+v", err, out)
+	}
+	return out.Nonce
+}
+
+func present(t *testing.T, cred string, agent party, audience, nonce string, disclose ...string) string {
+	t.Helper()
+	p, err := sdjwt.Present(cred, disclose, &sdjwt.KBOptions{Key: agent.key, Audience: audience, Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func call(t *testing.T, method, url, pres string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if pres != "" {
+		req.Header.Set(verifier.HeaderAgentCredential, pres)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body, resp.Header
+}
+
+func TestInvoiceAPI(t *testing.T) {
+	issuer, agent := newParty(t), newParty(t)
+	srv := fixture(t, issuer.did)
+	cred := certify(t, issuer, agent)
+
+	// Only invoices:read is disclosed: reading works, listing does not.
+	pres := present(t, cred, agent, aud, getNonce(t, srv.URL), "/permissions/0")
+	status, body, _ := call(t, "GET", srv.URL+"/invoices/inv-1", pres)
+	if status != 200 || body["served_to"].(map[string]any)["agent"] != agent.did {
+		t.Fatalf("read: %d %v", status, body)
+	}
+	if status, body, h := call(t, "GET", srv.URL+"/invoices/inv-1", pres); status != 401 || body["code"] != "nonce_replayed" || !strings.Contains(h.Get("WWW-Authenticate"), "nonce_replayed") {
+		t.Fatalf("replay: %d %v", status, body)
+	}
+	if status, body, _ := call(t, "GET", srv.URL+"/invoices", present(t, cred, agent, aud, getNonce(t, srv.URL), "/permissions/0")); status != 403 || body["code"] != "action_not_permitted" {
+		t.Fatalf("list without disclosing invoices:list: %d %v", status, body)
+	}
+	if status, body, _ := call(t, "POST", srv.URL+"/invoices/inv-1/pay", present(t, cred, agent, aud, getNonce(t, srv.URL), "")); status != 403 || body["code"] != "action_prohibited" {
+		t.Fatalf("pay: %d %v", status, body)
+	}
+
+	for name, tc := range map[string]struct {
+		pres string
+		code string
+	}{
+		"no credential":   {"", "kb_missing"},
+		"other audience":  {present(t, cred, agent, "https://other.example", getNonce(t, srv.URL), ""), "kb_wrong_audience"},
+		"foreign nonce":   {present(t, cred, agent, aud, "made-up-nonce", ""), "nonce_invalid"},
+		"untrusted":       {present(t, certify(t, newParty(t), agent), agent, aud, getNonce(t, srv.URL), ""), "untrusted_issuer"},
+		"no key binding":  {cred, "kb_missing"},
+		"holder mismatch": {present(t, cred, newParty(t), aud, getNonce(t, srv.URL), ""), "kb_bad_signature"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, body, h := call(t, "GET", srv.URL+"/invoices/inv-1", tc.pres)
+			if status != 401 || body["code"] != tc.code || h.Get("WWW-Authenticate") == "" {
+				t.Fatalf("got %d %v, want 401 %s", status, body, tc.code)
+			}
+		})
+	}
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/verifier"
+)
+
+// verifyRequest is the body of POST /v1/verify.
+type verifyRequest struct {
+	Presentation string         `json:"presentation"`
+	Audience     string         `json:"audience"`
+	Nonce        string         `json:"nonce,omitempty"`
+	Action       string         `json:"action,omitempty"`
+	Request      map[string]any `json:"request,omitempty"`
+}
+
+// verify answers 200 with the result for every verification outcome, and
+// 400 only when the request itself is malformed.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	var req verifyRequest
+	if _, err := decodeBody(r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if req.Presentation == "" {
+		writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "presentation is required"))
+		return
+	}
+	if req.Audience == "" && s.cfg.Verifier.RequireKB {
+		writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "audience is required"))
+		return
+	}
+	res := s.verifier.Verify(r.Context(), verifier.Request{
+		Presentation: req.Presentation, Audience: req.Audience, Nonce: req.Nonce, Action: req.Action, Attributes: req.Request,
+	})
+	code := "ok"
+	if len(res.Errors) > 0 {
+		code = string(res.Errors[0].Code)
+	}
+	s.metrics.verified.WithLabelValues(code).Inc()
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) nonce(w http.ResponseWriter, r *http.Request) {
+	n, exp, err := s.nonces.Issue()
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"nonce": n, "expires_at": exp.UTC().Format(time.RFC3339)})
+}
