@@ -1,0 +1,217 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/sdjwt"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+func TestNonces(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	old := []byte("old-secret-0123456789")
+	cur := []byte("new-secret-0123456789")
+	a, err := NewNonces([][]byte{old}, time.Minute, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewNonces([][]byte{cur, old}, time.Minute, clock) // rotated replica
+	n, exp, err := a.Issue()
+	if err != nil || !exp.Equal(now.Add(time.Minute)) {
+		t.Fatalf("issue: %v %v", exp, err)
+	}
+	if err := b.Check(n); err != nil {
+		t.Fatalf("a nonce signed with the old secret must verify on a rotated replica: %v", err)
+	}
+	if c := errcode.CodeOf(b.Check(n)); c != errcode.NonceReplayed {
+		t.Fatalf("replay on one replica: %s", c)
+	}
+	nb, _, _ := b.Issue()
+	if c := errcode.CodeOf(a.Check(nb)); c != errcode.NonceInvalid {
+		t.Fatalf("a nonce under a secret a does not know: %s", c)
+	}
+	tampered := []byte(nb)
+	tampered[3] ^= 1
+	for _, bad := range []string{"", "x", "a.b", string(tampered), nb + "x", strings.SplitN(nb, ".", 2)[0]} {
+		if c := errcode.CodeOf(b.Check(bad)); c != errcode.NonceInvalid {
+			t.Errorf("Check(%q) = %s, want nonce_invalid", bad, c)
+		}
+	}
+	n2, _, _ := a.Issue()
+	now = now.Add(time.Minute)
+	if c := errcode.CodeOf(a.Check(n2)); c != errcode.NonceExpired {
+		t.Fatalf("expired: %s", c)
+	}
+	if _, err := NewNonces([][]byte{[]byte("short")}, time.Minute, nil); err == nil {
+		t.Fatal("short secret accepted")
+	}
+	if _, err := NewNonces(nil, 0, nil); err == nil {
+		t.Fatal("zero ttl accepted")
+	}
+}
+
+func TestNonceReplayCacheIsBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	n, _ := NewNonces(nil, time.Minute, func() time.Time { return now })
+	n.max = 2
+	for i := 0; i < 2; i++ {
+		v, _, _ := n.Issue()
+		if err := n.Check(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _, _ := n.Issue()
+	if c := errcode.CodeOf(n.Check(v)); c != errcode.RateLimited {
+		t.Fatalf("full cache of live nonces: %s, want rate_limited (fail closed)", c)
+	}
+	now = now.Add(2 * time.Minute)
+	v, _, _ = n.Issue()
+	if err := n.Check(v); err != nil {
+		t.Fatalf("expired entries must be purged to make room: %v", err)
+	}
+}
+
+func TestMetadataURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://issuer.example":          "https://issuer.example/.well-known/jwt-vc-issuer",
+		"https://issuer.example/":         "https://issuer.example/.well-known/jwt-vc-issuer",
+		"https://issuer.example/tenant/1": "https://issuer.example/.well-known/jwt-vc-issuer/tenant/1",
+	} {
+		if got, err := MetadataURL(in); err != nil || got != want {
+			t.Errorf("MetadataURL(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"http://issuer.example", "https://", "https://x.example/?q=1", "did:web:x"} {
+		if _, err := MetadataURL(bad); errcode.CodeOf(err) != errcode.UntrustedIssuer {
+			t.Errorf("MetadataURL(%q) accepted", bad)
+		}
+	}
+}
+
+// httpsFixture issues a credential from an https issuer whose metadata the
+// fake fetcher serves.
+func httpsFixture(t *testing.T, metadata func(pub jwk.Key) any) (*Verifier, Request, *int) {
+	t.Helper()
+	const iss = "https://issuer.example"
+	k, _ := keyutil.Generate(jwa.ES256)
+	_ = k.Set(jwk.KeyIDKey, "k1")
+	pub, _ := keyutil.Public(k)
+	agent, _ := keyutil.Generate(jwa.EdDSA)
+	apub, _ := keyutil.Public(agent)
+	raw, _ := json.Marshal(apub)
+	var cnf map[string]any
+	_ = json.Unmarshal(raw, &cnf)
+	now := time.Now()
+	cred, err := sdjwt.Issue(map[string]any{
+		"iss": iss, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": cnf},
+		"principal": map[string]any{"id": "p1"}, "permissions": []any{map[string]any{"action": "a:b"}},
+	}, []string{"/principal", "/permissions/*"}, k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := sdjwt.Present(cred, []string{"/permissions/0"}, &sdjwt.KBOptions{Key: agent, Audience: "aud", Nonce: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetches := 0
+	p := DefaultPolicy()
+	p.Trusted[iss] = []string{"urn:x"}
+	p.CheckStatus = false
+	v, err := New(p, Options{Resolver: did.NewResolver(nil), Fetch: func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
+		fetches++
+		if url != "https://issuer.example/.well-known/jwt-vc-issuer" {
+			return nil, errors.New("unexpected fetch of " + url)
+		}
+		return json.Marshal(metadata(pub))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, Request{Presentation: pres, Audience: "aud", Nonce: "n"}, &fetches
+}
+
+func TestHTTPSIssuerMetadata(t *testing.T) {
+	v, req, fetches := httpsFixture(t, func(pub jwk.Key) any {
+		set := jwk.NewSet()
+		_ = set.AddKey(pub)
+		return map[string]any{"issuer": "https://issuer.example", "jwks": set}
+	})
+	for i := 0; i < 3; i++ {
+		if r := v.Verify(context.Background(), req); !r.Verified {
+			t.Fatalf("https issuer: %+v", r.Errors)
+		}
+	}
+	if *fetches != 1 {
+		t.Fatalf("metadata fetched %d times, want 1 (cached)", *fetches)
+	}
+	if r := v.Verify(context.Background(), req); r.Status.Checked || r.Decision != nil {
+		t.Fatalf("status off and no action: %+v", r)
+	}
+
+	v, req, _ = httpsFixture(t, func(pub jwk.Key) any {
+		set := jwk.NewSet()
+		_ = set.AddKey(pub)
+		return map[string]any{"issuer": "https://evil.example", "jwks": set}
+	})
+	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.KeyNotFound {
+		t.Fatalf("metadata naming another issuer: %+v", r.Errors)
+	}
+	v, req, _ = httpsFixture(t, func(jwk.Key) any {
+		other, _ := keyutil.Generate(jwa.ES256)
+		_ = other.Set(jwk.KeyIDKey, "k2")
+		opub, _ := keyutil.Public(other)
+		set := jwk.NewSet()
+		_ = set.AddKey(opub)
+		return map[string]any{"issuer": "https://issuer.example", "jwks": set}
+	})
+	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.KeyNotFound {
+		t.Fatalf("kid not published: %+v", r.Errors)
+	}
+}
+
+func TestPolicyChecks(t *testing.T) {
+	v, req, _ := httpsFixture(t, func(pub jwk.Key) any {
+		set := jwk.NewSet()
+		_ = set.AddKey(pub)
+		return map[string]any{"issuer": "https://issuer.example", "jwks": set}
+	})
+	v.p.RequiredClaims = []string{"/principal/id"}
+	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.ClaimNotDisclosed {
+		t.Fatalf("undisclosed required claim: %+v", r.Errors)
+	}
+	v.p.RequiredClaims = []string{"/permissions/0/action"}
+	if r := v.Verify(context.Background(), req); !r.Verified {
+		t.Fatalf("disclosed required claim: %+v", r.Errors)
+	}
+	v.p.Trusted["https://issuer.example"] = []string{"urn:other"}
+	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.UntrustedIssuer {
+		t.Fatalf("issuer trusted for another vct only: %+v", r.Errors)
+	}
+	v.p.Trusted["https://issuer.example"] = []string{AnyVCT}
+	if r := v.Verify(context.Background(), req); !r.Verified {
+		t.Fatalf("AnyVCT: %+v", r.Errors)
+	}
+	req.Audience = ""
+	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.InvalidInput {
+		t.Fatalf("no audience: %+v", r.Errors)
+	}
+}
+
+func TestLookupPointer(t *testing.T) {
+	doc := map[string]any{"a": map[string]any{"b/c": []any{"x", map[string]any{"~k": 1}}}}
+	for ptr, ok := range map[string]bool{"": true, "/a": true, "/a/b~1c/0": true, "/a/b~1c/1/~0k": true, "/a/b~1c/2": false, "/a/x": false, "a": false, "/a/b~1c/-1": false} {
+		if _, got := lookupPointer(doc, ptr); got != ok {
+			t.Errorf("lookupPointer(%q) = %v", ptr, got)
+		}
+	}
+}
