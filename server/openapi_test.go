@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,13 +27,8 @@ import (
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/verifier"
 )
-
-// pendingVerifierRoutes are documented in openapi.yaml before the verifier
-// handlers are wired into routes(). Only these may be documented without
-// being routed, and only while the router lacks them: once a route exists it
-// is checked like every other, so the exemption disappears by itself.
-var pendingVerifierRoutes = []string{"GET /v1/nonce", "POST /v1/verify"}
 
 // openapiServer builds a real server with the issuer enabled, wired the way
 // cmd/agentcert's openIssuer wires it, on a temporary data directory.
@@ -70,9 +66,25 @@ func openapiServer(t *testing.T) *Server {
 		t.Fatalf("issuer.New: %v", err)
 	}
 	statuses := issuer.NewStatuses(st, keys, svc.StatusURI, cfg.Status.TTL, cfg.Status.Validity, nil)
+	nonces, err := verifier.NewNonces(nil, cfg.Verifier.NonceTTL, nil)
+	if err != nil {
+		t.Fatalf("NewNonces: %v", err)
+	}
+	policy := verifier.DefaultPolicy()
+	policy.Trusted[keys.Issuer()] = []string{config.AgentCertificationVCT}
+	v, err := verifier.New(policy, verifier.Options{
+		Resolver: did.NewResolver(nil),
+		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+			return nil, errors.New("no network in this test")
+		},
+		Nonces: nonces,
+	})
+	if err != nil {
+		t.Fatalf("verifier.New: %v", err)
+	}
 	s, err := New(Options{
 		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Store: st, Issuer: svc, Statuses: statuses, Schemas: reg,
+		Store: st, Issuer: svc, Statuses: statuses, Schemas: reg, Verifier: v, Nonces: nonces,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -265,18 +277,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		if routed[op] {
 			continue
 		}
-		if slices.Contains(pendingVerifierRoutes, op) {
-			// Expected to be added with the verifier handlers; checked
-			// strictly as soon as the router has it.
-			t.Logf("%s is documented and not yet routed (pending verifier route)", op)
-			continue
-		}
 		t.Errorf("%s is documented in openapi.yaml but not routed", op)
-	}
-	for _, op := range pendingVerifierRoutes {
-		if !documented[op] {
-			t.Errorf("%s (a verifier route) is not documented", op)
-		}
 	}
 }
 
@@ -486,6 +487,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "list tokens", method: "GET", path: "/v1/admin/tokens", tmpl: "/v1/admin/tokens", token: admin, want: 200},
 		{name: "list keys", method: "GET", path: "/v1/admin/keys", tmpl: "/v1/admin/keys", token: admin, want: 200},
 		{name: "rotate", method: "POST", path: "/v1/admin/keys/rotate", tmpl: "/v1/admin/keys/rotate", token: admin, body: `{"alg":"EdDSA"}`, want: 200},
+		{name: "nonce", method: "GET", path: "/v1/nonce", tmpl: "/v1/nonce", want: 200},
+		{name: "verify garbage", method: "POST", path: "/v1/verify", tmpl: "/v1/verify", body: `{"presentation":"not-an-sd-jwt~","audience":"https://a.example","action":"invoices:read"}`, want: 200},
+		{name: "verify without presentation", method: "POST", path: "/v1/verify", tmpl: "/v1/verify", body: `{"audience":"https://a.example"}`, want: 400, docRejects: true},
+		{name: "verify unknown field", method: "POST", path: "/v1/verify", tmpl: "/v1/verify", body: `{"presentation":"x","audience":"a","bogus":1}`, want: 400, docRejects: true},
 		{name: "revoke unknown token", method: "DELETE", path: "/v1/admin/tokens/tok_0000", tmpl: "/v1/admin/tokens/{id}", token: admin, want: 404},
 	} {
 		c.do(t, s, doc)
