@@ -136,7 +136,7 @@ func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, 
 		return nil, problemError(resp.StatusCode, b)
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
+	if err := json.Indent(&out, bytes.TrimSpace(b), "", "  "); err != nil {
 		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server's answer is not JSON")
 	}
 	out.WriteByte('\n')

@@ -17,7 +17,7 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	var presFile, aud, nonce, issuerJWK, now, serverURL string
+	var presFile, aud, nonce, issuerJWK, now, serverURL, action, attrs string
 	var trust []string
 	var noKB, noStatus, asJSON bool
 	var maxKBAge time.Duration
@@ -44,7 +44,14 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			req := verifier.Request{Presentation: pres, Audience: aud, Nonce: nonce}
+			req := verifier.Request{Presentation: pres, Audience: aud, Nonce: nonce, Action: action}
+			if attrs != "" {
+				dec := json.NewDecoder(strings.NewReader(attrs))
+				dec.UseNumber()
+				if err := dec.Decode(&req.Attributes); err != nil {
+					return usageErr("--request must be a JSON object: %v", err)
+				}
+			}
 			var res *verifier.Result
 			if serverURL != "" {
 				if res, err = remoteVerify(cmd.Context(), serverURL, req); err != nil {
@@ -93,7 +100,7 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 			if err := printVerify(cmd.OutOrStdout(), res, asJSON); err != nil {
 				return err
 			}
-			if !res.Verified {
+			if !res.Allowed() {
 				return &exitError{code: exitNotVerified}
 			}
 			return nil
@@ -110,6 +117,8 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 	f.DurationVar(&maxKBAge, "max-kb-age", 0, "maximum KB-JWT age (default from config, 5m)")
 	f.StringVar(&now, "now", "", "verify as of this time (RFC 3339)")
 	f.StringVar(&serverURL, "server", "", "use the remote verifier at this base URL (POST /v1/verify)")
+	f.StringVar(&action, "action", "", "also decide whether this action (resource:verb) is allowed; a denied action exits 1")
+	f.StringVar(&attrs, "request", "", `request attributes for the decision, as JSON (e.g. '{"amount":120,"currency":"EUR"}')`)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -162,6 +171,13 @@ func printVerify(w io.Writer, out *verifier.Result, asJSON bool) error {
 		return nil
 	}
 	fmt.Fprintf(w, "VERIFIED\nissuer:  %s\nsubject: %s\nvct:     %s\n", out.Issuer, out.Subject, out.VCT)
+	if d := out.Decision; d != nil {
+		verdict := "DENIED"
+		if d.Allowed {
+			verdict = "ALLOWED"
+		}
+		fmt.Fprintf(w, "action:  %s %s (%s)\n", d.Action, verdict, d.Reason)
+	}
 	if out.Status.Checked {
 		fmt.Fprintf(w, "status:  %s\n", out.Status.Value)
 	} else {
