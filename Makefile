@@ -4,7 +4,7 @@ BIN       := bin/agentcert
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: run test bench fuzz lint build clean
+.PHONY: run test bench fuzz lint build clean interop-deps
 
 build: ## build the CLI into bin/
 	$(GO) build -o $(BIN) ./cmd/agentcert
@@ -12,9 +12,15 @@ build: ## build the CLI into bin/
 run: build ## start the service with embedded dev defaults (SQLite in ./data, generated keys, printed bootstrap token)
 	./$(BIN) serve
 
-test: ## the whole suite: gofmt/vet, then every test with the race detector
+test: interop-deps ## the whole suite: gofmt/vet, then every test with the race detector
 	@$(MAKE) --no-print-directory lint
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	cd testdata/interop/aries && $(GO) test -race -count=1 ./...
+
+interop-deps: ## install the pinned npm packages the interop tests drive (when npm is present)
+	@if command -v npm >/dev/null 2>&1 && [ ! -d testdata/interop/node_modules ]; then \
+	  cd testdata/interop && npm ci --no-audit --no-fund; \
+	fi
 
 bench: ## benchmarks (single run; use -count and benchstat for comparisons)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
