@@ -14,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/revocation"
+	"golang.org/x/sync/singleflight"
 )
 
 // Reasons are the reason codes a status change may give.
@@ -57,8 +58,9 @@ type Statuses struct {
 	now    func() time.Time
 	change sync.Mutex
 
-	mu    sync.Mutex
-	cache map[string]published
+	mu     sync.Mutex
+	cache  map[string]published
+	builds singleflight.Group // one rebuild per (list, format, purpose, version)
 }
 
 type published struct {
@@ -179,25 +181,46 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 	if err != nil {
 		return Published{}, err
 	}
-	version, entries, err := s.store.ListEntries(ctx, listID)
-	if err != nil {
-		return Published{}, err
-	}
 	now := s.now().UTC().Truncate(time.Second)
 	key := listID + "|" + format + "|" + purpose
 	s.mu.Lock()
 	p, ok := s.cache[key]
 	s.mu.Unlock()
-	if ok && p.version == version && now.Sub(p.iat) < s.ttl {
+	// The list's version is bumped in the same transaction as every status
+	// change, so an unchanged version means the cached token is current.
+	if ok && p.version == meta.Version && now.Sub(p.iat) < s.ttl {
 		return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
 	}
-	l, err := revocation.NewList(meta.Size, meta.Bits)
+	v, err, _ := s.builds.Do(fmt.Sprintf("%s|%d", key, meta.Version), func() (any, error) {
+		version, entries, err := s.store.ListEntries(context.WithoutCancel(ctx), listID)
+		if err != nil {
+			return nil, err
+		}
+		return s.build(meta, entries, version, format, purpose, now)
+	})
 	if err != nil {
 		return Published{}, err
 	}
+	p = v.(published)
+	s.mu.Lock()
+	if cur, ok := s.cache[key]; !ok || cur.version < p.version || (cur.version == p.version && cur.iat.Before(p.iat)) {
+		s.cache[key] = p
+	}
+	s.mu.Unlock()
+	return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
+}
+
+// build encodes and signs one list version. Concurrent requests for the same
+// version share one build (encoding a large list is the expensive part).
+func (s *Statuses) build(meta store.StatusList, entries map[int]uint8, version int64, format, purpose string, now time.Time) (published, error) {
+	listID := meta.ID
+	l, err := revocation.NewList(meta.Size, meta.Bits)
+	if err != nil {
+		return published{}, err
+	}
 	for i, v := range entries {
 		if err := l.Set(i, v); err != nil {
-			return Published{}, fmt.Errorf("issuer: list %s entry %d: %w", listID, i, err)
+			return published{}, fmt.Errorf("issuer: list %s entry %d: %w", listID, i, err)
 		}
 	}
 	claims := revocation.TokenClaims{Subject: s.uri(listID), Issuer: s.keys.Issuer(), IssuedAt: now, Expires: now.Add(s.valid), TTL: s.ttl}
@@ -208,14 +231,8 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 		tok, err = revocation.SignToken(l, claims, s.keys.Active())
 	}
 	if err != nil {
-		return Published{}, fmt.Errorf("issuer: sign status list: %w", err)
+		return published{}, fmt.Errorf("issuer: sign status list: %w", err)
 	}
 	sum := sha256.Sum256([]byte(tok))
-	p = published{version: version, iat: now, token: tok, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`}
-	s.mu.Lock()
-	if cur, ok := s.cache[key]; !ok || cur.version <= version {
-		s.cache[key] = p
-	}
-	s.mu.Unlock()
-	return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
+	return published{version: version, iat: now, token: tok, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`}, nil
 }

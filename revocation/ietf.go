@@ -15,7 +15,7 @@ import (
 // base64url-encoded without padding (draft-ietf-oauth-status-list section 4.2).
 func (l *List) EncodeIETF() (string, error) {
 	var buf bytes.Buffer
-	w, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	w, err := zlib.NewWriterLevel(&buf, compressionLevel)
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "zlib writer")
 	}

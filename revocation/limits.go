@@ -42,3 +42,10 @@ func bound(v, def int) int {
 	}
 	return v
 }
+
+// compressionLevel is the DEFLATE level of both encoders. Issued indexes are
+// random, so set entries are scattered: the best-compression level costs
+// about 35x the time of the default level (470 ms against 13 ms for a
+// 1,048,576-entry list with 1% set) for about 15% fewer bytes, and a list is
+// re-encoded after every change.
+const compressionLevel = 6

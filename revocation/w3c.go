@@ -31,7 +31,7 @@ func (l *List) EncodeW3C() (string, error) {
 		msb[i] = bits.Reverse8(v)
 	}
 	var buf bytes.Buffer
-	w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	w, err := gzip.NewWriterLevel(&buf, compressionLevel)
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "gzip writer")
 	}
