@@ -129,6 +129,8 @@ type Issued struct {
 	Credential string    `json:"credential"`
 	Status     StatusRef `json:"status"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	// Replayed is true when an Idempotency-Key retry returned an earlier answer.
+	Replayed bool `json:"-"`
 }
 
 // Actor identifies who asks: the API token's id and role.
@@ -210,6 +212,7 @@ func (s *Service) replay(prev store.Idempotency, reqHash []byte) (*Issued, error
 	if err := s.keys.open(prev.Response, prev.TokenID+"\x00"+prev.Key, &out); err != nil {
 		return nil, err
 	}
+	out.Replayed = true
 	return &out, nil
 }
 
@@ -261,7 +264,7 @@ func (s *Service) expiry(now time.Time, req IssueRequest) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, errcode.New(errcode.InvalidInput, "valid_for %q is not a duration such as 720h", req.ValidFor)
 		}
-		exp = now.Add(d)
+		exp = now.Add(d).Truncate(time.Second)
 	default:
 		exp = now.Add(s.cfg.DefaultValidity)
 	}

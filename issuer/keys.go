@@ -92,6 +92,9 @@ type KeyRing struct {
 // (derived from the public URL); for "key" it is the did:key of the first
 // key, and rotation is refused.
 func NewKeyRing(ctx context.Context, ks KeyStore, kek []byte, method, webDID string, alg jwa.SignatureAlgorithm, now func() time.Time) (*KeyRing, error) {
+	if len(kek) != KEKSize {
+		return nil, fmt.Errorf("issuer: the key-encryption key must be %d bytes (AES-256), not %d", KEKSize, len(kek))
+	}
 	block, err := aes.NewCipher(kek)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: key-encryption key: %w", err)

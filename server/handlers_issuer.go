@@ -81,7 +81,9 @@ func (s *Server) issueCredential(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	s.metrics.issued.Inc()
+	if !out.Replayed {
+		s.metrics.issued.Inc()
+	}
 	w.Header().Set("Location", "/v1/credentials/"+out.ID)
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -1,0 +1,481 @@
+package issuer_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/schemas"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+func TestIssueSignsAndRecords(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Add(300 * time.Millisecond) // iat is truncated to the second
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	out := e.mustIssue(issuerActor, request(agent))
+
+	c, hdr := e.verify(out.Credential)
+	if hdr["typ"] != "dc+sd-jwt" || hdr["kid"] != e.kr.Active().KeyID() || hdr["alg"] != "ES256" {
+		t.Fatalf("header %v", hdr)
+	}
+	wantClaims := map[string]string{
+		"iss": testIssuer, "sub": agent, "vct": "urn:agentcert:agent-certification:v1",
+		"iat": fmt.Sprint(t0.Unix()), "nbf": fmt.Sprint(t0.Unix()), "exp": fmt.Sprint(t0.Add(defaultValid).Unix()),
+	}
+	for k, want := range wantClaims {
+		if got := fmt.Sprint(c[k]); got != want {
+			t.Errorf("claim %s = %s, want %s", k, got, want)
+		}
+	}
+	st, _ := c["status"].(map[string]any)
+	sl, _ := st["status_list"].(map[string]any)
+	if fmt.Sprint(sl["idx"]) != fmt.Sprint(out.Status.Idx) || sl["uri"] != out.Status.URI || !strings.HasPrefix(out.Status.URI, testPublicURL+"/statuslists/") {
+		t.Fatalf("status %v, answer %+v", st, out.Status)
+	}
+	if !out.ExpiresAt.Equal(t0.Add(defaultValid)) {
+		t.Fatalf("expires_at %v", out.ExpiresAt)
+	}
+
+	// The record holds the hash of the credential, never the credential.
+	rec, err := e.svc.Get(context.Background(), out.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(out.Credential))
+	if string(rec.JWTHash) != string(sum[:]) || rec.Subject != agent || rec.TokenID != issuerActor.TokenID ||
+		rec.PrincipalID != "did:web:acme.example" || rec.AgentClass != "accounts-payable-assistant" ||
+		rec.Idx != out.Status.Idx || e.svc.StatusURI(rec.ListID) != out.Status.URI || rec.Status != store.StatusValid {
+		t.Fatalf("record %+v does not match %+v", rec, out)
+	}
+	audit, err := e.st.Audit(context.Background(), store.AuditFilter{Action: "credential.issue", Target: out.ID})
+	if err != nil || len(audit) != 1 || audit[0].Actor != issuerActor.TokenID {
+		t.Fatalf("audit entries %+v, %v", audit, err)
+	}
+	_, err = e.svc.Get(context.Background(), "urn:uuid:nope")
+	wantCode(t, err, errcode.NotFound, "Get unknown")
+}
+
+func TestIssueExpiry(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.ES256)
+	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
+	for _, tc := range []struct {
+		name      string
+		expiresAt *time.Time
+		validFor  string
+		want      time.Time // zero: want invalid_input
+	}{
+		{name: "default", want: t0.Add(defaultValid)},
+		{name: "valid_for", validFor: "1h30m", want: t0.Add(90 * time.Minute)},
+		{name: "expires_at", expiresAt: at(2 * time.Hour), want: t0.Add(2 * time.Hour)},
+		{name: "expires_at truncated to the second", expiresAt: at(2*time.Hour + 999*time.Millisecond), want: t0.Add(2 * time.Hour)},
+		{name: "expires_at in another zone", expiresAt: func() *time.Time { v := t0.Add(time.Hour).In(time.FixedZone("X", 3600*5)); return &v }(), want: t0.Add(time.Hour)},
+		{name: "exactly the maximum", validFor: maxValid.String(), want: t0.Add(maxValid)},
+		{name: "both", expiresAt: at(time.Hour), validFor: "1h"},
+		{name: "over the maximum (valid_for)", validFor: (maxValid + time.Second).String()},
+		{name: "over the maximum (expires_at)", expiresAt: at(maxValid + time.Second)},
+		{name: "not a duration", validFor: "one week"},
+		{name: "days are not a Go duration", validFor: "30d"},
+		{name: "negative", validFor: "-1h"},
+		{name: "zero", validFor: "0s"},
+		{name: "expires now", expiresAt: at(0)},
+		{name: "expired", expiresAt: at(-time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(agent)
+			req.ExpiresAt, req.ValidFor = tc.expiresAt, tc.validFor
+			out, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+			if tc.want.IsZero() {
+				wantCode(t, err, errcode.InvalidInput, tc.name)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := e.verify(out.Credential)
+			if !out.ExpiresAt.Equal(tc.want) || fmt.Sprint(c["exp"]) != fmt.Sprint(tc.want.Unix()) {
+				t.Fatalf("expires_at %v, exp %v; want %v", out.ExpiresAt, c["exp"], tc.want)
+			}
+		})
+	}
+}
+
+// TestIssueExpirySubSecond: exp is a whole second (JWT NumericDate), so the
+// expiry the API reports must be the one signed.
+func TestIssueExpirySubSecond(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	req := request(agent)
+	req.ValidFor = "1h500ms"
+	out, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.verify(out.Credential)
+	if fmt.Sprint(c["exp"]) != fmt.Sprint(out.ExpiresAt.Unix()) || out.ExpiresAt.Nanosecond() != 0 {
+		t.Fatalf("expires_at %v, signed exp %v", out.ExpiresAt, c["exp"])
+	}
+	req.ValidFor = "500ms"
+	_, err = e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+	wantCode(t, err, errcode.InvalidInput, "valid_for 500ms")
+}
+
+func TestIssueRefusesRegisteredClaims(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	for _, name := range []string{"iss", "iat", "nbf", "exp", "vct", "sub", "cnf", "status", "_sd", "_sd_alg"} {
+		req := request(agent)
+		req.Claims[name] = "x"
+		_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+		wantCode(t, err, errcode.InvalidInput, name)
+		if !strings.Contains(err.Error(), `"`+name+`"`) {
+			t.Errorf("%s: error %q does not name the claim", name, err)
+		}
+	}
+	req := request(agent)
+	req.Claims = nil
+	_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+	wantCode(t, err, errcode.InvalidInput, "no claims")
+	if n := e.countFor(agent); n != 0 {
+		t.Fatalf("%d records after refused requests", n)
+	}
+}
+
+func TestIssueHolderKey(t *testing.T) {
+	edDID, edPub := newAgentDID(t, jwa.EdDSA)
+	p256DID, p256Pub := newAgentDID(t, jwa.ES256)
+	jwkDID, err := did.JWKDID(p256Pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webKey, err := keyutil.Generate(jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webPub, _ := keyutil.Public(webKey)
+	_ = webPub.Set(jwk.KeyIDKey, "key-1")
+	const webAgent = "did:web:agents.example:a1"
+	webDoc, err := did.NewWebDocument(webAgent, []jwk.Key{webPub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bareAgent = "did:web:agents.example:bare"
+	resolver := did.ResolverFunc(func(ctx context.Context, d string) (*did.Document, error) {
+		switch d {
+		case webAgent:
+			return webDoc, nil
+		case bareAgent:
+			return &did.Document{ID: bareAgent}, nil
+		}
+		return nil, errcode.Wrap(errcode.DIDResolutionFailed, errNoNetwork, "cannot resolve %s", d)
+	})
+	e := newEnv(t, withResolver(resolver))
+
+	holderKey, _ := keyutil.Generate(jwa.EdDSA)
+	holderPub, _ := keyutil.Public(holderKey)
+	holderPubJSON, _ := keyutil.Marshal(holderPub)
+	holderPrivJSON, _ := keyutil.Marshal(holderKey)
+
+	for _, tc := range []struct {
+		name      string
+		subject   string
+		holderJWK string
+		want      jwk.Key // nil: want invalid_input
+	}{
+		{"did:key Ed25519", edDID, "", edPub},
+		{"did:key P-256", p256DID, "", p256Pub},
+		{"did:jwk", jwkDID, "", p256Pub},
+		{"did:web resolved", webAgent, "", webPub},
+		{"holder_jwk wins over the subject's key", edDID, string(holderPubJSON), holderPub},
+		{"holder_jwk for a did:web", "did:web:unresolvable.example", string(holderPubJSON), holderPub},
+		{"private holder_jwk", edDID, string(holderPrivJSON), nil},
+		{"symmetric holder_jwk", edDID, `{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQ"}`, nil},
+		{"holder_jwk not JSON", edDID, `"nope"`, nil},
+		{"did:web not resolvable", "did:web:unresolvable.example", "", nil},
+		{"did:web without authentication key", bareAgent, "", nil},
+		{"malformed did:key", "did:key:zNotAKey", "", nil},
+		{"not a DID", "agent-7", "", nil},
+		{"empty subject", "", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(tc.subject)
+			if tc.holderJWK != "" {
+				req.HolderJWK = json.RawMessage(tc.holderJWK)
+			}
+			out, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+			if tc.want == nil {
+				wantCode(t, err, errcode.InvalidInput, tc.name)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := e.verify(out.Credential)
+			got := cnfKey(t, c)
+			if thumbprint(t, got) != thumbprint(t, tc.want) || keyutil.IsPrivate(got) || c["sub"] != tc.subject {
+				t.Fatalf("cnf.jwk %v, sub %v; want the key of %s", c["cnf"], c["sub"], tc.name)
+			}
+		})
+	}
+}
+
+func TestIssueDisclosability(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	for _, tc := range []struct {
+		pointers []string
+		code     errcode.Code
+	}{
+		{[]string{"/prohibitions"}, errcode.NotDisclosable},
+		{[]string{"/prohibitions/0"}, errcode.NotDisclosable},
+		{[]string{"/permissions"}, errcode.NotDisclosable},
+		{[]string{"/cnf/jwk"}, errcode.NotDisclosable},
+		{[]string{"/autonomy"}, errcode.NotDisclosable},
+		{[]string{"permissions"}, errcode.InvalidInput},
+		{[]string{"/_sd"}, errcode.InvalidInput},
+	} {
+		req := request(agent)
+		req.SelectivelyDisclosable = tc.pointers
+		_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+		wantCode(t, err, tc.code, strings.Join(tc.pointers, ","))
+	}
+
+	// Allowed pointers become disclosures; prohibitions stay in clear.
+	req := request(agent)
+	req.SelectivelyDisclosable = []string{"/permissions/*", "/principal/name"}
+	out := e.mustIssue(issuerActor, req)
+	parts := strings.Split(out.Credential, "~")
+	if n := len(parts) - 2; n != 3 { // two permissions and principal.name
+		t.Fatalf("%d disclosures, want 3: %s", n, out.Credential)
+	}
+	c, _ := e.verify(out.Credential)
+	if fmt.Sprint(c["prohibitions"]) != "[payments:initiate]" {
+		t.Fatalf("prohibitions %v", c["prohibitions"])
+	}
+}
+
+func TestIssueSchemaInvalid(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	for _, tc := range []struct {
+		name  string
+		edit  func(c map[string]any)
+		paths []string
+	}{
+		{"bad autonomy", func(c map[string]any) { c["autonomy"] = "unsupervised" }, []string{"/autonomy"}},
+		{"no principal", func(c map[string]any) { delete(c, "principal") }, []string{"/principal"}},
+		{"bad action", func(c map[string]any) { c["permissions"] = []any{map[string]any{"action": "read everything"}} }, []string{"/permissions/0/action"}},
+		{"two problems", func(c map[string]any) {
+			c["autonomy"] = 3
+			c["agent"] = map[string]any{"class": "x", "colour": "blue"}
+		}, []string{"/agent/colour", "/autonomy"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(agent)
+			tc.edit(req.Claims)
+			_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+			wantCode(t, err, errcode.SchemaInvalid, tc.name)
+			var ve *schemas.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("%v does not wrap a *schemas.ValidationError", err)
+			}
+			var got []string
+			for _, p := range ve.Problems {
+				got = append(got, p.Path)
+			}
+			for _, want := range tc.paths {
+				if !strings.Contains(strings.Join(got, " ")+" ", want+" ") {
+					t.Fatalf("problems at %v, want one at %s", got, want)
+				}
+			}
+		})
+	}
+	// Refused requests use up no status list index.
+	lists, err := e.st.StatusLists(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lists {
+		if l.Used != 0 {
+			t.Fatalf("list %s has %d used indexes after refused requests only", l.ID, l.Used)
+		}
+	}
+}
+
+// TestIssueIndexesUnique issues concurrently across several (small) status
+// lists and a restart: no (list, index) is given twice.
+func TestIssueIndexesUnique(t *testing.T) {
+	const size, perRound, workers = 64, 60, 6
+	e := newEnv(t, withListSize(size))
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	seen := map[issuer.StatusRef]string{}
+	var mu sync.Mutex
+	round := func() {
+		var wg sync.WaitGroup
+		errs := make(chan error, perRound)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < perRound/workers; i++ {
+					out, err := e.svc.Issue(context.Background(), issuerActor, request(agent), "", nil)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					if prev, dup := seen[out.Status]; dup {
+						errs <- fmt.Errorf("%+v given to %s and %s", out.Status, prev, out.ID)
+					}
+					seen[out.Status] = out.ID
+					mu.Unlock()
+					if out.Status.Idx < 0 || out.Status.Idx >= size {
+						errs <- fmt.Errorf("index %d outside a list of %d", out.Status.Idx, size)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	round()
+	e.open() // a restart resumes from the store's used indexes
+	round()
+
+	if len(seen) != 2*perRound || e.countFor(agent) != 2*perRound {
+		t.Fatalf("%d distinct status refs, %d records; want %d", len(seen), e.countFor(agent), 2*perRound)
+	}
+	lists, err := e.st.StatusLists(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	for _, l := range lists {
+		if l.Used > size/2 {
+			t.Errorf("list %s filled to %d of %d", l.ID, l.Used, size)
+		}
+		used += l.Used
+	}
+	if len(lists) < 2*perRound/(size/2) || used != 2*perRound {
+		t.Fatalf("%d lists with %d used indexes; want at least %d lists and %d", len(lists), used, 2*perRound/(size/2), 2*perRound)
+	}
+}
+
+func TestIssueIdempotency(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	req := request(agent)
+	hashA, hashB := sha256.Sum256([]byte("body A")), sha256.Sum256([]byte("body B"))
+
+	first, err := e.svc.Issue(ctx, issuerActor, req, "key-1", hashA[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.svc.Issue(ctx, issuerActor, req, "key-1", hashA[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameIssued(again, first) {
+		t.Fatalf("replay %+v differs from %+v", again, first)
+	}
+	_, err = e.svc.Issue(ctx, issuerActor, req, "key-1", hashB[:])
+	wantCode(t, err, errcode.Conflict, "same key, other body")
+
+	// The replay survives a restart (the answer is sealed under the KEK).
+	e.open()
+	e.clock.Add(time.Hour)
+	again, err = e.svc.Issue(ctx, issuerActor, req, "key-1", hashA[:])
+	if err != nil || !sameIssued(again, first) {
+		t.Fatalf("replay after restart: %+v %v", again, err)
+	}
+	if n := e.countFor(agent); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+
+	// Keys are per token; a new key is a new credential.
+	other, err := e.svc.Issue(ctx, issuer.Actor{TokenID: "tok-issuer-b", Role: "issuer"}, req, "key-1", hashA[:])
+	if err != nil || other.ID == first.ID {
+		t.Fatalf("same key under another token: %+v %v", other, err)
+	}
+	if out, err := e.svc.Issue(ctx, issuerActor, req, "key-2", hashA[:]); err != nil || out.ID == first.ID {
+		t.Fatalf("new key: %+v %v", out, err)
+	}
+	if n := e.countFor(agent); n != 3 {
+		t.Fatalf("%d records, want 3", n)
+	}
+	// A refused request records no key: the same key then works.
+	bad := request(agent)
+	bad.ValidFor = "forever"
+	_, err = e.svc.Issue(ctx, issuerActor, bad, "key-3", hashB[:])
+	wantCode(t, err, errcode.InvalidInput, "refused with a key")
+	if _, err := e.svc.Issue(ctx, issuerActor, req, "key-3", hashA[:]); err != nil {
+		t.Fatalf("key of a refused request: %v", err)
+	}
+}
+
+// TestIssueIdempotencyConcurrent: concurrent requests with one key give one
+// credential.
+func TestIssueIdempotencyConcurrent(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	hash := sha256.Sum256([]byte("body"))
+	const n = 8
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := e.svc.Issue(context.Background(), issuerActor, request(agent), "same-key", hash[:])
+			errs[i] = err
+			if err == nil {
+				ids[i] = out.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("request %d: %q %v; request 0: %q", i, ids[i], errs[i], ids[0])
+		}
+	}
+	if c := e.countFor(agent); c != 1 {
+		t.Fatalf("%d records, want 1", c)
+	}
+}
+
+// TestIssueStoreFailure: when the store refuses the record, nothing is
+// returned (nothing acknowledged that is not durable).
+func TestIssueStoreFailure(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	if err := e.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.svc.Issue(context.Background(), issuerActor, request(agent), "", nil)
+	if err == nil || out != nil || !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("issue on a closed store: %+v %v", out, err)
+	}
+}
+
+func sameIssued(a, b *issuer.Issued) bool {
+	return a.ID == b.ID && a.Credential == b.Credential && a.Status == b.Status && a.ExpiresAt.Equal(b.ExpiresAt)
+}

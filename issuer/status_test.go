@@ -1,0 +1,299 @@
+package issuer_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/revocation"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+)
+
+var (
+	otherIssuer = issuer.Actor{TokenID: "tok-issuer-b", Role: "issuer"}
+	auditor     = issuer.Actor{TokenID: "tok-auditor", Role: "auditor"}
+	why         = issuer.StatusRequest{Reason: "incident", Incident: "INC-42", Note: "agent misbehaved"}
+)
+
+// auditCount counts the audit entries of action on target.
+func (e *env) auditCount(action, target string) int {
+	e.t.Helper()
+	es, err := e.st.Audit(context.Background(), store.AuditFilter{Action: action, Target: target})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(es)
+}
+
+func TestStatusChangeTransitions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	id := e.mustIssue(issuerActor, request(agent)).ID
+
+	steps := []struct {
+		actor  issuer.Actor
+		action string
+		want   uint8
+		code   errcode.Code // "" when the change succeeds
+	}{
+		{issuerActor, "reinstate", store.StatusValid, ""}, // already valid: no-op
+		{issuerActor, "suspend", store.StatusSuspended, ""},
+		{auditor, "suspend", store.StatusSuspended, ""}, // no-op
+		{otherIssuer, "reinstate", 0, errcode.Forbidden},
+		{issuerActor, "reinstate", store.StatusValid, ""},
+		{auditor, "revoke", store.StatusRevoked, ""},
+		{issuerActor, "revoke", store.StatusRevoked, ""}, // idempotent
+		{issuerActor, "reinstate", 0, errcode.Conflict},  // revocation is final
+		{auditor, "suspend", 0, errcode.Conflict},
+	}
+	for i, s := range steps {
+		c, err := e.statuses.Change(ctx, s.actor, id, s.action, why)
+		if s.code != "" {
+			wantCode(t, err, s.code, s.action)
+			continue
+		}
+		if err != nil || c.Status != s.want || c.ID != id {
+			t.Fatalf("step %d %s by %s: status %d %v, want %d", i, s.action, s.actor.TokenID, c.Status, err, s.want)
+		}
+	}
+	rec, err := e.svc.Get(ctx, id)
+	if err != nil || rec.Status != store.StatusRevoked || rec.StatusReason != "incident" || rec.StatusIncident != "INC-42" || rec.StatusChangedAt == nil {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	// No-ops and refusals write nothing: one suspend, one reinstate, one revoke.
+	for action, n := range map[string]int{"credential.suspend": 1, "credential.reinstate": 1, "credential.revoke": 1} {
+		if got := e.auditCount(action, id); got != n {
+			t.Errorf("%d %s audit entries, want %d", got, action, n)
+		}
+	}
+}
+
+func TestStatusChangeRefusals(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	id := e.mustIssue(issuerActor, request(agent)).ID
+	for _, tc := range []struct {
+		name, id, action string
+		req              issuer.StatusRequest
+		code             errcode.Code
+	}{
+		{"unknown credential", "urn:uuid:nope", "revoke", why, errcode.NotFound},
+		{"unknown action", id, "delete", why, errcode.InvalidInput},
+		{"no reason", id, "revoke", issuer.StatusRequest{}, errcode.InvalidInput},
+		{"unknown reason", id, "revoke", issuer.StatusRequest{Reason: "because"}, errcode.InvalidInput},
+		{"long incident", id, "revoke", issuer.StatusRequest{Reason: "other", Incident: strings.Repeat("i", 257)}, errcode.InvalidInput},
+		{"long note", id, "revoke", issuer.StatusRequest{Reason: "other", Note: strings.Repeat("n", 2049)}, errcode.InvalidInput},
+	} {
+		_, err := e.statuses.Change(ctx, auditor, tc.id, tc.action, tc.req)
+		wantCode(t, err, tc.code, tc.name)
+	}
+	_, err := e.statuses.Change(ctx, otherIssuer, id, "revoke", why)
+	wantCode(t, err, errcode.Forbidden, "another issuer token")
+	if rec, _ := e.svc.Get(ctx, id); rec.Status != store.StatusValid {
+		t.Fatalf("a refused change changed the status to %d", rec.Status)
+	}
+	// Limits are inclusive.
+	if _, err := e.statuses.Change(ctx, auditor, id, "suspend", issuer.StatusRequest{Reason: "other", Incident: strings.Repeat("i", 256), Note: strings.Repeat("n", 2048)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatusBulk(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	target, _ := newAgentDID(t, jwa.EdDSA)
+	bystander, _ := newAgentDID(t, jwa.EdDSA)
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.mustIssue(issuerActor, request(target)).ID)
+	}
+	keep := e.mustIssue(issuerActor, request(bystander)).ID
+	if _, err := e.statuses.Change(ctx, auditor, ids[0], "revoke", why); err != nil {
+		t.Fatal(err)
+	}
+	statusOf := func(id string) uint8 {
+		rec, err := e.svc.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Status
+	}
+
+	suspend := issuer.BulkRequest{Action: "suspend", Subject: target, DryRun: true, StatusRequest: why}
+	n, err := e.statuses.Bulk(ctx, auditor, suspend)
+	if err != nil || n != 2 {
+		t.Fatalf("dry run: %d %v, want 2 (the revoked one is skipped)", n, err)
+	}
+	for _, id := range ids[1:] {
+		if statusOf(id) != store.StatusValid {
+			t.Fatal("a dry run changed a status")
+		}
+	}
+	suspend.DryRun = false
+	if n, err = e.statuses.Bulk(ctx, auditor, suspend); err != nil || n != 2 {
+		t.Fatalf("suspend: %d %v", n, err)
+	}
+	revoke := issuer.BulkRequest{Action: "revoke", PrincipalID: "did:web:acme.example", IssuedBefore: ptr(t0.Add(time.Second)), StatusRequest: why}
+	if n, err = e.statuses.Bulk(ctx, auditor, revoke); err != nil || n != 3 {
+		t.Fatalf("revoke by principal: %d %v, want 3 (two suspended, the bystander)", n, err)
+	}
+	for _, id := range append(ids, keep) {
+		if statusOf(id) != store.StatusRevoked {
+			t.Fatalf("%s not revoked", id)
+		}
+	}
+	if n, err = e.statuses.Bulk(ctx, auditor, revoke); err != nil || n != 0 {
+		t.Fatalf("revoking again: %d %v, want 0", n, err)
+	}
+	if got := e.auditCount("credential.revoke", keep); got != 1 {
+		t.Fatalf("%d revoke audit entries for one change", got)
+	}
+
+	for _, tc := range []struct {
+		name string
+		req  issuer.BulkRequest
+	}{
+		{"no filter", issuer.BulkRequest{Action: "revoke", StatusRequest: why}},
+		{"reinstate", issuer.BulkRequest{Action: "reinstate", Subject: target, StatusRequest: why}},
+		{"no action", issuer.BulkRequest{Subject: target, StatusRequest: why}},
+		{"no reason", issuer.BulkRequest{Action: "revoke", Subject: target}},
+	} {
+		_, err := e.statuses.Bulk(ctx, auditor, tc.req)
+		wantCode(t, err, errcode.InvalidInput, tc.name)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// decodePublished verifies a published Status List Token with the key ring's
+// keys and returns it.
+func (e *env) decodePublished(tok, uri string) *revocation.Token {
+	e.t.Helper()
+	vt, err := revocation.VerifyToken(context.Background(), tok, revocation.VerifyTokenOptions{
+		Key: revocation.KeyFunc(publishedKey(e.kr)), ExpectedIssuer: testIssuer, ExpectedSubject: uri, Now: e.clock.Now,
+	})
+	if err != nil {
+		e.t.Fatalf("published status list does not verify: %v", err)
+	}
+	return vt
+}
+
+func TestPublish(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	a := e.mustIssue(issuerActor, request(agent))
+	b := e.mustIssue(issuerActor, request(agent))
+	if a.Status.URI != b.Status.URI {
+		t.Fatal("two credentials in different lists")
+	}
+	listID := a.Status.URI[strings.LastIndex(a.Status.URI, "/")+1:]
+	value := func(p issuer.Published, idx int) uint8 {
+		t.Helper()
+		v, err := e.decodePublished(p.Token, a.Status.URI).List.Get(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	p1, err := e.statuses.Publish(ctx, listID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt := e.decodePublished(p1.Token, a.Status.URI)
+	if vt.List.Len() < 131072 || vt.TTL != 2*time.Minute || !vt.IssuedAt.Equal(t0) || !vt.Expires.Equal(t0.Add(24*time.Hour)) || p1.TTL != 2*time.Minute || p1.ETag == "" {
+		t.Fatalf("published %+v, token %+v", p1, vt)
+	}
+	if value(p1, a.Status.Idx) != 0 || value(p1, b.Status.Idx) != 0 {
+		t.Fatal("fresh credentials are not valid in the list")
+	}
+
+	// Unchanged and within the ttl: the same signed token is reused.
+	e.clock.Add(time.Minute)
+	p2, _ := e.statuses.Publish(ctx, listID, "", "")
+	if p2 != p1 {
+		t.Fatal("an unchanged list was signed again within its ttl")
+	}
+
+	// A change is visible on the next call.
+	if _, err := e.statuses.Change(ctx, auditor, a.ID, "revoke", why); err != nil {
+		t.Fatal(err)
+	}
+	p3, _ := e.statuses.Publish(ctx, listID, "", "")
+	if p3.ETag == p1.ETag || value(p3, a.Status.Idx) != store.StatusRevoked || value(p3, b.Status.Idx) != 0 {
+		t.Fatalf("after revoking: etag %s (was %s)", p3.ETag, p1.ETag)
+	}
+	if _, err := e.statuses.Change(ctx, issuerActor, b.ID, "suspend", why); err != nil {
+		t.Fatal(err)
+	}
+	p4, _ := e.statuses.Publish(ctx, listID, "", "")
+	if p4.ETag == p3.ETag || value(p4, b.Status.Idx) != store.StatusSuspended || value(p4, a.Status.Idx) != store.StatusRevoked {
+		t.Fatal("suspension not published")
+	}
+
+	// Unchanged past the ttl: signed again, with a new iat.
+	e.clock.Add(3 * time.Minute)
+	p5, _ := e.statuses.Publish(ctx, listID, "", "")
+	if p5.Token == p4.Token || !e.decodePublished(p5.Token, a.Status.URI).IssuedAt.Equal(e.clock.Now()) {
+		t.Fatal("a token older than its ttl was served again")
+	}
+
+	// The W3C view, per purpose.
+	w3cRev, err := e.statuses.Publish(ctx, listID, "w3c", revocation.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3cSus, err := e.statuses.Publish(ctx, listID, "w3c", revocation.PurposeSuspension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(w3cRev.Token, ".") != 2 || w3cRev.Token == p5.Token || w3cRev.Token == w3cSus.Token || w3cRev.ETag == w3cSus.ETag {
+		t.Fatal("the W3C views are not distinct signed JWTs")
+	}
+
+	for _, tc := range []struct {
+		name, list, format, purpose string
+		code                        errcode.Code
+	}{
+		{"unknown list", "nope", "", "", errcode.NotFound},
+		{"unknown format", listID, "xml", "", errcode.InvalidInput},
+		{"w3c without purpose", listID, "w3c", "", errcode.InvalidInput},
+		{"w3c with unknown purpose", listID, "w3c", "message", errcode.InvalidInput},
+		{"purpose without format", listID, "", revocation.PurposeRevocation, errcode.InvalidInput},
+	} {
+		_, err := e.statuses.Publish(ctx, tc.list, tc.format, tc.purpose)
+		wantCode(t, err, tc.code, tc.name)
+	}
+}
+
+// TestPublishAfterRotation: lists are signed with the active key.
+func TestPublishAfterRotation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	a := e.mustIssue(issuerActor, request(agent))
+	listID := a.Status.URI[strings.LastIndex(a.Status.URI, "/")+1:]
+	kid, err := e.kr.Rotate(ctx, jwa.EdDSA, "tok-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.statuses.Change(ctx, auditor, a.ID, "suspend", why); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.statuses.Publish(ctx, listID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.decodePublished(p.Token, a.Status.URI)
+	hdr, _, _ := strings.Cut(p.Token, ".")
+	if !strings.Contains(decodeB64(t, hdr), kid) {
+		t.Fatalf("status list header %s is not signed by %s", decodeB64(t, hdr), kid)
+	}
+}
