@@ -1,12 +1,11 @@
 package did
 
 import (
-	"container/list"
 	"context"
-	"sync"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/ttlcache"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -40,30 +39,19 @@ func NewCachingResolver(r Resolver, ttl time.Duration, maxEntries int, now func(
 	if now == nil {
 		now = time.Now
 	}
-	return &cachingResolver{next: r, ttl: ttl, max: maxEntries, now: now,
-		entries: map[string]*list.Element{}, lru: list.New()}
+	return &cachingResolver{next: r, ttl: ttl, now: now, cache: ttlcache.New[*Document](maxEntries, now)}
 }
 
 type cachingResolver struct {
 	next  Resolver
 	ttl   time.Duration
-	max   int
 	now   func() time.Time
 	group singleflight.Group
-
-	mu      sync.Mutex
-	entries map[string]*list.Element // values are *cacheEntry
-	lru     *list.List               // front: most recently used
-}
-
-type cacheEntry struct {
-	did     string
-	doc     *Document
-	expires time.Time
+	cache *ttlcache.Cache[*Document]
 }
 
 func (c *cachingResolver) Resolve(ctx context.Context, did string) (*Document, error) {
-	if doc := c.get(did); doc != nil {
+	if doc, ok := c.cache.Get(did); ok {
 		return doc, nil
 	}
 	ch := c.group.DoChan(did, func() (any, error) {
@@ -74,7 +62,7 @@ func (c *cachingResolver) Resolve(ctx context.Context, did string) (*Document, e
 		if doc == nil {
 			return nil, errcode.New(errcode.DIDResolutionFailed, "resolver returned no document for %s", did)
 		}
-		c.put(did, doc)
+		c.cache.Put(did, doc, c.now().Add(c.ttl))
 		return doc, nil
 	})
 	select {
@@ -85,41 +73,5 @@ func (c *cachingResolver) Resolve(ctx context.Context, did string) (*Document, e
 		return res.Val.(*Document), nil
 	case <-ctx.Done():
 		return nil, errcode.Wrap(errcode.DIDResolutionFailed, ctx.Err(), "resolution of %s cancelled", did)
-	}
-}
-
-func (c *cachingResolver) get(did string) *Document {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.entries[did]
-	if !ok {
-		return nil
-	}
-	e := el.Value.(*cacheEntry)
-	if !now.Before(e.expires) {
-		c.lru.Remove(el)
-		delete(c.entries, did)
-		return nil
-	}
-	c.lru.MoveToFront(el)
-	return e.doc
-}
-
-func (c *cachingResolver) put(did string, doc *Document) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	exp := c.now().Add(c.ttl)
-	if el, ok := c.entries[did]; ok {
-		e := el.Value.(*cacheEntry)
-		e.doc, e.expires = doc, exp
-		c.lru.MoveToFront(el)
-		return
-	}
-	c.entries[did] = c.lru.PushFront(&cacheEntry{did: did, doc: doc, expires: exp})
-	for c.lru.Len() > c.max {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*cacheEntry).did)
 	}
 }

@@ -96,7 +96,7 @@ func TestCachingResolverBound(t *testing.T) {
 	if n := next.calls.Load(); n != 3 {
 		t.Fatalf("%d calls, want 3", n)
 	}
-	if n := len(r.entries); n != 2 || r.lru.Len() != 2 {
+	if n := r.cache.Len(); n != 2 {
 		t.Fatalf("%d entries", n)
 	}
 	r.Resolve(ctx, "did:example:a")
@@ -111,7 +111,7 @@ func TestCachingResolverBound(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		r.Resolve(ctx, "did:example:"+string(rune('d'+i%20)))
 	}
-	if n := len(r.entries); n != 2 || r.lru.Len() != 2 {
+	if n := r.cache.Len(); n != 2 {
 		t.Fatalf("%d entries, bound is 2", n)
 	}
 }

@@ -2,12 +2,11 @@ package revocation
 
 import (
 	"bytes"
-	"container/list"
 	"context"
-	"sync"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/ttlcache"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -62,9 +61,7 @@ type Client struct {
 	o     ClientOptions
 	group singleflight.Group
 
-	mu    sync.Mutex
-	lru   *list.List // of *cacheEntry, most recently used at the front
-	items map[string]*list.Element
+	cache *ttlcache.Cache[*cacheEntry]
 }
 
 type cacheEntry struct {
@@ -85,7 +82,7 @@ func NewClient(o ClientOptions) *Client {
 	if o.MaxAge < 0 {
 		o.MaxAge = 0
 	}
-	return &Client{o: o, lru: list.New(), items: make(map[string]*list.Element)}
+	return &Client{o: o, cache: ttlcache.New[*cacheEntry](o.MaxEntries, o.Now)}
 }
 
 // Status returns the status of ref for a credential issued by issuer.
@@ -125,37 +122,8 @@ func (c *Client) Status(ctx context.Context, ref Reference, issuer string) (Stat
 
 // cached returns the fresh entry for key, or nil.
 func (c *Client) cached(key string) *cacheEntry {
-	now := c.o.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[key]
-	if !ok {
-		return nil
-	}
-	e := el.Value.(*cacheEntry)
-	if !now.Before(e.expires) {
-		c.lru.Remove(el)
-		delete(c.items, key)
-		return nil
-	}
-	c.lru.MoveToFront(el)
+	e, _ := c.cache.Get(key)
 	return e
-}
-
-func (c *Client) store(e *cacheEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[e.key]; ok {
-		el.Value = e
-		c.lru.MoveToFront(el)
-		return
-	}
-	c.items[e.key] = c.lru.PushFront(e)
-	for c.lru.Len() > c.o.MaxEntries {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.items, old.Value.(*cacheEntry).key)
-	}
 }
 
 // load fetches and verifies the list once for all concurrent callers of key.
@@ -209,7 +177,7 @@ func (c *Client) fetch(ctx context.Context, key, uri, issuer string) (*cacheEntr
 		e.expires = tok.Expires
 	}
 	if c.o.MaxAge > 0 {
-		c.store(e)
+		c.cache.Put(key, e, e.expires)
 	}
 	return e, nil
 }

@@ -364,10 +364,7 @@ func TestClientBoundedCache(t *testing.T) {
 	if s.hitsOf("/b") != 2 {
 		t.Fatalf("evicted list was not re-fetched: b=%d", s.hitsOf("/b"))
 	}
-	c.mu.Lock()
-	size := c.lru.Len()
-	c.mu.Unlock()
-	if size != 2 {
+	if size := c.cache.Len(); size != 2 {
 		t.Fatalf("cache holds %d lists, bound is 2", size)
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -77,13 +77,7 @@ type Verifier struct {
 	o      Options
 	status *revocation.Client
 
-	mu   sync.Mutex
-	jwks map[string]jwksEntry
-}
-
-type jwksEntry struct {
-	set jwk.Set
-	exp time.Time
+	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
 }
 
 // New returns a verifier.
@@ -112,7 +106,7 @@ func New(p Policy, o Options) (*Verifier, error) {
 	if o.CacheEntries <= 0 {
 		o.CacheEntries = 1024
 	}
-	v := &Verifier{p: p, o: o, jwks: map[string]jwksEntry{}}
+	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now)}
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway,
@@ -341,12 +335,8 @@ func (v *Verifier) httpsIssuerKey(ctx context.Context, iss string, hdr jws.Heade
 }
 
 func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) {
-	now := v.o.Now()
-	v.mu.Lock()
-	e, ok := v.jwks[iss]
-	v.mu.Unlock()
-	if ok && now.Before(e.exp) {
-		return e.set, nil
+	if set, ok := v.jwks.Get(iss); ok {
+		return set, nil
 	}
 	mu, err := MetadataURL(iss)
 	if err != nil {
@@ -382,16 +372,7 @@ func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) 
 	if err != nil {
 		return nil, errcode.Wrap(errcode.KeyNotFound, err, "issuer JWKS does not parse")
 	}
-	v.mu.Lock()
-	if len(v.jwks) >= v.o.CacheEntries {
-		for k, old := range v.jwks {
-			if !now.Before(old.exp) || len(v.jwks) >= v.o.CacheEntries {
-				delete(v.jwks, k)
-			}
-		}
-	}
-	v.jwks[iss] = jwksEntry{set: set, exp: now.Add(v.o.CacheTTL)}
-	v.mu.Unlock()
+	v.jwks.Put(iss, set, v.o.Now().Add(v.o.CacheTTL))
 	return set, nil
 }
 
