@@ -5,20 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/did"
-	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
-	"github.com/agentcert/agentcert/issuer"
-	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -41,42 +36,8 @@ type benchIssuer struct {
 func newBenchIssuer(b *testing.B) *benchIssuer {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.LogLevel = "warn"
-	st, err := store.Open(ctx, filepath.Join(dir, "agentcert.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	kek := bytes.Repeat([]byte{9}, issuer.KEKSize)
-	keys, err := issuer.NewKeyRing(ctx, st, kek, "web", "did:web:127.0.0.1%3A8080", jwa.ES256, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	reg, err := schemas.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	offline := did.ResolverFunc(func(context.Context, string) (*did.Document, error) {
-		return nil, errcode.New(errcode.DIDResolutionFailed, "offline")
-	})
-	svc, err := issuer.New(ctx, issuer.Config{
-		PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
-		DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
-	}, st, keys, reg, offline, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	statuses := issuer.NewStatuses(st, keys, svc.StatusURI, cfg.Status.TTL, cfg.Status.Validity, nil)
-	srv, err := server.New(server.Options{
-		Config: cfg, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Store: st, Issuer: svc, Statuses: statuses, Schemas: reg,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	env := server.NewTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" })
+	st, srv := env.Store, env.Server
 	token, _, err := server.CreateToken(ctx, st, server.RoleIssuer, "bench", "bench", time.Now())
 	if err != nil {
 		b.Fatal(err)

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,75 +18,14 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gorilla/mux"
 
-	"github.com/agentcert/agentcert/did"
-	"github.com/agentcert/agentcert/internal/config"
-	"github.com/agentcert/agentcert/internal/keyutil"
-	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
-	"github.com/agentcert/agentcert/schemas"
-	"github.com/agentcert/agentcert/verifier"
 )
 
 // openapiServer builds a real server with the issuer enabled, wired the way
 // cmd/agentcert's openIssuer wires it, on a temporary data directory.
 func openapiServer(t *testing.T) *Server {
 	t.Helper()
-	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "agentcert.db"))
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	kek, err := issuer.LoadKEK("", filepath.Join(cfg.DataDir, cfg.Issuer.KeyEncryptionKeyFile), true)
-	if err != nil {
-		t.Fatalf("LoadKEK: %v", err)
-	}
-	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
-	if err != nil {
-		t.Fatalf("ParseAlg: %v", err)
-	}
-	keys, err := issuer.NewKeyRing(ctx, st, kek, cfg.Issuer.DIDMethod, "did:web:127.0.0.1%3A8080", alg, nil)
-	if err != nil {
-		t.Fatalf("NewKeyRing: %v", err)
-	}
-	reg, err := schemas.New()
-	if err != nil {
-		t.Fatalf("schemas.New: %v", err)
-	}
-	svc, err := issuer.New(ctx, issuer.Config{
-		PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
-		DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
-	}, st, keys, reg, did.NewResolver(nil), nil)
-	if err != nil {
-		t.Fatalf("issuer.New: %v", err)
-	}
-	statuses := issuer.NewStatuses(st, keys, svc.StatusURI, cfg.Status.TTL, cfg.Status.Validity, nil)
-	nonces, err := verifier.NewNonces(nil, cfg.Verifier.NonceTTL, nil)
-	if err != nil {
-		t.Fatalf("NewNonces: %v", err)
-	}
-	policy := verifier.DefaultPolicy()
-	policy.Trusted[keys.Issuer()] = []string{config.AgentCertificationVCT}
-	v, err := verifier.New(policy, verifier.Options{
-		Resolver: did.NewResolver(nil),
-		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
-			return nil, errors.New("no network in this test")
-		},
-		Nonces: nonces,
-	})
-	if err != nil {
-		t.Fatalf("verifier.New: %v", err)
-	}
-	s, err := New(Options{
-		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Store: st, Issuer: svc, Statuses: statuses, Schemas: reg, Verifier: v, Nonces: nonces,
-	})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	return s
+	return NewTestEnv(t, nil).Server
 }
 
 func loadOpenAPI(t *testing.T) *openapi3.T {

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +18,6 @@ import (
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
-	"github.com/agentcert/agentcert/schemas"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -44,45 +41,10 @@ type statusFixture struct {
 func newStatusFixture(t testing.TB) *statusFixture {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "agentcert.db"))
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	kek, err := issuer.LoadKEK("", filepath.Join(cfg.DataDir, cfg.Issuer.KeyEncryptionKeyFile), true)
-	if err != nil {
-		t.Fatalf("LoadKEK: %v", err)
-	}
-	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := issuer.NewKeyRing(ctx, st, kek, cfg.Issuer.DIDMethod, "did:web:127.0.0.1%3A8080", alg, nil)
-	if err != nil {
-		t.Fatalf("NewKeyRing: %v", err)
-	}
-	reg, err := schemas.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := issuer.New(ctx, issuer.Config{
-		PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
-		DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
-	}, st, keys, reg, did.NewResolver(nil), nil)
-	if err != nil {
-		t.Fatalf("issuer.New: %v", err)
-	}
-	statuses := issuer.NewStatuses(st, keys, svc.StatusURI, cfg.Status.TTL, cfg.Status.Validity, nil)
-	s, err := New(Options{
-		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Store: st, Issuer: svc, Statuses: statuses, Schemas: reg,
-	})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	f := &statusFixture{t: t, store: st, keys: keys, issuer: svc, cfg: cfg}
+	env := NewTestEnv(t, nil)
+	st := env.Store
+	s := env.Server
+	f := &statusFixture{t: t, store: st, keys: env.Parts.Keys, issuer: env.Parts.Service, cfg: env.Cfg}
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	mk := func(role, name string) (string, string) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/server"
@@ -29,21 +30,14 @@ func newTokenCmd() *cobra.Command {
 			if !server.ValidRole(role) {
 				return usageErr("--role must be admin, issuer or auditor")
 			}
-			cfg, err := loadConfig(cmd, adminFlags)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), secret)
-			return nil
+			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+				secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), secret)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&role, "role", "", "admin, issuer or auditor")
@@ -55,27 +49,20 @@ func newTokenCmd() *cobra.Command {
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, adminFlags)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			ts, err := st.Tokens(cmd.Context())
-			if err != nil {
-				return err
-			}
-			for _, t := range ts {
-				state := "active"
-				if t.RevokedAt != nil {
-					state = "revoked " + t.RevokedAt.Format(time.RFC3339)
+			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+				ts, err := st.Tokens(cmd.Context())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.CreatedAt.Format(time.RFC3339), state)
-			}
-			return nil
+				for _, t := range ts {
+					state := "active"
+					if t.RevokedAt != nil {
+						state = "revoked " + t.RevokedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.CreatedAt.Format(time.RFC3339), state)
+				}
+				return nil
+			})
 		},
 	}
 	addDataDirFlag(list)
@@ -85,17 +72,10 @@ func newTokenCmd() *cobra.Command {
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd, adminFlags)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			now := time.Now().UTC()
-			return st.RevokeToken(cmd.Context(), args[0], now, auditEntry(now, "cli", "token.revoke", args[0], nil))
+			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+				now := time.Now().UTC()
+				return st.RevokeToken(cmd.Context(), args[0], now, auditEntry(now, "cli", "token.revoke", args[0], nil))
+			})
 		},
 	}
 	addDataDirFlag(revoke)
@@ -112,32 +92,25 @@ func newKeysCmd() *cobra.Command {
 		Long:  "Generate a new signing key. A running server picks it up when restarted; use POST /v1/admin/keys/rotate to rotate a running server.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, adminFlags)
-			if err != nil {
-				return err
-			}
-			if alg == "" {
-				alg = cfg.Issuer.KeyAlg
-			}
-			a, err := keyutil.ParseAlg(alg)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			st, err := openStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			kr, err := openKeyRing(cmd.Context(), cfg, st)
-			if err != nil {
-				return err
-			}
-			kid, err := kr.Rotate(cmd.Context(), a, "cli")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), kid)
-			return nil
+			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+				if alg == "" {
+					alg = cfg.Issuer.KeyAlg
+				}
+				a, err := keyutil.ParseAlg(alg)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				kr, err := openKeyRing(cmd.Context(), cfg, st)
+				if err != nil {
+					return err
+				}
+				kid, err := kr.Rotate(cmd.Context(), a, "cli")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), kid)
+				return nil
+			})
 		},
 	}
 	rotate.Flags().StringVar(&alg, "alg", "", "ES256 or EdDSA (default from config)")
@@ -153,25 +126,18 @@ func newAuditCmd() *cobra.Command {
 		Short: "Check the audit log's hash chain; names the first broken entry (exit 1)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, adminFlags)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			checked, broken, err := st.VerifyAudit(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if broken != 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "audit log BROKEN at entry %d (%d entries checked)\n", broken, checked)
-				return &exitError{code: exitNotVerified, err: fmt.Errorf("audit chain broken at entry %d", broken)}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "audit log intact: %d entries\n", checked)
-			return nil
+			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+				checked, broken, err := st.VerifyAudit(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if broken != 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "audit log BROKEN at entry %d (%d entries checked)\n", broken, checked)
+					return &exitError{code: exitNotVerified, err: fmt.Errorf("audit chain broken at entry %d", broken)}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "audit log intact: %d entries\n", checked)
+				return nil
+			})
 		},
 	}
 	addDataDirFlag(verify)
@@ -185,4 +151,19 @@ func auditEntry(now time.Time, actor, action, target string, details map[string]
 		b, _ = json.Marshal(details)
 	}
 	return &store.AuditEntry{Time: now, Actor: actor, Action: action, Target: target, Details: b}
+}
+
+// withStore loads the config, opens the data directory's store for fn and
+// closes it afterwards.
+func withStore(cmd *cobra.Command, fn func(cfg config.Config, st *store.SQLite) error) error {
+	cfg, err := loadConfig(cmd, adminFlags)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(cfg, st)
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/internal/config"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
@@ -69,9 +68,8 @@ func webDID(publicURL string) (string, error) {
 
 // issuerParts is the issuer side of a running service.
 type issuerParts struct {
-	store    *store.SQLite
-	service  *issuer.Service
-	statuses *issuer.Statuses
+	store *store.SQLite
+	*issuer.Parts
 }
 
 // openIssuer opens the store and key ring and wires the issuer.
@@ -80,21 +78,12 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 	if err != nil {
 		return nil, err
 	}
-	keys, err := openKeyRing(ctx, cfg, st)
+	parts, err := wireIssuer(ctx, cfg, st, reg)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	svc, err := issuer.New(ctx, issuer.Config{
-		PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
-		DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
-	}, st, keys, reg, newResolver(cfg), nil)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	statuses := issuer.NewStatuses(st, keys, svc.StatusURI, cfg.Status.TTL, cfg.Status.Validity, nil)
-	return &issuerParts{store: st, service: svc, statuses: statuses}, nil
+	return &issuerParts{store: st, Parts: parts}, nil
 }
 
 // openStore opens (creating) the SQLite database in the data directory.
@@ -109,27 +98,42 @@ func openStore(ctx context.Context, cfg config.Config) (*store.SQLite, error) {
 	return st, nil
 }
 
-// openKeyRing loads the key-encryption key and the issuer's keys.
-func openKeyRing(ctx context.Context, cfg config.Config, st *store.SQLite) (*issuer.KeyRing, error) {
+// issuerSettings loads the key-encryption key and the issuer's settings.
+func issuerSettings(cfg config.Config) ([]byte, issuer.Settings, error) {
 	kekFile := cfg.Issuer.KeyEncryptionKeyFile
 	if !filepath.IsAbs(kekFile) {
 		kekFile = filepath.Join(cfg.DataDir, kekFile)
 	}
 	kek, err := issuer.LoadKEK(os.Getenv("AGENTCERT_KEY_ENCRYPTION_KEY"), kekFile, cfg.Issuer.GenerateKEK)
 	if err != nil {
-		return nil, err
+		return nil, issuer.Settings{}, err
 	}
 	var id string
 	if cfg.Issuer.DIDMethod == "web" {
 		if id, err = webDID(cfg.PublicURL); err != nil {
-			return nil, err
+			return nil, issuer.Settings{}, err
 		}
 	}
-	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
+	s, err := issuer.SettingsFrom(cfg, id)
+	return kek, s, err
+}
+
+// wireIssuer wires the issuer over an open store.
+func wireIssuer(ctx context.Context, cfg config.Config, st *store.SQLite, reg *schemas.Registry) (*issuer.Parts, error) {
+	kek, s, err := issuerSettings(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return issuer.NewKeyRing(ctx, st, kek, cfg.Issuer.DIDMethod, id, alg, nil)
+	return issuer.Open(ctx, st, kek, s, reg, newResolver(cfg), nil)
+}
+
+// openKeyRing loads the issuer's key ring alone (for keys rotate).
+func openKeyRing(ctx context.Context, cfg config.Config, st *store.SQLite) (*issuer.KeyRing, error) {
+	kek, s, err := issuerSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return issuer.NewKeyRing(ctx, st, kek, s.DIDMethod, s.WebDID, s.KeyAlg, nil)
 }
 
 // serve runs the service until ctx is done.
@@ -146,11 +150,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 		defer parts.store.Close()
-		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.service, parts.statuses
+		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
 		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.service.Keys().Issuer())
+		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
 	}
 	if cfg.Verifier.Enabled {
 		local := ""

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/verifier"
+)
+
+// TestEnv is a complete server (issuer and verifier) over a SQLite store in
+// a temporary directory, wired as `agentcert serve` wires it, with an
+// offline DID resolver and no network. Tests in this package and in
+// server_test share it.
+type TestEnv struct {
+	Cfg    config.Config
+	Store  *store.SQLite
+	Parts  *issuer.Parts
+	Server *Server
+}
+
+// TestIssuerDID is the issuer DID of every TestEnv.
+const TestIssuerDID = "did:web:127.0.0.1%3A8080"
+
+// NewTestEnv builds a TestEnv from config.Default() with the data directory
+// in a temporary folder; mod, if not nil, adjusts the config first.
+func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
+	t.Helper()
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	if mod != nil {
+		mod(&cfg)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "agentcert.db"))
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	settings, err := issuer.SettingsFrom(cfg, TestIssuerDID)
+	if err != nil {
+		t.Fatalf("issuer.SettingsFrom: %v", err)
+	}
+	reg, err := schemas.New()
+	if err != nil {
+		t.Fatalf("schemas.New: %v", err)
+	}
+	offline := did.ResolverFunc(func(_ context.Context, id string) (*did.Document, error) {
+		if doc, err := did.DocumentFor(id); err == nil {
+			return doc, nil
+		}
+		return nil, errcode.New(errcode.DIDResolutionFailed, "offline test resolver")
+	})
+	parts, err := issuer.Open(ctx, st, bytes.Repeat([]byte{7}, issuer.KEKSize), settings, reg, offline, nil)
+	if err != nil {
+		t.Fatalf("issuer.Open: %v", err)
+	}
+	nonces, err := verifier.NewNonces(nil, cfg.Verifier.NonceTTL, nil)
+	if err != nil {
+		t.Fatalf("NewNonces: %v", err)
+	}
+	policy := verifier.DefaultPolicy()
+	policy.Trusted[parts.Keys.Issuer()] = []string{config.AgentCertificationVCT}
+	v, err := verifier.New(policy, verifier.Options{
+		Resolver: offline,
+		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+			return nil, errors.New("no network in this test")
+		},
+		Nonces: nonces,
+	})
+	if err != nil {
+		t.Fatalf("verifier.New: %v", err)
+	}
+	s, err := New(Options{
+		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: st, Issuer: parts.Service, Statuses: parts.Statuses, Schemas: reg, Verifier: v, Nonces: nonces,
+	})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	return &TestEnv{Cfg: cfg, Store: st, Parts: parts, Server: s}
+}
