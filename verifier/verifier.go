@@ -63,7 +63,7 @@ type Options struct {
 	Fetch        FetchFunc    // https issuer metadata and status lists (use the guarded fetcher)
 	Nonces       *Nonces      // required when Policy.RequireNonce
 	Now          func() time.Time
-	CacheTTL     time.Duration // https issuer metadata; default 5 minutes
+	CacheTTL     time.Duration // parsed issuer keys and https issuer metadata; default 5 minutes
 	CacheEntries int           // default 1024
 	// PinnedIssuerKey, when set, is the issuer key for every credential and
 	// status list, whatever iss says (agentcert verify --issuer-jwk).
@@ -78,6 +78,7 @@ type Verifier struct {
 	status *revocation.Client
 
 	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
+	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
 }
 
 // New returns a verifier.
@@ -106,7 +107,7 @@ func New(p Policy, o Options) (*Verifier, error) {
 	if o.CacheEntries <= 0 {
 		o.CacheEntries = 1024
 	}
-	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now)}
+	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now), keys: ttlcache.New[jwk.Key](o.CacheEntries, o.Now)}
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway,
@@ -300,7 +301,16 @@ func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (
 		return v.o.PinnedIssuerKey, nil
 	}
 	if strings.HasPrefix(iss, "did:") {
-		return DIDIssuerKey(ctx, v.o.Resolver, iss, hdr)
+		ck := iss + "\x00" + hdr.KeyID()
+		if k, ok := v.keys.Get(ck); ok {
+			return k, nil
+		}
+		k, err := DIDIssuerKey(ctx, v.o.Resolver, iss, hdr)
+		if err != nil {
+			return nil, err
+		}
+		v.keys.Put(ck, k, v.o.Now().Add(v.o.CacheTTL))
+		return k, nil
 	}
 	if strings.HasPrefix(iss, "https://") {
 		return v.httpsIssuerKey(ctx, iss, hdr)

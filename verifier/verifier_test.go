@@ -215,3 +215,45 @@ func TestLookupPointer(t *testing.T) {
 		}
 	}
 }
+
+func TestDIDIssuerKeysAreCached(t *testing.T) {
+	iss, _ := keyutil.Generate(jwa.ES256)
+	pub, _ := keyutil.Public(iss)
+	issDID, _ := did.KeyDID(pub)
+	kid, _ := did.VerificationMethodID(issDID)
+	_ = iss.Set(jwk.KeyIDKey, kid)
+	now := time.Now()
+	cred, err := sdjwt.Issue(map[string]any{"iss": issDID, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, nil, iss, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolves := 0
+	p := DefaultPolicy()
+	p.Trusted[issDID] = []string{"urn:x"}
+	p.RequireKB, p.CheckStatus = false, false
+	clock := now
+	v, err := New(p, Options{
+		Resolver: did.ResolverFunc(func(_ context.Context, id string) (*did.Document, error) {
+			resolves++
+			return did.DocumentFor(id)
+		}),
+		Fetch:    func(context.Context, string, string, int64) ([]byte, error) { return nil, errors.New("no fetch") },
+		Now:      func() time.Time { return clock },
+		CacheTTL: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if r := v.Verify(context.Background(), Request{Presentation: cred}); !r.Verified {
+			t.Fatal(r.Errors)
+		}
+	}
+	if resolves != 1 {
+		t.Fatalf("resolved %d times for 3 verifications, want 1 (parsed key cached)", resolves)
+	}
+	clock = clock.Add(2 * time.Minute)
+	if r := v.Verify(context.Background(), Request{Presentation: cred}); !r.Verified || resolves != 2 {
+		t.Fatalf("after the cache ttl the key must be resolved again: %d resolves, %v", resolves, r.Errors)
+	}
+}
