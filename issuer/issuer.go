@@ -242,6 +242,11 @@ func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any
 	for k, v := range req.Claims {
 		payload[k] = v
 	}
+	if _, ok := payload["prohibitions"]; !ok {
+		// Verifiers require an agent certification's prohibitions in
+		// clear; "none" is stated, not left out.
+		payload["prohibitions"] = []any{}
+	}
 	payload["iss"] = s.keys.Issuer()
 	payload["iat"] = now.Unix()
 	payload["nbf"] = now.Unix()

@@ -147,6 +147,16 @@ func (kr *KeyRing) load(ctx context.Context) error {
 	var active jwk.Key
 	var public []jwk.Key
 	for _, k := range keys {
+		// Every key, retired or not, names the DID it was made for: a data
+		// directory belongs to one issuer, and keys of another DID would
+		// sign credentials nobody can verify.
+		owner, _, _ := strings.Cut(k.KID, "#")
+		switch {
+		case kr.method == "web" && owner != kr.issuer:
+			return fmt.Errorf("issuer: this data directory holds keys of %s, but the public URL gives %s; run with the public_url it was created with", owner, kr.issuer)
+		case kr.method == "key" && !strings.HasPrefix(owner, "did:key:"):
+			return fmt.Errorf("issuer: this data directory holds keys of %s, not of a did:key issuer; set issuer.did_method accordingly", owner)
+		}
 		if k.RetiredAt != nil {
 			continue
 		}

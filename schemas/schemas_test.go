@@ -56,9 +56,10 @@ func TestValidateAcceptsVariants(t *testing.T) {
 		mutate func(p map[string]any)
 	}{
 		{"minimal payload", func(p map[string]any) {
-			for _, k := range []string{"nbf", "status", "on_behalf_of", "prohibitions", "task"} {
+			for _, k := range []string{"nbf", "status", "on_behalf_of", "task"} {
 				delete(p, k)
 			}
+			p["prohibitions"] = []any{}
 			p["agent"] = map[string]any{"class": "invoice-assistant"}
 			p["principal"] = map[string]any{"id": "did:web:acme.example", "name": "ACME"}
 		}},
@@ -112,6 +113,7 @@ func TestValidateRejects(t *testing.T) {
 		wantPath string // JSON Pointer of the first problem
 	}{
 		{"missing principal", func(p map[string]any) { delete(p, "principal") }, "/principal"},
+		{"missing prohibitions", func(p map[string]any) { delete(p, "prohibitions") }, "/prohibitions"},
 		{"missing principal name", func(p map[string]any) { delete(obj(p["principal"]), "name") }, "/principal/name"},
 		{"unknown principal type", func(p map[string]any) { obj(p["principal"])["type"] = "robot" }, "/principal/type"},
 		{"principal id neither DID, URL nor LEI", func(p map[string]any) { obj(p["principal"])["id"] = "ACME Corp" }, "/principal/id"},

@@ -49,6 +49,10 @@ type Result struct {
 	Claims      map[string]any // processed payload: disclosed claims merged in, _sd/_sd_alg/undisclosed "..." removed (numbers as json.Number)
 	Disclosures []*Disclosure  // every disclosure presented, in order
 	KeyBinding  map[string]any // KB-JWT payload when a KB-JWT was verified, else nil
+	// IssuerPayload is the issuer-signed payload before disclosures were
+	// applied (digests in place). Read it to check which claims the issuer
+	// made selectively disclosable; do not modify it.
+	IssuerPayload map[string]any
 }
 
 // Verify runs every step on a compact SD-JWT or SD-JWT+KB and returns the
@@ -74,7 +78,7 @@ func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb}, nil
+	return &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb, IssuerPayload: payload}, nil
 }
 
 // VerifyIssuer checks the issuer-signed JWT: alg on the allow-list (before

@@ -14,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
+	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -32,6 +33,11 @@ type Policy struct {
 	MaxKBAge       time.Duration // default 5 minutes
 	Leeway         time.Duration
 	RequiredClaims []string // JSON Pointers that must be disclosed
+	// ClearClaims maps a vct to top-level claims that must be present in
+	// the issuer-signed payload in clear, with nothing inside them
+	// selectively disclosable: claims whose withholding would widen what
+	// the holder may do (an agent certification's prohibitions).
+	ClearClaims map[string][]string
 	CheckStatus    bool
 	MaxStatusAge   time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce   bool          // the KB-JWT nonce must be one issued by Nonces
@@ -49,6 +55,7 @@ const AnyVCT = "*"
 func DefaultPolicy() Policy {
 	return Policy{
 		Trusted: map[string][]string{}, Algorithms: []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA},
+		ClearClaims: map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
 		RequireKB: true, MaxKBAge: 5 * time.Minute, Leeway: 30 * time.Second,
 		CheckStatus: true, MaxStatusAge: 5 * time.Minute,
 	}
@@ -133,7 +140,7 @@ type Request struct {
 // StatusInfo states what was learned about revocation, and how fresh it is.
 type StatusInfo struct {
 	Checked   bool       `json:"checked"`
-	Value     string     `json:"value,omitempty"` // valid | revoked | suspended | status_N | none
+	Value     string     `json:"value,omitempty"` // valid | revoked | suspended | status_N
 	AsOf      *time.Time `json:"as_of,omitempty"`
 	FetchedAt *time.Time `json:"fetched_at,omitempty"`
 }
@@ -209,6 +216,9 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if !v.p.TrustAny && v.o.PinnedIssuerKey == nil && !slices.Contains(v.p.Trusted[res.Issuer], res.VCT) && !slices.Contains(v.p.Trusted[res.Issuer], AnyVCT) {
 		return res.fail(errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted for vct %q", res.Issuer, res.VCT))
 	}
+	if err := checkClear(out.IssuerPayload, v.p.ClearClaims[res.VCT]); err != nil {
+		return res.fail(err)
+	}
 	for _, p := range v.p.RequiredClaims {
 		if _, ok := lookupPointer(out.Claims, p); !ok {
 			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", p))
@@ -232,8 +242,8 @@ func (v *Verifier) checkStatus(ctx context.Context, res *Result) error {
 	}
 	st, ok := res.Claims["status"].(map[string]any)
 	if !ok {
-		res.Status = StatusInfo{Checked: true, Value: "none"}
-		return nil
+		// Fail closed: the reference may have been withheld by the holder.
+		return errcode.New(errcode.StatusInvalid, "the credential carries no status reference, so its revocation status cannot be checked")
 	}
 	sl, ok := st["status_list"].(map[string]any)
 	if !ok {
@@ -283,6 +293,45 @@ func toIndex(v any) (int, error) {
 		return 0, errors.New("not a non-negative integer")
 	}
 	return n, nil
+}
+
+// checkClear verifies that each named claim is in payload in clear, with no
+// _sd digests or "..." array entries inside it.
+func checkClear(payload map[string]any, names []string) error {
+	for _, n := range names {
+		v, ok := payload[n]
+		if !ok {
+			return errcode.New(errcode.MissingClaim, "claim %q must be present in clear; it may not be selectively disclosable", n)
+		}
+		if hidesClaims(v) {
+			return errcode.New(errcode.MissingClaim, "claim %q must not contain selectively disclosable parts", n)
+		}
+	}
+	return nil
+}
+
+func hidesClaims(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if _, ok := x["_sd"]; ok {
+			return true
+		}
+		if _, ok := x["..."]; ok && len(x) == 1 {
+			return true
+		}
+		for _, e := range x {
+			if hidesClaims(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hidesClaims(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // trustedIssuerKey refuses untrusted issuers before any key lookup, so that

@@ -11,6 +11,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -255,5 +256,62 @@ func TestDIDIssuerKeysAreCached(t *testing.T) {
 	clock = clock.Add(2 * time.Minute)
 	if r := v.Verify(context.Background(), Request{Presentation: cred}); !r.Verified || resolves != 2 {
 		t.Fatalf("after the cache ttl the key must be resolved again: %d resolves, %v", resolves, r.Errors)
+	}
+}
+
+// TestWithheldRestrictions: a holder cannot widen what it may do by not
+// disclosing its prohibitions or its status reference.
+func TestWithheldRestrictions(t *testing.T) {
+	iss, _ := keyutil.Generate(jwa.ES256)
+	pub, _ := keyutil.Public(iss)
+	issDID, _ := did.KeyDID(pub)
+	kid, _ := did.VerificationMethodID(issDID)
+	_ = iss.Set(jwk.KeyIDKey, kid)
+	now := time.Now()
+	claims := func() map[string]any {
+		return map[string]any{
+			"iss": issDID, "vct": schemas.AgentCertificationV1, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"permissions":  []any{map[string]any{"action": "payments:*"}},
+			"prohibitions": []any{"payments:initiate"},
+			"status":       map[string]any{"status_list": map[string]any{"idx": 1, "uri": "https://issuer.example/statuslists/1"}},
+		}
+	}
+	p := DefaultPolicy()
+	p.Trusted[issDID] = []string{schemas.AgentCertificationV1}
+	p.RequireKB = false
+	fetched := 0
+	v, err := New(p, Options{Resolver: did.NewResolver(nil), Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+		fetched++
+		return nil, errors.New("no status list in this test")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		sd, disclose []string
+		code         errcode.Code
+	}{
+		"prohibitions withheld":          {[]string{"/prohibitions"}, nil, errcode.MissingClaim},
+		"prohibitions disclosed but SD":  {[]string{"/prohibitions"}, []string{""}, errcode.MissingClaim},
+		"a prohibition element withheld": {[]string{"/prohibitions/*"}, nil, errcode.MissingClaim},
+		"status withheld":                {[]string{"/status"}, nil, errcode.StatusInvalid},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cred, err := sdjwt.Issue(claims(), tc.sd, iss, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pres, err := sdjwt.Present(cred, tc.disclose, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := v.Verify(context.Background(), Request{Presentation: pres, Action: "payments:initiate"})
+			if r.Verified || r.Errors[0].Code != tc.code {
+				t.Fatalf("got verified=%v %+v, want %s", r.Verified, r.Errors, tc.code)
+			}
+		})
+	}
+	if fetched != 0 {
+		t.Fatalf("a credential refused before its status check fetched %d status lists", fetched)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/spf13/cobra"
@@ -95,7 +96,22 @@ func issueOffline(key jwk.Key, claims map[string]any, o offlineIssue) (string, e
 		claims["sub"] = o.Holder
 		claims["cnf"] = map[string]any{"jwk": cnf}
 	}
-	return sdjwt.Issue(claims, o.SD, key, nil)
+	sd := o.SD
+	if claims["vct"] == config.AgentCertificationVCT {
+		// The same rules as the issuer service: prohibitions are stated in
+		// clear, and claims the type metadata marks "never" stay in clear.
+		if _, ok := claims["prohibitions"]; !ok {
+			claims["prohibitions"] = []any{}
+		}
+		reg, err := schemas.New()
+		if err != nil {
+			return "", err
+		}
+		if sd, err = reg.Disclosable(config.AgentCertificationVCT, o.SD); err != nil {
+			return "", err
+		}
+	}
+	return sdjwt.Issue(claims, sd, key, nil)
 }
 
 func newPresentCmd() *cobra.Command {

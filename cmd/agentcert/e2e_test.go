@@ -87,7 +87,7 @@ func TestCLIEndToEnd(t *testing.T) {
 			pres := mustRun(t, dir, "present", "--credential", "cred.txt", "--key", "agent.jwk", "--aud", "https://verifier.example", "--nonce", "n-1", "--disclose", "/permissions/0", "--disclose", "/permissions/2")
 			write(t, filepath.Join(dir, "pres.txt"), pres)
 
-			out := mustRun(t, dir, "verify", "--presentation", "pres.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--trust", issuerDID, "--json")
+			out := mustRun(t, dir, "verify", "--presentation", "pres.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--trust", issuerDID, "--json", "--no-status")
 			var res verifier.Result
 			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				t.Fatalf("verify --json output: %v\n%s", err, out)
@@ -102,6 +102,15 @@ func TestCLIEndToEnd(t *testing.T) {
 			if _, ok := res.Claims["_sd_alg"]; ok {
 				t.Fatal("_sd_alg left in the processed claims")
 			}
+			if res.Status.Checked {
+				t.Fatal("--no-status must say the status was not checked")
+			}
+			// Status checking is on by default and fails closed: this
+			// offline credential has no status reference.
+			out, _, code := run(t, dir, "verify", "--presentation", "pres.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--json")
+			if code != 1 || !strings.Contains(out, `"code": "status_invalid"`) {
+				t.Fatalf("without --no-status: exit %d\n%s", code, out)
+			}
 
 			// Wrong nonce, untrusted issuer: exit 1 with the code.
 			for _, tc := range []struct {
@@ -112,7 +121,7 @@ func TestCLIEndToEnd(t *testing.T) {
 				{[]string{"--aud", "https://other.example", "--nonce", "n-1"}, "kb_wrong_audience"},
 				{[]string{"--aud", "https://verifier.example", "--nonce", "n-1", "--trust", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"}, "untrusted_issuer"},
 			} {
-				args := append([]string{"verify", "--presentation", "pres.txt", "--json"}, tc.args...)
+				args := append([]string{"verify", "--presentation", "pres.txt", "--json", "--no-status"}, tc.args...)
 				out, _, code := run(t, dir, args...)
 				if code != 1 || !strings.Contains(out, `"code": "`+tc.code+`"`) {
 					t.Errorf("%v: exit %d, want 1 with %s\n%s", tc.args, code, tc.code, out)
@@ -121,7 +130,7 @@ func TestCLIEndToEnd(t *testing.T) {
 
 			// One byte of a disclosure changed: not verified, disclosure_not_referenced.
 			write(t, filepath.Join(dir, "tampered.txt"), tamperDisclosure(t, pres))
-			out, _, code := run(t, dir, "verify", "--presentation", "tampered.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--json")
+			out, _, code = run(t, dir, "verify", "--presentation", "tampered.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--json", "--no-status")
 			if code != 1 || !strings.Contains(out, `"code": "disclosure_not_referenced"`) {
 				t.Fatalf("tampered: exit %d, want 1 with disclosure_not_referenced\n%s", code, out)
 			}
@@ -180,5 +189,29 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCLIIssueKeepsRestrictionsInClear: the offline issue command applies
+// the type metadata as the issuer service does.
+func TestCLIIssueKeepsRestrictionsInClear(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, dir, "did", "create", "--method", "key", "--out", "k.jwk")
+	claims, _ := json.Marshal(demoClaims())
+	write(t, filepath.Join(dir, "claims.json"), string(claims))
+	for _, ptr := range []string{"/prohibitions", "/prohibitions/0", "/status", "/vct"} {
+		_, errOut, code := run(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json", "--sd", ptr)
+		if code != 2 || !strings.Contains(errOut, "not_disclosable") {
+			t.Errorf("--sd %s: exit %d, stderr %q; want 2 and not_disclosable", ptr, code, errOut)
+		}
+	}
+	noProhibitions := demoClaims()
+	delete(noProhibitions, "prohibitions")
+	claims, _ = json.Marshal(noProhibitions)
+	write(t, filepath.Join(dir, "claims.json"), string(claims))
+	cred := mustRun(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json")
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.Split(cred, "~")[0], ".")[1])
+	if err != nil || !strings.Contains(string(payload), `"prohibitions":[]`) {
+		t.Fatalf("an agent certification states its prohibitions, even none: %s", payload)
 	}
 }

@@ -150,11 +150,12 @@ func offlineCred(t *testing.T, k testKey, iss string, agent testKey, statusURI s
 	now := time.Now()
 	claims := map[string]any{
 		"iss": iss, "sub": agent.did, "vct": "urn:agentcert:agent-certification:v1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		"cnf":         map[string]any{"jwk": cnf},
-		"principal":   map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
-		"agent":       map[string]any{"class": "ap"},
-		"permissions": []any{map[string]any{"action": "invoices:read"}},
-		"autonomy":    "supervised",
+		"cnf":          map[string]any{"jwk": cnf},
+		"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
+		"agent":        map[string]any{"class": "ap"},
+		"permissions":  []any{map[string]any{"action": "invoices:read"}},
+		"prohibitions": []any{},
+		"autonomy":     "supervised",
 	}
 	if statusURI != "" {
 		claims["status"] = map[string]any{"status_list": map[string]any{"idx": 7, "uri": statusURI}}
@@ -340,8 +341,8 @@ verifier:
 	if _, code, _ := verifyCall(t, base, pres(offlineCred(t, trustedX, trustedX.did, agent, listURI))); code != "status_unavailable" {
 		t.Errorf("status list of another issuer: %q", code)
 	}
-	if _, code, _ := verifyCall(t, base, pres(offlineCred(t, trustedX, trustedX.did, agent, ""))); code != "" {
-		t.Errorf("trusted offline issuer without status: %q", code)
+	if _, code, _ := verifyCall(t, base, pres(offlineCred(t, trustedX, trustedX.did, agent, ""))); code != "status_invalid" {
+		t.Errorf("trusted offline issuer without status (fail closed): %q", code)
 	}
 	// A malformed request is the only 400.
 	if status, code, _ := verifyCall(t, base, map[string]any{"audience": aud}); status != 400 || code != "invalid_input" {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -40,8 +42,11 @@ func newParty(t *testing.T) party {
 	return party{k, id}
 }
 
-// certify issues the example certification from issuer to agent.
-func certify(t *testing.T, issuer, agent party) string {
+const statusURI = "https://issuer.example/statuslists/1"
+
+// certify issues the example certification from issuer to agent, at index
+// idx of the issuer's status list.
+func certify(t *testing.T, issuer, agent party, idx int) string {
 	t.Helper()
 	pub, _ := did.PublicKey(agent.did)
 	b, _ := json.Marshal(pub)
@@ -51,6 +56,7 @@ func certify(t *testing.T, issuer, agent party) string {
 	claims := map[string]any{
 		"iss": issuer.did, "sub": agent.did, "vct": vct, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		"cnf":          map[string]any{"jwk": cnf},
+		"status":       map[string]any{"status_list": map[string]any{"idx": idx, "uri": statusURI}},
 		"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
 		"agent":        map[string]any{"class": "ap-assistant"},
 		"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}},
@@ -64,27 +70,48 @@ func certify(t *testing.T, issuer, agent party) string {
 	return cred
 }
 
-func fixture(t *testing.T, trusted string) *httptest.Server {
+// statusLists serves the issuer's status list from memory, signed fresh on
+// every fetch, in place of the issuer's HTTP endpoint.
+type statusLists struct {
+	t      *testing.T
+	issuer party
+	list   *revocation.List
+}
+
+func (s *statusLists) fetch(_ context.Context, url, _ string, _ int64) ([]byte, error) {
+	if url != statusURI {
+		s.t.Errorf("unexpected fetch of %s", url)
+		return nil, errcode.New(errcode.FetchFailed, "not found")
+	}
+	now := time.Now()
+	tok, err := revocation.SignToken(s.list, revocation.TokenClaims{Subject: statusURI, Issuer: s.issuer.did, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, s.issuer.key)
+	return []byte(tok), err
+}
+
+func fixture(t *testing.T, trusted party) (*httptest.Server, *statusLists) {
 	t.Helper()
+	list, err := revocation.NewList(131072, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := &statusLists{t: t, issuer: trusted, list: list}
 	p := verifier.DefaultPolicy()
-	p.Trusted[trusted] = []string{vct}
+	p.Trusted[trusted.did] = []string{vct}
+	p.MaxStatusAge = 0 // always fetch, so that a revocation shows at once
 	nonces, err := verifier.NewNonces(nil, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v, err := verifier.New(p, verifier.Options{
 		Resolver: did.NewResolver(did.NewFetcher(did.FetcherConfig{})),
-		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
-			t.Error("the example verifier must not fetch anything for did:key issuers without status")
-			return nil, nil
-		},
+		Fetch:    lists.fetch,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(newAPI(v, nonces, aud))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, lists
 }
 
 func getNonce(t *testing.T, base string) string {
@@ -128,8 +155,8 @@ func call(t *testing.T, method, url, pres string) (int, map[string]any, http.Hea
 
 func TestInvoiceAPI(t *testing.T) {
 	issuer, agent := newParty(t), newParty(t)
-	srv := fixture(t, issuer.did)
-	cred := certify(t, issuer, agent)
+	srv, lists := fixture(t, issuer)
+	cred := certify(t, issuer, agent, 42)
 
 	// Only invoices:read is disclosed: reading works, listing does not.
 	pres := present(t, cred, agent, aud, getNonce(t, srv.URL), "/permissions/0")
@@ -154,7 +181,7 @@ func TestInvoiceAPI(t *testing.T) {
 		"no credential":   {"", "kb_missing"},
 		"other audience":  {present(t, cred, agent, "https://other.example", getNonce(t, srv.URL), ""), "kb_wrong_audience"},
 		"foreign nonce":   {present(t, cred, agent, aud, "made-up-nonce", ""), "nonce_invalid"},
-		"untrusted":       {present(t, certify(t, newParty(t), agent), agent, aud, getNonce(t, srv.URL), ""), "untrusted_issuer"},
+		"untrusted":       {present(t, certify(t, newParty(t), agent, 1), agent, aud, getNonce(t, srv.URL), ""), "untrusted_issuer"},
 		"no key binding":  {cred, "kb_missing"},
 		"holder mismatch": {present(t, cred, newParty(t), aud, getNonce(t, srv.URL), ""), "kb_bad_signature"},
 	} {
@@ -164,5 +191,13 @@ func TestInvoiceAPI(t *testing.T) {
 				t.Fatalf("got %d %v, want 401 %s", status, body, tc.code)
 			}
 		})
+	}
+
+	// The issuer revokes the certification: the next request is refused.
+	if err := lists.list.Set(42, revocation.StatusRevoked); err != nil {
+		t.Fatal(err)
+	}
+	if status, body, _ := call(t, "GET", srv.URL+"/invoices/inv-1", present(t, cred, agent, aud, getNonce(t, srv.URL), "/permissions/0")); status != 401 || body["code"] != "revoked" {
+		t.Fatalf("after revocation: %d %v", status, body)
 	}
 }
