@@ -20,9 +20,9 @@ type Storage interface {
 
 // Settings are the issuer's plain settings.
 type Settings struct {
-	Config                    // issuance
-	DIDMethod      string     // "web" or "key"
-	WebDID         string     // the issuer DID when DIDMethod is "web"
+	Config                // issuance
+	DIDMethod      string // "web" or "key"
+	WebDID         string // the issuer DID when DIDMethod is "web"
 	KeyAlg         jwa.SignatureAlgorithm
 	StatusTTL      time.Duration
 	StatusValidity time.Duration

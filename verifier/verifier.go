@@ -37,10 +37,10 @@ type Policy struct {
 	// the issuer-signed payload in clear, with nothing inside them
 	// selectively disclosable: claims whose withholding would widen what
 	// the holder may do (an agent certification's prohibitions).
-	ClearClaims map[string][]string
-	CheckStatus    bool
-	MaxStatusAge   time.Duration // how stale a cached status list may be; 0 = always fetch
-	RequireNonce   bool          // the KB-JWT nonce must be one issued by Nonces
+	ClearClaims  map[string][]string
+	CheckStatus  bool
+	MaxStatusAge time.Duration // how stale a cached status list may be; 0 = always fetch
+	RequireNonce bool          // the KB-JWT nonce must be one issued by Nonces
 	// TrustAny accepts any issuer whose key resolves, for every vct. It is
 	// for offline inspection (agentcert verify without --trust), never for
 	// a service.
@@ -56,7 +56,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		Trusted: map[string][]string{}, Algorithms: []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA},
 		ClearClaims: map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
-		RequireKB: true, MaxKBAge: 5 * time.Minute, Leeway: 30 * time.Second,
+		RequireKB:   true, MaxKBAge: 5 * time.Minute, Leeway: 30 * time.Second,
 		CheckStatus: true, MaxStatusAge: 5 * time.Minute,
 	}
 }
