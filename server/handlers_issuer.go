@@ -358,12 +358,32 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
 }
 
+func (s *Server) retireKey(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		KID string `json:"kid"`
+	}
+	if _, err := decodeBody(r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	if req.KID == "" {
+		writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "kid is required"))
+		return
+	}
+	if err := s.issuer.Keys().Retire(r.Context(), req.KID, actorOf(r).TokenID); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) publicKeys() []jwk.Key { return s.issuer.Keys().PublicKeys() }
 
 func (s *Server) didDocument(w http.ResponseWriter, r *http.Request) {
 	doc, err := did.NewWebDocument(s.issuer.Keys().Issuer(), s.publicKeys())
 	if err != nil {
-		writeError(w, r, s.log, err)
+		// The key ring is ours: a document we cannot build is our fault.
+		writeError(w, r, s.log, errcode.Wrap(errcode.Internal, err, "build the issuer DID document"))
 		return
 	}
 	w.Header().Set("Cache-Control", "max-age=60")

@@ -132,6 +132,7 @@ func (s *Server) routes() {
 		api.Handle("/admin/tokens/{id}", s.authenticate(RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)
 		api.Handle("/admin/keys", s.authenticate(RoleAdmin)(http.HandlerFunc(s.listKeys))).Methods(http.MethodGet)
 		api.Handle("/admin/keys/rotate", s.authenticate(RoleAdmin)(http.HandlerFunc(s.rotateKey))).Methods(http.MethodPost)
+		api.Handle("/admin/keys/retire", s.authenticate(RoleAdmin)(http.HandlerFunc(s.retireKey))).Methods(http.MethodPost)
 	}
 	s.router = r
 }

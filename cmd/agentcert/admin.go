@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/agentcert/agentcert/internal/config"
@@ -13,10 +15,17 @@ import (
 )
 
 // adminFlags are the flags of commands that open the data directory directly.
-var adminFlags = map[string]string{"data_dir": "data-dir"}
+var adminFlags = map[string]string{"data_dir": "data-dir", "public_url": "public-url"}
 
 func addDataDirFlag(cmd *cobra.Command) {
 	cmd.Flags().String("data-dir", "", "data directory (default from config: ./data)")
+}
+
+// addIssuerFlags adds the flags that name an issuer's data directory and its
+// public URL (from which its did:web comes).
+func addIssuerFlags(cmd *cobra.Command) {
+	addDataDirFlag(cmd)
+	cmd.Flags().String("public-url", "", "the issuer's public URL, as the server runs with (default from config)")
 }
 
 func newTokenCmd() *cobra.Command {
@@ -114,8 +123,24 @@ func newKeysCmd() *cobra.Command {
 		},
 	}
 	rotate.Flags().StringVar(&alg, "alg", "", "ES256 or EdDSA (default from config)")
-	addDataDirFlag(rotate)
-	cmd.AddCommand(rotate)
+	addIssuerFlags(rotate)
+	retire := &cobra.Command{
+		Use:   "retire KID",
+		Short: "Stop publishing a non-active key; credentials it signed stop verifying",
+		Long:  "Retire a key. A running server picks it up when restarted; use POST /v1/admin/keys/retire to retire a key on a running server.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+				kr, err := openKeyRing(cmd.Context(), cfg, st)
+				if err != nil {
+					return err
+				}
+				return kr.Retire(cmd.Context(), args[0], "cli")
+			})
+		},
+	}
+	addIssuerFlags(retire)
+	cmd.AddCommand(rotate, retire)
 	return cmd
 }
 
@@ -159,6 +184,11 @@ func withStore(cmd *cobra.Command, fn func(cfg config.Config, st *store.SQLite) 
 	cfg, err := loadConfig(cmd, adminFlags)
 	if err != nil {
 		return err
+	}
+	// The admin commands work on an existing issuer: a mistyped directory
+	// must not quietly become a new, empty one.
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, dbFile)); err != nil {
+		return usageErr("no agentcert database in %s (start `agentcert serve` with this data directory first, or pass --data-dir)", cfg.DataDir)
 	}
 	st, err := openStore(cmd.Context(), cfg)
 	if err != nil {

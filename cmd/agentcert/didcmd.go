@@ -91,9 +91,13 @@ func newDIDResolveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := did.Parse(args[0]); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
 			doc, err := newResolver(cfg).Resolve(cmd.Context(), args[0])
 			if err != nil {
-				return &exitError{code: exitNotVerified, err: err}
+				fmt.Fprintln(cmd.ErrOrStderr(), "agentcert:", oneLine(err))
+				return &exitError{code: exitNotVerified}
 			}
 			b, err := json.MarshalIndent(doc, "", "  ")
 			if err != nil {

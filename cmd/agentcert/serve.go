@@ -86,12 +86,15 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 	return &issuerParts{store: st, Parts: parts}, nil
 }
 
+// dbFile is the SQLite database's name in the data directory.
+const dbFile = "agentcert.db"
+
 // openStore opens (creating) the SQLite database in the data directory.
 func openStore(ctx context.Context, cfg config.Config) (*store.SQLite, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "agentcert.db"))
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -36,6 +36,19 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 			if !noKB && (aud == "" || nonce == "") {
 				return usageErr("--aud and --nonce are required unless --no-kb is given")
 			}
+			if cmd.Flags().Changed("max-kb-age") && maxKBAge <= 0 {
+				return usageErr("--max-kb-age must be a positive duration")
+			}
+			if issuerJWK != "" && len(trust) > 0 {
+				return usageErr("--issuer-jwk pins the issuer's key, which replaces --trust; give one of them")
+			}
+			if serverURL != "" {
+				for _, local := range []string{"trust", "issuer-jwk", "no-kb", "no-status", "max-kb-age", "now", "config"} {
+					if cmd.Flags().Changed(local) {
+						return usageErr("--%s applies to local verification; with --server the remote verifier's policy decides", local)
+					}
+				}
+			}
 			cfg, err := loadConfig(cmd, nil)
 			if err != nil {
 				return err
