@@ -161,6 +161,9 @@ type Published struct {
 	Token string
 	ETag  string
 	TTL   time.Duration
+	// MaxAge is how long an HTTP cache may still keep Token: the ttl less
+	// the token's age.
+	MaxAge time.Duration
 }
 
 // Publish returns the signed status list listID: the IETF Status List Token
@@ -189,7 +192,7 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 	// The list's version is bumped in the same transaction as every status
 	// change, so an unchanged version means the cached token is current.
 	if ok && p.version == meta.Version && now.Sub(p.iat) < s.ttl {
-		return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
+		return s.served(p, now), nil
 	}
 	v, err, _ := s.builds.Do(fmt.Sprintf("%s|%d", key, meta.Version), func() (any, error) {
 		version, entries, err := s.store.ListEntries(context.WithoutCancel(ctx), listID)
@@ -207,7 +210,15 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 		s.cache[key] = p
 	}
 	s.mu.Unlock()
-	return Published{Token: p.token, ETag: p.etag, TTL: s.ttl}, nil
+	return s.served(p, now), nil
+}
+
+func (s *Statuses) served(p published, now time.Time) Published {
+	maxAge := s.ttl - now.Sub(p.iat)
+	if maxAge < 0 {
+		maxAge = 0
+	}
+	return Published{Token: p.token, ETag: p.etag, TTL: s.ttl, MaxAge: maxAge}
 }
 
 // build encodes and signs one list version. Concurrent requests for the same

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/gorilla/mux"
@@ -17,7 +19,7 @@ const (
 func (s *Server) statusList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	format, purpose := q.Get("format"), q.Get("purpose")
-	if format == "" && r.Header.Get("Accept") == mediaVCJWT {
+	if format == "" && prefersVCJWT(r.Header.Get("Accept")) {
 		format = "w3c"
 	}
 	if format == "w3c" && purpose == "" {
@@ -34,15 +36,60 @@ func (s *Server) statusList(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", p.ETag)
-	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(p.TTL.Seconds())))
+	// A cache may keep the token for what is left of its ttl, so that no
+	// copy outlives iat + ttl.
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(p.MaxAge.Seconds())))
 	h.Set("Vary", "Accept")
-	if match := r.Header.Get("If-None-Match"); match != "" && match == p.ETag {
+	if etagMatches(r.Header.Get("If-None-Match"), p.ETag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(p.Token)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(p.Token))
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(p.Token))
+	}
+}
+
+// etagMatches applies If-None-Match (RFC 9110 section 13.1.2): "*" or any
+// listed entity tag equal to etag under weak comparison.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, tag := range strings.Split(header, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(tag), "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// prefersVCJWT reports whether an Accept header ranks application/vc+jwt
+// above the Status List Token's media type.
+func prefersVCJWT(accept string) bool {
+	best := map[string]float64{}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		if q > best[mt] {
+			best[mt] = q
+		}
+	}
+	return best[mediaVCJWT] > 0 && best[mediaVCJWT] > best[mediaStatusListJWT]
 }
 
 func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {

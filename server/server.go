@@ -118,7 +118,7 @@ func (s *Server) routes() {
 			r.HandleFunc("/.well-known/did.json", s.didDocument).Methods(http.MethodGet)
 		}
 		r.HandleFunc("/.well-known/jwt-vc-issuer", s.issuerMetadata).Methods(http.MethodGet)
-		r.HandleFunc("/statuslists/{id}", s.statusList).Methods(http.MethodGet)
+		r.HandleFunc("/statuslists/{id}", s.statusList).Methods(http.MethodGet, http.MethodHead)
 
 		api := r.PathPrefix("/v1").Subrouter()
 		api.Handle("/credentials", s.authenticate(RoleIssuer)(http.HandlerFunc(s.issueCredential))).Methods(http.MethodPost)

@@ -695,3 +695,43 @@ func TestBulkRevocation(t *testing.T) {
 		t.Errorf("issued_before 2000: HTTP %d %s, want count 0", code, body)
 	}
 }
+
+func TestConditionalAndNegotiatedStatusList(t *testing.T) {
+	f := newStatusFixture(t)
+	c := f.issue(f.issuerA, "did:web:acme.example", "ap")
+	listPath := "/statuslists/" + c.ListID
+	resp, _ := f.do(http.MethodGet, listPath, "", nil, nil)
+	etag := resp.Header.Get("ETag")
+	for name, tc := range map[string]struct {
+		header string
+		want   int
+	}{
+		"exact":        {etag, http.StatusNotModified},
+		"weak":         {"W/" + etag, http.StatusNotModified},
+		"in a list":    {`"other", ` + etag, http.StatusNotModified},
+		"star":         {"*", http.StatusNotModified},
+		"another etag": {`"other"`, http.StatusOK},
+	} {
+		resp, _ := f.do(http.MethodGet, listPath, "", nil, map[string]string{"If-None-Match": tc.header})
+		if resp.StatusCode != tc.want {
+			t.Errorf("If-None-Match %s (%q): %d, want %d", name, tc.header, resp.StatusCode, tc.want)
+		}
+	}
+	resp, body := f.do(http.MethodHead, listPath, "", nil, nil)
+	if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("ETag") != etag {
+		t.Errorf("HEAD: %d, %d body bytes, etag %q", resp.StatusCode, len(body), resp.Header.Get("ETag"))
+	}
+	for accept, want := range map[string]string{
+		"application/vc+jwt":                                   mediaVCJWT,
+		"application/vc+jwt, */*;q=0.1":                        mediaVCJWT,
+		"application/statuslist+jwt;q=0.5, application/vc+jwt": mediaVCJWT,
+		"application/statuslist+jwt, application/vc+jwt;q=0.9": mediaStatusListJWT,
+		"*/*":                    mediaStatusListJWT,
+		"application/vc+jwt;q=0": mediaStatusListJWT,
+	} {
+		resp, _ := f.do(http.MethodGet, listPath, "", nil, map[string]string{"Accept": accept})
+		if got := resp.Header.Get("Content-Type"); got != want {
+			t.Errorf("Accept %q: %s, want %s", accept, got, want)
+		}
+	}
+}
