@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/ttlcache"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -34,13 +35,14 @@ type Status struct {
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
-	Fetch      FetchFunc        // required
-	Key        KeyFunc          // required; resolves the list signer's key for the credential's issuer
-	MaxAge     time.Duration    // max_status_age; 0 (or negative) = always fetch; the caller applies the policy default (DefaultMaxStatusAge)
-	MaxEntries int              // cache bound; DefaultMaxEntries when 0
-	MaxBytes   int              // token size cap and decompressed list cap; DefaultMaxBytes when 0
-	Now        func() time.Time // clock; time.Now when nil
-	Leeway     time.Duration    // clock skew accepted on the token's exp and iat
+	Fetch      FetchFunc                // required
+	Key        KeyFunc                  // required; resolves the list signer's key for the credential's issuer
+	MaxAge     time.Duration            // max_status_age; 0 (or negative) = always fetch; the caller applies the policy default (DefaultMaxStatusAge)
+	MaxEntries int                      // cache bound; DefaultMaxEntries when 0
+	MaxBytes   int                      // token size cap and decompressed list cap; DefaultMaxBytes when 0
+	Now        func() time.Time         // clock; time.Now when nil
+	Leeway     time.Duration            // clock skew accepted on the token's exp and iat
+	Algorithms []jwa.SignatureAlgorithm // allow-list for list tokens; DefaultAlgorithms when empty
 }
 
 // Client fetches, verifies and caches Status List Tokens for verifiers.
@@ -164,6 +166,7 @@ func (c *Client) fetch(ctx context.Context, key, uri, issuer string) (*cacheEntr
 		Now:             c.o.Now,
 		Leeway:          c.o.Leeway,
 		MaxBytes:        c.o.MaxBytes,
+		Algorithms:      c.o.Algorithms,
 	})
 	if err != nil {
 		return nil, errcode.Wrap(errcode.StatusUnavailable, err, "status list %s could not be validated", uri)

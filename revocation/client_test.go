@@ -481,3 +481,17 @@ func TestClientReferenceErrors(t *testing.T) {
 	_, err = NewClient(ClientOptions{}).Status(context.Background(), Reference{URI: "https://x/1"}, testIssuer)
 	wantCode(t, err, errcode.Internal)
 }
+
+func TestClientAlgorithmAllowList(t *testing.T) {
+	clk := newClock(t0)
+	s := newListServer(t, clk)
+	s.setList("/statuslists/1", mustList(t, 1024, 2, nil))
+	ref := Reference{URI: s.uri("/statuslists/1"), Idx: 3}
+	if _, err := s.client(time.Minute, nil).Status(context.Background(), ref, testIssuer); err != nil {
+		t.Fatalf("default allow-list: %v", err)
+	}
+	c := s.client(time.Minute, func(o *ClientOptions) { o.Algorithms = []jwa.SignatureAlgorithm{jwa.ES384} })
+	_, err := c.Status(context.Background(), ref, testIssuer)
+	wantCode(t, err, errcode.StatusUnavailable)
+	wantCause(t, err, errcode.UnsupportedAlg)
+}

@@ -117,7 +117,7 @@ func New(p Policy, o Options) (*Verifier, error) {
 	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now), keys: ttlcache.New[jwk.Key](o.CacheEntries, o.Now)}
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
-		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway,
+		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway, Algorithms: p.Algorithms,
 	})
 	return v, nil
 }
@@ -145,10 +145,13 @@ type StatusInfo struct {
 	FetchedAt *time.Time `json:"fetched_at,omitempty"`
 }
 
-// ErrorInfo is one failure with its stable code.
+// ErrorInfo is one failure with its stable code. Cause, when present, is
+// the code of the underlying failure (e.g. status_unavailable caused by
+// fetch_refused).
 type ErrorInfo struct {
 	Code    errcode.Code `json:"code"`
 	Message string       `json:"message"`
+	Cause   errcode.Code `json:"cause,omitempty"`
 }
 
 // Result is the outcome of a verification. Verified says whether the
@@ -178,7 +181,7 @@ func (r *Result) fail(err error) *Result {
 	if errors.As(err, &e) {
 		msg = e.Message
 	}
-	r.Errors = append(r.Errors, ErrorInfo{Code: errcode.CodeOf(err), Message: msg})
+	r.Errors = append(r.Errors, ErrorInfo{Code: errcode.CodeOf(err), Message: msg, Cause: rootCode(err)})
 	return r
 }
 
@@ -229,7 +232,8 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	}
 	res.Verified = true
 	if req.Action != "" {
-		d := Authorize(out.Claims, req.Action, req.Attributes, v.o.Now())
+		// A task's expiry gets the same leeway as exp.
+		d := Authorize(out.Claims, req.Action, req.Attributes, v.o.Now().Add(-v.p.Leeway))
 		res.Decision = &d
 	}
 	return res
@@ -293,6 +297,22 @@ func toIndex(v any) (int, error) {
 		return 0, errors.New("not a non-negative integer")
 	}
 	return n, nil
+}
+
+// rootCode returns the code of the innermost *errcode.Error in err's chain
+// when it differs from the outermost one, else "".
+func rootCode(err error) errcode.Code {
+	top := errcode.CodeOf(err)
+	var root errcode.Code
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ce, ok := e.(*errcode.Error); ok {
+			root = ce.Code
+		}
+	}
+	if root == top {
+		return ""
+	}
+	return root
 }
 
 // checkClear verifies that each named claim is in payload in clear, with no

@@ -373,7 +373,7 @@ func TestVerifierRefusesPrivateAddresses(t *testing.T) {
 	}()
 	lport := ln.Addr().(*net.TCPAddr).Port
 	hosts := []string{fmt.Sprintf("127.0.0.1%%3A%d", lport), fmt.Sprintf("%%5B%%3A%%3A1%%5D%%3A%d", lport), "169.254.169.254", "10.0.0.1"}
-	urls := []string{fmt.Sprintf("http://127.0.0.1:%d/s", lport), fmt.Sprintf("https://[::1]:%d/s", lport), "https://169.254.169.254/s", "https://10.0.0.1/s"}
+	urls := []string{fmt.Sprintf("https://127.0.0.1:%d/s", lport), fmt.Sprintf("https://[::1]:%d/s", lport), "https://169.254.169.254/s", "https://10.0.0.1/s"}
 	x := newTestKey(t)
 	trusted := fmt.Sprintf("  - {issuer: %q, vcts: ['*']}\n", x.did)
 	for _, h := range hosts {
@@ -404,8 +404,14 @@ func TestVerifierRefusesPrivateAddresses(t *testing.T) {
 			t.Errorf("issuer %s: %q, want fetch_refused", iss, code)
 		}
 		body = map[string]any{"presentation": presentAll(t, offlineCred(t, x, x.did, agent, urls[i]), agent, aud, "n"), "audience": aud, "nonce": "n"}
-		if _, code, _ := verifyCall(t, srv.url, body); code != "status_unavailable" {
-			t.Errorf("status list %s: %q, want status_unavailable", urls[i], code)
+		_, m := httpJSON(t, "POST", srv.url+"/v1/verify", "", body)
+		errs, _ := m["errors"].([]any)
+		if len(errs) == 0 {
+			t.Fatalf("status list %s: verified", urls[i])
+		}
+		e := errs[0].(map[string]any)
+		if e["code"] != "status_unavailable" || e["cause"] != "fetch_refused" {
+			t.Errorf("status list %s: %v, want status_unavailable caused by fetch_refused", urls[i], e)
 		}
 	}
 	if n := accepted.Load(); n != 0 {
