@@ -3,8 +3,12 @@ package errcode
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -58,5 +62,47 @@ func TestCodeOf(t *testing.T) {
 	cause := errors.New("disk")
 	if w := Wrap(Internal, cause, "x"); !errors.Is(w, cause) {
 		t.Fatal("Wrap must keep the cause in the chain")
+	}
+}
+
+// TestAllListsEveryConstant parses this package's source so that a Code
+// constant left out of All() (and so out of the docs check) fails.
+func TestAllListsEveryConstant(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "errcode.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[Code]bool{}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for _, v := range vs.Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok {
+					t.Fatalf("Code constant with a non-literal value: %#v", v)
+				}
+				s, _ := strconv.Unquote(lit.Value)
+				declared[Code(s)] = true
+			}
+		}
+	}
+	listed := map[Code]bool{}
+	for _, c := range All() {
+		listed[c] = true
+	}
+	for c := range declared {
+		if !listed[c] {
+			t.Errorf("constant %s is not in All()", c)
+		}
+	}
+	if len(declared) != len(listed) {
+		t.Errorf("%d constants declared, %d listed in All()", len(declared), len(listed))
 	}
 }
