@@ -11,7 +11,7 @@ import (
 )
 
 // EncodeIETF returns the list's "lst" value: the packed bytes compressed with
-// DEFLATE in ZLIB format (RFC 1950) at the best compression level, then
+// DEFLATE in ZLIB format (RFC 1950) at level compressionLevel, then
 // base64url-encoded without padding (draft-ietf-oauth-status-list section 4.2).
 func (l *List) EncodeIETF() (string, error) {
 	var buf bytes.Buffer
