@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/internal/config"
 )
 
 func TestKeyRotateAndRetire(t *testing.T) {
@@ -53,5 +55,34 @@ func TestKeyRotateAndRetire(t *testing.T) {
 	_, keys := do("GET", "/v1/admin/keys", "")
 	if !bytes.Contains([]byte(keys), []byte(`"retired_at"`)) {
 		t.Fatalf("the key list shows retirement: %s", keys)
+	}
+}
+
+func TestVerifyEndpointTokenOption(t *testing.T) {
+	for _, required := range []bool{false, true} {
+		env := NewTestEnv(t, func(c *config.Config) { c.Verifier.RequireToken = required })
+		auditor, _, err := CreateToken(context.Background(), env.Store, RoleAuditor, "any role", "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := func(token string) int {
+			req := httptest.NewRequest("POST", "/v1/verify", strings.NewReader(`{"presentation":"x~","audience":"a"}`))
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			rec := httptest.NewRecorder()
+			env.Server.Handler().ServeHTTP(rec, req)
+			return rec.Code
+		}
+		want := http.StatusOK
+		if required {
+			want = http.StatusUnauthorized
+		}
+		if got := call(""); got != want {
+			t.Errorf("require_token %v, no token: %d, want %d", required, got, want)
+		}
+		if got := call(auditor); got != http.StatusOK {
+			t.Errorf("require_token %v, a token of any role: %d", required, got)
+		}
 	}
 }
