@@ -345,8 +345,8 @@ func TestStatusListEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatalf("agentcert cannot decode sd-jwt-js's lst: %v", err)
 			}
-			if theirs.Len() < size {
-				t.Fatalf("decoded %d entries, want at least %d", theirs.Len(), size)
+			if err := theirs.RequireLen(size); err != nil {
+				t.Fatalf("sd-jwt-js's lst for %d entries: %v", size, err)
 			}
 			for i := range size {
 				if v, _ := theirs.Get(i); int(v) != want[i] {

@@ -131,3 +131,15 @@ func (l *List) clearTail() {
 		l.b[len(l.b)-1] &= byte(1<<r - 1)
 	}
 }
+
+// RequireLen checks that a decoded list holds exactly entries entries (the
+// length its publisher states, e.g. an issuer's configured list size): a
+// list of any other length is status_invalid. Decoders accept any whole
+// number of bytes because neither format carries the entry count.
+func (l *List) RequireLen(entries int) error {
+	want := (entries*l.bits + 7) / 8
+	if entries <= 0 || len(l.b) != want {
+		return errcode.New(errcode.StatusInvalid, "status list has %d bytes, %d entries of %d bits need exactly %d", len(l.b), entries, l.bits, want)
+	}
+	return nil
+}

@@ -151,3 +151,34 @@ func TestProject(t *testing.T) {
 		t.Errorf("Project(2) of 1-bit list: bytes %x", b)
 	}
 }
+
+func TestRequireLen(t *testing.T) {
+	l, err := NewList(131072, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lst, err := l.EncodeIETF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeIETF(lst, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.RequireLen(131072); err != nil {
+		t.Fatalf("exact length refused: %v", err)
+	}
+	for _, n := range []int{131064, 131080, 262144, 0, -8} {
+		wantCode(t, got.RequireLen(n), errcode.StatusInvalid)
+	}
+	w, _ := NewList(131072, 1)
+	enc, _ := w.EncodeW3C()
+	gotW, err := DecodeW3C(enc, MinW3CEntries, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gotW.RequireLen(131072); err != nil {
+		t.Fatalf("W3C exact length refused: %v", err)
+	}
+	wantCode(t, gotW.RequireLen(131073), errcode.StatusInvalid)
+}
