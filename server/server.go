@@ -122,7 +122,7 @@ func (s *Server) routes() {
 
 		api := r.PathPrefix("/v1").Subrouter()
 		api.Handle("/credentials", s.authenticate(RoleIssuer)(http.HandlerFunc(s.issueCredential))).Methods(http.MethodPost)
-		api.Handle("/credentials", s.authenticate(RoleAuditor, RoleIssuer)(http.HandlerFunc(s.listCredentials))).Methods(http.MethodGet)
+		api.Handle("/credentials", s.authenticate(RoleAuditor)(http.HandlerFunc(s.listCredentials))).Methods(http.MethodGet)
 		api.Handle("/credentials/{id}", s.authenticate(RoleIssuer, RoleAuditor)(http.HandlerFunc(s.getCredential))).Methods(http.MethodGet)
 		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(RoleAuditor, RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
 		api.Handle("/revocations", s.authenticate(RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
