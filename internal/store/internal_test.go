@@ -137,3 +137,48 @@ func TestMapErr(t *testing.T) {
 		t.Fatalf("mapErr(other) = %v", err)
 	}
 }
+
+// TestWriterPreparesRepeatedStatements: statements the writer runs are
+// prepared once between batches and reused, and a failing op still rolls
+// back to its savepoint through the prepared statements.
+func TestWriterPreparesRepeatedStatements(t *testing.T) {
+	s := openInternal(t)
+	ctx := t.Context()
+	for i := 0; i < 3; i++ {
+		if _, err := s.AppendAudit(ctx, AuditEntry{Actor: "t", Action: "test", Target: "x", Details: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The writer prepares after a batch; one more write makes sure the
+	// preparation of the previous batches has run.
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The statement cache belongs to the writer goroutine: read it there.
+	var n int
+	var savepoint bool
+	if err := s.write(ctx, func(w *wtx) error {
+		n = len(w.s.stmts)
+		_, savepoint = w.s.stmts["SAVEPOINT op"]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 || !savepoint {
+		t.Fatalf("%d statements prepared (SAVEPOINT among them: %v), want at least SAVEPOINT, RELEASE and the audit insert", n, savepoint)
+	}
+	// A failing op inside a batch rolls back to its savepoint (prepared) and
+	// leaves the others committed.
+	if err := s.write(ctx, func(w *wtx) error {
+		if _, err := w.exec("INSERT INTO audit_log (seq) VALUES (-1)"); err == nil {
+			return errors.New("a CHECK violation was accepted")
+		}
+		return errors.New("rolled back")
+	}); err == nil || err.Error() != "rolled back" {
+		t.Fatalf("failing op: %v", err)
+	}
+	checked, broken, err := s.VerifyAudit(ctx)
+	if err != nil || broken != 0 || checked != 3 {
+		t.Fatalf("audit after a rolled-back op: %d checked, broken at %d, %v", checked, broken, err)
+	}
+}

@@ -90,6 +90,11 @@ type SQLite struct {
 	done   chan struct{} // closed when the writer goroutine has exited
 
 	commits, written atomic.Int64 // group commits, and ops they committed
+
+	// Owned by the writer goroutine: statements prepared on the write
+	// connection, and those seen since the last batch but not yet prepared.
+	stmts      map[string]*sql.Stmt
+	unprepared map[string]struct{}
 }
 
 // Stats counts the writer's work since Open.
@@ -151,7 +156,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &SQLite{opt: o, path: abs, wdb: wdb}
+	s := &SQLite{opt: o, path: abs, wdb: wdb, stmts: map[string]*sql.Stmt{}, unprepared: map[string]struct{}{}}
 	if err := s.checkWAL(ctx); err != nil {
 		wdb.Close()
 		return nil, err
@@ -347,6 +352,9 @@ func (s *SQLite) Close() error {
 	close(s.ops)
 	s.mu.Unlock()
 	<-s.done
+	for _, st := range s.stmts {
+		_ = st.Close()
+	}
 	rerr := s.rdb.Close()
 	werr := s.wdb.Close()
 	if err := errors.Join(rerr, werr); err != nil {

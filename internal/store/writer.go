@@ -36,16 +36,53 @@ type wtx struct {
 	tx *sql.Tx
 }
 
+// stmt returns q as a statement of this transaction: one prepared on the
+// write connection between batches when q has been seen before (SQLite then
+// skips parsing it again), else nil, and q is noted for preparing.
+func (w *wtx) stmt(q string) *sql.Stmt {
+	if st, ok := w.s.stmts[q]; ok {
+		return w.tx.StmtContext(context.Background(), st)
+	}
+	w.s.unprepared[q] = struct{}{}
+	return nil
+}
+
 func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
+	if st := w.stmt(q); st != nil {
+		return st.ExecContext(context.Background(), args...)
+	}
 	return w.tx.ExecContext(context.Background(), q, args...)
 }
 
 func (w *wtx) queryRow(q string, args ...any) *sql.Row {
+	if st := w.stmt(q); st != nil {
+		return st.QueryRowContext(context.Background(), args...)
+	}
 	return w.tx.QueryRowContext(context.Background(), q, args...)
 }
 
 func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := w.stmt(q); st != nil {
+		return st.QueryContext(context.Background(), args...)
+	}
 	return w.tx.QueryContext(context.Background(), q, args...)
+}
+
+// maxPrepared bounds the writer's statement cache.
+const maxPrepared = 128
+
+// prepareSeen prepares, on the write connection and outside any
+// transaction, the statements the last batches used unprepared.
+func (s *SQLite) prepareSeen() {
+	for q := range s.unprepared {
+		delete(s.unprepared, q)
+		if len(s.stmts) >= maxPrepared {
+			continue
+		}
+		if st, err := s.wdb.Prepare(q); err == nil {
+			s.stmts[q] = st
+		}
+	}
 }
 
 // write submits fn to the writer and waits for its commit. If ctx ends while
@@ -105,6 +142,7 @@ func (s *SQLite) writer() {
 		}
 		s.commitBatch(batch)
 		clear(batch)
+		s.prepareSeen()
 	}
 }
 
@@ -145,20 +183,20 @@ func (s *SQLite) commitBatch(batch []*op) {
 	}
 	w := &wtx{s: s, tx: tx}
 	for i, o := range ops {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		if _, err := w.exec("SAVEPOINT op"); err != nil {
 			abort(tx, fmt.Errorf("store: savepoint: %w", err))
 			return
 		}
 		if err := o.fn(w); err != nil {
 			errs[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+			if _, rerr := w.exec("ROLLBACK TO op"); rerr != nil {
 				// SQLite rolled the whole transaction back (I/O error,
 				// disk full, interrupt): nothing in this batch is written.
 				abort(tx, fmt.Errorf("store: batch rolled back after %w", errors.Join(err, rerr)))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+		if _, err := w.exec("RELEASE op"); err != nil {
 			abort(tx, fmt.Errorf("store: release savepoint: %w", err))
 			return
 		}
