@@ -66,31 +66,36 @@ func Generate(alg jwa.SignatureAlgorithm) (jwk.Key, error) {
 	return key, nil
 }
 
-// AlgOf returns the signing algorithm for key: its "alg" member when set,
-// otherwise the one implied by its type and curve.
+// AlgOf returns the signing algorithm for key, implied by its type and
+// curve (P-256: ES256, Ed25519: EdDSA). A key whose "alg" member names
+// another algorithm is refused.
 func AlgOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
-	if a := key.Algorithm().String(); a != "" {
-		return ParseAlg(a)
-	}
+	var implied jwa.SignatureAlgorithm
 	switch k := key.(type) {
 	case jwk.ECDSAPrivateKey:
 		if k.Crv() == jwa.P256 {
-			return jwa.ES256, nil
+			implied = jwa.ES256
 		}
 	case jwk.ECDSAPublicKey:
 		if k.Crv() == jwa.P256 {
-			return jwa.ES256, nil
+			implied = jwa.ES256
 		}
 	case jwk.OKPPrivateKey:
 		if k.Crv() == jwa.Ed25519 {
-			return jwa.EdDSA, nil
+			implied = jwa.EdDSA
 		}
 	case jwk.OKPPublicKey:
 		if k.Crv() == jwa.Ed25519 {
-			return jwa.EdDSA, nil
+			implied = jwa.EdDSA
 		}
 	}
-	return "", errcode.New(errcode.UnsupportedAlg, "key type %s is not supported (use P-256 or Ed25519)", key.KeyType())
+	if implied == "" {
+		return "", errcode.New(errcode.UnsupportedAlg, "key type %s is not supported (use P-256 or Ed25519)", key.KeyType())
+	}
+	if a := key.Algorithm().String(); a != "" && a != implied.String() {
+		return "", errcode.New(errcode.UnsupportedAlg, "the key's alg %q does not fit its type (%s)", a, implied)
+	}
+	return implied, nil
 }
 
 // IsPrivate reports whether key holds private material.
