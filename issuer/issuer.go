@@ -15,7 +15,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
-	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -28,12 +28,12 @@ func didKeyOf(pub jwk.Key) (string, error) { return did.KeyDID(pub) }
 
 // Store is the part of the store issuance and status changes need.
 type Store interface {
-	CreateStatusList(ctx context.Context, l store.StatusList, a *store.AuditEntry) error
-	StatusLists(ctx context.Context) ([]store.StatusList, error)
+	CreateStatusList(ctx context.Context, l records.StatusList, a *records.AuditEntry) error
+	StatusLists(ctx context.Context) ([]records.StatusList, error)
 	UsedIndexes(ctx context.Context, listID string) ([]int, error)
-	InsertCredential(ctx context.Context, c store.Credential, idem *store.Idempotency, a *store.AuditEntry) error
-	Credential(ctx context.Context, id string) (store.Credential, error)
-	Idempotent(ctx context.Context, tokenID, key string) (store.Idempotency, error)
+	InsertCredential(ctx context.Context, c records.Credential, idem *records.Idempotency, a *records.AuditEntry) error
+	Credential(ctx context.Context, id string) (records.Credential, error)
+	Idempotent(ctx context.Context, tokenID, key string) (records.Idempotency, error)
 }
 
 // registered lists the claims the issuer sets itself; a request may not.
@@ -60,7 +60,7 @@ type Service struct {
 }
 
 // New wires the issuer. It resumes index allocation from the newest status
-// list in the store.
+// list in the records.
 func New(ctx context.Context, cfg Config, st Store, keys *KeyRing, reg *schemas.Registry, resolver did.Resolver, now func() time.Time) (*Service, error) {
 	if now == nil {
 		now = time.Now
@@ -94,8 +94,8 @@ func New(ctx context.Context, cfg Config, st Store, keys *KeyRing, reg *schemas.
 func (s *Service) openList(ctx context.Context, size int) (string, error) {
 	id := randomID(8)
 	now := s.now().UTC()
-	err := s.store.CreateStatusList(ctx, store.StatusList{ID: id, Size: size, Bits: 2, CreatedAt: now},
-		&store.AuditEntry{Time: now, Actor: "system", Action: "statuslist.create", Target: id, Details: json.RawMessage(fmt.Sprintf(`{"size":%d,"bits":2}`, size))})
+	err := s.store.CreateStatusList(ctx, records.StatusList{ID: id, Size: size, Bits: 2, CreatedAt: now},
+		&records.AuditEntry{Time: now, Actor: "system", Action: "statuslist.create", Target: id, Details: json.RawMessage(fmt.Sprintf(`{"size":%d,"bits":2}`, size))})
 	return id, err
 }
 
@@ -145,7 +145,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 		switch {
 		case err == nil:
 			return s.replay(prev, reqHash)
-		case !errors.Is(err, store.ErrNotFound):
+		case !errors.Is(err, records.ErrNotFound):
 			return nil, fmt.Errorf("issuer: idempotency lookup: %w", err)
 		}
 	}
@@ -175,25 +175,25 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 	}
 	id := "urn:uuid:" + uuid4()
 	sum := sha256.Sum256([]byte(cred))
-	rec := store.Credential{
+	rec := records.Credential{
 		ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
 		IssuedAt: time.Unix(payload["iat"].(int64), 0).UTC(), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
 	}
 	rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
 	rec.AgentClass, _ = nested(req.Claims, "agent", "class").(string)
 	out := &Issued{ID: id, Credential: cred, Status: ref, ExpiresAt: exp}
-	var idem *store.Idempotency
+	var idem *records.Idempotency
 	if idemKey != "" {
 		resp, err := s.keys.seal(out, actor.TokenID+"\x00"+idemKey)
 		if err != nil {
 			return nil, err
 		}
-		idem = &store.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
+		idem = &records.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
 	}
 	details, _ := json.Marshal(map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
-	audit := &store.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
+	audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
 	if err := s.store.InsertCredential(ctx, rec, idem, audit); err != nil {
-		if idem != nil && errors.Is(err, store.ErrConflict) {
+		if idem != nil && errors.Is(err, records.ErrConflict) {
 			// A concurrent request with the same key won the race.
 			if prev, perr := s.store.Idempotent(ctx, actor.TokenID, idemKey); perr == nil {
 				return s.replay(prev, reqHash)
@@ -204,7 +204,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 	return out, nil
 }
 
-func (s *Service) replay(prev store.Idempotency, reqHash []byte) (*Issued, error) {
+func (s *Service) replay(prev records.Idempotency, reqHash []byte) (*Issued, error) {
 	if string(prev.RequestHash) != string(reqHash) {
 		return nil, errcode.New(errcode.Conflict, "Idempotency-Key was used with a different request body")
 	}
@@ -340,10 +340,10 @@ func authenticationKey(doc *did.Document, kid string) (jwk.Key, error) {
 }
 
 // Get returns a credential record.
-func (s *Service) Get(ctx context.Context, id string) (store.Credential, error) {
+func (s *Service) Get(ctx context.Context, id string) (records.Credential, error) {
 	c, err := s.store.Credential(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
+	if errors.Is(err, records.ErrNotFound) {
+		return records.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
 	}
 	return c, err
 }

@@ -16,17 +16,17 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
-	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // KeyStore is the part of the store the key ring needs.
 type KeyStore interface {
-	PutKey(ctx context.Context, k store.Key, a *store.AuditEntry) error
-	Keys(ctx context.Context) ([]store.Key, error)
-	ActivateKey(ctx context.Context, kid string, a *store.AuditEntry) error
-	RetireKey(ctx context.Context, kid string, at time.Time, a *store.AuditEntry) error
+	PutKey(ctx context.Context, k records.Key, a *records.AuditEntry) error
+	Keys(ctx context.Context) ([]records.Key, error)
+	ActivateKey(ctx context.Context, kid string, a *records.AuditEntry) error
+	RetireKey(ctx context.Context, kid string, at time.Time, a *records.AuditEntry) error
 }
 
 // KEKSize is the size of the key-encryption key (AES-256).
@@ -178,7 +178,7 @@ func (kr *KeyRing) load(ctx context.Context) error {
 	return nil
 }
 
-func (kr *KeyRing) decrypt(k store.Key) (jwk.Key, error) {
+func (kr *KeyRing) decrypt(k records.Key) (jwk.Key, error) {
 	ns := kr.aead.NonceSize()
 	if len(k.PrivateEnc) < ns {
 		return nil, fmt.Errorf("issuer: stored key %s: ciphertext too short", k.KID)
@@ -245,11 +245,11 @@ func (kr *KeyRing) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, actor
 	enc := kr.aead.Seal(nonce, nonce, plain, []byte(kid))
 	now := kr.now().UTC()
 	details, _ := json.Marshal(map[string]string{"alg": alg.String()})
-	if err := kr.store.PutKey(ctx, store.Key{KID: kid, Alg: alg.String(), PublicJWK: pubJSON, PrivateEnc: enc, CreatedAt: now},
-		&store.AuditEntry{Time: now, Actor: actor, Action: "key.create", Target: kid, Details: details}); err != nil {
+	if err := kr.store.PutKey(ctx, records.Key{KID: kid, Alg: alg.String(), PublicJWK: pubJSON, PrivateEnc: enc, CreatedAt: now},
+		&records.AuditEntry{Time: now, Actor: actor, Action: "key.create", Target: kid, Details: details}); err != nil {
 		return "", fmt.Errorf("issuer: store key: %w", err)
 	}
-	if err := kr.store.ActivateKey(ctx, kid, &store.AuditEntry{Time: now, Actor: actor, Action: "key.activate", Target: kid, Details: json.RawMessage(`{}`)}); err != nil {
+	if err := kr.store.ActivateKey(ctx, kid, &records.AuditEntry{Time: now, Actor: actor, Action: "key.activate", Target: kid, Details: json.RawMessage(`{}`)}); err != nil {
 		return "", fmt.Errorf("issuer: activate key: %w", err)
 	}
 	kr.active = key
@@ -266,8 +266,8 @@ func (kr *KeyRing) Retire(ctx context.Context, kid, actor string) error {
 		return errcode.New(errcode.Conflict, "key %s is active; rotate first", kid)
 	}
 	now := kr.now().UTC()
-	if err := kr.store.RetireKey(ctx, kid, now, &store.AuditEntry{Time: now, Actor: actor, Action: "key.retire", Target: kid, Details: json.RawMessage(`{}`)}); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+	if err := kr.store.RetireKey(ctx, kid, now, &records.AuditEntry{Time: now, Actor: actor, Action: "key.retire", Target: kid, Details: json.RawMessage(`{}`)}); err != nil {
+		if errors.Is(err, records.ErrNotFound) {
 			return errcode.New(errcode.NotFound, "no key %s", kid)
 		}
 		return fmt.Errorf("issuer: retire key: %w", err)

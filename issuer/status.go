@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/revocation"
 	"golang.org/x/sync/singleflight"
 )
@@ -22,10 +22,10 @@ var Reasons = []string{"key_compromise", "policy_violation", "incident", "supers
 
 // StatusStore is the part of the store status changes and publishing need.
 type StatusStore interface {
-	Credential(ctx context.Context, id string) (store.Credential, error)
-	SetStatus(ctx context.Context, credID string, ch store.StatusChange, a *store.AuditEntry) (store.Credential, error)
-	BulkSetStatus(ctx context.Context, f store.CredentialFilter, ch store.StatusChange, dryRun bool, a func(c store.Credential) *store.AuditEntry) (int, error)
-	StatusList(ctx context.Context, id string) (store.StatusList, error)
+	Credential(ctx context.Context, id string) (records.Credential, error)
+	SetStatus(ctx context.Context, credID string, ch records.StatusChange, a *records.AuditEntry) (records.Credential, error)
+	BulkSetStatus(ctx context.Context, f records.CredentialFilter, ch records.StatusChange, dryRun bool, a func(c records.Credential) *records.AuditEntry) (int, error)
+	StatusList(ctx context.Context, id string) (records.StatusList, error)
 	ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error)
 }
 
@@ -82,38 +82,38 @@ func NewStatuses(st StatusStore, keys *KeyRing, uri func(string) string, ttl, va
 // id. An issuer token may act only on credentials it issued. Repeating a
 // change that is already in effect changes nothing and is not an error;
 // reinstating or suspending a revoked credential is a conflict.
-func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, req StatusRequest) (store.Credential, error) {
+func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, req StatusRequest) (records.Credential, error) {
 	if err := req.check(); err != nil {
-		return store.Credential{}, err
+		return records.Credential{}, err
 	}
-	target, ok := map[string]uint8{"revoke": store.StatusRevoked, "suspend": store.StatusSuspended, "reinstate": store.StatusValid}[action]
+	target, ok := map[string]uint8{"revoke": records.StatusRevoked, "suspend": records.StatusSuspended, "reinstate": records.StatusValid}[action]
 	if !ok {
-		return store.Credential{}, errcode.New(errcode.InvalidInput, "unknown action %q", action)
+		return records.Credential{}, errcode.New(errcode.InvalidInput, "unknown action %q", action)
 	}
 	s.change.Lock()
 	defer s.change.Unlock()
 	c, err := s.store.Credential(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
+	if errors.Is(err, records.ErrNotFound) {
+		return records.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
 	}
 	if err != nil {
-		return store.Credential{}, err
+		return records.Credential{}, err
 	}
 	if actor.Role == "issuer" && c.TokenID != actor.TokenID {
-		return store.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
+		return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
 	}
 	switch {
 	case c.Status == target:
 		return c, nil
-	case c.Status == store.StatusRevoked:
-		return store.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
+	case c.Status == records.StatusRevoked:
+		return records.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
 	}
 	now := s.now().UTC()
 	details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
-	updated, err := s.store.SetStatus(ctx, id, store.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
-		&store.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
+	updated, err := s.store.SetStatus(ctx, id, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
+		&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
 	if err != nil {
-		return store.Credential{}, fmt.Errorf("issuer: set status: %w", err)
+		return records.Credential{}, fmt.Errorf("issuer: set status: %w", err)
 	}
 	return updated, nil
 }
@@ -135,11 +135,11 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	if err := req.check(); err != nil {
 		return 0, err
 	}
-	target, ok := map[string]uint8{"revoke": store.StatusRevoked, "suspend": store.StatusSuspended}[req.Action]
+	target, ok := map[string]uint8{"revoke": records.StatusRevoked, "suspend": records.StatusSuspended}[req.Action]
 	if !ok {
 		return 0, errcode.New(errcode.InvalidInput, "action must be revoke or suspend")
 	}
-	f := store.CredentialFilter{Subject: req.Subject, PrincipalID: req.PrincipalID, AgentClass: req.AgentClass}
+	f := records.CredentialFilter{Subject: req.Subject, PrincipalID: req.PrincipalID, AgentClass: req.AgentClass}
 	if req.IssuedBefore != nil {
 		f.IssuedBefore = *req.IssuedBefore
 	}
@@ -149,10 +149,10 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	s.change.Lock()
 	defer s.change.Unlock()
 	now := s.now().UTC()
-	return s.store.BulkSetStatus(ctx, f, store.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
-		func(c store.Credential) *store.AuditEntry {
+	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
+		func(c records.Credential) *records.AuditEntry {
 			details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
-			return &store.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}
+			return &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}
 		})
 }
 
@@ -178,7 +178,7 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 		return Published{}, errcode.New(errcode.InvalidInput, "format must be absent or w3c with purpose revocation or suspension")
 	}
 	meta, err := s.store.StatusList(ctx, listID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, records.ErrNotFound) {
 		return Published{}, errcode.New(errcode.NotFound, "no status list %s", listID)
 	}
 	if err != nil {
@@ -223,7 +223,7 @@ func (s *Statuses) served(p published, now time.Time) Published {
 
 // build encodes and signs one list version. Concurrent requests for the same
 // version share one build (encoding a large list is the expensive part).
-func (s *Statuses) build(meta store.StatusList, entries map[int]uint8, version int64, format, purpose string, now time.Time) (published, error) {
+func (s *Statuses) build(meta records.StatusList, entries map[int]uint8, version int64, format, purpose string, now time.Time) (published, error) {
 	listID := meta.ID
 	l, err := revocation.NewList(meta.Size, meta.Bits)
 	if err != nil {

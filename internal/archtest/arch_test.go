@@ -1,0 +1,49 @@
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/agentcert/agentcert/"
+
+// forbidden lists, per core package, the packages it must not depend on,
+// directly or not. (jwx's jwt package links net/http for its JWKS client,
+// so packages that use jwx are not held to "no net/http";
+// no core package registers handlers or a router.)
+var forbidden = map[string][]string{
+	"sdjwt":      {"database/sql", "github.com/gorilla/mux"},
+	"did":        {"database/sql", "github.com/gorilla/mux"},
+	"schemas":    {"net/http", "database/sql"}, // no JOSE, so no net/http either
+	"revocation": {"database/sql", "github.com/gorilla/mux"},
+	"issuer":     {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
+	"verifier":   {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
+}
+
+// everywhere lists what no core package may depend on.
+var everywhere = []string{"github.com/spf13/viper", "github.com/spf13/cobra", mod + "cmd/agentcert", mod + "internal/config"}
+
+func TestCorePackagesPointDown(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	for pkg, deny := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		deps := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			deps[d] = true
+		}
+		if !deps[mod+pkg] {
+			t.Fatalf("go list printed no %s: %s", pkg, out)
+		}
+		for _, d := range append(deny, everywhere...) {
+			if deps[d] && !(pkg == "issuer" && d == mod+"internal/config") {
+				t.Errorf("%s depends on %s", pkg, d)
+			}
+		}
+	}
+}

@@ -1,0 +1,131 @@
+// Package records holds the issuer's stored records (keys, tokens,
+// credential records, status lists, audit entries) and the store's sentinel
+// errors, apart from any storage code, so that core packages can use them
+// without linking a database driver. internal/store defines the Store
+// contract over them and its SQLite implementation.
+package records
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+)
+
+// Sentinel errors. Both are *errcode.Error values, so errcode.CodeOf maps them
+// to not_found and conflict; test for them with errors.Is.
+var (
+	// ErrNotFound reports that the named record (key, token, credential,
+	// status list, idempotency key) does not exist.
+	ErrNotFound error = errcode.New(errcode.NotFound, "store: not found")
+	// ErrConflict reports a uniqueness violation (duplicate id, key id, token
+	// hash, status list index, idempotency key) or a change that the record's
+	// state does not allow (retiring the active key, revoking a revoked token).
+	ErrConflict error = errcode.New(errcode.Conflict, "store: conflict")
+	// ErrClosed is returned by every call made after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Status values of a credential, as published in its status list.
+const (
+	StatusValid     uint8 = 0
+	StatusRevoked   uint8 = 1
+	StatusSuspended uint8 = 2
+)
+
+// Key is an issuer signing key. The private half is stored encrypted by the
+// caller; the store never interprets PrivateEnc.
+type Key struct {
+	KID        string // DID URL
+	Alg        string // "ES256" | "EdDSA"
+	PublicJWK  []byte // JSON
+	PrivateEnc []byte // AES-GCM ciphertext, opaque here
+	CreatedAt  time.Time
+	Active     bool // exactly one active key at a time (when any)
+	RetiredAt  *time.Time
+}
+
+// Token is an API bearer token. Only the hash of the secret is stored.
+type Token struct {
+	ID, Name, Role string
+	Hash           []byte
+	CreatedAt      time.Time
+	RevokedAt      *time.Time
+}
+
+// Credential is the record of one issued credential. It never holds the
+// credential itself, its disclosures or salts: only the SHA-256 of the issued
+// string.
+type Credential struct {
+	ID, Subject, PrincipalID, AgentClass, VCT string
+	ListID                                    string
+	Idx                                       int
+	Status                                    uint8 // 0 valid, 1 revoked, 2 suspended
+	IssuedAt, ExpiresAt                       time.Time
+	JWTHash                                   []byte // SHA-256 of the issued credential string
+	TokenID                                   string // issuing token id
+	StatusReason, StatusIncident, StatusNote  string // last status change
+	StatusChangedAt                           *time.Time
+}
+
+// StatusList is one status list. Used counts the credentials assigned an
+// index in it; Version is bumped by every status change in the list and is
+// meant for ETags.
+type StatusList struct {
+	ID         string
+	Size, Bits int
+	Used       int
+	Version    int64
+	CreatedAt  time.Time
+}
+
+// AuditEntry is one entry of the hash-chained audit log. Seq, PrevHash and
+// Hash are assigned by the store; see ChainHash for the chain.
+type AuditEntry struct {
+	Seq                   int64
+	Time                  time.Time
+	Actor, Action, Target string
+	Details               json.RawMessage
+	PrevHash, Hash        []byte
+}
+
+// AuditFilter selects audit entries. Empty fields do not filter. Since is
+// inclusive, Until exclusive. Limit defaults to DefaultLimit and is capped at
+// MaxLimit.
+type AuditFilter struct {
+	Actor, Action, Target string
+	Since, Until          time.Time
+	AfterSeq              int64
+	Limit                 int
+}
+
+// CredentialFilter selects credential records. Empty fields do not filter;
+// IssuedBefore is exclusive. Credentials pages by id (AfterID, Limit);
+// BulkSetStatus ignores AfterID and Limit.
+type CredentialFilter struct {
+	Subject, PrincipalID, AgentClass string
+	IssuedBefore                     time.Time
+	Status                           *uint8
+	AfterID                          string
+	Limit                            int
+}
+
+// StatusChange is a change of a credential's status and why it was made.
+type StatusChange struct {
+	Value                  uint8
+	Reason, Incident, Note string
+	At                     time.Time
+}
+
+// Idempotency records that the issuance request with the given idempotency
+// key, sent with the given token, produced CredentialID.
+type Idempotency struct {
+	TokenID, Key string
+	RequestHash  []byte
+	CredentialID string
+	// Response is the first answer, sealed by the issuer (AES-GCM under its
+	// key-encryption key), so that a retry gets the same credential back.
+	Response  []byte
+	CreatedAt time.Time
+}
