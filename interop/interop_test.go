@@ -233,7 +233,16 @@ var jsFrame = map[string]any{
 	"permissions": map[string]any{
 		"_sd":       []any{0, 1, 2},
 		"_sd_decoy": 1,
-		"2":         map[string]any{"_sd": []any{"constraints"}},
+	},
+}
+
+// jsFrameHiddenConstraints also makes one permission's constraints
+// disclosable, which agentcert refuses: a holder could show the permission
+// and withhold its limits.
+var jsFrameHiddenConstraints = map[string]any{
+	"permissions": map[string]any{
+		"_sd": []any{0, 1, 2},
+		"2":   map[string]any{"_sd": []any{"constraints"}},
 	},
 }
 
@@ -254,7 +263,7 @@ func TestSDJWTJSToAgentcert(t *testing.T) {
 		{"all", map[string]any{
 			"autonomy": true, "agent": map[string]any{"class": true, "version": true, "operator": true},
 			"principal":   map[string]any{"name": true, "type": true},
-			"permissions": map[string]any{"0": true, "1": true, "2": map[string]any{"constraints": true}},
+			"permissions": map[string]any{"0": true, "1": true, "2": true},
 		}, 3, true},
 		{"some", map[string]any{
 			"agent": map[string]any{"class": true}, "principal": map[string]any{"name": true},
@@ -291,6 +300,24 @@ func TestSDJWTJSToAgentcert(t *testing.T) {
 				t.Fatalf("decision for invoices:read %+v, want allowed=%v", api.Decision, tc.allowed)
 			}
 		})
+	}
+}
+
+// TestHiddenConstraintsRefused: sd-jwt-js accepts a credential whose
+// permission constraints are selectively disclosable; agentcert refuses it
+// (missing_claim), even with the constraints disclosed.
+func TestHiddenConstraintsRefused(t *testing.T) {
+	requireNode(t)
+	j := newJSIssuer(t, jsFrameHiddenConstraints)
+	pres := j.present(t, map[string]any{"permissions": map[string]any{"2": map[string]any{"constraints": true}}})
+	var v jsVerdict
+	node(t, "verify", map[string]any{"presentation": pres, "issuer_jwk": j.issuerJWK, "aud": audience, "nonce": nonce, "max_kb_age": 300, "no_status": true}, &v)
+	if !v.Library.OK {
+		t.Fatalf("sd-jwt-js refused it: %s", v.Library.Error)
+	}
+	cli := agentcertVerify(t, j.dir, pres, "--aud", audience, "--nonce", nonce, "--issuer-jwk", j.issuerJWKFile, "--no-status")
+	if cli.Verified || len(cli.Errors) == 0 || cli.Errors[0].Code != "missing_claim" {
+		t.Fatalf("agentcert must refuse disclosable constraints: %+v", cli)
 	}
 }
 

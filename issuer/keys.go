@@ -244,13 +244,12 @@ func (kr *KeyRing) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, actor
 	}
 	enc := kr.aead.Seal(nonce, nonce, plain, []byte(kid))
 	now := kr.now().UTC()
-	details, _ := json.Marshal(map[string]string{"alg": alg.String()})
-	if err := kr.store.PutKey(ctx, records.Key{KID: kid, Alg: alg.String(), PublicJWK: pubJSON, PrivateEnc: enc, CreatedAt: now},
+	details, _ := json.Marshal(map[string]any{"alg": alg.String(), "active": true})
+	// One transaction: the key is stored already active (the others
+	// deactivated), with its audit entry, or not at all.
+	if err := kr.store.PutKey(ctx, records.Key{KID: kid, Alg: alg.String(), PublicJWK: pubJSON, PrivateEnc: enc, CreatedAt: now, Active: true},
 		&records.AuditEntry{Time: now, Actor: actor, Action: "key.create", Target: kid, Details: details}); err != nil {
 		return "", fmt.Errorf("issuer: store key: %w", err)
-	}
-	if err := kr.store.ActivateKey(ctx, kid, &records.AuditEntry{Time: now, Actor: actor, Action: "key.activate", Target: kid, Details: json.RawMessage(`{}`)}); err != nil {
-		return "", fmt.Errorf("issuer: activate key: %w", err)
 	}
 	kr.active = key
 	kr.public = append(kr.public, pub)

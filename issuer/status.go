@@ -64,6 +64,7 @@ type Statuses struct {
 }
 
 type published struct {
+	kid     string // the key that signed it
 	version int64
 	iat     time.Time
 	token   string
@@ -101,6 +102,11 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 	}
 	if actor.Role == "issuer" && c.TokenID != actor.TokenID {
 		return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
+	}
+	if actor.Role == "issuer" && action == "reinstate" {
+		// The audited party may withdraw its own certifications, not undo
+		// an auditor's suspension.
+		return records.Credential{}, errcode.New(errcode.Forbidden, "only an auditor may reinstate a credential")
 	}
 	switch {
 	case c.Status == target:
@@ -191,10 +197,13 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 	s.mu.Unlock()
 	// The list's version is bumped in the same transaction as every status
 	// change, so an unchanged version means the cached token is current.
-	if ok && p.version == meta.Version && now.Sub(p.iat) < s.ttl {
+	// A rotation or retirement changes the signing key: a token signed by
+	// a retired key would no longer verify, so it is never reused.
+	kid := s.keys.Active().KeyID()
+	if ok && p.version == meta.Version && p.kid == kid && now.Sub(p.iat) < s.ttl {
 		return s.served(p, now), nil
 	}
-	v, err, _ := s.builds.Do(fmt.Sprintf("%s|%d", key, meta.Version), func() (any, error) {
+	v, err, _ := s.builds.Do(fmt.Sprintf("%s|%d|%s", key, meta.Version, kid), func() (any, error) {
 		version, entries, err := s.store.ListEntries(context.WithoutCancel(ctx), listID)
 		if err != nil {
 			return nil, err
@@ -206,7 +215,7 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 	}
 	p = v.(published)
 	s.mu.Lock()
-	if cur, ok := s.cache[key]; !ok || cur.version < p.version || (cur.version == p.version && cur.iat.Before(p.iat)) {
+	if cur, ok := s.cache[key]; !ok || cur.version < p.version || (cur.version == p.version && (cur.iat.Before(p.iat) || cur.kid != p.kid)) {
 		s.cache[key] = p
 	}
 	s.mu.Unlock()
@@ -235,15 +244,16 @@ func (s *Statuses) build(meta records.StatusList, entries map[int]uint8, version
 		}
 	}
 	claims := revocation.TokenClaims{Subject: s.uri(listID), Issuer: s.keys.Issuer(), IssuedAt: now, Expires: now.Add(s.valid), TTL: s.ttl}
+	key := s.keys.Active()
 	var tok string
 	if format == "w3c" {
-		tok, err = revocation.SignW3C(l, purpose, claims, s.keys.Active())
+		tok, err = revocation.SignW3C(l, purpose, claims, key)
 	} else {
-		tok, err = revocation.SignToken(l, claims, s.keys.Active())
+		tok, err = revocation.SignToken(l, claims, key)
 	}
 	if err != nil {
 		return published{}, fmt.Errorf("issuer: sign status list: %w", err)
 	}
 	sum := sha256.Sum256([]byte(tok))
-	return published{version: version, iat: now, token: tok, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`}, nil
+	return published{kid: key.KeyID(), version: version, iat: now, token: tok, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`}, nil
 }

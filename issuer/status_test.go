@@ -41,14 +41,15 @@ func TestStatusChangeTransitions(t *testing.T) {
 		want   uint8
 		code   errcode.Code // "" when the change succeeds
 	}{
-		{issuerActor, "reinstate", store.StatusValid, ""}, // already valid: no-op
+		{auditor, "reinstate", store.StatusValid, ""}, // already valid: no-op
 		{issuerActor, "suspend", store.StatusSuspended, ""},
 		{auditor, "suspend", store.StatusSuspended, ""}, // no-op
 		{otherIssuer, "reinstate", 0, errcode.Forbidden},
-		{issuerActor, "reinstate", store.StatusValid, ""},
+		{issuerActor, "reinstate", 0, errcode.Forbidden}, // only an auditor undoes a suspension
+		{auditor, "reinstate", store.StatusValid, ""},
 		{auditor, "revoke", store.StatusRevoked, ""},
 		{issuerActor, "revoke", store.StatusRevoked, ""}, // idempotent
-		{issuerActor, "reinstate", 0, errcode.Conflict},  // revocation is final
+		{auditor, "reinstate", 0, errcode.Conflict},      // revocation is final
 		{auditor, "suspend", 0, errcode.Conflict},
 	}
 	for i, s := range steps {

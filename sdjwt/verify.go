@@ -288,6 +288,13 @@ func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map
 	if opts.Audience == "" || !audienceMatches(payload["aud"], opts.Audience) {
 		return nil, errcode.New(errcode.KBWrongAudience, "KB-JWT aud is not this verifier")
 	}
+	// sd_hash before the nonce: a NonceCheck may spend a single-use nonce,
+	// and an altered copy of a presentation must not be able to.
+	got, _ := payload["sd_hash"].(string)
+	want := SDHash(t.sdHashInput)
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return nil, errcode.New(errcode.KBSDHashMismatch, "KB-JWT sd_hash does not cover this presentation")
+	}
 	nonce, _ := payload["nonce"].(string)
 	if opts.NonceCheck != nil {
 		if err := opts.NonceCheck(nonce); err != nil {
@@ -295,11 +302,6 @@ func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map
 		}
 	} else if opts.Nonce == "" || nonce != opts.Nonce {
 		return nil, errcode.New(errcode.KBWrongNonce, "KB-JWT nonce is not the expected one")
-	}
-	got, _ := payload["sd_hash"].(string)
-	want := SDHash(t.sdHashInput)
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return nil, errcode.New(errcode.KBSDHashMismatch, "KB-JWT sd_hash does not cover this presentation")
 	}
 	return payload, nil
 }

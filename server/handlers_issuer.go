@@ -131,7 +131,15 @@ func (s *Server) view(c store.Credential) credentialView {
 }
 
 func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) {
-	c, err := s.issuer.Get(r.Context(), mux.Vars(r)["id"])
+	id := mux.Vars(r)["id"]
+	c, err := s.issuer.Get(r.Context(), id)
+	if err == nil {
+		// An issuer token reads the records it issued; others are not
+		// its business (not found, so as not to confirm they exist).
+		if tok, _ := tokenFrom(r.Context()); tok.Role == RoleIssuer && c.TokenID != tok.ID {
+			err = errcode.New(errcode.NotFound, "no credential %s", id)
+		}
+	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -51,6 +52,8 @@ type Server struct {
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
+
+	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
 
 // New builds the server and its routes.
@@ -151,8 +154,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyInterval is how long a successful store check answers /readyz, so
+// that probes cannot crowd the store's single writer.
+const readyInterval = time.Second
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.store != nil {
+	if s.store != nil && time.Since(time.Unix(0, s.readyAt.Load())) > readyInterval {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
@@ -160,6 +167,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			writeJSONType(w, http.StatusServiceUnavailable, "application/problem+json", Problem{Type: "about:blank", Title: "Service Unavailable", Status: 503, Code: errcode.Internal, Detail: "store unreachable"})
 			return
 		}
+		s.readyAt.Store(time.Now().UnixNano())
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

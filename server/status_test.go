@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -448,7 +449,8 @@ func TestStatusChangeRules(t *testing.T) {
 		{"issuer B on A's credential", f.issuerB, a.ID, "suspend", revokeReq, 403, errcode.Forbidden, ""},
 		{"issuer A suspends its own", f.issuerA, a.ID, "suspend", revokeReq, 200, "", "suspended"},
 		{"suspend again is a no-op", f.issuerA, a.ID, "suspend", revokeReq, 200, "", "suspended"},
-		{"issuer A reinstates its own", f.issuerA, a.ID, "reinstate", revokeReq, 200, "", "valid"},
+		{"issuer A may not undo a suspension", f.issuerA, a.ID, "reinstate", revokeReq, 403, errcode.Forbidden, ""},
+		{"the auditor reinstates", f.auditor, a.ID, "reinstate", revokeReq, 200, "", "valid"},
 		{"reinstate valid is a no-op", f.auditor, a.ID, "reinstate", revokeReq, 200, "", "valid"},
 		{"auditor revokes B's", f.auditor, b.ID, "revoke", revokeReq, 200, "", "revoked"},
 		{"revoke again is idempotent", f.auditor, b.ID, "revoke", revokeReq, 200, "", "revoked"},
@@ -539,7 +541,7 @@ func TestStatusAudit(t *testing.T) {
 	if code, body := f.change(f.issuerA, b.ID, "suspend", issuer.StatusRequest{Reason: "incident", Incident: "INC-7"}); code != 200 {
 		t.Fatalf("suspend: %d %s", code, body)
 	}
-	if code, body := f.change(f.issuerA, b.ID, "reinstate", issuer.StatusRequest{Reason: "other", Note: "false alarm"}); code != 200 {
+	if code, body := f.change(f.auditor, b.ID, "reinstate", issuer.StatusRequest{Reason: "other", Note: "false alarm"}); code != 200 {
 		t.Fatalf("reinstate: %d %s", code, body)
 	}
 
@@ -565,7 +567,11 @@ func TestStatusAudit(t *testing.T) {
 			t.Fatalf("%s: %d entries", tc.action, len(es))
 		}
 		d := es[0].Details
-		if es[0].Actor != f.issuerAID || d["reason"] != tc.reason || d["incident"] != tc.incident || d["from"] != tc.from || d["to"] != tc.to {
+		actor := f.issuerAID // issuer A suspended its own credential
+		if tc.action == "credential.reinstate" {
+			actor = f.auditorID // only an auditor reinstates
+		}
+		if es[0].Actor != actor || d["reason"] != tc.reason || d["incident"] != tc.incident || d["from"] != tc.from || d["to"] != tc.to {
 			t.Errorf("%s entry %+v", tc.action, es[0])
 		}
 	}
@@ -733,5 +739,44 @@ func TestConditionalAndNegotiatedStatusList(t *testing.T) {
 		if got := resp.Header.Get("Content-Type"); got != want {
 			t.Errorf("Accept %q: %s, want %s", accept, got, want)
 		}
+	}
+}
+
+func TestIssuerReadsOnlyItsOwnRecords(t *testing.T) {
+	f := newStatusFixture(t)
+	a := f.issue(f.issuerA, "did:web:acme.example", "ap")
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{
+		{"issuer A, its own", f.issuerA, http.StatusOK},
+		{"issuer B, A's", f.issuerB, http.StatusNotFound},
+		{"auditor", f.auditor, http.StatusOK},
+	} {
+		resp, body := f.do(http.MethodGet, "/v1/credentials/"+a.ID, tc.token, nil, nil)
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestStatusListResignedAfterRotation(t *testing.T) {
+	f := newStatusFixture(t)
+	a := f.issue(f.issuerA, "did:web:acme.example", "ap")
+	f.list(a.ListID) // the issuer now holds a token signed by the old key
+	oldKID := f.keys.Active().KeyID()
+	resp, _ := f.do(http.MethodPost, "/v1/admin/keys/rotate", f.admin, map[string]string{}, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("rotate: %d", resp.StatusCode)
+	}
+	newKID := f.keys.Active().KeyID()
+	if resp, body := f.do(http.MethodPost, "/v1/admin/keys/retire", f.admin, map[string]string{"kid": oldKID}, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("retire: %d %s", resp.StatusCode, body)
+	}
+	_, body := f.do(http.MethodGet, "/statuslists/"+a.ListID, "", nil, nil)
+	hdr, _, _ := strings.Cut(string(body), ".")
+	raw, err := base64.RawURLEncoding.DecodeString(hdr)
+	if err != nil || !strings.Contains(string(raw), newKID) {
+		t.Fatalf("after rotation and retirement the list must be signed by %s: header %s", newKID, raw)
 	}
 }

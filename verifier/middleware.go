@@ -48,14 +48,11 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
 				return
 			}
-			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true}
-			if opts.Nonces != nil {
-				req.NonceCheck = opts.Nonces.Check
-			} else {
-				req.NonceCheck = func(string) error {
-					return errcode.New(errcode.NonceInvalid, "this service issues no nonces")
-				}
+			if opts.Nonces == nil {
+				deny(w, http.StatusUnauthorized, errcode.NonceInvalid, "this service issues no nonces")
+				return
 			}
+			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces}
 			if opts.Action != nil {
 				req.Action, req.Attributes = opts.Action(r)
 			}

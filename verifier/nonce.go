@@ -85,30 +85,31 @@ func mac(secret, body []byte) []byte {
 // Check verifies that nonce is one of ours, unexpired and not seen before,
 // and marks it used.
 func (n *Nonces) Check(nonce string) error {
-	b64body, b64mac, ok := strings.Cut(nonce, ".")
-	body, err1 := base64.RawURLEncoding.DecodeString(b64body)
-	sum, err2 := base64.RawURLEncoding.DecodeString(b64mac)
-	if !ok || err1 != nil || err2 != nil || len(body) != nonceRandom+8 || len(sum) != nonceMAC {
-		return errcode.New(errcode.NonceInvalid, "the nonce was not issued by this verifier")
+	if err := n.Validate(nonce); err != nil {
+		return err
 	}
-	valid := false
-	for _, s := range n.secrets {
-		if hmac.Equal(mac(s, body), sum) {
-			valid = true
-			break
-		}
+	return n.Use(nonce)
+}
+
+// Validate checks that nonce is one of ours and unexpired, without spending
+// it.
+func (n *Nonces) Validate(nonce string) error {
+	_, _, err := n.parse(nonce)
+	return err
+}
+
+// Use spends a valid nonce: it fails with nonce_replayed when the nonce was
+// used before (on this replica), and with nonce_invalid or nonce_expired
+// when it does not validate.
+func (n *Nonces) Use(nonce string) error {
+	exp, key, err := n.parse(nonce)
+	if err != nil {
+		return err
 	}
-	if !valid {
-		return errcode.New(errcode.NonceInvalid, "the nonce was not issued by this verifier")
-	}
-	exp := time.Unix(int64(binary.BigEndian.Uint64(body[nonceRandom:])), 0)
 	now := n.now()
-	if !now.Before(exp) {
-		return errcode.New(errcode.NonceExpired, "the nonce expired at %s", exp.UTC().Format(time.RFC3339))
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if _, dup := n.seen[b64body]; dup {
+	if _, dup := n.seen[key]; dup {
 		return errcode.New(errcode.NonceReplayed, "the nonce was already used")
 	}
 	if len(n.seen) >= n.max {
@@ -121,6 +122,33 @@ func (n *Nonces) Check(nonce string) error {
 			return errcode.New(errcode.RateLimited, "too many outstanding nonces; retry later")
 		}
 	}
-	n.seen[b64body] = exp
+	n.seen[key] = exp
 	return nil
+}
+
+// parse checks the MAC and expiry and returns the expiry and the replay key:
+// the decoded body, so that another encoding of the same bytes is the same
+// nonce.
+func (n *Nonces) parse(nonce string) (time.Time, string, error) {
+	b64body, b64mac, ok := strings.Cut(nonce, ".")
+	body, err1 := base64.RawURLEncoding.DecodeString(b64body)
+	sum, err2 := base64.RawURLEncoding.DecodeString(b64mac)
+	if !ok || err1 != nil || err2 != nil || len(body) != nonceRandom+8 || len(sum) != nonceMAC {
+		return time.Time{}, "", errcode.New(errcode.NonceInvalid, "the nonce was not issued by this verifier")
+	}
+	valid := false
+	for _, s := range n.secrets {
+		if hmac.Equal(mac(s, body), sum) {
+			valid = true
+			break
+		}
+	}
+	if !valid {
+		return time.Time{}, "", errcode.New(errcode.NonceInvalid, "the nonce was not issued by this verifier")
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(body[nonceRandom:])), 0)
+	if !n.now().Before(exp) {
+		return time.Time{}, "", errcode.New(errcode.NonceExpired, "the nonce expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	return exp, string(body), nil
 }

@@ -37,10 +37,15 @@ type Policy struct {
 	// the issuer-signed payload in clear, with nothing inside them
 	// selectively disclosable: claims whose withholding would widen what
 	// the holder may do (an agent certification's prohibitions).
-	ClearClaims  map[string][]string
-	CheckStatus  bool
-	MaxStatusAge time.Duration // how stale a cached status list may be; 0 = always fetch
-	RequireNonce bool          // the KB-JWT nonce must be one issued by Nonces
+	ClearClaims map[string][]string
+	// ClearElements maps a vct to top-level array claims that must be in
+	// clear; their elements may be selectively disclosable, but what each
+	// element says must be in clear (a permission's constraints cannot be
+	// withheld while the permission is shown).
+	ClearElements map[string][]string
+	CheckStatus   bool
+	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
+	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
 	// TrustAny accepts any issuer whose key resolves, for every vct. It is
 	// for offline inspection (agentcert verify without --trust), never for
 	// a service.
@@ -55,8 +60,9 @@ const AnyVCT = "*"
 func DefaultPolicy() Policy {
 	return Policy{
 		Trusted: map[string][]string{}, Algorithms: []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA},
-		ClearClaims: map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
-		RequireKB:   true, MaxKBAge: 5 * time.Minute, Leeway: 30 * time.Second,
+		ClearClaims:   map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
+		ClearElements: map[string][]string{schemas.AgentCertificationV1: {"permissions"}},
+		RequireKB:     true, MaxKBAge: 5 * time.Minute, Leeway: 30 * time.Second,
 		CheckStatus: true, MaxStatusAge: 5 * time.Minute,
 	}
 }
@@ -129,9 +135,11 @@ type Request struct {
 	Nonce        string         `json:"nonce,omitempty"`
 	Action       string         `json:"action,omitempty"`
 	Attributes   map[string]any `json:"request,omitempty"`
-	// NonceCheck, when set, validates the KB-JWT nonce instead of
-	// comparing it with Nonce (the HTTP middleware sets it).
-	NonceCheck func(nonce string) error `json:"-"`
+	// Nonces, when set, makes the KB-JWT nonce single-use: it must be one
+	// these Nonces issued, and it is spent only once everything else has
+	// verified (the HTTP middleware sets it; Policy.RequireNonce uses
+	// Options.Nonces).
+	Nonces *Nonces `json:"-"`
 	// RequireKB demands key binding even if the policy does not (the
 	// middleware sets it).
 	RequireKB bool `json:"-"`
@@ -197,15 +205,17 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if opts.RequireKB && req.Audience == "" {
 		return res.fail(errcode.New(errcode.InvalidInput, "an audience is required to check key binding"))
 	}
-	switch {
-	case req.NonceCheck != nil:
-		opts.NonceCheck = req.NonceCheck
-	case v.p.RequireNonce:
+	nonces := req.Nonces
+	if nonces == nil && v.p.RequireNonce {
+		nonces = v.o.Nonces
+	}
+	if nonces != nil {
+		opts.RequireKB = true
 		opts.NonceCheck = func(n string) error {
 			if req.Nonce != "" && n != req.Nonce {
 				return errcode.New(errcode.KBWrongNonce, "the KB-JWT nonce is not the expected one")
 			}
-			return v.o.Nonces.Check(n)
+			return nonces.Validate(n)
 		}
 	}
 	out, err := sdjwt.Verify(ctx, req.Presentation, opts)
@@ -222,6 +232,9 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if err := checkClear(out.IssuerPayload, v.p.ClearClaims[res.VCT]); err != nil {
 		return res.fail(err)
 	}
+	if err := checkClearElements(out.IssuerPayload, out.Disclosures, v.p.ClearElements[res.VCT]); err != nil {
+		return res.fail(err)
+	}
 	for _, p := range v.p.RequiredClaims {
 		if _, ok := lookupPointer(out.Claims, p); !ok {
 			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", p))
@@ -229,6 +242,14 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	}
 	if err := v.checkStatus(ctx, res); err != nil {
 		return res.fail(err)
+	}
+	if nonces != nil {
+		// Spent last, so that a tampered copy or a passing outage does not
+		// use up the agent's nonce.
+		n, _ := out.KeyBinding["nonce"].(string)
+		if err := nonces.Use(n); err != nil {
+			return res.fail(err)
+		}
 	}
 	res.Verified = true
 	if req.Action != "" {
@@ -325,6 +346,39 @@ func checkClear(payload map[string]any, names []string) error {
 		}
 		if hidesClaims(v) {
 			return errcode.New(errcode.MissingClaim, "claim %q must not contain selectively disclosable parts", n)
+		}
+	}
+	return nil
+}
+
+// checkClearElements verifies that each named array claim is in payload in
+// clear and that every element, in clear or disclosed, hides nothing.
+func checkClearElements(payload map[string]any, ds []*sdjwt.Disclosure, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	byDigest := make(map[string]*sdjwt.Disclosure, len(ds))
+	for _, d := range ds {
+		byDigest[d.Digest] = d
+	}
+	for _, n := range names {
+		arr, ok := payload[n].([]any)
+		if !ok {
+			return errcode.New(errcode.MissingClaim, "claim %q must be an array in clear", n)
+		}
+		for i, e := range arr {
+			if m, ok := e.(map[string]any); ok && len(m) == 1 {
+				if digest, ok := m["..."].(string); ok {
+					d, disclosed := byDigest[digest]
+					if !disclosed {
+						continue // an element not shown grants nothing
+					}
+					e = d.Value
+				}
+			}
+			if hidesClaims(e) {
+				return errcode.New(errcode.MissingClaim, "element %d of claim %q must not contain selectively disclosable parts", i, n)
+			}
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -271,7 +272,7 @@ func TestWithheldRestrictions(t *testing.T) {
 	claims := func() map[string]any {
 		return map[string]any{
 			"iss": issDID, "vct": schemas.AgentCertificationV1, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-			"permissions":  []any{map[string]any{"action": "payments:*"}},
+			"permissions":  []any{map[string]any{"action": "payments:*", "constraints": map[string]any{"max_amount": 10, "currency": "EUR"}}},
 			"prohibitions": []any{"payments:initiate"},
 			"status":       map[string]any{"status_list": map[string]any{"idx": 1, "uri": "https://issuer.example/statuslists/1"}},
 		}
@@ -295,6 +296,7 @@ func TestWithheldRestrictions(t *testing.T) {
 		"prohibitions disclosed but SD":  {[]string{"/prohibitions"}, []string{""}, errcode.MissingClaim},
 		"a prohibition element withheld": {[]string{"/prohibitions/*"}, nil, errcode.MissingClaim},
 		"status withheld":                {[]string{"/status"}, nil, errcode.StatusInvalid},
+		"a permission's constraints SD":  {[]string{"/permissions/*", "/permissions/0/constraints"}, []string{"/permissions/0"}, errcode.MissingClaim},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cred, err := sdjwt.Issue(claims(), tc.sd, iss, nil)
@@ -313,5 +315,76 @@ func TestWithheldRestrictions(t *testing.T) {
 	}
 	if fetched != 0 {
 		t.Fatalf("a credential refused before its status check fetched %d status lists", fetched)
+	}
+}
+
+// TestNonceSpentOnlyOnSuccess: a single-use nonce survives a tampered copy
+// of the presentation and a passing status outage, and is spent by the
+// first presentation that verifies.
+func TestNonceSpentOnlyOnSuccess(t *testing.T) {
+	iss, _ := keyutil.Generate(jwa.ES256)
+	pub, _ := keyutil.Public(iss)
+	issDID, _ := did.KeyDID(pub)
+	kid, _ := did.VerificationMethodID(issDID)
+	_ = iss.Set(jwk.KeyIDKey, kid)
+	agent, _ := keyutil.Generate(jwa.EdDSA)
+	apub, _ := keyutil.Public(agent)
+	raw, _ := json.Marshal(apub)
+	var cnf map[string]any
+	_ = json.Unmarshal(raw, &cnf)
+	now := time.Now()
+	const uri = "https://issuer.example/statuslists/1"
+	cred, err := sdjwt.Issue(map[string]any{
+		"iss": issDID, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": cnf},
+		"status":      map[string]any{"status_list": map[string]any{"idx": 3, "uri": uri}},
+		"permissions": []any{map[string]any{"action": "a:b"}, map[string]any{"action": "c:d"}},
+	}, []string{"/permissions/*"}, iss, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := revocation.NewList(131072, 2)
+	tok, _ := revocation.SignToken(list, revocation.TokenClaims{Subject: uri, Issuer: issDID, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, iss)
+	outage := true
+	nonces, _ := NewNonces(nil, time.Minute, nil)
+	p := DefaultPolicy()
+	p.Trusted[issDID] = []string{"urn:x"}
+	p.RequireNonce = true
+	p.MaxStatusAge = 0
+	v, err := New(p, Options{Resolver: did.NewResolver(nil), Nonces: nonces, Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+		if outage {
+			return nil, errcode.New(errcode.FetchFailed, "down")
+		}
+		return []byte(tok), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, _ := nonces.Issue()
+	pres, err := sdjwt.Present(cred, []string{""}, &sdjwt.KBOptions{Key: agent, Audience: "aud", Nonce: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy with one disclosure dropped: sd_hash no longer matches.
+	parts := strings.Split(pres, "~")
+	tampered := strings.Join(append(parts[:1:1], parts[2:]...), "~")
+	verify := func(p string) errcode.Code {
+		r := v.Verify(context.Background(), Request{Presentation: p, Audience: "aud"})
+		if r.Verified {
+			return ""
+		}
+		return r.Errors[0].Code
+	}
+	if c := verify(tampered); c != errcode.KBSDHashMismatch {
+		t.Fatalf("tampered copy: %s", c)
+	}
+	if c := verify(pres); c != errcode.StatusUnavailable {
+		t.Fatalf("during the outage: %s", c)
+	}
+	outage = false
+	if c := verify(pres); c != "" {
+		t.Fatalf("the nonce must still be usable after a tampered copy and an outage: %s", c)
+	}
+	if c := verify(pres); c != errcode.NonceReplayed {
+		t.Fatalf("second use: %s", c)
 	}
 }

@@ -105,15 +105,16 @@ func TestCLIRevokeAndStatusCheck(t *testing.T) {
 		t.Fatalf("status check after revoke: exit %d\n%s", code, out)
 	}
 
-	// The token from the environment; suspend -> suspended -> reinstate -> valid.
-	env := []string{tokenEnv + "=" + issuerA}
+	// The token from the environment: the issuer suspends its own
+	// credential, only the auditor reinstates it.
 	for _, step := range []struct {
-		action, want string
-		exit         int
+		action, want, token string
+		exit                int
 	}{
-		{"suspend", "suspended", 1},
-		{"reinstate", "valid", 0},
+		{"suspend", "suspended", issuerA, 1},
+		{"reinstate", "valid", auditor, 0},
 	} {
+		env := []string{tokenEnv + "=" + step.token}
 		out, errOut, code = runRevokeCLI(t, dir, env, append([]string{step.action, b.ID, "--reason", "incident"}, srv...)...)
 		if code != 0 || !strings.Contains(out, `"status": "`+step.want+`"`) {
 			t.Fatalf("%s: exit %d\n%s%s", step.action, code, out, errOut)
