@@ -9,27 +9,11 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 )
-
-// benchParty is a key with its did:key.
-func benchParty(b testing.TB, alg jwa.SignatureAlgorithm) (jwk.Key, string) {
-	k, err := keyutil.Generate(alg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub, _ := keyutil.Public(k)
-	id, err := did.KeyDID(pub)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kid, _ := did.VerificationMethodID(id)
-	_ = k.Set(jwk.KeyIDKey, kid)
-	return k, id
-}
 
 // BenchmarkVerifyCached is a full in-process verification (signature,
 // disclosures, KB-JWT, trust, status from the client's cache, authorization)
@@ -38,8 +22,8 @@ func benchParty(b testing.TB, alg jwa.SignatureAlgorithm) (jwk.Key, string) {
 func BenchmarkVerifyCached(b *testing.B) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
 		b.Run(alg.String(), func(b *testing.B) {
-			issKey, issDID := benchParty(b, alg)
-			agentKey, agentDID := benchParty(b, alg)
+			issKey, issDID := testkeys.DIDKey(b, alg)
+			agentKey, agentDID := testkeys.DIDKey(b, alg)
 			const uri = "https://issuer.example/statuslists/1"
 			list, _ := revocation.NewList(131072, 2)
 			now := time.Now()

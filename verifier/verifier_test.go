@@ -11,6 +11,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -219,11 +220,7 @@ func TestLookupPointer(t *testing.T) {
 }
 
 func TestDIDIssuerKeysAreCached(t *testing.T) {
-	iss, _ := keyutil.Generate(jwa.ES256)
-	pub, _ := keyutil.Public(iss)
-	issDID, _ := did.KeyDID(pub)
-	kid, _ := did.VerificationMethodID(issDID)
-	_ = iss.Set(jwk.KeyIDKey, kid)
+	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	now := time.Now()
 	cred, err := sdjwt.Issue(map[string]any{"iss": issDID, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}, nil, iss, nil)
 	if err != nil {
@@ -263,11 +260,7 @@ func TestDIDIssuerKeysAreCached(t *testing.T) {
 // TestWithheldRestrictions: a holder cannot widen what it may do by not
 // disclosing its prohibitions or its status reference.
 func TestWithheldRestrictions(t *testing.T) {
-	iss, _ := keyutil.Generate(jwa.ES256)
-	pub, _ := keyutil.Public(iss)
-	issDID, _ := did.KeyDID(pub)
-	kid, _ := did.VerificationMethodID(issDID)
-	_ = iss.Set(jwk.KeyIDKey, kid)
+	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	now := time.Now()
 	claims := func() map[string]any {
 		return map[string]any{
@@ -322,11 +315,7 @@ func TestWithheldRestrictions(t *testing.T) {
 // of the presentation and a passing status outage, and is spent by the
 // first presentation that verifies.
 func TestNonceSpentOnlyOnSuccess(t *testing.T) {
-	iss, _ := keyutil.Generate(jwa.ES256)
-	pub, _ := keyutil.Public(iss)
-	issDID, _ := did.KeyDID(pub)
-	kid, _ := did.VerificationMethodID(issDID)
-	_ = iss.Set(jwk.KeyIDKey, kid)
+	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	agent, _ := keyutil.Generate(jwa.EdDSA)
 	apub, _ := keyutil.Public(agent)
 	raw, _ := json.Marshal(apub)

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -125,17 +125,7 @@ type testKey struct {
 
 func newTestKey(t *testing.T) testKey {
 	t.Helper()
-	k, err := keyutil.Generate(jwa.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := keyutil.Public(k)
-	id, err := did.KeyDID(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := did.VerificationMethodID(id)
-	_ = k.Set(jwk.KeyIDKey, kid)
+	k, id := testkeys.DIDKey(t, jwa.ES256)
 	return testKey{k, id}
 }
 

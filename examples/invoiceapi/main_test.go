@@ -11,7 +11,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
@@ -28,17 +28,7 @@ type party struct {
 
 func newParty(t *testing.T) party {
 	t.Helper()
-	k, err := keyutil.Generate(jwa.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := keyutil.Public(k)
-	id, err := did.KeyDID(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid, _ := did.VerificationMethodID(id)
-	_ = k.Set(jwk.KeyIDKey, kid)
+	k, id := testkeys.DIDKey(t, jwa.ES256)
 	return party{k, id}
 }
 
