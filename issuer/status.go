@@ -40,8 +40,8 @@ func (r StatusRequest) check() error {
 	if !slices.Contains(Reasons, r.Reason) {
 		return errcode.New(errcode.InvalidInput, "reason must be one of %v", Reasons)
 	}
-	if len(r.Incident) > 256 || len(r.Note) > 2048 {
-		return errcode.New(errcode.InvalidInput, "incident is limited to 256 and note to 2048 characters")
+	if len(r.Incident) > MaxIncident || len(r.Note) > MaxNote {
+		return errcode.New(errcode.InvalidInput, "incident is limited to %d and note to %d characters", MaxIncident, MaxNote)
 	}
 	return nil
 }
