@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
@@ -68,7 +69,7 @@ func webDID(publicURL string) (string, error) {
 
 // issuerParts is the issuer side of a running service.
 type issuerParts struct {
-	store *store.SQLite
+	store store.Store
 	*issuer.Parts
 }
 
@@ -89,10 +90,19 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 // dbFile is the SQLite database's name in the data directory.
 const dbFile = "agentcert.db"
 
-// openStore opens (creating) the SQLite database in the data directory.
-func openStore(ctx context.Context, cfg config.Config) (*store.SQLite, error) {
+// openStore opens the PostgreSQL database of store.url, or else (creating
+// it) the SQLite database in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	// The data directory holds the key-encryption key file either way.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.Store.URL != "" {
+		st, err := postgres.Open(ctx, cfg.Store.URL)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil
 	}
 	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
@@ -122,7 +132,7 @@ func issuerSettings(cfg config.Config) ([]byte, issuer.Settings, error) {
 }
 
 // wireIssuer wires the issuer over an open store.
-func wireIssuer(ctx context.Context, cfg config.Config, st *store.SQLite, reg *schemas.Registry) (*issuer.Parts, error) {
+func wireIssuer(ctx context.Context, cfg config.Config, st store.Store, reg *schemas.Registry) (*issuer.Parts, error) {
 	kek, s, err := issuerSettings(cfg)
 	if err != nil {
 		return nil, err
@@ -131,7 +141,7 @@ func wireIssuer(ctx context.Context, cfg config.Config, st *store.SQLite, reg *s
 }
 
 // openKeyRing loads the issuer's key ring alone (for keys rotate).
-func openKeyRing(ctx context.Context, cfg config.Config, st *store.SQLite) (*issuer.KeyRing, error) {
+func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issuer.KeyRing, error) {
 	kek, s, err := issuerSettings(cfg)
 	if err != nil {
 		return nil, err
