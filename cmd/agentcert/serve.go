@@ -168,6 +168,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
+		go refreshKeys(ctx, parts.Keys, cfg.Store.RefreshInterval, log)
 	}
 	if cfg.Verifier.Enabled {
 		local := ""
@@ -201,6 +202,28 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// refreshKeys reloads the key ring every interval until ctx ends, so that
+// a rotation or retirement made on another node sharing the database (or by
+// `agentcert keys` on this one) is used here within one interval.
+func refreshKeys(ctx context.Context, kr *issuer.KeyRing, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := kr.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("key refresh failed", "err", err)
+		case changed:
+			log.Info("signing keys changed in the store", "active", kr.Active().KeyID())
+		}
+	}
 }
 
 // bootstrapToken creates the first admin token when the store has none and

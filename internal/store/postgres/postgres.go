@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -150,11 +151,20 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 }
 
 // redact drops the password of a URL for messages.
-func redact(url string) string {
-	if cfg, err := pgconn.ParseConfig(url); err == nil && cfg.Password != "" {
-		return strings.Replace(url, ":"+cfg.Password+"@", ":xxxxx@", 1)
+func redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
 	}
-	return url
+	if _, ok := u.User.Password(); ok {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // Stats counts the writer's work since Open.

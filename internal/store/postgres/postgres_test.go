@@ -233,3 +233,12 @@ func TestOpenRefuses(t *testing.T) {
 		t.Fatalf("the password leaked into %v", err)
 	}
 }
+
+func TestOpenRedactsPassword(t *testing.T) {
+	for _, u := range []string{"postgres://u:s3cret@[::1/x", "postgres://u:s3cret@127.0.0.1:1/x?connect_timeout=1", "postgres://127.0.0.1:1/x?password=s3cret&connect_timeout=1"} {
+		_, err := postgres.Open(t.Context(), u)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open(%q): %v", u, err)
+		}
+	}
+}
