@@ -3,13 +3,13 @@ package verifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -70,6 +70,11 @@ func New(p Policy, o Options) (*Verifier, error) {
 		o.CacheEntries = DefaultCacheEntries
 	}
 	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now), keys: ttlcache.New[jwk.Key](o.CacheEntries, o.Now)}
+	for _, s := range p.RequiredClaims {
+		if _, err := jsonptr.Parse(s); err != nil {
+			return nil, fmt.Errorf("verifier: Policy.RequiredClaims: %w", err)
+		}
+	}
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -176,9 +181,10 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if err := checkClearElements(out.IssuerPayload, out.Disclosures, v.p.ClearElements[res.VCT]); err != nil {
 		return res.fail(err)
 	}
-	for _, p := range v.p.RequiredClaims {
-		if _, ok := lookupPointer(out.Claims, p); !ok {
-			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", p))
+	for _, s := range v.p.RequiredClaims {
+		p, err := jsonptr.Parse(s) // checked by New
+		if _, ok := jsonptr.Get(out.Claims, p); !ok || err != nil {
+			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", s))
 		}
 	}
 	if err := v.checkStatus(ctx, res); err != nil {
@@ -215,35 +221,4 @@ func rootCode(err error) errcode.Code {
 		return ""
 	}
 	return root
-}
-
-// lookupPointer resolves an RFC 6901 JSON Pointer in v.
-func lookupPointer(v any, ptr string) (any, bool) {
-	if ptr == "" {
-		return v, true
-	}
-	if !strings.HasPrefix(ptr, "/") {
-		return nil, false
-	}
-	cur := v
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch c := cur.(type) {
-		case map[string]any:
-			next, ok := c[tok]
-			if !ok {
-				return nil, false
-			}
-			cur = next
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
 }
