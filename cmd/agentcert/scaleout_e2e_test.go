@@ -437,4 +437,3 @@ func TestScaleOutKill9DuringRevocationStorm(t *testing.T) {
 		t.Fatalf("audit verify after the kill: %s", out)
 	}
 }
-
