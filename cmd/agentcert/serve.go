@@ -182,7 +182,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.Nonces, err = newNonces(cfg); err != nil {
 			return err
 		}
-		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, verifier.Options{}); err != nil {
+		if opts.Verifier, err = newVerifier(cfg, p, verifier.WithNonces(opts.Nonces)); err != nil {
 			return err
 		}
 	}
