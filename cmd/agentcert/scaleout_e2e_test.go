@@ -27,7 +27,6 @@ import (
 	"github.com/agentcert/agentcert/internal/testsvc"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
-	"github.com/agentcert/agentcert/verifier"
 )
 
 // Several issuer nodes on one PostgreSQL database, driven through the real
@@ -108,7 +107,7 @@ type statusReader struct {
 func newStatusReader(c *cluster) *statusReader {
 	resolver := did.NewResolver(did.NewFetcher(did.FetcherConfig{AllowHosts: []string{"127.0.0.1"}}))
 	return &statusReader{pub: c.a.URL, iss: c.a.IssuerDID, keyFn: func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-		return verifier.DIDIssuerKey(ctx, resolver, iss, hdr)
+		return did.IssuerKey(ctx, resolver, iss, hdr.KeyID())
 	}}
 }
 
