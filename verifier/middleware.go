@@ -24,6 +24,15 @@ type MiddlewareOptions struct {
 	// e.g. amount and currency). Nil, or an empty action, means the request
 	// needs only a verified credential.
 	Action func(r *http.Request) (action string, attributes map[string]any)
+	// Channel, when set, accepts requests signed with HTTP Message
+	// Signatures (RFC 9421) by the key of a credential verified earlier or
+	// presented in the same request (see Channel). Requests without a
+	// Signature-Input header still need a presentation each.
+	Channel *Channel
+	// Limits, when set, applies per-principal and per-agent token buckets
+	// to verified requests by the class of their action; a request over
+	// its terms gets 429 with Retry-After.
+	Limits *RateLimiter
 }
 
 type resultKey struct{}
@@ -43,6 +52,10 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if opts.Channel != nil && r.Header.Get("Signature-Input") != "" {
+				opts.Channel.serve(w, r, next, &opts)
+				return
+			}
 			pres := r.Header.Get(HeaderAgentCredential)
 			if pres == "" {
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
@@ -66,20 +79,30 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 				deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
 				return
 			}
+			if !admit(w, v, &opts, req.Action, res) {
+				return
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
 	}
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {
+	denyWith(w, status, code, detail, nil)
+}
+
+// denyWith is deny with extension members in the problem.
+func denyWith(w http.ResponseWriter, status int, code errcode.Code, detail string, extra map[string]any) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `AgentCredential error="`+string(code)+`"`)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
-	})
+	p := map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail}
+	for k, v := range extra {
+		p[k] = v
+	}
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // Handler serves GET requests with a fresh nonce:
