@@ -8,6 +8,11 @@
 //
 // An agent first GETs /nonce, then presents its credential with a KB-JWT
 // whose aud is this service's audience and whose nonce is that nonce.
+//
+// Agents may also sign each request with HTTP Message Signatures (RFC 9421)
+// under their certified key (agentcert's agentclient, or `agentcert
+// request`): the presentation is then sent once, and later requests carry
+// only a signature that the API checks against the session it opened.
 package main
 
 import (
@@ -25,12 +30,14 @@ import (
 
 const vct = "urn:agentcert:agent-certification:v1"
 
-// newAPI returns the invoice API behind the agentcert middleware.
-func newAPI(v *verifier.Verifier, nonces *verifier.Nonces, audience string) http.Handler {
+// newAPI returns the invoice API behind the agentcert middleware; ch, when
+// set, accepts signed requests.
+func newAPI(v *verifier.Verifier, ch *verifier.Channel, nonces *verifier.Nonces, audience string) http.Handler {
 	guard := verifier.Middleware(v, verifier.MiddlewareOptions{
 		Audience: audience,
 		Nonces:   nonces,
 		Action:   actionOf,
+		Channel:  ch,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /nonce", nonces.Handler())
@@ -120,7 +127,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	log.Printf("invoice API on http://%s (audience %s, trusting %s)", *listen, *audience, *trust)
-	srv := &http.Server{Addr: *listen, Handler: newAPI(v, nonces, *audience), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: newAPI(v, ch, nonces, *audience), ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }
