@@ -140,16 +140,20 @@ func TestHTTPSigJSSignsGoVerifies(t *testing.T) {
 	p := verifier.DefaultPolicy()
 	p.Trusted[issDID] = []string{"urn:x"}
 	p.CheckStatus = false
-	v, err := verifier.New(p, verifier.Options{Resolver: did.NewResolver(nil), Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := verifier.New(p, verifier.WithResolver(did.NewResolver(nil)), verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 		return nil, errcode.New(errcode.FetchFailed, "no fetches here")
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	nonces, _ := verifier.NewNonces(nil, time.Minute, nil)
 	ch, _ := verifier.NewChannel(v, verifier.ChannelOptions{})
-	srv := httptest.NewServer(verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces, Channel: ch,
-		Action: func(*http.Request) (string, map[string]any) { return "invoices:read", nil }})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mw, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces, Channel: ch,
+		Action: func(*http.Request) (string, map[string]any) { return "invoices:read", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _ := verifier.ResultFrom(r.Context())
 		b, _ := io.ReadAll(r.Body)
 		_ = json.NewEncoder(w).Encode(map[string]string{"agent": res.Subject, "body": string(b)})

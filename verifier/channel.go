@@ -97,7 +97,7 @@ func NewChannel(v *Verifier, o ChannelOptions) (*Channel, error) {
 	if o.MaxBody == 0 {
 		o.MaxBody = 1 << 20
 	}
-	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.o.Now), nonces: map[string]time.Time{}}, nil
+	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.s.now), nonces: map[string]time.Time{}}, nil
 }
 
 // Sessions returns how many sessions are held.
@@ -119,7 +119,7 @@ func refuse(status int, code errcode.Code, format string, args ...any) *channelE
 // in the request context (with the action's decision) and the request
 // with its body restored.
 func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *http.Request, *channelError) {
-	now := c.v.o.Now()
+	now := c.v.s.now()
 	sigs, err := httpsig.Parse(r.Header.Values(httpsig.HeaderSignatureInput), r.Header.Values(httpsig.HeaderSignature))
 	if err != nil {
 		return nil, r, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
@@ -153,7 +153,7 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *ht
 		return nil, r, ce
 	}
 	res := sess.res
-	res.Errors = []ErrorInfo{}
+	res.Error = nil
 	if opts.Action != nil {
 		if action, attrs := opts.Action(r); action != "" {
 			d := Authorize(res.Claims, action, attrs, now.Add(-c.v.p.Leeway))
@@ -227,8 +227,7 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	}
 	res := c.v.Verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
 	if !res.Verified {
-		e := res.Errors[0]
-		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.New(e.Code, "%s", e.Message), keyid: kid}
+		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
 	}
 	key, err := sdjwt.HolderKey(res.Claims)
 	if err != nil {
@@ -400,7 +399,7 @@ func admit(w http.ResponseWriter, v *Verifier, o *MiddlewareOptions, action stri
 	if p, ok := res.Claims["principal"].(map[string]any); ok {
 		principal, _ = p["id"].(string)
 	}
-	wait, err := o.Limits.allow(action, principal, res.Subject, v.o.Now())
+	wait, err := o.Limits.allow(action, principal, res.Subject, v.s.now())
 	if err == nil {
 		return true
 	}

@@ -70,14 +70,14 @@ func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
 	p := verifier.DefaultPolicy()
 	p.Trusted[e.issDID] = []string{"urn:x"}
 	p.MaxStatusAge = time.Minute
-	v, err := verifier.New(p, verifier.Options{Resolver: did.NewResolver(nil), Now: e.clock,
-		Fetch: func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
+	v, err := verifier.New(p, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clock),
+		verifier.WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 			now := e.clock()
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			tok, err := revocation.SignToken(e.list, revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, e.iss)
 			return []byte(tok), err
-		}})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,11 @@ func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
 			t.Fatal(err)
 		}
 	}
-	e.srv = httptest.NewServer(verifier.Middleware(v, opts)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mw, err := verifier.Middleware(v, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _ := verifier.ResultFrom(r.Context())
 		b, _ := io.ReadAll(r.Body)
 		e.mu.Lock()
@@ -436,9 +440,9 @@ func TestChannelSessionsBounded(t *testing.T) {
 }
 
 func mustVerifier(t *testing.T) *verifier.Verifier {
-	v, err := verifier.New(verifier.DefaultPolicy(), verifier.Options{Resolver: did.NewResolver(nil), Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := verifier.New(verifier.DefaultPolicy(), verifier.WithResolver(did.NewResolver(nil)), verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 		return nil, errcode.New(errcode.FetchFailed, "none")
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

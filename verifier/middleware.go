@@ -3,10 +3,12 @@ package verifier
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/problem"
 )
 
 // HeaderAgentCredential carries an agent's presentation to a counterparty.
@@ -49,7 +51,21 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 // WWW-Authenticate and problem+json carrying the code; a verified agent
 // whose action is denied gets 403. On success the *Result is in the request
 // context (ResultFrom).
-func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Handler {
+//
+// Options that cannot work are refused when the middleware is built: no
+// verifier, a verifier built for offline inspection (Inspecting), no
+// Audience, or no Nonces.
+func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Handler, error) {
+	switch {
+	case v == nil:
+		return nil, errors.New("verifier: Middleware needs a verifier")
+	case v.Inspecting():
+		return nil, errors.New("verifier: Middleware refuses a verifier built for offline inspection (WithPinnedIssuerKey, WithAnyIssuer)")
+	case opts.Audience == "":
+		return nil, errors.New("verifier: MiddlewareOptions.Audience is required")
+	case opts.Nonces == nil:
+		return nil, errors.New("verifier: MiddlewareOptions.Nonces is required")
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if opts.Channel != nil && r.Header.Get("Signature-Input") != "" {
@@ -61,18 +77,13 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
 				return
 			}
-			if opts.Nonces == nil {
-				deny(w, http.StatusUnauthorized, errcode.NonceInvalid, "this service issues no nonces")
-				return
-			}
 			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces}
 			if opts.Action != nil {
 				req.Action, req.Attributes = opts.Action(r)
 			}
 			res := v.Verify(r.Context(), req)
 			if !res.Verified {
-				e := res.Errors[0]
-				deny(w, http.StatusUnauthorized, e.Code, e.Message)
+				deny(w, http.StatusUnauthorized, res.Error.Code, res.Error.Message)
 				return
 			}
 			if res.Decision != nil && !res.Decision.Allowed {
@@ -84,7 +95,7 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
-	}
+	}, nil
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {
@@ -96,13 +107,18 @@ func denyWith(w http.ResponseWriter, status int, code errcode.Code, detail strin
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `AgentCredential error="`+string(code)+`"`)
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	p := map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail}
-	for k, v := range extra {
-		p[k] = v
+	p := problem.New(status, code, detail)
+	if len(extra) == 0 {
+		problem.Write(w, p)
+		return
 	}
-	_ = json.NewEncoder(w).Encode(p)
+	b, _ := json.Marshal(p)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for k, v := range extra {
+		m[k] = v
+	}
+	problem.WriteJSON(w, status, problem.MediaType, m)
 }
 
 // Handler serves GET requests with a fresh nonce:
@@ -119,8 +135,7 @@ func (n *Nonces) Handler() http.Handler {
 			deny(w, http.StatusInternalServerError, errcode.Internal, "could not make a nonce")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(map[string]string{"nonce": nonce, "expires_at": exp.UTC().Format(time.RFC3339)})
+		problem.WriteJSON(w, http.StatusOK, "application/json", map[string]string{"nonce": nonce, "expires_at": exp.UTC().Format(time.RFC3339)})
 	})
 }

@@ -22,9 +22,9 @@ func signedCounterparty(t *testing.T, issuerDID string) (*httptest.Server, *veri
 	p := verifier.DefaultPolicy()
 	p.Trusted[issuerDID] = []string{verifier.AnyVCT}
 	p.CheckStatus = false // the CLI's offline credentials carry no status reference
-	v, err := verifier.New(p, verifier.Options{Resolver: did.NewResolver(nil), Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := verifier.New(p, verifier.WithResolver(did.NewResolver(nil)), verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 		return nil, nil
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,13 +33,16 @@ func signedCounterparty(t *testing.T, issuerDID string) (*httptest.Server, *veri
 	if err != nil {
 		t.Fatal(err)
 	}
-	guard := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "https://invoices.example", Nonces: nonces, Channel: ch,
+	guard, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "https://invoices.example", Nonces: nonces, Channel: ch,
 		Action: func(r *http.Request) (string, map[string]any) {
 			if strings.HasSuffix(r.URL.Path, "/pay") {
 				return "payments:initiate", nil
 			}
 			return "invoices:read", nil
 		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /nonce", nonces.Handler())
 	mux.Handle("/", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

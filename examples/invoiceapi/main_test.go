@@ -101,10 +101,7 @@ func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verifier.New(p, verifier.Options{
-		Resolver: did.NewResolver(did.NewFetcher(did.FetcherConfig{})),
-		Fetch:    lists.fetch,
-	})
+	v, err := verifier.New(p, verifier.WithFetch(lists.fetch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +109,11 @@ func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newAPI(v, ch, nonces, aud))
+	api, err := newAPI(v, ch, nonces, aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return srv, lists
 }
