@@ -16,7 +16,6 @@ import (
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/sdjwt"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // Signature tags the agent channel accepts: agentcert's own and Web Bot
@@ -68,7 +67,7 @@ type Channel struct {
 }
 
 type session struct {
-	key     jwk.Key
+	key     any // the cnf key as a crypto public key
 	alg     string
 	res     Result // the presentation's verified result, without decision
 	expires time.Time
@@ -244,7 +243,11 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	if err != nil {
 		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
-	sess := &session{key: key, alg: alg, res: *res, expires: c.sessionEnd(res, now)}
+	var raw any
+	if err := key.Raw(&raw); err != nil {
+		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk is not a usable key")}
+	}
+	sess := &session{key: raw, alg: alg, res: *res, expires: c.sessionEnd(res, now)}
 	sess.res.Decision = nil
 	if sess.expires.After(now) {
 		c.sessions.Put(kid, sess, sess.expires)

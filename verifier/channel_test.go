@@ -29,7 +29,7 @@ const statusURI = "https://issuer.example/statuslists/1"
 // channelEnv is a counterparty behind the middleware with the agent
 // channel on, and agents certified by one issuer.
 type channelEnv struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	now     time.Time
 	iss     jwk.Key
@@ -38,6 +38,7 @@ type channelEnv struct {
 	nonces  *verifier.Nonces
 	channel *verifier.Channel
 	srv     *httptest.Server
+	bare    http.Handler // the middleware before a handler that does nothing (benchmarks)
 	hits    int
 	idx     int
 }
@@ -62,6 +63,11 @@ type agent struct {
 }
 
 func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
+	t.Helper()
+	return newChannelEnvTB(t, limits)
+}
+
+func newChannelEnvTB(t testing.TB, limits []verifier.RateClass) *channelEnv {
 	t.Helper()
 	e := &channelEnv{t: t, now: time.Now().Truncate(time.Second)}
 	e.iss, e.issDID = testkeys.DIDKey(t, jwa.ES256)
@@ -101,6 +107,7 @@ func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.bare = mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	e.srv = httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _ := verifier.ResultFrom(r.Context())
 		b, _ := io.ReadAll(r.Body)
