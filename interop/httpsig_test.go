@@ -209,3 +209,80 @@ func TestHTTPSigJSSignsGoVerifies(t *testing.T) {
 		})
 	}
 }
+
+// TestWebBotAuthDirectory: a verifier that knows only Web Bot Auth checks
+// an agentcert agent's signed request with http-message-signatures, taking
+// the key its keyid names from the issuer's signatures directory (real
+// binary, real HTTP); once the credential is revoked the key is gone.
+func TestWebBotAuthDirectory(t *testing.T) {
+	requireHTTPSigJS(t)
+	srv := startServer(t, "issuer:\n  did_method: key\n")
+	issuerTok := srv.token(t, "issuer")
+	auditorTok := srv.token(t, "auditor")
+	dir := t.TempDir()
+	agentDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", "agent.jwk")
+	agentKey := readKey(t, filepath.Join(dir, "agent.jwk"))
+	var issued struct {
+		ID         string `json:"id"`
+		Credential string `json:"credential"`
+	}
+	if st := srv.call(t, http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agentDID, "claims": certClaims()}, &issued); st != http.StatusCreated {
+		t.Fatalf("issue: HTTP %d", st)
+	}
+	directory := func() map[string]map[string]any {
+		resp, err := http.Get(srv.URL + "/.well-known/http-message-signatures-directory")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/http-message-signatures-directory+json" {
+			t.Fatalf("directory: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		var set struct {
+			Keys []map[string]any `json:"keys"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]map[string]any{}
+		for _, k := range set.Keys {
+			out[k["kid"].(string)] = k
+		}
+		return out
+	}
+
+	cap := &capture{}
+	tr, err := agentclient.New(agentclient.Options{Credential: issued.Credential, Key: agentKey, Base: cap, SignatureAgent: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://shop.example/catalog?page=1", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sent := cap.last
+	sigs, err := httpsig.Parse(sent.Header.Values("Signature-Input"), sent.Header.Values("Signature"))
+	if err != nil || sigs[0].Params.Tag != verifier.TagWebBotAuth || !sigs[0].CoversMember("signature-agent", "sig1") {
+		t.Fatalf("signature %+v, %v", sigs, err)
+	}
+	key, ok := directory()[sigs[0].Params.KeyID]
+	if !ok {
+		t.Fatalf("keyid %s is not in the issuer's directory", sigs[0].Params.KeyID)
+	}
+	var out jsVerify
+	nodeScript(t, "httpsig-tool.mjs", "verify", map[string]any{"method": sent.Method, "url": sent.URL.String(), "headers": flatHeaders(sent.Header),
+		"public_jwk": key, "alg": httpsig.AlgEd25519}, &out)
+	if out.Verified == nil || !*out.Verified {
+		t.Fatalf("http-message-signatures with the directory's key: %+v", out)
+	}
+
+	if st := srv.call(t, http.MethodPost, "/v1/credentials/"+issued.ID+"/revoke", auditorTok, map[string]string{"reason": "key_compromise"}, nil); st != 200 {
+		t.Fatalf("revoke: HTTP %d", st)
+	}
+	// The node that revoked rebuilds its directory at once.
+	if _, ok := directory()[sigs[0].Params.KeyID]; ok {
+		t.Fatal("a revoked agent's key is still in the directory")
+	}
+}

@@ -22,7 +22,7 @@ const (
 	sigDirMediaType = "application/http-message-signatures-directory+json"
 	// sigDirTTL is how long a built directory is served before it is
 	// rebuilt, and its Cache-Control max-age: a revoked or expired agent
-	// leaves it within this time.
+	// leaves it within this time (at once on the node that changed it).
 	sigDirTTL = 60 * time.Second
 	// maxSigDirKeys bounds the keys one directory lists.
 	maxSigDirKeys = 10000
@@ -55,6 +55,14 @@ func (s *Server) signaturesDirectory(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "max-age=60")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// reset drops the built directory, so that a status change on this node
+// shows in the next answer (other nodes show it within sigDirTTL).
+func (c *sigDirCache) reset() {
+	c.mu.Lock()
+	c.body = nil
+	c.mu.Unlock()
 }
 
 func (c *sigDirCache) get(ctx context.Context, l CredentialLister, now time.Time) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ func TestSignaturesDirectoryHTTP(t *testing.T) {
 	a := f.issue(f.issuerA, "did:web:acme.example", "invoice-assistant")
 	b := f.issue(f.issuerA, "did:web:acme.example", "invoice-assistant")
 	c := f.issue(f.issuerA, "did:web:acme.example", "invoice-assistant")
+	// Built (and cached) while all three are valid.
+	if _, body := f.do(http.MethodGet, sigDirPath, "", nil, nil); strings.Count(string(body), `"kid"`) != 3 {
+		t.Fatalf("before: %s", body)
+	}
 	if code, body := f.change(f.auditor, b.ID, "revoke", map[string]string{"reason": "key_compromise"}); code != 200 {
 		t.Fatalf("revoke: %d %s", code, body)
 	}
