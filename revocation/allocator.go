@@ -85,4 +85,3 @@ func (a *Allocator) Allocate(ctx context.Context) (string, int, error) {
 		return l.id, i, nil
 	}
 }
-
