@@ -31,7 +31,37 @@ func newWalletCmd() *cobra.Command {
 		Use:   "wallet",
 		Short: "The agent's side of OpenID4VC: receive credentials",
 	}
-	cmd.AddCommand(newWalletReceiveCmd())
+	cmd.AddCommand(newWalletReceiveCmd(), newWalletProofCmd())
+	return cmd
+}
+
+func newWalletProofCmd() *cobra.Command {
+	var keyFile, aud, nonce string
+	cmd := &cobra.Command{
+		Use:   "proof --key FILE --aud ISSUER --nonce C_NONCE",
+		Short: "Print an OpenID4VCI jwt key proof (for driving the protocol by hand)",
+		Long: `Sign an openid4vci-proof+jwt with the private JWK in --key, for the credential issuer --aud and the
+c_nonce --nonce, and print it. A key whose kid is a DID URL is named by kid, any other by its jwk.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keyFile == "" || aud == "" || nonce == "" {
+				return usageErr("--key, --aud and --nonce are required")
+			}
+			k, err := keyutil.ReadPrivateFile(keyFile)
+			if err != nil {
+				return usageErr("--key %s: %v", keyFile, err)
+			}
+			p, err := oid4vci.SignProof(k, aud, nonce, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "private JWK of the holder key")
+	cmd.Flags().StringVar(&aud, "aud", "", "the credential issuer identifier")
+	cmd.Flags().StringVar(&nonce, "nonce", "", "a c_nonce from the nonce endpoint")
 	return cmd
 }
 
