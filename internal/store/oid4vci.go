@@ -48,12 +48,12 @@ func (s *SQLite) CreateOffer(ctx context.Context, o Offer, a *AuditEntry) error 
 	if o.ID == "" || len(o.RefHash) == 0 || len(o.CodeHash) == 0 || len(o.Template) == 0 {
 		return errcode.New(errcode.InvalidInput, "store: create offer: id, ref hash, code hash and template are required")
 	}
-	exp, err := nanos(o.ExpiresAt, nil, "expires_at")
+	exp, err := Nanos(o.ExpiresAt, nil, "expires_at")
 	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(w *wtx) error {
-		created, err := nanos(o.CreatedAt, s.now, "created_at")
+		created, err := Nanos(o.CreatedAt, s.now, "created_at")
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func scanOffer(sc interface{ Scan(...any) error }) (Offer, error) {
 		return Offer{}, err
 	}
 	o.Template = []byte(tpl)
-	o.CreatedAt, o.ExpiresAt, o.RedeemedAt = fromNanos(created), fromNanos(exp), fromNull(redeemed)
+	o.CreatedAt, o.ExpiresAt, o.RedeemedAt = FromNanos(created), FromNanos(exp), fromNull(redeemed)
 	return o, nil
 }
 
@@ -114,11 +114,11 @@ func (s *SQLite) RedeemCode(ctx context.Context, codeHash []byte, decide func(Of
 			}
 		}
 		if t := r.Token; t != nil {
-			at, err := nanos(t.CreatedAt, s.now, "created_at")
+			at, err := Nanos(t.CreatedAt, s.now, "created_at")
 			if err != nil {
 				return err
 			}
-			exp, err := nanos(t.ExpiresAt, nil, "expires_at")
+			exp, err := Nanos(t.ExpiresAt, nil, "expires_at")
 			if err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func (s *SQLite) AccessToken(ctx context.Context, hash []byte) (AccessToken, Off
 		Scan(&t.Hash, &t.OfferID, &created, &exp, &used); err != nil {
 		return AccessToken{}, Offer{}, mapErr(err, "access token")
 	}
-	t.CreatedAt, t.ExpiresAt, t.UsedAt = fromNanos(created), fromNanos(exp), fromNull(used)
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = FromNanos(created), FromNanos(exp), fromNull(used)
 	o, err := scanOffer(s.rdb.QueryRowContext(ctx, "SELECT "+offerCols+" FROM oid4vci_offers WHERE id = ?", t.OfferID))
 	if err != nil {
 		return AccessToken{}, Offer{}, mapErr(err, "access token: offer")
@@ -173,12 +173,12 @@ func (s *SQLite) SpendToken(ctx context.Context, tokenHash []byte, nonces []Spen
 		if len(n.ID) == 0 {
 			return errcode.New(errcode.InvalidInput, "store: spend token: a nonce without id")
 		}
-		if _, err := nanos(n.ExpiresAt, nil, "nonce expires_at"); err != nil {
+		if _, err := Nanos(n.ExpiresAt, nil, "nonce expires_at"); err != nil {
 			return err
 		}
 	}
 	return s.write(ctx, func(w *wtx) error {
-		now, err := nanos(at, s.now, "used_at")
+		now, err := Nanos(at, s.now, "used_at")
 		if err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func (s *SQLite) SpendToken(ctx context.Context, tokenHash []byte, nonces []Spen
 			return fmt.Errorf("store: spend token: %w: %w", ErrConflict, records.ErrTokenSpent)
 		}
 		for _, n := range nonces {
-			exp, _ := nanos(n.ExpiresAt, nil, "nonce expires_at")
+			exp, _ := Nanos(n.ExpiresAt, nil, "nonce expires_at")
 			if _, err := w.exec("INSERT INTO oid4vci_spent_nonces (id, expires_at) VALUES (?, ?)", n.ID, exp); err != nil {
 				if e := mapErr(err, "spend nonce"); errcode.CodeOf(e) == errcode.Conflict {
 					return fmt.Errorf("store: spend token: %w: %w", ErrConflict, records.ErrNonceSpent)
