@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -58,15 +59,11 @@ func VerifyProof(ctx context.Context, proof string, p ProofPolicy) (*ProvenKey, 
 		return nil, errcode.New(errcode.InvalidProof, "the proof is not a compact JWS")
 	}
 	h := msg.Signatures()[0].ProtectedHeaders()
-	if !strings.EqualFold(h.Type(), ProofTyp) && !strings.EqualFold(h.Type(), "application/"+ProofTyp) {
+	if !jose.TypIs(h.Type(), ProofTyp) {
 		return nil, errcode.New(errcode.ProofWrongTyp, "the proof's typ is %q, not %s", h.Type(), ProofTyp)
 	}
 	alg := h.Algorithm()
-	allowed := false
-	for _, a := range p.Algorithms {
-		allowed = allowed || a == alg
-	}
-	if !allowed {
+	if !jose.Allowed(alg.String(), p.Algorithms) {
 		return nil, errcode.New(errcode.UnsupportedAlg, "proof alg %q is not allowed", alg)
 	}
 	if len(h.Critical()) > 0 {
@@ -76,8 +73,8 @@ func VerifyProof(ctx context.Context, proof string, p ProofPolicy) (*ProvenKey, 
 	if err != nil {
 		return nil, err
 	}
-	if ka, err := keyutil.AlgOf(key); err != nil || ka != alg {
-		return nil, errcode.New(errcode.ProofKeyInvalid, "the proof's alg %s does not fit its key", alg)
+	if _, err := jose.PublicKeyFor(alg, key); err != nil {
+		return nil, errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's alg %s does not fit its key", alg)
 	}
 	payload, err := jws.Verify([]byte(proof), jws.WithKey(alg, key))
 	if err != nil {

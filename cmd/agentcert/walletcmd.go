@@ -237,11 +237,7 @@ func batchSize(b *oid4vci.BatchIssuance) int {
 // as subject.
 func (w *wallet) check(ctx context.Context, cred, vct string, key jwk.Key) error {
 	res, err := sdjwt.Verify(ctx, cred, sdjwt.VerifyOptions{IssuerKey: func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-		u, err := did.ParseURL(hdr.KeyID())
-		if err != nil || u.DID.String() != iss {
-			return nil, fmt.Errorf("kid %q is not a key of the issuer %s", hdr.KeyID(), iss)
-		}
-		return did.AssertionKey(ctx, w.resolver, hdr.KeyID())
+		return did.IssuerKey(ctx, w.resolver, iss, hdr.KeyID())
 	}})
 	if err != nil {
 		return fmt.Errorf("does not verify: %w", err)
