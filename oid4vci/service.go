@@ -292,7 +292,11 @@ func (s *Service) CreateOffer(ctx context.Context, actor issuer.Actor, req Offer
 	if txCode != "" {
 		o.TxCodeHash = txHash(o.ID, txCode)
 	}
-	details, _ := json.Marshal(map[string]any{"tx_code": txCode != "", "expires_at": o.ExpiresAt, "principal": nested(req.Claims, "principal", "id")})
+	var principal any
+	if p, ok := req.Claims["principal"].(map[string]any); ok {
+		principal = p["id"]
+	}
+	details, _ := json.Marshal(map[string]any{"tx_code": txCode != "", "expires_at": o.ExpiresAt, "principal": principal})
 	if err := s.state.CreateOffer(ctx, o, &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "oid4vci.offer.create", Target: o.ID, Details: details}); err != nil {
 		return nil, fmt.Errorf("oid4vci: record the offer: %w", err)
 	}
@@ -590,18 +594,6 @@ func randomCode(n int, mode string) string {
 		out[i] = alphabet[v.Int64()]
 	}
 	return string(out)
-}
-
-func nested(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
 }
 
 const cryptoSHA256 = crypto.SHA256
