@@ -2,10 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/oid4vci"
 )
 
 // createOffer makes an OpenID4VCI offer through the running server.
@@ -84,4 +93,107 @@ func TestWalletReceive(t *testing.T) {
 	fail("wrong tx code", "tx_code_wrong", o2["offer_link"].(string), "--key", keyA, "--tx-code", "wrong", "--out", out)
 	fail("missing tx code", "give --tx-code", o2["offer_link"].(string), "--key", keyA, "--out", out)
 	fail("not an offer", "the offer", "https://example.com/?x=1", "--key", keyA, "--out", out)
+}
+
+// badProof signs an OpenID4VCI proof by hand: signer signs, the header
+// carries named's public jwk and typ, the payload is claims.
+func badProof(t *testing.T, signer, named jwk.Key, typ string, claims map[string]any) string {
+	t.Helper()
+	hdr := jws.NewHeaders()
+	pub, err := keyutil.Public(named)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pub.Remove(jwk.KeyIDKey)
+	if err := hdr.Set(jws.TypeKey, typ); err != nil {
+		t.Fatal(err)
+	}
+	if err := hdr.Set(jws.JWKKey, pub); err != nil {
+		t.Fatal(err)
+	}
+	var raw any
+	if err := signer.Raw(&raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(claims)
+	out, err := jws.Sign(b, jws.WithKey(jwa.ES256, raw, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestOID4VCINegativesE2E sends refused credential requests to the real
+// binary and checks each OAuth error and code; the refusals leave the access
+// token usable, and the request that then succeeds spends it.
+func TestOID4VCINegativesE2E(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	token := issueToken(t, dir, "issuer")
+	o := ts.createOffer(t, token, false)
+	code := o["credential_offer"].(map[string]any)["grants"].(map[string]any)[oid4vci.GrantPreAuthorizedCode].(map[string]any)["pre-authorized_code"].(string)
+	st, tok := vciToken(t, ts, code, "")
+	if st != 200 {
+		t.Fatalf("token: %d %+v", st, tok)
+	}
+	newKey := func() jwk.Key {
+		k, err := keyutil.Generate(jwa.ES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	nonce := func() string {
+		_, n := vciPost(t, ts, oid4vci.NoncePath, "", nil)
+		return n.CNonce
+	}
+	k, other := newKey(), newKey()
+	claims := func(aud string) map[string]any {
+		return map[string]any{"aud": aud, "iat": time.Now().Unix(), "nonce": nonce()}
+	}
+	good := func(k jwk.Key, n string) string {
+		p, err := oid4vci.SignProof(k, ts.URL, n, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var batch []string
+	for range oid4vci.DefaultBatchSize + 1 {
+		batch = append(batch, good(newKey(), nonce()))
+	}
+	spent := nonce()
+	for _, c := range []struct {
+		name, oauth, code string
+		proofs            []string
+	}{
+		{"proof signed by another key", "invalid_proof", "proof_bad_signature", []string{badProof(t, other, k, oid4vci.ProofTyp, claims(ts.URL))}},
+		{"proof aud wrong", "invalid_proof", "proof_wrong_audience", []string{badProof(t, k, k, oid4vci.ProofTyp, claims("https://elsewhere.example"))}},
+		{"proof typ wrong", "invalid_proof", "proof_wrong_typ", []string{badProof(t, k, k, "JWT", claims(ts.URL))}},
+		{"batch over the limit", "invalid_credential_request", "too_large", batch},
+		{"a foreign c_nonce", "invalid_nonce", "nonce_invalid", []string{good(k, "not-ours")}},
+	} {
+		st, a := vciPost(t, ts, oid4vci.CredentialPath, tok.AccessToken, map[string]any{"credential_configuration_id": "agent_certification", "proofs": map[string]any{"jwt": c.proofs}})
+		if st != http.StatusBadRequest || a.Error != c.oauth || a.Code != c.code {
+			t.Fatalf("%s: %d %+v, want %s / %s", c.name, st, a, c.oauth, c.code)
+		}
+	}
+	req := map[string]any{"credential_configuration_id": "agent_certification", "proofs": map[string]any{"jwt": []string{good(k, spent)}}}
+	if st, a := vciPost(t, ts, oid4vci.CredentialPath, tok.AccessToken, req); st != 200 || len(a.Credentials) != 1 {
+		t.Fatalf("credential after the refusals: %d %+v", st, a)
+	}
+	if st, a := vciPost(t, ts, oid4vci.CredentialPath, tok.AccessToken, req); st != http.StatusUnauthorized || a.Code != "invalid_token" {
+		t.Fatalf("the access token again: %d %+v", st, a)
+	}
+	o2 := ts.createOffer(t, token, false)
+	code2 := o2["credential_offer"].(map[string]any)["grants"].(map[string]any)[oid4vci.GrantPreAuthorizedCode].(map[string]any)["pre-authorized_code"].(string)
+	_, tok2 := vciToken(t, ts, code2, "")
+	ts.restart() // spent nonces and tokens survive
+	req["proofs"] = map[string]any{"jwt": []string{good(other, spent)}}
+	if st, a := vciPost(t, ts, oid4vci.CredentialPath, tok2.AccessToken, req); st != http.StatusBadRequest || a.Code != "nonce_replayed" {
+		t.Fatalf("the spent c_nonce after a restart: %d %+v", st, a)
+	}
+	if st, a := vciPost(t, ts, oid4vci.CredentialPath, tok.AccessToken, req); st != http.StatusUnauthorized || a.Code != "invalid_token" {
+		t.Fatalf("the used access token after a restart: %d %+v", st, a)
+	}
 }
