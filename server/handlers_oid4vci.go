@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
 	"github.com/agentcert/agentcert/verifier"
@@ -52,7 +53,7 @@ func (s *Server) oid4vciRoutes(r, api *mux.Router) {
 	r.HandleFunc(oid4vci.TokenPath, s.vciToken).Methods(http.MethodPost)
 	r.HandleFunc(oid4vci.NoncePath, s.vciNonce).Methods(http.MethodPost)
 	r.HandleFunc(oid4vci.CredentialPath, s.vciCredential).Methods(http.MethodPost)
-	api.Handle("/offers", s.authenticate(RoleIssuer)(http.HandlerFunc(s.createOffer))).Methods(http.MethodPost)
+	api.Handle("/offers", s.authenticate(tokens.RoleIssuer)(http.HandlerFunc(s.createOffer))).Methods(http.MethodPost)
 }
 
 func (s *Server) vciIssuerMetadata(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/oid4vci"
 )
 
@@ -26,7 +27,7 @@ import (
 func BenchmarkOID4VCIFlowHandler(b *testing.B) {
 	env := NewTestEnv(b, nil)
 	h := env.Server.Handler()
-	tok, _, err := CreateToken(context.Background(), env.Store, RoleIssuer, "bench", "bench", time.Now())
+	tok, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleIssuer, "bench", "bench", time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/oid4vci"
 )
 
@@ -61,7 +62,7 @@ func newVCIEnv(t *testing.T) *vciEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, _, err := CreateToken(context.Background(), env.Store, RoleIssuer, "vci", "test", time.Now())
+	secret, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleIssuer, "vci", "test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
