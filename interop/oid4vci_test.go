@@ -55,7 +55,7 @@ func TestOID4VCIWithOpenWalletClient(t *testing.T) {
 		priv = append(priv, m)
 	}
 	var got walletAnswer
-	nodeScript(t, "oid4vci-wallet.mjs", nil, map[string]any{"offer": offer.OfferURILink, "tx_code": offer.TxCode, "holders": priv}, &got)
+	nodeScript(t, "oid4vci-wallet.mjs", "receive", map[string]any{"offer": offer.OfferURILink, "tx_code": offer.TxCode, "holders": priv}, &got)
 	if !got.OK {
 		t.Fatalf("the OpenWallet client failed at %s: %s", got.Stage, got.Error)
 	}
@@ -89,14 +89,14 @@ func TestOID4VCIWithOpenWalletClient(t *testing.T) {
 		}
 	}
 
-	nodeScript(t, "oid4vci-wallet.mjs", nil, map[string]any{"offer": offer.OfferURILink, "tx_code": offer.TxCode, "holders": priv[:1]}, &got)
+	nodeScript(t, "oid4vci-wallet.mjs", "receive", map[string]any{"offer": offer.OfferURILink, "tx_code": offer.TxCode, "holders": priv[:1]}, &got)
 	if got.OK || got.Stage != "token" || !strings.Contains(got.Error, "invalid_grant") || !strings.Contains(got.Error, "pre_authorized_code_used") {
 		t.Fatalf("the same offer a second time: %+v", got)
 	}
 	if st := srv.call(t, http.MethodPost, "/v1/offers", issuerTok, body, &offer); st != http.StatusCreated {
 		t.Fatalf("POST /v1/offers: HTTP %d", st)
 	}
-	nodeScript(t, "oid4vci-wallet.mjs", nil, map[string]any{"offer": offer.OfferLink, "tx_code": "wrong", "holders": priv[:1]}, &got)
+	nodeScript(t, "oid4vci-wallet.mjs", "receive", map[string]any{"offer": offer.OfferLink, "tx_code": "wrong", "holders": priv[:1]}, &got)
 	if got.OK || got.Stage != "token" || !strings.Contains(got.Error, "tx_code_wrong") {
 		t.Fatalf("a wrong tx_code: %+v", got)
 	}

@@ -4,9 +4,9 @@
 // tests (package interop). It reads one JSON request on stdin and writes one
 // JSON answer on stdout:
 //
-//   node oid4vci-wallet.mjs < request.json
+//   node oid4vci-wallet.mjs receive < request.json
 //
-//   {offer, tx_code?, holders: [private JWK, ...]}
+//   receive {offer, tx_code?, holders: [private JWK, ...]}
 //   -> {ok: true, credential_issuer, configuration_id, batch_size, credentials: [...]}
 //   -> {ok: false, stage, error}   (the flow failed at stage: offer, metadata, token, nonce, credential)
 //
@@ -31,6 +31,7 @@ function sameKey(a, b) {
 }
 
 async function main() {
+  if (process.argv[2] !== 'receive') throw new Error(`unknown command ${process.argv[2]}; use receive`);
   const req = JSON.parse(await new Promise((res) => {
     let s = '';
     process.stdin.on('data', (d) => (s += d));
