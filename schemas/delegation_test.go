@@ -52,13 +52,15 @@ func TestDelegationSchema(t *testing.T) {
 		t.Fatalf("example cnf %v is not the key of %s (%v)", ex["cnf"], ex["sub"], m)
 	}
 	for name, mutate := range map[string]func(map[string]any){
-		"no exp":             func(m map[string]any) { delete(m, "exp") },
-		"no cnf":             func(m map[string]any) { delete(m, "cnf") },
-		"no prohibitions":    func(m map[string]any) { delete(m, "prohibitions") },
-		"other vct":          func(m map[string]any) { m["vct"] = AgentCertificationV1 },
-		"sub not a DID":      func(m map[string]any) { m["sub"] = "agent-7" },
-		"unknown claim":      func(m map[string]any) { m["autonomy"] = "autonomous" },
-		"unknown constraint": func(m map[string]any) { m["permissions"] = []any{map[string]any{"action": "a:b", "constraints": map[string]any{"max_count": 3}}} },
+		"no exp":          func(m map[string]any) { delete(m, "exp") },
+		"no cnf":          func(m map[string]any) { delete(m, "cnf") },
+		"no prohibitions": func(m map[string]any) { delete(m, "prohibitions") },
+		"other vct":       func(m map[string]any) { m["vct"] = AgentCertificationV1 },
+		"sub not a DID":   func(m map[string]any) { m["sub"] = "agent-7" },
+		"unknown claim":   func(m map[string]any) { m["autonomy"] = "autonomous" },
+		"unknown constraint": func(m map[string]any) {
+			m["permissions"] = []any{map[string]any{"action": "a:b", "constraints": map[string]any{"max_count": 3}}}
+		},
 		"max_amount without currency": func(m map[string]any) {
 			m["permissions"] = []any{map[string]any{"action": "a:b", "constraints": map[string]any{"max_amount": 3}}}
 		},
