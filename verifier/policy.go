@@ -32,6 +32,12 @@ type Policy struct {
 	CheckStatus   bool
 	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
+	// MaxDelegationDepth bounds the hops of a delegation chain; 0 means
+	// DefaultMaxDelegationDepth.
+	MaxDelegationDepth int
+	// MaxDelegationLifetime bounds exp - iat of each hop; 0 means
+	// DefaultMaxDelegationLifetime.
+	MaxDelegationLifetime time.Duration
 	// TrustAny accepts any issuer whose key resolves, for every vct. It is
 	// for offline inspection (agentcert verify without --trust), never for
 	// a service.

@@ -12,6 +12,7 @@ import (
 	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
+	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -41,6 +42,7 @@ type Verifier struct {
 
 	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
 	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+	reg  *schemas.Registry        // validates delegation hops
 }
 
 // New returns a verifier.
@@ -75,6 +77,11 @@ func New(p Policy, o Options) (*Verifier, error) {
 			return nil, fmt.Errorf("verifier: Policy.RequiredClaims: %w", err)
 		}
 	}
+	reg, err := schemas.New()
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	v.reg = reg
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -120,6 +127,10 @@ type Result struct {
 	Status   StatusInfo     `json:"status"`
 	Decision *Decision      `json:"decision,omitempty"`
 	Errors   []ErrorInfo    `json:"errors"`
+	// Chain lists the hops of a delegation chain, root first excluded;
+	// EffectivePermissions are the last hop's, which Decision used.
+	Chain                []HopInfo `json:"chain,omitempty"`
+	EffectivePermissions []any     `json:"effective_permissions,omitempty"`
 }
 
 // Allowed reports whether the presentation verified and the named action,
@@ -164,7 +175,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 			return nonces.Validate(n)
 		}
 	}
-	out, err := sdjwt.Verify(ctx, req.Presentation, opts)
+	out, chain, err := v.verifyPresentation(ctx, req.Presentation, opts)
 	if err != nil {
 		return res.fail(err)
 	}
@@ -187,6 +198,9 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", s))
 		}
 	}
+	if err := v.checkDelegation(res, chain); err != nil {
+		return res.fail(err)
+	}
 	if err := v.checkStatus(ctx, res); err != nil {
 		return res.fail(err)
 	}
@@ -201,7 +215,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	res.Verified = true
 	if req.Action != "" {
 		// A task's expiry gets the same leeway as exp.
-		d := Authorize(out.Claims, req.Action, req.Attributes, v.o.Now().Add(-v.p.Leeway))
+		d := Authorize(authority(out, chain), req.Action, req.Attributes, v.o.Now().Add(-v.p.Leeway))
 		res.Decision = &d
 	}
 	return res
