@@ -620,3 +620,20 @@ func joinDisclosures(ds []*Disclosure) string {
 	}
 	return sb.String()
 }
+
+// HolderClaims returns, without verifying anything, the claims that name
+// the holder of an SD-JWT or dSD-JWT (without a final KB-JWT): the root's
+// processed payload, or the last hop's delegate payload. hops is the
+// number of KB-SD-JWTs. It is what a delegator reads to build the next
+// hop; a verifier never relies on it.
+func HolderClaims(prev string) (claims map[string]any, hops int, err error) {
+	if IsChain(prev) {
+		c, err := ParseChain(prev, Limits{})
+		if err != nil {
+			return nil, 0, err
+		}
+		hops = len(c.Hops)
+	}
+	_, claims, err = lastComponent(prev)
+	return claims, hops, err
+}

@@ -67,6 +67,17 @@ func RootAuthority(claims map[string]any) Authority {
 	return a
 }
 
+// DelegateAuthority is the authority a hop's delegate payload grants.
+func DelegateAuthority(delegate map[string]any) Authority {
+	a := Authority{}
+	a.Permissions, _ = asList(delegate["permissions"])
+	a.Prohibitions, _ = asList(delegate["prohibitions"])
+	if t, ok := numericTime(delegate["exp"]); ok {
+		a.Expires = t
+	}
+	return a
+}
+
 // verifyPresentation verifies a plain SD-JWT, or a Delegate SD-JWT chain
 // (whose root result carries the final KB-JWT as its KeyBinding).
 func (v *Verifier) verifyPresentation(ctx context.Context, pres string, opts sdjwt.VerifyOptions) (*sdjwt.Result, *sdjwt.ChainResult, error) {
