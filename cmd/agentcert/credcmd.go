@@ -141,6 +141,9 @@ func newPresentCmd() *cobra.Command {
 			var p string
 			if sdjwt.IsChain(cred) {
 				// A delegation chain: the last delegate adds the KB-JWT.
+				if all {
+					disclose = nil // keep every disclosure the chain carries
+				}
 				p, err = sdjwt.PresentChain(cred, disclose, kb)
 			} else {
 				p, err = sdjwt.Present(cred, disclose, kb)
