@@ -49,8 +49,8 @@ func TestDelegationEndToEnd(t *testing.T) {
 
 	// Widening is refused before anything is signed.
 	for perm, code := range map[string]string{
-		`{"action":"payments:initiate"}`: "delegation_widened",
-		`{"action":"invoices:*"}`:        "delegation_widened",
+		`{"action":"payments:initiate"}`:                           "delegation_widened",
+		`{"action":"invoices:*"}`:                                  "delegation_widened",
 		`{"action":"invoices:read","constraints":{"max_count":1}}`: "unknown_constraint",
 	} {
 		out, errOut, exit := run(t, dir, "delegate", "--credential", "hop1.txt", "--key", "sub.jwk", "--to", sub2DID, "--permission", perm, "--ttl", "5m")
