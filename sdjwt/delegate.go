@@ -130,6 +130,7 @@ type Hop struct {
 	Delegate    map[string]any // the one disclosed delegate payload, processed: the hop's claims
 	Disclosures []*Disclosure  // every disclosure sent with the hop
 	Link        Link           // how the hop is tied to the component before it
+	Key         jwk.Key        // the delegate's cnf.jwk, parsed; nil for a kb+sd-jwt hop
 	// DelegatePayload is the delegate payload as disclosed, before its
 	// own disclosures were applied (digests in place); do not modify it.
 	DelegatePayload map[string]any
@@ -190,21 +191,31 @@ func VerifyChain(ctx context.Context, s string, opts ChainOptions) (*ChainResult
 		}
 		res.RootDelegate, prevClaims = m, m
 	}
+	// Each key is parsed once: the one a hop names signs the next hop.
+	rootClaims := prevClaims
+	prevKey := func() (jwk.Key, error) { return HolderKey(rootClaims) }
 	for i, t := range c.Hops {
 		want := TypKBSDKB
 		if i == len(c.Hops)-1 && c.KBJWT == "" {
 			want = TypKBSD
 		}
-		h, err := VerifyHop(t, prev, prevClaims, want, opts.VerifyOptions)
+		h, err := verifyHop(t, prev, prevKey, want, opts.VerifyOptions)
 		if err != nil {
 			return nil, hopError(i+1, err)
 		}
 		res.Hops = append(res.Hops, h)
 		prev, prevClaims = t, h.Delegate
+		if h.Key != nil {
+			k := h.Key
+			prevKey = func() (jwk.Key, error) { return k, nil }
+		} else {
+			d := h.Delegate
+			prevKey = func() (jwk.Key, error) { return HolderKey(d) }
+		}
 	}
 	// The final KB-JWT: an RFC 9901 KB-JWT over the last KB-SD-JWT.
 	final := &Token{KBJWT: c.KBJWT, sdHashInput: prev.sdHashInput, limits: prev.limits}
-	kb, err := final.VerifyKeyBinding(prevClaims, opts.VerifyOptions)
+	kb, err := final.verifyKeyBinding(prevKey, opts.VerifyOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +244,12 @@ func hopError(n int, err error) error {
 // codes of ProcessDisclosures, delegation_payload_count, and expired /
 // not_yet_valid for the delegate payload's times.
 func VerifyHop(hop, prev *Token, prevClaims map[string]any, wantTyp string, opts VerifyOptions) (*Hop, error) {
+	return verifyHop(hop, prev, func() (jwk.Key, error) { return HolderKey(prevClaims) }, wantTyp, opts)
+}
+
+// verifyHop is VerifyHop with the signer's key found by prevKey, called
+// only once the hop's header has passed.
+func verifyHop(hop, prev *Token, prevKey func() (jwk.Key, error), wantTyp string, opts VerifyOptions) (*Hop, error) {
 	typ, _ := hop.header["typ"].(string)
 	if normTyp(typ) != wantTyp {
 		return nil, errcode.New(errcode.DelegationWrongTyp, "typ %q where %s is required", typ, wantTyp)
@@ -244,7 +261,7 @@ func VerifyHop(hop, prev *Token, prevClaims map[string]any, wantTyp string, opts
 	if _, ok := hop.header["crit"]; ok {
 		return nil, errcode.New(errcode.UnknownCrit, "the KB-SD-JWT has a crit header")
 	}
-	holder, err := HolderKey(prevClaims)
+	holder, err := prevKey()
 	if err != nil {
 		return nil, errcode.Wrap(errcode.KBNoHolderKey, err, "the component before the hop names no usable cnf.jwk")
 	}
@@ -295,13 +312,14 @@ func VerifyHop(hop, prev *Token, prevClaims map[string]any, wantTyp string, opts
 	if err := checkTimes(delegate, opts.now(), opts.Leeway); err != nil {
 		return nil, err
 	}
+	var key jwk.Key
 	if wantTyp == TypKBSDKB {
-		if _, err := HolderKey(delegate); err != nil {
+		if key, err = HolderKey(delegate); err != nil {
 			return nil, errcode.Wrap(errcode.KBNoHolderKey, err, "a %s hop's delegate payload must carry cnf.jwk", TypKBSDKB)
 		}
 	}
 	return &Hop{
-		Header: hop.header, Payload: processed, Delegate: delegate, Disclosures: hop.Disclosures,
+		Header: hop.header, Payload: processed, Delegate: delegate, Disclosures: hop.Disclosures, Key: key,
 		Link: link, DelegatePayload: rawDelegate(raw, hop.Disclosures),
 	}, nil
 }

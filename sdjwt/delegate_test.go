@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 const chainNow = 1_800_000_000
@@ -471,4 +473,118 @@ func FuzzVerifyChain(f *testing.F) {
 			t.Fatalf("%d hops verified, %d parsed", len(res.Hops), len(c.Hops))
 		}
 	})
+}
+
+// HolderKey's fast path gives the key a full JWK parse gives, and leaves
+// every other shape to the full parse.
+func TestHolderKeyFastPath(t *testing.T) {
+	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
+		priv, _ := newKey(t, alg, "k-1")
+		m := publicJWKMap(t, priv)
+		fast, ok := simplePublicKey(m)
+		if !ok {
+			t.Fatalf("%s: %v not taken by the fast path", alg, m)
+		}
+		b, _ := json.Marshal(m)
+		full, err := jwk.ParseKey(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameKey(full, priv) || !sameKey(fast, priv) || fast.KeyID() != "k-1" || fast.Algorithm().String() != string(alg) {
+			t.Fatalf("%s: fast %v full %v", alg, fast, full)
+		}
+		for name, mutate := range map[string]func(map[string]any){
+			"private":     func(m map[string]any) { m["d"] = "AAAA" },
+			"other use":   func(m map[string]any) { m["use"] = "enc" },
+			"extra":       func(m map[string]any) { m["key_ops"] = []any{"verify"} },
+			"short x":     func(m map[string]any) { m["x"] = "AAAA" },
+			"not base64":  func(m map[string]any) { m["x"] = "!!" },
+			"wrong curve": func(m map[string]any) { m["crv"] = "P-384" },
+		} {
+			c := map[string]any{}
+			for k, v := range m {
+				c[k] = v
+			}
+			mutate(c)
+			if _, ok := simplePublicKey(c); ok {
+				t.Errorf("%s %s: taken by the fast path", alg, name)
+			}
+		}
+		if _, err := HolderKey(map[string]any{"cnf": map[string]any{"jwk": withMember(m, "d", m["x"])}}); errcode.CodeOf(err) != errcode.KBNoHolderKey {
+			t.Errorf("%s: a private cnf.jwk: %v", alg, err)
+		}
+	}
+	// A P-256 point off the curve is refused.
+	if _, ok := simplePublicKey(map[string]any{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(make([]byte, 32)), "y": b64.EncodeToString(make([]byte, 32))}); ok {
+		t.Fatal("off-curve point taken")
+	}
+}
+
+func withMember(m map[string]any, k string, v any) map[string]any {
+	c := map[string]any{}
+	for a, b := range m {
+		c[a] = b
+	}
+	c[k] = v
+	return c
+}
+
+// BenchmarkVerifyChainOverRaw alternates, in every iteration, one
+// VerifyChain of a 2-hop dSD-JWT+KB (root, two KB-SD-JWTs, final KB-JWT)
+// and the four signature checks it contains done with jws.Verify alone, so
+// that machine load hits both sides alike. It reports the mean of each, the
+// ratio of the means, and the ratio of the medians.
+func BenchmarkVerifyChainOverRaw(b *testing.B) {
+	f := newChainFixture(b, 2)
+	pres := f.chain(b, 2, LinkSDHash, "https://rp.example")
+	opts := f.opts()
+	c, err := ParseChain(pres, Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	jwts := [][]byte{[]byte(c.Root.IssuerJWT), []byte(c.Hops[0].IssuerJWT), []byte(c.Hops[1].IssuerJWT), []byte(c.KBJWT)}
+	keys := []jwk.Key{f.issuerPub, f.keys[0], f.keys[1], f.keys[2]}
+	var vopts []jws.VerifyOption
+	for i, k := range keys {
+		pub, err := k.PublicKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		alg := jwa.ES256
+		if pub.KeyType() == jwa.OKP {
+			alg = jwa.EdDSA
+		}
+		vopts = append(vopts, jws.WithKey(alg, pub))
+		if _, err := jws.Verify(jwts[i], vopts[i]); err != nil {
+			b.Fatalf("raw %d: %v", i, err)
+		}
+	}
+	ctx := context.Background()
+	var chain, raw []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := VerifyChain(ctx, pres, opts); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		for i := range jwts {
+			if _, err := jws.Verify(jwts[i], vopts[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t2 := time.Now()
+		chain = append(chain, t1.Sub(t0))
+		raw = append(raw, t2.Sub(t1))
+	}
+	var sc, sr time.Duration
+	for i := range chain {
+		sc += chain[i]
+		sr += raw[i]
+	}
+	b.ReportMetric(float64(sc.Nanoseconds())/float64(len(chain)), "chain-ns/op")
+	b.ReportMetric(float64(sr.Nanoseconds())/float64(len(raw)), "raw4-ns/op")
+	b.ReportMetric(float64(sc)/float64(sr), "ratio")
+	slices.Sort(chain)
+	slices.Sort(raw)
+	b.ReportMetric(float64(chain[len(chain)/2])/float64(raw[len(raw)/2]), "median-ratio")
 }

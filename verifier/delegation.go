@@ -111,7 +111,7 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 		if hidesClaims(h.DelegatePayload) {
 			return errcode.New(errcode.MissingClaim, "delegation hop %d: every claim of a hop must be in clear", i+1)
 		}
-		next, err := CheckHop(v.reg, parent, h.Delegate, lim)
+		next, err := checkHop(v.reg, parent, h.Delegate, h.Key, lim)
 		if err != nil {
 			return hopErr(i+1, err)
 		}
@@ -169,6 +169,11 @@ func authority(out *sdjwt.Result, c *sdjwt.ChainResult) map[string]any {
 //
 // reg validates the payload; nil skips the schema step.
 func CheckHop(reg *schemas.Registry, parent Authority, hop map[string]any, lim DelegationLimits) (Authority, error) {
+	return checkHop(reg, parent, hop, nil, lim)
+}
+
+// checkHop is CheckHop with the hop's cnf.jwk already parsed (nil: parse it).
+func checkHop(reg *schemas.Registry, parent Authority, hop map[string]any, key jwk.Key, lim DelegationLimits) (Authority, error) {
 	lim = lim.withDefaults()
 	perms, _ := asList(hop["permissions"])
 	for i, p := range perms {
@@ -185,7 +190,7 @@ func CheckHop(reg *schemas.Registry, parent Authority, hop map[string]any, lim D
 	}
 	sub, _ := hop["sub"].(string)
 	if strings.HasPrefix(sub, "did:key:") || strings.HasPrefix(sub, "did:jwk:") {
-		if err := keyMatchesDID(sub, hop); err != nil {
+		if err := keyMatchesDID(sub, hop, key); err != nil {
 			return Authority{}, err
 		}
 	}
@@ -357,14 +362,25 @@ func resourceCovered(p, c string) bool {
 }
 
 // keyMatchesDID checks that cnf.jwk is the key a did:key or did:jwk names.
-func keyMatchesDID(sub string, hop map[string]any) error {
+func keyMatchesDID(sub string, hop map[string]any, got jwk.Key) error {
+	if got == nil {
+		var err error
+		if got, err = sdjwt.HolderKey(hop); err != nil {
+			return errcode.Wrap(errcode.DelegationKeyMismatch, err, "the hop's cnf.jwk is unusable")
+		}
+	}
+	// Fast path: the DID this key has is the sub (did:key is canonical;
+	// did:jwk usually is).
+	encode := did.KeyDID
+	if strings.HasPrefix(sub, "did:jwk:") {
+		encode = did.JWKDID
+	}
+	if id, err := encode(got); err == nil && id == sub {
+		return nil
+	}
 	want, err := did.PublicKey(sub)
 	if err != nil {
 		return errcode.Wrap(errcode.DelegationKeyMismatch, err, "sub %q does not decode to a key", sub)
-	}
-	got, err := sdjwt.HolderKey(hop)
-	if err != nil {
-		return errcode.Wrap(errcode.DelegationKeyMismatch, err, "the hop's cnf.jwk is unusable")
 	}
 	if !sameThumbprint(want, got) {
 		return errcode.New(errcode.DelegationKeyMismatch, "cnf.jwk is not the key of %s", sub)
