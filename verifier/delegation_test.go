@@ -1,7 +1,9 @@
 package verifier
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 const chainAud = "https://shop.example"
@@ -280,4 +283,97 @@ func TestChainOnlyFromAgentCertifications(t *testing.T) {
 	if r := v.Verify(context.Background(), Request{Presentation: pres, Audience: "aud", Nonce: "n"}); r.Verified || r.Errors[0].Code != errcode.DelegationMalformed {
 		t.Fatalf("%+v", r.Errors)
 	}
+}
+
+// A hop that makes one of its own claims selectively disclosable is
+// refused, whether the claim is withheld or disclosed: withholding a
+// restriction could only widen authority.
+func TestChainHopClaimsInClear(t *testing.T) {
+	e := newChainEnv(t, 1)
+	sign := func(withhold bool) string {
+		payload := e.hop(1)
+		prohib := payload["prohibitions"]
+		delete(payload, "prohibitions")
+		inner := b64disc(t, []any{"salt-p", "prohibitions", prohib})
+		payload["_sd"] = []any{sdjwt.SDHash(inner)}
+		outer := b64disc(t, []any{"salt-o", payload})
+		body := map[string]any{
+			"iat": e.now.Unix(), "aud": e.dids[1], "nonce": "x", "_sd_alg": "sha-256",
+			"sd_hash": sdjwt.SDHash(e.root), "delegate_payload": []any{map[string]any{"...": sdjwt.SDHash(outer)}},
+		}
+		raw, _ := json.Marshal(body)
+		hdr := jws.NewHeaders()
+		_ = hdr.Set(jws.TypeKey, sdjwt.TypKBSDKB)
+		alg := jwa.EdDSA
+		signed, err := jws.Sign(raw, jws.WithKey(alg, e.keys[0], jws.WithProtectedHeaders(hdr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := e.root + "~" + string(signed) + "~" + outer + "~"
+		if !withhold {
+			chain += inner + "~"
+		}
+		out, err := sdjwt.PresentChain(chain, nil, &sdjwt.KBOptions{Key: e.keys[1], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, withhold := range []bool{true, false} {
+		r := e.verify(sign(withhold), "payments:initiate", map[string]any{"amount": 1, "currency": "EUR"})
+		if r.Verified || r.Errors[0].Code != errcode.MissingClaim {
+			t.Fatalf("withhold=%v: %+v", withhold, r.Errors)
+		}
+	}
+}
+
+func b64disc(t *testing.T, v []any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// FuzzCheckHop: arbitrary hop payloads against a fixed parent never panic,
+// fail only with stable codes, and a hop that passes grants nothing its
+// parent does not (every permission it lists is covered).
+func FuzzCheckHop(f *testing.F) {
+	e := newChainEnv(f, 1)
+	seed, _ := json.Marshal(e.hop(1))
+	f.Add(seed)
+	f.Add([]byte(`{"permissions":[{"action":"payments:*"}]}`))
+	f.Add([]byte(`{"vct":"urn:agentcert:delegation:v1","permissions":[{"action":"invoices:read","resource":"invoices/2026/../x"}]}`))
+	parent := Authority{
+		Permissions: []any{
+			map[string]any{"action": "invoices:*", "resource": "invoices/2026/*"},
+			map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}},
+		},
+		Prohibitions: []any{"payments:approve"},
+		Expires:      e.now.Add(time.Hour),
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var hop map[string]any
+		if dec.Decode(&hop) != nil || hop == nil {
+			return
+		}
+		got, err := CheckHop(e.v.reg, parent, hop, DelegationLimits{})
+		if err != nil {
+			if errcode.CodeOf(err) == errcode.Internal {
+				t.Fatalf("uncoded: %v", err)
+			}
+			return
+		}
+		for _, p := range got.Permissions {
+			if covered(p.(map[string]any), parent.Permissions) != nil {
+				t.Fatalf("accepted a permission the parent does not cover: %v", p)
+			}
+		}
+		if got.Expires.After(parent.Expires) {
+			t.Fatal("accepted a hop outliving its parent")
+		}
+	})
 }
