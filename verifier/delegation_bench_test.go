@@ -23,7 +23,7 @@ func BenchmarkChainVsRawSignatures(b *testing.B) {
 	e := newChainEnv(b, 2)
 	p := e.v.p
 	p.MaxStatusAge = time.Hour // the status list is fetched once, then cached
-	v, err := New(p, e.v.o)
+	v, err := New(p, e.opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func BenchmarkChainVsRawSignatures(b *testing.B) {
 	pres := e.chain(e.hop(1), e.hop(2))
 	req := Request{Presentation: pres, Audience: chainAud, Nonce: "n-7", Action: "payments:initiate", Attributes: map[string]any{"amount": 150, "currency": "EUR"}}
 	if r := e.v.Verify(context.Background(), req); !r.Allowed() {
-		b.Fatalf("%+v %+v", r.Errors, r.Decision)
+		b.Fatalf("%+v %+v", r.Error, r.Decision)
 	}
 	// The four compact JWS and the keys that verify them.
 	comps := strings.Split(pres, "~~")
@@ -55,7 +55,7 @@ func BenchmarkChainVsRawSignatures(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if r := e.v.Verify(context.Background(), req); !r.Allowed() {
-				b.Fatal(r.Errors)
+				b.Fatal(r.Error)
 			}
 		}
 	})
@@ -84,7 +84,7 @@ func alternate(b *testing.B, e *chainEnv, req Request, checks []check) {
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		if r := e.v.Verify(context.Background(), req); !r.Allowed() {
-			b.Fatal(r.Errors)
+			b.Fatal(r.Error)
 		}
 		t1 := time.Now()
 		for _, c := range checks {

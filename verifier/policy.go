@@ -38,10 +38,6 @@ type Policy struct {
 	// MaxDelegationLifetime bounds exp - iat of each hop; 0 means
 	// DefaultMaxDelegationLifetime.
 	MaxDelegationLifetime time.Duration
-	// TrustAny accepts any issuer whose key resolves, for every vct. It is
-	// for offline inspection (agentcert verify without --trust), never for
-	// a service.
-	TrustAny bool
 }
 
 // AnyVCT in a Trusted list trusts the issuer for every credential type.
