@@ -61,7 +61,7 @@ func TestDelegationEndToEnd(t *testing.T) {
 	if _, errOut, exit := run(t, dir, "delegate", "--credential", "hop1.txt", "--key", "sub.jwk", "--to", sub2DID, "--permission", `{"action":"invoices:read"}`, "--ttl", "16m"); exit != 2 || !strings.Contains(errOut, "delegation_outlives_parent") {
 		t.Fatalf("a hop outliving its parent: exit %d %s", exit, errOut)
 	}
-	if _, errOut, exit := run(t, dir, "delegate", "--credential", "hop1.txt", "--key", "agent.jwk", "--to", sub2DID, "--permission", `{"action":"invoices:read"}`); exit != 2 || !strings.Contains(errOut, "not the holder key") {
+	if _, errOut, exit := run(t, dir, "delegate", "--credential", "hop1.txt", "--key", "agent.jwk", "--to", sub2DID, "--permission", `{"action":"invoices:read"}`, "--ttl", "1m"); exit != 2 || !strings.Contains(errOut, "not the holder key") {
 		t.Fatalf("delegating with the wrong key: exit %d %s", exit, errOut)
 	}
 

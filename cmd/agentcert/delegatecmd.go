@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,6 +107,13 @@ func delegateOffline(cred string, key jwk.Key, d delegation) (string, error) {
 	claims, hops, err := sdjwt.HolderClaims(cred)
 	if err != nil {
 		return "", err
+	}
+	holder, err := sdjwt.HolderKey(claims)
+	if err != nil {
+		return "", errcode.Wrap(errcode.InvalidInput, err, "the credential being delegated names no holder key")
+	}
+	if !sameKey(holder, key) {
+		return "", errcode.New(errcode.InvalidInput, "--key is not the holder key (cnf.jwk) of the credential being delegated")
 	}
 	parent := verifier.DelegateAuthority(claims)
 	if hops == 0 {
@@ -223,4 +231,16 @@ func printChain(w io.Writer, out *verifier.Result) {
 		b, _ := json.Marshal(out.EffectivePermissions)
 		fmt.Fprintf(w, "effective permissions: %s\n", b)
 	}
+}
+
+// sameKey reports whether priv is the private key of pub (RFC 7638
+// thumbprints).
+func sameKey(pub, priv jwk.Key) bool {
+	pp, err := priv.PublicKey()
+	if err != nil {
+		return false
+	}
+	a, err1 := pub.Thumbprint(crypto.SHA256)
+	b, err2 := pp.Thumbprint(crypto.SHA256)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
