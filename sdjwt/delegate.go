@@ -448,7 +448,7 @@ func delegate(prev string, payloads []map[string]any, opts DelegateOptions) (str
 	if err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "the credential being delegated names no holder key")
 	}
-	if !sameKey(holder, opts.Key) {
+	if !SameKey(holder, opts.Key) {
 		return "", errcode.New(errcode.InvalidInput, "the signing key is not the holder key (cnf.jwk) of the credential being delegated")
 	}
 	r := opts.Rand
@@ -578,16 +578,20 @@ func lastComponent(prev string) (*Token, map[string]any, error) {
 	return last, claims, nil
 }
 
-// sameKey reports whether priv's public part is the public key pub, by
-// their RFC 7638 thumbprints.
-func sameKey(pub, priv jwk.Key) bool {
-	pp, err := priv.PublicKey()
-	if err != nil {
+// SameKey reports whether a and b (public or private) hold the same public
+// key, by their RFC 7638 thumbprints.
+func SameKey(a, b jwk.Key) bool {
+	if a == nil || b == nil {
 		return false
 	}
-	a, err1 := pub.Thumbprint(crypto.SHA256)
-	b, err2 := pp.Thumbprint(crypto.SHA256)
-	return err1 == nil && err2 == nil && subtle.ConstantTimeCompare(a, b) == 1
+	pa, err1 := a.PublicKey()
+	pb, err2 := b.PublicKey()
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	ta, err1 := pa.Thumbprint(crypto.SHA256)
+	tb, err2 := pb.Thumbprint(crypto.SHA256)
+	return err1 == nil && err2 == nil && subtle.ConstantTimeCompare(ta, tb) == 1
 }
 
 // PresentChain adds a final KB-JWT, signed with the last delegate's key

@@ -490,7 +490,7 @@ func TestHolderKeyFastPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameKey(full, priv) || !sameKey(fast, priv) || fast.KeyID() != "k-1" || fast.Algorithm().String() != string(alg) {
+		if !SameKey(full, priv) || !SameKey(fast, priv) || fast.KeyID() != "k-1" || fast.Algorithm().String() != string(alg) {
 			t.Fatalf("%s: fast %v full %v", alg, fast, full)
 		}
 		for name, mutate := range map[string]func(map[string]any){

@@ -2,8 +2,6 @@ package verifier
 
 import (
 	"context"
-	"crypto"
-	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strings"
@@ -382,16 +380,10 @@ func keyMatchesDID(sub string, hop map[string]any, got jwk.Key) error {
 	if err != nil {
 		return errcode.Wrap(errcode.DelegationKeyMismatch, err, "sub %q does not decode to a key", sub)
 	}
-	if !sameThumbprint(want, got) {
+	if !sdjwt.SameKey(want, got) {
 		return errcode.New(errcode.DelegationKeyMismatch, "cnf.jwk is not the key of %s", sub)
 	}
 	return nil
-}
-
-func sameThumbprint(a, b jwk.Key) bool {
-	ta, err1 := a.Thumbprint(crypto.SHA256)
-	tb, err2 := b.Thumbprint(crypto.SHA256)
-	return err1 == nil && err2 == nil && subtle.ConstantTimeCompare(ta, tb) == 1
 }
 
 // numericTime reads a NumericDate claim.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -110,6 +112,11 @@ func (e *chainEnv) hop(i int) map[string]any {
 // presents as the last delegate.
 func (e *chainEnv) chain(payloads ...map[string]any) string {
 	e.t.Helper()
+	return e.chainNonce("n-7", payloads...)
+}
+
+func (e *chainEnv) chainNonce(nonce string, payloads ...map[string]any) string {
+	e.t.Helper()
 	s := e.root
 	for j, p := range payloads {
 		var err error
@@ -117,7 +124,7 @@ func (e *chainEnv) chain(payloads ...map[string]any) string {
 			e.t.Fatal(err)
 		}
 	}
-	out, err := sdjwt.PresentChain(s, nil, &sdjwt.KBOptions{Key: e.keys[len(payloads)], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+	out, err := sdjwt.PresentChain(s, nil, &sdjwt.KBOptions{Key: e.keys[len(payloads)], Audience: chainAud, Nonce: nonce, IssuedAt: e.now})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -378,4 +385,46 @@ func FuzzCheckHop(f *testing.F) {
 			t.Fatal("accepted a hop outliving its parent")
 		}
 	})
+}
+
+// The middleware takes a chain in Agent-Credential like any presentation.
+func TestMiddlewareAcceptsChains(t *testing.T) {
+	e := newChainEnv(t, 2)
+	nonces, err := NewNonces(nil, time.Minute, func() time.Time { return e.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := Middleware(e.v, MiddlewareOptions{Audience: chainAud, Nonces: nonces, Action: func(r *http.Request) (string, map[string]any) {
+		return r.URL.Query().Get("action"), map[string]any{"amount": 120, "currency": "EUR"}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen *Result
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen, _ = ResultFrom(r.Context()) }))
+	call := func(pres, action string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/pay?action="+action, nil)
+		req.Header.Set(HeaderAgentCredential, pres)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	nonce := func() string {
+		n, _, err := nonces.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if code := call(e.chainNonce(nonce(), e.hop(1), e.hop(2)), "payments:initiate"); code != http.StatusOK || seen == nil || len(seen.Chain) != 2 {
+		t.Fatalf("valid chain: %d %+v", code, seen)
+	}
+	if code := call(e.chainNonce(nonce(), e.hop(1), e.hop(2)), "invoices:annotate"); code != http.StatusForbidden {
+		t.Fatalf("action outside the last hop: %d", code)
+	}
+	wide := e.hop(1)
+	wide["permissions"] = []any{map[string]any{"action": "payments:*"}}
+	if code := call(e.chainNonce(nonce(), wide), "payments:initiate"); code != http.StatusUnauthorized {
+		t.Fatalf("widened chain: %d", code)
+	}
 }

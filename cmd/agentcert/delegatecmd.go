@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -112,7 +111,7 @@ func delegateOffline(cred string, key jwk.Key, d delegation) (string, error) {
 	if err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "the credential being delegated names no holder key")
 	}
-	if !sameKey(holder, key) {
+	if !sdjwt.SameKey(holder, key) {
 		return "", errcode.New(errcode.InvalidInput, "--key is not the holder key (cnf.jwk) of the credential being delegated")
 	}
 	parent := verifier.DelegateAuthority(claims)
@@ -231,16 +230,4 @@ func printChain(w io.Writer, out *verifier.Result) {
 		b, _ := json.Marshal(out.EffectivePermissions)
 		fmt.Fprintf(w, "effective permissions: %s\n", b)
 	}
-}
-
-// sameKey reports whether priv is the private key of pub (RFC 7638
-// thumbprints).
-func sameKey(pub, priv jwk.Key) bool {
-	pp, err := priv.PublicKey()
-	if err != nil {
-		return false
-	}
-	a, err1 := pub.Thumbprint(crypto.SHA256)
-	b, err2 := pp.Thumbprint(crypto.SHA256)
-	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
