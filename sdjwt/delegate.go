@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -251,11 +252,11 @@ func VerifyHop(hop, prev *Token, prevClaims map[string]any, wantTyp string, opts
 // only once the hop's header has passed.
 func verifyHop(hop, prev *Token, prevKey func() (jwk.Key, error), wantTyp string, opts VerifyOptions) (*Hop, error) {
 	typ, _ := hop.header["typ"].(string)
-	if normTyp(typ) != wantTyp {
+	if !jose.TypIs(typ, wantTyp) {
 		return nil, errcode.New(errcode.DelegationWrongTyp, "typ %q where %s is required", typ, wantTyp)
 	}
 	alg, _ := hop.header["alg"].(string)
-	if !algAllowed(alg, opts.Algorithms) {
+	if !jose.Allowed(alg, opts.Algorithms) {
 		return nil, errcode.New(errcode.UnsupportedAlg, "alg %q is not allowed", alg)
 	}
 	if _, ok := hop.header["crit"]; ok {
@@ -265,7 +266,7 @@ func verifyHop(hop, prev *Token, prevKey func() (jwk.Key, error), wantTyp string
 	if err != nil {
 		return nil, errcode.Wrap(errcode.KBNoHolderKey, err, "the component before the hop names no usable cnf.jwk")
 	}
-	if err := verifySig(jwa.SignatureAlgorithm(alg), holder, hop.signingInput, hop.signature); err != nil {
+	if err := jose.Verify(jwa.SignatureAlgorithm(alg), holder, []byte(hop.signingInput), hop.signature); err != nil {
 		return nil, errcode.Wrap(errcode.DelegationBadSignature, err, "the hop is not signed by the cnf key of the component before it")
 	}
 	p := hop.payload
@@ -433,7 +434,7 @@ func delegate(prev string, payloads []map[string]any, opts DelegateOptions) (str
 	if len(payloads) == 0 {
 		return "", errcode.New(errcode.InvalidInput, "no delegate payload")
 	}
-	alg, err := signingAlg(opts.Key)
+	alg, err := jose.SigningAlg(opts.Key)
 	if err != nil {
 		return "", err
 	}
@@ -563,7 +564,7 @@ func lastComponent(prev string) (*Token, map[string]any, error) {
 		return nil, nil, err
 	}
 	last := c.Hops[len(c.Hops)-1]
-	if typ, _ := last.header["typ"].(string); normTyp(typ) != TypKBSDKB {
+	if typ, _ := last.header["typ"].(string); !jose.TypIs(typ, TypKBSDKB) {
 		return nil, nil, errcode.New(errcode.InvalidInput, "the last hop is %q: its delegate holds no key and cannot delegate further", typ)
 	}
 	p, err := ProcessDisclosures(last.payload, last.Disclosures, last.limits)
@@ -610,7 +611,7 @@ func PresentChain(chain string, rootDisclose []string, kb *KBOptions) (string, e
 		return "", errcode.New(errcode.InvalidInput, "the chain already ends in a KB-JWT")
 	}
 	last := c.Hops[len(c.Hops)-1]
-	if typ, _ := last.header["typ"].(string); normTyp(typ) != TypKBSDKB {
+	if typ, _ := last.header["typ"].(string); !jose.TypIs(typ, TypKBSDKB) {
 		return "", errcode.New(errcode.InvalidInput, "the last hop is %q: its delegate holds no key to present with", typ)
 	}
 	out := chain
