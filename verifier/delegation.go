@@ -125,7 +125,29 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 		parent = next
 	}
 	res.EffectivePermissions = parent.Permissions
+	res.presenter = c.Hops[len(c.Hops)-1].Delegate
 	return nil
+}
+
+// presenterClaims are the claims that name the key of whoever presented:
+// the credential's, or for a chain the last hop's.
+func (r *Result) presenterClaims() map[string]any {
+	if r.presenter != nil {
+		return r.presenter
+	}
+	return r.Claims
+}
+
+// validUntil is the earliest end the credential states (exp, task.expires)
+// and, for a chain, that any hop states; zero when none does.
+func (r *Result) validUntil() time.Time {
+	end := RootAuthority(r.Claims).Expires
+	for _, h := range r.Chain {
+		if t := time.Unix(h.Expires, 0); end.IsZero() || t.Before(end) {
+			end = t
+		}
+	}
+	return end
 }
 
 func hopErr(n int, err error) error {

@@ -56,6 +56,8 @@ type Result struct {
 	// Decision used.
 	Chain                []HopInfo `json:"chain,omitempty"`
 	EffectivePermissions []any     `json:"effective_permissions,omitempty"`
+
+	presenter map[string]any // for a chain, the last hop's claims: its cnf is the presenter's key
 }
 
 // resultJSON is Result's wire shape.
