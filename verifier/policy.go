@@ -39,6 +39,10 @@ type Policy struct {
 	// MaxDelegationLifetime bounds exp - iat of each hop; 0 means
 	// DefaultMaxDelegationLifetime.
 	MaxDelegationLifetime time.Duration
+	// RateLimits are the per-agent terms Middleware applies to verified
+	// requests, by permission class (see RateClass); none by default.
+	// MiddlewareOptions.Limits, when set, takes their place.
+	RateLimits []RateClass
 }
 
 // AnyVCT in a Trusted list trusts the issuer for every credential type.
