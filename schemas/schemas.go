@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonptr"
+	"github.com/agentcert/agentcert/internal/jsonval"
 )
 
 // AgentCertificationV1 is the vct of the agent certification credential.
@@ -363,9 +364,7 @@ func normalize(payload map[string]any) (any, error) {
 	if payload == nil {
 		return nil, errors.New("nil payload")
 	}
-	if plainJSON(payload, 0) {
-		// Already what a JSON decoder with UseNumber gives (the processed
-		// payload of a verified SD-JWT): no round trip needed.
+	if jsonval.IsPlain(payload, maxPlainDepth) {
 		return payload, nil
 	}
 	raw, err := json.Marshal(payload)
@@ -373,32 +372,6 @@ func normalize(payload map[string]any) (any, error) {
 		return nil, err
 	}
 	return jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-}
-
-// plainJSON reports whether v holds only the types of decoded JSON with
-// json.Number numbers, nested at most 64 deep.
-func plainJSON(v any, depth int) bool {
-	if depth > 64 {
-		return false
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		for _, e := range x {
-			if !plainJSON(e, depth+1) {
-				return false
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if !plainJSON(e, depth+1) {
-				return false
-			}
-		}
-	case string, json.Number, bool, nil:
-	default:
-		return false
-	}
-	return true
 }
 
 var printer = message.NewPrinter(language.English)

@@ -461,7 +461,7 @@ func delegate(prev string, payloads []map[string]any, opts DelegateOptions) (str
 	elems := make([]any, 0, len(payloads))
 	var discs []string
 	for i, pl := range payloads {
-		norm, err := normalizeClaims(pl)
+		norm, err := Normalize(pl)
 		if err != nil {
 			return "", err
 		}

@@ -149,7 +149,7 @@ func delegateOffline(cred string, key jwk.Key, d delegation) (string, error) {
 	if obo, ok := claims["on_behalf_of"].(map[string]any); ok {
 		payload["on_behalf_of"] = obo
 	}
-	norm, err := roundTrip(payload)
+	norm, err := sdjwt.Normalize(payload) // the JSON types a verifier sees
 	if err != nil {
 		return "", err
 	}
@@ -196,21 +196,6 @@ func delegateIdentity(to, toJWK string) (string, map[string]any, error) {
 	}
 	delete(m, "kid")
 	return to, m, nil
-}
-
-// roundTrip gives payload the JSON types a verifier sees (json.Number).
-func roundTrip(v map[string]any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, errcode.Wrap(errcode.InvalidInput, err, "encode the hop")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var out map[string]any
-	if err := dec.Decode(&out); err != nil {
-		return nil, errcode.Wrap(errcode.InvalidInput, err, "encode the hop")
-	}
-	return out, nil
 }
 
 // printChain prints the hops of a verified delegation chain, one a line,
