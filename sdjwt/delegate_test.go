@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -28,13 +30,13 @@ type chainFixture struct {
 func newChainFixture(t testing.TB, delegates int) *chainFixture {
 	t.Helper()
 	f := &chainFixture{}
-	f.issuer, f.issuerPub = newKey(t, jwa.ES256, "issuer-key")
+	f.issuer, f.issuerPub = testkeys.Pair(t, jwa.ES256, "issuer-key")
 	for i := 0; i <= delegates; i++ {
 		alg := jwa.ES256
 		if i%2 == 1 {
 			alg = jwa.EdDSA
 		}
-		k, _ := newKey(t, alg, "")
+		k, _ := testkeys.Pair(t, alg, "")
 		f.keys = append(f.keys, k)
 	}
 	claims := map[string]any{
@@ -159,7 +161,7 @@ func TestChainDraftShapes(t *testing.T) {
 	}
 	// A dSD-JWT whose last hop is kb+sd-jwt+kb lacks its KB-JWT.
 	_, err = VerifyChain(context.Background(), f.chain(t, 1, LinkSDHash, ""), o)
-	wantCode(t, err, errcode.DelegationWrongTyp)
+	testkit.WantCode(t, err, errcode.DelegationWrongTyp)
 }
 
 func TestChainIssuerJWTHashLetsPresenterChooseRootDisclosures(t *testing.T) {
@@ -189,7 +191,7 @@ func TestChainIssuerJWTHashLetsPresenterChooseRootDisclosures(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = VerifyChain(context.Background(), pres, f.opts())
-	wantCode(t, err, errcode.DelegationBadLink)
+	testkit.WantCode(t, err, errcode.DelegationBadLink)
 }
 
 func TestDelegateRefusesWrongKeyAndBadInput(t *testing.T) {
@@ -237,7 +239,7 @@ func hostileHop(t testing.TB, prev string, key jwk.Key, typ string, payload map[
 
 func TestChainNegative(t *testing.T) {
 	f := newChainFixture(t, 3)
-	other, _ := newKey(t, jwa.ES256, "")
+	other, _ := testkeys.Pair(t, jwa.ES256, "")
 	kb := func(s string, key jwk.Key) string {
 		t.Helper()
 		out, err := PresentChain(s, nil, &KBOptions{Key: key, Audience: "https://rp.example", Nonce: "n-1", IssuedAt: time.Unix(chainNow, 0)})
@@ -306,7 +308,7 @@ func TestChainNegative(t *testing.T) {
 			o := f.opts()
 			o.Limits = c.lim
 			_, err := VerifyChain(context.Background(), c.pres, o)
-			wantCode(t, err, c.want)
+			testkit.WantCode(t, err, c.want)
 		})
 	}
 }
@@ -479,7 +481,7 @@ func FuzzVerifyChain(f *testing.F) {
 // every other shape to the full parse.
 func TestHolderKeyFastPath(t *testing.T) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
-		priv, _ := newKey(t, alg, "k-1")
+		priv, _ := testkeys.Pair(t, alg, "k-1")
 		m := publicJWKMap(t, priv)
 		fast, ok := simplePublicKey(m)
 		if !ok {
