@@ -43,6 +43,12 @@ func newNonces(cfg config.Config) (*verifier.Nonces, error) {
 		}
 		secrets = append(secrets, b)
 	}
+	if cfg.Verifier.NonceStore != "memory" {
+		// The verifier cannot yet consult a shared spent-nonce set; running
+		// replicas with per-process sets would accept a nonce once on each,
+		// so a shared store that is configured but not used is refused.
+		return nil, fmt.Errorf("config: verifier.nonce_store %q: a shared spent-nonce store is not supported by this build; use memory with one replica", cfg.Verifier.NonceStore)
+	}
 	n, err := verifier.NewNonces(secrets, cfg.Verifier.NonceTTL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("config: verifier.nonce_secrets: %w", err)
