@@ -247,7 +247,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 		// Spent last, so that a tampered copy or a passing outage does not
 		// use up the agent's nonce.
 		n, _ := out.KeyBinding["nonce"].(string)
-		if err := nonces.Use(n); err != nil {
+		if err := nonces.Use(ctx, n); err != nil {
 			return res.fail(err)
 		}
 	}
