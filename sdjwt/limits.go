@@ -13,6 +13,11 @@ const (
 	// each disclosure and of the processed payload that disclosures build.
 	DefaultMaxDepth = 32
 
+	// KBReserveBytes is the room Issue leaves under
+	// DefaultMaxPresentationBytes for the KB-JWT a holder appends: Issue
+	// refuses a credential that, so presented, verifiers would refuse.
+	KBReserveBytes = 2 << 10
+
 	// DefaultMaxKBAge is how old a KB-JWT iat may be when VerifyOptions.MaxKBAge is zero.
 	DefaultMaxKBAge = 5 * time.Minute
 
