@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -52,13 +53,9 @@ type Nonces struct {
 	epoch   uint64
 }
 
-const (
-	nonceRandom = 16
-	nonceBody   = nonceRandom + 8 + 8 // random, expiry (unix seconds), epoch
-	nonceMAC    = 32
-	// DefaultMaxNonces bounds the default in-memory spent-nonce set.
-	DefaultMaxNonces = 1 << 20
-)
+// nonceBody is the size of a nonce's body: random, expiry (unix seconds),
+// epoch.
+const nonceBody = nonceRandom + 8 + 8
 
 // NonceOption configures NewNonces.
 type NonceOption func(*Nonces)
@@ -78,15 +75,15 @@ func NewNonces(secrets [][]byte, ttl time.Duration, now func() time.Time, opts .
 		return nil, errors.New("verifier: nonce ttl must be positive")
 	}
 	if len(secrets) == 0 {
-		s := make([]byte, 32)
+		s := make([]byte, nonceSecretSize)
 		if _, err := rand.Read(s); err != nil {
 			return nil, err
 		}
 		secrets = [][]byte{s}
 	}
 	for _, s := range secrets {
-		if len(s) < 16 {
-			return nil, errors.New("verifier: nonce secrets must be at least 16 bytes")
+		if len(s) < minNonceSecret {
+			return nil, fmt.Errorf("verifier: nonce secrets must be at least %d bytes", minNonceSecret)
 		}
 	}
 	if now == nil {
