@@ -55,7 +55,9 @@ const (
 //     task.expires (NumericDate, seconds) is at or before now, every action is
 //     denied with action_not_permitted and reason "task expired". A task claim
 //     that is not an object, or whose expires is not a number, denies the same
-//     way. No leeway is applied; callers pass now adjusted by their leeway.
+//     way. A task claim that is null states that the credential is not
+//     scoped to a task. No leeway is applied; callers pass now adjusted by
+//     their leeway.
 //  4. A permission matches when its action equals the requested action or is
 //     "resource:*" for the requested resource. Malformed permissions (not an
 //     object, action not a string or not an action; "*" alone included) are
@@ -115,7 +117,7 @@ func Authorize(claims map[string]any, action string, request map[string]any, now
 	}
 
 	// 3. Task scope.
-	if raw, present := claims["task"]; present {
+	if raw, present := claims["task"]; present && raw != nil {
 		task, ok := raw.(map[string]any)
 		if !ok {
 			return deny(errcode.ActionNotPermitted, "task claim is malformed")

@@ -102,6 +102,7 @@ func TestAuthorize(t *testing.T) {
 		// Task scope.
 		{"task expired at expires", baseClaims, "invoices:read", `{}`, taskExpires, false, errcode.ActionNotPermitted, "", "task expired"},
 		{"task expired later", baseClaims, "invoices:read", `{}`, taskExpires.Add(time.Second), false, errcode.ActionNotPermitted, "", "task expired"},
+		{"task null is no task scope", `{"permissions":[{"action":"invoices:read"}],"task":null}`, "invoices:read", `{}`, beforeTask, true, "", "invoices:read", "permitted by"},
 		{"task not an object", `{"permissions":[{"action":"invoices:read"}],"task":"t"}`, "invoices:read", `{}`, beforeTask, false, errcode.ActionNotPermitted, "", "task claim is malformed"},
 		{"task expires not a number", `{"permissions":[{"action":"invoices:read"}],"task":{"id":"t","expires":"2026-02-01"}}`, "invoices:read", `{}`, beforeTask, false, errcode.ActionNotPermitted, "", "task expires is malformed"},
 		{"fractional task expiry", `{"permissions":[{"action":"invoices:read"}],"task":{"id":"t","expires":1769904000.5}}`, "invoices:read", `{}`, taskExpires.Add(500 * time.Millisecond), false, errcode.ActionNotPermitted, "", "task expired"},

@@ -274,6 +274,7 @@ func TestWithheldRestrictions(t *testing.T) {
 			"iss": issDID, "vct": schemas.AgentCertificationV1, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"permissions":  []any{map[string]any{"action": "payments:*", "constraints": map[string]any{"max_amount": 10, "currency": "EUR"}}},
 			"prohibitions": []any{"payments:initiate"},
+			"task":         nil, // stated in clear: not scoped to a task
 			"status":       map[string]any{"status_list": map[string]any{"idx": 1, "uri": "https://issuer.example/statuslists/1"}},
 		}
 	}
