@@ -24,9 +24,9 @@ type Policy struct {
 	// clear (see schemas.Restriction). DefaultPolicy takes them from
 	// schemas.RestrictingClaims, the list the issuer also follows.
 	Restrictions map[string][]schemas.Restriction
-	CheckStatus   bool
-	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
-	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
+	CheckStatus  bool
+	MaxStatusAge time.Duration // how stale a cached status list may be; 0 = always fetch
+	RequireNonce bool          // the KB-JWT nonce must be one issued by Nonces
 	// TrustAny accepts any issuer whose key resolves, for every vct. It is
 	// for offline inspection (agentcert verify without --trust), never for
 	// a service.
