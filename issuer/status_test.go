@@ -44,8 +44,8 @@ func TestStatusChangeTransitions(t *testing.T) {
 	}{
 		{auditor, "reinstate", store.StatusValid, ""}, // already valid: no-op
 		{issuerActor, "suspend", store.StatusSuspended, ""},
-		{auditor, "suspend", store.StatusSuspended, ""}, // no-op
-		{otherIssuer, "reinstate", 0, errcode.NotFound}, // another issuer's credential is not found, not forbidden
+		{auditor, "suspend", store.StatusSuspended, ""},  // no-op
+		{otherIssuer, "reinstate", 0, errcode.NotFound},  // another issuer's credential is not found, not forbidden
 		{issuerActor, "reinstate", 0, errcode.Forbidden}, // only an auditor undoes a suspension
 		{auditor, "reinstate", store.StatusValid, ""},
 		{auditor, "revoke", store.StatusRevoked, ""},

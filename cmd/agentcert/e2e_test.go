@@ -197,9 +197,10 @@ func TestDemo(t *testing.T) {
 func TestCLIIssueKeepsRestrictionsInClear(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, dir, "did", "create", "--method", "key", "--out", "k.jwk")
+	agent := mustRun(t, dir, "did", "create", "--method", "key", "--out", "agent.jwk")
 	claims, _ := json.Marshal(demoClaims())
 	write(t, filepath.Join(dir, "claims.json"), string(claims))
-	for _, ptr := range []string{"/prohibitions", "/prohibitions/0", "/status", "/vct"} {
+	for _, ptr := range []string{"/prohibitions", "/prohibitions/0", "/status", "/vct", "/task"} {
 		_, errOut, code := run(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json", "--sd", ptr)
 		if code != 2 || !strings.Contains(errOut, "not_disclosable") {
 			t.Errorf("--sd %s: exit %d, stderr %q; want 2 and not_disclosable", ptr, code, errOut)
@@ -209,9 +210,9 @@ func TestCLIIssueKeepsRestrictionsInClear(t *testing.T) {
 	delete(noProhibitions, "prohibitions")
 	claims, _ = json.Marshal(noProhibitions)
 	write(t, filepath.Join(dir, "claims.json"), string(claims))
-	cred := mustRun(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json")
+	cred := mustRun(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json", "--holder", agent)
 	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.Split(cred, "~")[0], ".")[1])
-	if err != nil || !strings.Contains(string(payload), `"prohibitions":[]`) {
+	if err != nil || !strings.Contains(string(payload), `"prohibitions":[]`) || !strings.Contains(string(payload), `"task":null`) {
 		t.Fatalf("an agent certification states its prohibitions, even none: %s", payload)
 	}
 }
