@@ -205,13 +205,15 @@ func (n *Nonces) parse(nonce string) (time.Time, string, error) {
 }
 
 // MemorySpentStore is the default SpentStore: a bounded in-memory set of
-// spent nonces, kept in buckets by expiry second. Spend first drops every
-// bucket that has expired (each entry is removed once, so expiry is O(1)
-// amortized per Spend; only creating a bucket costs O(log buckets), and
-// there are at most as many buckets as seconds in a nonce lifetime). When
-// the set still holds max live entries, Spend fails closed with
-// rate_limited. It forgets everything when the process ends, so it
-// implements EpochStore with a random epoch. Safe for concurrent use.
+// spent nonces, kept in buckets by expiry second, soonest first. Each Spend
+// removes at most sweepPerSpend expired entries (and, when the set is full,
+// as many more as it takes to make room), so its work is bounded whatever
+// the size of the set: each entry is removed once, O(1) amortized; only
+// creating a bucket costs O(log buckets), and there are at most as many
+// buckets as seconds in a nonce lifetime. When the set holds max live
+// entries, Spend fails closed with rate_limited. It forgets everything
+// when the process ends, so it implements EpochStore with a random epoch.
+// Safe for concurrent use.
 type MemorySpentStore struct {
 	max   int
 	now   func() time.Time
@@ -219,9 +221,13 @@ type MemorySpentStore struct {
 
 	mu      sync.Mutex
 	ids     map[string]struct{}
-	buckets map[int64][]string // expiry second (rounded up) -> ids
+	buckets map[int64][]string // expiry second (rounded up) -> ids not yet removed
 	order   secondHeap         // bucket seconds, soonest first
 }
+
+// sweepPerSpend bounds the expired entries one Spend removes while the set
+// has room.
+const sweepPerSpend = 16
 
 // NewMemorySpentStore returns an empty in-memory set of at most max live
 // nonces (DefaultMaxNonces when max <= 0).
@@ -244,7 +250,7 @@ func NewMemorySpentStore(max int, now func() time.Time) *MemorySpentStore {
 // Epoch identifies this store's lifetime (random, never 0).
 func (m *MemorySpentStore) Epoch() uint64 { return m.epoch }
 
-// Len is the number of nonces held (expired ones included until swept).
+// Len is the number of nonces held (expired ones included until removed).
 func (m *MemorySpentStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -259,35 +265,49 @@ func (m *MemorySpentStore) Spend(_ context.Context, id string, expires time.Time
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sweep(now.Unix())
+	sec := now.Unix()
+	m.sweep(sec, sweepPerSpend)
 	if _, dup := m.ids[id]; dup {
 		return false, nil
 	}
-	if len(m.ids) >= m.max {
-		return false, errcode.New(errcode.RateLimited, "too many outstanding nonces; retry later")
+	for len(m.ids) >= m.max {
+		if m.sweep(sec, 1) == 0 {
+			return false, errcode.New(errcode.RateLimited, "too many outstanding nonces; retry later")
+		}
 	}
-	sec := expires.Unix()
-	if expires.After(time.Unix(sec, 0)) {
-		sec++ // round up: an entry is never dropped before it expires
+	exp := expires.Unix()
+	if expires.After(time.Unix(exp, 0)) {
+		exp++ // round up: an entry is never removed before it expires
 	}
-	b, ok := m.buckets[sec]
+	b, ok := m.buckets[exp]
 	if !ok {
-		heap.Push(&m.order, sec)
+		heap.Push(&m.order, exp)
 	}
-	m.buckets[sec] = append(b, id)
+	m.buckets[exp] = append(b, id)
 	m.ids[id] = struct{}{}
 	return true, nil
 }
 
-// sweep drops every bucket whose second is at or before now.
-func (m *MemorySpentStore) sweep(now int64) {
-	for len(m.order) > 0 && m.order[0] <= now {
-		sec := heap.Pop(&m.order).(int64)
-		for _, id := range m.buckets[sec] {
+// sweep removes up to limit entries whose bucket second is at or before
+// now, soonest first, and returns how many it removed.
+func (m *MemorySpentStore) sweep(now int64, limit int) int {
+	n := 0
+	for n < limit && len(m.order) > 0 && m.order[0] <= now {
+		sec := m.order[0]
+		b := m.buckets[sec]
+		k := min(limit-n, len(b))
+		for _, id := range b[:k] {
 			delete(m.ids, id)
 		}
-		delete(m.buckets, sec)
+		n += k
+		if k == len(b) {
+			heap.Pop(&m.order)
+			delete(m.buckets, sec)
+		} else {
+			m.buckets[sec] = b[k:]
+		}
 	}
+	return n
 }
 
 // secondHeap is a min-heap of unix seconds (container/heap).
