@@ -61,9 +61,13 @@ func (f *secFixture) verifier(p Policy, nonces *Nonces) *Verifier {
 	f.t.Helper()
 	p.Trusted[f.issDID] = []string{schemas.AgentCertificationV1}
 	p.CheckStatus = false
-	v, err := New(p, Options{Resolver: did.NewResolver(nil), Nonces: nonces, Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	opts := []Option{WithResolver(did.NewResolver(nil)), WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 		return nil, errors.New("no network in this test")
-	}})
+	})}
+	if nonces != nil {
+		opts = append(opts, WithNonces(nonces))
+	}
+	v, err := New(p, opts...)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -91,12 +95,12 @@ func wantResult(t *testing.T, what string, r *Result, code errcode.Code) {
 	t.Helper()
 	if code == "" {
 		if !r.Verified {
-			t.Fatalf("%s: not verified: %+v", what, r.Errors)
+			t.Fatalf("%s: not verified: %+v", what, r.Error)
 		}
 		return
 	}
-	if r.Verified || len(r.Errors) == 0 || r.Errors[0].Code != code {
-		t.Fatalf("%s: verified=%v %+v, want %s", what, r.Verified, r.Errors, code)
+	if r.Verified || r.Code() != code {
+		t.Fatalf("%s: verified=%v %+v, want %s", what, r.Verified, r.Error, code)
 	}
 }
 

@@ -28,12 +28,7 @@ func postVerify(t *testing.T, ts *testServer, pres, nonce string) verifier.Resul
 	return res
 }
 
-func firstErr(r verifier.Result) string {
-	if len(r.Errors) == 0 {
-		return ""
-	}
-	return string(r.Errors[0].Code)
-}
+func firstErr(r verifier.Result) string { return string(r.Code()) }
 
 // TestSec02Sec03NonceSingleUseOverHTTP: with the shipped dev defaults
 // (require_nonce: false) a presentation bound to a nonce from GET
@@ -61,17 +56,17 @@ func TestSec02Sec03NonceSingleUseOverHTTP(t *testing.T) {
 	pres := mustRun(t, dir, "present", "--credential", credFile, "--key", agentKey, "--aud", testVerifierAud, "--nonce", n.Nonce, "--disclose", "/permissions/0")
 
 	if r := postVerify(t, ts, pres, n.Nonce); !r.Verified {
-		t.Fatalf("first use: %+v", r.Errors)
+		t.Fatalf("first use: %+v", r.Error)
 	}
 	if r := postVerify(t, ts, pres, n.Nonce); r.Verified || firstErr(r) != "nonce_replayed" {
-		t.Fatalf("replay: verified=%v %+v, want nonce_replayed", r.Verified, r.Errors)
+		t.Fatalf("replay: verified=%v %+v, want nonce_replayed", r.Verified, r.Error)
 	}
 	if r := postVerify(t, ts, pres, ""); r.Verified || firstErr(r) != "nonce_replayed" {
-		t.Fatalf("replay without naming the nonce: verified=%v %+v", r.Verified, r.Errors)
+		t.Fatalf("replay without naming the nonce: verified=%v %+v", r.Verified, r.Error)
 	}
 	ts.restart()
 	if r := postVerify(t, ts, pres, n.Nonce); r.Verified || firstErr(r) != "nonce_expired" {
-		t.Fatalf("replay after a restart with the same secrets: verified=%v %+v, want nonce_expired", r.Verified, r.Errors)
+		t.Fatalf("replay after a restart with the same secrets: verified=%v %+v, want nonce_expired", r.Verified, r.Error)
 	}
 }
 
