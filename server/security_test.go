@@ -36,6 +36,36 @@ func newSubject(t testing.TB) string {
 	return sub
 }
 
+// TestSec01IssuanceRefusesAForeignHolderKey: an issuer token cannot
+// certify a victim's did:key with a key it holds (400
+// subject_key_mismatch); naming the subject's own key is fine.
+func TestSec01IssuanceRefusesAForeignHolderKey(t *testing.T) {
+	f := newStatusFixture(t)
+	victimKey, _ := keyutil.Generate(jwa.ES256)
+	victimPub, _ := keyutil.Public(victimKey)
+	victim, _ := did.KeyDID(victimPub)
+	attacker, _ := keyutil.Generate(jwa.ES256)
+	attackerPub, _ := keyutil.Public(attacker)
+	for _, tc := range []struct {
+		name   string
+		holder any
+		want   int
+		code   errcode.Code
+	}{
+		{"attacker's key", attackerPub, http.StatusBadRequest, errcode.SubjectKeyMismatch},
+		{"the subject's own key", victimPub, http.StatusCreated, ""},
+	} {
+		req := map[string]any{"subject": victim, "holder_jwk": tc.holder, "claims": map[string]any{
+			"principal": map[string]any{"id": "did:web:acme.example", "name": "ACME"}, "agent": map[string]any{"class": "x"},
+			"autonomy": "supervised", "permissions": []any{map[string]any{"action": "payments:initiate"}},
+		}}
+		resp, b := f.do(http.MethodPost, "/v1/credentials", f.issuerA, req, nil)
+		if resp.StatusCode != tc.want || (tc.code != "" && problemCode(t, b) != tc.code) {
+			t.Errorf("%s: HTTP %d %s, want %d %s", tc.name, resp.StatusCode, b, tc.want, tc.code)
+		}
+	}
+}
+
 // numberBomb is an issuance body of 600 permissions each constrained by
 // max_amount 1e999999 (about 24 KB): the exact comparison JSON Schema makes
 // of such a number costs seconds.
