@@ -242,3 +242,31 @@ func TestOpenRedactsPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrations: reopening applies nothing again, and a schema newer than
+// this program is refused.
+func TestMigrations(t *testing.T) {
+	url := testsvc.Schema(t, testsvc.Postgres(t))
+	for range 2 {
+		s, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	raw, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(context.Background())
+	var n int
+	if err := raw.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("schema_migrations rows %d, %v; want 1", n, err)
+	}
+	if _, err := raw.Exec(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(t.Context(), url); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
+}
