@@ -16,6 +16,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
@@ -105,7 +106,7 @@ func TestSec07NumberBombRefused(t *testing.T) {
 func BenchmarkSec07NumberBombRefused(b *testing.B) {
 	env := NewTestEnv(b, nil)
 	env.Server.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	secret, _, err := CreateToken(context.Background(), env.Store, RoleIssuer, "bench", "test", time.Now())
+	secret, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleIssuer, "bench", "test", time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
