@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,7 +155,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 	}
 	// Validate with a placeholder status first, so that a rejected request
 	// does not use up a status list index.
-	payload["status"] = map[string]any{"status_list": map[string]any{"idx": 0, "uri": s.StatusURI("pending")}}
+	payload["status"] = statusClaim(0, s.StatusURI("pending"))
 	sd, err := CheckPayload(s.schemas, s.cfg.VCT, payload, req.SelectivelyDisclosable)
 	if err != nil {
 		return nil, err
@@ -169,7 +170,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return nil, err
 		}
 		ref := StatusRef{Idx: idx, URI: s.StatusURI(listID)}
-		payload["status"] = map[string]any{"status_list": map[string]any{"idx": idx, "uri": ref.URI}}
+		payload["status"] = statusClaim(idx, ref.URI)
 		cred, err := sdjwt.Issue(payload, sd, s.keys.Active(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("issuer: sign: %w", err)
@@ -181,7 +182,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 		}
 		rec := records.Credential{
 			ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
-			IssuedAt: time.Unix(payload["iat"].(int64), 0).UTC(), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
+			IssuedAt: issuedAt(payload), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
 		}
 		rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
 		rec.AgentClass, _ = nested(req.Claims, "agent", "class").(string)
@@ -258,13 +259,35 @@ func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any
 		payload[k] = v
 	}
 	payload["iss"] = s.keys.Issuer()
-	payload["iat"] = now.Unix()
-	payload["nbf"] = now.Unix()
-	payload["exp"] = exp.Unix()
+	payload["iat"] = numericDate(now)
+	payload["nbf"] = numericDate(now)
+	payload["exp"] = numericDate(exp)
 	payload["vct"] = s.cfg.VCT
 	payload["sub"] = req.Subject
 	payload["cnf"] = map[string]any{"jwk": holder}
+	// Generic JSON values from here on: schema validation and signing then
+	// take the payload as it is, with no encode and decode of their own.
+	payload, err = sdjwt.Normalize(payload)
+	if err != nil {
+		return nil, time.Time{}, errcode.Wrap(errcode.InvalidInput, err, "claims")
+	}
 	return payload, exp, nil
+}
+
+// issuedAt reads back the iat that payload set.
+func issuedAt(payload map[string]any) time.Time {
+	n, _ := payload["iat"].(json.Number).Int64()
+	return time.Unix(n, 0).UTC()
+}
+
+// numericDate is t as a JWT NumericDate.
+func numericDate(t time.Time) json.Number {
+	return json.Number(strconv.FormatInt(t.Unix(), 10))
+}
+
+// statusClaim is the status claim pointing at idx of the list at uri.
+func statusClaim(idx int, uri string) map[string]any {
+	return map[string]any{"status_list": map[string]any{"idx": json.Number(strconv.Itoa(idx)), "uri": uri}}
 }
 
 func (s *Service) expiry(now time.Time, req IssueRequest) (time.Time, error) {

@@ -13,14 +13,7 @@ import (
 // refused, a Required one must be present, and any other may be absent
 // only when nothing at the top level is withheld (else the holder could
 // have withheld it).
-func checkRestrictions(payload, claims map[string]any, ds []*sdjwt.Disclosure, rs []schemas.Restriction) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	byDigest := make(map[string]*sdjwt.Disclosure, len(ds))
-	for _, d := range ds {
-		byDigest[d.Digest] = d
-	}
+func checkRestrictions(payload, claims map[string]any, disclosure func(digest string) (*sdjwt.Disclosure, bool), rs []schemas.Restriction) error {
 	for _, r := range rs {
 		v, inClear := payload[r.Claim]
 		switch {
@@ -28,12 +21,12 @@ func checkRestrictions(payload, claims map[string]any, ds []*sdjwt.Disclosure, r
 			return errcode.New(errcode.MissingClaim, "claim %q must be present in clear; it may not be selectively disclosable", r.Claim)
 		case !inClear && r.Required:
 			return errcode.New(errcode.MissingClaim, "claim %q must be present in clear; it may not be selectively disclosable", r.Claim)
-		case !inClear && withholdsTopLevel(payload, byDigest):
+		case !inClear && withholdsTopLevel(payload, disclosure):
 			return errcode.New(errcode.MissingClaim, "claim %q is not in clear and the presentation withholds top-level claims, which could hide it; the issuer must state it in clear", r.Claim)
 		case !inClear:
 			continue // provably absent
 		case r.Elements:
-			if err := checkElements(r.Claim, v, byDigest); err != nil {
+			if err := checkElements(r.Claim, v, disclosure); err != nil {
 				return err
 			}
 		case hidesClaims(v):
@@ -45,11 +38,11 @@ func checkRestrictions(payload, claims map[string]any, ds []*sdjwt.Disclosure, r
 
 // withholdsTopLevel reports whether a top-level _sd digest has no
 // disclosure in the presentation.
-func withholdsTopLevel(payload map[string]any, byDigest map[string]*sdjwt.Disclosure) bool {
+func withholdsTopLevel(payload map[string]any, disclosure func(digest string) (*sdjwt.Disclosure, bool)) bool {
 	sd, _ := payload["_sd"].([]any)
 	for _, d := range sd {
 		s, _ := d.(string)
-		if _, ok := byDigest[s]; !ok {
+		if _, ok := disclosure(s); !ok {
 			return true
 		}
 	}
@@ -58,7 +51,7 @@ func withholdsTopLevel(payload map[string]any, byDigest map[string]*sdjwt.Disclo
 
 // checkElements verifies that the array claim n is in clear and that every
 // element, in clear or disclosed, hides nothing.
-func checkElements(n string, v any, byDigest map[string]*sdjwt.Disclosure) error {
+func checkElements(n string, v any, disclosure func(digest string) (*sdjwt.Disclosure, bool)) error {
 	arr, ok := v.([]any)
 	if !ok {
 		return errcode.New(errcode.MissingClaim, "claim %q must be an array in clear", n)
@@ -66,7 +59,7 @@ func checkElements(n string, v any, byDigest map[string]*sdjwt.Disclosure) error
 	for i, e := range arr {
 		if m, ok := e.(map[string]any); ok && len(m) == 1 {
 			if digest, ok := m["..."].(string); ok {
-				d, disclosed := byDigest[digest]
+				d, disclosed := disclosure(digest)
 				if !disclosed {
 					continue // an element not shown grants nothing
 				}

@@ -145,7 +145,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if err := checkSubjectKey(out.Claims); err != nil {
 		return res.fail(err)
 	}
-	if err := checkRestrictions(out.IssuerPayload, out.Claims, out.Disclosures, v.p.Restrictions[res.VCT]); err != nil {
+	if err := checkRestrictions(out.IssuerPayload, out.Claims, out.Disclosure, v.p.Restrictions[res.VCT]); err != nil {
 		return res.fail(err)
 	}
 	for _, rc := range v.p.RequiredClaims {

@@ -79,7 +79,7 @@ func TestTwoNodesOneDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Both nodes draw every index of the list twice.
+	// Both nodes draw every index of the list, racing each other.
 	const n = 256
 	var wg sync.WaitGroup
 	var okA, okB, conflicts atomic.Int64
@@ -91,7 +91,13 @@ func TestTwoNodesOneDatabase(t *testing.T) {
 			if w%2 == 1 {
 				node, ok = b, &okB
 			}
-			for i := w / 2; i < n; i += 4 {
+			for j := w / 2; j < n; j += 4 {
+				// A draws from the bottom up, B from the top down, so each
+				// wins some indexes however the goroutines are scheduled.
+				i := j
+				if w%2 == 1 {
+					i = n - 1 - j
+				}
 				id := fmt.Sprintf("c-%d-%d", i, w%2)
 				err := node.InsertCredential(ctx, cred(id, "L", i), nil, &store.AuditEntry{Action: "credential.issue", Target: id})
 				switch {
