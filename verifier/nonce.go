@@ -323,3 +323,15 @@ func (h *secondHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Open checks that nonce is one of ours and unexpired, without spending it,
+// and returns its expiry and identity (the bytes the MAC covers: another
+// encoding of them is the same nonce), for callers that record spent nonces
+// in shared storage.
+func (n *Nonces) Open(nonce string) (time.Time, []byte, error) {
+	exp, key, err := n.parse(nonce)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	return exp, []byte(key), nil
+}
