@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
@@ -18,7 +20,7 @@ import (
 // that Parse/Verify would refuse once presented with a KB-JWT (the one set
 // of limits), and a credential just inside them presents and verifies.
 func TestSec12IssueRefusesWhatVerifiersRefuse(t *testing.T) {
-	priv, _ := newKey(t, jwa.ES256, "issuer#k")
+	priv, _ := testkeys.Pair(t, jwa.ES256, "issuer#k")
 	perms := func(n, resLen int) []any {
 		out := make([]any, n)
 		for i := range out {
@@ -28,10 +30,10 @@ func TestSec12IssueRefusesWhatVerifiersRefuse(t *testing.T) {
 	}
 	// 256 permissions with 512-character resources: about 215 KB.
 	_, err := Issue(map[string]any{"iss": "x", "permissions": perms(256, 512)}, []string{"/permissions/*"}, priv, nil)
-	wantCode(t, err, errcode.TooLarge)
+	testkit.WantCode(t, err, errcode.TooLarge)
 	// More disclosures than a verifier parses.
 	_, err = Issue(map[string]any{"iss": "x", "permissions": perms(DefaultMaxDisclosures+1, 1)}, []string{"/permissions/*"}, priv, nil)
-	wantCode(t, err, errcode.TooLarge)
+	testkit.WantCode(t, err, errcode.TooLarge)
 
 	// Largest credential that still leaves room for the KB-JWT: found by
 	// growing one clear claim up to the bound.
@@ -43,7 +45,7 @@ func TestSec12IssueRefusesWhatVerifiersRefuse(t *testing.T) {
 		if _, err := Issue(claims, nil, priv, nil); err == nil {
 			lo = mid
 		} else {
-			wantCode(t, err, errcode.TooLarge)
+			testkit.WantCode(t, err, errcode.TooLarge)
 			hi = mid - 1
 		}
 	}
@@ -70,7 +72,7 @@ func TestSec12IssueRefusesWhatVerifiersRefuse(t *testing.T) {
 // signature was malleated to (r, n-s), which still verifies; a digest of
 // the whole string would differ.
 func TestSec14CredentialDigestIgnoresSignatureMalleability(t *testing.T) {
-	priv, pub := newKey(t, jwa.ES256, "issuer#k")
+	priv, pub := testkeys.Pair(t, jwa.ES256, "issuer#k")
 	claims := map[string]any{"iss": "x", "cnf": map[string]any{"jwk": publicJWKMap(t, priv)}, "a": "1", "b": "2"}
 	cred, err := Issue(claims, []string{"/a"}, priv, nil)
 	if err != nil {
