@@ -51,6 +51,7 @@ type Nonces struct {
 	now     func() time.Time
 	store   SpentStore
 	epoch   uint64
+	durable bool // WithDurableSpending
 }
 
 // nonceBody is the size of a nonce's body: random, expiry (unix seconds),
@@ -66,6 +67,15 @@ type NonceOption func(*Nonces)
 // carry no process epoch.
 func WithSpentStore(s SpentStore) NonceOption {
 	return func(n *Nonces) { n.store = s }
+}
+
+// WithDurableSpending is for callers that record spent nonces themselves
+// (Open, then their own storage) in storage that outlives the process and
+// is shared by every node, such as an issuer's database: nonces then carry
+// no process epoch, so they survive a restart and verify on every node, and
+// that storage, not this process, keeps them single-use.
+func WithDurableSpending() NonceOption {
+	return func(n *Nonces) { n.durable = true }
 }
 
 // NewNonces returns a nonce service. With no secrets it makes a random one
@@ -96,7 +106,7 @@ func NewNonces(secrets [][]byte, ttl time.Duration, now func() time.Time, opts .
 	if n.store == nil {
 		n.store = NewMemorySpentStore(DefaultMaxNonces, now)
 	}
-	if e, ok := n.store.(EpochStore); ok {
+	if e, ok := n.store.(EpochStore); ok && !n.durable {
 		n.epoch = e.Epoch()
 	}
 	return n, nil

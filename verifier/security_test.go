@@ -201,6 +201,14 @@ func TestSec03RestartCannotReviveSpentNonce(t *testing.T) {
 	if err := after.Check(context.Background(), fresh); err != nil {
 		t.Fatalf("a nonce of the new process: %v", err)
 	}
+	// A caller that records spent nonces in durable storage itself (Open)
+	// gets nonces without an epoch: they survive the restart.
+	d1, _ := NewNonces(secrets, time.Minute, nil, WithDurableSpending())
+	d, _, _ := d1.Issue()
+	d2, _ := NewNonces(secrets, time.Minute, nil, WithDurableSpending())
+	if _, _, err := d2.Open(d); err != nil {
+		t.Fatalf("WithDurableSpending: a nonce after a restart: %v", err)
+	}
 	// A store that outlives the process carries no epoch: replicas and
 	// restarts share it, and it remembers what was spent.
 	shared := &recordingStore{seen: map[string]bool{}}
