@@ -127,13 +127,9 @@ func newPresentCmd() *cobra.Command {
 			if credFile == "" || keyFile == "" || aud == "" || nonce == "" {
 				return usageErr("--credential, --key, --aud and --nonce are required")
 			}
-			cred, err := readText(credFile)
+			cred, key, err := readCredentialAndKey(credFile, keyFile)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			key, err := keyutil.ReadPrivateFile(keyFile)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			if all {
 				disclose = []string{""}
@@ -202,4 +198,18 @@ func jwkToMap(k jwk.Key) (map[string]any, error) {
 		return nil, fmt.Errorf("decode JWK: %w", err)
 	}
 	return m, nil
+}
+
+// readCredentialAndKey reads a credential and the holder's private key; a
+// file that cannot be read is a usage error.
+func readCredentialAndKey(credFile, keyFile string) (string, jwk.Key, error) {
+	cred, err := readText(credFile)
+	if err != nil {
+		return "", nil, &exitError{code: exitUsage, err: err}
+	}
+	key, err := keyutil.ReadPrivateFile(keyFile)
+	if err != nil {
+		return "", nil, &exitError{code: exitUsage, err: err}
+	}
+	return cred, key, nil
 }
