@@ -81,18 +81,3 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 }
-
-// TestSharedNonceStoreNotSilentlyIgnored: a nonce_store serve cannot use
-// stops the start instead of leaving each replica its own spent set.
-func TestSharedNonceStoreNotSilentlyIgnored(t *testing.T) {
-	cfg := config.Default()
-	cfg.Verifier.NonceStore = "redis://127.0.0.1:6379/0"
-	cfg.Verifier.NonceSecrets = []string{"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg=="}
-	if _, err := newNonces(cfg); err == nil || !strings.Contains(err.Error(), "verifier.nonce_store") {
-		t.Fatalf("newNonces with a redis nonce_store: %v", err)
-	}
-	cfg.Verifier.NonceStore = "memory"
-	if _, err := newNonces(cfg); err != nil {
-		t.Fatal(err)
-	}
-}
