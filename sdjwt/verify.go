@@ -33,6 +33,7 @@ type VerifyOptions struct {
 	Nonce      string                   // expected KB nonce; ignored when NonceCheck is set
 	NonceCheck func(nonce string) error // optional custom nonce validation; its error is returned as is
 	MaxKBAge   time.Duration            // how old a KB-JWT iat may be; default 5 minutes
+	Verified   VerifiedCache            // optional: issuer-signed JWTs already verified (see VerifiedCache)
 	Limits     Limits                   // zero value = DefaultLimits()
 }
 
@@ -128,11 +129,26 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if err != nil {
 		return nil, nil, err
 	}
+	var cacheKey string
+	if opts.Verified != nil {
+		cacheKey = VerifiedKey(t.IssuerJWT)
+		if e, ok := opts.Verified.Get(cacheKey, key); ok && e.IssuerKey == key {
+			if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
+				return nil, nil, err
+			}
+			t.holder = e.Holder
+			return t.header, t.payload, nil
+		}
+	}
 	if err := jose.Verify(jwa.SignatureAlgorithm(alg), key, []byte(t.signingInput), t.signature); err != nil {
 		return nil, nil, errcode.Wrap(errcode.BadSignature, err, "issuer signature does not verify")
 	}
 	if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
 		return nil, nil, err
+	}
+	if opts.Verified != nil {
+		t.holder = clearHolder(t.payload)
+		opts.Verified.Put(cacheKey, VerifiedIssuerJWT{IssuerKey: key, Holder: t.holder})
 	}
 	return t.header, t.payload, nil
 }
@@ -254,9 +270,12 @@ func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map
 	if _, ok := hdr["crit"]; ok {
 		return nil, errcode.New(errcode.UnknownCrit, "KB-JWT has a crit header")
 	}
-	holder, err := HolderKey(claims)
-	if err != nil {
-		return nil, err
+	holder := t.holder // the clear cnf.jwk, parsed by VerifyIssuer
+	if holder == nil {
+		var err error
+		if holder, err = HolderKey(claims); err != nil {
+			return nil, err
+		}
 	}
 	if err := jose.Verify(jwa.SignatureAlgorithm(alg), holder, []byte(t.KBJWT[:len(h)+1+len(p)]), sig); err != nil {
 		return nil, errcode.Wrap(errcode.KBBadSignature, err, "KB-JWT signature does not verify with cnf.jwk")
