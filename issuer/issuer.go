@@ -150,18 +150,8 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return nil, fmt.Errorf("issuer: idempotency lookup: %w", err)
 		}
 	}
-	payload, exp, err := s.payload(ctx, req)
+	payload, exp, sd, err := s.prepare(ctx, req)
 	if err != nil {
-		return nil, err
-	}
-	sd, err := s.schemas.Disclosable(s.cfg.VCT, req.SelectivelyDisclosable)
-	if err != nil {
-		return nil, err
-	}
-	// Validate with a placeholder status first, so that a rejected request
-	// does not use up a status list index.
-	payload["status"] = statusClaim(0, s.StatusURI("pending"))
-	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -227,6 +217,25 @@ func (s *Service) replay(prev records.Idempotency, reqHash []byte) (*Issued, err
 	}
 	out.Replayed = true
 	return &out, nil
+}
+
+// prepare builds and validates the claims to sign, with a placeholder
+// status (validated before an index is allocated, so that a rejected request
+// does not use one up), and the selectively disclosable pointers.
+func (s *Service) prepare(ctx context.Context, req IssueRequest) (map[string]any, time.Time, []string, error) {
+	payload, exp, err := s.payload(ctx, req)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	sd, err := s.schemas.Disclosable(s.cfg.VCT, req.SelectivelyDisclosable)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	payload["status"] = statusClaim(0, s.StatusURI("pending"))
+	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	return payload, exp, sd, nil
 }
 
 // payload builds the claims to sign, without status.

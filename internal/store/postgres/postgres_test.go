@@ -249,6 +249,13 @@ func TestOpenRedactsPassword(t *testing.T) {
 	}
 }
 
+// TestOID4VCIContract runs the OpenID4VCI state's contract suite on
+// PostgreSQL.
+func TestOID4VCIContract(t *testing.T) {
+	db := testsvc.Postgres(t)
+	storetest.RunOID4VCI(t, func(t *testing.T) storetest.OID4VCIStore { return open(t, db) })
+}
+
 // TestMigrations: reopening applies nothing again, and a schema newer than
 // this program is refused.
 func TestMigrations(t *testing.T) {
@@ -266,8 +273,8 @@ func TestMigrations(t *testing.T) {
 	}
 	defer raw.Close(context.Background())
 	var n int
-	if err := raw.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("schema_migrations rows %d, %v; want 1", n, err)
+	if err := raw.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("schema_migrations rows %d, %v; want 2 (0001_init, 0002_oid4vci)", n, err)
 	}
 	if _, err := raw.Exec(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', 0)"); err != nil {
 		t.Fatal(err)
