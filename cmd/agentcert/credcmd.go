@@ -126,18 +126,24 @@ func newPresentCmd() *cobra.Command {
 			if credFile == "" || keyFile == "" || aud == "" || nonce == "" {
 				return usageErr("--credential, --key, --aud and --nonce are required")
 			}
-			cred, err := readText(credFile)
+			cred, key, err := readCredentialAndKey(credFile, keyFile)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			key, err := keyutil.ReadPrivateFile(keyFile)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			if all {
 				disclose = []string{""}
 			}
-			p, err := sdjwt.Present(cred, disclose, &sdjwt.KBOptions{Key: key, Audience: aud, Nonce: nonce, IssuedAt: time.Now()})
+			kb := &sdjwt.KBOptions{Key: key, Audience: aud, Nonce: nonce, IssuedAt: time.Now()}
+			var p string
+			if sdjwt.IsChain(cred) {
+				// A delegation chain: the last delegate adds the KB-JWT.
+				if all {
+					disclose = nil // keep every disclosure the chain carries
+				}
+				p, err = sdjwt.PresentChain(cred, disclose, kb)
+			} else {
+				p, err = sdjwt.Present(cred, disclose, kb)
+			}
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -145,7 +151,7 @@ func newPresentCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&credFile, "credential", "", "file with the issued SD-JWT")
+	cmd.Flags().StringVar(&credFile, "credential", "", "file with the issued SD-JWT, or a delegation chain (agentcert delegate)")
 	cmd.Flags().StringVar(&keyFile, "key", "", "holder private JWK file (the key in cnf.jwk)")
 	cmd.Flags().StringVar(&aud, "aud", "", "audience: the verifier's identifier")
 	cmd.Flags().StringVar(&nonce, "nonce", "", "nonce from the verifier")
@@ -192,4 +198,18 @@ func jwkToMap(k jwk.Key) (map[string]any, error) {
 		return nil, fmt.Errorf("decode JWK: %w", err)
 	}
 	return m, nil
+}
+
+// readCredentialAndKey reads a credential and the holder's private key; a
+// file that cannot be read is a usage error.
+func readCredentialAndKey(credFile, keyFile string) (string, jwk.Key, error) {
+	cred, err := readText(credFile)
+	if err != nil {
+		return "", nil, &exitError{code: exitUsage, err: err}
+	}
+	key, err := keyutil.ReadPrivateFile(keyFile)
+	if err != nil {
+		return "", nil, &exitError{code: exitUsage, err: err}
+	}
+	return cred, key, nil
 }
