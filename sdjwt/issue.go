@@ -88,14 +88,24 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "signing failed")
 	}
+	return joinSDJWT("", signed, discs), nil
+}
+
+// joinSDJWT writes "<JWT>~<D1>~...~<Dn>~", after "prefix~" when prefix is
+// not empty (the chain a KB-SD-JWT extends).
+func joinSDJWT(prefix string, signed []byte, discs []string) string {
 	var sb strings.Builder
+	if prefix != "" {
+		sb.WriteString(prefix)
+		sb.WriteByte('~')
+	}
 	sb.Write(signed)
 	sb.WriteByte('~')
 	for _, d := range discs {
 		sb.WriteString(d)
 		sb.WriteByte('~')
 	}
-	return sb.String(), nil
+	return sb.String()
 }
 
 // Normalize turns any JSON-encodable claims into generic JSON values
