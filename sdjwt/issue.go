@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -166,7 +167,7 @@ func pointerTree(ptrs []string) (*ptrNode, []*ptrNode, error) {
 	root := &ptrNode{}
 	var all []*ptrNode
 	for _, p := range ptrs {
-		toks, err := parsePointer(p)
+		toks, err := jsonptr.Parse(p)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -210,11 +210,13 @@ func TestPolicyChecks(t *testing.T) {
 	}
 }
 
-func TestLookupPointer(t *testing.T) {
-	doc := map[string]any{"a": map[string]any{"b/c": []any{"x", map[string]any{"~k": 1}}}}
-	for ptr, ok := range map[string]bool{"": true, "/a": true, "/a/b~1c/0": true, "/a/b~1c/1/~0k": true, "/a/b~1c/2": false, "/a/x": false, "a": false, "/a/b~1c/-1": false} {
-		if _, got := lookupPointer(doc, ptr); got != ok {
-			t.Errorf("lookupPointer(%q) = %v", ptr, got)
+func TestRequiredClaimsMustBeJSONPointers(t *testing.T) {
+	p := DefaultPolicy()
+	for _, bad := range []string{"a", "/a~2", "/~"} {
+		p.RequiredClaims = []string{"/ok", bad}
+		_, err := New(p, Options{Resolver: did.NewResolver(nil), Fetch: func(context.Context, string, string, int64) ([]byte, error) { return nil, nil }})
+		if errcode.CodeOf(err) != errcode.InvalidInput {
+			t.Errorf("New with required claim %q: %v, want invalid_input", bad, err)
 		}
 	}
 }
