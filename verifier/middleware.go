@@ -7,10 +7,15 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/receipt"
 )
 
 // HeaderAgentCredential carries an agent's presentation to a counterparty.
 const HeaderAgentCredential = "Agent-Credential"
+
+// HeaderReceipt carries the verifier's signed receipt of its decision back
+// to the agent, on every answer the middleware gives after verifying.
+const HeaderReceipt = "Agent-Credential-Receipt"
 
 // MiddlewareOptions configures Middleware.
 type MiddlewareOptions struct {
@@ -24,6 +29,10 @@ type MiddlewareOptions struct {
 	// e.g. amount and currency). Nil, or an empty action, means the request
 	// needs only a verified credential.
 	Action func(r *http.Request) (action string, attributes map[string]any)
+	// Sink, when set, receives every receipt before the request is answered
+	// (the counterparty's action log); a receipt it cannot record is a 500.
+	// Receipts are made when the verifier has a signer (Options.Receipts).
+	Sink receipt.Sink
 }
 
 type resultKey struct{}
@@ -39,7 +48,9 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 // opts.Nonces. A presentation that does not verify is answered 401 with
 // WWW-Authenticate and problem+json carrying the code; a verified agent
 // whose action is denied gets 403. On success the *Result is in the request
-// context (ResultFrom).
+// context (ResultFrom). When the verifier signs receipts, every answer after
+// a verification carries the receipt in the Agent-Credential-Receipt header,
+// and the handler finds it in Result.Receipt.
 func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +68,15 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 				req.Action, req.Attributes = opts.Action(r)
 			}
 			res := v.Verify(r.Context(), req)
+			if res.Receipt != "" {
+				if opts.Sink != nil {
+					if err := record(r.Context(), opts.Sink, res.Receipt); err != nil {
+						deny(w, http.StatusInternalServerError, errcode.Internal, "the receipt could not be recorded")
+						return
+					}
+				}
+				w.Header().Set(HeaderReceipt, res.Receipt)
+			}
 			if !res.Verified {
 				e := res.Errors[0]
 				deny(w, http.StatusUnauthorized, e.Code, e.Message)
@@ -69,6 +89,15 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
 	}
+}
+
+// record hands a receipt the verifier just signed to sink, with its claims.
+func record(ctx context.Context, sink receipt.Sink, jwt string) error {
+	c, err := receipt.Unverified(jwt)
+	if err != nil {
+		return err
+	}
+	return sink.Put(ctx, receipt.Record{Receipt: jwt, Claims: *c})
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {

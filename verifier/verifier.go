@@ -11,6 +11,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/internal/ttlcache"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -30,6 +31,9 @@ type Options struct {
 	// PinnedIssuerKey, when set, is the issuer key for every credential and
 	// status list, whatever iss says (agentcert verify --issuer-jwk).
 	PinnedIssuerKey jwk.Key
+	// Receipts, when set, signs a receipt of every decision Verify makes
+	// (Result.Receipt).
+	Receipts *receipt.Signer
 }
 
 // Verifier checks presentations against a policy. It keeps no state beyond
@@ -41,6 +45,8 @@ type Verifier struct {
 
 	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
 	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+
+	policyDigest string // JCS digest of p, for receipts
 }
 
 // New returns a verifier.
@@ -75,6 +81,11 @@ func New(p Policy, o Options) (*Verifier, error) {
 			return nil, fmt.Errorf("verifier: Policy.RequiredClaims: %w", err)
 		}
 	}
+	pd, err := PolicyDigest(p)
+	if err != nil {
+		return nil, err
+	}
+	v.policyDigest = pd
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -120,6 +131,9 @@ type Result struct {
 	Status   StatusInfo     `json:"status"`
 	Decision *Decision      `json:"decision,omitempty"`
 	Errors   []ErrorInfo    `json:"errors"`
+	// Receipt is the signed receipt of this decision (compact JWS), when
+	// the verifier has a receipt signer.
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // Allowed reports whether the presentation verified and the named action,
@@ -139,10 +153,8 @@ func (r *Result) fail(err error) *Result {
 	return r
 }
 
-// Verify runs every step — presentation (signature, disclosures, key
-// binding), trust, required claims, status, authorization — and always
-// returns a result; failures are in Result.Errors with their codes.
-func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
+// verify runs every step of Verify but the receipt.
+func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	res := &Result{Errors: []ErrorInfo{}}
 	opts := sdjwt.VerifyOptions{
 		IssuerKey: v.trustedIssuerKey, Algorithms: v.p.Algorithms, AcceptTyp: v.p.AcceptTyp, Now: v.o.Now,
