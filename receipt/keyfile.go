@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -111,4 +112,32 @@ func writeNew(file, content string) error {
 		d.Close()
 	}
 	return nil
+}
+
+// SignerFor returns a signer over the private key k for a verifier whose
+// DID is webDID (a did:web; the key is one of its verification methods) or,
+// when webDID is empty, the did:key of k.
+func SignerFor(k jwk.Key, webDID string, opts ...Option) (*Signer, error) {
+	pub, err := keyutil.Public(k)
+	if err != nil {
+		return nil, err
+	}
+	iss := webDID
+	if iss == "" {
+		if iss, err = did.KeyDID(pub); err != nil {
+			return nil, fmt.Errorf("receipt: did:key: %w", err)
+		}
+	}
+	kid, err := KeyID(iss, pub)
+	if err != nil {
+		return nil, err
+	}
+	k, err = k.Clone()
+	if err != nil {
+		return nil, err
+	}
+	if err := k.Set(jwk.KeyIDKey, kid); err != nil {
+		return nil, err
+	}
+	return SignerFromJWK(iss, k, opts...)
 }

@@ -21,6 +21,8 @@ const (
 	RoleAdmin   = "admin"
 	RoleIssuer  = "issuer"
 	RoleAuditor = "auditor"
+	// RoleReporter is a registered counterparty's: it may report incidents.
+	RoleReporter = "reporter"
 )
 
 // TokenPrefix starts every API token, so that leaked tokens are easy to find.
@@ -46,9 +48,9 @@ func HashToken(secret string) []byte {
 	return h[:]
 }
 
-// ValidRole reports whether role is one of the three roles.
+// ValidRole reports whether role is one of the four roles.
 func ValidRole(role string) bool {
-	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor
+	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor || role == RoleReporter
 }
 
 type tokenKey struct{}

@@ -41,6 +41,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		code = string(res.Errors[0].Code)
 	}
 	s.metrics.verified.WithLabelValues(code).Inc()
+	if err := s.recordReceipt(r.Context(), res); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -12,13 +12,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/gorilla/mux"
@@ -35,6 +38,12 @@ type Options struct {
 	Verifier *verifier.Verifier // nil when the verifier is disabled
 	Nonces   *verifier.Nonces
 	Now      func() time.Time
+	// Receipts is the verifier's receipt signer (its key is published in
+	// the DID document); ReceiptSink, when set, records every receipt
+	// /v1/verify makes. Incidents is nil without an issuer.
+	Receipts    *receipt.Signer
+	ReceiptSink receipt.Sink
+	Incidents   *incident.Service
 }
 
 // Server is one agentcert HTTP server.
@@ -52,6 +61,10 @@ type Server struct {
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
+
+	receipts    *receipt.Signer
+	receiptSink receipt.Sink
+	incidents   *incident.Service
 
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
@@ -72,6 +85,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: the issuer needs a store")
 	}
 	s.status = o.Statuses
+	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
 	s.verifier, s.nonces = o.Verifier, o.Nonces
 	if o.Verifier != nil && o.Nonces == nil {
 		return nil, errors.New("server: the verifier needs a nonce service")
@@ -116,6 +130,9 @@ func (s *Server) routes() {
 		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
 		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
 	}
+	if s.issuer == nil && s.receipts != nil && strings.HasPrefix(s.receipts.Issuer(), "did:web:") {
+		r.HandleFunc("/.well-known/did.json", s.verifierDocument).Methods(http.MethodGet)
+	}
 	if s.issuer != nil {
 		if s.cfg.Issuer.DIDMethod == "web" {
 			r.HandleFunc("/.well-known/did.json", s.didDocument).Methods(http.MethodGet)
@@ -130,6 +147,12 @@ func (s *Server) routes() {
 		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(RoleAuditor, RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
 		api.Handle("/revocations", s.authenticate(RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
 		api.Handle("/audit", s.authenticate(RoleAuditor)(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
+		if s.incidents != nil {
+			api.Handle("/incidents", s.authenticate(RoleReporter)(http.HandlerFunc(s.reportIncident))).Methods(http.MethodPost)
+			api.Handle("/incidents", s.authenticate(RoleAuditor)(http.HandlerFunc(s.listIncidents))).Methods(http.MethodGet)
+			api.Handle("/incidents/{id}", s.authenticate(RoleAuditor)(http.HandlerFunc(s.getIncident))).Methods(http.MethodGet)
+			api.Handle("/incidents/{id}/resolve", s.authenticate(RoleAuditor)(http.HandlerFunc(s.resolveIncident))).Methods(http.MethodPost)
+		}
 		api.Handle("/admin/tokens", s.authenticate(RoleAdmin)(http.HandlerFunc(s.createToken))).Methods(http.MethodPost)
 		api.Handle("/admin/tokens", s.authenticate(RoleAdmin)(http.HandlerFunc(s.listTokens))).Methods(http.MethodGet)
 		api.Handle("/admin/tokens/{id}", s.authenticate(RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)
