@@ -15,9 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
 	"github.com/agentcert/agentcert/verifier"
@@ -147,23 +150,43 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := server.Options{Config: cfg, Logger: log, Schemas: reg}
+	var st *store.SQLite
 	if cfg.Issuer.Enabled {
 		parts, err := openIssuer(ctx, cfg, reg)
 		if err != nil {
 			return err
 		}
 		defer parts.store.Close()
+		st = parts.store
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
 		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
 	}
-	if cfg.Verifier.Enabled {
-		local := ""
-		if opts.Issuer != nil {
-			local = opts.Issuer.Keys().Issuer()
+	var kek []byte
+	local := ""
+	if opts.Issuer != nil {
+		local = opts.Issuer.Keys().Issuer()
+		if kek, _, err = issuerSettings(cfg); err != nil {
+			return err
 		}
+	}
+	if opts.Receipts, err = receiptSigner(cfg, kek, local); err != nil {
+		return err
+	}
+	if opts.Receipts != nil {
+		fmt.Fprintf(stdout, "receipts signed by: %s\n", opts.Receipts.PublicKey().KeyID())
+	}
+	sink, err := receiptSink(cfg)
+	if err != nil {
+		return err
+	}
+	if sink != nil {
+		defer sink.Close()
+		opts.ReceiptSink = sink
+	}
+	if cfg.Verifier.Enabled {
 		p, err := policyFrom(cfg, local)
 		if err != nil {
 			return err
@@ -171,7 +194,20 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.Nonces, err = newNonces(cfg); err != nil {
 			return err
 		}
-		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, verifier.Options{}); err != nil {
+		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, verifier.Options{Receipts: opts.Receipts}); err != nil {
+			return err
+		}
+	}
+	if opts.Issuer != nil {
+		keys, sig := opts.Issuer.Keys(), opts.Receipts
+		own := newResolver(cfg)
+		if strings.HasPrefix(local, "did:web:") {
+			// Receipts this service signed are checked against its own document.
+			own = withOwnDocument(own, local, func() (*did.Document, error) { return server.DIDDocument(local, keys.PublicKeys(), sig) })
+		}
+		if opts.Incidents, err = incident.New(st, opts.Statuses, incident.Config{
+			Issuer: local, StatusListPrefix: opts.Issuer.StatusURI(""), Keys: receipt.DIDKeys(own),
+		}); err != nil {
 			return err
 		}
 	}
