@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/receipt"
@@ -90,6 +91,9 @@ func New(o Options) (*Server, error) {
 	if o.Verifier != nil && o.Nonces == nil {
 		return nil, errors.New("server: the verifier needs a nonce service")
 	}
+	if o.Verifier != nil && o.Verifier.Inspecting() {
+		return nil, errors.New("server: the verifier was built for offline inspection (a pinned issuer key or any issuer); a service trusts only its policy")
+	}
 	if o.Issuer != nil && o.Statuses == nil {
 		return nil, errors.New("server: the issuer needs its status service")
 	}
@@ -110,7 +114,7 @@ func (s *Server) routes() {
 		writeError(w, req, s.log, errcode.New(errcode.NotFound, "no such endpoint"))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSONType(w, http.StatusMethodNotAllowed, "application/problem+json", Problem{Type: "about:blank", Title: "Method Not Allowed", Status: 405, Code: errcode.InvalidInput, Detail: "method not allowed"})
+		problem.Write(w, problem.New(http.StatusMethodNotAllowed, errcode.InvalidInput, "method not allowed"))
 	})
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -183,7 +187,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.WarnContext(r.Context(), "store not ready", "err", err)
-			writeJSONType(w, http.StatusServiceUnavailable, "application/problem+json", Problem{Type: "about:blank", Title: "Service Unavailable", Status: 503, Code: errcode.Internal, Detail: "store unreachable"})
+			problem.Write(w, problem.New(http.StatusServiceUnavailable, errcode.Internal, "store unreachable"))
 			return
 		}
 		s.readyAt.Store(time.Now().UnixNano())

@@ -100,14 +100,14 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	}
 	policy := verifier.DefaultPolicy()
 	policy.Trusted[parts.Keys.Issuer()] = []string{config.AgentCertificationVCT}
-	v, err := verifier.New(policy, verifier.Options{
-		Resolver: own,
-		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := verifier.New(policy,
+		verifier.WithResolver(own),
+		verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 			return nil, errors.New("no network in this test")
-		},
-		Nonces:   nonces,
-		Receipts: signer,
-	})
+		}),
+		verifier.WithNonces(nonces),
+		verifier.WithReceipts(signer),
+	)
 	if err != nil {
 		t.Fatalf("verifier.New: %v", err)
 	}

@@ -32,10 +32,6 @@ type Policy struct {
 	CheckStatus   bool
 	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
-	// TrustAny accepts any issuer whose key resolves, for every vct. It is
-	// for offline inspection (agentcert verify without --trust), never for
-	// a service.
-	TrustAny bool
 }
 
 // AnyVCT in a Trusted list trusts the issuer for every credential type.

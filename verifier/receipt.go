@@ -9,18 +9,18 @@ import (
 
 // Verify runs every step — presentation (signature, disclosures, key
 // binding), trust, required claims, status, authorization — and always
-// returns a result; failures are in Result.Errors with their codes. With
-// Options.Receipts set, the result carries the signed receipt of the
+// returns a result; a failure is in Result.Error with its code. With
+// WithReceipts, the result carries the signed receipt of the
 // decision (a receipt that cannot be signed is an internal error in the
 // result, never a silent omission).
 func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	res := v.verify(ctx, req)
-	if v.o.Receipts == nil {
+	if v.s.receipts == nil {
 		return res
 	}
 	c, err := ReceiptClaims(req, res, v.policyDigest)
 	if err == nil {
-		res.Receipt, err = v.o.Receipts.Sign(c)
+		res.Receipt, err = v.s.receipts.Sign(c)
 	}
 	if err != nil {
 		res.Receipt = ""
@@ -56,8 +56,8 @@ func ReceiptClaims(req Request, res *Result, policyDigest string) (receipt.Claim
 		c.RequestDigest = d
 	}
 	switch {
-	case len(res.Errors) > 0:
-		c.Result, c.Error, c.ErrorDescription = receipt.Error, string(res.Errors[0].Code), res.Errors[0].Message
+	case res.Error != nil:
+		c.Result, c.Error, c.ErrorDescription = receipt.Error, string(res.Error.Code), res.Error.Message
 	case res.Decision != nil && !res.Decision.Allowed:
 		c.Result, c.Error, c.ErrorDescription = receipt.Error, string(res.Decision.Code), res.Decision.Reason
 	}

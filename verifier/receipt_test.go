@@ -71,8 +71,8 @@ func newReceiptFixture(t *testing.T) *receiptFixture {
 	p := DefaultPolicy()
 	p.Trusted[issDID] = []string{schemas.AgentCertificationV1}
 	p.MaxStatusAge = 0
-	v, err := New(p, Options{Resolver: did.NewResolver(nil), Nonces: nonces, Receipts: signer,
-		Fetch: func(context.Context, string, string, int64) ([]byte, error) { return []byte(tok), nil }})
+	v, err := New(p, WithResolver(did.NewResolver(nil)), WithNonces(nonces), WithReceipts(signer),
+		WithFetch(func(context.Context, string, string, int64) ([]byte, error) { return []byte(tok), nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestVerifyMakesReceipts(t *testing.T) {
 	pres := f.present("aud", "n-1")
 	res := f.v.Verify(context.Background(), Request{Presentation: pres, Audience: "aud", Nonce: "n-1", Action: "payments:initiate", Attributes: attrs})
 	if !res.Allowed() {
-		t.Fatalf("%+v", res.Errors)
+		t.Fatalf("%+v", res.Error)
 	}
 	c := checkReceipt(t, res.Receipt)
 	tok, _ := sdjwt.Parse(pres, sdjwt.DefaultLimits())
@@ -153,7 +153,7 @@ func TestVerifyMakesReceipts(t *testing.T) {
 
 func TestVerifyWithoutSignerMakesNoReceipt(t *testing.T) {
 	f := newReceiptFixture(t)
-	f.v.o.Receipts = nil
+	f.v.s.receipts = nil
 	if res := f.v.Verify(context.Background(), Request{Presentation: f.present("aud", "n"), Audience: "aud", Nonce: "n"}); !res.Verified || res.Receipt != "" {
 		t.Fatalf("%+v", res)
 	}
@@ -168,12 +168,15 @@ func TestMiddlewareReturnsAndLogsReceipts(t *testing.T) {
 	}
 	defer sink.Close()
 	var seen string
-	h := Middleware(f.v, MiddlewareOptions{Audience: "https://shop.example", Nonces: f.nonces, Sink: sink,
-		Action: func(r *http.Request) (string, map[string]any) { return r.URL.Query().Get("action"), nil }})(
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			res, _ := ResultFrom(r.Context())
-			seen = res.Receipt
-		}))
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: "https://shop.example", Nonces: f.nonces, Sink: sink,
+		Action: func(r *http.Request) (string, map[string]any) { return r.URL.Query().Get("action"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, _ := ResultFrom(r.Context())
+		seen = res.Receipt
+	}))
 	call := func(action string) *httptest.ResponseRecorder {
 		n, _, _ := f.nonces.Issue()
 		req := httptest.NewRequest(http.MethodGet, "/x?action="+action, nil)

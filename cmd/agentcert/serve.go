@@ -194,7 +194,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.Nonces, err = newNonces(cfg); err != nil {
 			return err
 		}
-		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, verifier.Options{Receipts: opts.Receipts}); err != nil {
+		vopts := []verifier.Option{verifier.WithNonces(opts.Nonces)}
+		if opts.Receipts != nil {
+			vopts = append(vopts, verifier.WithReceipts(opts.Receipts))
+		}
+		if opts.Verifier, err = newVerifier(cfg, p, vopts...); err != nil {
 			return err
 		}
 	}
