@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -94,7 +95,7 @@ func Present(sdJWT string, disclose []string, kb *KBOptions) (string, error) {
 
 // signKB makes the KB-JWT for a presentation that ends in '~'.
 func signKB(pres string, kb *KBOptions) (string, error) {
-	alg, err := signingAlg(kb.Key)
+	alg, err := jose.SigningAlg(kb.Key)
 	if err != nil {
 		return "", err
 	}

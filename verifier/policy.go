@@ -3,6 +3,7 @@ package verifier
 import (
 	"time"
 
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -41,7 +42,7 @@ const AnyVCT = "*"
 // checked (fail closed), status at most 5 minutes old. It trusts nobody.
 func DefaultPolicy() Policy {
 	return Policy{
-		Trusted: map[string][]string{}, Algorithms: defaultAlgorithms(),
+		Trusted: map[string][]string{}, Algorithms: jose.DefaultAlgorithms(),
 		ClearClaims:   map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
 		ClearElements: map[string][]string{schemas.AgentCertificationV1: {"permissions"}},
 		RequireKB:     true, MaxKBAge: DefaultMaxKBAge, Leeway: DefaultLeeway,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
@@ -40,7 +41,7 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		o(&s)
 	}
 	if len(p.Algorithms) == 0 {
-		p.Algorithms = defaultAlgorithms()
+		p.Algorithms = jose.DefaultAlgorithms()
 	}
 	if len(p.AcceptTyp) == 0 {
 		p.AcceptTyp = []string{sdjwt.TypVC, sdjwt.TypVCLegacy}

@@ -39,7 +39,7 @@ func newTokenCmd() *cobra.Command {
 			if !server.ValidRole(role) {
 				return usageErr("--role must be admin, issuer, auditor or reporter")
 			}
-			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
 				if err != nil {
 					return err
@@ -58,7 +58,7 @@ func newTokenCmd() *cobra.Command {
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				ts, err := st.Tokens(cmd.Context())
 				if err != nil {
 					return err
@@ -81,7 +81,7 @@ func newTokenCmd() *cobra.Command {
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				now := time.Now().UTC()
 				return st.RevokeToken(cmd.Context(), args[0], now, auditEntry(now, "cli", "token.revoke", args[0], nil))
 			})
@@ -101,7 +101,7 @@ func newKeysCmd() *cobra.Command {
 		Long:  "Generate a new signing key. A running server picks it up when restarted; use POST /v1/admin/keys/rotate to rotate a running server.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				if alg == "" {
 					alg = cfg.Issuer.KeyAlg
 				}
@@ -130,7 +130,7 @@ func newKeysCmd() *cobra.Command {
 		Long:  "Retire a key. A running server picks it up when restarted; use POST /v1/admin/keys/retire to retire a key on a running server.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				kr, err := openKeyRing(cmd.Context(), cfg, st)
 				if err != nil {
 					return err
@@ -151,7 +151,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "Check the audit log's hash chain; names the first broken entry (exit 1)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				checked, broken, err := st.VerifyAudit(cmd.Context())
 				if err != nil {
 					return err
@@ -180,14 +180,14 @@ func auditEntry(now time.Time, actor, action, target string, details map[string]
 
 // withStore loads the config, opens the data directory's store for fn and
 // closes it afterwards.
-func withStore(cmd *cobra.Command, fn func(cfg config.Config, st *store.SQLite) error) error {
+func withStore(cmd *cobra.Command, fn func(cfg config.Config, st store.Store) error) error {
 	cfg, err := loadConfig(cmd, adminFlags)
 	if err != nil {
 		return err
 	}
 	// The admin commands work on an existing issuer: a mistyped directory
 	// must not quietly become a new, empty one.
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, dbFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, dbFile)); err != nil && cfg.Store.URL == "" {
 		return usageErr("no agentcert database in %s (start `agentcert serve` with this data directory first, or pass --data-dir)", cfg.DataDir)
 	}
 	st, err := openStore(cmd.Context(), cfg)

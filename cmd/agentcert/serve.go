@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
@@ -71,7 +72,7 @@ func webDID(publicURL string) (string, error) {
 
 // issuerParts is the issuer side of a running service.
 type issuerParts struct {
-	store *store.SQLite
+	store store.Store
 	*issuer.Parts
 }
 
@@ -92,10 +93,19 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 // dbFile is the SQLite database's name in the data directory.
 const dbFile = "agentcert.db"
 
-// openStore opens (creating) the SQLite database in the data directory.
-func openStore(ctx context.Context, cfg config.Config) (*store.SQLite, error) {
+// openStore opens the PostgreSQL database of store.url, or else (creating
+// it) the SQLite database in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	// The data directory holds the key-encryption key file either way.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.Store.URL != "" {
+		st, err := postgres.Open(ctx, cfg.Store.URL)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil
 	}
 	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
@@ -125,7 +135,7 @@ func issuerSettings(cfg config.Config) ([]byte, issuer.Settings, error) {
 }
 
 // wireIssuer wires the issuer over an open store.
-func wireIssuer(ctx context.Context, cfg config.Config, st *store.SQLite, reg *schemas.Registry) (*issuer.Parts, error) {
+func wireIssuer(ctx context.Context, cfg config.Config, st store.Store, reg *schemas.Registry) (*issuer.Parts, error) {
 	kek, s, err := issuerSettings(cfg)
 	if err != nil {
 		return nil, err
@@ -134,7 +144,7 @@ func wireIssuer(ctx context.Context, cfg config.Config, st *store.SQLite, reg *s
 }
 
 // openKeyRing loads the issuer's key ring alone (for keys rotate).
-func openKeyRing(ctx context.Context, cfg config.Config, st *store.SQLite) (*issuer.KeyRing, error) {
+func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issuer.KeyRing, error) {
 	kek, s, err := issuerSettings(cfg)
 	if err != nil {
 		return nil, err
@@ -163,6 +173,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
+		go refreshKeys(ctx, parts.Keys, cfg.Store.RefreshInterval, log)
 	}
 	var kek []byte
 	local := ""
@@ -231,6 +242,28 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// refreshKeys reloads the key ring every interval until ctx ends, so that
+// a rotation or retirement made on another node sharing the database (or by
+// `agentcert keys` on this one) is used here within one interval.
+func refreshKeys(ctx context.Context, kr *issuer.KeyRing, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := kr.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("key refresh failed", "err", err)
+		case changed:
+			log.Info("signing keys changed in the store", "active", kr.Active().KeyID())
+		}
+	}
 }
 
 // bootstrapToken creates the first admin token when the store has none and
