@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/testsvc"
 	"github.com/agentcert/agentcert/issuer"
 )
 
@@ -22,9 +24,42 @@ func TestIncidentFlowThroughTheBinary(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "receipts.jsonl")
 	ts := startServer(t, dir, "AGENTCERT_RECEIPTS_LOG_FILE="+logFile)
-	issuerTok := issueToken(t, dir, "issuer")
-	auditor := issueToken(t, dir, "auditor")
-	reporter := issueToken(t, dir, "reporter")
+	tokens := func(role string) string { return issueToken(t, dir, role) }
+	incidentFlow(t, dir, ts, tokens, []string{logFile})
+}
+
+// TestIncidentFlowOnPostgreSQL: the same flow with the issuer's store and
+// the receipt log in PostgreSQL (receipts search --store).
+func TestIncidentFlowOnPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server on PostgreSQL")
+	}
+	db := testsvc.Postgres(t)
+	logDB := testsvc.Postgres(t)
+	kek := make([]byte, issuer.KEKSize)
+	_, _ = rand.Read(kek)
+	dir := t.TempDir()
+	ts := startServer(t, dir, "AGENTCERT_STORE_URL="+db, "AGENTCERT_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(kek),
+		"AGENTCERT_RECEIPTS_LOG_STORE="+logDB)
+	tokens := func(role string) string {
+		var out struct {
+			Token string `json:"token"`
+		}
+		status, body := ts.do(http.MethodPost, "/v1/admin/tokens", ts.AdminToken, map[string]any{"role": role, "name": "pg-" + role})
+		if status != http.StatusCreated || json.Unmarshal(body, &out) != nil || out.Token == "" {
+			t.Fatalf("create %s token: %d %s", role, status, body)
+		}
+		return out.Token
+	}
+	incidentFlow(t, dir, ts, tokens, []string{"--store", logDB})
+}
+
+// incidentFlow runs the flow against ts; logArgs name the receipt log for
+// receipts search.
+func incidentFlow(t *testing.T, dir string, ts *testServer, tokens func(role string) string, logArgs []string) {
+	issuerTok := tokens("issuer")
+	auditor := tokens("auditor")
+	reporter := tokens("reporter")
 
 	agentKey := filepath.Join(dir, "agent.jwk")
 	agent := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", agentKey)
@@ -139,15 +174,18 @@ func TestIncidentFlowThroughTheBinary(t *testing.T) {
 	}
 
 	// 6. The counterparty's action log has every decision.
-	out = mustRun(t, dir, "receipts", "search", logFile, "--subject", agent, "--action", "payments:initiate", "--result", "error", "--since", "1h")
+	search := func(args ...string) string {
+		return mustRun(t, dir, append(append([]string{"receipts", "search"}, logArgs...), args...)...)
+	}
+	out = search("--subject", agent, "--action", "payments:initiate", "--result", "error", "--since", "1h")
 	if n := len(strings.Split(out, "\n")); n != 1 || !strings.Contains(out, rcpt) {
 		t.Fatalf("receipts search (denied payment): %d lines\n%s", n, out)
 	}
-	out = mustRun(t, dir, "receipts", "search", logFile, "--principal", "did:web:acme.example")
+	out = search("--principal", "did:web:acme.example")
 	if n := len(strings.Split(out, "\n")); n < 2 || !strings.Contains(out, `"error":"revoked"`) {
 		t.Fatalf("receipts search (principal): %d lines\n%s", n, out)
 	}
-	if _, errOut, code := runRevokeCLI(t, dir, nil, "receipts", "search", logFile, "--result", "maybe"); code != 2 {
+	if _, errOut, code := runRevokeCLI(t, dir, nil, append(append([]string{"receipts", "search"}, logArgs...), "--result", "maybe")...); code != 2 {
 		t.Fatalf("bad --result: exit %d %s", code, errOut)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/spf13/cobra"
 )
@@ -71,17 +72,15 @@ func newReceiptsCmd() *cobra.Command {
 	var f receipt.Filter
 	var since, storeURL string
 	search := &cobra.Command{
-		Use:   "search FILE [--subject DID] [--principal ID] [--action A] [--result success|error] [--since TIME|DURATION]",
+		Use:   "search FILE|--store URL [--subject DID] [--principal ID] [--action A] [--result success|error] [--since TIME|DURATION]",
 		Short: "Print the matching records of a receipt log, one JSON line each, oldest first",
-		Long: `Search a JSON-lines receipt log (receipts.log_file) and its rotated files. A subject matches the agent
+		Long: `Search a JSON-lines receipt log (receipts.log_file) and its rotated files, or the receipts recorded in
+PostgreSQL (receipts.log_store, --store URL). A subject matches the agent
 or any subject of its chain; --since takes an RFC 3339 time or a duration back from now (24h).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if storeURL != "" {
-				return usageErr("--store: no database receipt store is available yet; search the receipt log file")
-			}
-			if len(args) != 1 {
-				return usageErr("the receipt log FILE is required")
+			if (storeURL == "") == (len(args) == 0) {
+				return usageErr("give the receipt log FILE or --store URL")
 			}
 			if f.Result != "" && f.Result != receipt.Success && f.Result != receipt.Error {
 				return usageErr("--result must be success or error")
@@ -94,6 +93,20 @@ or any subject of its chain; --since takes an RFC 3339 time or a duration back f
 				f.Since = t
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
+			if storeURL != "" {
+				if !strings.HasPrefix(storeURL, "postgres://") && !strings.HasPrefix(storeURL, "postgresql://") {
+					return usageErr("--store must be a postgres:// URL")
+				}
+				st, err := postgres.Open(cmd.Context(), storeURL)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				defer st.Close()
+				if err := st.SearchReceipts(cmd.Context(), f, func(r receipt.Record) error { return enc.Encode(r) }); err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				return nil
+			}
 			skipped, err := receipt.SearchFile(args[0], f, func(r receipt.Record) error { return enc.Encode(r) })
 			if skipped > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "agentcert: %d line(s) of the log do not parse and were skipped\n", skipped)
@@ -110,7 +123,7 @@ or any subject of its chain; --since takes an RFC 3339 time or a duration back f
 	fl.StringVar(&f.Action, "action", "", "only receipts for this action")
 	fl.StringVar(&f.Result, "result", "", "success or error")
 	fl.StringVar(&since, "since", "", "only receipts at or after this RFC 3339 time, or this long ago (24h)")
-	fl.StringVar(&storeURL, "store", "", "a database receipt store (not available yet)")
+	fl.StringVar(&storeURL, "store", "", "search the receipts recorded in this PostgreSQL database (receipts.log_store) instead of a file")
 	cmd.AddCommand(search)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -55,16 +56,30 @@ func receiptSigner(cfg config.Config, kek []byte, issuerDID string) (*receipt.Si
 	return receipt.SignerFor(k, web)
 }
 
-// receiptSink opens the receipt log, or returns nil when none is configured.
-func receiptSink(cfg config.Config) (*receipt.FileSink, error) {
-	if cfg.Receipts.LogFile == "" {
-		return nil, nil
+// sinkCloser is a receipt sink to close at shutdown.
+type sinkCloser interface {
+	receipt.Sink
+	Close() error
+}
+
+// receiptSink opens the receipt log (a JSON-lines file, or a PostgreSQL
+// database), or returns nil when none is configured.
+func receiptSink(ctx context.Context, cfg config.Config) (sinkCloser, error) {
+	switch {
+	case cfg.Receipts.LogStore != "":
+		s, err := postgres.Open(ctx, cfg.Receipts.LogStore)
+		if err != nil {
+			return nil, fmt.Errorf("receipts.log_store: %w", err)
+		}
+		return s, nil
+	case cfg.Receipts.LogFile != "":
+		s, err := receipt.OpenFileSink(cfg.Receipts.LogFile, cfg.Receipts.LogMaxBytes, cfg.Receipts.LogMaxFiles)
+		if err != nil {
+			return nil, fmt.Errorf("receipts.log_file: %w", err)
+		}
+		return s, nil
 	}
-	s, err := receipt.OpenFileSink(cfg.Receipts.LogFile, cfg.Receipts.LogMaxBytes, cfg.Receipts.LogMaxFiles)
-	if err != nil {
-		return nil, fmt.Errorf("receipts.log_file: %w", err)
-	}
-	return s, nil
+	return nil, nil
 }
 
 // withOwnDocument resolves id to the document doc builds (this service's

@@ -160,7 +160,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := server.Options{Config: cfg, Logger: log, Schemas: reg}
-	var st *store.SQLite
+	var st store.Store
 	if cfg.Issuer.Enabled {
 		parts, err := openIssuer(ctx, cfg, reg)
 		if err != nil {
@@ -189,7 +189,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if opts.Receipts != nil {
 		fmt.Fprintf(stdout, "receipts signed by: %s\n", opts.Receipts.PublicKey().KeyID())
 	}
-	sink, err := receiptSink(cfg)
+	sink, err := receiptSink(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			// Receipts this service signed are checked against its own document.
 			own = withOwnDocument(own, local, func() (*did.Document, error) { return server.DIDDocument(local, keys.PublicKeys(), sig) })
 		}
-		if opts.Incidents, err = incident.New(st, opts.Statuses, incident.Config{
+		ist, ok := st.(incident.Store)
+		if !ok {
+			return fmt.Errorf("the %T store keeps no incidents", st)
+		}
+		if opts.Incidents, err = incident.New(ist, opts.Statuses, incident.Config{
 			Issuer: local, StatusListPrefix: opts.Issuer.StatusURI(""), Keys: receipt.DIDKeys(own),
 		}); err != nil {
 			return err

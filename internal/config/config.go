@@ -121,6 +121,7 @@ type Receipts struct {
 	// key's own did:key).
 	DIDMethod   string `mapstructure:"did_method"`
 	LogFile     string `mapstructure:"log_file"`      // JSON-lines receipt log; empty: none
+	LogStore    string `mapstructure:"log_store"`     // a postgres:// URL to record receipts in instead; empty: none
 	LogMaxBytes int64  `mapstructure:"log_max_bytes"` // rotate the log before it passes this size
 	LogMaxFiles int    `mapstructure:"log_max_files"` // rotated files kept
 }
@@ -284,6 +285,12 @@ func (c *Config) Validate() error {
 		}
 		if c.Receipts.LogMaxBytes <= 0 || c.Receipts.LogMaxFiles <= 0 {
 			bad("receipts", "log_max_bytes and log_max_files must be positive")
+		}
+		if c.Receipts.LogFile != "" && c.Receipts.LogStore != "" {
+			bad("receipts.log_store", "give log_file or log_store, not both")
+		}
+		if c.Receipts.LogStore != "" && !strings.HasPrefix(c.Receipts.LogStore, "postgres://") && !strings.HasPrefix(c.Receipts.LogStore, "postgresql://") {
+			bad("receipts.log_store", "must be a postgres:// URL")
 		}
 	}
 	if !c.Issuer.Enabled && !c.Verifier.Enabled {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -48,21 +47,46 @@ var (
 	RequestedActions  = []string{"suspend", "revoke", "none"}
 )
 
+// CheckIncident validates an incident to create and returns its
+// occurrence time in nanoseconds and its receipts as a JSON array.
+func CheckIncident(in Incident) (occurred int64, receipts []byte, err error) {
+	if in.ID == "" || in.CredentialID == "" || len(in.Receipts) == 0 || !slices.Contains(RequestedActions, in.RequestedAction) {
+		return 0, nil, errcode.New(errcode.InvalidInput, "store: create incident: id, credential, receipts and a requested action are required")
+	}
+	if occurred, err = Nanos(in.OccurredAt, nil, "occurred_at"); err != nil {
+		return 0, nil, err
+	}
+	if receipts, err = json.Marshal(in.Receipts); err != nil {
+		return 0, nil, fmt.Errorf("store: create incident: %w", err)
+	}
+	return occurred, receipts, nil
+}
+
+// CheckResolution validates a resolution.
+func CheckResolution(r Resolution) error {
+	if !slices.Contains(IncidentDecisions, r.Decision) || r.By == "" {
+		return errcode.New(errcode.InvalidInput, "store: resolve incident: a decision (%s) and who made it are required", strings.Join(IncidentDecisions, ", "))
+	}
+	return nil
+}
+
+// DecodeReceipts reads the receipts column.
+func DecodeReceipts(id, col string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(col), &out); err != nil {
+		return nil, fmt.Errorf("store: incident %q: receipts: %w", id, err)
+	}
+	return out, nil
+}
+
 // CreateIncident inserts an open incident.
 func (s *SQLite) CreateIncident(ctx context.Context, in Incident, a *AuditEntry) error {
-	if in.ID == "" || in.CredentialID == "" || len(in.Receipts) == 0 || !slices.Contains(RequestedActions, in.RequestedAction) {
-		return errcode.New(errcode.InvalidInput, "store: create incident: id, credential, receipts and a requested action are required")
-	}
-	occurred, err := nanos(in.OccurredAt, nil, "occurred_at")
+	occurred, receipts, err := CheckIncident(in)
 	if err != nil {
 		return err
 	}
-	receipts, err := json.Marshal(in.Receipts)
-	if err != nil {
-		return fmt.Errorf("store: create incident: %w", err)
-	}
 	return s.write(ctx, func(w *wtx) error {
-		created, err := nanos(in.CreatedAt, s.now, "created_at")
+		created, err := Nanos(in.CreatedAt, s.now, "created_at")
 		if err != nil {
 			return err
 		}
@@ -80,23 +104,31 @@ func (s *SQLite) CreateIncident(ctx context.Context, in Incident, a *AuditEntry)
 	})
 }
 
-const incidentCols = `id, state, category, severity, description, occurred_at, requested_action, receipts, verifier, credential_id,
+// IncidentCols are the incident columns, in the order ScanIncident reads.
+const IncidentCols = `id, state, category, severity, description, occurred_at, requested_action, receipts, verifier, credential_id,
 	subject, principal_id, reporter_token_id, reporter, created_at, decision, resolution_note, resolved_by, resolved_at`
 
-func scanIncident(sc interface{ Scan(...any) error }) (Incident, error) {
+// ScanIncident reads one incident row (IncidentCols). Both stores keep times
+// as integer nanoseconds.
+func ScanIncident(sc interface{ Scan(...any) error }) (Incident, error) {
 	var in Incident
 	var occurred, created int64
 	var receipts string
-	var resolved sql.NullInt64
+	var resolved *int64
 	if err := sc.Scan(&in.ID, &in.State, &in.Category, &in.Severity, &in.Description, &occurred, &in.RequestedAction, &receipts,
 		&in.Verifier, &in.CredentialID, &in.Subject, &in.PrincipalID, &in.ReporterTokenID, &in.Reporter, &created,
 		&in.Decision, &in.ResolutionNote, &in.ResolvedBy, &resolved); err != nil {
 		return Incident{}, err
 	}
-	if err := json.Unmarshal([]byte(receipts), &in.Receipts); err != nil {
-		return Incident{}, fmt.Errorf("store: incident %q: receipts: %w", in.ID, err)
+	var err error
+	if in.Receipts, err = DecodeReceipts(in.ID, receipts); err != nil {
+		return Incident{}, err
 	}
-	in.OccurredAt, in.CreatedAt, in.ResolvedAt = fromNanos(occurred), fromNanos(created), fromNull(resolved)
+	in.OccurredAt, in.CreatedAt = FromNanos(occurred), FromNanos(created)
+	if resolved != nil {
+		t := FromNanos(*resolved)
+		in.ResolvedAt = &t
+	}
 	return in, nil
 }
 
@@ -107,7 +139,7 @@ func (s *SQLite) Incident(ctx context.Context, id string) (Incident, error) {
 		return Incident{}, err
 	}
 	defer release()
-	in, err := scanIncident(s.rdb.QueryRowContext(ctx, "SELECT "+incidentCols+" FROM incidents WHERE id = ?", id))
+	in, err := ScanIncident(s.rdb.QueryRowContext(ctx, "SELECT "+IncidentCols+" FROM incidents WHERE id = ?", id))
 	if err != nil {
 		return Incident{}, mapErr(err, "incident %q", id)
 	}
@@ -128,19 +160,15 @@ func (s *SQLite) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, e
 			args = append(args, c.v)
 		}
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+incidentCols+" FROM incidents WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", append(args, limit)...)
+	limit := ClampLimit(f.Limit)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+IncidentCols+" FROM incidents WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, mapErr(err, "incidents")
 	}
 	defer rows.Close()
 	out := []Incident{}
 	for rows.Next() {
-		in, err := scanIncident(rows)
+		in, err := ScanIncident(rows)
 		if err != nil {
 			return nil, mapErr(err, "incidents")
 		}
@@ -154,12 +182,12 @@ func (s *SQLite) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, e
 
 // ResolveIncident records the resolution of an open incident.
 func (s *SQLite) ResolveIncident(ctx context.Context, id string, r Resolution, a *AuditEntry) (Incident, error) {
-	if !slices.Contains(IncidentDecisions, r.Decision) || r.By == "" {
-		return Incident{}, errcode.New(errcode.InvalidInput, "store: resolve incident: a decision (%s) and who made it are required", strings.Join(IncidentDecisions, ", "))
+	if err := CheckResolution(r); err != nil {
+		return Incident{}, err
 	}
 	var out Incident
 	err := s.write(ctx, func(w *wtx) error {
-		at, err := nanos(r.At, s.now, "resolved_at")
+		at, err := Nanos(r.At, s.now, "resolved_at")
 		if err != nil {
 			return err
 		}
@@ -174,7 +202,7 @@ func (s *SQLite) ResolveIncident(ctx context.Context, id string, r Resolution, a
 			r.Decision, r.Note, r.By, at, id); err != nil {
 			return mapErr(err, "resolve incident %q", id)
 		}
-		if out, err = scanIncident(w.queryRow("SELECT "+incidentCols+" FROM incidents WHERE id = ?", id)); err != nil {
+		if out, err = ScanIncident(w.queryRow("SELECT "+IncidentCols+" FROM incidents WHERE id = ?", id)); err != nil {
 			return mapErr(err, "resolve incident %q", id)
 		}
 		return w.audit(a)
