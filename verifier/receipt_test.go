@@ -32,7 +32,7 @@ type receiptFixture struct {
 	revoke  func()
 }
 
-func newReceiptFixture(t *testing.T) *receiptFixture {
+func newReceiptFixture(t *testing.T, maxStatusAge time.Duration) *receiptFixture {
 	t.Helper()
 	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	agent, agentDID := testkeys.DIDKey(t, jwa.EdDSA)
@@ -70,7 +70,7 @@ func newReceiptFixture(t *testing.T) *receiptFixture {
 	nonces, _ := NewNonces(nil, time.Minute, nil)
 	p := DefaultPolicy()
 	p.Trusted[issDID] = []string{schemas.AgentCertificationV1}
-	p.MaxStatusAge = 0
+	p.MaxStatusAge = maxStatusAge
 	v, err := New(p, WithResolver(did.NewResolver(nil)), WithNonces(nonces), WithReceipts(signer),
 		WithFetch(func(context.Context, string, string, int64) ([]byte, error) { return []byte(tok), nil }))
 	if err != nil {
@@ -103,7 +103,7 @@ func checkReceipt(t *testing.T, jwt string) *receipt.Claims {
 }
 
 func TestVerifyMakesReceipts(t *testing.T) {
-	f := newReceiptFixture(t)
+	f := newReceiptFixture(t, 0)
 	attrs := map[string]any{"amount": json.Number("50.00"), "currency": "EUR"}
 	pres := f.present("aud", "n-1")
 	res := f.v.Verify(context.Background(), Request{Presentation: pres, Audience: "aud", Nonce: "n-1", Action: "payments:initiate", Attributes: attrs})
@@ -152,7 +152,7 @@ func TestVerifyMakesReceipts(t *testing.T) {
 }
 
 func TestVerifyWithoutSignerMakesNoReceipt(t *testing.T) {
-	f := newReceiptFixture(t)
+	f := newReceiptFixture(t, 0)
 	f.v.s.receipts = nil
 	if res := f.v.Verify(context.Background(), Request{Presentation: f.present("aud", "n"), Audience: "aud", Nonce: "n"}); !res.Verified || res.Receipt != "" {
 		t.Fatalf("%+v", res)
@@ -160,7 +160,7 @@ func TestVerifyWithoutSignerMakesNoReceipt(t *testing.T) {
 }
 
 func TestMiddlewareReturnsAndLogsReceipts(t *testing.T) {
-	f := newReceiptFixture(t)
+	f := newReceiptFixture(t, 0)
 	logPath := filepath.Join(t.TempDir(), "receipts.jsonl")
 	sink, err := receipt.OpenFileSink(logPath, 0, 0)
 	if err != nil {
@@ -205,5 +205,28 @@ func TestMiddlewareReturnsAndLogsReceipts(t *testing.T) {
 	sink.Close()
 	if w := call("invoices:read"); w.Code != 500 {
 		t.Fatalf("unrecordable receipt answered %d", w.Code)
+	}
+}
+
+// BenchmarkVerifyReceipts compares one in-process verification (status list
+// cached) without and with a signed receipt.
+func BenchmarkVerifyReceipts(b *testing.B) {
+	t := &testing.T{}
+	f := newReceiptFixture(t, time.Hour)
+	pres := f.present("aud", "n")
+	req := Request{Presentation: pres, Audience: "aud", Nonce: "n", Action: "invoices:read", Attributes: map[string]any{"k": "v"}}
+	signer := f.v.s.receipts
+	for _, tc := range []struct {
+		name   string
+		signer *receipt.Signer
+	}{{"without", nil}, {"with", signer}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f.v.s.receipts = tc.signer
+			for b.Loop() {
+				if res := f.v.Verify(context.Background(), req); !res.Allowed() || (tc.signer != nil) != (res.Receipt != "") {
+					b.Fatalf("%+v", res.Error)
+				}
+			}
+		})
 	}
 }

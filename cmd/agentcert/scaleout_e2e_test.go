@@ -251,7 +251,7 @@ func TestScaleOutTwoIssuerNodes(t *testing.T) {
 	// Revoke on A, watch B's list: the change is there within 1 s.
 	r := newStatusReader(c)
 	var lat []time.Duration
-	for _, out := range issued[:20] {
+	for _, out := range issued[:40] {
 		status, body := c.a.do(http.MethodPost, "/v1/credentials/"+out.ID+"/revoke", c.audit, issuer.StatusRequest{Reason: "incident"})
 		if status != http.StatusOK {
 			t.Fatalf("revoke on A: %d %s", status, body)

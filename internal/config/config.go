@@ -271,6 +271,10 @@ func (c *Config) Validate() error {
 		}
 		if n := c.Verifier.NonceStore; n != "memory" && !strings.HasPrefix(n, "redis://") && !strings.HasPrefix(n, "rediss://") {
 			bad("verifier.nonce_store", "must be memory or a redis:// URL")
+		} else if n != "memory" && len(c.Verifier.NonceSecrets) == 0 {
+			// Random per-process secrets would make every replica refuse
+			// the others' nonces.
+			bad("verifier.nonce_store", "a shared nonce store needs verifier.nonce_secrets, the same on every replica")
 		}
 		if c.Verifier.CacheEntries <= 0 {
 			bad("verifier.cache_entries", "must be positive")

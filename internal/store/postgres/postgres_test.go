@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,5 +241,34 @@ func TestOpenRedactsPassword(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("Open(%q): %v", u, err)
 		}
+	}
+}
+
+// TestMigrations: reopening applies nothing again, and a schema newer than
+// this program is refused.
+func TestMigrations(t *testing.T) {
+	url := testsvc.Schema(t, testsvc.Postgres(t))
+	for range 2 {
+		s, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	raw, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(context.Background())
+	files, _ := filepath.Glob("migrations/*.sql")
+	var n int
+	if err := raw.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(files) || n == 0 {
+		t.Fatalf("schema_migrations rows %d, %v; want one per migration (%d)", n, err, len(files))
+	}
+	if _, err := raw.Exec(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(t.Context(), url); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer schema: %v", err)
 	}
 }
