@@ -43,10 +43,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	settings, err := issuer.SettingsFrom(cfg, issuerDID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	settings := issuer.Settings{DIDMethod: "web", WebDID: issuerDID, KeyAlg: jwa.ES256, StatusTTL: cfg.Status.TTL, StatusValidity: cfg.Status.Validity,
+		Config: issuer.Config{PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
+			DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity}}
 	reg, err := schemas.New()
 	if err != nil {
 		t.Fatal(err)

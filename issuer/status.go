@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/records"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/revocation"
 	"golang.org/x/sync/singleflight"
 )
@@ -101,10 +102,10 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 		if err != nil {
 			return records.Credential{}, err
 		}
-		if actor.Role == "issuer" && c.TokenID != actor.TokenID {
+		if actor.Role == tokens.RoleIssuer && c.TokenID != actor.TokenID {
 			return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
 		}
-		if actor.Role == "issuer" && action == "reinstate" {
+		if actor.Role == tokens.RoleIssuer && action == "reinstate" {
 			// The audited party may withdraw its own certifications, not undo
 			// an auditor's suspension.
 			return records.Credential{}, errcode.New(errcode.Forbidden, "only an auditor may reinstate a credential")

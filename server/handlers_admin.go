@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/gorilla/mux"
 )
 
@@ -78,27 +78,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	secret, tok, err := CreateToken(r.Context(), s.store, req.Role, req.Name, actorOf(r).TokenID, s.now())
+	secret, tok, err := tokens.Create(r.Context(), s.store, req.Role, req.Name, actorOf(r).TokenID, s.now())
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": tok.ID, "role": tok.Role, "name": tok.Name, "token": secret})
-}
-
-// CreateToken makes and stores a token with an audit entry; the secret is
-// returned once and only its hash is kept.
-func CreateToken(ctx context.Context, st store.Store, role, name, actor string, now time.Time) (string, store.Token, error) {
-	if !ValidRole(role) {
-		return "", store.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer or auditor")
-	}
-	secret, id, hash := NewToken()
-	t := store.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
-	details, _ := json.Marshal(map[string]string{"role": role, "name": name})
-	if err := st.CreateToken(ctx, t, &store.AuditEntry{Time: now.UTC(), Actor: actor, Action: "token.create", Target: id, Details: details}); err != nil {
-		return "", store.Token{}, err
-	}
-	return secret, t, nil
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/revocation"
 	"github.com/gorilla/mux"
 )
 
@@ -104,7 +105,7 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	s.metrics.statusCh.WithLabelValues(StatusName(c.Status)).Inc()
+	s.metrics.statusCh.WithLabelValues(revocation.StatusName(c.Status)).Inc()
 	writeJSON(w, http.StatusOK, s.view(c))
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -31,15 +32,15 @@ func TestIncidentsOverHTTP(t *testing.T) {
 	env := NewTestEnv(t, nil)
 	s := env.Server
 	ctx := context.Background()
-	tokens := map[string]string{}
-	for _, role := range []string{RoleIssuer, RoleAuditor, RoleReporter} {
-		secret, _, err := CreateToken(ctx, s.store, role, "shop-"+role, "test", s.now())
+	secrets := map[string]string{}
+	for _, role := range []string{tokens.RoleIssuer, tokens.RoleAuditor, tokens.RoleReporter} {
+		secret, _, err := tokens.Create(ctx, s.store, role, "shop-"+role, "test", s.now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens[role] = secret
+		secrets[role] = secret
 	}
-	iss, aud, rep := tokens[RoleIssuer], tokens[RoleAuditor], tokens[RoleReporter]
+	iss, aud, rep := secrets[tokens.RoleIssuer], secrets[tokens.RoleAuditor], secrets[tokens.RoleReporter]
 
 	// did.json lists the receipt key under no relationship.
 	rec := apiCall{name: "did.json", method: "GET", path: "/.well-known/did.json", tmpl: "/.well-known/did.json", want: 200}.do(t, s, doc)

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gorilla/mux"
 
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 )
 
@@ -345,15 +346,15 @@ func TestOpenAPIConformance(t *testing.T) {
 	doc := loadOpenAPI(t)
 	s := openapiServer(t)
 	ctx := context.Background()
-	tokens := map[string]string{}
-	for _, role := range []string{RoleAdmin, RoleIssuer, RoleAuditor} {
-		secret, _, err := CreateToken(ctx, s.store, role, "openapi-"+role, "test", s.now())
+	secrets := map[string]string{}
+	for _, role := range []string{tokens.RoleAdmin, tokens.RoleIssuer, tokens.RoleAuditor} {
+		secret, _, err := tokens.Create(ctx, s.store, role, "openapi-"+role, "test", s.now())
 		if err != nil {
 			t.Fatalf("CreateToken(%s): %v", role, err)
 		}
-		tokens[role] = secret
+		secrets[role] = secret
 	}
-	admin, iss, aud := tokens[RoleAdmin], tokens[RoleIssuer], tokens[RoleAuditor]
+	admin, iss, aud := secrets[tokens.RoleAdmin], secrets[tokens.RoleIssuer], secrets[tokens.RoleAuditor]
 
 	const subject = "did:jwk:eyJjcnYiOiJQLTI1NiIsImt0eSI6IkVDIiwieCI6IjA1RVdPUjFMTVc0MlRHRHVjRkVBN0JObm9pTnduZDBQZEMxRjdZTzFGa1kiLCJ5IjoiejlmVzAzLUh6VzFKdnhINnh0ZGlvNmtZNlVWalhEOGdHcHRfQnV0M0g3WSJ9"
 	issue := `{"subject":"` + subject + `","valid_for":"720h","selectively_disclosable":["/agent/model"],"claims":{` +

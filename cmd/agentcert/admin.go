@@ -10,7 +10,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
-	"github.com/agentcert/agentcert/server"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/spf13/cobra"
 )
 
@@ -36,11 +36,11 @@ func newTokenCmd() *cobra.Command {
 		Short: "Create a token and print it alone on stdout (only its hash is stored)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !server.ValidRole(role) {
+			if !tokens.ValidRole(role) {
 				return usageErr("--role must be admin, issuer, auditor or reporter")
 			}
 			return withStore(cmd, func(cfg config.Config, st store.Store) error {
-				secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
+				secret, _, err := tokens.Create(cmd.Context(), st, role, name, "cli", time.Now())
 				if err != nil {
 					return err
 				}

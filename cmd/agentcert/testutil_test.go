@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/internal/problem"
 )
 
 // Helpers shared by the end-to-end tests that run `agentcert serve` (binPath,
@@ -379,23 +381,10 @@ func issueNamedToken(t *testing.T, dataDir, role, name string) (secret, id strin
 	return "", ""
 }
 
-// problem is a decoded problem+json body.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Errors []struct {
-		Path    string `json:"path"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
 // wantProblem checks that a response is problem+json with the status and code.
-func wantProblem(t *testing.T, what string, status int, hdr http.Header, body []byte, wantStatus int, wantCode string) problem {
+func wantProblem(t *testing.T, what string, status int, hdr http.Header, body []byte, wantStatus int, wantCode string) problem.Problem {
 	t.Helper()
-	var p problem
+	var p problem.Problem
 	if status != wantStatus {
 		t.Fatalf("%s: status %d, want %d: %s", what, status, wantStatus, body)
 	}
@@ -405,7 +394,7 @@ func wantProblem(t *testing.T, what string, status int, hdr http.Header, body []
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("%s: problem body: %v: %s", what, err, body)
 	}
-	if p.Code != wantCode || p.Status != wantStatus || p.Type == "" || p.Title == "" {
+	if string(p.Code) != wantCode || p.Status != wantStatus || p.Type == "" || p.Title == "" {
 		t.Fatalf("%s: problem %+v, want status %d code %s", what, p, wantStatus, wantCode)
 	}
 	return p
