@@ -10,20 +10,23 @@ import (
 	"testing"
 )
 
-// TestIncidentsDocExample runs the worked example of docs/incidents.md, as
-// written, against `agentcert serve` with the embedded defaults (the port
-// changed, and the status list ttl 2s as the page says).
-func TestIncidentsDocExample(t *testing.T) {
+// runDocScript runs the first shell block after the heading that block
+// matches in the document at docPath, as written, from a directory with
+// bin/agentcert, against `agentcert serve` started there with the embedded
+// defaults plus extraYAML and a free port (which replaces 8080 in the
+// script). It returns the script's output and the port.
+func runDocScript(t *testing.T, docPath, block, extraYAML string) (string, string) {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed; .ci/run installs it")
 	}
-	page, err := os.ReadFile("../../docs/incidents.md")
+	page, err := os.ReadFile(docPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)## A worked example.*?```sh\n(.*?)```").FindSubmatch(page)
+	m := regexp.MustCompile("(?s)" + block + ".*?```sh\n(.*?)```").FindSubmatch(page)
 	if m == nil {
-		t.Fatal("docs/incidents.md has no worked example")
+		t.Fatalf("%s has no shell block after %q", docPath, block)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -37,18 +40,28 @@ func TestIncidentsDocExample(t *testing.T) {
 	if err := os.Symlink(binPath, filepath.Join(dir, "bin", "agentcert")); err != nil {
 		t.Fatal(err)
 	}
-	startFromConfig(t, dir, "listen: 127.0.0.1:"+p+"\npublic_url: http://127.0.0.1:"+p+"\nstatus:\n  ttl: 2s\n")
+	srv := startFromConfig(t, dir, "listen: 127.0.0.1:"+p+"\npublic_url: http://127.0.0.1:"+p+"\n"+extraYAML)
+	if !strings.Contains(srv.stdout, "bootstrap admin token") {
+		t.Fatalf("serve printed no bootstrap token:\n%s", srv.stdout)
+	}
 	script := strings.ReplaceAll(string(m[1]), "127.0.0.1:8080", "127.0.0.1:"+p)
 	script = strings.ReplaceAll(script, "127.0.0.1%3A8080", "127.0.0.1%3A"+p)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("worked example failed: %v\n%s", err, out)
+		t.Fatalf("%s script failed: %v\n%s", docPath, err, out)
 	}
+	return string(out), p
+}
+
+// TestIncidentsDocExample runs the worked example of docs/incidents.md
+// (status list ttl 2s, as the page says).
+func TestIncidentsDocExample(t *testing.T) {
+	out, p := runDocScript(t, "../../docs/incidents.md", "## A worked example", "status:\n  ttl: 2s\n")
 	for _, want := range []string{"DENIED", "VALID receipt from did:web:127.0.0.1%3A" + p + " (error", `"state": "open"`,
 		`"decision": "revoke"`, "NOT VERIFIED: revoked"} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("worked example output lacks %q:\n%s", want, out)
 		}
 	}
