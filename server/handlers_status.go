@@ -106,6 +106,7 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.statusCh.WithLabelValues(revocation.StatusName(c.Status)).Inc()
+	s.sigDir.reset()
 	writeJSON(w, http.StatusOK, s.view(c))
 }
 
@@ -119,6 +120,9 @@ func (s *Server) bulkRevoke(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
+	}
+	if !req.DryRun {
+		s.sigDir.reset()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"action": req.Action, "count": n, "dry_run": req.DryRun})
 }

@@ -342,6 +342,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	jwtBodyDecoders.Do(func() {
 		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
 		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(sigDirMediaType, openapi3filter.JSONBodyDecoder)
 	})
 	doc := loadOpenAPI(t)
 	s := openapiServer(t)
@@ -408,6 +409,10 @@ func TestOpenAPIConformance(t *testing.T) {
 	cred := "/v1/credentials/" + issued.ID
 	rec = apiCall{name: "status list", method: "GET", path: "/statuslists/" + listID, tmpl: "/statuslists/{id}", want: 200}.do(t, s, doc)
 	etag := rec.Header().Get("ETag")
+	rec = apiCall{name: "signatures directory", method: "GET", path: sigDirPath, tmpl: sigDirPath, want: 200}.do(t, s, doc)
+	if !strings.Contains(rec.Body.String(), `"use":"sig"`) {
+		t.Fatalf("the directory lists no key after an issuance: %s", rec.Body)
+	}
 	for _, c := range []apiCall{
 		{name: "status list 304", method: "GET", path: "/statuslists/" + listID, tmpl: "/statuslists/{id}", header: map[string]string{"If-None-Match": etag}, want: 304},
 		{name: "status list w3c", method: "GET", path: "/statuslists/" + listID + "?format=w3c&purpose=suspension", tmpl: "/statuslists/{id}", want: 200},

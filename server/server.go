@@ -60,6 +60,7 @@ type Server struct {
 	metrics *metrics
 	router  *mux.Router
 	status  *issuer.Statuses
+	sigDir  sigDirCache
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
@@ -143,6 +144,7 @@ func (s *Server) routes() {
 			r.HandleFunc("/.well-known/did.json", s.didDocument).Methods(http.MethodGet)
 		}
 		r.HandleFunc("/.well-known/jwt-vc-issuer", s.issuerMetadata).Methods(http.MethodGet)
+		r.HandleFunc(sigDirPath, s.signaturesDirectory).Methods(http.MethodGet)
 		r.HandleFunc("/statuslists/{id}", s.statusList).Methods(http.MethodGet, http.MethodHead)
 
 		api := r.PathPrefix("/v1").Subrouter()

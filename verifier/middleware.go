@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -30,6 +31,16 @@ type MiddlewareOptions struct {
 	// e.g. amount and currency). Nil, or an empty action, means the request
 	// needs only a verified credential.
 	Action func(r *http.Request) (action string, attributes map[string]any)
+	// Channel, when set, accepts requests signed with HTTP Message
+	// Signatures (RFC 9421) by the key of a credential verified earlier or
+	// presented in the same request (see Channel). Requests without a
+	// Signature-Input header still need a presentation each.
+	Channel *Channel
+	// Limits, when set, applies per-principal and per-agent token buckets
+	// to verified requests by the class of their action; a request over
+	// its terms gets 429 with Retry-After. Nil uses the policy's
+	// RateLimits (a class that does not validate fails Middleware).
+	Limits *RateLimiter
 	// Sink, when set, receives every receipt before the request is answered
 	// (the counterparty's action log); a receipt it cannot record is a 500.
 	// Receipts are made when the verifier has a signer (WithReceipts).
@@ -67,9 +78,22 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 		return nil, errors.New("verifier: MiddlewareOptions.Audience is required")
 	case opts.Nonces == nil:
 		return nil, errors.New("verifier: MiddlewareOptions.Nonces is required")
+	case opts.Channel != nil && opts.Channel.v != v:
+		return nil, errors.New("verifier: MiddlewareOptions.Channel was made for another verifier")
+	}
+	if opts.Limits == nil && len(v.p.RateLimits) > 0 {
+		l, err := NewRateLimiter(v.p.RateLimits, 0)
+		if err != nil {
+			return nil, err
+		}
+		opts.Limits = l
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if opts.Channel != nil && r.Header.Get("Signature-Input") != "" {
+				opts.Channel.serve(w, r, next, &opts)
+				return
+			}
 			pres := r.Header.Get(HeaderAgentCredential)
 			if pres == "" {
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
@@ -97,6 +121,9 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 				deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
 				return
 			}
+			if !admit(w, v, &opts, req.Action, res) {
+				return
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
 	}, nil
@@ -112,10 +139,26 @@ func record(ctx context.Context, sink receipt.Sink, jwt string) error {
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {
+	denyWith(w, status, code, detail, nil)
+}
+
+// denyWith is deny with extension members in the problem.
+func denyWith(w http.ResponseWriter, status int, code errcode.Code, detail string, extra map[string]any) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `AgentCredential error="`+string(code)+`"`)
 	}
-	problem.Write(w, problem.New(status, code, detail))
+	p := problem.New(status, code, detail)
+	if len(extra) == 0 {
+		problem.Write(w, p)
+		return
+	}
+	b, _ := json.Marshal(p)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for k, v := range extra {
+		m[k] = v
+	}
+	problem.WriteJSON(w, status, problem.MediaType, m)
 }
 
 // Handler serves GET requests with a fresh nonce:

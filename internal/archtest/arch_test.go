@@ -21,6 +21,10 @@ var forbidden = map[string][]string{
 	"receipt":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
 	"incident":   {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
 	"verifier":   {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
+	// Request signatures: no store, no server, not even the verifier.
+	"httpsig": {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "server", mod + "verifier", mod + "issuer"},
+	// The agent's client: no store, no server, no issuer.
+	"agentclient": {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "server", mod + "issuer"},
 	// The shared pieces below the core packages.
 	"internal/jsonptr": {"net/http", "database/sql"},
 	"internal/jose":    {"database/sql", "github.com/gorilla/mux"},
