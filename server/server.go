@@ -23,6 +23,7 @@ import (
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/oid4vci"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
@@ -39,6 +40,7 @@ type Options struct {
 	Schemas  *schemas.Registry
 	Verifier *verifier.Verifier // nil when the verifier is disabled
 	Nonces   *verifier.Nonces
+	OID4VCI  *oid4vci.Service // nil when OpenID4VCI issuance is off
 	Now      func() time.Time
 	// Receipts is the verifier's receipt signer (its key is published in
 	// the DID document); ReceiptSink, when set, records every receipt
@@ -64,6 +66,7 @@ type Server struct {
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
+	vci      *oid4vci.Service
 
 	receipts    *receipt.Signer
 	receiptSink receipt.Sink
@@ -89,6 +92,10 @@ func New(o Options) (*Server, error) {
 	}
 	s.status = o.Statuses
 	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
+	s.vci = o.OID4VCI
+	if o.OID4VCI != nil && o.Issuer == nil {
+		return nil, errors.New("server: OpenID4VCI needs the issuer")
+	}
 	s.verifier, s.nonces = o.Verifier, o.Nonces
 	if o.Verifier != nil && o.Nonces == nil {
 		return nil, errors.New("server: the verifier needs a nonce service")
@@ -166,6 +173,7 @@ func (s *Server) routes() {
 		api.Handle("/admin/keys", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.listKeys))).Methods(http.MethodGet)
 		api.Handle("/admin/keys/rotate", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.rotateKey))).Methods(http.MethodPost)
 		api.Handle("/admin/keys/retire", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.retireKey))).Methods(http.MethodPost)
+		s.oid4vciRoutes(r, api)
 	}
 	s.router = r
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/oid4vci"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
@@ -90,6 +91,19 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 		return nil, err
 	}
 	return &issuerParts{store: st, Parts: parts}, nil
+}
+
+// wireOID4VCI wires OpenID4VCI issuance over the issuer.
+func wireOID4VCI(cfg config.Config, parts *issuerParts) (*oid4vci.Service, error) {
+	kek, _, err := issuerSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := parts.store.(oid4vci.State)
+	if !ok {
+		return nil, fmt.Errorf("the %T store keeps no OpenID4VCI state", parts.store)
+	}
+	return server.NewOID4VCI(cfg, st, parts.Service, kek, newResolver(cfg), nil)
 }
 
 // dbFile is the SQLite database's name in the data directory.
@@ -188,6 +202,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		defer parts.store.Close()
 		st = parts.store
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
+		if opts.OID4VCI, err = wireOID4VCI(cfg, parts); err != nil {
+			return err
+		}
 		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
--- 0004: incident reports and the receipt log. Times are BIGINT nanoseconds
+-- 0003: incident reports and the receipt log. Times are BIGINT nanoseconds
 -- since the Unix epoch (UTC), except a receipt's iat (seconds, as signed).
 
 CREATE TABLE incidents (
