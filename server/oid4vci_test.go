@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -299,6 +300,43 @@ func TestOID4VCIFlow(t *testing.T) {
 	issued, err := e.st.Audit(context.Background(), store.AuditFilter{Action: "credential.issue", Limit: 100})
 	if err != nil || len(issued) != 2 {
 		t.Fatalf("%d credential.issue entries (%v), want 2", len(issued), err)
+	}
+}
+
+// TestOID4VCINoStore checks that what carries secrets or single-use values
+// is never cached, and that the metadata is.
+func TestOID4VCINoStore(t *testing.T) {
+	e := newVCIEnv(t)
+	o := e.offer("")
+	form := preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code).Encode()
+	for _, c := range []struct {
+		method, path, ctype, body, cache string
+	}{
+		{"POST", oid4vci.NoncePath, "", "", "no-store"},
+		{"POST", oid4vci.TokenPath, "application/x-www-form-urlencoded", form, "no-store"},
+		{"POST", oid4vci.TokenPath, "application/x-www-form-urlencoded", form, "no-store"}, // the refusal too
+		{"GET", strings.TrimPrefix(o.CredentialOfferURI, e.aud), "", "", "no-store"},
+		{"POST", oid4vci.CredentialPath, "application/json", "{}", "no-store"},
+		{"GET", oid4vci.WellKnownIssuer, "", "", "max-age=60"},
+		{"GET", oid4vci.WellKnownAS, "", "", "max-age=60"},
+	} {
+		r := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+		if c.ctype != "" {
+			r.Header.Set("Content-Type", c.ctype)
+		}
+		rec := httptest.NewRecorder()
+		e.s.Handler().ServeHTTP(rec, r)
+		if got := rec.Header().Get("Cache-Control"); got != c.cache {
+			t.Errorf("%s %s (%d): Cache-Control %q, want %q", c.method, c.path, rec.Code, got, c.cache)
+		}
+	}
+	var offerAnswer = httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/v1/offers", strings.NewReader(`{"claims":`+vciClaims+`}`))
+	r.Header.Set("Authorization", "Bearer "+e.issuer)
+	r.Header.Set("Content-Type", "application/json")
+	e.s.Handler().ServeHTTP(offerAnswer, r)
+	if offerAnswer.Code != 201 || offerAnswer.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("POST /v1/offers: %d, Cache-Control %q", offerAnswer.Code, offerAnswer.Header().Get("Cache-Control"))
 	}
 }
 

@@ -228,7 +228,7 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	if !res.Verified {
 		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
 	}
-	key, err := sdjwt.HolderKey(res.Claims)
+	key, err := sdjwt.HolderKey(res.presenterClaims()) // a chain's last delegate
 	if err != nil {
 		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
@@ -255,14 +255,13 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	return sess, nil
 }
 
-// sessionEnd is the earliest of the session lifetime, the credential's
-// exp and the moment its status becomes older than MaxStatusAge.
+// sessionEnd is the earliest of the session lifetime, the end of the
+// credential (and of every delegation hop) and the moment its status
+// becomes older than MaxStatusAge.
 func (c *Channel) sessionEnd(res *Result, now time.Time) time.Time {
 	end := now.Add(c.o.SessionLifetime)
-	if exp, ok := res.Claims["exp"].(float64); ok {
-		if t := time.Unix(int64(exp), 0); t.Before(end) {
-			end = t
-		}
+	if t := res.validUntil(); !t.IsZero() && t.Before(end) {
+		end = t // the credential's exp, its task's, and every delegation hop's
 	}
 	if c.v.p.CheckStatus {
 		from := now

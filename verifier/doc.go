@@ -28,6 +28,17 @@
 // Decision says whether a disclosed permission allows it; Allowed combines
 // both.
 //
+// # Delegation chains
+//
+// A presentation may be a Delegate SD-JWT chain built on an agent
+// certification (sdjwt.Delegate; docs/delegation.md). Verify takes it where
+// it takes a presentation: the certification is checked as always, then
+// each hop must only narrow its parent (CheckHop: permissions covered,
+// constraints at least as strict, prohibitions carried, expiry within the
+// parent's, lifetime and depth within Policy.MaxDelegationLifetime and
+// Policy.MaxDelegationDepth), and the action is decided against the last
+// hop's authority. Result.Chain lists the hops.
+//
 // # Serving
 //
 // Middleware guards a net/http handler: the agent sends its presentation in

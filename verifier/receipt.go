@@ -80,6 +80,15 @@ func ReceiptClaims(req Request, res *Result, policyDigest string) (receipt.Claim
 		return c, nil
 	}
 	c.Subject = res.Subject
+	if len(res.Chain) > 0 {
+		// A chain: the presenter is the last delegate; the chain names
+		// every subject from the certified agent on.
+		c.Chain = []string{res.Subject}
+		for _, h := range res.Chain {
+			c.Chain = append(c.Chain, h.Subject)
+		}
+		c.Subject = c.Chain[len(c.Chain)-1]
+	}
 	c.Credential = &receipt.Credential{Issuer: res.Issuer, ID: receipt.CredentialID(req.Presentation), VCT: res.VCT}
 	if st, ok := res.Claims["status"].(map[string]any); ok {
 		if sl, ok := st["status_list"].(map[string]any); ok {

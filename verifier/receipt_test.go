@@ -230,3 +230,36 @@ func BenchmarkVerifyReceipts(b *testing.B) {
 		})
 	}
 }
+
+// TestChainReceipts: the receipt of a delegation chain names the last
+// delegate as subject, every subject of the chain, the root credential, and
+// its reference is over the chain's final element.
+func TestChainReceipts(t *testing.T) {
+	e := newChainEnv(t, 2)
+	vk, vdid := testkeys.DIDKey(t, jwa.EdDSA)
+	signer, err := receipt.SignerFromJWK(vdid, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultPolicy()
+	p.Trusted[e.issDID] = []string{schemas.AgentCertificationV1}
+	p.MaxStatusAge = 0
+	if e.v, err = New(p, append(e.opts, WithReceipts(signer))...); err != nil {
+		t.Fatal(err)
+	}
+	pres := e.chain(e.hop(1), e.hop(2))
+	r := e.verify(pres, "payments:initiate", map[string]any{"amount": 150, "currency": "EUR"})
+	if !r.Allowed() {
+		t.Fatalf("%+v %+v", r.Error, r.Decision)
+	}
+	c, err := receipt.Verify(context.Background(), r.Receipt, receipt.VerifyOptions{Keys: receipt.DIDKeys(offlineDIDs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := pres[strings.LastIndex(pres, "~~")+2:]
+	final = final[:strings.LastIndex(final, "~")+1]
+	if c.Subject != e.dids[2] || len(c.Chain) != 3 || c.Chain[0] != e.dids[0] || c.Chain[1] != e.dids[1] || c.Chain[2] != e.dids[2] ||
+		c.Credential == nil || c.Credential.ID != receipt.CredentialID(e.root) || c.Reference != sdjwt.SDHash(final) || c.Reference == receipt.Reference(e.root) {
+		t.Fatalf("chain receipt %+v", c)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
+	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -26,6 +27,7 @@ type Verifier struct {
 
 	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
 	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+	reg  *schemas.Registry        // validates delegation hops
 
 	policyDigest string // JCS digest of p, for receipts
 }
@@ -76,6 +78,11 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		s.resolver = did.NewCachingResolver(did.NewResolver(s.fetcher), s.cacheTTL, s.cacheEntries, s.now)
 	}
 	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now)}
+	reg, err := schemas.New()
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	v.reg = reg
 	pd, err := PolicyDigest(p)
 	if err != nil {
 		return nil, err
@@ -123,7 +130,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 			return nonces.Validate(n)
 		}
 	}
-	out, err := sdjwt.Verify(ctx, req.Presentation, opts)
+	out, chain, err := v.verifyPresentation(ctx, req.Presentation, opts)
 	if err != nil {
 		return res.fail(err)
 	}
@@ -146,6 +153,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", rc))
 		}
 	}
+	if err := v.checkDelegation(res, chain); err != nil {
+		return res.fail(err)
+	}
 	if err := v.checkStatus(ctx, res); err != nil {
 		return res.fail(err)
 	}
@@ -160,7 +170,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	res.Verified = true
 	if req.Action != "" {
 		// A task's expiry gets the same leeway as exp.
-		d := Authorize(out.Claims, req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway))
+		d := Authorize(authority(out, chain), req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway))
 		res.Decision = &d
 	}
 	return res

@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "config file (YAML); defaults are the embedded dev settings")
-	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd())
+	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newDelegateCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd())
 	root.AddCommand(newReceiptCmd(), newReceiptsCmd(), newIncidentsCmd())
 	root.AddCommand(newStatusChangeCmds()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
