@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -220,6 +221,9 @@ func (s *Service) credentialOf(ctx context.Context, c *receipt.Claims) (records.
 	subject := c.Subject
 	if len(c.Chain) > 0 {
 		subject = c.Chain[0] // the root credential's subject
+	}
+	if c.Credential.ID != base64.RawURLEncoding.EncodeToString(cred.JWTHash) {
+		return records.Credential{}, foreign("the receipt's credential id is not the digest of the credential at %s index %d", sl.URI, sl.Idx)
 	}
 	if subject != cred.Subject {
 		return records.Credential{}, foreign("the receipt's subject is not the subject of the credential at %s index %d", sl.URI, sl.Idx)

@@ -233,6 +233,8 @@ func TestReportRefuses(t *testing.T) {
 	if unused.StatusList.Idx == cred2.StatusList.Idx {
 		unused.StatusList.Idx++
 	}
+	otherID := *cred
+	otherID.ID = cred2.ID
 	noCred, _ := e.signer.Sign(receipt.Claims{Result: receipt.Success, Subject: agent})
 	vk2, vdid2 := testkeys.DIDKey(t, jwa.ES256)
 	signer2, _ := receipt.SignerFromJWK(vdid2, vk2)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/gowebpki/jcs"
 )
 
@@ -25,13 +26,18 @@ func Reference(presentation string) string {
 	return Digest([]byte(finalSDJWT(presentation)))
 }
 
-// CredentialID is the digest of the exact issuer-signed JWT bytes of a
-// presentation (its first element, up to the first '~'), which identifies
-// the credential whichever disclosures were presented. For a delegation
-// chain it is the root credential's.
+// CredentialID is the base64url credential digest (sdjwt.CredentialDigest:
+// SHA-256 of the exact issuer-signed JWT's signing input, as the
+// presentation carries it), which identifies the credential whichever
+// disclosures were presented and whatever encoding of its signature. For a
+// delegation chain it is the root credential's. It is "" when the
+// presentation has no compact issuer JWT.
 func CredentialID(presentation string) string {
-	jwt, _, _ := strings.Cut(presentation, "~")
-	return Digest([]byte(jwt))
+	d, err := sdjwt.CredentialDigest(presentation)
+	if err != nil {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(d[:])
 }
 
 // finalSDJWT returns the last element of a chain (the whole presentation

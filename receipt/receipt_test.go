@@ -254,8 +254,13 @@ func TestReferenceIsSDHash(t *testing.T) {
 		t.Fatal("chain reference is not over the final element")
 	}
 	jwt, _, _ := strings.Cut(pres, "~")
-	if receipt.CredentialID(pres) != sdjwt.SDHash(jwt) || receipt.CredentialID(pres) != receipt.CredentialID(cred) {
-		t.Fatal("credential id is not the digest of the issuer-signed JWT")
+	// The credential digest: SHA-256 of the issuer JWT's signing input.
+	signingInput := jwt[:strings.LastIndex(jwt, ".")]
+	if receipt.CredentialID(pres) != sdjwt.SDHash(signingInput) || receipt.CredentialID(pres) != receipt.CredentialID(cred) {
+		t.Fatal("credential id is not the credential digest of the issuer-signed JWT")
+	}
+	if receipt.CredentialID("not-a-jwt~") != "" {
+		t.Fatal("a credential id for no JWT")
 	}
 }
 

@@ -47,6 +47,17 @@
 // Nonces.Handler so that agents can get one). A nonce is spent only when
 // everything else verified. Middleware checks its options when it is built.
 //
+// # Signed requests and per-agent terms
+//
+// With MiddlewareOptions.Channel (NewChannel) an agent presents once and then
+// signs each request with HTTP Message Signatures (RFC 9421) under its cnf
+// key, keyid = the key's RFC 7638 thumbprint; the channel keeps the verified
+// presentation as a session and checks one signature, Content-Digest, the
+// time window and the nonce per request before authorizing the action.
+// Policy.RateLimits (or MiddlewareOptions.Limits, NewRateLimiter) put token
+// buckets per principal and per agent on classes of actions. The agent's
+// side is package agentclient; docs/agent-channel.md has the details.
+//
 // # Offline inspection
 //
 // WithPinnedIssuerKey and WithAnyIssuer let the agentcert CLI inspect a

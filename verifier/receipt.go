@@ -35,7 +35,25 @@ const maxReceiptDescription = 512
 // PolicyDigest is the JCS digest of a policy as it is in force, which a
 // receipt names so that the rules of a decision can be shown later.
 func PolicyDigest(p Policy) (string, error) {
-	d, err := receipt.JSONDigest(p)
+	// The policy's rules, without what cannot be encoded (a restriction's
+	// Absent function, which says what issuance fills in, not what a
+	// verifier accepts).
+	type restriction struct {
+		Claim    string `json:"claim"`
+		Elements bool   `json:"elements,omitempty"`
+		Required bool   `json:"required,omitempty"`
+	}
+	type view struct {
+		Policy
+		Restrictions map[string][]restriction
+	}
+	v := view{Policy: p, Restrictions: map[string][]restriction{}}
+	for vct, rs := range p.Restrictions {
+		for _, r := range rs {
+			v.Restrictions[vct] = append(v.Restrictions[vct], restriction{Claim: r.Claim, Elements: r.Elements, Required: r.Required})
+		}
+	}
+	d, err := receipt.JSONDigest(v)
 	if err != nil {
 		return "", fmt.Errorf("verifier: policy digest: %w", err)
 	}

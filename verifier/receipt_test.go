@@ -117,7 +117,7 @@ func TestVerifyMakesReceipts(t *testing.T) {
 	jwt, _, _ := strings.Cut(pres, "~")
 	if c.Result != receipt.Success || c.Error != "" || c.Issuer != f.signer.Issuer() ||
 		c.Reference != sdjwt.SDHash(tok.SDHashInput()) || c.Credential == nil || c.Credential.Issuer != f.issDID ||
-		c.Credential.ID != sdjwt.SDHash(jwt) || c.Credential.VCT != schemas.AgentCertificationV1 ||
+		c.Credential.ID != sdjwt.SDHash(jwt[:strings.LastIndex(jwt, ".")]) || c.Credential.VCT != schemas.AgentCertificationV1 ||
 		c.Credential.StatusList == nil || c.Credential.StatusList.Idx != 3 || c.Subject != res.Subject || c.Principal != "did:web:acme.example" ||
 		c.Agent == nil || c.Agent.Version != "1.4.0" || c.Action != "payments:initiate" || c.RequestDigest != reqDigest ||
 		c.Decision == nil || !c.Decision.Allowed || c.PolicyDigest != policyDigest || c.PolicyDigest == "" ||
