@@ -25,9 +25,10 @@ type Verifier struct {
 	s      settings
 	status *revocation.Client
 
-	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
-	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
-	reg  *schemas.Registry        // validates delegation hops
+	jwks     *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
+	keys     *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+	verified *credentialCache         // issuer-signed JWTs already verified; nil when off
+	reg      *schemas.Registry        // validates delegation hops
 
 	policyDigest string // JCS digest of p, for receipts
 }
@@ -78,6 +79,9 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		s.resolver = did.NewCachingResolver(did.NewResolver(s.fetcher), s.cacheTTL, s.cacheEntries, s.now)
 	}
 	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now)}
+	if !s.noCredentialCache {
+		v.verified = newCredentialCache(s.cacheEntries, s.cacheTTL, s.now)
+	}
 	reg, err := schemas.New()
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
@@ -113,6 +117,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	opts := sdjwt.VerifyOptions{
 		IssuerKey: v.trustedIssuerKey, Algorithms: v.p.Algorithms, AcceptTyp: v.p.AcceptTyp, Now: v.s.now,
 		Leeway: v.p.Leeway, RequireKB: v.p.RequireKB || req.RequireKB, Audience: req.Audience, Nonce: req.Nonce, MaxKBAge: v.p.MaxKBAge,
+	}
+	if v.verified != nil {
+		opts.Verified = v.verified
 	}
 	if opts.RequireKB && req.Audience == "" {
 		return res.fail(errcode.New(errcode.InvalidInput, "an audience is required to check key binding"))
