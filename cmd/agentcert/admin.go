@@ -32,12 +32,12 @@ func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (opens the data directory directly)"}
 	var role, name string
 	create := &cobra.Command{
-		Use:   "create --role admin|issuer|auditor [--name N]",
+		Use:   "create --role admin|issuer|auditor|reporter [--name N]",
 		Short: "Create a token and print it alone on stdout (only its hash is stored)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !tokens.ValidRole(role) {
-				return usageErr("--role must be admin, issuer or auditor")
+				return usageErr("--role must be admin, issuer, auditor or reporter")
 			}
 			return withStore(cmd, func(cfg config.Config, st store.Store) error {
 				secret, _, err := tokens.Create(cmd.Context(), st, role, name, "cli", time.Now())
@@ -49,7 +49,7 @@ func newTokenCmd() *cobra.Command {
 			})
 		},
 	}
-	create.Flags().StringVar(&role, "role", "", "admin, issuer or auditor")
+	create.Flags().StringVar(&role, "role", "", "admin, issuer, auditor or reporter")
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the token by")
 	addDataDirFlag(create)
 

@@ -111,14 +111,26 @@ func apiBase(raw string) (string, error) {
 // and detail for an error answer, fetch_failed when the server cannot be
 // reached or answers something else.
 func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, error) {
+	return callAPI(ctx, http.MethodPost, endpoint, token, body, http.StatusOK)
+}
+
+// callAPI sends one request (a JSON body when body is not nil) and returns
+// the indented JSON answer when the status is want; errors as postAPI's.
+func callAPI(ctx context.Context, method, endpoint, token string, body []byte, want int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, rd)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidInput, err, "bad request URL")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -132,7 +144,7 @@ func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, 
 	if len(b) > maxAPIResponse {
 		return nil, errcode.New(errcode.FetchFailed, "the answer exceeds %d bytes", maxAPIResponse)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		return nil, problemError(resp.StatusCode, b)
 	}
 	var out bytes.Buffer

@@ -22,6 +22,8 @@ const (
 	RoleAdmin   = "admin"
 	RoleIssuer  = "issuer"
 	RoleAuditor = "auditor"
+	// RoleReporter is a registered counterparty's: it may report incidents.
+	RoleReporter = "reporter"
 )
 
 // Prefix starts every API token, so that leaked tokens are easy to find.
@@ -34,7 +36,7 @@ const (
 
 // ValidRole reports whether role is one of the roles.
 func ValidRole(role string) bool {
-	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor
+	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor || role == RoleReporter
 }
 
 // New returns a fresh API token (shown once) and its id and hash (stored).
@@ -67,7 +69,7 @@ type Store interface {
 // naming actor, and returns the secret (shown once) and the record.
 func Create(ctx context.Context, st Store, role, name, actor string, now time.Time) (string, records.Token, error) {
 	if !ValidRole(role) {
-		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer or auditor")
+		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer, auditor or reporter")
 	}
 	secret, id, hash := New()
 	t := records.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
