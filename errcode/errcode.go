@@ -165,6 +165,18 @@ const (
 	ReceiptForeign        Code = "receipt_foreign"         // the receipt names no credential of this issuer
 )
 
+// Codes for human approvals of high-risk actions.
+const (
+	ApprovalRequired       Code = "approval_required"        // the action needs a person's approval and none was presented
+	ApprovalMalformed      Code = "approval_malformed"       // an approval that does not parse, has the wrong typ, or lacks a required claim
+	ApprovalBadSignature   Code = "approval_bad_signature"   // the approval's signature does not verify with the approver key it names
+	ApprovalUnauthorized   Code = "approval_unauthorized"    // the approval's key is not an approver key of the principal, or it names another principal or agent
+	ApprovalDigestMismatch Code = "approval_digest_mismatch" // the approval was given for a different request object
+	ApprovalWrongAudience  Code = "approval_wrong_audience"  // the approval's aud is not this verifier
+	ApprovalExpired        Code = "approval_expired"         // the approval has expired or its lifetime is out of bounds
+	ApprovalReplayed       Code = "approval_replayed"        // the approval's nonce was already used
+)
+
 // Error is a failure with a stable Code. Message is safe to show to a client;
 // Err, if set, is the underlying cause and is never rendered to clients.
 type Error struct {
@@ -229,5 +241,6 @@ func All() []Code {
 		InvalidToken, InvalidCredentialRequest, UnknownCredentialConfiguration,
 		InvalidProof, ProofWrongTyp, ProofWrongAudience, ProofBadSignature, ProofStale, ProofKeyInvalid, InvalidNonce,
 		ReceiptMalformed, ReceiptBadSignature, ReceiptKeyUnavailable, ReceiptForeign,
+		ApprovalRequired, ApprovalMalformed, ApprovalBadSignature, ApprovalUnauthorized, ApprovalDigestMismatch, ApprovalWrongAudience, ApprovalExpired, ApprovalReplayed,
 	}
 }
