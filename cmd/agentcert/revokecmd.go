@@ -106,41 +106,14 @@ func apiBase(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// postAPI posts body to endpoint with the bearer token. It returns the
-// indented JSON answer of a 200, or an *errcode.Error: the problem's code
-// and detail for an error answer, fetch_failed when the server cannot be
-// reached or answers something else.
+// postAPI posts body to endpoint (a full URL) with the bearer token and
+// returns the indented JSON answer of a 200.
 func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	b, err := (&apiClient{token: token}).do(ctx, http.MethodPost, endpoint, body, http.StatusOK)
 	if err != nil {
-		return nil, errcode.Wrap(errcode.InvalidInput, err, "bad request URL")
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server could not be reached")
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse+1))
-	if err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "reading the answer failed")
-	}
-	if len(b) > maxAPIResponse {
-		return nil, errcode.New(errcode.FetchFailed, "the answer exceeds %d bytes", maxAPIResponse)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, problemError(resp.StatusCode, b)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, bytes.TrimSpace(b), "", "  "); err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server's answer is not JSON")
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	return indentJSON(b)
 }
 
 // problemError turns an error answer into an *errcode.Error carrying the

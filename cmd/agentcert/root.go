@@ -18,9 +18,12 @@ func newRootCmd() *cobra.Command {
 		Short:         "Verifiable credentials for AI agents: issue, present, verify, revoke",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("config", "", "config file (YAML); defaults are the embedded dev settings")
-	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newVerifyCmd(), newDemoCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd())
+	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newVerifyCmd(), newDemoCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(),
+		newCredentialsCmd(), newInspectCmd(), newVersionCmd(), newBackupCmd(), newRestoreCmd())
 	root.AddCommand(newStatusChangeCmds()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
@@ -53,6 +56,7 @@ func loadConfig(cmd *cobra.Command, bind map[string]string) (config.Config, erro
 	if err := v.UnmarshalExact(&cfg); err != nil {
 		return config.Config{}, usageErr("config: %w", err)
 	}
+	cfg.DerivePublicURL()
 	if err := cfg.Validate(); err != nil {
 		return config.Config{}, usageErr("%w", err)
 	}
