@@ -23,7 +23,7 @@ var Reasons = []string{"key_compromise", "policy_violation", "incident", "supers
 // StatusStore is the part of the store status changes and publishing need.
 type StatusStore interface {
 	Credential(ctx context.Context, id string) (records.Credential, error)
-	SetStatus(ctx context.Context, credID string, ch records.StatusChange, a *records.AuditEntry) (records.Credential, error)
+	SetStatus(ctx context.Context, credID string, from uint8, ch records.StatusChange, a *records.AuditEntry) (records.Credential, error)
 	BulkSetStatus(ctx context.Context, f records.CredentialFilter, ch records.StatusChange, dryRun bool, a func(c records.Credential) *records.AuditEntry) (int, error)
 	StatusList(ctx context.Context, id string) (records.StatusList, error)
 	ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error)
@@ -40,23 +40,23 @@ func (r StatusRequest) check() error {
 	if !slices.Contains(Reasons, r.Reason) {
 		return errcode.New(errcode.InvalidInput, "reason must be one of %v", Reasons)
 	}
-	if len(r.Incident) > 256 || len(r.Note) > 2048 {
-		return errcode.New(errcode.InvalidInput, "incident is limited to 256 and note to 2048 characters")
+	if len(r.Incident) > MaxIncident || len(r.Note) > MaxNote {
+		return errcode.New(errcode.InvalidInput, "incident is limited to %d and note to %d characters", MaxIncident, MaxNote)
 	}
 	return nil
 }
 
-// Statuses keeps status transitions consistent: revoked is final,
-// suspended can be reinstated. Changes are serialized in this process so
-// that a check and its write cannot interleave with another change.
+// Statuses changes and publishes credential statuses. The transition rules
+// (revoked is final, suspended can be reinstated) are enforced by the store,
+// which refuses a change from a status the credential is no longer at, so
+// that they hold across processes and nodes sharing one database.
 type Statuses struct {
-	store  StatusStore
-	keys   *KeyRing
-	uri    func(listID string) string
-	ttl    time.Duration
-	valid  time.Duration
-	now    func() time.Time
-	change sync.Mutex
+	store StatusStore
+	keys  *KeyRing
+	uri   func(listID string) string
+	ttl   time.Duration
+	valid time.Duration
+	now   func() time.Time
 
 	mu     sync.Mutex
 	cache  map[string]published
@@ -91,38 +91,47 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 	if !ok {
 		return records.Credential{}, errcode.New(errcode.InvalidInput, "unknown action %q", action)
 	}
-	s.change.Lock()
-	defer s.change.Unlock()
-	c, err := s.store.Credential(ctx, id)
-	if errors.Is(err, records.ErrNotFound) {
-		return records.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
+	// A change made meanwhile by another request or node makes the store
+	// refuse ours; read the record again and decide anew.
+	for attempt := 0; ; attempt++ {
+		c, err := s.store.Credential(ctx, id)
+		if errors.Is(err, records.ErrNotFound) {
+			return records.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
+		}
+		if err != nil {
+			return records.Credential{}, err
+		}
+		if actor.Role == "issuer" && c.TokenID != actor.TokenID {
+			return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
+		}
+		if actor.Role == "issuer" && action == "reinstate" {
+			// The audited party may withdraw its own certifications, not undo
+			// an auditor's suspension.
+			return records.Credential{}, errcode.New(errcode.Forbidden, "only an auditor may reinstate a credential")
+		}
+		switch {
+		case c.Status == target:
+			return c, nil
+		case c.Status == records.StatusRevoked:
+			return records.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
+		}
+		now := s.now().UTC()
+		details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
+		updated, err := s.store.SetStatus(ctx, id, c.Status, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
+			&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
+		if errors.Is(err, records.ErrConflict) && attempt < maxStatusRetries {
+			continue
+		}
+		if err != nil {
+			return records.Credential{}, fmt.Errorf("issuer: set status: %w", err)
+		}
+		return updated, nil
 	}
-	if err != nil {
-		return records.Credential{}, err
-	}
-	if actor.Role == "issuer" && c.TokenID != actor.TokenID {
-		return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
-	}
-	if actor.Role == "issuer" && action == "reinstate" {
-		// The audited party may withdraw its own certifications, not undo
-		// an auditor's suspension.
-		return records.Credential{}, errcode.New(errcode.Forbidden, "only an auditor may reinstate a credential")
-	}
-	switch {
-	case c.Status == target:
-		return c, nil
-	case c.Status == records.StatusRevoked:
-		return records.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
-	}
-	now := s.now().UTC()
-	details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
-	updated, err := s.store.SetStatus(ctx, id, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
-		&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
-	if err != nil {
-		return records.Credential{}, fmt.Errorf("issuer: set status: %w", err)
-	}
-	return updated, nil
 }
+
+// maxStatusRetries bounds how often Change reads a credential again after
+// the store refused a change because another one came first.
+const maxStatusRetries = 8
 
 // BulkRequest selects credentials to revoke or suspend at once.
 type BulkRequest struct {
@@ -152,8 +161,6 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {
 		return 0, errcode.New(errcode.InvalidInput, "a bulk change needs at least one filter")
 	}
-	s.change.Lock()
-	defer s.change.Unlock()
 	now := s.now().UTC()
 	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
 		func(c records.Credential) *records.AuditEntry {

@@ -3,6 +3,7 @@ package issuer_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,5 +300,59 @@ func TestPublishAfterRotation(t *testing.T) {
 	hdr, _, _ := strings.Cut(p.Token, ".")
 	if !strings.Contains(decodeB64(t, hdr), kid) {
 		t.Fatalf("status list header %s is not signed by %s", decodeB64(t, hdr), kid)
+	}
+}
+
+// TestStatusChangeRacesKeepRevocationFinal races revocations, suspensions
+// and reinstatements of suspended credentials with no lock in the issuer:
+// the store refuses stale changes, Change retries them, and no credential
+// leaves revocation.
+func TestStatusChangeRacesKeepRevocationFinal(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	var ids []string
+	for range 4 {
+		id := e.mustIssue(issuerActor, request(agent)).ID
+		if _, err := e.statuses.Change(ctx, auditor, id, "suspend", why); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for _, id := range ids {
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				action := []string{"revoke", "reinstate", "suspend"}[i%3]
+				_, err := e.statuses.Change(ctx, auditor, id, action, why)
+				if err != nil && errcode.CodeOf(err) != errcode.Conflict {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Change: %v", err)
+	}
+	for _, id := range ids {
+		c, err := e.st.Credential(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != store.StatusRevoked {
+			t.Fatalf("%s ended at status %d; four revocations were asked and revocation is final", id, c.Status)
+		}
+		if n := e.auditCount("credential.revoke", id); n != 1 {
+			t.Fatalf("%s revoked %d times in the audit log, want 1", id, n)
+		}
+		es, _ := e.st.Audit(ctx, store.AuditFilter{Target: id})
+		if last := es[len(es)-1]; last.Action != "credential.revoke" {
+			t.Fatalf("%s: a %s was recorded after the revocation", id, last.Action)
+		}
 	}
 }

@@ -154,13 +154,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyInterval is how long a successful store check answers /readyz, so
-// that probes cannot crowd the store's single writer.
-const readyInterval = time.Second
-
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.store != nil && time.Since(time.Unix(0, s.readyAt.Load())) > readyInterval {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.WarnContext(r.Context(), "store not ready", "err", err)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -34,13 +35,6 @@ type Nonces struct {
 	seen map[string]time.Time
 }
 
-const (
-	nonceRandom = 16
-	nonceMAC    = 32
-	// DefaultMaxNonces bounds the replay cache.
-	DefaultMaxNonces = 1 << 20
-)
-
 // NewNonces returns a nonce service. With no secrets it makes a random one
 // (nonces then only verify in this process).
 func NewNonces(secrets [][]byte, ttl time.Duration, now func() time.Time) (*Nonces, error) {
@@ -48,15 +42,15 @@ func NewNonces(secrets [][]byte, ttl time.Duration, now func() time.Time) (*Nonc
 		return nil, errors.New("verifier: nonce ttl must be positive")
 	}
 	if len(secrets) == 0 {
-		s := make([]byte, 32)
+		s := make([]byte, nonceSecretSize)
 		if _, err := rand.Read(s); err != nil {
 			return nil, err
 		}
 		secrets = [][]byte{s}
 	}
 	for _, s := range secrets {
-		if len(s) < 16 {
-			return nil, errors.New("verifier: nonce secrets must be at least 16 bytes")
+		if len(s) < minNonceSecret {
+			return nil, fmt.Errorf("verifier: nonce secrets must be at least %d bytes", minNonceSecret)
 		}
 	}
 	if now == nil {

@@ -34,6 +34,20 @@ const (
 	StatusSuspended uint8 = 2
 )
 
+// TransitionAllowed reports whether a credential's status may change from
+// from to to: a valid credential may be suspended or revoked, a suspended one
+// reinstated or revoked, and revocation is final. Staying at the same status
+// is not a transition. Every store enforces this rule where the data is.
+func TransitionAllowed(from, to uint8) bool {
+	switch from {
+	case StatusValid:
+		return to == StatusRevoked || to == StatusSuspended
+	case StatusSuspended:
+		return to == StatusValid || to == StatusRevoked
+	}
+	return false
+}
+
 // Key is an issuer signing key. The private half is stored encrypted by the
 // caller; the store never interprets PrivateEnc.
 type Key struct {

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/agentcert/agentcert/errcode"
 )
@@ -185,10 +187,11 @@ func checkChange(ch StatusChange) error {
 	return nil
 }
 
-// SetStatus records a status change of one credential and bumps its list's
-// version, atomically with the audit entry.
-func (s *SQLite) SetStatus(ctx context.Context, credID string, ch StatusChange, a *AuditEntry) (Credential, error) {
-	if err := checkChange(ch); err != nil {
+// SetStatus changes one credential's status from from to ch.Value and bumps
+// its list's version, atomically with the audit entry. The transition is
+// checked here and again by a trigger in the database (migration 0002).
+func (s *SQLite) SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error) {
+	if err := checkTransition(from, ch); err != nil {
 		return Credential{}, err
 	}
 	var out Credential
@@ -201,22 +204,50 @@ func (s *SQLite) SetStatus(ctx context.Context, credID string, ch StatusChange, 
 		if err != nil {
 			return mapErr(err, "set status of %q", credID)
 		}
+		if c.Status != from {
+			return staleStatus(credID, c.Status, from)
+		}
 		if err := w.setStatus(c.ID, c.ListID, ch, at); err != nil {
 			return err
 		}
 		if err := w.audit(a); err != nil {
 			return err
 		}
-		c.Status, c.StatusReason, c.StatusIncident, c.StatusNote = ch.Value, ch.Reason, ch.Incident, ch.Note
-		t := fromNanos(at)
-		c.StatusChangedAt = &t
-		out = c
+		out = changed(c, ch, fromNanos(at))
 		return nil
 	})
 	if err != nil {
 		return Credential{}, err
 	}
 	return out, nil
+}
+
+// checkTransition refuses a status value out of range and a transition the
+// rules do not allow, before anything is read.
+func checkTransition(from uint8, ch StatusChange) error {
+	if err := checkChange(ch); err != nil {
+		return err
+	}
+	if from > StatusSuspended {
+		return errcode.New(errcode.InvalidInput, "store: status %d is not 0, 1 or 2", from)
+	}
+	if !TransitionAllowed(from, ch.Value) {
+		return fmt.Errorf("store: status %d cannot change to %d: %w", from, ch.Value, ErrConflict)
+	}
+	return nil
+}
+
+// staleStatus is the conflict of a SetStatus whose expected prior status is
+// no longer the record's.
+func staleStatus(id string, got, want uint8) error {
+	return fmt.Errorf("store: set status of %q: status is %d, not %d: %w", id, got, want, ErrConflict)
+}
+
+// changed returns c after the status change ch made at t.
+func changed(c Credential, ch StatusChange, t time.Time) Credential {
+	c.Status, c.StatusReason, c.StatusIncident, c.StatusNote = ch.Value, ch.Reason, ch.Incident, ch.Note
+	c.StatusChangedAt = &t
+	return c
 }
 
 func (w *wtx) setStatus(id, listID string, ch StatusChange, at int64) error {

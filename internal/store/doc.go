@@ -59,8 +59,11 @@
 // two credentials even if the allocator above errs. Status values are 0
 // valid, 1 revoked, 2 suspended. Every status change bumps the list's
 // Version, which readers use as an ETag; ListEntries returns the version and
-// the non-zero entries from one snapshot. The store records status changes
-// without judging them: transition rules belong to the issuer.
+// the non-zero entries from one snapshot. Transitions are enforced here, where
+// the data is: SetStatus names the status it changes from and is refused
+// (ErrConflict) when the record has moved on or records.TransitionAllowed
+// forbids the move, and a trigger (migration 0002) refuses any UPDATE that
+// takes a credential out of revocation, whoever sends it.
 //
 // Times are stored as nanoseconds since the Unix epoch and returned in UTC.
 package store

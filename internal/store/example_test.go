@@ -42,7 +42,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = s.SetStatus(ctx, rec.ID,
+	_, err = s.SetStatus(ctx, rec.ID, store.StatusValid,
 		store.StatusChange{Value: store.StatusRevoked, Reason: "key_compromise", Incident: "INC-1", At: now.Add(time.Hour)},
 		&store.AuditEntry{Actor: "tok-auditor", Action: "credential.revoke", Target: rec.ID, Details: []byte(`{"reason":"key_compromise"}`)})
 	if err != nil {

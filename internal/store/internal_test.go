@@ -182,3 +182,33 @@ func TestWriterPreparesRepeatedStatements(t *testing.T) {
 		t.Fatalf("audit after a rolled-back op: %d checked, broken at %d, %v", checked, broken, err)
 	}
 }
+
+// TestDatabaseRefusesUnrevoke bypasses the Go checks: an UPDATE sent
+// straight to the database cannot move a revoked credential, so another
+// process writing the same file cannot break "revocation is final".
+func TestDatabaseRefusesUnrevoke(t *testing.T) {
+	s := openInternal(t)
+	ctx := t.Context()
+	if err := s.CreateStatusList(ctx, StatusList{ID: "L", Size: 8, Bits: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertCredential(ctx, Credential{ID: "c", ListID: "L", Idx: 1, JWTHash: []byte{1}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetStatus(ctx, "c", StatusValid, StatusChange{Value: StatusRevoked}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []uint8{StatusValid, StatusSuspended} {
+		_, err := s.wdb.ExecContext(ctx, "UPDATE credentials SET status = ? WHERE id = 'c'", to)
+		if err == nil {
+			t.Fatalf("the database moved a revoked credential to %d", to)
+		}
+		if !errors.Is(mapErr(err, "raw update"), ErrConflict) {
+			t.Fatalf("refusal %v is not a conflict", err)
+		}
+	}
+	// Changing the other fields of a revoked record stays possible.
+	if _, err := s.wdb.ExecContext(ctx, "UPDATE credentials SET status = 1, status_note = 'n' WHERE id = 'c'"); err != nil {
+		t.Fatalf("update keeping revoked refused: %v", err)
+	}
+}

@@ -31,11 +31,10 @@ var migrationFS embed.FS
 type Option func(*options)
 
 type options struct {
-	now         func() time.Time
-	busyTimeout time.Duration
-	readConns   int
-	maxBatch    int
-	queue       int
+	now       func() time.Time
+	readConns int
+	maxBatch  int
+	queue     int
 }
 
 // WithClock sets the clock used for zero times (default time.Now).
@@ -43,16 +42,6 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) {
 		if now != nil {
 			o.now = now
-		}
-	}
-}
-
-// WithBusyTimeout sets how long SQLite waits for a lock held by another
-// process (default DefaultBusyTimeout).
-func WithBusyTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.busyTimeout = d
 		}
 	}
 }
@@ -115,11 +104,10 @@ var _ Store = (*SQLite)(nil)
 // file on a local file system (WAL needs shared memory).
 func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	o := options{
-		now:         time.Now,
-		busyTimeout: DefaultBusyTimeout,
-		readConns:   DefaultReadConns,
-		maxBatch:    DefaultMaxBatch,
-		queue:       DefaultQueue,
+		now:       time.Now,
+		readConns: DefaultReadConns,
+		maxBatch:  DefaultMaxBatch,
+		queue:     DefaultQueue,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -143,7 +131,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 
-	busy := strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)
+	busy := strconv.FormatInt(DefaultBusyTimeout.Milliseconds(), 10)
 	w := url.Values{}
 	w.Set("_busy_timeout", busy)
 	w.Set("_foreign_keys", "on")
@@ -415,7 +403,8 @@ func fromNull(n sql.NullInt64) *time.Time {
 	return &t
 }
 
-// mapErr turns SQLite constraint violations into ErrConflict and
+// mapErr turns SQLite uniqueness violations and the refusals of the
+// status-transition trigger into ErrConflict and
 // sql.ErrNoRows into ErrNotFound, and wraps with context.
 func mapErr(err error, format string, args ...any) error {
 	if err == nil {
@@ -428,7 +417,7 @@ func mapErr(err error, format string, args ...any) error {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
 		switch se.ExtendedCode {
-		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey, sqlite3.ErrConstraintTrigger:
 			return fmt.Errorf("store: %s: %w (%v)", msg, ErrConflict, se)
 		}
 	}

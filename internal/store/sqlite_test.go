@@ -54,7 +54,7 @@ func seed(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.SetStatus(ctx, "c2", store.StatusChange{Value: store.StatusRevoked, Reason: "r", At: t0.Add(time.Hour)}, &store.AuditEntry{Actor: "aud", Action: "credential.revoke", Target: "c2"}); err != nil {
+	if _, err := s.SetStatus(ctx, "c2", store.StatusValid, store.StatusChange{Value: store.StatusRevoked, Reason: "r", At: t0.Add(time.Hour)}, &store.AuditEntry{Actor: "aud", Action: "credential.revoke", Target: "c2"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -290,7 +290,7 @@ func TestWithClock(t *testing.T) {
 	if err := s.InsertCredential(ctx, c, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SetStatus(ctx, "c", store.StatusChange{Value: 2}, nil)
+	got, err := s.SetStatus(ctx, "c", store.StatusValid, store.StatusChange{Value: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,9 @@ const (
 	StatusSuspended = records.StatusSuspended
 )
 
+// TransitionAllowed is records.TransitionAllowed.
+func TransitionAllowed(from, to uint8) bool { return records.TransitionAllowed(from, to) }
+
 // Store is the issuer's persistent state. The contract every implementation
 // meets (and storetest.Run checks):
 //
@@ -49,7 +52,11 @@ const (
 //     Time means now.
 //   - Times are returned in UTC with nanosecond precision; zero times passed
 //     in for CreatedAt, IssuedAt, StatusChange.At and AuditEntry.Time mean now.
-//   - Status transition rules are not enforced here: the store records.
+//   - Status transitions follow records.TransitionAllowed and are enforced
+//     by the store, inside the database: SetStatus names the status it
+//     expects to change from and fails with ErrConflict when the record is
+//     no longer at it or the transition is not allowed, so that revocation
+//     stays final however many processes share the database.
 //   - Slices and maps returned belong to the caller.
 //   - After Close every method returns ErrClosed; Close may be called twice.
 type Store interface {
@@ -99,9 +106,11 @@ type Store interface {
 	// Credentials returns the records matching f, ascending by id, after
 	// f.AfterID, at most f.Limit (default DefaultLimit, max MaxLimit).
 	Credentials(ctx context.Context, f CredentialFilter) ([]Credential, error)
-	// SetStatus records a status change, bumps the list's Version and
-	// returns the updated record.
-	SetStatus(ctx context.Context, credID string, ch StatusChange, a *AuditEntry) (Credential, error)
+	// SetStatus changes the credential's status from from to ch.Value,
+	// bumps the list's Version and returns the updated record. ErrConflict
+	// when the credential's status is not from or the transition is not
+	// allowed (records.TransitionAllowed); nothing is written then.
+	SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error)
 	// BulkSetStatus applies ch to every credential matching f (at least one
 	// of Subject, PrincipalID, AgentClass, IssuedBefore must be set) in one
 	// transaction and returns how many changed. Credentials already at

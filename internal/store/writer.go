@@ -61,13 +61,6 @@ func (w *wtx) queryRow(q string, args ...any) *sql.Row {
 	return w.tx.QueryRowContext(context.Background(), q, args...)
 }
 
-func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
-	if st := w.stmt(q); st != nil {
-		return st.QueryContext(context.Background(), args...)
-	}
-	return w.tx.QueryContext(context.Background(), q, args...)
-}
-
 // maxPrepared bounds the writer's statement cache.
 const maxPrepared = 128
 

@@ -1,0 +1,169 @@
+package storetest
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/store"
+)
+
+func testInsertCredential(t *testing.T, s store.Store) {
+	c := ctx(t)
+	newList(t, s, "L", 16)
+	newList(t, s, "M", 16)
+	c1 := cred("c1", "L", 3)
+	must(t, s.InsertCredential(c, c1, nil, ae("credential.issue", c1.ID)), "InsertCredential c1")
+	insert(t, s, cred("c2", "L", 0))
+	insert(t, s, cred("c3", "M", 3)) // same index, other list
+
+	got, err := s.Credential(c, "c1")
+	must(t, err, "Credential")
+	if got.ID != c1.ID || got.Subject != c1.Subject || got.PrincipalID != c1.PrincipalID || got.AgentClass != c1.AgentClass ||
+		got.VCT != c1.VCT || got.ListID != c1.ListID || got.Idx != c1.Idx || got.Status != 0 ||
+		!sameTime(got.IssuedAt, c1.IssuedAt) || !sameTime(got.ExpiresAt, c1.ExpiresAt) ||
+		!bytes.Equal(got.JWTHash, c1.JWTHash) || got.TokenID != c1.TokenID || got.StatusChangedAt != nil {
+		t.Fatalf("Credential = %+v, want %+v", got, c1)
+	}
+	_, err = s.Credential(c, "nope")
+	wantIs(t, err, store.ErrNotFound, "Credential missing")
+
+	dupID := cred("c1", "L", 5)
+	wantIs(t, s.InsertCredential(c, dupID, nil, ae("credential.issue", "c1")), store.ErrConflict, "duplicate id")
+	dupIdx := cred("c9", "L", 3)
+	err = s.InsertCredential(c, dupIdx, nil, ae("credential.issue", "c9"))
+	wantIs(t, err, store.ErrConflict, "duplicate (list, idx)")
+	wantCode(t, err, errcode.Conflict, "duplicate (list, idx)")
+	wantIs(t, s.InsertCredential(c, cred("c8", "nope", 1), nil, nil), store.ErrNotFound, "unknown list")
+	_, err = s.Credential(c, "c9")
+	wantIs(t, err, store.ErrNotFound, "rejected credential")
+
+	l, err := s.StatusList(c, "L")
+	must(t, err, "StatusList")
+	if l.Used != 2 || l.Version != 1 {
+		t.Fatalf("list L after 2 inserts: Used %d Version %d, want 2 and 1", l.Used, l.Version)
+	}
+	idx, err := s.UsedIndexes(c, "L")
+	must(t, err, "UsedIndexes")
+	if fmt.Sprint(idx) != "[0 3]" {
+		t.Fatalf("UsedIndexes = %v, want [0 3]", idx)
+	}
+	wantAuditCount(t, s, 1, "inserts")
+}
+
+func testInsertCredentialInvalid(t *testing.T, s store.Store) {
+	newList(t, s, "L", 16)
+	tests := []struct {
+		name string
+		edit func(c *store.Credential)
+		code errcode.Code
+	}{
+		{"empty id", func(c *store.Credential) { c.ID = "" }, errcode.InvalidInput},
+		{"empty list", func(c *store.Credential) { c.ListID = "" }, errcode.InvalidInput},
+		{"negative index", func(c *store.Credential) { c.Idx = -1 }, errcode.InvalidInput},
+		{"index = size", func(c *store.Credential) { c.Idx = 16 }, errcode.InvalidInput},
+		{"status 3", func(c *store.Credential) { c.Status = 3 }, errcode.InvalidInput},
+		{"no jwt hash", func(c *store.Credential) { c.JWTHash = nil }, errcode.InvalidInput},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cr := cred("x", "L", 1)
+			tc.edit(&cr)
+			wantCode(t, s.InsertCredential(ctx(t), cr, nil, ae("credential.issue", cr.ID)), tc.code, "InsertCredential")
+		})
+	}
+	badIdem := &store.Idempotency{TokenID: "", Key: "k"}
+	wantCode(t, s.InsertCredential(ctx(t), cred("x", "L", 1), badIdem, nil), errcode.InvalidInput, "idempotency without token id")
+	idx, err := s.UsedIndexes(ctx(t), "L")
+	must(t, err, "UsedIndexes")
+	if len(idx) != 0 {
+		t.Fatalf("invalid credentials were stored at %v", idx)
+	}
+	wantAuditCount(t, s, 0, "invalid inserts")
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	c := ctx(t)
+	newList(t, s, "L", 16)
+	idem := &store.Idempotency{TokenID: "tok-issuer", Key: "req-1", RequestHash: []byte("rh"), CreatedAt: at(time.Second)}
+	must(t, s.InsertCredential(c, cred("c1", "L", 1), idem, ae("credential.issue", "c1")), "InsertCredential with idempotency")
+	got, err := s.Idempotent(c, "tok-issuer", "req-1")
+	must(t, err, "Idempotent")
+	if got.CredentialID != "c1" || got.TokenID != "tok-issuer" || got.Key != "req-1" || !bytes.Equal(got.RequestHash, []byte("rh")) || !sameTime(got.CreatedAt, at(time.Second)) {
+		t.Fatalf("Idempotent = %+v", got)
+	}
+	_, err = s.Idempotent(c, "tok-issuer", "req-2")
+	wantIs(t, err, store.ErrNotFound, "Idempotent missing key")
+	_, err = s.Idempotent(c, "tok-other", "req-1")
+	wantIs(t, err, store.ErrNotFound, "Idempotent other token")
+
+	// A repeated key fails the whole insert: no credential, no index, no audit.
+	err = s.InsertCredential(c, cred("c2", "L", 2), idem, ae("credential.issue", "c2"))
+	wantIs(t, err, store.ErrConflict, "repeated idempotency key")
+	_, err = s.Credential(c, "c2")
+	wantIs(t, err, store.ErrNotFound, "credential of a repeated idempotency key")
+	l, _ := s.StatusList(c, "L")
+	if l.Used != 1 {
+		t.Fatalf("Used = %d after a rejected insert, want 1", l.Used)
+	}
+	wantAuditCount(t, s, 1, "idempotency")
+
+	// The same key under another token is another key.
+	other := *idem
+	other.TokenID = "tok-other"
+	must(t, s.InsertCredential(c, cred("c3", "L", 3), &other, nil), "same key, other token")
+}
+
+func testCredentialFilters(t *testing.T, s store.Store) {
+	c := ctx(t)
+	newList(t, s, "L", 64)
+	for i := range 10 {
+		cr := cred(fmt.Sprintf("c%02d", i), "L", i)
+		cr.Subject = fmt.Sprintf("did:key:s%d", i%2)
+		cr.PrincipalID = fmt.Sprintf("did:web:p%d", i%3)
+		cr.AgentClass = fmt.Sprintf("class%d", i%5)
+		insert(t, s, cr)
+	}
+	_, err := s.SetStatus(c, "c04", store.StatusValid, store.StatusChange{Value: store.StatusRevoked, At: at(time.Hour)}, nil)
+	must(t, err, "SetStatus")
+	revoked := store.StatusRevoked
+	valid := store.StatusValid
+	bad := uint8(7)
+	tests := []struct {
+		name string
+		f    store.CredentialFilter
+		want string
+	}{
+		{"all", store.CredentialFilter{}, "[c00 c01 c02 c03 c04 c05 c06 c07 c08 c09]"},
+		{"subject", store.CredentialFilter{Subject: "did:key:s1"}, "[c01 c03 c05 c07 c09]"},
+		{"principal", store.CredentialFilter{PrincipalID: "did:web:p0"}, "[c00 c03 c06 c09]"},
+		{"class", store.CredentialFilter{AgentClass: "class2"}, "[c02 c07]"},
+		{"issued before", store.CredentialFilter{IssuedBefore: at(3 * time.Minute)}, "[c00 c01 c02]"},
+		{"status revoked", store.CredentialFilter{Status: &revoked}, "[c04]"},
+		{"status valid and subject", store.CredentialFilter{Status: &valid, Subject: "did:key:s0"}, "[c00 c02 c06 c08]"},
+		{"combined", store.CredentialFilter{Subject: "did:key:s1", PrincipalID: "did:web:p0"}, "[c03 c09]"},
+		{"no match", store.CredentialFilter{Subject: "did:key:nobody"}, "[]"},
+		{"page 1", store.CredentialFilter{Limit: 3}, "[c00 c01 c02]"},
+		{"page 2", store.CredentialFilter{Limit: 3, AfterID: "c02"}, "[c03 c04 c05]"},
+		{"last page", store.CredentialFilter{Limit: 3, AfterID: "c08"}, "[c09]"},
+		{"past the end", store.CredentialFilter{AfterID: "c09"}, "[]"},
+		{"filtered page", store.CredentialFilter{Subject: "did:key:s1", Limit: 2, AfterID: "c03"}, "[c05 c07]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.Credentials(c, tc.f)
+			must(t, err, "Credentials")
+			ids := []string{}
+			for _, cr := range got {
+				ids = append(ids, cr.ID)
+			}
+			if g := fmt.Sprint(ids); g != tc.want {
+				t.Fatalf("Credentials(%+v) = %s, want %s", tc.f, g, tc.want)
+			}
+		})
+	}
+	_, err = s.Credentials(c, store.CredentialFilter{Status: &bad})
+	wantCode(t, err, errcode.InvalidInput, "status filter 7")
+}

@@ -1,0 +1,113 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// trustedIssuerKey refuses untrusted issuers before any key lookup, so that
+// nothing is fetched on behalf of an issuer the policy does not name.
+func (v *Verifier) trustedIssuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
+	if _, ok := v.p.Trusted[iss]; !ok && !v.p.TrustAny && v.o.PinnedIssuerKey == nil {
+		return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted", iss)
+	}
+	return v.issuerKey(ctx, iss, hdr)
+}
+
+// issuerKey resolves the key of a DID issuer (kid under assertionMethod) or
+// of an https issuer (its /.well-known/jwt-vc-issuer metadata).
+func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
+	if v.o.PinnedIssuerKey != nil {
+		return v.o.PinnedIssuerKey, nil
+	}
+	if strings.HasPrefix(iss, "did:") {
+		ck := iss + "\x00" + hdr.KeyID()
+		if k, ok := v.keys.Get(ck); ok {
+			return k, nil
+		}
+		k, err := DIDIssuerKey(ctx, v.o.Resolver, iss, hdr)
+		if err != nil {
+			return nil, err
+		}
+		v.keys.Put(ck, k, v.o.Now().Add(v.o.CacheTTL))
+		return k, nil
+	}
+	if strings.HasPrefix(iss, "https://") {
+		return v.httpsIssuerKey(ctx, iss, hdr)
+	}
+	return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is neither a DID nor an https URL", iss)
+}
+
+// MetadataURL is where an https issuer publishes its JWT VC issuer
+// metadata: the well-known segment goes between host and path.
+func MetadataURL(iss string) (string, error) {
+	u, err := url.Parse(iss)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", errcode.New(errcode.UntrustedIssuer, "issuer %q is not an https URL without query or fragment", iss)
+	}
+	return "https://" + u.Host + "/.well-known/jwt-vc-issuer" + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+func (v *Verifier) httpsIssuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
+	set, err := v.issuerJWKS(ctx, iss)
+	if err != nil {
+		return nil, err
+	}
+	kid := hdr.KeyID()
+	if kid == "" && set.Len() == 1 {
+		k, _ := set.Key(0)
+		return k, nil
+	}
+	if k, ok := set.LookupKeyID(kid); ok && kid != "" {
+		return k, nil
+	}
+	return nil, errcode.New(errcode.KeyNotFound, "issuer %q publishes no key %q", iss, kid)
+}
+
+func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) {
+	if set, ok := v.jwks.Get(iss); ok {
+		return set, nil
+	}
+	mu, err := MetadataURL(iss)
+	if err != nil {
+		return nil, err
+	}
+	body, err := v.o.Fetch(ctx, mu, "application/json", 0)
+	if err != nil {
+		return nil, err
+	}
+	var md struct {
+		Issuer  string          `json:"issuer"`
+		JWKS    json.RawMessage `json:"jwks"`
+		JWKSURI string          `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, errcode.Wrap(errcode.FetchFailed, err, "issuer metadata at %s is not JSON", mu)
+	}
+	if md.Issuer != iss {
+		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata names %q, not %q", md.Issuer, iss)
+	}
+	raw := md.JWKS
+	switch {
+	case len(raw) > 0 && md.JWKSURI != "":
+		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata has both jwks and jwks_uri")
+	case len(raw) == 0 && strings.HasPrefix(md.JWKSURI, "https://"):
+		if raw, err = v.o.Fetch(ctx, md.JWKSURI, "application/jwk-set+json, application/json", 0); err != nil {
+			return nil, err
+		}
+	case len(raw) == 0:
+		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata has neither jwks nor an https jwks_uri")
+	}
+	set, err := jwk.Parse(raw)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.KeyNotFound, err, "issuer JWKS does not parse")
+	}
+	v.jwks.Put(iss, set, v.o.Now().Add(v.o.CacheTTL))
+	return set, nil
+}

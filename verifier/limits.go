@@ -1,0 +1,44 @@
+package verifier
+
+import (
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+)
+
+// Limits and defaults of this package, in one place.
+const (
+	// DefaultMaxKBAge is how old a KB-JWT may be when Policy.MaxKBAge is 0.
+	DefaultMaxKBAge = 5 * time.Minute
+
+	// DefaultLeeway is the clock skew DefaultPolicy accepts.
+	DefaultLeeway = 30 * time.Second
+
+	// DefaultMaxStatusAge is how stale a cached status list DefaultPolicy
+	// accepts.
+	DefaultMaxStatusAge = 5 * time.Minute
+
+	// DefaultCacheTTL is how long parsed issuer keys and https issuer
+	// metadata are cached when Options.CacheTTL is 0.
+	DefaultCacheTTL = 5 * time.Minute
+
+	// DefaultCacheEntries bounds each cache when Options.CacheEntries is 0.
+	DefaultCacheEntries = 1024
+
+	// DefaultMaxNonces bounds the replay cache of Nonces.
+	DefaultMaxNonces = 1 << 20
+
+	// nonceRandom and nonceMAC are the sizes of a nonce's random part and
+	// of its MAC; nonceSecretSize is the size of the secret NewNonces makes
+	// when it is given none, minNonceSecret the shortest it accepts.
+	nonceRandom     = 16
+	nonceMAC        = 32
+	nonceSecretSize = 32
+	minNonceSecret  = 16
+)
+
+// defaultAlgorithms is the signature allow-list when Policy.Algorithms is
+// empty.
+func defaultAlgorithms() []jwa.SignatureAlgorithm {
+	return []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA}
+}
