@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/issuer"
 	"github.com/gorilla/mux"
 )
 
@@ -94,7 +95,7 @@ func CreateToken(ctx context.Context, st store.Store, role, name, actor string, 
 	}
 	secret, id, hash := NewToken()
 	t := store.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
-	details, _ := json.Marshal(map[string]string{"role": role, "name": name})
+	details := issuer.AuditDetails(ctx, map[string]any{"role": role, "name": name})
 	if err := st.CreateToken(ctx, t, &store.AuditEntry{Time: now.UTC(), Actor: actor, Action: "token.create", Target: id, Details: details}); err != nil {
 		return "", store.Token{}, err
 	}
@@ -124,7 +125,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	now := s.now().UTC()
-	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: json.RawMessage("{}")})
+	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: issuer.AuditDetails(r.Context(), nil)})
 	if errors.Is(err, store.ErrNotFound) {
 		err = errcode.New(errcode.NotFound, "no token %s", id)
 	}

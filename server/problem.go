@@ -12,13 +12,15 @@ import (
 
 // Problem is an RFC 9457 problem details object with agentcert's stable code.
 type Problem struct {
-	Type     string         `json:"type"`
-	Title    string         `json:"title"`
-	Status   int            `json:"status"`
-	Detail   string         `json:"detail,omitempty"`
-	Code     errcode.Code   `json:"code"`
-	Instance string         `json:"instance,omitempty"`
-	Errors   []ProblemError `json:"errors,omitempty"`
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail,omitempty"`
+	Code     errcode.Code `json:"code"`
+	Instance string       `json:"instance,omitempty"`
+	// RequestID is the request's X-Request-Id, to quote when reporting it.
+	RequestID string         `json:"request_id,omitempty"`
+	Errors    []ProblemError `json:"errors,omitempty"`
 }
 
 // ProblemError names one failing JSON location of a request.
@@ -56,10 +58,10 @@ func httpStatus(c errcode.Code) int {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := errcode.CodeOf(err)
 	status := httpStatus(code)
-	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Instance: r.URL.Path}
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Instance: r.URL.Path, RequestID: requestID(r.Context())}
 	var e *errcode.Error
 	if status >= 500 && code == errcode.Internal {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
 		p.Code = errcode.Internal
 		p.Detail = "internal error"
 	} else if errors.As(err, &e) {

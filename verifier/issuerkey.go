@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -25,6 +26,9 @@ func (v *Verifier) trustedIssuerKey(ctx context.Context, iss string, hdr jws.Hea
 func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
 	if v.o.PinnedIssuerKey != nil {
 		return v.o.PinnedIssuerKey, nil
+	}
+	if v.o.Local != nil && v.o.Local.Document != nil && iss == v.o.Local.DID {
+		return DIDIssuerKey(ctx, did.ResolverFunc(v.o.Local.resolve), iss, hdr)
 	}
 	if strings.HasPrefix(iss, "did:") {
 		ck := iss + "\x00" + hdr.KeyID()

@@ -30,6 +30,10 @@ type Options struct {
 	// PinnedIssuerKey, when set, is the issuer key for every credential and
 	// status list, whatever iss says (agentcert verify --issuer-jwk).
 	PinnedIssuerKey jwk.Key
+	// Local, when set, is the issuer in this same process: its keys and
+	// its status lists are read from it, never fetched nor kept past a
+	// change (see LocalIssuer).
+	Local *LocalIssuer
 }
 
 // Verifier checks presentations against a policy. It keeps no state beyond
@@ -41,6 +45,8 @@ type Verifier struct {
 
 	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
 	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+
+	localLists *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
 }
 
 // New returns a verifier.
@@ -69,7 +75,8 @@ func New(p Policy, o Options) (*Verifier, error) {
 	if o.CacheEntries <= 0 {
 		o.CacheEntries = DefaultCacheEntries
 	}
-	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now), keys: ttlcache.New[jwk.Key](o.CacheEntries, o.Now)}
+	v := &Verifier{p: p, o: o, jwks: ttlcache.New[jwk.Set](o.CacheEntries, o.Now), keys: ttlcache.New[jwk.Key](o.CacheEntries, o.Now),
+		localLists: ttlcache.New[*localList](o.CacheEntries, o.Now)}
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(o.Fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: o.CacheEntries, Now: o.Now, Leeway: p.Leeway, Algorithms: p.Algorithms,

@@ -144,3 +144,21 @@ func trimmed(s, what string) (string, error) {
 	}
 	return strings.TrimSpace(s), nil
 }
+
+// requireFlags is a usage error naming exactly the flags among names that
+// were left empty, or nil when all have a value.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f != nil && f.Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return usageErr("%s is required", missing[0])
+	}
+	return usageErr("%s are required", strings.Join(missing, ", "))
+}

@@ -212,11 +212,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := server.Options{Config: cfg, Logger: log, Schemas: reg}
+	var own *issuerParts
 	if cfg.Issuer.Enabled {
 		parts, err := openIssuer(ctx, cfg, reg)
 		if err != nil {
 			return err
 		}
+		own = parts
 		defer parts.Close()
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
 		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
@@ -236,7 +238,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.Nonces, err = newNonces(cfg); err != nil {
 			return err
 		}
-		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, verifier.Options{}); err != nil {
+		vo := verifier.Options{}
+		if own != nil {
+			// Whether it is trusted is the policy's business; where its
+			// keys and lists come from is this process.
+			vo.Local = localIssuer(cfg.PublicURL, own.Parts)
+		}
+		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, vo); err != nil {
 			return err
 		}
 	}
