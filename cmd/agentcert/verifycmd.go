@@ -39,6 +39,9 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 			if cmd.Flags().Changed("max-kb-age") && maxKBAge <= 0 {
 				return usageErr("--max-kb-age must be a positive duration")
 			}
+			if token != "" && serverURL == "" {
+				return usageErr("--token is sent to a remote verifier; it needs --server")
+			}
 			if issuerJWK != "" && len(trust) > 0 {
 				return usageErr("--issuer-jwk pins the issuer's key, which replaces --trust; give one of them")
 			}
@@ -67,9 +70,6 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 				if err := dec.Decode(&req.Attributes); err != nil {
 					return usageErr("--request must be a JSON object: %v", err)
 				}
-			}
-			if token != "" && serverURL == "" {
-				return usageErr("--token is sent to a remote verifier; it needs --server")
 			}
 			var res *verifier.Result
 			if serverURL != "" {
