@@ -3,6 +3,7 @@ package did
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -95,4 +96,38 @@ func methodKey(vm *VerificationMethod) (pubKey, error) {
 		return pubKeyFromMultikey(vm.PublicKeyMultibase, errcode.DIDResolutionFailed)
 	}
 	return pubKey{}, errcode.New(errcode.DIDMethodUnsupported, "verification method %s has no publicKeyJwk or publicKeyMultibase", vm.ID)
+}
+
+// IssuerKey returns the public key that signed a JWT whose iss is a DID,
+// given the kid of its protected header: kid must name a verification
+// method listed under the DID's assertionMethod (a relative "#frag" kid is
+// taken relative to iss). For did:key and did:jwk an empty kid means the
+// DID's only key.
+//
+// Errors: untrusted_issuer when iss is not a DID; key_not_found for a
+// missing kid (other methods), a kid that is not a DID URL or belongs to
+// another DID; then AssertionKey's.
+func IssuerKey(ctx context.Context, r Resolver, iss, kid string) (jwk.Key, error) {
+	if !strings.HasPrefix(iss, "did:") {
+		return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is not a DID", iss)
+	}
+	switch {
+	case kid == "" && (strings.HasPrefix(iss, "did:key:") || strings.HasPrefix(iss, "did:jwk:")):
+		var err error
+		if kid, err = VerificationMethodID(iss); err != nil {
+			return nil, err
+		}
+	case kid == "":
+		return nil, errcode.New(errcode.KeyNotFound, "the JWT header has no kid")
+	case strings.HasPrefix(kid, "#"):
+		kid = iss + kid
+	}
+	u, err := ParseURL(kid)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.KeyNotFound, err, "kid %q is not a DID URL", kid)
+	}
+	if u.DID.String() != iss {
+		return nil, errcode.New(errcode.KeyNotFound, "kid %q does not belong to issuer %q", kid, iss)
+	}
+	return AssertionKey(ctx, r, kid)
 }

@@ -224,3 +224,36 @@ func TestRelationshipJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestIssuerKey(t *testing.T) {
+	const web = "did:web:issuer.example"
+	docs := map[string]string{web: fmt.Sprintf(`{"id":%q,
+		"verificationMethod":[{"id":"#k1","type":"JsonWebKey2020","controller":%q,"publicKeyJwk":%s}],
+		"assertionMethod":["#k1"]}`, web, web, p256JWK)}
+	r := staticResolver(docs)
+	const keyDID = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+	ctx := context.Background()
+	for _, kid := range []string{"#k1", web + "#k1"} {
+		k, err := IssuerKey(ctx, r, web, kid)
+		if err != nil || k.KeyID() != web+"#k1" {
+			t.Fatalf("IssuerKey(%s, %q) = %v, %v", web, kid, k, err)
+		}
+	}
+	k, err := IssuerKey(ctx, NewResolver(nil), keyDID, "")
+	if err != nil || k.KeyID() != keyDID+"#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK" {
+		t.Fatalf("did:key without kid: %v, %v", k, err)
+	}
+	for _, tc := range []struct {
+		iss, kid string
+		want     errcode.Code
+	}{
+		{"https://issuer.example", "#k1", errcode.UntrustedIssuer},
+		{web, "", errcode.KeyNotFound},
+		{web, "did:web:other.example#k1", errcode.KeyNotFound},
+		{web, "not a url", errcode.KeyNotFound},
+		{web, "#k2", errcode.KeyNotFound},
+	} {
+		_, err := IssuerKey(ctx, r, tc.iss, tc.kid)
+		wantCode(t, err, tc.want)
+	}
+}

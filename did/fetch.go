@@ -382,3 +382,13 @@ func refusedIP(ip netip.Addr) string {
 	}
 	return ""
 }
+
+// Fetch is Get that returns only the body, in the shape of the verifier's
+// and the revocation client's FetchFunc.
+func (f *Fetcher) Fetch(ctx context.Context, url, accept string, maxBytes int64) ([]byte, error) {
+	r, err := f.Get(ctx, url, accept, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return r.Body, nil
+}

@@ -163,46 +163,58 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
 		return nil, err
 	}
-	listID, idx, err := s.alloc.Allocate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ref := StatusRef{Idx: idx, URI: s.StatusURI(listID)}
-	payload["status"] = map[string]any{"status_list": map[string]any{"idx": idx, "uri": ref.URI}}
-	cred, err := sdjwt.Issue(payload, sd, s.keys.Active(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("issuer: sign: %w", err)
-	}
-	id := "urn:uuid:" + uuid4()
-	sum := sha256.Sum256([]byte(cred))
-	rec := records.Credential{
-		ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
-		IssuedAt: time.Unix(payload["iat"].(int64), 0).UTC(), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
-	}
-	rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
-	rec.AgentClass, _ = nested(req.Claims, "agent", "class").(string)
-	out := &Issued{ID: id, Credential: cred, Status: ref, ExpiresAt: exp}
-	var idem *records.Idempotency
-	if idemKey != "" {
-		resp, err := s.keys.seal(out, actor.TokenID+"\x00"+idemKey)
+	for attempt := 0; ; attempt++ {
+		listID, idx, err := s.alloc.Allocate(ctx)
 		if err != nil {
 			return nil, err
 		}
-		idem = &records.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
-	}
-	details := AuditDetails(ctx, map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
-	audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
-	if err := s.store.InsertCredential(ctx, rec, idem, audit); err != nil {
+		ref := StatusRef{Idx: idx, URI: s.StatusURI(listID)}
+		payload["status"] = map[string]any{"status_list": map[string]any{"idx": idx, "uri": ref.URI}}
+		cred, err := sdjwt.Issue(payload, sd, s.keys.Active(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: sign: %w", err)
+		}
+		id := "urn:uuid:" + uuid4()
+		sum := sha256.Sum256([]byte(cred))
+		rec := records.Credential{
+			ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
+			IssuedAt: time.Unix(payload["iat"].(int64), 0).UTC(), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
+		}
+		rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
+		rec.AgentClass, _ = nested(req.Claims, "agent", "class").(string)
+		out := &Issued{ID: id, Credential: cred, Status: ref, ExpiresAt: exp}
+		var idem *records.Idempotency
+		if idemKey != "" {
+			resp, err := s.keys.seal(out, actor.TokenID+"\x00"+idemKey)
+			if err != nil {
+				return nil, err
+			}
+			idem = &records.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
+		}
+		details := AuditDetails(ctx, map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
+		audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
+		err = s.store.InsertCredential(ctx, rec, idem, audit)
+		if err == nil {
+			return out, nil
+		}
 		if idem != nil && errors.Is(err, records.ErrConflict) {
 			// A concurrent request with the same key won the race.
 			if prev, perr := s.store.Idempotent(ctx, actor.TokenID, idemKey); perr == nil {
 				return s.replay(prev, reqHash)
 			}
 		}
+		if errors.Is(err, records.ErrConflict) && attempt < maxIndexRetries {
+			// Another node sharing the database gave this index first (the
+			// allocator never draws it again): draw another and sign anew.
+			continue
+		}
 		return nil, fmt.Errorf("issuer: record credential: %w", err)
 	}
-	return out, nil
 }
+
+// maxIndexRetries bounds how often Issue draws another status index after
+// the store refused one another node had given.
+const maxIndexRetries = 32
 
 func (s *Service) replay(prev records.Idempotency, reqHash []byte) (*Issued, error) {
 	if string(prev.RequestHash) != string(reqHash) {

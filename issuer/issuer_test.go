@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
@@ -478,4 +479,58 @@ func TestIssueStoreFailure(t *testing.T) {
 
 func sameIssued(a, b *issuer.Issued) bool {
 	return a.ID == b.ID && a.Credential == b.Credential && a.Status == b.Status && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+// TestIssueTwoServicesOneStore: two issuance services over one store, as two
+// nodes on one database, resume the same status list and draw from it at
+// once. Indexes the other gave first are refused by the store and drawn
+// again: every issuance succeeds and no (list, index) is given twice.
+func TestIssueTwoServicesOneStore(t *testing.T) {
+	e := newEnv(t, withListSize(64))
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	e.mustIssue(issuerActor, request(agent)) // opens the list both resume
+	second, err := issuer.New(ctx, issuer.Config{
+		PublicURL: testPublicURL, VCT: config.AgentCertificationVCT, ListSize: 64,
+		DefaultValidity: defaultValid, MaxValidity: maxValid,
+	}, e.st, e.kr, e.reg, e.resolver, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const each = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*each)
+	for _, svc := range []*issuer.Service{e.svc, second} {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each / 4 {
+					if _, err := svc.Issue(ctx, issuerActor, request(agent), "", nil); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Issue: %v", err)
+	}
+	seen := map[string]bool{}
+	all, err := e.st.Credentials(ctx, store.CredentialFilter{Limit: store.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2*each+1 {
+		t.Fatalf("%d credentials recorded, want %d", len(all), 2*each+1)
+	}
+	for _, c := range all {
+		k := fmt.Sprintf("%s/%d", c.ListID, c.Idx)
+		if seen[k] {
+			t.Fatalf("index %s given twice", k)
+		}
+		seen[k] = true
+	}
 }

@@ -144,6 +144,58 @@ func (kr *KeyRing) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("issuer: load keys: %w", err)
 	}
+	return kr.use(keys)
+}
+
+// Refresh reloads the keys from the store, so that a rotation or retirement
+// made by another node sharing the database is used here too. It reports
+// whether anything changed; keys are decrypted again only then.
+func (kr *KeyRing) Refresh(ctx context.Context) (bool, error) {
+	keys, err := kr.store.Keys(ctx)
+	if err != nil {
+		return false, fmt.Errorf("issuer: refresh keys: %w", err)
+	}
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	if keySetOf(keys) == kr.keySet() {
+		return false, nil
+	}
+	if err := kr.use(keys); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// keySetOf names the active kid and the published kids of stored keys.
+func keySetOf(keys []records.Key) string {
+	var b strings.Builder
+	for _, k := range keys {
+		if k.Active {
+			b.WriteString("*")
+		}
+		if k.RetiredAt == nil {
+			b.WriteString(k.KID + "\n")
+		}
+	}
+	return b.String()
+}
+
+// keySet is keySetOf of the keys in use; kr.mu is held.
+func (kr *KeyRing) keySet() string {
+	var b strings.Builder
+	for _, k := range kr.public {
+		if kr.active != nil && k.KeyID() == kr.active.KeyID() {
+			b.WriteString("*")
+		}
+		b.WriteString(k.KeyID() + "\n")
+	}
+	return b.String()
+}
+
+// use makes keys the ring's keys. A set without an active key (which a
+// store never holds once the ring has started) leaves the active key as it
+// was.
+func (kr *KeyRing) use(keys []records.Key) error {
 	var active jwk.Key
 	var public []jwk.Key
 	for _, k := range keys {
@@ -174,7 +226,10 @@ func (kr *KeyRing) load(ctx context.Context) error {
 			}
 		}
 	}
-	kr.active, kr.public = active, public
+	if active != nil || kr.active == nil {
+		kr.active = active
+	}
+	kr.public = public
 	return nil
 }
 

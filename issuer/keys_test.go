@@ -261,3 +261,64 @@ func TestLoadKEK(t *testing.T) {
 		t.Fatal("generating into a missing directory succeeded")
 	}
 }
+
+// TestKeyRingRefreshSeesAnotherNode: two key rings over one store, as two
+// nodes on one database. A rotation and a retirement on one are used by the
+// other after Refresh, and its status lists are signed by the new key.
+func TestKeyRingRefreshSeesAnotherNode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other, err := issuer.NewKeyRing(ctx, e.st, e.kek, "web", testIssuer, jwa.ES256, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.kr.Active().KeyID()
+	if other.Active().KeyID() != first {
+		t.Fatalf("second ring made its own key %s beside %s", other.Active().KeyID(), first)
+	}
+	if changed, err := e.kr.Refresh(ctx); err != nil || changed {
+		t.Fatalf("Refresh with nothing new = %v, %v", changed, err)
+	}
+	kid, err := other.Rotate(ctx, jwa.EdDSA, "tok-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.kr.Active().KeyID() != first {
+		t.Fatal("the ring changed before Refresh")
+	}
+	changed, err := e.kr.Refresh(ctx)
+	if err != nil || !changed {
+		t.Fatalf("Refresh after another ring rotated = %v, %v", changed, err)
+	}
+	if got := e.kr.Active(); got.KeyID() != kid || !keyutil.IsPrivate(got) || got.Algorithm().String() != "EdDSA" {
+		t.Fatalf("active after Refresh: %s %v", got.KeyID(), got.Algorithm())
+	}
+	if got := kids(e.kr.PublicKeys()); strings.Join(got, " ") != first+" "+kid {
+		t.Fatalf("published after Refresh: %v", got)
+	}
+	id := e.mustIssue(issuerActor, request(mustAgent(t))).ID
+	cr, _ := e.st.Credential(ctx, id)
+	p, err := e.statuses.Publish(ctx, cr.ListID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr := decodeB64(t, strings.Split(p.Token, ".")[0]); !strings.Contains(hdr, kid) {
+		t.Fatalf("status list signed with %s, want the rotated key %s", hdr, kid)
+	}
+
+	if err := other.Retire(ctx, first, "tok-admin"); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := e.kr.Refresh(ctx); err != nil || !changed {
+		t.Fatalf("Refresh after another ring retired = %v, %v", changed, err)
+	}
+	if got := kids(e.kr.PublicKeys()); strings.Join(got, " ") != kid {
+		t.Fatalf("published after the retirement: %v", got)
+	}
+}
+
+func mustAgent(t *testing.T) string {
+	t.Helper()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	return agent
+}

@@ -42,7 +42,7 @@ type ClientOptions struct {
 	MaxBytes   int                      // token size cap and decompressed list cap; DefaultMaxBytes when 0
 	Now        func() time.Time         // clock; time.Now when nil
 	Leeway     time.Duration            // clock skew accepted on the token's exp and iat
-	Algorithms []jwa.SignatureAlgorithm // allow-list for list tokens; DefaultAlgorithms when empty
+	Algorithms []jwa.SignatureAlgorithm // allow-list for list tokens; ES256 and EdDSA when empty
 }
 
 // Client fetches, verifies and caches Status List Tokens for verifiers.

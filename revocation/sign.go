@@ -5,17 +5,14 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
-// signingAlgorithms are the algorithms SignToken and SignW3C sign with.
-var signingAlgorithms = []jwa.SignatureAlgorithm{jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA}
-
 // SignToken returns the Status List Token for l as a compact JWT with header
 // typ "statuslist+jwt" (draft-ietf-oauth-status-list section 5.1). key is a
-// private jwk.Key carrying kid and alg (ES256, ES384, ES512 or EdDSA).
+// private jwk.Key carrying kid and alg (ES256 or EdDSA).
 func SignToken(l *List, c TokenClaims, key jwk.Key) (string, error) {
 	if l == nil {
 		return "", errcode.New(errcode.InvalidInput, "nil status list")
@@ -103,9 +100,12 @@ func sign(payload any, typ string, key jwk.Key) (string, error) {
 	if key.KeyID() == "" {
 		return "", errcode.New(errcode.InvalidInput, "signing key has no kid")
 	}
-	alg, ok := signatureAlg(key)
-	if !ok || !algIn(alg, signingAlgorithms) {
-		return "", errcode.New(errcode.UnsupportedAlg, "signing key alg %q is not one of ES256, ES384, ES512, EdDSA", algName(key))
+	if jose.KeyAlg(key) == "" {
+		return "", errcode.New(errcode.UnsupportedAlg, "signing key has no alg (ES256 or EdDSA)")
+	}
+	alg, err := jose.SigningAlg(key)
+	if err != nil {
+		return "", err
 	}
 	body, err := json.Marshal(payload)
 	if err != nil {
@@ -124,34 +124,7 @@ func sign(payload any, typ string, key jwk.Key) (string, error) {
 	}
 	out, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
 	if err != nil {
-		return "", errcode.Wrap(errcode.InvalidInput, err, "sign status list (is the key private?)")
+		return "", errcode.Wrap(errcode.InvalidInput, err, "sign status list")
 	}
 	return string(out), nil
-}
-
-func signatureAlg(key jwk.Key) (jwa.SignatureAlgorithm, bool) {
-	if key.Algorithm() == nil {
-		return "", false
-	}
-	var a jwa.SignatureAlgorithm
-	if err := a.Accept(key.Algorithm().String()); err != nil {
-		return "", false
-	}
-	return a, true
-}
-
-func algName(key jwk.Key) string {
-	if key.Algorithm() == nil {
-		return ""
-	}
-	return key.Algorithm().String()
-}
-
-func algIn(a jwa.SignatureAlgorithm, list []jwa.SignatureAlgorithm) bool {
-	for _, b := range list {
-		if a == b {
-			return true
-		}
-	}
-	return false
 }

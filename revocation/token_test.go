@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -192,7 +193,7 @@ func signRaw(t *testing.T, key jwk.Key, hdr map[string]any, payload any) string 
 			t.Fatal(err)
 		}
 	}
-	alg, _ := signatureAlg(key)
+	alg := jwa.SignatureAlgorithm(jose.KeyAlg(key))
 	s, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
 	if err != nil {
 		t.Fatal(err)

@@ -2,23 +2,17 @@ package revocation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
-
-// DefaultAlgorithms is the signature allow-list VerifyToken uses when
-// VerifyTokenOptions.Algorithms is empty. "none" and HMAC algorithms are never
-// accepted, whatever the options say.
-var DefaultAlgorithms = []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA}
 
 // Token is a verified Status List Token.
 type Token struct {
@@ -31,17 +25,17 @@ type Token struct {
 }
 
 // KeyFunc resolves the key that must have signed a token of issuer iss with
-// protected header hdr. It has the same shape as the sdjwt package's KeyFunc,
-// so one resolver serves credentials and their status lists. The returned
-// key should carry alg; when it does, it must equal the header's alg.
-type KeyFunc func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error)
+// protected header hdr. It is the sdjwt package's KeyFunc, so one resolver
+// serves credentials and their status lists. The returned key should carry
+// alg; when it does, it must equal the header's alg.
+type KeyFunc = jose.KeyFunc
 
 // VerifyTokenOptions configure VerifyToken.
 type VerifyTokenOptions struct {
 	Key             KeyFunc                  // required
 	ExpectedIssuer  string                   // iss must equal it; also the issuer passed to Key (when empty, the token's unverified iss is passed and not checked)
 	ExpectedSubject string                   // sub must equal it (the uri of the status reference); empty skips the check
-	Algorithms      []jwa.SignatureAlgorithm // allow-list; DefaultAlgorithms when empty
+	Algorithms      []jwa.SignatureAlgorithm // allow-list; ES256 and EdDSA when empty; none, HMAC and other algorithms are never accepted
 	Now             func() time.Time         // clock; time.Now when nil
 	Leeway          time.Duration            // clock skew accepted on exp and iat
 	MaxBytes        int                      // cap on the token size and on the decompressed list; DefaultMaxBytes when 0
@@ -84,64 +78,42 @@ func VerifyToken(ctx context.Context, token string, o VerifyTokenOptions) (*Toke
 		return nil, errcode.New(errcode.StatusInvalid, "status list token must carry exactly one signature")
 	}
 	hdr := sigs[0].ProtectedHeaders()
-	if !typIs(hdr.Type(), TypStatusListJWT) {
+	if !jose.TypIs(hdr.Type(), TypStatusListJWT) {
 		return nil, errcode.New(errcode.WrongTyp, "typ %q is not %s", hdr.Type(), TypStatusListJWT)
 	}
 	if _, ok := hdr.Get(jws.CriticalKey); ok {
 		return nil, errcode.New(errcode.UnknownCrit, "crit header %v names extensions this verifier does not understand", hdr.Critical())
 	}
 	alg := hdr.Algorithm()
-	allowed := o.Algorithms
-	if len(allowed) == 0 {
-		allowed = DefaultAlgorithms
-	}
-	if !algIn(alg, allowed) || alg == jwa.NoSignature || strings.HasPrefix(alg.String(), "HS") {
+	if !jose.Allowed(alg.String(), o.Algorithms) {
 		return nil, errcode.New(errcode.UnsupportedAlg, "alg %q is not allowed", alg)
 	}
-
+	// The claims are decoded once, here; nothing in them is used before the
+	// signature verifies but the iss handed to Key, and a decoding failure
+	// is reported only after the signature check.
+	claims, claimsErr := jwt.Parse(msg.Payload(), jwt.WithVerify(false), jwt.WithValidate(false),
+		jwt.WithTypedClaim("status_list", statusListClaim{}))
 	keyIss := o.ExpectedIssuer
-	if keyIss == "" {
-		var p struct {
-			Iss string `json:"iss"`
-		}
-		_ = json.Unmarshal(msg.Payload(), &p)
-		keyIss = p.Iss
+	if keyIss == "" && claimsErr == nil {
+		keyIss = claims.Issuer()
 	}
-	key, err := o.Key(ctx, keyIss, hdr)
+	key, err := jose.LookupKey(ctx, o.Key, keyIss, hdr, "status list")
 	if err != nil {
-		var ce *errcode.Error
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-		return nil, errcode.Wrap(errcode.KeyNotFound, err, "no key for status list issuer %q", keyIss)
+		return nil, err
 	}
-	if key == nil {
-		return nil, errcode.New(errcode.KeyNotFound, "no key for status list issuer %q", keyIss)
-	}
-	if ka := algName(key); ka != "" && ka != alg.String() {
+	if ka := jose.KeyAlg(key); ka != "" && ka != alg.String() {
 		return nil, errcode.New(errcode.BadSignature, "token alg %q differs from the key's alg %q", alg, ka)
 	}
-	payload, err := jws.Verify([]byte(token), jws.WithKey(alg, key), jws.WithCompact())
-	if err != nil {
+	if err := jose.Verify(alg, key, []byte(token[:strings.LastIndexByte(token, '.')]), sigs[0].Signature()); err != nil {
 		return nil, errcode.Wrap(errcode.BadSignature, err, "status list token signature does not verify")
 	}
-	return checkClaims(payload, o, maxBytes)
-}
-
-// typIs compares a typ header with want, ignoring case and an optional
-// "application/" prefix (RFC 7515 section 4.1.9).
-func typIs(got, want string) bool {
-	got = strings.ToLower(got)
-	got = strings.TrimPrefix(got, "application/")
-	return got == want
-}
-
-func checkClaims(payload []byte, o VerifyTokenOptions, maxBytes int) (*Token, error) {
-	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false),
-		jwt.WithTypedClaim("status_list", statusListClaim{}))
-	if err != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list token claims do not parse")
+	if claimsErr != nil {
+		return nil, errcode.Wrap(errcode.StatusInvalid, claimsErr, "status list token claims do not parse")
 	}
+	return checkClaims(claims, o, maxBytes)
+}
+
+func checkClaims(tok jwt.Token, o VerifyTokenOptions, maxBytes int) (*Token, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now

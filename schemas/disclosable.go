@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 )
 
 // Limits on Disclosable's input.
@@ -61,7 +62,7 @@ func (r *Registry) Disclosable(vct string, requested []string) ([]string, error)
 		if rule, ok := e.ruleFor(toks); ok && rule.sd == Never {
 			return nil, errcode.New(errcode.NotDisclosable, "%q is never selectively disclosable (type metadata claim %s)", p, rule.String())
 		}
-		canon := pointer(toks)
+		canon := jsonptr.Pointer(toks).String()
 		if seen[canon] || coveredBy(toks, alwaysTokens) {
 			continue
 		}
@@ -71,60 +72,28 @@ func (r *Registry) Disclosable(vct string, requested []string) ([]string, error)
 	return out, nil
 }
 
-// parsePointer splits a JSON Pointer into unescaped reference tokens and
-// applies the rules Disclosable documents.
+// parsePointer parses a JSON Pointer (jsonptr's rules) and applies the
+// restrictions Disclosable documents.
 func parsePointer(p string) ([]string, error) {
 	if p == "" {
 		return nil, errcode.New(errcode.InvalidInput, "the empty pointer addresses the whole payload, not a claim")
 	}
-	if p[0] != '/' {
-		return nil, errcode.New(errcode.InvalidInput, "pointer %q does not start with /", p)
+	toks, err := jsonptr.Parse(p)
+	if err != nil {
+		return nil, err
 	}
-	raw := strings.Split(p[1:], "/")
-	toks := make([]string, len(raw))
-	for i, t := range raw {
-		u, ok := unescapeToken(t)
-		if !ok {
-			return nil, errcode.New(errcode.InvalidInput, "pointer %q has a ~ not followed by 0 or 1", p)
-		}
+	for i, u := range toks {
 		switch u {
 		case "_sd", "_sd_alg", "...":
 			return nil, errcode.New(errcode.InvalidInput, "pointer %q names the reserved claim %q", p, u)
-		case "*":
-			// An escaped token can never be "*", so t == u here.
-			if i == 0 || i != len(raw)-1 {
+		case jsonptr.Wildcard:
+			// An escaped token can never be "*", so the text had "*" here.
+			if i == 0 || i != len(toks)-1 {
 				return nil, errcode.New(errcode.InvalidInput, "pointer %q: * may only be the last token, after an array", p)
 			}
 		}
-		toks[i] = u
 	}
 	return toks, nil
-}
-
-func unescapeToken(t string) (string, bool) {
-	if !strings.Contains(t, "~") {
-		return t, true
-	}
-	var b strings.Builder
-	for i := 0; i < len(t); i++ {
-		if t[i] != '~' {
-			b.WriteByte(t[i])
-			continue
-		}
-		if i+1 >= len(t) {
-			return "", false
-		}
-		switch t[i+1] {
-		case '0':
-			b.WriteByte('~')
-		case '1':
-			b.WriteByte('/')
-		default:
-			return "", false
-		}
-		i++
-	}
-	return b.String(), true
 }
 
 // ruleFor returns the most specific claim rule covering toks. When several
@@ -159,7 +128,7 @@ func (r claimRule) matches(toks []string) bool {
 				return false
 			}
 		case elemAll:
-			if t != "*" && !isIndex(t) {
+			if t != "*" && !jsonptr.IsIndex(t) {
 				return false
 			}
 		}
@@ -197,7 +166,7 @@ next:
 			continue
 		}
 		for i := range a {
-			if a[i] == toks[i] || (a[i] == "*" && i == len(a)-1 && isIndex(toks[i])) {
+			if a[i] == toks[i] || (a[i] == "*" && i == len(a)-1 && jsonptr.IsIndex(toks[i])) {
 				continue
 			}
 			continue next
@@ -205,18 +174,4 @@ next:
 		return true
 	}
 	return false
-}
-
-// isIndex reports whether t is an RFC 6901 array index: "0" or a decimal
-// number without a leading zero.
-func isIndex(t string) bool {
-	if t == "" || len(t) > 10 || (len(t) > 1 && t[0] == '0') {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		if t[i] < '0' || t[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 )
 
 // AgentCertificationV1 is the vct of the agent certification credential.
@@ -216,7 +217,7 @@ func (c claimRule) pointer() (string, error) {
 		b.WriteByte('/')
 		switch p.kind {
 		case elemKey:
-			b.WriteString(escapeToken(p.key))
+			b.WriteString(jsonptr.Escape(p.key))
 		case elemIndex:
 			b.WriteString(strconv.Itoa(p.index))
 		case elemAll:
@@ -390,27 +391,27 @@ func problems(root *jsonschema.ValidationError) []Problem {
 		switch k := e.ErrorKind.(type) {
 		case *kind.Required:
 			for _, m := range k.Missing {
-				add(Problem{Path: pointer(append(slices.Clone(loc), m)), Message: "required property is missing"})
+				add(Problem{Path: jsonptr.Pointer(append(slices.Clone(loc), m)).String(), Message: "required property is missing"})
 			}
 		case *kind.DependentRequired:
 			for _, m := range k.Missing {
-				add(Problem{Path: pointer(append(slices.Clone(loc), m)), Message: fmt.Sprintf("required when %q is present", k.Prop)})
+				add(Problem{Path: jsonptr.Pointer(append(slices.Clone(loc), m)).String(), Message: fmt.Sprintf("required when %q is present", k.Prop)})
 			}
 		case *kind.AdditionalProperties:
 			for _, p := range k.Properties {
-				add(Problem{Path: pointer(append(slices.Clone(loc), p)), Message: "property is not allowed"})
+				add(Problem{Path: jsonptr.Pointer(append(slices.Clone(loc), p)).String(), Message: "property is not allowed"})
 			}
 		case *kind.FalseSchema:
-			add(Problem{Path: pointer(loc), Message: "property is not allowed"})
+			add(Problem{Path: jsonptr.Pointer(loc).String(), Message: "property is not allowed"})
 		case *kind.Pattern:
-			add(Problem{Path: pointer(loc), Message: fmt.Sprintf("does not match pattern %s", k.Want)})
+			add(Problem{Path: jsonptr.Pointer(loc).String(), Message: fmt.Sprintf("does not match pattern %s", k.Want)})
 		default:
-			add(Problem{Path: pointer(loc), Message: e.ErrorKind.LocalizedString(printer)})
+			add(Problem{Path: jsonptr.Pointer(loc).String(), Message: e.ErrorKind.LocalizedString(printer)})
 		}
 	}
 	walk(root)
 	slices.SortStableFunc(out, func(a, b Problem) int {
-		if c := comparePointers(a.Path, b.Path); c != 0 {
+		if c := jsonptr.Compare(a.Path, b.Path); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Message, b.Message)
@@ -419,42 +420,4 @@ func problems(root *jsonschema.ValidationError) []Problem {
 		out = out[:MaxProblems]
 	}
 	return out
-}
-
-// pointer renders reference tokens as a JSON Pointer.
-func pointer(tokens []string) string {
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(escapeToken(t))
-	}
-	return b.String()
-}
-
-// comparePointers orders JSON Pointers token by token, numeric tokens by value,
-// so that /permissions/2 comes before /permissions/10.
-func comparePointers(a, b string) int {
-	ta, tb := strings.Split(a, "/"), strings.Split(b, "/")
-	for i := 0; i < len(ta) && i < len(tb); i++ {
-		if ta[i] == tb[i] {
-			continue
-		}
-		na, ea := strconv.Atoi(ta[i])
-		nb, eb := strconv.Atoi(tb[i])
-		if ea == nil && eb == nil {
-			if na < nb {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(ta[i], tb[i])
-	}
-	return len(ta) - len(tb)
-}
-
-func escapeToken(s string) string {
-	if !strings.ContainsAny(s, "~/") {
-		return s
-	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
 }

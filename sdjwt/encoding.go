@@ -115,10 +115,3 @@ func splitJWS(s string) (hdr, payload, sig string, ok bool) {
 	}
 	return s[:i], s[i+1 : j], s[j+1:], true
 }
-
-// normTyp lower-cases a typ value and drops an "application/" prefix
-// (RFC 7515 section 4.1.9).
-func normTyp(t string) string {
-	t = strings.ToLower(t)
-	return strings.TrimPrefix(t, "application/")
-}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -40,7 +42,7 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 	if opts != nil {
 		o = *opts
 	}
-	alg, err := signingAlg(key)
+	alg, err := jose.SigningAlg(key)
 	if err != nil {
 		return "", err
 	}
@@ -166,7 +168,7 @@ func pointerTree(ptrs []string) (*ptrNode, []*ptrNode, error) {
 	root := &ptrNode{}
 	var all []*ptrNode
 	for _, p := range ptrs {
-		toks, err := parsePointer(p)
+		toks, err := jsonptr.Parse(p)
 		if err != nil {
 			return nil, nil, err
 		}

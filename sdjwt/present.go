@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -54,15 +56,15 @@ func Present(sdJWT string, disclose []string, kb *KBOptions) (string, error) {
 	}
 	keep := make([]bool, n)
 	for _, ptr := range disclose {
-		toks, err := parsePointer(ptr)
+		toks, err := jsonptr.Parse(ptr)
 		if err != nil {
 			return "", err
 		}
-		if !pointerExists(full, toks) {
+		if !jsonptr.Exists(full, toks) {
 			return "", errcode.New(errcode.InvalidInput, "JSON Pointer %q addresses no claim", ptr)
 		}
 		for i := range t.Disclosures {
-			if keep[i] || !pointerRelated(full, toks, p.paths[i]) {
+			if keep[i] || !jsonptr.Related(full, toks, p.paths[i]) {
 				continue
 			}
 			for j := i; j >= 0 && !keep[j]; j = p.parents[j] {
@@ -93,7 +95,7 @@ func Present(sdJWT string, disclose []string, kb *KBOptions) (string, error) {
 
 // signKB makes the KB-JWT for a presentation that ends in '~'.
 func signKB(pres string, kb *KBOptions) (string, error) {
-	alg, err := signingAlg(kb.Key)
+	alg, err := jose.SigningAlg(kb.Key)
 	if err != nil {
 		return "", err
 	}

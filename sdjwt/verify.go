@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"math"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -19,7 +19,7 @@ import (
 // protected header. An error that carries an errcode code (for example
 // did_resolution_failed or untrusted_issuer) is returned by Verify as is;
 // any other error becomes key_not_found.
-type KeyFunc func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error)
+type KeyFunc = jose.KeyFunc
 
 // VerifyOptions configures Verify and its steps.
 type VerifyOptions struct {
@@ -88,7 +88,7 @@ func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Resu
 // disclosures are applied (do not modify them).
 func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, payload map[string]any, err error) {
 	alg, _ := t.header["alg"].(string)
-	if !algAllowed(alg, opts.Algorithms) {
+	if !jose.Allowed(alg, opts.Algorithms) {
 		return nil, nil, errcode.New(errcode.UnsupportedAlg, "issuer-signed JWT alg %q is not allowed", alg)
 	}
 	typ, _ := t.header["typ"].(string)
@@ -96,7 +96,7 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if len(accept) == 0 {
 		accept = []string{TypVC, TypVCLegacy}
 	}
-	if !typAccepted(typ, accept) {
+	if !jose.TypIs(typ, accept...) {
 		return nil, nil, errcode.New(errcode.WrongTyp, "issuer-signed JWT typ %q is not accepted", typ)
 	}
 	if _, ok := t.header["crit"]; ok {
@@ -113,18 +113,11 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if _, present := t.payload["iss"]; present && !ok {
 		return nil, nil, errcode.New(errcode.Malformed, "iss is not a string")
 	}
-	key, err := opts.IssuerKey(ctx, iss, hdr)
+	key, err := jose.LookupKey(ctx, opts.IssuerKey, iss, hdr, "credential")
 	if err != nil {
-		var ce *errcode.Error
-		if errors.As(err, &ce) {
-			return nil, nil, err
-		}
-		return nil, nil, errcode.Wrap(errcode.KeyNotFound, err, "no key for the issuer")
+		return nil, nil, err
 	}
-	if key == nil {
-		return nil, nil, errcode.New(errcode.KeyNotFound, "no key for the issuer")
-	}
-	if err := verifySig(jwa.SignatureAlgorithm(alg), key, t.signingInput, t.signature); err != nil {
+	if err := jose.Verify(jwa.SignatureAlgorithm(alg), key, []byte(t.signingInput), t.signature); err != nil {
 		return nil, nil, errcode.Wrap(errcode.BadSignature, err, "issuer signature does not verify")
 	}
 	if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
@@ -149,19 +142,6 @@ func (t *Token) jwsHeaders() (jws.Headers, error) {
 		}
 	}
 	return hdr, nil
-}
-
-func typAccepted(typ string, accept []string) bool {
-	if typ == "" {
-		return false
-	}
-	n := normTyp(typ)
-	for _, a := range accept {
-		if normTyp(a) == n {
-			return true
-		}
-	}
-	return false
 }
 
 // numericDate reads a JWT NumericDate (seconds since the epoch).
@@ -253,11 +233,11 @@ func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map
 	if !ok && s != "" { // an empty signature ("none") is refused by the alg check
 		return nil, errcode.New(errcode.KBMalformed, "KB-JWT signature is not base64url")
 	}
-	if typ, _ := hdr["typ"].(string); normTyp(typ) != TypKB {
+	if typ, _ := hdr["typ"].(string); !jose.TypIs(typ, TypKB) {
 		return nil, errcode.New(errcode.KBWrongTyp, "KB-JWT typ %q is not %s", typ, TypKB)
 	}
 	alg, _ := hdr["alg"].(string)
-	if !algAllowed(alg, opts.Algorithms) {
+	if !jose.Allowed(alg, opts.Algorithms) {
 		return nil, errcode.New(errcode.UnsupportedAlg, "KB-JWT alg %q is not allowed", alg)
 	}
 	if _, ok := hdr["crit"]; ok {
@@ -267,7 +247,7 @@ func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySig(jwa.SignatureAlgorithm(alg), holder, t.KBJWT[:len(h)+1+len(p)], sig); err != nil {
+	if err := jose.Verify(jwa.SignatureAlgorithm(alg), holder, []byte(t.KBJWT[:len(h)+1+len(p)]), sig); err != nil {
 		return nil, errcode.Wrap(errcode.KBBadSignature, err, "KB-JWT signature does not verify with cnf.jwk")
 	}
 	iat, ok := numericDate(payload["iat"])

@@ -8,19 +8,11 @@ import (
 	"github.com/agentcert/agentcert/verifier"
 )
 
-// verifyRequest is the body of POST /v1/verify.
-type verifyRequest struct {
-	Presentation string         `json:"presentation"`
-	Audience     string         `json:"audience"`
-	Nonce        string         `json:"nonce,omitempty"`
-	Action       string         `json:"action,omitempty"`
-	Request      map[string]any `json:"request,omitempty"`
-}
-
 // verify answers 200 with the result for every verification outcome, and
-// 400 only when the request itself is malformed.
+// 400 only when the request itself is malformed. Body and answer are the
+// verifier's own Request and Result, which the CLI sends and reads.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	var req verifyRequest
+	var req verifier.Request
 	if _, err := decodeBody(r, &req); err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -33,12 +25,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "audience is required"))
 		return
 	}
-	res := s.verifier.Verify(r.Context(), verifier.Request{
-		Presentation: req.Presentation, Audience: req.Audience, Nonce: req.Nonce, Action: req.Action, Attributes: req.Request,
-	})
+	res := s.verifier.Verify(r.Context(), req)
 	code := "ok"
-	if len(res.Errors) > 0 {
-		code = string(res.Errors[0].Code)
+	if res.Error != nil {
+		code = string(res.Error.Code)
 	}
 	s.metrics.verified.WithLabelValues(code).Inc()
 	writeJSON(w, http.StatusOK, res)

@@ -1,33 +1,20 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/schemas"
 )
 
 // Problem is an RFC 9457 problem details object with agentcert's stable code.
-type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail,omitempty"`
-	Code     errcode.Code `json:"code"`
-	Instance string       `json:"instance,omitempty"`
-	// RequestID is the request's X-Request-Id, to quote when reporting it.
-	RequestID string         `json:"request_id,omitempty"`
-	Errors    []ProblemError `json:"errors,omitempty"`
-}
+type Problem = problem.Problem
 
 // ProblemError names one failing JSON location of a request.
-type ProblemError struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-}
+type ProblemError = problem.FieldError
 
 // httpStatus maps a code to the status it is served with.
 func httpStatus(c errcode.Code) int {
@@ -58,7 +45,8 @@ func httpStatus(c errcode.Code) int {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := errcode.CodeOf(err)
 	status := httpStatus(code)
-	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Instance: r.URL.Path, RequestID: requestID(r.Context())}
+	p := problem.New(status, code, "")
+	p.Instance, p.RequestID = r.URL.Path, requestID(r.Context())
 	var e *errcode.Error
 	if status >= 500 && code == errcode.Internal {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
@@ -76,7 +64,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="agentcert"`)
 	}
-	writeJSONType(w, status, "application/problem+json", p)
+	problem.Write(w, p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -84,8 +72,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeJSONType(w http.ResponseWriter, status int, ctype string, v any) {
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	problem.WriteJSON(w, status, ctype, v)
 }

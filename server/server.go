@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
@@ -76,6 +77,9 @@ func New(o Options) (*Server, error) {
 	s.verifier, s.nonces = o.Verifier, o.Nonces
 	if o.Verifier != nil && o.Nonces == nil {
 		return nil, errors.New("server: the verifier needs a nonce service")
+	}
+	if o.Verifier != nil && o.Verifier.Inspecting() {
+		return nil, errors.New("server: the verifier was built for offline inspection (a pinned issuer key or any issuer); a service trusts only its policy")
 	}
 	if o.Issuer != nil && o.Statuses == nil {
 		return nil, errors.New("server: the issuer needs its status service")
@@ -171,10 +175,9 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, req *http.Request, allo
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 	}
-	writeJSONType(w, http.StatusMethodNotAllowed, "application/problem+json", Problem{
-		Type: "about:blank", Title: "Method Not Allowed", Status: 405, Code: errcode.InvalidInput,
-		Detail: "method " + req.Method + " not allowed", Instance: req.URL.Path, RequestID: requestID(req.Context()),
-	})
+	p := problem.New(http.StatusMethodNotAllowed, errcode.InvalidInput, "method "+req.Method+" not allowed")
+	p.Instance, p.RequestID = req.URL.Path, requestID(req.Context())
+	problem.Write(w, p)
 }
 
 // limitBody caps every request body.
@@ -197,7 +200,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.WarnContext(r.Context(), "store not ready", "err", err)
-			writeJSONType(w, http.StatusServiceUnavailable, "application/problem+json", Problem{Type: "about:blank", Title: "Service Unavailable", Status: 503, Code: errcode.Internal, Detail: "store unreachable", RequestID: requestID(r.Context())})
+			p := problem.New(http.StatusServiceUnavailable, errcode.Internal, "store unreachable")
+			p.RequestID = requestID(r.Context())
+			problem.Write(w, p)
 			return
 		}
 		s.readyAt.Store(time.Now().UnixNano())

@@ -72,13 +72,13 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	}
 	policy := verifier.DefaultPolicy()
 	policy.Trusted[parts.Keys.Issuer()] = []string{config.AgentCertificationVCT}
-	v, err := verifier.New(policy, verifier.Options{
-		Resolver: offline,
-		Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := verifier.New(policy,
+		verifier.WithResolver(offline),
+		verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 			return nil, errors.New("no network in this test")
-		},
-		Nonces: nonces,
-	})
+		}),
+		verifier.WithNonces(nonces),
+	)
 	if err != nil {
 		t.Fatalf("verifier.New: %v", err)
 	}

@@ -35,13 +35,13 @@ func BenchmarkVerifyCached(b *testing.B) {
 			p := DefaultPolicy()
 			p.Trusted[issDID] = []string{"urn:agentcert:agent-certification:v1"}
 			p.MaxStatusAge = time.Hour
-			v, err := New(p, Options{
-				Resolver: did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, nil),
-				Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+			v, err := New(p,
+				WithResolver(did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, nil)),
+				WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 					fetches++
 					return []byte(tok), nil
-				},
-			})
+				}),
+			)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -69,13 +69,13 @@ func BenchmarkVerifyCached(b *testing.B) {
 			}
 			req := Request{Presentation: pres, Audience: "aud", Nonce: "n", Action: "res0:read"}
 			if r := v.Verify(context.Background(), req); !r.Allowed() {
-				b.Fatalf("not verified: %+v", r.Errors)
+				b.Fatalf("not verified: %+v", r.Error)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if r := v.Verify(context.Background(), req); !r.Verified {
-					b.Fatal(r.Errors)
+					b.Fatal(r.Error)
 				}
 			}
 			b.StopTimer()

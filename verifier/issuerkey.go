@@ -15,7 +15,7 @@ import (
 // trustedIssuerKey refuses untrusted issuers before any key lookup, so that
 // nothing is fetched on behalf of an issuer the policy does not name.
 func (v *Verifier) trustedIssuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-	if _, ok := v.p.Trusted[iss]; !ok && !v.p.TrustAny && v.o.PinnedIssuerKey == nil {
+	if _, ok := v.p.Trusted[iss]; !ok && !v.Inspecting() {
 		return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted", iss)
 	}
 	return v.issuerKey(ctx, iss, hdr)
@@ -24,22 +24,22 @@ func (v *Verifier) trustedIssuerKey(ctx context.Context, iss string, hdr jws.Hea
 // issuerKey resolves the key of a DID issuer (kid under assertionMethod) or
 // of an https issuer (its /.well-known/jwt-vc-issuer metadata).
 func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-	if v.o.PinnedIssuerKey != nil {
-		return v.o.PinnedIssuerKey, nil
+	if v.s.pinned != nil {
+		return v.s.pinned, nil
 	}
-	if v.o.Local != nil && v.o.Local.Document != nil && iss == v.o.Local.DID {
-		return DIDIssuerKey(ctx, did.ResolverFunc(v.o.Local.resolve), iss, hdr)
+	if l := v.s.local; l != nil && l.Document != nil && iss == l.DID {
+		return did.IssuerKey(ctx, did.ResolverFunc(l.resolve), iss, hdr.KeyID())
 	}
 	if strings.HasPrefix(iss, "did:") {
 		ck := iss + "\x00" + hdr.KeyID()
 		if k, ok := v.keys.Get(ck); ok {
 			return k, nil
 		}
-		k, err := DIDIssuerKey(ctx, v.o.Resolver, iss, hdr)
+		k, err := did.IssuerKey(ctx, v.s.resolver, iss, hdr.KeyID())
 		if err != nil {
 			return nil, err
 		}
-		v.keys.Put(ck, k, v.o.Now().Add(v.o.CacheTTL))
+		v.keys.Put(ck, k, v.s.now().Add(v.s.cacheTTL))
 		return k, nil
 	}
 	if strings.HasPrefix(iss, "https://") {
@@ -82,7 +82,7 @@ func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) 
 	if err != nil {
 		return nil, err
 	}
-	body, err := v.o.Fetch(ctx, mu, "application/json", 0)
+	body, err := v.s.fetch(ctx, mu, "application/json", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) 
 	case len(raw) > 0 && md.JWKSURI != "":
 		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata has both jwks and jwks_uri")
 	case len(raw) == 0 && strings.HasPrefix(md.JWKSURI, "https://"):
-		if raw, err = v.o.Fetch(ctx, md.JWKSURI, "application/jwk-set+json, application/json", 0); err != nil {
+		if raw, err = v.s.fetch(ctx, md.JWKSURI, "application/jwk-set+json, application/json", 0); err != nil {
 			return nil, err
 		}
 	case len(raw) == 0:
@@ -112,6 +112,6 @@ func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) 
 	if err != nil {
 		return nil, errcode.Wrap(errcode.KeyNotFound, err, "issuer JWKS does not parse")
 	}
-	v.jwks.Put(iss, set, v.o.Now().Add(v.o.CacheTTL))
+	v.jwks.Put(iss, set, v.s.now().Add(v.s.cacheTTL))
 	return set, nil
 }

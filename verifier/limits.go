@@ -2,8 +2,6 @@ package verifier
 
 import (
 	"time"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // Limits and defaults of this package, in one place.
@@ -36,9 +34,3 @@ const (
 	nonceSecretSize = 32
 	minNonceSecret  = 16
 )
-
-// defaultAlgorithms is the signature allow-list when Policy.Algorithms is
-// empty.
-func defaultAlgorithms() []jwa.SignatureAlgorithm {
-	return []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA}
-}

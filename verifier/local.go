@@ -48,7 +48,7 @@ type localList struct {
 // localStatus answers a status reference of the local issuer; local is
 // false when the reference is not one (the caller fetches it then).
 func (v *Verifier) localStatus(ctx context.Context, uri string, idx int, issuer string) (s revocation.Status, local bool, err error) {
-	l := v.o.Local
+	l := v.s.local
 	if l == nil || l.StatusList == nil || issuer != l.DID {
 		return revocation.Status{}, false, nil
 	}
@@ -59,14 +59,14 @@ func (v *Verifier) localStatus(ctx context.Context, uri string, idx int, issuer 
 	if err != nil {
 		return revocation.Status{}, true, errcode.Wrap(errcode.StatusUnavailable, err, "status list %s could not be read", uri)
 	}
-	now := v.o.Now()
+	now := v.s.now()
 	var tok *revocation.Token
 	if e, hit := v.localLists.Get(uri); hit && e.raw == raw && (e.tok.Expires.IsZero() || now.Before(e.tok.Expires.Add(v.p.Leeway))) {
 		tok = e.tok
 	} else {
 		tok, err = revocation.VerifyToken(ctx, raw, revocation.VerifyTokenOptions{
 			Key: v.issuerKey, ExpectedIssuer: issuer, ExpectedSubject: uri,
-			Algorithms: v.p.Algorithms, Now: v.o.Now, Leeway: v.p.Leeway,
+			Algorithms: v.p.Algorithms, Now: v.s.now, Leeway: v.p.Leeway,
 		})
 		if err != nil {
 			return revocation.Status{}, true, errcode.Wrap(errcode.StatusUnavailable, err, "status list %s could not be validated", uri)

@@ -2,11 +2,12 @@ package verifier
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/problem"
 )
 
 // HeaderAgentCredential carries an agent's presentation to a counterparty.
@@ -40,16 +41,26 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 // WWW-Authenticate and problem+json carrying the code; a verified agent
 // whose action is denied gets 403. On success the *Result is in the request
 // context (ResultFrom).
-func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Handler {
+//
+// Options that cannot work are refused when the middleware is built: no
+// verifier, a verifier built for offline inspection (Inspecting), no
+// Audience, or no Nonces.
+func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Handler, error) {
+	switch {
+	case v == nil:
+		return nil, errors.New("verifier: Middleware needs a verifier")
+	case v.Inspecting():
+		return nil, errors.New("verifier: Middleware refuses a verifier built for offline inspection (WithPinnedIssuerKey, WithAnyIssuer)")
+	case opts.Audience == "":
+		return nil, errors.New("verifier: MiddlewareOptions.Audience is required")
+	case opts.Nonces == nil:
+		return nil, errors.New("verifier: MiddlewareOptions.Nonces is required")
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pres := r.Header.Get(HeaderAgentCredential)
 			if pres == "" {
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
-				return
-			}
-			if opts.Nonces == nil {
-				deny(w, http.StatusUnauthorized, errcode.NonceInvalid, "this service issues no nonces")
 				return
 			}
 			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces}
@@ -58,8 +69,7 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 			}
 			res := v.Verify(r.Context(), req)
 			if !res.Verified {
-				e := res.Errors[0]
-				deny(w, http.StatusUnauthorized, e.Code, e.Message)
+				deny(w, http.StatusUnauthorized, res.Error.Code, res.Error.Message)
 				return
 			}
 			if res.Decision != nil && !res.Decision.Allowed {
@@ -68,18 +78,14 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
-	}
+	}, nil
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `AgentCredential error="`+string(code)+`"`)
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
-	})
+	problem.Write(w, problem.New(status, code, detail))
 }
 
 // Handler serves GET requests with a fresh nonce:
@@ -96,8 +102,7 @@ func (n *Nonces) Handler() http.Handler {
 			deny(w, http.StatusInternalServerError, errcode.Internal, "could not make a nonce")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(map[string]string{"nonce": nonce, "expires_at": exp.UTC().Format(time.RFC3339)})
+		problem.WriteJSON(w, http.StatusOK, "application/json", map[string]string{"nonce": nonce, "expires_at": exp.UTC().Format(time.RFC3339)})
 	})
 }

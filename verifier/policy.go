@@ -3,6 +3,7 @@ package verifier
 import (
 	"time"
 
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -32,10 +33,6 @@ type Policy struct {
 	CheckStatus   bool
 	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
-	// TrustAny accepts any issuer whose key resolves, for every vct. It is
-	// for offline inspection (agentcert verify without --trust), never for
-	// a service.
-	TrustAny bool
 }
 
 // AnyVCT in a Trusted list trusts the issuer for every credential type.
@@ -45,7 +42,7 @@ const AnyVCT = "*"
 // checked (fail closed), status at most 5 minutes old. It trusts nobody.
 func DefaultPolicy() Policy {
 	return Policy{
-		Trusted: map[string][]string{}, Algorithms: defaultAlgorithms(),
+		Trusted: map[string][]string{}, Algorithms: jose.DefaultAlgorithms(),
 		ClearClaims:   map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
 		ClearElements: map[string][]string{schemas.AgentCertificationV1: {"permissions"}},
 		RequireKB:     true, MaxKBAge: DefaultMaxKBAge, Leeway: DefaultLeeway,

@@ -130,13 +130,13 @@ func httpsFixture(t *testing.T, metadata func(pub jwk.Key) any) (*Verifier, Requ
 	p := DefaultPolicy()
 	p.Trusted[iss] = []string{"urn:x"}
 	p.CheckStatus = false
-	v, err := New(p, Options{Resolver: did.NewResolver(nil), Fetch: func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
+	v, err := New(p, WithResolver(did.NewResolver(nil)), WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 		fetches++
 		if url != "https://issuer.example/.well-known/jwt-vc-issuer" {
 			return nil, errors.New("unexpected fetch of " + url)
 		}
 		return json.Marshal(metadata(pub))
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestHTTPSIssuerMetadata(t *testing.T) {
 	})
 	for i := 0; i < 3; i++ {
 		if r := v.Verify(context.Background(), req); !r.Verified {
-			t.Fatalf("https issuer: %+v", r.Errors)
+			t.Fatalf("https issuer: %+v", r.Error)
 		}
 	}
 	if *fetches != 1 {
@@ -166,8 +166,8 @@ func TestHTTPSIssuerMetadata(t *testing.T) {
 		_ = set.AddKey(pub)
 		return map[string]any{"issuer": "https://evil.example", "jwks": set}
 	})
-	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.KeyNotFound {
-		t.Fatalf("metadata naming another issuer: %+v", r.Errors)
+	if r := v.Verify(context.Background(), req); r.Verified || r.Code() != errcode.KeyNotFound {
+		t.Fatalf("metadata naming another issuer: %+v", r.Error)
 	}
 	v, req, _ = httpsFixture(t, func(jwk.Key) any {
 		other, _ := keyutil.Generate(jwa.ES256)
@@ -177,8 +177,8 @@ func TestHTTPSIssuerMetadata(t *testing.T) {
 		_ = set.AddKey(opub)
 		return map[string]any{"issuer": "https://issuer.example", "jwks": set}
 	})
-	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.KeyNotFound {
-		t.Fatalf("kid not published: %+v", r.Errors)
+	if r := v.Verify(context.Background(), req); r.Verified || r.Code() != errcode.KeyNotFound {
+		t.Fatalf("kid not published: %+v", r.Error)
 	}
 }
 
@@ -189,32 +189,34 @@ func TestPolicyChecks(t *testing.T) {
 		return map[string]any{"issuer": "https://issuer.example", "jwks": set}
 	})
 	v.p.RequiredClaims = []string{"/principal/id"}
-	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.ClaimNotDisclosed {
-		t.Fatalf("undisclosed required claim: %+v", r.Errors)
+	if r := v.Verify(context.Background(), req); r.Verified || r.Code() != errcode.ClaimNotDisclosed {
+		t.Fatalf("undisclosed required claim: %+v", r.Error)
 	}
 	v.p.RequiredClaims = []string{"/permissions/0/action"}
 	if r := v.Verify(context.Background(), req); !r.Verified {
-		t.Fatalf("disclosed required claim: %+v", r.Errors)
+		t.Fatalf("disclosed required claim: %+v", r.Error)
 	}
 	v.p.Trusted["https://issuer.example"] = []string{"urn:other"}
-	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.UntrustedIssuer {
-		t.Fatalf("issuer trusted for another vct only: %+v", r.Errors)
+	if r := v.Verify(context.Background(), req); r.Verified || r.Code() != errcode.UntrustedIssuer {
+		t.Fatalf("issuer trusted for another vct only: %+v", r.Error)
 	}
 	v.p.Trusted["https://issuer.example"] = []string{AnyVCT}
 	if r := v.Verify(context.Background(), req); !r.Verified {
-		t.Fatalf("AnyVCT: %+v", r.Errors)
+		t.Fatalf("AnyVCT: %+v", r.Error)
 	}
 	req.Audience = ""
-	if r := v.Verify(context.Background(), req); r.Verified || r.Errors[0].Code != errcode.InvalidInput {
-		t.Fatalf("no audience: %+v", r.Errors)
+	if r := v.Verify(context.Background(), req); r.Verified || r.Code() != errcode.InvalidInput {
+		t.Fatalf("no audience: %+v", r.Error)
 	}
 }
 
-func TestLookupPointer(t *testing.T) {
-	doc := map[string]any{"a": map[string]any{"b/c": []any{"x", map[string]any{"~k": 1}}}}
-	for ptr, ok := range map[string]bool{"": true, "/a": true, "/a/b~1c/0": true, "/a/b~1c/1/~0k": true, "/a/b~1c/2": false, "/a/x": false, "a": false, "/a/b~1c/-1": false} {
-		if _, got := lookupPointer(doc, ptr); got != ok {
-			t.Errorf("lookupPointer(%q) = %v", ptr, got)
+func TestRequiredClaimsMustBeJSONPointers(t *testing.T) {
+	p := DefaultPolicy()
+	for _, bad := range []string{"a", "/a~2", "/~"} {
+		p.RequiredClaims = []string{"/ok", bad}
+		_, err := New(p, WithResolver(did.NewResolver(nil)), WithFetch(func(context.Context, string, string, int64) ([]byte, error) { return nil, nil }))
+		if errcode.CodeOf(err) != errcode.InvalidInput {
+			t.Errorf("New with required claim %q: %v, want invalid_input", bad, err)
 		}
 	}
 }
@@ -231,21 +233,21 @@ func TestDIDIssuerKeysAreCached(t *testing.T) {
 	p.Trusted[issDID] = []string{"urn:x"}
 	p.RequireKB, p.CheckStatus = false, false
 	clock := now
-	v, err := New(p, Options{
-		Resolver: did.ResolverFunc(func(_ context.Context, id string) (*did.Document, error) {
+	v, err := New(p,
+		WithResolver(did.ResolverFunc(func(_ context.Context, id string) (*did.Document, error) {
 			resolves++
 			return did.DocumentFor(id)
-		}),
-		Fetch:    func(context.Context, string, string, int64) ([]byte, error) { return nil, errors.New("no fetch") },
-		Now:      func() time.Time { return clock },
-		CacheTTL: time.Minute,
-	})
+		})),
+		WithFetch(func(context.Context, string, string, int64) ([]byte, error) { return nil, errors.New("no fetch") }),
+		WithClock(func() time.Time { return clock }),
+		WithCache(time.Minute, 0),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
 		if r := v.Verify(context.Background(), Request{Presentation: cred}); !r.Verified {
-			t.Fatal(r.Errors)
+			t.Fatal(r.Error)
 		}
 	}
 	if resolves != 1 {
@@ -253,7 +255,7 @@ func TestDIDIssuerKeysAreCached(t *testing.T) {
 	}
 	clock = clock.Add(2 * time.Minute)
 	if r := v.Verify(context.Background(), Request{Presentation: cred}); !r.Verified || resolves != 2 {
-		t.Fatalf("after the cache ttl the key must be resolved again: %d resolves, %v", resolves, r.Errors)
+		t.Fatalf("after the cache ttl the key must be resolved again: %d resolves, %v", resolves, r.Error)
 	}
 }
 
@@ -274,10 +276,10 @@ func TestWithheldRestrictions(t *testing.T) {
 	p.Trusted[issDID] = []string{schemas.AgentCertificationV1}
 	p.RequireKB = false
 	fetched := 0
-	v, err := New(p, Options{Resolver: did.NewResolver(nil), Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := New(p, WithResolver(did.NewResolver(nil)), WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 		fetched++
 		return nil, errors.New("no status list in this test")
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,8 +303,8 @@ func TestWithheldRestrictions(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := v.Verify(context.Background(), Request{Presentation: pres, Action: "payments:initiate"})
-			if r.Verified || r.Errors[0].Code != tc.code {
-				t.Fatalf("got verified=%v %+v, want %s", r.Verified, r.Errors, tc.code)
+			if r.Verified || r.Code() != tc.code {
+				t.Fatalf("got verified=%v %+v, want %s", r.Verified, r.Error, tc.code)
 			}
 		})
 	}
@@ -339,12 +341,12 @@ func TestNonceSpentOnlyOnSuccess(t *testing.T) {
 	p.Trusted[issDID] = []string{"urn:x"}
 	p.RequireNonce = true
 	p.MaxStatusAge = 0
-	v, err := New(p, Options{Resolver: did.NewResolver(nil), Nonces: nonces, Fetch: func(context.Context, string, string, int64) ([]byte, error) {
+	v, err := New(p, WithResolver(did.NewResolver(nil)), WithNonces(nonces), WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 		if outage {
 			return nil, errcode.New(errcode.FetchFailed, "down")
 		}
 		return []byte(tok), nil
-	}})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +363,7 @@ func TestNonceSpentOnlyOnSuccess(t *testing.T) {
 		if r.Verified {
 			return ""
 		}
-		return r.Errors[0].Code
+		return r.Code()
 	}
 	if c := verify(tampered); c != errcode.KBSDHashMismatch {
 		t.Fatalf("tampered copy: %s", c)

@@ -67,7 +67,7 @@ func newTokenCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.Token)
 				return nil
 			}
-			return withStore(cmd, writeAccess("token create --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, writeAccess("token create --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
 				if err != nil {
 					return err
@@ -110,7 +110,7 @@ func newTokenCmd() *cobra.Command {
 				for _, t := range out.Tokens {
 					ts = append(ts, store.Token{ID: t.ID, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt})
 				}
-			} else if err := withStore(cmd, readAccess, func(cfg config.Config, st *store.SQLite) error {
+			} else if err := withStore(cmd, readAccess, func(cfg config.Config, st store.Store) error {
 				var err error
 				ts, err = st.Tokens(cmd.Context())
 				return err
@@ -150,7 +150,7 @@ func newTokenCmd() *cobra.Command {
 				}
 				return nil
 			}
-			return withStore(cmd, writeAccess("token revoke ID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, writeAccess("token revoke ID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				now := time.Now().UTC()
 				err := st.RevokeToken(cmd.Context(), id, now, auditEntry(now, "cli", "token.revoke", id, nil))
 				switch {
@@ -205,7 +205,7 @@ func newKeysCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.KID)
 				return nil
 			}
-			return withStore(cmd, writeAccess("keys rotate --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, writeAccess("keys rotate --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				if alg == "" {
 					alg = cfg.Issuer.KeyAlg
 				}
@@ -253,7 +253,7 @@ func newKeysCmd() *cobra.Command {
 				}
 				return nil
 			}
-			return withStore(cmd, writeAccess("keys retire KID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, writeAccess("keys retire KID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				kr, err := openKeyRing(cmd.Context(), cfg, st)
 				if err != nil {
 					return err
@@ -275,7 +275,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "Check the audit log's hash chain; names the first broken entry (exit 1)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, readAccess, func(cfg config.Config, st *store.SQLite) error {
+			return withStore(cmd, readAccess, func(cfg config.Config, st store.Store) error {
 				checked, broken, err := st.VerifyAudit(cmd.Context())
 				if err != nil {
 					return err
@@ -317,14 +317,14 @@ func writeAccess(online string) storeAccess { return storeAccess{write: true, on
 
 // withStore loads the config, opens the data directory's store for fn and
 // closes it afterwards.
-func withStore(cmd *cobra.Command, access storeAccess, fn func(cfg config.Config, st *store.SQLite) error) error {
+func withStore(cmd *cobra.Command, access storeAccess, fn func(cfg config.Config, st store.Store) error) error {
 	cfg, err := loadConfig(cmd, adminFlags)
 	if err != nil {
 		return err
 	}
 	// The admin commands work on an existing issuer: a mistyped directory
 	// must not quietly become a new, empty one.
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, dbFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, dbFile)); err != nil && cfg.Store.URL == "" {
 		return usageErr("no agentcert database in %s (start `agentcert serve` with this data directory first, or pass --data-dir)", cfg.DataDir)
 	}
 	if access.write {

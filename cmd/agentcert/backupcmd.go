@@ -27,8 +27,12 @@ func newBackupCmd() *cobra.Command {
 			if out == "" {
 				return usageErr("--out is required")
 			}
-			return withStore(cmd, readAccess, func(cfg config.Config, st *store.SQLite) error {
-				if err := st.Backup(cmd.Context(), out); err != nil {
+			return withStore(cmd, readAccess, func(cfg config.Config, st store.Store) error {
+				sq, ok := st.(*store.SQLite)
+				if !ok {
+					return usageErr("backup copies the SQLite store; a PostgreSQL store (store.url) is backed up with the database's own tools (docs/operations.md)")
+				}
+				if err := sq.Backup(cmd.Context(), out); err != nil {
 					return err
 				}
 				fi, err := os.Stat(out)

@@ -36,12 +36,12 @@ func cliVerify(t *testing.T, dir string, args ...string) (int, *verifier.Result)
 	return code, &res
 }
 
-// firstCode is the first error code of res ("" when there is none).
+// firstCode is the error code of res ("" when there is none).
 func firstCode(res *verifier.Result) string {
-	if res == nil || len(res.Errors) == 0 {
+	if res == nil {
 		return ""
 	}
-	return string(res.Errors[0].Code)
+	return string(res.Code())
 }
 
 // wantVerify runs cliVerify and checks the exit code and first error code

@@ -184,7 +184,7 @@ func TestDataDirectoryLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res, code := remoteVerifyCLI(t, dir, ts.URL, "", credFile, key, ""); code != 0 || !res.Verified {
-		t.Fatalf("a credential of the new key: exit %d %+v", code, res.Errors)
+		t.Fatalf("a credential of the new key: exit %d %+v", code, res.Error)
 	}
 	// Online token commands with a non-admin token are refused by the server.
 	if _, errOut, code := run(t, dir, "token", "list", "--server", ts.URL, "--token", tok); code != 1 || !strings.Contains(errOut, "(forbidden)") {
@@ -268,7 +268,7 @@ verifier:
 		t.Helper()
 		res, _ := remoteVerifyCLI(t, dir, url, "", cred, key, "")
 		if res.Status.Value != value {
-			t.Fatalf("%s: status %q (errors %+v), want %q", what, res.Status.Value, res.Errors, value)
+			t.Fatalf("%s: status %q (errors %+v), want %q", what, res.Status.Value, res.Error, value)
 		}
 		return res
 	}
@@ -286,7 +286,7 @@ verifier:
 		t.Fatalf("the remote verifier refetched: %v then %v", first.Status.FetchedAt, res.Status.FetchedAt)
 	}
 	mustRun(t, dir, "revoke", id, "--reason", "key_compromise", "--server", srv.url, "--token", auditor)
-	if res := want("local after revoke", srv.url, "revoked"); res.Verified || res.Errors[0].Code != "revoked" {
+	if res := want("local after revoke", srv.url, "revoked"); res.Verified || res.Error == nil || res.Error.Code != "revoked" {
 		t.Fatalf("after revoke: %+v", res)
 	}
 }
@@ -356,7 +356,7 @@ func TestShippedConfigs(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, code := remoteVerifyCLI(t, dir, srv.url, "", credFile, key, "")
-		if code != 1 || res.Verified || len(res.Errors) == 0 || res.Errors[0].Code != "untrusted_issuer" {
+		if code != 1 || res.Verified || res.Error == nil || res.Error.Code != "untrusted_issuer" {
 			t.Fatalf("verifier.yaml with an untrusted issuer: exit %d %+v", code, res)
 		}
 		entries, _ := os.ReadDir(dir)

@@ -72,7 +72,7 @@ func runDemo(ctx context.Context, w io.Writer) error {
 	resolver := did.NewResolver(newFetcher(config.Default()))
 	res, err := sdjwt.Verify(ctx, pres, sdjwt.VerifyOptions{
 		IssuerKey: func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-			return verifier.DIDIssuerKey(ctx, resolver, iss, hdr)
+			return did.IssuerKey(ctx, resolver, iss, hdr.KeyID())
 		},
 		RequireKB: true, Audience: aud, Nonce: nonce,
 	})

@@ -20,7 +20,6 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
-	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
@@ -327,7 +326,7 @@ func durFetchLists(t *testing.T, ts *testServer, creds []issuer.Issued) map[stri
 	t.Helper()
 	resolver := did.NewResolver(did.NewFetcher(did.FetcherConfig{AllowHosts: []string{"127.0.0.1"}}))
 	keyFn := func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-		return verifier.DIDIssuerKey(ctx, resolver, iss, hdr)
+		return did.IssuerKey(ctx, resolver, iss, hdr.KeyID())
 	}
 	out := map[string]*revocation.Token{}
 	for _, c := range creds {

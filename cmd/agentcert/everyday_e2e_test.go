@@ -251,7 +251,7 @@ func TestBackupAndRestore(t *testing.T) {
 	// The restored issuer still signs with its key and verifies its own.
 	id, cred, key := issueCLI(t, dir, ts.URL, tok)
 	if res, code := remoteVerifyCLI(t, dir, ts.URL, "", cred, key, ""); code != 0 || !res.Verified {
-		t.Fatalf("verify %s after restore: exit %d %+v", id, code, res.Errors)
+		t.Fatalf("verify %s after restore: exit %d %+v", id, code, res.Error)
 	}
 }
 

@@ -72,7 +72,7 @@ func TestCLIKeysRotateAndRetire(t *testing.T) {
 		t.Fatalf("after rotation and restart the kid is %s, want %s", kid, newKID)
 	}
 	if res, code := verifyWithDevConfig(t, ts, dir, old.Credential, agentKey); code != 0 || !res.Verified {
-		t.Fatalf("a credential signed before the rotation: exit %d %+v", code, res.Errors)
+		t.Fatalf("a credential signed before the rotation: exit %d %+v", code, res.Error)
 	}
 
 	if err := ts.stop(); err != nil {
@@ -83,10 +83,10 @@ func TestCLIKeysRotateAndRetire(t *testing.T) {
 	}
 	mustRun(t, dir, "keys", "retire", oldKID, "--config", ts.Config)
 	ts.restart()
-	if res, code := verifyWithDevConfig(t, ts, dir, old.Credential, agentKey); code != 1 || res.Verified || res.Errors[0].Code != "key_not_found" {
-		t.Fatalf("a credential of a retired key: exit %d %+v", code, res.Errors)
+	if res, code := verifyWithDevConfig(t, ts, dir, old.Credential, agentKey); code != 1 || res.Verified || res.Code() != "key_not_found" {
+		t.Fatalf("a credential of a retired key: exit %d %+v", code, res.Error)
 	}
 	if res, code := verifyWithDevConfig(t, ts, dir, fresh.Credential, agentKey); code != 0 || !res.Verified {
-		t.Fatalf("a credential of the active key: exit %d %+v", code, res.Errors)
+		t.Fatalf("a credential of the active key: exit %d %+v", code, res.Error)
 	}
 }

@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/server"
-	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/spf13/cobra"
@@ -199,7 +199,7 @@ func newStatusCheckCmd() *cobra.Command {
 				return resp.Body, nil
 			}
 			keyFn := func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
-				return verifier.DIDIssuerKey(ctx, resolver, iss, hdr)
+				return did.IssuerKey(ctx, resolver, iss, hdr.KeyID())
 			}
 			res, err := checkStatus(cmd.Context(), fetch, keyFn, uri, idx, expectIssuer, cfg.Verifier.Leeway, time.Now)
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/datadir"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
@@ -70,7 +71,7 @@ func webDID(publicURL string) (string, error) {
 
 // issuerParts is the issuer side of a running service.
 type issuerParts struct {
-	store *store.SQLite
+	store store.Store
 	lock  *datadir.Lock
 	*issuer.Parts
 }
@@ -165,10 +166,19 @@ func lockDataDir(dir, why string) (*datadir.Lock, error) {
 // dbFile is the SQLite database's name in the data directory.
 const dbFile = "agentcert.db"
 
-// openStore opens (creating) the SQLite database in the data directory.
-func openStore(ctx context.Context, cfg config.Config) (*store.SQLite, error) {
+// openStore opens the PostgreSQL database of store.url, or else (creating
+// it) the SQLite database in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	// The data directory holds the key-encryption key file either way.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.Store.URL != "" {
+		st, err := postgres.Open(ctx, cfg.Store.URL)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil
 	}
 	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, dbFile))
 	if err != nil {
@@ -192,7 +202,7 @@ func issuerSettingsFrom(cfg config.Config) (issuer.Settings, error) {
 
 // openKeyRing loads the issuer's key ring alone (for keys rotate and
 // retire). It never creates a key-encryption key.
-func openKeyRing(ctx context.Context, cfg config.Config, st *store.SQLite) (*issuer.KeyRing, error) {
+func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issuer.KeyRing, error) {
 	s, err := issuerSettingsFrom(cfg)
 	if err != nil {
 		return nil, err
@@ -225,6 +235,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
+		go refreshKeys(ctx, parts.Keys, cfg.Store.RefreshInterval, log)
 	}
 	if cfg.Verifier.Enabled {
 		local := ""
@@ -238,13 +249,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.Nonces, err = newNonces(cfg); err != nil {
 			return err
 		}
-		vo := verifier.Options{}
+		vopts := []verifier.Option{verifier.WithNonces(opts.Nonces)}
 		if own != nil {
 			// Whether it is trusted is the policy's business; where its
 			// keys and lists come from is this process.
-			vo.Local = localIssuer(cfg.PublicURL, own.Parts)
+			vopts = append(vopts, verifier.WithLocalIssuer(localIssuer(cfg.PublicURL, own.Parts)))
 		}
-		if opts.Verifier, err = newVerifier(cfg, p, opts.Nonces, vo); err != nil {
+		if opts.Verifier, err = newVerifier(cfg, p, vopts...); err != nil {
 			return err
 		}
 	}
@@ -265,6 +276,28 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// refreshKeys reloads the key ring every interval until ctx ends, so that
+// a rotation or retirement made on another node sharing the database is
+// used here within one interval.
+func refreshKeys(ctx context.Context, kr *issuer.KeyRing, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := kr.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("key refresh failed", "err", err)
+		case changed:
+			log.Info("signing keys changed in the store", "active", kr.Active().KeyID())
+		}
+	}
 }
 
 // listenAddr is the address to report for a listener opened on listen: the

@@ -1,26 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 
-	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
-
-// fetchFunc adapts the guarded fetcher to the verifier's FetchFunc.
-func fetchFunc(f *did.Fetcher) verifier.FetchFunc {
-	return func(ctx context.Context, url, accept string, maxBytes int64) ([]byte, error) {
-		r, err := f.Get(ctx, url, accept, maxBytes)
-		if err != nil {
-			return nil, err
-		}
-		return r.Body, nil
-	}
-}
 
 // policyFrom turns the verifier config into a policy; localIssuer, when not
 // empty and trust_local_issuer is set, is trusted for the agent
@@ -62,12 +49,12 @@ func newNonces(cfg config.Config) (*verifier.Nonces, error) {
 	return n, nil
 }
 
-// newVerifier wires a verifier from config.
-func newVerifier(cfg config.Config, p verifier.Policy, nonces *verifier.Nonces, o verifier.Options) (*verifier.Verifier, error) {
-	f := newFetcher(cfg)
-	o.Resolver = did.NewCachingResolver(did.NewResolver(f), cfg.Verifier.CacheTTL, cfg.Verifier.CacheEntries, o.Now)
-	o.Fetch = fetchFunc(f)
-	o.Nonces = nonces
-	o.CacheTTL, o.CacheEntries = cfg.Verifier.CacheTTL, cfg.Verifier.CacheEntries
-	return verifier.New(p, o)
+// newVerifier wires a verifier from config: the configured fetcher and
+// caches, then opts.
+func newVerifier(cfg config.Config, p verifier.Policy, opts ...verifier.Option) (*verifier.Verifier, error) {
+	base := []verifier.Option{
+		verifier.WithFetcher(newFetcher(cfg)),
+		verifier.WithCache(cfg.Verifier.CacheTTL, cfg.Verifier.CacheEntries),
+	}
+	return verifier.New(p, append(base, opts...)...)
 }

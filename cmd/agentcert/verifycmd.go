@@ -77,13 +77,13 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 					return &exitError{code: exitUsage, err: err}
 				}
 			} else {
-				o := verifier.Options{}
+				var opts []verifier.Option
 				if now != "" {
 					t, err := time.Parse(time.RFC3339, now)
 					if err != nil {
 						return usageErr("--now: %v", err)
 					}
-					o.Now = func() time.Time { return t }
+					opts = append(opts, verifier.WithClock(func() time.Time { return t }))
 				}
 				if issuerJWK != "" {
 					k, err := keyutil.ReadFile(issuerJWK)
@@ -93,14 +93,16 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 					if err != nil {
 						return &exitError{code: exitUsage, err: err}
 					}
-					o.PinnedIssuerKey = k
+					opts = append(opts, verifier.WithPinnedIssuerKey(k))
 				}
 				p, err := policyFrom(cfg, "")
 				if err != nil {
 					return err
 				}
 				p.Trusted = map[string][]string{}
-				p.TrustAny = len(trust) == 0
+				if len(trust) == 0 {
+					opts = append(opts, verifier.WithAnyIssuer())
+				}
 				for _, t := range trust {
 					p.Trusted[t] = append(p.Trusted[t], verifier.AnyVCT)
 				}
@@ -110,7 +112,7 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 				if maxKBAge > 0 {
 					p.MaxKBAge = maxKBAge
 				}
-				v, err := newVerifier(cfg, p, nil, o)
+				v, err := newVerifier(cfg, p, opts...)
 				if err != nil {
 					return err
 				}
@@ -174,7 +176,7 @@ func printVerify(w io.Writer, out *verifier.Result, asJSON bool) error {
 		return enc.Encode(out)
 	}
 	if !out.Verified {
-		for _, e := range out.Errors {
+		if e := out.Error; e != nil {
 			fmt.Fprintf(w, "NOT VERIFIED: %s: %s\n", e.Code, e.Message)
 		}
 		return nil

@@ -11,7 +11,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"log"
@@ -26,18 +25,21 @@ import (
 const vct = "urn:agentcert:agent-certification:v1"
 
 // newAPI returns the invoice API behind the agentcert middleware.
-func newAPI(v *verifier.Verifier, nonces *verifier.Nonces, audience string) http.Handler {
-	guard := verifier.Middleware(v, verifier.MiddlewareOptions{
+func newAPI(v *verifier.Verifier, nonces *verifier.Nonces, audience string) (http.Handler, error) {
+	guard, err := verifier.Middleware(v, verifier.MiddlewareOptions{
 		Audience: audience,
 		Nonces:   nonces,
 		Action:   actionOf,
 	})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /nonce", nonces.Handler())
 	mux.Handle("GET /invoices", guard(http.HandlerFunc(listInvoices)))
 	mux.Handle("GET /invoices/{id}", guard(http.HandlerFunc(getInvoice)))
 	mux.Handle("POST /invoices/{id}/pay", guard(http.HandlerFunc(payInvoice)))
-	return mux
+	return mux, nil
 }
 
 // actionOf maps each route to the action an agent needs for it.
@@ -100,27 +102,21 @@ func main() {
 	if *allow != "" {
 		hosts = []string{*allow}
 	}
-	fetcher := did.NewFetcher(did.FetcherConfig{AllowHosts: hosts})
 	p := verifier.DefaultPolicy()
 	p.Trusted[*trust] = []string{vct}
 	nonces, err := verifier.NewNonces(nil, 5*time.Minute, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	v, err := verifier.New(p, verifier.Options{
-		Resolver: did.NewCachingResolver(did.NewResolver(fetcher), 5*time.Minute, 1024, nil),
-		Fetch: func(ctx context.Context, url, accept string, max int64) ([]byte, error) {
-			r, err := fetcher.Get(ctx, url, accept, max)
-			if err != nil {
-				return nil, err
-			}
-			return r.Body, nil
-		},
-	})
+	v, err := verifier.New(p, verifier.WithFetcher(did.NewFetcher(did.FetcherConfig{AllowHosts: hosts})))
+	if err != nil {
+		log.Fatal(err)
+	}
+	api, err := newAPI(v, nonces, *audience)
 	if err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("invoice API on http://%s (audience %s, trusting %s)", *listen, *audience, *trust)
-	srv := &http.Server{Addr: *listen, Handler: newAPI(v, nonces, *audience), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }

@@ -92,14 +92,15 @@ func fixture(t *testing.T, trusted party) (*httptest.Server, *statusLists) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verifier.New(p, verifier.Options{
-		Resolver: did.NewResolver(did.NewFetcher(did.FetcherConfig{})),
-		Fetch:    lists.fetch,
-	})
+	v, err := verifier.New(p, verifier.WithFetch(lists.fetch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newAPI(v, nonces, aud))
+	api, err := newAPI(v, nonces, aud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return srv, lists
 }

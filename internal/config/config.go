@@ -22,6 +22,7 @@ type Config struct {
 	LogLevel  string `mapstructure:"log_level"`  // debug | info | warn | error
 
 	HTTP     HTTP     `mapstructure:"http"`
+	Store    Store    `mapstructure:"store"`
 	Issuer   Issuer   `mapstructure:"issuer"`
 	Status   Status   `mapstructure:"status"`
 	Verifier Verifier `mapstructure:"verifier"`
@@ -35,6 +36,17 @@ type HTTP struct {
 	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+}
+
+// Store selects the issuer's database.
+type Store struct {
+	// URL is empty for the embedded SQLite database in data_dir (one
+	// node), or a postgres:// URL of a database that several issuer nodes
+	// share.
+	URL string `mapstructure:"url"`
+	// RefreshInterval is how often a node reloads the signing keys, so
+	// that a rotation made on another node is used here too.
+	RefreshInterval time.Duration `mapstructure:"refresh_interval"`
 }
 
 // Issuer configures the issuing surface (credentials, keys, tokens, audit).
@@ -78,6 +90,7 @@ type Verifier struct {
 	RequireNonce     bool          `mapstructure:"require_nonce"` // KB-JWT nonce must come from GET /v1/nonce
 	NonceTTL         time.Duration `mapstructure:"nonce_ttl"`
 	NonceSecrets     []string      `mapstructure:"nonce_secrets"` // base64 secrets, first signs; empty = random per process
+	NonceStore       string        `mapstructure:"nonce_store"`   // where spent nonces are kept: "memory" (one replica) or a redis:// URL shared by replicas
 	RequireToken     bool          `mapstructure:"require_token"` // bearer token (any role) needed for /v1/verify
 	CacheTTL         time.Duration `mapstructure:"cache_ttl"`     // resolved DID documents and issuer keys
 	CacheEntries     int           `mapstructure:"cache_entries"`
@@ -111,6 +124,7 @@ func Default() Config {
 			IdleTimeout:     120 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
 		},
+		Store: Store{RefreshInterval: time.Second},
 		Issuer: Issuer{
 			Enabled:              true,
 			DIDMethod:            "web",
@@ -131,6 +145,7 @@ func Default() Config {
 			CheckStatus:      true,
 			MaxStatusAge:     5 * time.Minute,
 			NonceTTL:         5 * time.Minute,
+			NonceStore:       "memory",
 			CacheTTL:         5 * time.Minute,
 			CacheEntries:     1024,
 		},
@@ -164,9 +179,10 @@ func (c *Config) DerivePublicURL() {
 	}
 }
 
-// Validate checks every value and returns all problems found, each naming
-// its key.
+// Validate completes the derived values (DerivePublicURL), then checks
+// every value and returns all problems found, each naming its key.
 func (c *Config) Validate() error {
+	c.DerivePublicURL()
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
@@ -220,6 +236,12 @@ func (c *Config) Validate() error {
 		if c.Status.ListSize < MinStatusListSize || c.Status.ListSize%8 != 0 {
 			bad("status.list_size", "must be a multiple of 8 and at least %d", MinStatusListSize)
 		}
+		if u := c.Store.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			bad("store.url", "must be empty (SQLite in data_dir) or a postgres:// URL")
+		}
+		if c.Store.RefreshInterval <= 0 {
+			bad("store.refresh_interval", "must be a positive duration")
+		}
 		if c.Status.TTL <= 0 || c.Status.Validity < c.Status.TTL {
 			bad("status.ttl", "must be positive and at most status.validity")
 		}
@@ -249,6 +271,13 @@ func (c *Config) Validate() error {
 		}
 		if c.Verifier.RequireToken && !c.Issuer.Enabled {
 			bad("verifier.require_token", "needs the issuer's token store (issuer.enabled: true)")
+		}
+		if n := c.Verifier.NonceStore; n != "memory" && !strings.HasPrefix(n, "redis://") && !strings.HasPrefix(n, "rediss://") {
+			bad("verifier.nonce_store", "must be memory or a redis:// URL")
+		} else if n != "memory" && len(c.Verifier.NonceSecrets) == 0 {
+			// Random per-process secrets would make every replica refuse
+			// the others' nonces.
+			bad("verifier.nonce_store", "a shared nonce store needs verifier.nonce_secrets, the same on every replica")
 		}
 		if c.Verifier.CacheEntries <= 0 {
 			bad("verifier.cache_entries", "must be positive")

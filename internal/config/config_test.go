@@ -77,6 +77,12 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		},
 		"verifier.require_token": func(c *Config) { c.Issuer.Enabled = false; c.Verifier.RequireToken = true },
 		"fetch.max_bytes":        func(c *Config) { c.Fetch.MaxBytes = -1 },
+		"store.url":              func(c *Config) { c.Store.URL = "mysql://db/agentcert" },
+		"store.refresh_interval": func(c *Config) { c.Store.RefreshInterval = 0 },
+		"verifier.nonce_store":   func(c *Config) { c.Verifier.NonceStore = "memcached://x" },
+		"a shared nonce store needs verifier.nonce_secrets": func(c *Config) {
+			c.Verifier.NonceStore = "redis://127.0.0.1:6379/0"
+		},
 		"neither issuer nor verifier": func(c *Config) {
 			c.Issuer.Enabled, c.Verifier.Enabled = false, false
 		},
@@ -87,5 +93,15 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: error %v does not name it", key, err)
 		}
+	}
+}
+
+func TestValidateAcceptsScaleOut(t *testing.T) {
+	c := Default()
+	c.Store.URL = "postgres://agentcert@db:5432/agentcert"
+	c.Verifier.NonceStore = "redis://redis:6379/0"
+	c.Verifier.NonceSecrets = []string{"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg=="}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

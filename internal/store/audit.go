@@ -73,14 +73,7 @@ func normalizeDetails(d json.RawMessage) (json.RawMessage, error) {
 
 // appendAudit appends a inside the current op and returns the stored entry.
 func (w *wtx) appendAudit(a AuditEntry) (AuditEntry, error) {
-	if a.Action == "" {
-		return AuditEntry{}, errcode.New(errcode.InvalidInput, "store: audit entry without action")
-	}
-	details, err := normalizeDetails(a.Details)
-	if err != nil {
-		return AuditEntry{}, err
-	}
-	t, err := nanos(a.Time, w.s.now, "audit time")
+	e, err := PrepareAudit(a, w.s.now)
 	if err != nil {
 		return AuditEntry{}, err
 	}
@@ -93,12 +86,8 @@ func (w *wtx) appendAudit(a AuditEntry) (AuditEntry, error) {
 	case err != nil:
 		return AuditEntry{}, fmt.Errorf("store: audit head: %w", err)
 	}
-	e := AuditEntry{
-		Seq: seq + 1, Time: fromNanos(t),
-		Actor: a.Actor, Action: a.Action, Target: a.Target,
-		Details: details, PrevHash: bytes.Clone(prev),
-	}
-	e.Hash = ChainHash(e.PrevHash, e)
+	e = Chain(e, seq, prev)
+	t := e.Time.UnixNano()
 	if _, err := w.exec(`INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, t, e.Actor, e.Action, e.Target, string(e.Details), e.PrevHash, e.Hash); err != nil {
 		return AuditEntry{}, mapErr(err, "append audit")
@@ -138,19 +127,9 @@ func scanAudit(sc interface{ Scan(...any) error }) (AuditEntry, error) {
 	if err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Target, &details, &e.PrevHash, &e.Hash); err != nil {
 		return AuditEntry{}, err
 	}
-	e.Time = fromNanos(t)
+	e.Time = FromNanos(t)
 	e.Details = json.RawMessage(details)
 	return e, nil
-}
-
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultLimit
-	case n > MaxLimit:
-		return MaxLimit
-	}
-	return n
 }
 
 // Audit returns the entries matching f, ascending by seq.
@@ -169,7 +148,7 @@ func (s *SQLite) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		}
 	}
 	if !f.Since.IsZero() {
-		n, err := nanos(f.Since, nil, "since")
+		n, err := Nanos(f.Since, nil, "since")
 		if err != nil {
 			return nil, err
 		}
@@ -177,14 +156,14 @@ func (s *SQLite) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		args = append(args, n)
 	}
 	if !f.Until.IsZero() {
-		n, err := nanos(f.Until, nil, "until")
+		n, err := Nanos(f.Until, nil, "until")
 		if err != nil {
 			return nil, err
 		}
 		where = append(where, "time < ?")
 		args = append(args, n)
 	}
-	args = append(args, clampLimit(f.Limit))
+	args = append(args, ClampLimit(f.Limit))
 	q := "SELECT " + auditCols + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY seq LIMIT ?"
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {

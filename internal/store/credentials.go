@@ -3,28 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
-	"time"
-
-	"github.com/agentcert/agentcert/errcode"
 )
 
 // InsertCredential records an issued credential, its idempotency key (when
 // idem is not nil) and its audit entry in one transaction, and bumps the
 // list's Used.
 func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idempotency, a *AuditEntry) error {
-	if c.ID == "" || c.ListID == "" {
-		return errcode.New(errcode.InvalidInput, "store: insert credential: id and list id are required")
-	}
-	if c.Idx < 0 {
-		return errcode.New(errcode.InvalidInput, "store: insert credential %q: negative index %d", c.ID, c.Idx)
-	}
-	if c.Status > StatusSuspended {
-		return errcode.New(errcode.InvalidInput, "store: insert credential %q: status %d is not 0, 1 or 2", c.ID, c.Status)
-	}
-	if len(c.JWTHash) == 0 {
-		return errcode.New(errcode.InvalidInput, "store: insert credential %q: jwt hash is required", c.ID)
+	if err := CheckCredential(c, idem); err != nil {
+		return err
 	}
 	expires, err := nullNanos(&c.ExpiresAt, "expires_at")
 	if err != nil {
@@ -34,11 +21,8 @@ func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idemp
 	if err != nil {
 		return err
 	}
-	if idem != nil && (idem.TokenID == "" || idem.Key == "") {
-		return errcode.New(errcode.InvalidInput, "store: insert credential %q: idempotency token id and key are required", c.ID)
-	}
 	return s.write(ctx, func(w *wtx) error {
-		issued, err := nanos(c.IssuedAt, s.now, "issued_at")
+		issued, err := Nanos(c.IssuedAt, s.now, "issued_at")
 		if err != nil {
 			return err
 		}
@@ -47,7 +31,7 @@ func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idemp
 			return mapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
 		}
 		if c.Idx >= size {
-			return errcode.New(errcode.InvalidInput, "store: insert credential %q: index %d outside list %q of size %d", c.ID, c.Idx, c.ListID, size)
+			return IndexOutside(c, size)
 		}
 		if _, err := w.exec(`INSERT INTO credentials (id, subject, principal_id, agent_class, vct, list_id, idx, status,
 			issued_at, expires_at, jwt_hash, token_id, status_reason, status_incident, status_note, status_changed_at)
@@ -65,7 +49,7 @@ func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idemp
 			}
 		}
 		if idem != nil {
-			created, err := nanos(idem.CreatedAt, s.now, "idempotency created_at")
+			created, err := Nanos(idem.CreatedAt, s.now, "idempotency created_at")
 			if err != nil {
 				return err
 			}
@@ -89,9 +73,9 @@ func scanCred(sc interface{ Scan(...any) error }) (Credential, error) {
 		&issued, &expires, &c.JWTHash, &c.TokenID, &c.StatusReason, &c.StatusIncident, &c.StatusNote, &changed); err != nil {
 		return Credential{}, err
 	}
-	c.IssuedAt = fromNanos(issued)
+	c.IssuedAt = FromNanos(issued)
 	if expires.Valid {
-		c.ExpiresAt = fromNanos(expires.Int64)
+		c.ExpiresAt = FromNanos(expires.Int64)
 	}
 	c.StatusChangedAt = fromNull(changed)
 	return c, nil
@@ -134,6 +118,9 @@ func (s *SQLite) Credential(ctx context.Context, id string) (Credential, error) 
 
 // credWhere builds the WHERE clause of a credential filter (without paging).
 func credWhere(f CredentialFilter) ([]string, []any, error) {
+	if err := CheckFilter(f); err != nil {
+		return nil, nil, err
+	}
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, v string }{{"subject", f.Subject}, {"principal_id", f.PrincipalID}, {"agent_class", f.AgentClass}} {
@@ -143,7 +130,7 @@ func credWhere(f CredentialFilter) ([]string, []any, error) {
 		}
 	}
 	if !f.IssuedBefore.IsZero() {
-		n, err := nanos(f.IssuedBefore, nil, "issued_before")
+		n, err := Nanos(f.IssuedBefore, nil, "issued_before")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -151,9 +138,6 @@ func credWhere(f CredentialFilter) ([]string, []any, error) {
 		args = append(args, n)
 	}
 	if f.Status != nil {
-		if *f.Status > StatusSuspended {
-			return nil, nil, errcode.New(errcode.InvalidInput, "store: status filter %d is not 0, 1 or 2", *f.Status)
-		}
 		where = append(where, "status = ?")
 		args = append(args, *f.Status)
 	}
@@ -172,7 +156,7 @@ func (s *SQLite) Credentials(ctx context.Context, f CredentialFilter) ([]Credent
 		return nil, err
 	}
 	where = append(where, "id > ?")
-	args = append(args, f.AfterID, clampLimit(f.Limit))
+	args = append(args, f.AfterID, ClampLimit(f.Limit))
 	out, err := queryCreds(ctx, s.rdb, "SELECT "+credCols+" FROM credentials WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
 		return nil, mapErr(err, "credentials")
@@ -180,23 +164,16 @@ func (s *SQLite) Credentials(ctx context.Context, f CredentialFilter) ([]Credent
 	return out, nil
 }
 
-func checkChange(ch StatusChange) error {
-	if ch.Value > StatusSuspended {
-		return errcode.New(errcode.InvalidInput, "store: status %d is not 0, 1 or 2", ch.Value)
-	}
-	return nil
-}
-
 // SetStatus changes one credential's status from from to ch.Value and bumps
 // its list's version, atomically with the audit entry. The transition is
 // checked here and again by a trigger in the database (migration 0002).
 func (s *SQLite) SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error) {
-	if err := checkTransition(from, ch); err != nil {
+	if err := CheckTransition(from, ch); err != nil {
 		return Credential{}, err
 	}
 	var out Credential
 	err := s.write(ctx, func(w *wtx) error {
-		at, err := nanos(ch.At, s.now, "status change time")
+		at, err := Nanos(ch.At, s.now, "status change time")
 		if err != nil {
 			return err
 		}
@@ -205,7 +182,7 @@ func (s *SQLite) SetStatus(ctx context.Context, credID string, from uint8, ch St
 			return mapErr(err, "set status of %q", credID)
 		}
 		if c.Status != from {
-			return staleStatus(credID, c.Status, from)
+			return StaleStatus(credID, c.Status, from)
 		}
 		if err := w.setStatus(c.ID, c.ListID, ch, at); err != nil {
 			return err
@@ -213,41 +190,13 @@ func (s *SQLite) SetStatus(ctx context.Context, credID string, from uint8, ch St
 		if err := w.audit(a); err != nil {
 			return err
 		}
-		out = changed(c, ch, fromNanos(at))
+		out = Changed(c, ch, FromNanos(at))
 		return nil
 	})
 	if err != nil {
 		return Credential{}, err
 	}
 	return out, nil
-}
-
-// checkTransition refuses a status value out of range and a transition the
-// rules do not allow, before anything is read.
-func checkTransition(from uint8, ch StatusChange) error {
-	if err := checkChange(ch); err != nil {
-		return err
-	}
-	if from > StatusSuspended {
-		return errcode.New(errcode.InvalidInput, "store: status %d is not 0, 1 or 2", from)
-	}
-	if !TransitionAllowed(from, ch.Value) {
-		return fmt.Errorf("store: status %d cannot change to %d: %w", from, ch.Value, ErrConflict)
-	}
-	return nil
-}
-
-// staleStatus is the conflict of a SetStatus whose expected prior status is
-// no longer the record's.
-func staleStatus(id string, got, want uint8) error {
-	return fmt.Errorf("store: set status of %q: status is %d, not %d: %w", id, got, want, ErrConflict)
-}
-
-// changed returns c after the status change ch made at t.
-func changed(c Credential, ch StatusChange, t time.Time) Credential {
-	c.Status, c.StatusReason, c.StatusIncident, c.StatusNote = ch.Value, ch.Reason, ch.Incident, ch.Note
-	c.StatusChangedAt = &t
-	return c
 }
 
 func (w *wtx) setStatus(id, listID string, ch StatusChange, at int64) error {
@@ -264,10 +213,7 @@ func (w *wtx) setStatus(id, listID string, ch StatusChange, at int64) error {
 // bulkWhere is the filter of BulkSetStatus: f plus the rule that skips
 // credentials that would not change.
 func bulkWhere(f CredentialFilter, ch StatusChange) (string, []any, error) {
-	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {
-		return "", nil, errcode.New(errcode.InvalidInput, "store: bulk status change needs a subject, principal id, agent class or issued-before filter")
-	}
-	if err := checkChange(ch); err != nil {
+	if err := CheckBulk(f, ch); err != nil {
 		return "", nil, err
 	}
 	where, args, err := credWhere(f)
@@ -304,7 +250,7 @@ func (s *SQLite) BulkSetStatus(ctx context.Context, f CredentialFilter, ch Statu
 	var count int
 	err = s.write(ctx, func(w *wtx) error {
 		count = 0
-		at, err := nanos(ch.At, s.now, "status change time")
+		at, err := Nanos(ch.At, s.now, "status change time")
 		if err != nil {
 			return err
 		}
@@ -353,6 +299,6 @@ func (s *SQLite) Idempotent(ctx context.Context, tokenID, key string) (Idempoten
 	if err != nil {
 		return Idempotency{}, mapErr(err, "idempotency key")
 	}
-	i.CreatedAt = fromNanos(created)
+	i.CreatedAt = FromNanos(created)
 	return i, nil
 }

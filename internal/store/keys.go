@@ -5,31 +5,20 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
-
-	"github.com/agentcert/agentcert/errcode"
 )
 
 // PutKey inserts a key. When k.Active is set every other key is deactivated
 // in the same transaction.
 func (s *SQLite) PutKey(ctx context.Context, k Key, a *AuditEntry) error {
-	if k.KID == "" {
-		return errcode.New(errcode.InvalidInput, "store: put key: empty kid")
-	}
-	if k.Alg != "ES256" && k.Alg != "EdDSA" {
-		return errcode.New(errcode.InvalidInput, "store: put key %q: alg %q is not ES256 or EdDSA", k.KID, k.Alg)
-	}
-	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
-		return errcode.New(errcode.InvalidInput, "store: put key %q: public JWK and encrypted private key are required", k.KID)
+	if err := CheckKey(k); err != nil {
+		return err
 	}
 	retired, err := nullNanos(k.RetiredAt, "retired_at")
 	if err != nil {
 		return err
 	}
-	if k.Active && retired.Valid {
-		return errcode.New(errcode.InvalidInput, "store: put key %q: a retired key cannot be active", k.KID)
-	}
 	return s.write(ctx, func(w *wtx) error {
-		created, err := nanos(k.CreatedAt, s.now, "created_at")
+		created, err := Nanos(k.CreatedAt, s.now, "created_at")
 		if err != nil {
 			return err
 		}
@@ -55,7 +44,7 @@ func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
 	if err := sc.Scan(&k.KID, &k.Alg, &k.PublicJWK, &k.PrivateEnc, &created, &k.Active, &retired); err != nil {
 		return Key{}, err
 	}
-	k.CreatedAt = fromNanos(created)
+	k.CreatedAt = FromNanos(created)
 	k.RetiredAt = fromNull(retired)
 	return k, nil
 }
@@ -143,7 +132,7 @@ func (s *SQLite) RetireKey(ctx context.Context, kid string, at time.Time, a *Aud
 		case retired:
 			return fmt.Errorf("store: retire key %q: key is already retired: %w", kid, ErrConflict)
 		}
-		n, err := nanos(at, s.now, "retired_at")
+		n, err := Nanos(at, s.now, "retired_at")
 		if err != nil {
 			return err
 		}

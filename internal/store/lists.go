@@ -2,25 +2,15 @@ package store
 
 import (
 	"context"
-
-	"github.com/agentcert/agentcert/errcode"
 )
 
 // CreateStatusList inserts a status list with Used 0 and Version 1.
 func (s *SQLite) CreateStatusList(ctx context.Context, l StatusList, a *AuditEntry) error {
-	if l.ID == "" {
-		return errcode.New(errcode.InvalidInput, "store: create status list: empty id")
-	}
-	if l.Size <= 0 {
-		return errcode.New(errcode.InvalidInput, "store: create status list %q: size %d is not positive", l.ID, l.Size)
-	}
-	switch l.Bits {
-	case 1, 2, 4, 8:
-	default:
-		return errcode.New(errcode.InvalidInput, "store: create status list %q: bits %d is not 1, 2, 4 or 8", l.ID, l.Bits)
+	if err := CheckStatusList(l); err != nil {
+		return err
 	}
 	return s.write(ctx, func(w *wtx) error {
-		created, err := nanos(l.CreatedAt, s.now, "created_at")
+		created, err := Nanos(l.CreatedAt, s.now, "created_at")
 		if err != nil {
 			return err
 		}
@@ -40,7 +30,7 @@ func scanList(sc interface{ Scan(...any) error }) (StatusList, error) {
 	if err := sc.Scan(&l.ID, &l.Size, &l.Bits, &l.Used, &l.Version, &created); err != nil {
 		return StatusList{}, err
 	}
-	l.CreatedAt = fromNanos(created)
+	l.CreatedAt = FromNanos(created)
 	return l, nil
 }
 

@@ -365,20 +365,6 @@ func (s *SQLite) acquire() (release func(), err error) {
 // now returns the clock's time.
 func (s *SQLite) now() time.Time { return s.opt.now() }
 
-// nanos converts a time to stored nanoseconds; zero means def.
-func nanos(t time.Time, def func() time.Time, what string) (int64, error) {
-	if t.IsZero() {
-		if def == nil {
-			return 0, errcode.New(errcode.InvalidInput, "store: %s is zero", what)
-		}
-		t = def()
-	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return 0, errcode.New(errcode.InvalidInput, "store: %s %s is out of range", what, t.Format(time.RFC3339))
-	}
-	return t.UnixNano(), nil
-}
-
 var (
 	minTime = time.Unix(0, math.MinInt64)
 	maxTime = time.Unix(0, math.MaxInt64)
@@ -389,17 +375,15 @@ func nullNanos(t *time.Time, what string) (sql.NullInt64, error) {
 	if t == nil || t.IsZero() {
 		return sql.NullInt64{}, nil
 	}
-	n, err := nanos(*t, nil, what)
+	n, err := Nanos(*t, nil, what)
 	return sql.NullInt64{Int64: n, Valid: err == nil}, err
 }
-
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 func fromNull(n sql.NullInt64) *time.Time {
 	if !n.Valid {
 		return nil
 	}
-	t := fromNanos(n.Int64)
+	t := FromNanos(n.Int64)
 	return &t
 }
 

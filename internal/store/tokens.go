@@ -5,21 +5,19 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
-
-	"github.com/agentcert/agentcert/errcode"
 )
 
 // CreateToken inserts a token.
 func (s *SQLite) CreateToken(ctx context.Context, t Token, a *AuditEntry) error {
-	if t.ID == "" || t.Role == "" || len(t.Hash) == 0 {
-		return errcode.New(errcode.InvalidInput, "store: create token: id, role and hash are required")
+	if err := CheckToken(t); err != nil {
+		return err
 	}
 	revoked, err := nullNanos(t.RevokedAt, "revoked_at")
 	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(w *wtx) error {
-		created, err := nanos(t.CreatedAt, s.now, "created_at")
+		created, err := Nanos(t.CreatedAt, s.now, "created_at")
 		if err != nil {
 			return err
 		}
@@ -40,7 +38,7 @@ func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 	if err := sc.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &revoked); err != nil {
 		return Token{}, err
 	}
-	t.CreatedAt = fromNanos(created)
+	t.CreatedAt = FromNanos(created)
 	t.RevokedAt = fromNull(revoked)
 	return t, nil
 }
@@ -95,7 +93,7 @@ func (s *SQLite) RevokeToken(ctx context.Context, id string, at time.Time, a *Au
 		if revoked.Valid {
 			return fmt.Errorf("store: revoke token %q: already revoked: %w", id, ErrConflict)
 		}
-		n, err := nanos(at, s.now, "revoked_at")
+		n, err := Nanos(at, s.now, "revoked_at")
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,53 @@
+// Package problem is the one renderer of RFC 9457 problem details
+// (application/problem+json) with the project's stable code, used by the
+// service (server) and by the verifier's middleware.
+package problem
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/agentcert/agentcert/errcode"
+)
+
+// MediaType is the media type of a problem details document.
+const MediaType = "application/problem+json"
+
+// Problem is an RFC 9457 problem details object with the stable code.
+type Problem struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail,omitempty"`
+	Code     errcode.Code `json:"code"`
+	Instance string       `json:"instance,omitempty"`
+	// RequestID is the request's X-Request-Id, to quote when reporting it.
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one failing JSON location of a request.
+type FieldError struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// New returns the problem for status and code, with type about:blank and
+// the status text as title. detail must be safe to show.
+func New(status int, code errcode.Code, detail string) Problem {
+	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+// Write sends p with its status.
+func Write(w http.ResponseWriter, p Problem) {
+	WriteJSON(w, p.Status, MediaType, p)
+}
+
+// WriteJSON sends v as JSON of media type ctype with status, and tells
+// browsers not to sniff it.
+func WriteJSON(w http.ResponseWriter, status int, ctype string, v any) {
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,130 @@
+package verifier
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/agentcert/agentcert/errcode"
+)
+
+// Request is one verification, and the JSON body of POST /v1/verify.
+type Request struct {
+	Presentation string         `json:"presentation"`
+	Audience     string         `json:"audience"`
+	Nonce        string         `json:"nonce,omitempty"`
+	Action       string         `json:"action,omitempty"`
+	Attributes   map[string]any `json:"request,omitempty"`
+	// Nonces, when set, makes the KB-JWT nonce single-use: it must be one
+	// these Nonces issued, and it is spent only once everything else has
+	// verified (the HTTP middleware sets it; Policy.RequireNonce uses
+	// WithNonces). Never read from JSON.
+	Nonces *Nonces `json:"-"`
+	// RequireKB demands key binding even if the policy does not (the
+	// middleware sets it). Never read from JSON.
+	RequireKB bool `json:"-"`
+}
+
+// ErrorInfo is a failure with its stable code. Cause, when present, is the
+// code of the underlying failure (e.g. status_unavailable caused by
+// fetch_refused).
+type ErrorInfo struct {
+	Code    errcode.Code `json:"code"`
+	Message string       `json:"message"`
+	Cause   errcode.Code `json:"cause,omitempty"`
+}
+
+// Result is the outcome of a verification, and the JSON answer of POST
+// /v1/verify. Verified says whether the presentation is genuine, bound,
+// current, unrevoked and from a trusted issuer; Decision, when an action was
+// named, says whether it is allowed. Error is the failure that stopped the
+// verification (nil when Verified).
+//
+// In JSON the error is the one element of an "errors" array (empty when the
+// presentation verified), so that the shape can grow.
+type Result struct {
+	Verified bool           `json:"verified"`
+	Issuer   string         `json:"issuer,omitempty"`
+	Subject  string         `json:"subject,omitempty"`
+	VCT      string         `json:"vct,omitempty"`
+	Claims   map[string]any `json:"claims,omitempty"`
+	Status   StatusInfo     `json:"status"`
+	Decision *Decision      `json:"decision,omitempty"`
+	Error    *ErrorInfo     `json:"-"`
+}
+
+// resultJSON is Result's wire shape.
+type resultJSON struct {
+	plainResult
+	Errors []ErrorInfo `json:"errors"`
+}
+
+// plainResult has Result's fields without its JSON methods.
+type plainResult Result
+
+// MarshalJSON writes the documented shape: Error as the only element of
+// "errors".
+func (r Result) MarshalJSON() ([]byte, error) {
+	out := resultJSON{plainResult: plainResult(r), Errors: []ErrorInfo{}}
+	if r.Error != nil {
+		out.Errors = append(out.Errors, *r.Error)
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads the documented shape; more than one error is refused.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var in resultJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	if len(in.Errors) > 1 {
+		return fmt.Errorf("verifier: a result carries at most one error, not %d", len(in.Errors))
+	}
+	*r = Result(in.plainResult)
+	if len(in.Errors) == 1 {
+		r.Error = &in.Errors[0]
+	}
+	return nil
+}
+
+// Code returns the code of the failure, or "" when there was none.
+func (r *Result) Code() errcode.Code {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Code
+}
+
+// Allowed reports whether the presentation verified and the named action,
+// if any, was allowed.
+func (r *Result) Allowed() bool {
+	return r.Verified && (r.Decision == nil || r.Decision.Allowed)
+}
+
+func (r *Result) fail(err error) *Result {
+	r.Verified = false
+	msg := err.Error()
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		msg = e.Message
+	}
+	r.Error = &ErrorInfo{Code: errcode.CodeOf(err), Message: msg, Cause: rootCode(err)}
+	return r
+}
+
+// rootCode returns the code of the innermost *errcode.Error in err's chain
+// when it differs from the outermost one, else "".
+func rootCode(err error) errcode.Code {
+	top := errcode.CodeOf(err)
+	var root errcode.Code
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ce, ok := e.(*errcode.Error); ok {
+			root = ce.Code
+		}
+	}
+	if root == top {
+		return ""
+	}
+	return root
+}
