@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentcert/agentcert/internal/inspect"
 )
@@ -327,8 +328,14 @@ func TestEverydayCLIDetails(t *testing.T) {
 	if hdr.Get("Allow") != "POST" || hdr.Get("X-Request-Id") != "del-1" || !strings.Contains(string(body), `"request_id":"del-1"`) {
 		t.Errorf("DELETE /v1/verify: Allow %q, X-Request-Id %q, %+v", hdr.Get("Allow"), hdr.Get("X-Request-Id"), p)
 	}
-	// The request's log line, in the server's own output.
-	if !regexp.MustCompile(`"msg":"request","method":"DELETE","route":"unmatched","status":405,"duration_ms":[0-9.]+,"bytes":\d+,"request_id":"del-1"`).MatchString(ts.stderrText()) {
-		t.Errorf("no request log line for del-1 in:\n%s", ts.stderrText())
+	// The request's log line, in the server's own output (written once the
+	// answer is complete, so it may follow the answer by a moment).
+	line := regexp.MustCompile(`"msg":"request","method":"DELETE","route":"unmatched","status":405,"duration_ms":[0-9.]+,"bytes":\d+,"request_id":"del-1"`)
+	deadline := time.Now().Add(10 * time.Second)
+	for !line.MatchString(ts.stderrText()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request log line for del-1 in:\n%s", ts.stderrText())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

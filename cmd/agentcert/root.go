@@ -25,7 +25,7 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("config", "", "config file (YAML); defaults are the embedded dev settings")
 	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newVerifyCmd(), newDemoCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(),
-		newCredentialsCmd(), newInspectCmd(), newVersionCmd(), newBackupCmd(), newRestoreCmd())
+		newCredentialsCmd(), newInspectCmd(), newVersionCmd(), newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
 	root.AddCommand(newStatusChangeCmds()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
