@@ -101,6 +101,18 @@ const (
 	ConstraintViolated Code = "constraint_violated"  // a matching permission's constraints do not hold
 )
 
+// Codes for request signatures (RFC 9421, RFC 9530) on the agent channel.
+const (
+	SigMalformed       Code = "sig_malformed"       // Signature, Signature-Input, Signature-Agent or Content-Digest does not parse or breaks the profile
+	SigInvalid         Code = "sig_invalid"         // the request signature does not verify with the key its keyid names
+	SigExpired         Code = "sig_expired"         // the signature's expires has passed, or created is older than the accepted window
+	SigNotYetValid     Code = "sig_not_yet_valid"   // the signature's created is in the future (beyond leeway)
+	SigCoverage        Code = "sig_coverage"        // a component the profile requires (@method, @authority, @path, @query, content-digest) is not covered
+	SigKeyMismatch     Code = "sig_key_mismatch"    // keyid is not the JWK thumbprint of the presented credential's cnf key
+	DigestMismatch     Code = "digest_mismatch"     // Content-Digest does not match the request body
+	CredentialRequired Code = "credential_required" // the signing key has no verified credential in session; present one
+)
+
 // Error is a failure with a stable Code. Message is safe to show to a client;
 // Err, if set, is the underlying cause and is never rendered to clients.
 type Error struct {
@@ -158,5 +170,6 @@ func All() []Code {
 		DIDInvalid, DIDMethodUnsupported, DIDResolutionFailed, KeyNotFound, FetchRefused, FetchFailed,
 		Revoked, Suspended, StatusUnavailable, StatusInvalid,
 		UntrustedIssuer, ClaimNotDisclosed, NonceInvalid, NonceExpired, NonceReplayed, ActionNotPermitted, ActionProhibited, ConstraintViolated,
+		SigMalformed, SigInvalid, SigExpired, SigNotYetValid, SigCoverage, SigKeyMismatch, DigestMismatch, CredentialRequired,
 	}
 }

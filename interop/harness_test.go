@@ -69,22 +69,28 @@ func requireNode(t *testing.T) {
 // decodes its JSON answer into out.
 func node(t *testing.T, cmd string, req, out any) {
 	t.Helper()
+	nodeScript(t, "sdjwt-tool.mjs", cmd, req, out)
+}
+
+// nodeScript runs one command of a tool script in testdata/interop.
+func nodeScript(t *testing.T, script, cmd string, req, out any) {
+	t.Helper()
 	in, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := exec.Command(nodePath, "sdjwt-tool.mjs", cmd)
+	c := exec.Command(nodePath, script, cmd)
 	c.Dir = interopDir
 	c.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	if err := c.Run(); err != nil {
-		t.Fatalf("node sdjwt-tool.mjs %s: %v\nstderr: %s", cmd, err, stderr.String())
+		t.Fatalf("node %s %s: %v\nstderr: %s", script, cmd, err, stderr.String())
 	}
 	dec := json.NewDecoder(&stdout)
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		t.Fatalf("node sdjwt-tool.mjs %s: answer: %v", cmd, err)
+		t.Fatalf("node %s %s: answer: %v", script, cmd, err)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
-	"github.com/agentcert/agentcert/internal/config"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -26,23 +24,6 @@ type Settings struct {
 	KeyAlg         jwa.SignatureAlgorithm
 	StatusTTL      time.Duration
 	StatusValidity time.Duration
-}
-
-// SettingsFrom takes the issuer's settings from the typed configuration;
-// webDID is the did:web derived from the public URL.
-func SettingsFrom(cfg config.Config, webDID string) (Settings, error) {
-	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
-	if err != nil {
-		return Settings{}, err
-	}
-	return Settings{
-		Config: Config{
-			PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
-			DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
-		},
-		DIDMethod: cfg.Issuer.DIDMethod, WebDID: webDID, KeyAlg: alg,
-		StatusTTL: cfg.Status.TTL, StatusValidity: cfg.Status.Validity,
-	}, nil
 }
 
 // Parts is an issuer wired over one store.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/records"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/revocation"
 	"golang.org/x/sync/singleflight"
 )
@@ -100,10 +101,10 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 		if err != nil {
 			return records.Credential{}, err
 		}
-		if actor.Role == "issuer" && c.TokenID != actor.TokenID {
+		if actor.Role == tokens.RoleIssuer && c.TokenID != actor.TokenID {
 			return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
 		}
-		if actor.Role == "issuer" && action == "reinstate" {
+		if actor.Role == tokens.RoleIssuer && action == "reinstate" {
 			// The audited party may withdraw its own certifications, not undo
 			// an auditor's suspension.
 			return records.Credential{}, errcode.New(errcode.Forbidden, "only an auditor may reinstate a credential")
@@ -115,7 +116,7 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 			return records.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
 		}
 		now := s.now().UTC()
-		details := AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
+		details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
 		updated, err := s.store.SetStatus(ctx, id, c.Status, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
 			&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
 		if errors.Is(err, records.ErrConflict) && attempt < maxStatusRetries {
@@ -163,7 +164,7 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	now := s.now().UTC()
 	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
 		func(c records.Credential) *records.AuditEntry {
-			details := AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
+			details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
 			return &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}
 		})
 }

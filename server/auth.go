@@ -2,11 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
@@ -14,42 +10,8 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 )
-
-// Roles a token can have.
-const (
-	RoleAdmin   = "admin"
-	RoleIssuer  = "issuer"
-	RoleAuditor = "auditor"
-)
-
-// TokenPrefix starts every API token, so that leaked tokens are easy to find.
-const TokenPrefix = "act_"
-
-// NewToken returns a fresh API token (shown once) and its id and hash (stored).
-func NewToken() (secret, id string, hash []byte) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	secret = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	idb := make([]byte, 8)
-	if _, err := rand.Read(idb); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return secret, "tok_" + hex.EncodeToString(idb), HashToken(secret)
-}
-
-// HashToken is the stored form of a token.
-func HashToken(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
-
-// ValidRole reports whether role is one of the three roles.
-func ValidRole(role string) bool {
-	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor
-}
 
 type tokenKey struct{}
 
@@ -94,7 +56,7 @@ func (s *Server) bearer(r *http.Request) (store.Token, error) {
 	if s.tokens == nil {
 		return store.Token{}, errcode.New(errcode.Unauthorized, "this server has no token store")
 	}
-	hash := HashToken(strings.TrimSpace(secret))
+	hash := tokens.Hash(strings.TrimSpace(secret))
 	tok, err := s.tokens.TokenByHash(r.Context(), hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, errcode.New(errcode.Unauthorized, "unknown token")

@@ -14,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/server"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -38,7 +39,7 @@ func newBenchIssuer(b *testing.B) *benchIssuer {
 	ctx := context.Background()
 	env := server.NewTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" })
 	st, srv := env.Store, env.Server
-	token, _, err := server.CreateToken(ctx, st, server.RoleIssuer, "bench", "bench", time.Now())
+	token, _, err := tokens.Create(ctx, st, tokens.RoleIssuer, "bench", "bench", time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,12 +4,13 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/revocation"
 	"github.com/gorilla/mux"
 )
 
@@ -58,23 +59,10 @@ type credentialView struct {
 	ChangedAt   *time.Time       `json:"status_changed_at,omitempty"`
 }
 
-// StatusName names a status value.
-func StatusName(v uint8) string {
-	switch v {
-	case store.StatusValid:
-		return "valid"
-	case store.StatusRevoked:
-		return "revoked"
-	case store.StatusSuspended:
-		return "suspended"
-	}
-	return "status_" + strconv.Itoa(int(v))
-}
-
 func (s *Server) view(c store.Credential) credentialView {
 	return credentialView{
 		ID: c.ID, Subject: c.Subject, PrincipalID: c.PrincipalID, AgentClass: c.AgentClass, VCT: c.VCT,
-		Status: StatusName(c.Status), StatusList: issuer.StatusRef{Idx: c.Idx, URI: s.issuer.StatusURI(c.ListID)},
+		Status: revocation.StatusName(c.Status), StatusList: issuer.StatusRef{Idx: c.Idx, URI: s.issuer.StatusURI(c.ListID)},
 		IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, JWTSHA256: fmt.Sprintf("%x", c.JWTHash), IssuedBy: c.TokenID,
 		Reason: c.StatusReason, Incident: c.StatusIncident, Note: c.StatusNote, ChangedAt: c.StatusChangedAt,
 	}
@@ -86,7 +74,7 @@ func (s *Server) getCredential(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// An issuer token reads the records it issued; others are not
 		// its business (not found, so as not to confirm they exist).
-		if tok, _ := tokenFrom(r.Context()); tok.Role == RoleIssuer && c.TokenID != tok.ID {
+		if tok, _ := tokenFrom(r.Context()); tok.Role == tokens.RoleIssuer && c.TokenID != tok.ID {
 			err = errcode.New(errcode.NotFound, "no credential %s", id)
 		}
 	}
@@ -112,9 +100,9 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v := q.Get("status"); v != "" {
-		st, ok := map[string]uint8{"valid": 0, "revoked": 1, "suspended": 2}[v]
+		st, ok := revocation.ParseStatusName(v)
 		if !ok {
-			writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "status must be valid, revoked or suspended"))
+			writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "status must be %s", revocation.StatusNames()))
 			return
 		}
 		f.Status = &st

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/revocation"
 	"github.com/gorilla/mux"
 )
 
@@ -104,7 +105,8 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	s.metrics.statusCh.WithLabelValues(StatusName(c.Status)).Inc()
+	s.metrics.statusCh.WithLabelValues(revocation.StatusName(c.Status)).Inc()
+	s.sigDir.reset()
 	writeJSON(w, http.StatusOK, s.view(c))
 }
 
@@ -118,6 +120,9 @@ func (s *Server) bulkRevoke(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
+	}
+	if !req.DryRun {
+		s.sigDir.reset()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"action": req.Action, "count": n, "dry_run": req.DryRun})
 }

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/tokens"
 )
 
 func TestKeyRotateAndRetire(t *testing.T) {
 	env := NewTestEnv(t, nil)
-	admin, _, err := CreateToken(context.Background(), env.Store, RoleAdmin, "admin", "test", time.Now())
+	admin, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleAdmin, "admin", "test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestKeyRotateAndRetire(t *testing.T) {
 func TestVerifyEndpointTokenOption(t *testing.T) {
 	for _, required := range []bool{false, true} {
 		env := NewTestEnv(t, func(c *config.Config) { c.Verifier.RequireToken = required })
-		auditor, _, err := CreateToken(context.Background(), env.Store, RoleAuditor, "any role", "test", time.Now())
+		auditor, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleAuditor, "any role", "test", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gorilla/mux"
 
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 )
 
@@ -341,19 +342,20 @@ func TestOpenAPIConformance(t *testing.T) {
 	jwtBodyDecoders.Do(func() {
 		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
 		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(sigDirMediaType, openapi3filter.JSONBodyDecoder)
 	})
 	doc := loadOpenAPI(t)
 	s := openapiServer(t)
 	ctx := context.Background()
-	tokens := map[string]string{}
-	for _, role := range []string{RoleAdmin, RoleIssuer, RoleAuditor} {
-		secret, _, err := CreateToken(ctx, s.store, role, "openapi-"+role, "test", s.now())
+	secrets := map[string]string{}
+	for _, role := range []string{tokens.RoleAdmin, tokens.RoleIssuer, tokens.RoleAuditor} {
+		secret, _, err := tokens.Create(ctx, s.store, role, "openapi-"+role, "test", s.now())
 		if err != nil {
 			t.Fatalf("CreateToken(%s): %v", role, err)
 		}
-		tokens[role] = secret
+		secrets[role] = secret
 	}
-	admin, iss, aud := tokens[RoleAdmin], tokens[RoleIssuer], tokens[RoleAuditor]
+	admin, iss, aud := secrets[tokens.RoleAdmin], secrets[tokens.RoleIssuer], secrets[tokens.RoleAuditor]
 
 	const subject = "did:jwk:eyJjcnYiOiJQLTI1NiIsImt0eSI6IkVDIiwieCI6IjA1RVdPUjFMTVc0MlRHRHVjRkVBN0JObm9pTnduZDBQZEMxRjdZTzFGa1kiLCJ5IjoiejlmVzAzLUh6VzFKdnhINnh0ZGlvNmtZNlVWalhEOGdHcHRfQnV0M0g3WSJ9"
 	issue := `{"subject":"` + subject + `","valid_for":"720h","selectively_disclosable":["/agent/model"],"claims":{` +
@@ -407,6 +409,10 @@ func TestOpenAPIConformance(t *testing.T) {
 	cred := "/v1/credentials/" + issued.ID
 	rec = apiCall{name: "status list", method: "GET", path: "/statuslists/" + listID, tmpl: "/statuslists/{id}", want: 200}.do(t, s, doc)
 	etag := rec.Header().Get("ETag")
+	rec = apiCall{name: "signatures directory", method: "GET", path: sigDirPath, tmpl: sigDirPath, want: 200}.do(t, s, doc)
+	if !strings.Contains(rec.Body.String(), `"use":"sig"`) {
+		t.Fatalf("the directory lists no key after an issuance: %s", rec.Body)
+	}
 	for _, c := range []apiCall{
 		{name: "status list 304", method: "GET", path: "/statuslists/" + listID, tmpl: "/statuslists/{id}", header: map[string]string{"If-None-Match": etag}, want: 304},
 		{name: "status list w3c", method: "GET", path: "/statuslists/" + listID + "?format=w3c&purpose=suspension", tmpl: "/statuslists/{id}", want: 200},

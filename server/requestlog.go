@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/gorilla/mux"
 )
 
@@ -85,7 +85,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		info := &reqInfo{id: id, route: "unmatched"}
 		w.Header().Set(RequestIDHeader, id)
 		rec := &countingWriter{ResponseWriter: w, status: http.StatusOK}
-		ctx := issuer.WithRequestID(context.WithValue(r.Context(), reqInfoKey{}, info), id)
+		ctx := records.WithRequestID(context.WithValue(r.Context(), reqInfoKey{}, info), id)
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		level := slog.LevelInfo
 		if rec.status >= 500 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/tokens"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -76,7 +77,7 @@ func TestRequestLog(t *testing.T) {
 	l := lines[1]
 	want := map[string]any{
 		"method": "GET", "route": "/v1/credentials/{id}", "status": float64(200), "bytes": float64(len(body)),
-		"request_id": "req-7f3a.b_c:1", "token_id": f.auditorID, "role": RoleAuditor, "level": "INFO",
+		"request_id": "req-7f3a.b_c:1", "token_id": f.auditorID, "role": tokens.RoleAuditor, "level": "INFO",
 	}
 	for k, v := range want {
 		if l[k] != v {
@@ -86,7 +87,7 @@ func TestRequestLog(t *testing.T) {
 	if d, ok := l["duration_ms"].(float64); !ok || d < 0 {
 		t.Errorf("duration_ms = %v", l["duration_ms"])
 	}
-	if first := lines[0]; first["route"] != "/v1/credentials" || first["method"] != "POST" || first["status"] != float64(201) || first["role"] != RoleIssuer || first["token_id"] != f.issuerAID {
+	if first := lines[0]; first["route"] != "/v1/credentials" || first["method"] != "POST" || first["status"] != float64(201) || first["role"] != tokens.RoleIssuer || first["token_id"] != f.issuerAID {
 		t.Errorf("issuance line %v", first)
 	}
 	for _, secret := range []string{f.auditor, f.issuerA} {
@@ -158,7 +159,7 @@ func TestRequestIDInProblemsAndLog(t *testing.T) {
 		if tc.status == 401 && line != nil && line["token_id"] != "" {
 			t.Errorf("an unauthenticated request logged token_id %v", line["token_id"])
 		}
-		if tc.status == 403 && line != nil && (line["token_id"] != f.issuerAID || line["role"] != RoleIssuer) {
+		if tc.status == 403 && line != nil && (line["token_id"] != f.issuerAID || line["role"] != tokens.RoleIssuer) {
 			t.Errorf("a forbidden request should name its token: %v", line)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
@@ -51,6 +52,7 @@ type Server struct {
 	metrics *metrics
 	router  *mux.Router
 	status  *issuer.Statuses
+	sigDir  sigDirCache
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
@@ -132,21 +134,22 @@ func (s *Server) routes() {
 			r.HandleFunc("/.well-known/did.json", s.didDocument).Methods(http.MethodGet)
 		}
 		r.HandleFunc("/.well-known/jwt-vc-issuer", s.issuerMetadata).Methods(http.MethodGet)
+		r.HandleFunc(sigDirPath, s.signaturesDirectory).Methods(http.MethodGet)
 		r.HandleFunc("/statuslists/{id}", s.statusList).Methods(http.MethodGet, http.MethodHead)
 
 		api := r.PathPrefix("/v1").Subrouter()
-		api.Handle("/credentials", s.authenticate(RoleIssuer)(http.HandlerFunc(s.issueCredential))).Methods(http.MethodPost)
-		api.Handle("/credentials", s.authenticate(RoleAuditor)(http.HandlerFunc(s.listCredentials))).Methods(http.MethodGet)
-		api.Handle("/credentials/{id}", s.authenticate(RoleIssuer, RoleAuditor)(http.HandlerFunc(s.getCredential))).Methods(http.MethodGet)
-		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(RoleAuditor, RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
-		api.Handle("/revocations", s.authenticate(RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
-		api.Handle("/audit", s.authenticate(RoleAuditor)(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
-		api.Handle("/admin/tokens", s.authenticate(RoleAdmin)(http.HandlerFunc(s.createToken))).Methods(http.MethodPost)
-		api.Handle("/admin/tokens", s.authenticate(RoleAdmin)(http.HandlerFunc(s.listTokens))).Methods(http.MethodGet)
-		api.Handle("/admin/tokens/{id}", s.authenticate(RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)
-		api.Handle("/admin/keys", s.authenticate(RoleAdmin)(http.HandlerFunc(s.listKeys))).Methods(http.MethodGet)
-		api.Handle("/admin/keys/rotate", s.authenticate(RoleAdmin)(http.HandlerFunc(s.rotateKey))).Methods(http.MethodPost)
-		api.Handle("/admin/keys/retire", s.authenticate(RoleAdmin)(http.HandlerFunc(s.retireKey))).Methods(http.MethodPost)
+		api.Handle("/credentials", s.authenticate(tokens.RoleIssuer)(http.HandlerFunc(s.issueCredential))).Methods(http.MethodPost)
+		api.Handle("/credentials", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.listCredentials))).Methods(http.MethodGet)
+		api.Handle("/credentials/{id}", s.authenticate(tokens.RoleIssuer, tokens.RoleAuditor)(http.HandlerFunc(s.getCredential))).Methods(http.MethodGet)
+		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(tokens.RoleAuditor, tokens.RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
+		api.Handle("/revocations", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
+		api.Handle("/audit", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
+		api.Handle("/admin/tokens", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.createToken))).Methods(http.MethodPost)
+		api.Handle("/admin/tokens", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.listTokens))).Methods(http.MethodGet)
+		api.Handle("/admin/tokens/{id}", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)
+		api.Handle("/admin/keys", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.listKeys))).Methods(http.MethodGet)
+		api.Handle("/admin/keys/rotate", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.rotateKey))).Methods(http.MethodPost)
+		api.Handle("/admin/keys/retire", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.retireKey))).Methods(http.MethodPost)
 	}
 	s.router = r
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -39,7 +40,7 @@ func (f *statusFixture) benchPool(b *testing.B, n int) []issued {
 		"agent":{"class":"bench","version":"1"},"permissions":[{"action":"invoices:read"}],"prohibitions":[],"autonomy":"supervised"}`), &claims); err != nil {
 		b.Fatal(err)
 	}
-	actor := issuer.Actor{TokenID: f.issuerAID, Role: RoleIssuer}
+	actor := issuer.Actor{TokenID: f.issuerAID, Role: tokens.RoleIssuer}
 	out := make([]issued, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

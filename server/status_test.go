@@ -17,6 +17,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -50,16 +51,16 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	mk := func(role, name string) (string, string) {
-		secret, tok, err := CreateToken(ctx, st, role, name, "test", time.Now())
+		secret, tok, err := tokens.Create(ctx, st, role, name, "test", time.Now())
 		if err != nil {
 			t.Fatalf("CreateToken: %v", err)
 		}
 		return secret, tok.ID
 	}
-	f.auditor, f.auditorID = mk(RoleAuditor, "auditor")
-	f.issuerA, f.issuerAID = mk(RoleIssuer, "issuer-a")
-	f.issuerB, _ = mk(RoleIssuer, "issuer-b")
-	f.admin, _ = mk(RoleAdmin, "admin")
+	f.auditor, f.auditorID = mk(tokens.RoleAuditor, "auditor")
+	f.issuerA, f.issuerAID = mk(tokens.RoleIssuer, "issuer-a")
+	f.issuerB, _ = mk(tokens.RoleIssuer, "issuer-b")
+	f.admin, _ = mk(tokens.RoleAdmin, "admin")
 	return f
 }
 

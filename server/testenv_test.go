@@ -12,6 +12,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
@@ -48,10 +49,13 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	settings, err := issuer.SettingsFrom(cfg, TestIssuerDID)
+	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
 	if err != nil {
-		t.Fatalf("issuer.SettingsFrom: %v", err)
+		t.Fatalf("issuer.key_alg: %v", err)
 	}
+	// The settings agentcert serve takes from the same config.
+	settings := issuer.Settings{DIDMethod: cfg.Issuer.DIDMethod, WebDID: TestIssuerDID, KeyAlg: alg, StatusTTL: cfg.Status.TTL, StatusValidity: cfg.Status.Validity}
+	settings.Config = issuer.Config{PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize, DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity}
 	reg, err := schemas.New()
 	if err != nil {
 		t.Fatalf("schemas.New: %v", err)

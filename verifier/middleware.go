@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -25,6 +26,15 @@ type MiddlewareOptions struct {
 	// e.g. amount and currency). Nil, or an empty action, means the request
 	// needs only a verified credential.
 	Action func(r *http.Request) (action string, attributes map[string]any)
+	// Channel, when set, accepts requests signed with HTTP Message
+	// Signatures (RFC 9421) by the key of a credential verified earlier or
+	// presented in the same request (see Channel). Requests without a
+	// Signature-Input header still need a presentation each.
+	Channel *Channel
+	// Limits, when set, applies per-principal and per-agent token buckets
+	// to verified requests by the class of their action; a request over
+	// its terms gets 429 with Retry-After.
+	Limits *RateLimiter
 }
 
 type resultKey struct{}
@@ -58,6 +68,10 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if opts.Channel != nil && r.Header.Get("Signature-Input") != "" {
+				opts.Channel.serve(w, r, next, &opts)
+				return
+			}
 			pres := r.Header.Get(HeaderAgentCredential)
 			if pres == "" {
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
@@ -76,16 +90,35 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 				deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
 				return
 			}
+			if !admit(w, v, &opts, req.Action, res) {
+				return
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
 	}, nil
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {
+	denyWith(w, status, code, detail, nil)
+}
+
+// denyWith is deny with extension members in the problem.
+func denyWith(w http.ResponseWriter, status int, code errcode.Code, detail string, extra map[string]any) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `AgentCredential error="`+string(code)+`"`)
 	}
-	problem.Write(w, problem.New(status, code, detail))
+	p := problem.New(status, code, detail)
+	if len(extra) == 0 {
+		problem.Write(w, p)
+		return
+	}
+	b, _ := json.Marshal(p)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	for k, v := range extra {
+		m[k] = v
+	}
+	problem.WriteJSON(w, status, problem.MediaType, m)
 }
 
 // Handler serves GET requests with a fresh nonce:

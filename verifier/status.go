@@ -46,21 +46,16 @@ func (v *Verifier) checkStatus(ctx context.Context, res *Result) error {
 		return err
 	}
 	asOf, fetched := s.AsOf, s.FetchedAt
-	res.Status = StatusInfo{Checked: true, AsOf: &asOf, FetchedAt: &fetched}
+	res.Status = StatusInfo{Checked: true, Value: revocation.StatusName(s.Value), AsOf: &asOf, FetchedAt: &fetched}
 	switch s.Value {
 	case revocation.StatusValid:
-		res.Status.Value = "valid"
+		return nil
 	case revocation.StatusRevoked:
-		res.Status.Value = "revoked"
 		return errcode.New(errcode.Revoked, "the credential is revoked")
 	case revocation.StatusSuspended:
-		res.Status.Value = "suspended"
 		return errcode.New(errcode.Suspended, "the credential is suspended")
-	default:
-		res.Status.Value = "status_" + strconv.Itoa(int(s.Value))
-		return errcode.New(errcode.StatusInvalid, "unknown status value %d", s.Value)
 	}
-	return nil
+	return errcode.New(errcode.StatusInvalid, "unknown status value %d", s.Value)
 }
 
 func toIndex(v any) (int, error) {

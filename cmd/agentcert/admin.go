@@ -14,7 +14,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
-	"github.com/agentcert/agentcert/server"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/spf13/cobra"
 )
 
@@ -33,7 +33,7 @@ func addIssuerFlags(cmd *cobra.Command) {
 }
 
 // roleValues are the token roles, for --role and its completion.
-var roleValues = []string{server.RoleAdmin, server.RoleIssuer, server.RoleAuditor}
+var roleValues = []string{tokens.RoleAdmin, tokens.RoleIssuer, tokens.RoleAuditor}
 
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -50,7 +50,7 @@ func newTokenCmd() *cobra.Command {
 			"without, on the data directory of a stopped server.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !server.ValidRole(role) {
+			if !tokens.ValidRole(role) {
 				return usageErr("--role must be admin, issuer or auditor")
 			}
 			if api.online() {
@@ -68,7 +68,7 @@ func newTokenCmd() *cobra.Command {
 				return nil
 			}
 			return withStore(cmd, writeAccess("token create --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
-				secret, _, err := server.CreateToken(cmd.Context(), st, role, name, "cli", time.Now())
+				secret, _, err := tokens.Create(cmd.Context(), st, role, name, "cli", time.Now())
 				if err != nil {
 					return err
 				}

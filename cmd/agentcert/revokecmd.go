@@ -16,9 +16,9 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
-	"github.com/agentcert/agentcert/server"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/spf13/cobra"
@@ -140,7 +140,7 @@ func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, 
 // problem's code and detail (RFC 9457), or fetch_failed when it is not a
 // problem document.
 func problemError(status int, body []byte) error {
-	var p server.Problem
+	var p problem.Problem
 	if err := json.Unmarshal(body, &p); err != nil || p.Code == "" {
 		return errcode.New(errcode.FetchFailed, "HTTP %d %s", status, http.StatusText(status))
 	}
@@ -209,7 +209,7 @@ func newStatusCheckCmd() *cobra.Command {
 			}
 			printStatus(cmd.OutOrStdout(), uri, idx, res)
 			if res.Value != 0 {
-				return &exitError{code: exitNotVerified, err: fmt.Errorf("status %s", server.StatusName(res.Value))}
+				return &exitError{code: exitNotVerified, err: fmt.Errorf("status %s", revocation.StatusName(res.Value))}
 			}
 			return nil
 		},
@@ -273,7 +273,7 @@ func unverifiedIssuer(token string) (string, error) {
 }
 
 func printStatus(w io.Writer, uri string, idx int, r statusResult) {
-	fmt.Fprintln(w, server.StatusName(r.Value))
+	fmt.Fprintln(w, revocation.StatusName(r.Value))
 	fmt.Fprintf(w, "list:    %s\nindex:   %d\n", uri, idx)
 	if r.IssuerPinned {
 		fmt.Fprintf(w, "issuer:  %s (as required by --issuer)\n", r.Issuer)

@@ -18,8 +18,10 @@ import (
 
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/datadir"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/store/postgres"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
@@ -197,7 +199,24 @@ func issuerSettingsFrom(cfg config.Config) (issuer.Settings, error) {
 			return issuer.Settings{}, usageErr("%w", err)
 		}
 	}
-	return issuer.SettingsFrom(cfg, id)
+	return settingsFrom(cfg, id)
+}
+
+// settingsFrom takes the issuer's settings from the typed configuration;
+// webDID is the did:web derived from the public URL.
+func settingsFrom(cfg config.Config, webDID string) (issuer.Settings, error) {
+	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
+	if err != nil {
+		return issuer.Settings{}, err
+	}
+	return issuer.Settings{
+		Config: issuer.Config{
+			PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize,
+			DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity,
+		},
+		DIDMethod: cfg.Issuer.DIDMethod, WebDID: webDID, KeyAlg: alg,
+		StatusTTL: cfg.Status.TTL, StatusValidity: cfg.Status.Validity,
+	}, nil
 }
 
 // openKeyRing loads the issuer's key ring alone (for keys rotate and
@@ -322,9 +341,9 @@ func bootstrapToken(ctx context.Context, st store.Store, w io.Writer) error {
 	if len(ts) > 0 {
 		return nil
 	}
-	secret, id, hash := server.NewToken()
+	secret, id, hash := tokens.New()
 	now := time.Now().UTC()
-	if err := st.CreateToken(ctx, store.Token{ID: id, Name: "bootstrap", Role: server.RoleAdmin, Hash: hash, CreatedAt: now},
+	if err := st.CreateToken(ctx, store.Token{ID: id, Name: "bootstrap", Role: tokens.RoleAdmin, Hash: hash, CreatedAt: now},
 		&store.AuditEntry{Time: now, Actor: "system", Action: "token.create", Target: id, Details: []byte(`{"role":"admin","name":"bootstrap"}`)}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/internal/problem"
 )
 
 // Helpers shared by the end-to-end tests that run `agentcert serve` (binPath,
@@ -81,9 +83,7 @@ func startServer(t *testing.T, dataDir string, extraEnv ...string) *testServer {
 	if lastErr != nil {
 		t.Fatalf("start server: %v", lastErr)
 	}
-	servers.Store(dataDir, ts)
 	t.Cleanup(func() {
-		servers.Delete(dataDir)
 		ts.mu.Lock()
 		running := ts.cmd != nil && !ts.hasExited()
 		ts.mu.Unlock()
@@ -361,23 +361,17 @@ func issueToken(t *testing.T, dataDir, role string) string {
 	return secret
 }
 
-// issueNamedToken creates a token and returns its secret and id. While a
-// test server runs on dataDir the token is made through its admin API
-// (the data directory is locked), otherwise on the directory itself.
+// issueNamedToken creates a token and returns its secret and id.
 func issueNamedToken(t *testing.T, dataDir, role, name string) (secret, id string) {
 	t.Helper()
 	if name == "" {
 		name = fmt.Sprintf("%s-%d", role, time.Now().UnixNano())
 	}
-	where := []string{"--data-dir", dataDir}
-	if ts := runningServer(dataDir); ts != nil {
-		where = []string{"--server", ts.URL, "--token", ts.AdminToken}
-	}
-	secret = mustRun(t, dataDir, append([]string{"token", "create", "--role", role, "--name", name}, where...)...)
+	secret = mustRun(t, dataDir, "token", "create", "--role", role, "--name", name, "--data-dir", dataDir)
 	if !strings.HasPrefix(secret, "act_") {
 		t.Fatalf("token create printed %q", secret)
 	}
-	for _, line := range strings.Split(mustRun(t, dataDir, append([]string{"token", "list"}, where...)...), "\n") {
+	for _, line := range strings.Split(mustRun(t, dataDir, "token", "list", "--data-dir", dataDir), "\n") {
 		f := strings.Split(line, "\t")
 		if len(f) >= 3 && f[1] == role && f[2] == name {
 			return secret, f[0]
@@ -405,23 +399,10 @@ func runningServer(dataDir string) *testServer {
 	return ts
 }
 
-// problem is a decoded problem+json body.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Errors []struct {
-		Path    string `json:"path"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
 // wantProblem checks that a response is problem+json with the status and code.
-func wantProblem(t *testing.T, what string, status int, hdr http.Header, body []byte, wantStatus int, wantCode string) problem {
+func wantProblem(t *testing.T, what string, status int, hdr http.Header, body []byte, wantStatus int, wantCode string) problem.Problem {
 	t.Helper()
-	var p problem
+	var p problem.Problem
 	if status != wantStatus {
 		t.Fatalf("%s: status %d, want %d: %s", what, status, wantStatus, body)
 	}
@@ -431,7 +412,7 @@ func wantProblem(t *testing.T, what string, status int, hdr http.Header, body []
 	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatalf("%s: problem body: %v: %s", what, err, body)
 	}
-	if p.Code != wantCode || p.Status != wantStatus || p.Type == "" || p.Title == "" {
+	if string(p.Code) != wantCode || p.Status != wantStatus || p.Type == "" || p.Title == "" {
 		t.Fatalf("%s: problem %+v, want status %d code %s", what, p, wantStatus, wantCode)
 	}
 	return p

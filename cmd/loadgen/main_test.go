@@ -213,7 +213,7 @@ func TestPercentile(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		in   []time.Duration
-		p    int
+		p    float64
 		want time.Duration
 	}{
 		{nil, 50, 0},
@@ -225,9 +225,11 @@ func TestPercentile(t *testing.T) {
 		{ms(hundred...), 90, 90 * time.Millisecond},
 		{ms(hundred...), 99, 99 * time.Millisecond},
 		{ms(hundred...), 100, 100 * time.Millisecond},
+		{ms(hundred...), 99.9, 100 * time.Millisecond},
+		{ms(1, 2), 99.9, 2 * time.Millisecond},
 	} {
 		if got := percentile(tc.in, tc.p); got != tc.want {
-			t.Errorf("p%d of %v = %v, want %v", tc.p, tc.in, got, tc.want)
+			t.Errorf("p%v of %v = %v, want %v", tc.p, tc.in, got, tc.want)
 		}
 	}
 }

@@ -8,6 +8,11 @@
 //
 // An agent first GETs /nonce, then presents its credential with a KB-JWT
 // whose aud is this service's audience and whose nonce is that nonce.
+//
+// Agents may also sign each request with HTTP Message Signatures (RFC 9421)
+// under their certified key (agentcert's agentclient, or `agentcert
+// request`): the presentation is then sent once, and later requests carry
+// only a signature that the API checks against the session it opened.
 package main
 
 import (
@@ -24,12 +29,14 @@ import (
 
 const vct = "urn:agentcert:agent-certification:v1"
 
-// newAPI returns the invoice API behind the agentcert middleware.
-func newAPI(v *verifier.Verifier, nonces *verifier.Nonces, audience string) (http.Handler, error) {
+// newAPI returns the invoice API behind the agentcert middleware; ch, when
+// set, accepts signed requests.
+func newAPI(v *verifier.Verifier, ch *verifier.Channel, nonces *verifier.Nonces, audience string) (http.Handler, error) {
 	guard, err := verifier.Middleware(v, verifier.MiddlewareOptions{
 		Audience: audience,
 		Nonces:   nonces,
 		Action:   actionOf,
+		Channel:  ch,
 	})
 	if err != nil {
 		return nil, err
@@ -112,7 +119,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	api, err := newAPI(v, nonces, *audience)
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	api, err := newAPI(v, ch, nonces, *audience)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcert/agentcert/agentclient"
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -80,6 +82,13 @@ func (s *statusLists) fetch(_ context.Context, url, _ string, _ int64) ([]byte, 
 
 func fixture(t *testing.T, trusted party) (*httptest.Server, *statusLists) {
 	t.Helper()
+	return fixtureWith(t, trusted, 0)
+}
+
+// fixtureWith is fixture with a status max age (and so a session length
+// for signed requests) of maxStatusAge.
+func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*httptest.Server, *statusLists) {
+	t.Helper()
 	list, err := revocation.NewList(131072, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +96,7 @@ func fixture(t *testing.T, trusted party) (*httptest.Server, *statusLists) {
 	lists := &statusLists{t: t, issuer: trusted, list: list}
 	p := verifier.DefaultPolicy()
 	p.Trusted[trusted.did] = []string{vct}
-	p.MaxStatusAge = 0 // always fetch, so that a revocation shows at once
+	p.MaxStatusAge = maxStatusAge // 0: always fetch, so that a revocation shows at once
 	nonces, err := verifier.NewNonces(nil, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +105,11 @@ func fixture(t *testing.T, trusted party) (*httptest.Server, *statusLists) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := newAPI(v, nonces, aud)
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := newAPI(v, ch, nonces, aud)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,5 +203,64 @@ func TestInvoiceAPI(t *testing.T) {
 	}
 	if status, body, _ := call(t, "GET", srv.URL+"/invoices/inv-1", present(t, cred, agent, aud, getNonce(t, srv.URL), "/permissions/0")); status != 401 || body["code"] != "revoked" {
 		t.Fatalf("after revocation: %d %v", status, body)
+	}
+}
+
+// TestInvoiceAPISignedRequests: an agent with agentclient presents once
+// and signs every request; reads are served, payments refused, and a
+// request whose signature does not verify is refused with the hint.
+func TestInvoiceAPISignedRequests(t *testing.T) {
+	issuer, agent := newParty(t), newParty(t)
+	srv, _ := fixtureWith(t, issuer, time.Minute)
+	cred := certify(t, issuer, agent, 7)
+	tr, err := agentclient.New(agentclient.Options{Credential: cred, Key: agent.key, Audience: func(*http.Request) string { return aud },
+		NonceURL: func(*http.Request) string { return srv.URL + "/nonce" }, Base: srv.Client().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Transport: tr}
+	get := func(method, path string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	for _, path := range []string{"/invoices", "/invoices/inv-1", "/invoices/inv-2"} {
+		code, body := get(http.MethodGet, path)
+		served, _ := body["served_to"].(map[string]any)
+		if code != 200 || served["agent"] != agent.did {
+			t.Fatalf("GET %s: %d %v", path, code, body)
+		}
+	}
+	if code, body := get(http.MethodPost, "/invoices/inv-1/pay"); code != 403 || body["code"] != string(errcode.ActionProhibited) {
+		t.Fatalf("pay: %d %v", code, body)
+	}
+	// A signature from a key no credential names.
+	other := newParty(t)
+	kid, _ := httpsig.Thumbprint(other.key)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/invoices", nil)
+	now := time.Now()
+	in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components("@method", "@authority", "@path", "@query"),
+		httpsig.Params{Created: now, Expires: now.Add(time.Minute), Nonce: "n", Alg: httpsig.AlgECDSAP256, KeyID: kid, Tag: verifier.TagWebBotAuth}, other.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Signature-Input", in)
+	req.Header.Set("Signature", sig)
+	if code, body, _ := call(t, http.MethodGet, srv.URL+"/invoices", ""); code != 401 || body["code"] != string(errcode.KBMissing) {
+		t.Fatalf("unsigned, no credential: %d %v", code, body)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || resp.Header.Get("Accept-Signature") == "" || resp.Header.Get(verifier.HeaderCredentialNonce) == "" {
+		t.Fatalf("stranger's signature: %d %v", resp.StatusCode, resp.Header)
 	}
 }

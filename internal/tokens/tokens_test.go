@@ -1,0 +1,52 @@
+package tokens_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
+)
+
+func TestCreateStoresOnlyTheHash(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Unix(1760000000, 0)
+	secret, rec, err := tokens.Create(ctx, st, tokens.RoleAuditor, "ops", "cli", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, tokens.Prefix) || !strings.HasPrefix(rec.ID, "tok_") || rec.Role != tokens.RoleAuditor {
+		t.Fatalf("secret %q record %+v", secret, rec)
+	}
+	got, err := st.TokenByHash(ctx, tokens.Hash(secret))
+	if err != nil || got.ID != rec.ID || !bytes.Equal(got.Hash, tokens.Hash(secret)) || bytes.Contains(got.Hash, []byte(secret)) {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+	es, err := st.Audit(ctx, store.AuditFilter{Action: "token.create", Limit: 10})
+	if err != nil || len(es) != 1 || es[0].Target != rec.ID || es[0].Actor != "cli" {
+		t.Fatalf("audit %+v, %v", es, err)
+	}
+	if _, _, err := tokens.Create(ctx, st, "root", "x", "cli", now); errcode.CodeOf(err) != errcode.InvalidInput {
+		t.Fatalf("unknown role: %v", err)
+	}
+	a, _, _ := tokens.New()
+	b, _, _ := tokens.New()
+	if a == b {
+		t.Fatal("two tokens are equal")
+	}
+	for role, ok := range map[string]bool{"admin": true, "issuer": true, "auditor": true, "": false, "Admin": false} {
+		if tokens.ValidRole(role) != ok {
+			t.Errorf("ValidRole(%q) != %v", role, ok)
+		}
+	}
+}

@@ -1,0 +1,416 @@
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/httpsig"
+	"github.com/agentcert/agentcert/internal/ttlcache"
+	"github.com/agentcert/agentcert/sdjwt"
+)
+
+// Signature tags the agent channel accepts: agentcert's own and Web Bot
+// Auth's (a request signed for Web Bot Auth with the certified key is
+// accepted as it is).
+const (
+	TagAgentCert  = "agentcert"
+	TagWebBotAuth = "web-bot-auth"
+)
+
+// ChannelComponents are the components every signed request must cover;
+// content-digest is required as well when the request has a body.
+var ChannelComponents = []string{"@method", "@authority", "@path", "@query"}
+
+// ChannelOptions configures a Channel. Zero values take the defaults.
+type ChannelOptions struct {
+	// SessionLifetime bounds how long a verified presentation stands for
+	// later signed requests; default 5 minutes. A session also ends at the
+	// credential's exp and when its status is older than the policy's
+	// MaxStatusAge, whichever comes first.
+	SessionLifetime time.Duration
+	// MaxSessions bounds the sessions held (least recently used go first);
+	// default 10,000.
+	MaxSessions int
+	// MaxSignatureAge bounds how long after created a signature is
+	// accepted, and how far apart created and expires may be; default 5
+	// minutes.
+	MaxSignatureAge time.Duration
+	// MaxNonces bounds the remembered signature nonces; when full, new
+	// signed requests are refused (rate_limited) until nonces expire.
+	// Default 1<<20.
+	MaxNonces int
+	// MaxBody bounds the body read to check Content-Digest; default 1 MiB.
+	MaxBody int64
+}
+
+// Channel verifies signed requests (RFC 9421) from agents whose
+// presentation was verified earlier, or arrives in the same request. It
+// holds the sessions, keyed by the RFC 7638 thumbprint of each
+// credential's cnf key, and the nonces seen. Set MiddlewareOptions.Channel
+// to use it; it is safe for concurrent use.
+type Channel struct {
+	v        *Verifier
+	o        ChannelOptions
+	sessions *ttlcache.Cache[*session]
+
+	mu     sync.Mutex
+	nonces map[string]time.Time // keyid " " nonce -> until
+}
+
+type session struct {
+	key     any // the cnf key as a crypto public key
+	alg     string
+	res     Result // the presentation's verified result, without decision
+	expires time.Time
+}
+
+// NewChannel returns a channel that verifies presentations with v.
+func NewChannel(v *Verifier, o ChannelOptions) (*Channel, error) {
+	if v == nil {
+		return nil, errors.New("verifier: NewChannel needs a verifier")
+	}
+	if o.SessionLifetime < 0 || o.MaxSignatureAge < 0 || o.MaxSessions < 0 || o.MaxNonces < 0 || o.MaxBody < 0 {
+		return nil, errors.New("verifier: channel limits must not be negative")
+	}
+	if o.SessionLifetime == 0 {
+		o.SessionLifetime = 5 * time.Minute
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = 10000
+	}
+	if o.MaxSignatureAge == 0 {
+		o.MaxSignatureAge = 5 * time.Minute
+	}
+	if o.MaxNonces == 0 {
+		o.MaxNonces = 1 << 20
+	}
+	if o.MaxBody == 0 {
+		o.MaxBody = 1 << 20
+	}
+	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.s.now), nonces: map[string]time.Time{}}, nil
+}
+
+// Sessions returns how many sessions are held.
+func (c *Channel) Sessions() int { return c.sessions.Len() }
+
+// channelError is a refusal with its HTTP status.
+type channelError struct {
+	status int
+	err    *errcode.Error
+	keyid  string
+	retry  time.Duration
+}
+
+func refuse(status int, code errcode.Code, format string, args ...any) *channelError {
+	return &channelError{status: status, err: errcode.New(code, format, args...)}
+}
+
+// accept checks a signed request. On success it returns the result to put
+// in the request context (with the action's decision) and the request
+// with its body restored.
+func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *http.Request, *channelError) {
+	now := c.v.s.now()
+	sigs, err := httpsig.Parse(r.Header.Values(httpsig.HeaderSignatureInput), r.Header.Values(httpsig.HeaderSignature))
+	if err != nil {
+		return nil, r, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+	}
+	var s *httpsig.Signature
+	for _, cand := range sigs {
+		if cand.Params.Tag == TagAgentCert || cand.Params.Tag == TagWebBotAuth {
+			s = cand
+			break
+		}
+	}
+	if s == nil {
+		return nil, r, refuse(http.StatusUnauthorized, errcode.SigMalformed, "no signature carries tag %q or %q", TagAgentCert, TagWebBotAuth)
+	}
+	if ce := c.checkProfile(r, s, now); ce != nil {
+		return nil, r, ce
+	}
+	sess, ce := c.session(r, s, opts, now)
+	if ce != nil {
+		return nil, r, ce
+	}
+	if err := httpsig.Verify(httpsig.Incoming(r), s, sess.alg, sess.key); err != nil {
+		ce := &channelError{status: http.StatusUnauthorized, err: asCodeErr(err), keyid: s.Params.KeyID}
+		return nil, r, ce
+	}
+	r, ce = c.checkBody(r, s)
+	if ce != nil {
+		return nil, r, ce
+	}
+	if ce := c.useNonce(s, now); ce != nil {
+		return nil, r, ce
+	}
+	res := sess.res
+	res.Error = nil
+	if opts.Action != nil {
+		if action, attrs := opts.Action(r); action != "" {
+			d := Authorize(res.Claims, action, attrs, now.Add(-c.v.p.Leeway))
+			res.Decision = &d
+		}
+	}
+	return &res, r, nil
+}
+
+// checkProfile holds the signature to the channel's profile: keyid,
+// created and expires present, the window current, the required
+// components and any Signature-Agent covered.
+func (c *Channel) checkProfile(r *http.Request, s *httpsig.Signature, now time.Time) *channelError {
+	p := s.Params
+	switch {
+	case p.KeyID == "":
+		return refuse(http.StatusUnauthorized, errcode.SigMalformed, "the signature has no keyid")
+	case !s.HasCreated || !s.HasExpires:
+		return refuse(http.StatusUnauthorized, errcode.SigMalformed, "the signature needs created and expires")
+	case p.Nonce == "":
+		return refuse(http.StatusUnauthorized, errcode.SigMalformed, "the signature needs a nonce")
+	case len(p.Nonce) > 256:
+		return refuse(http.StatusUnauthorized, errcode.SigMalformed, "the signature nonce is longer than 256 bytes")
+	case p.Expires.Before(p.Created):
+		return refuse(http.StatusUnauthorized, errcode.SigMalformed, "the signature expires before it is created")
+	}
+	leeway := c.v.p.Leeway
+	switch {
+	case p.Created.After(now.Add(leeway)):
+		return refuse(http.StatusUnauthorized, errcode.SigNotYetValid, "the signature is created in the future")
+	case now.After(p.Expires.Add(leeway)):
+		return refuse(http.StatusUnauthorized, errcode.SigExpired, "the signature expired at %s", p.Expires.UTC().Format(time.RFC3339))
+	case now.After(p.Created.Add(c.o.MaxSignatureAge + leeway)):
+		return refuse(http.StatusUnauthorized, errcode.SigExpired, "the signature is older than %s", c.o.MaxSignatureAge)
+	case p.Expires.Sub(p.Created) > c.o.MaxSignatureAge:
+		return refuse(http.StatusUnauthorized, errcode.SigExpired, "the signature is valid for longer than %s", c.o.MaxSignatureAge)
+	}
+	for _, name := range ChannelComponents {
+		if !s.Covers(name) {
+			return refuse(http.StatusUnauthorized, errcode.SigCoverage, "the signature must cover %s", name)
+		}
+	}
+	if hasBody(r) && !s.Covers("content-digest") {
+		return refuse(http.StatusUnauthorized, errcode.SigCoverage, "a request with a body must cover content-digest")
+	}
+	if r.Header.Get(httpsig.HeaderSignatureAgent) != "" && !s.Covers("signature-agent") && !s.CoversMember("signature-agent", s.Label) {
+		return refuse(http.StatusUnauthorized, errcode.SigCoverage, "the signature must cover Signature-Agent")
+	}
+	return nil
+}
+
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 || len(r.TransferEncoding) > 0
+}
+
+// session finds the session for the signature's keyid, or makes one from
+// the presentation in the Agent-Credential header.
+func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *MiddlewareOptions, now time.Time) (*session, *channelError) {
+	kid := s.Params.KeyID
+	pres := r.Header.Get(HeaderAgentCredential)
+	if pres == "" {
+		if sess, ok := c.sessions.Get(kid); ok {
+			return sess, nil
+		}
+		ce := refuse(http.StatusUnauthorized, errcode.CredentialRequired, "no verified credential holds the key %s: present one in Agent-Credential", kid)
+		ce.keyid = kid
+		return nil, ce
+	}
+	if opts.Nonces == nil {
+		return nil, refuse(http.StatusUnauthorized, errcode.NonceInvalid, "this service issues no nonces")
+	}
+	res := c.v.Verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
+	if !res.Verified {
+		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
+	}
+	key, err := sdjwt.HolderKey(res.Claims)
+	if err != nil {
+		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+	}
+	tp, err := httpsig.Thumbprint(key)
+	if err != nil {
+		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk has no thumbprint")}
+	}
+	if tp != kid {
+		return nil, refuse(http.StatusUnauthorized, errcode.SigKeyMismatch, "keyid %s is not the thumbprint of the credential's cnf key", kid)
+	}
+	alg, err := httpsig.KeyAlg(key)
+	if err != nil {
+		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+	}
+	var raw any
+	if err := key.Raw(&raw); err != nil {
+		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk is not a usable key")}
+	}
+	sess := &session{key: raw, alg: alg, res: *res, expires: c.sessionEnd(res, now)}
+	sess.res.Decision = nil
+	if sess.expires.After(now) {
+		c.sessions.Put(kid, sess, sess.expires)
+	}
+	return sess, nil
+}
+
+// sessionEnd is the earliest of the session lifetime, the credential's
+// exp and the moment its status becomes older than MaxStatusAge.
+func (c *Channel) sessionEnd(res *Result, now time.Time) time.Time {
+	end := now.Add(c.o.SessionLifetime)
+	if exp, ok := res.Claims["exp"].(float64); ok {
+		if t := time.Unix(int64(exp), 0); t.Before(end) {
+			end = t
+		}
+	}
+	if c.v.p.CheckStatus {
+		from := now
+		if res.Status.FetchedAt != nil {
+			from = *res.Status.FetchedAt
+		}
+		if t := from.Add(c.v.p.MaxStatusAge); t.Before(end) {
+			end = t
+		}
+	}
+	return end
+}
+
+// checkBody reads the body (bounded), checks Content-Digest against it and
+// gives the request a fresh copy of it.
+func (c *Channel) checkBody(r *http.Request, s *httpsig.Signature) (*http.Request, *channelError) {
+	if !s.Covers("content-digest") {
+		return r, nil
+	}
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, c.o.MaxBody+1))
+		if err != nil {
+			return r, refuse(http.StatusBadRequest, errcode.InvalidInput, "the body could not be read")
+		}
+		if int64(len(b)) > c.o.MaxBody {
+			return r, refuse(http.StatusRequestEntityTooLarge, errcode.TooLarge, "the body is larger than %d bytes", c.o.MaxBody)
+		}
+		body = b
+		_ = r.Body.Close()
+	}
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	if err := httpsig.CheckContentDigest(r.Header.Values(httpsig.HeaderContentDigest), body); err != nil {
+		return r2, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+	}
+	return r2, nil
+}
+
+// useNonce refuses a nonce seen before under the same keyid while its
+// signature could still be accepted.
+func (c *Channel) useNonce(s *httpsig.Signature, now time.Time) *channelError {
+	key := s.Params.KeyID + " " + s.Params.Nonce
+	until := s.Params.Expires.Add(c.v.p.Leeway)
+	if t := s.Params.Created.Add(c.o.MaxSignatureAge + c.v.p.Leeway); t.Before(until) {
+		until = t
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.nonces[key]; ok && now.Before(t) {
+		return refuse(http.StatusUnauthorized, errcode.NonceReplayed, "the signature nonce was used before")
+	}
+	if len(c.nonces) >= c.o.MaxNonces {
+		for k, t := range c.nonces {
+			if !now.Before(t) {
+				delete(c.nonces, k)
+			}
+		}
+		if len(c.nonces) >= c.o.MaxNonces {
+			ce := refuse(http.StatusTooManyRequests, errcode.RateLimited, "too many signed requests in flight")
+			ce.retry = c.o.MaxSignatureAge
+			return ce
+		}
+	}
+	c.nonces[key] = until
+	return nil
+}
+
+func asCodeErr(err error) *errcode.Error {
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return errcode.Wrap(errcode.Internal, err, "internal error")
+}
+
+// acceptSignatureHint is the Accept-Signature field a refusal carries:
+// the components and parameters the channel wants.
+func acceptSignatureHint(keyid string) string {
+	return httpsig.AcceptSignature("sig1", httpsig.Components(append(ChannelComponents, "content-digest")...), TagAgentCert, keyid)
+}
+
+// refuseChannel answers a refused signed request: problem+json with the
+// code, WWW-Authenticate and Accept-Signature on 401, Retry-After on 429,
+// and a fresh nonce when a credential is asked for.
+func refuseChannel(w http.ResponseWriter, ce *channelError, nonces *Nonces) {
+	if ce.status == http.StatusUnauthorized {
+		w.Header().Set(httpsig.HeaderAcceptSignature, acceptSignatureHint(ce.keyid))
+	}
+	if ce.retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ce.retry+time.Second-1)/time.Second)))
+	}
+	extra := map[string]any{}
+	if ce.err.Code == errcode.CredentialRequired && nonces != nil {
+		if n, exp, err := nonces.Issue(); err == nil {
+			extra["nonce"] = n
+			extra["nonce_expires_at"] = exp.UTC().Format(time.RFC3339)
+			w.Header().Set(HeaderCredentialNonce, n)
+		}
+	}
+	denyWith(w, ce.status, ce.err.Code, ce.err.Message, extra)
+}
+
+// HeaderCredentialNonce carries, on a credential_required answer, a fresh
+// nonce for the KB-JWT of the presentation the agent sends next.
+const HeaderCredentialNonce = "Agent-Credential-Nonce"
+
+func (ce *channelError) String() string { return fmt.Sprintf("%d %s", ce.status, ce.err.Code) }
+
+// serve is the middleware's path for a signed request.
+func (c *Channel) serve(w http.ResponseWriter, r *http.Request, next http.Handler, opts *MiddlewareOptions) {
+	res, r, ce := c.accept(r, opts)
+	if ce != nil {
+		refuseChannel(w, ce, opts.Nonces)
+		return
+	}
+	if res.Decision != nil && !res.Decision.Allowed {
+		deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
+		return
+	}
+	action := ""
+	if res.Decision != nil {
+		action = res.Decision.Action
+	}
+	if !admit(w, c.v, opts, action, res) {
+		return
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
+}
+
+// admit applies the rate limits to a verified, authorized request.
+func admit(w http.ResponseWriter, v *Verifier, o *MiddlewareOptions, action string, res *Result) bool {
+	if o.Limits == nil {
+		return true
+	}
+	principal := ""
+	if p, ok := res.Claims["principal"].(map[string]any); ok {
+		principal, _ = p["id"].(string)
+	}
+	wait, err := o.Limits.allow(action, principal, res.Subject, v.s.now())
+	if err == nil {
+		return true
+	}
+	secs := int64((wait + time.Second - 1) / time.Second)
+	if wait >= time.Duration(math.MaxInt64) || secs > 86400 {
+		secs = 86400
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	deny(w, http.StatusTooManyRequests, errcode.RateLimited, "this agent's requests of this kind are over their rate limit")
+	return false
+}
