@@ -17,9 +17,10 @@ test: interop-deps ## the whole suite: gofmt/vet, then every test with the race 
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	cd testdata/interop/aries && $(GO) test -race -count=1 ./...
 
-interop-deps: ## install the pinned npm packages the interop tests drive (when npm is present)
-	@if command -v npm >/dev/null 2>&1 && [ ! -d testdata/interop/node_modules ]; then \
-	  cd testdata/interop && npm ci --no-audit --no-fund; \
+interop-deps: ## install the pinned npm packages the interop tests drive (when npm is present and the lock file changed)
+	@stamp=testdata/interop/node_modules/.agentcert-installed; \
+	if command -v npm >/dev/null 2>&1 && { [ ! -f $$stamp ] || [ testdata/interop/package-lock.json -nt $$stamp ]; }; then \
+	  (cd testdata/interop && npm ci --no-audit --no-fund) && touch $$stamp; \
 	fi
 
 bench: ## benchmarks (single run; use -count and benchstat for comparisons)

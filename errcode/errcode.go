@@ -113,6 +113,30 @@ const (
 	CredentialRequired Code = "credential_required" // the signing key has no verified credential in session; present one
 )
 
+// Codes for OpenID4VCI issuance. Each is served with the OAuth error of the
+// specification (invalid_grant, invalid_proof, ...) beside it; see package
+// oid4vci for the mapping.
+const (
+	InvalidRequest                 Code = "invalid_request"                  // a token or credential request that is missing a parameter or malformed
+	UnsupportedGrantType           Code = "unsupported_grant_type"           // a grant type other than the pre-authorized code
+	InvalidGrant                   Code = "invalid_grant"                    // a pre-authorized code that is unknown
+	CodeUsed                       Code = "pre_authorized_code_used"         // a pre-authorized code already exchanged for an access token
+	CodeExpired                    Code = "pre_authorized_code_expired"      // a pre-authorized code past its offer's expiry
+	TxCodeRequired                 Code = "tx_code_required"                 // the offer asks for a transaction code and none was given
+	TxCodeWrong                    Code = "tx_code_wrong"                    // the transaction code does not match the offer's
+	TxCodeAttemptsExceeded         Code = "tx_code_attempts_exceeded"        // too many wrong transaction codes: the offer is locked
+	InvalidToken                   Code = "invalid_token"                    // an access token that is unknown, expired or already used
+	InvalidCredentialRequest       Code = "invalid_credential_request"       // a credential request that does not parse or asks for too many credentials
+	UnknownCredentialConfiguration Code = "unknown_credential_configuration" // a credential_configuration_id the issuer does not offer
+	InvalidProof                   Code = "invalid_proof"                    // a key proof that is missing or does not parse
+	ProofWrongTyp                  Code = "proof_wrong_typ"                  // the proof's typ is not openid4vci-proof+jwt
+	ProofWrongAudience             Code = "proof_wrong_audience"             // the proof's aud is not the credential issuer
+	ProofBadSignature              Code = "proof_bad_signature"              // the proof does not verify with the key it names
+	ProofStale                     Code = "proof_stale"                      // the proof's iat is missing or outside the accepted window
+	ProofKeyInvalid                Code = "proof_key_invalid"                // the proof names no usable public key, several, or one already used in the request
+	InvalidNonce                   Code = "invalid_nonce"                    // the proof carries no c_nonce
+)
+
 // Error is a failure with a stable Code. Message is safe to show to a client;
 // Err, if set, is the underlying cause and is never rendered to clients.
 type Error struct {
@@ -171,5 +195,8 @@ func All() []Code {
 		Revoked, Suspended, StatusUnavailable, StatusInvalid,
 		UntrustedIssuer, ClaimNotDisclosed, NonceInvalid, NonceExpired, NonceReplayed, ActionNotPermitted, ActionProhibited, ConstraintViolated,
 		SigMalformed, SigInvalid, SigExpired, SigNotYetValid, SigCoverage, SigKeyMismatch, DigestMismatch, CredentialRequired,
+		InvalidRequest, UnsupportedGrantType, InvalidGrant, CodeUsed, CodeExpired, TxCodeRequired, TxCodeWrong, TxCodeAttemptsExceeded,
+		InvalidToken, InvalidCredentialRequest, UnknownCredentialConfiguration,
+		InvalidProof, ProofWrongTyp, ProofWrongAudience, ProofBadSignature, ProofStale, ProofKeyInvalid, InvalidNonce,
 	}
 }

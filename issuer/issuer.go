@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,18 +150,8 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return nil, fmt.Errorf("issuer: idempotency lookup: %w", err)
 		}
 	}
-	payload, exp, err := s.payload(ctx, req)
+	payload, exp, sd, err := s.prepare(ctx, req)
 	if err != nil {
-		return nil, err
-	}
-	sd, err := s.schemas.Disclosable(s.cfg.VCT, req.SelectivelyDisclosable)
-	if err != nil {
-		return nil, err
-	}
-	// Validate with a placeholder status first, so that a rejected request
-	// does not use up a status list index.
-	payload["status"] = map[string]any{"status_list": map[string]any{"idx": 0, "uri": s.StatusURI("pending")}}
-	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -169,7 +160,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return nil, err
 		}
 		ref := StatusRef{Idx: idx, URI: s.StatusURI(listID)}
-		payload["status"] = map[string]any{"status_list": map[string]any{"idx": idx, "uri": ref.URI}}
+		payload["status"] = statusClaim(idx, ref.URI)
 		cred, err := sdjwt.Issue(payload, sd, s.keys.Active(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("issuer: sign: %w", err)
@@ -178,7 +169,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 		sum := sha256.Sum256([]byte(cred))
 		rec := records.Credential{
 			ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
-			IssuedAt: time.Unix(payload["iat"].(int64), 0).UTC(), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
+			IssuedAt: issuedAt(payload), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
 		}
 		rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
 		rec.AgentClass, _ = nested(req.Claims, "agent", "class").(string)
@@ -228,6 +219,25 @@ func (s *Service) replay(prev records.Idempotency, reqHash []byte) (*Issued, err
 	return &out, nil
 }
 
+// prepare builds and validates the claims to sign, with a placeholder
+// status (validated before an index is allocated, so that a rejected request
+// does not use one up), and the selectively disclosable pointers.
+func (s *Service) prepare(ctx context.Context, req IssueRequest) (map[string]any, time.Time, []string, error) {
+	payload, exp, err := s.payload(ctx, req)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	sd, err := s.schemas.Disclosable(s.cfg.VCT, req.SelectivelyDisclosable)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	payload["status"] = statusClaim(0, s.StatusURI("pending"))
+	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	return payload, exp, sd, nil
+}
+
 // payload builds the claims to sign, without status.
 func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any, time.Time, error) {
 	if req.Claims == nil {
@@ -260,13 +270,35 @@ func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any
 		payload["prohibitions"] = []any{}
 	}
 	payload["iss"] = s.keys.Issuer()
-	payload["iat"] = now.Unix()
-	payload["nbf"] = now.Unix()
-	payload["exp"] = exp.Unix()
+	payload["iat"] = numericDate(now)
+	payload["nbf"] = numericDate(now)
+	payload["exp"] = numericDate(exp)
 	payload["vct"] = s.cfg.VCT
 	payload["sub"] = req.Subject
 	payload["cnf"] = map[string]any{"jwk": holder}
+	// Generic JSON values from here on: schema validation and signing then
+	// take the payload as it is, with no encode and decode of their own.
+	payload, err = sdjwt.Normalize(payload)
+	if err != nil {
+		return nil, time.Time{}, errcode.Wrap(errcode.InvalidInput, err, "claims")
+	}
 	return payload, exp, nil
+}
+
+// issuedAt reads back the iat that payload set.
+func issuedAt(payload map[string]any) time.Time {
+	n, _ := payload["iat"].(json.Number).Int64()
+	return time.Unix(n, 0).UTC()
+}
+
+// numericDate is t as a JWT NumericDate.
+func numericDate(t time.Time) json.Number {
+	return json.Number(strconv.FormatInt(t.Unix(), 10))
+}
+
+// statusClaim is the status claim pointing at idx of the list at uri.
+func statusClaim(idx int, uri string) map[string]any {
+	return map[string]any{"status_list": map[string]any{"idx": json.Number(strconv.Itoa(idx)), "uri": uri}}
 }
 
 func (s *Service) expiry(now time.Time, req IssueRequest) (time.Time, error) {

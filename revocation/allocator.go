@@ -85,14 +85,3 @@ func (a *Allocator) Allocate(ctx context.Context) (string, int, error) {
 		return l.id, i, nil
 	}
 }
-
-// Current returns the id of the list being drawn from ("" before the first
-// allocation) and how many of its indexes are used.
-func (a *Allocator) Current() (string, int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.current == nil {
-		return "", 0
-	}
-	return a.current.id, a.current.count
-}

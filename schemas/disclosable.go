@@ -14,6 +14,9 @@ const (
 	MaxPointers = 512
 	// MaxPointerLen bounds the length of one requested pointer, in bytes.
 	MaxPointerLen = 1024
+	// maxPlainDepth bounds how deep a payload of generic JSON values
+	// Validate takes as it is; a deeper one is re-encoded first.
+	maxPlainDepth = 64
 )
 
 // Disclosable returns the JSON Pointers (RFC 6901) that sdjwt.Issue must make

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonptr"
+	"github.com/agentcert/agentcert/internal/jsonval"
 )
 
 // AgentCertificationV1 is the vct of the agent certification credential.
@@ -358,6 +359,9 @@ func (r *Registry) Validate(vct string, payload map[string]any) error {
 func normalize(payload map[string]any) (any, error) {
 	if payload == nil {
 		return nil, errors.New("nil payload")
+	}
+	if jsonval.IsPlain(payload, maxPlainDepth) {
+		return payload, nil
 	}
 	raw, err := json.Marshal(payload)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/jsonptr"
+	"github.com/agentcert/agentcert/internal/jsonval"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -68,7 +69,7 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 	if err := hdr.Set(jws.TypeKey, o.Typ); err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "typ")
 	}
-	norm, err := normalizeClaims(claims)
+	norm, err := Normalize(claims)
 	if err != nil {
 		return "", err
 	}
@@ -97,11 +98,17 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 	return sb.String(), nil
 }
 
-// normalizeClaims turns any JSON-encodable claims into generic JSON values
-// (maps, slices, json.Number, string, bool, nil).
-func normalizeClaims(claims map[string]any) (map[string]any, error) {
+// Normalize turns any JSON-encodable claims into generic JSON values
+// (maps, slices, json.Number, string, bool, nil), as Issue does first.
+// Claims that already are such values (with valid UTF-8, at most
+// DefaultMaxDepth deep) are returned as they are, so a caller that
+// normalizes once spares Issue and schema validation the encode and decode.
+func Normalize(claims map[string]any) (map[string]any, error) {
 	if claims == nil {
 		return map[string]any{}, nil
+	}
+	if jsonval.IsPlain(claims, DefaultMaxDepth) {
+		return claims, nil
 	}
 	b, err := marshalJSON(claims)
 	if err != nil {

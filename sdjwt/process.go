@@ -23,25 +23,32 @@ import (
 // The result has _sd, the top-level _sd_alg and every undisclosed array
 // placeholder removed.
 func ProcessDisclosures(payload map[string]any, ds []*Disclosure, lim Limits) (map[string]any, error) {
+	out, _, err := processDisclosures(payload, ds, lim)
+	return out, err
+}
+
+// processDisclosures is ProcessDisclosures that also returns the index of
+// every disclosure by digest.
+func processDisclosures(payload map[string]any, ds []*Disclosure, lim Limits) (map[string]any, map[string]int, error) {
 	lim = lim.withDefaults()
 	if v, ok := payload["_sd_alg"]; ok {
 		if s, _ := v.(string); s != SDAlgSHA256 {
-			return nil, errcode.New(errcode.UnsupportedSDAlg, "_sd_alg %v is not supported", v)
+			return nil, nil, errcode.New(errcode.UnsupportedSDAlg, "_sd_alg %v is not supported", v)
 		}
 	}
 	p, err := newProcessor(ds, lim.MaxDepth)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out, err := p.object(payload, 1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	delete(out, "_sd_alg")
 	if err := p.allUsed(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, p.byDigest, nil
 }
 
 // processor walks a payload and substitutes disclosures. When track is set

@@ -53,6 +53,17 @@ type Result struct {
 	// applied (digests in place). Read it to check which claims the issuer
 	// made selectively disclosable; do not modify it.
 	IssuerPayload map[string]any
+
+	byDigest map[string]int // index in Disclosures by digest
+}
+
+// Disclosure returns the presented disclosure whose digest is digest.
+func (r *Result) Disclosure(digest string) (*Disclosure, bool) {
+	i, ok := r.byDigest[digest]
+	if !ok {
+		return nil, false
+	}
+	return r.Disclosures[i], true
 }
 
 // Verify runs every step on a compact SD-JWT or SD-JWT+KB and returns the
@@ -70,7 +81,7 @@ func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	claims, err := ProcessDisclosures(payload, t.Disclosures, t.limits)
+	claims, byDigest, err := processDisclosures(payload, t.Disclosures, t.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +89,7 @@ func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb, IssuerPayload: payload}, nil
+	return &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb, IssuerPayload: payload, byDigest: byDigest}, nil
 }
 
 // VerifyIssuer checks the issuer-signed JWT: alg on the allow-list (before

@@ -22,6 +22,7 @@ import (
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/oid4vci"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/gorilla/mux"
@@ -37,6 +38,7 @@ type Options struct {
 	Schemas  *schemas.Registry
 	Verifier *verifier.Verifier // nil when the verifier is disabled
 	Nonces   *verifier.Nonces
+	OID4VCI  *oid4vci.Service // nil when OpenID4VCI issuance is off
 	Now      func() time.Time
 }
 
@@ -56,6 +58,7 @@ type Server struct {
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
+	vci      *oid4vci.Service
 
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
@@ -76,6 +79,10 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: the issuer needs a store")
 	}
 	s.status = o.Statuses
+	s.vci = o.OID4VCI
+	if o.OID4VCI != nil && o.Issuer == nil {
+		return nil, errors.New("server: OpenID4VCI needs the issuer")
+	}
 	s.verifier, s.nonces = o.Verifier, o.Nonces
 	if o.Verifier != nil && o.Nonces == nil {
 		return nil, errors.New("server: the verifier needs a nonce service")
@@ -150,6 +157,7 @@ func (s *Server) routes() {
 		api.Handle("/admin/keys", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.listKeys))).Methods(http.MethodGet)
 		api.Handle("/admin/keys/rotate", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.rotateKey))).Methods(http.MethodPost)
 		api.Handle("/admin/keys/retire", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.retireKey))).Methods(http.MethodPost)
+		s.oid4vciRoutes(r, api)
 	}
 	s.router = r
 }

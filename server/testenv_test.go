@@ -86,9 +86,13 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	if err != nil {
 		t.Fatalf("verifier.New: %v", err)
 	}
+	vci, err := NewOID4VCI(cfg, st, parts.Service, bytes.Repeat([]byte{7}, issuer.KEKSize), offline, nil)
+	if err != nil {
+		t.Fatalf("NewOID4VCI: %v", err)
+	}
 	s, err := New(Options{
 		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Store: st, Issuer: parts.Service, Statuses: parts.Statuses, Schemas: reg, Verifier: v, Nonces: nonces,
+		Store: st, Issuer: parts.Service, Statuses: parts.Statuses, Schemas: reg, Verifier: v, Nonces: nonces, OID4VCI: vci,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -69,6 +69,11 @@ func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
 
 func newChannelEnvTB(t testing.TB, limits []verifier.RateClass) *channelEnv {
 	t.Helper()
+	return newChannelEnvWith(t, limits, nil)
+}
+
+func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy)) *channelEnv {
+	t.Helper()
 	e := &channelEnv{t: t, now: time.Now().Truncate(time.Second)}
 	e.iss, e.issDID = testkeys.DIDKey(t, jwa.ES256)
 	e.list, _ = revocation.NewList(131072, 2)
@@ -76,6 +81,9 @@ func newChannelEnvTB(t testing.TB, limits []verifier.RateClass) *channelEnv {
 	p := verifier.DefaultPolicy()
 	p.Trusted[e.issDID] = []string{"urn:x"}
 	p.MaxStatusAge = time.Minute
+	if policy != nil {
+		policy(&p)
+	}
 	v, err := verifier.New(p, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clock),
 		verifier.WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 			now := e.clock()
@@ -504,6 +512,39 @@ func TestRateLimits(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 429 {
 		t.Fatalf("presentation path: %d", resp.StatusCode)
+	}
+}
+
+// TestPolicyRateLimits: the policy's classes apply when the options name
+// no limiter, and a bad class fails Middleware when it is built.
+func TestPolicyRateLimits(t *testing.T) {
+	p := verifier.DefaultPolicy()
+	p.RateLimits = []verifier.RateClass{{Name: "x", Actions: []string{"nocolon"}}}
+	v, err := verifier.New(p, verifier.WithResolver(did.NewResolver(nil)), verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
+		return nil, errcode.New(errcode.FetchFailed, "none")
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonces, _ := verifier.NewNonces(nil, time.Minute, nil)
+	if _, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces}); err == nil {
+		t.Fatal("a bad rate class in the policy was accepted")
+	}
+	ch, _ := verifier.NewChannel(mustVerifier(t), verifier.ChannelOptions{})
+	if _, err := verifier.Middleware(mustVerifier(t), verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces, Channel: ch}); err == nil {
+		t.Fatal("a channel of another verifier was accepted")
+	}
+
+	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) {
+		p.RateLimits = []verifier.RateClass{{Name: "all", Actions: []string{"*"}, PerAgent: verifier.Rate{Requests: 1, Per: time.Hour}}}
+	})
+	a := e.agent(jwa.EdDSA, "p1")
+	c, _ := e.client(a, true)
+	if got := do(t, c, http.MethodGet, e.srv.URL+"/invoices", ""); got.status != 200 {
+		t.Fatal(got)
+	}
+	if got := do(t, c, http.MethodGet, e.srv.URL+"/invoices", ""); got.status != 429 || got.header.Get("Retry-After") != "3600" {
+		t.Fatalf("%+v", got)
 	}
 }
 

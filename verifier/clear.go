@@ -22,14 +22,7 @@ func checkClear(payload map[string]any, names []string) error {
 
 // checkClearElements verifies that each named array claim is in payload in
 // clear and that every element, in clear or disclosed, hides nothing.
-func checkClearElements(payload map[string]any, ds []*sdjwt.Disclosure, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	byDigest := make(map[string]*sdjwt.Disclosure, len(ds))
-	for _, d := range ds {
-		byDigest[d.Digest] = d
-	}
+func checkClearElements(payload map[string]any, disclosure func(digest string) (*sdjwt.Disclosure, bool), names []string) error {
 	for _, n := range names {
 		arr, ok := payload[n].([]any)
 		if !ok {
@@ -38,7 +31,7 @@ func checkClearElements(payload map[string]any, ds []*sdjwt.Disclosure, names []
 		for i, e := range arr {
 			if m, ok := e.(map[string]any); ok && len(m) == 1 {
 				if digest, ok := m["..."].(string); ok {
-					d, disclosed := byDigest[digest]
+					d, disclosed := disclosure(digest)
 					if !disclosed {
 						continue // an element not shown grants nothing
 					}

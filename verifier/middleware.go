@@ -33,7 +33,8 @@ type MiddlewareOptions struct {
 	Channel *Channel
 	// Limits, when set, applies per-principal and per-agent token buckets
 	// to verified requests by the class of their action; a request over
-	// its terms gets 429 with Retry-After.
+	// its terms gets 429 with Retry-After. Nil uses the policy's
+	// RateLimits (a class that does not validate fails Middleware).
 	Limits *RateLimiter
 }
 
@@ -65,6 +66,15 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 		return nil, errors.New("verifier: MiddlewareOptions.Audience is required")
 	case opts.Nonces == nil:
 		return nil, errors.New("verifier: MiddlewareOptions.Nonces is required")
+	case opts.Channel != nil && opts.Channel.v != v:
+		return nil, errors.New("verifier: MiddlewareOptions.Channel was made for another verifier")
+	}
+	if opts.Limits == nil && len(v.p.RateLimits) > 0 {
+		l, err := NewRateLimiter(v.p.RateLimits, 0)
+		if err != nil {
+			return nil, err
+		}
+		opts.Limits = l
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

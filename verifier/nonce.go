@@ -146,3 +146,15 @@ func (n *Nonces) parse(nonce string) (time.Time, string, error) {
 	}
 	return exp, string(body), nil
 }
+
+// Open checks that nonce is one of ours and unexpired, without spending it,
+// and returns its expiry and identity (the bytes the MAC covers: another
+// encoding of them is the same nonce), for callers that record spent nonces
+// in shared storage.
+func (n *Nonces) Open(nonce string) (time.Time, []byte, error) {
+	exp, key, err := n.parse(nonce)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	return exp, []byte(key), nil
+}

@@ -33,6 +33,10 @@ type Policy struct {
 	CheckStatus   bool
 	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
+	// RateLimits are the per-agent terms Middleware applies to verified
+	// requests, by permission class (see RateClass); none by default.
+	// MiddlewareOptions.Limits, when set, takes their place.
+	RateLimits []RateClass
 }
 
 // AnyVCT in a Trusted list trusts the issuer for every credential type.

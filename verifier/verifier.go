@@ -135,7 +135,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if err := checkClear(out.IssuerPayload, v.p.ClearClaims[res.VCT]); err != nil {
 		return res.fail(err)
 	}
-	if err := checkClearElements(out.IssuerPayload, out.Disclosures, v.p.ClearElements[res.VCT]); err != nil {
+	if err := checkClearElements(out.IssuerPayload, out.Disclosure, v.p.ClearElements[res.VCT]); err != nil {
 		return res.fail(err)
 	}
 	for _, rc := range v.p.RequiredClaims {

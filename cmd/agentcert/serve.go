@@ -23,6 +23,7 @@ import (
 	"github.com/agentcert/agentcert/internal/store/postgres"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/oid4vci"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
 	"github.com/agentcert/agentcert/verifier"
@@ -75,6 +76,7 @@ func webDID(publicURL string) (string, error) {
 type issuerParts struct {
 	store store.Store
 	lock  *datadir.Lock
+	kek   []byte // the key-encryption key, also for OpenID4VCI state
 	*issuer.Parts
 }
 
@@ -134,7 +136,7 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 	if err != nil {
 		return fail(err)
 	}
-	return &issuerParts{store: st, lock: lock, Parts: parts}, nil
+	return &issuerParts{store: st, lock: lock, kek: kek, Parts: parts}, nil
 }
 
 // kekEnv names the environment variable that can hold the key-encryption key.
@@ -163,6 +165,15 @@ func lockDataDir(dir, why string) (*datadir.Lock, error) {
 		return nil, usageErr("%v: %s", le, why)
 	}
 	return l, err
+}
+
+// wireOID4VCI wires OpenID4VCI issuance over the issuer.
+func wireOID4VCI(cfg config.Config, parts *issuerParts) (*oid4vci.Service, error) {
+	st, ok := parts.store.(oid4vci.State)
+	if !ok {
+		return nil, fmt.Errorf("the %T store keeps no OpenID4VCI state", parts.store)
+	}
+	return server.NewOID4VCI(cfg, st, parts.Service, parts.kek, newResolver(cfg), nil)
 }
 
 // dbFile is the SQLite database's name in the data directory.
@@ -250,6 +261,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		own = parts
 		defer parts.Close()
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
+		if opts.OID4VCI, err = wireOID4VCI(cfg, parts); err != nil {
+			return err
+		}
 		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
 			return err
 		}

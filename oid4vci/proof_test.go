@@ -1,0 +1,141 @@
+package oid4vci
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+func newKey(t testing.TB) jwk.Key {
+	t.Helper()
+	k, err := keyutil.Generate(jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// signWith signs claims with k under the header members hdr (alg from k).
+func signWith(t *testing.T, k jwk.Key, hdr map[string]any, claims map[string]any) string {
+	t.Helper()
+	h := jws.NewHeaders()
+	for name, v := range hdr {
+		if err := h.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var raw any
+	if err := k.Raw(&raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(claims)
+	out, err := jws.Sign(b, jws.WithKey(jwa.ES256, raw, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestVerifyProof(t *testing.T) {
+	const aud = "https://issuer.example"
+	now := time.Unix(1_800_000_000, 0)
+	pol := ProofPolicy{Audience: aud, Algorithms: []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA}, Now: now, MaxAge: 5 * time.Minute, Leeway: 30 * time.Second, Resolver: did.NewResolver(nil)}
+	k := newKey(t)
+	pub, _ := keyutil.Public(k)
+	_ = pub.Remove(jwk.KeyIDKey)
+	subject, _ := did.KeyDID(k)
+	jwkDID, _ := did.JWKDID(k)
+	claims := map[string]any{"aud": aud, "iat": now.Unix(), "nonce": "n"}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for n, v := range claims {
+			m[n] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	typ := map[string]any{"typ": ProofTyp, "jwk": pub}
+	for _, c := range []struct {
+		name   string
+		proof  string
+		code   errcode.Code
+		wantID string
+	}{
+		{"jwk", signWith(t, k, typ, claims), "", subject},
+		{"did:jwk kid", signWith(t, k, map[string]any{"typ": ProofTyp, "kid": jwkDID + "#0"}, claims), "", jwkDID},
+		{"aud array", signWith(t, k, typ, with("aud", []string{aud})), "", subject},
+		{"media type typ", signWith(t, k, map[string]any{"typ": "application/" + ProofTyp, "jwk": pub}, claims), "", subject},
+		{"aud two values", signWith(t, k, typ, with("aud", []string{aud, "https://other.example"})), errcode.ProofWrongAudience, ""},
+		{"no typ", signWith(t, k, map[string]any{"jwk": pub}, claims), errcode.ProofWrongTyp, ""},
+		{"jwk and kid", signWith(t, k, map[string]any{"typ": ProofTyp, "jwk": pub, "kid": jwkDID + "#0"}, claims), errcode.ProofKeyInvalid, ""},
+		{"no key", signWith(t, k, map[string]any{"typ": ProofTyp}, claims), errcode.ProofKeyInvalid, ""},
+		{"private jwk", signWith(t, k, map[string]any{"typ": ProofTyp, "jwk": k}, claims), errcode.ProofKeyInvalid, ""},
+		{"kid not a DID URL", signWith(t, k, map[string]any{"typ": ProofTyp, "kid": "key-1"}, claims), errcode.ProofKeyInvalid, ""},
+		{"kid of another key", signWith(t, k, map[string]any{"typ": ProofTyp, "kid": func() string { d, _ := did.JWKDID(newKey(t)); return d + "#0" }()}, claims), errcode.ProofBadSignature, ""},
+		{"trust_chain", signWith(t, k, map[string]any{"typ": ProofTyp, "jwk": pub, "trust_chain": []string{"eyJ"}}, claims), errcode.ProofKeyInvalid, ""},
+		{"crit", signWith(t, k, map[string]any{"typ": ProofTyp, "jwk": pub, "crit": []string{"x"}, "x": 1}, claims), errcode.UnknownCrit, ""},
+		{"iat future", signWith(t, k, typ, with("iat", now.Unix()+60)), errcode.ProofStale, ""},
+		{"iat string", signWith(t, k, typ, with("iat", "now")), errcode.InvalidProof, ""},
+		{"exp past", signWith(t, k, typ, with("exp", now.Unix()-60)), errcode.ProofStale, ""},
+		{"nbf future", signWith(t, k, typ, with("nbf", now.Unix()+60)), errcode.ProofStale, ""},
+		{"empty nonce", signWith(t, k, typ, with("nonce", "")), errcode.InvalidNonce, ""},
+		{"JSON serialization", `{"payload":"e30","signatures":[]}`, errcode.InvalidProof, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := VerifyProof(context.Background(), c.proof, pol)
+			if got := errcode.CodeOf(err); got != c.code {
+				t.Fatalf("code %q (%v), want %q", got, err, c.code)
+			}
+			if c.code == "" && (p.DID != c.wantID || p.Nonce != "n") {
+				t.Fatalf("proven %+v, want DID %s", p, c.wantID)
+			}
+		})
+	}
+	if _, err := VerifyProof(context.Background(), signWith(t, k, map[string]any{"typ": ProofTyp, "kid": jwkDID + "#0"}, claims), ProofPolicy{Audience: aud, Algorithms: pol.Algorithms, Now: now, MaxAge: time.Minute}); errcode.CodeOf(err) != errcode.ProofKeyInvalid {
+		t.Fatalf("kid proof without a resolver: %v", err)
+	}
+	ed, _ := keyutil.Generate(jwa.EdDSA)
+	p, _ := SignProof(ed, aud, "n", now)
+	pol.Algorithms = []jwa.SignatureAlgorithm{jwa.ES256}
+	if _, err := VerifyProof(context.Background(), p, pol); errcode.CodeOf(err) != errcode.UnsupportedAlg {
+		t.Fatalf("EdDSA proof with only ES256 allowed: %v", err)
+	}
+}
+
+func TestOfferLinkRoundTrip(t *testing.T) {
+	o := CredentialOffer{CredentialIssuer: "https://issuer.example", CredentialConfigurationIDs: []string{"a"},
+		Grants: Grants{PreAuthorizedCode: &PreAuthorizedGrant{Code: "c", TxCode: &TxCode{InputMode: "numeric", Length: 6}}}}
+	link, err := OfferLink(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, uri, err := ParseOfferLink(link)
+	if err != nil || uri != "" || got.Grants.PreAuthorizedCode.Code != "c" || got.Grants.PreAuthorizedCode.TxCode.Length != 6 {
+		t.Fatalf("round trip: %+v %q %v", got, uri, err)
+	}
+	if _, uri, err := ParseOfferLink(OfferURILink("https://issuer.example/o/1")); err != nil || uri != "https://issuer.example/o/1" {
+		t.Fatalf("by reference: %q %v", uri, err)
+	}
+	for name, bad := range map[string]string{
+		"both":          "openid-credential-offer://?credential_offer=%7B%7D&credential_offer_uri=https%3A%2F%2Fa",
+		"neither":       "openid-credential-offer://?x=1",
+		"ftp reference": "openid-credential-offer://?credential_offer_uri=ftp%3A%2F%2Fa",
+		"no code":       `{"credential_issuer":"https://a.example","credential_configuration_ids":["a"],"grants":{}}`,
+		"bad issuer":    `{"credential_issuer":"a.example","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`,
+		"not a link":    "hello",
+	} {
+		if _, _, err := ParseOfferLink(bad); errcode.CodeOf(err) != errcode.InvalidInput {
+			t.Errorf("%s: %v, want invalid_input", name, err)
+		}
+	}
+}
