@@ -41,10 +41,11 @@ const Label = "sig1"
 
 // Options configures a Transport.
 type Options struct {
-	// Credential is the agent's SD-JWT VC as issued (it ends with "~").
+	// Credential is the agent's SD-JWT VC as issued (it ends with "~"), or
+	// a delegation chain handed to it (sdjwt.Delegate).
 	Credential string
 	// Key is the agent's private key; its public part is the credential's
-	// cnf.jwk.
+	// cnf.jwk (for a chain, the last hop's).
 	Key jwk.Key
 	// Disclose lists JSON Pointers of the claims to disclose in each
 	// presentation; nil discloses everything.
@@ -202,7 +203,16 @@ func (t *Transport) readBody(req *http.Request) ([]byte, error) {
 }
 
 func (t *Transport) present(aud, nonce string) (string, error) {
-	p, err := sdjwt.Present(t.o.Credential, t.o.Disclose, &sdjwt.KBOptions{Key: t.o.Key, Audience: aud, Nonce: nonce, IssuedAt: t.o.Now()})
+	kb := &sdjwt.KBOptions{Key: t.o.Key, Audience: aud, Nonce: nonce, IssuedAt: t.o.Now()}
+	var p string
+	var err error
+	if sdjwt.IsChain(t.o.Credential) {
+		// A delegation chain: its disclosures were chosen when it was
+		// delegated; the last delegate's key adds the KB-JWT.
+		p, err = sdjwt.PresentChain(t.o.Credential, nil, kb)
+	} else {
+		p, err = sdjwt.Present(t.o.Credential, t.o.Disclose, kb)
+	}
 	if err != nil {
 		return "", fmt.Errorf("agentclient: present: %w", err)
 	}

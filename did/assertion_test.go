@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -95,7 +96,7 @@ func TestAssertionKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k, err := AssertionKey(context.Background(), r, tt.kid)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			if err != nil {
 				return
 			}
@@ -112,7 +113,7 @@ func TestAssertionKey(t *testing.T) {
 		return nil, errcode.New(errcode.FetchRefused, "guard")
 	})
 	_, err := AssertionKey(context.Background(), refusing, did+"#rel")
-	wantCode(t, err, errcode.FetchRefused)
+	testkit.WantCode(t, err, errcode.FetchRefused)
 }
 
 // TestAssertionKeyOffline: did:key and did:jwk kids resolve through
@@ -125,14 +126,14 @@ func TestAssertionKeyOffline(t *testing.T) {
 		"did:jwk:eyJjcnYiOiJQLTI1NiIsImt0eSI6IkVDIiwieCI6ImFjYklRaXVNczNpOF91c3pFakoydHBUdFJNNEVVM3l6OTFQSDZDZEgyVjAiLCJ5IjoiX0tjeUxqOXZXTXB0bm1LdG00NkdxRHo4d2Y3NEk1TEtncmwyR3pIM25TRSJ9",
 	} {
 		want, err := PublicKey(did)
-		wantCode(t, err, "")
+		testkit.WantCode(t, err, "")
 		got, err := AssertionKey(context.Background(), r, want.KeyID())
-		wantCode(t, err, "")
+		testkit.WantCode(t, err, "")
 		if !jwk.Equal(got, want) || got.KeyID() != want.KeyID() || got.Algorithm() != want.Algorithm() {
 			t.Fatalf("%s: AssertionKey and PublicKey differ", did)
 		}
 		_, err = AssertionKey(context.Background(), r, did+"#other")
-		wantCode(t, err, errcode.KeyNotFound)
+		testkit.WantCode(t, err, errcode.KeyNotFound)
 	}
 	// An X25519 did:jwk with use "enc" lists its key under keyAgreement only.
 	var spec struct {
@@ -140,26 +141,26 @@ func TestAssertionKeyOffline(t *testing.T) {
 			DIDURL string `json:"did_url"`
 		}
 	}
-	loadJSON(t, "did-jwk/spec-examples.json", &spec)
+	testkit.LoadVector(t, "did-jwk/spec-examples.json", &spec)
 	_, err := AssertionKey(context.Background(), r, spec.Examples["X25519"].DIDURL)
-	wantCode(t, err, errcode.KeyNotFound)
+	testkit.WantCode(t, err, errcode.KeyNotFound)
 }
 
 // TestAssertionKeyDIDKeySpecDocument uses the did:key v0.9 spec document
 // (Multikey, publicKeyMultibase, keyAgreement embedded).
 func TestAssertionKeyDIDKeySpecDocument(t *testing.T) {
 	var doc json.RawMessage
-	loadJSON(t, "did-key/did-key-spec/did-document-1-an-example-of-a-did-key-did-document.json", &doc)
+	testkit.LoadVector(t, "did-key/did-key-spec/did-document-1-an-example-of-a-did-key-did-document.json", &doc)
 	const did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 	r := staticResolver(map[string]string{did: string(doc)})
 	got, err := AssertionKey(context.Background(), r, did+"#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK")
-	wantCode(t, err, "")
+	testkit.WantCode(t, err, "")
 	want, _ := PublicKey(did)
 	if !jwk.Equal(got, want) {
 		t.Fatal("key from the spec document differs from PublicKey")
 	}
 	_, err = AssertionKey(context.Background(), r, did+"#z6LSj72tK8brWgZja8NLRwPigth2T9QRiG1uH9oKZuKjdh9p")
-	wantCode(t, err, errcode.KeyNotFound)
+	testkit.WantCode(t, err, errcode.KeyNotFound)
 	// Our own document for the DID lists the same method ids.
 	ours, _ := DocumentFor(did)
 	var theirs Document
@@ -182,7 +183,7 @@ func TestAssertionKeyDIDWebSpecDocument(t *testing.T) {
 			ValidJSON bool   `json:"valid_json"`
 		} `json:"did_documents"`
 	}
-	loadJSON(t, "did-web/spec-examples.json", &spec)
+	testkit.LoadVector(t, "did-web/spec-examples.json", &spec)
 	text := spec.DIDDocuments[0].Text
 	if spec.DIDDocuments[0].ValidJSON {
 		t.Fatal("vector self-check")
@@ -198,12 +199,12 @@ func TestAssertionKeyDIDWebSpecDocument(t *testing.T) {
 		"did:web:example.com#key-1": errcode.KeyNotFound,
 	} {
 		_, err := AssertionKey(context.Background(), r, kid)
-		wantCode(t, err, code)
+		testkit.WantCode(t, err, code)
 	}
 	// The ethereum-address example has no usable key and no assertionMethod.
 	r = staticResolver(map[string]string{"did:web:example.com": spec.DIDDocuments[1].Text})
 	_, err := AssertionKey(context.Background(), r, "did:web:example.com#address-0")
-	wantCode(t, err, errcode.KeyNotFound)
+	testkit.WantCode(t, err, errcode.KeyNotFound)
 }
 
 func TestRelationshipJSON(t *testing.T) {
@@ -254,6 +255,6 @@ func TestIssuerKey(t *testing.T) {
 		{web, "#k2", errcode.KeyNotFound},
 	} {
 		_, err := IssuerKey(ctx, r, tc.iss, tc.kid)
-		wantCode(t, err, tc.want)
+		testkit.WantCode(t, err, tc.want)
 	}
 }

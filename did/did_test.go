@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 func TestParse(t *testing.T) {
@@ -40,7 +41,7 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			d, err := Parse(tt.in)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			if err != nil {
 				return
 			}
@@ -78,7 +79,7 @@ func TestParseURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			u, err := ParseURL(tt.in)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			if err != nil {
 				return
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // probe replaces a Fetcher's DNS with a fixed table and records every dial
@@ -160,7 +161,7 @@ func TestFetcherRefusesBeforeConnecting(t *testing.T) {
 	for _, u := range urls {
 		t.Run(u, func(t *testing.T) {
 			resp, err := f.Get(context.Background(), u, "", 0)
-			wantCode(t, err, errcode.FetchRefused)
+			testkit.WantCode(t, err, errcode.FetchRefused)
 			if resp != nil {
 				t.Fatal("response with error")
 			}
@@ -205,7 +206,7 @@ func TestFetcherRefusesResolvedAddresses(t *testing.T) {
 	for host := range dns {
 		t.Run(host, func(t *testing.T) {
 			_, err := f.Get(context.Background(), "https://"+host+"/did.json", "", 0)
-			wantCode(t, err, errcode.FetchRefused)
+			testkit.WantCode(t, err, errcode.FetchRefused)
 		})
 	}
 	if d := p.dials(); len(d) != 0 {
@@ -216,7 +217,7 @@ func TestFetcherRefusesResolvedAddresses(t *testing.T) {
 	}
 	// A name that does not resolve is a failure, not a refusal.
 	_, err := f.Get(context.Background(), "https://nowhere.example/", "", 0)
-	wantCode(t, err, errcode.FetchFailed)
+	testkit.WantCode(t, err, errcode.FetchFailed)
 }
 
 // TestControlGuard: the dialer's Control hook refuses before connect.
@@ -333,7 +334,7 @@ func TestFetcherRedirects(t *testing.T) {
 	for _, path := range []string{"/to-metadata", "/to-private", "/to-other-port-http", "/to-other-port-https", "/to-name", "/to-mapped"} {
 		t.Run(path, func(t *testing.T) {
 			_, err := f.Get(context.Background(), origin.URL+path, "", 0)
-			wantCode(t, err, errcode.FetchRefused)
+			testkit.WantCode(t, err, errcode.FetchRefused)
 		})
 	}
 	for _, d := range p.dials() {
@@ -349,10 +350,10 @@ func TestFetcherRedirects(t *testing.T) {
 		t.Fatalf("same-host redirect: %v", err)
 	}
 	_, err = f.Get(context.Background(), origin.URL+"/loop", "", 0)
-	wantCode(t, err, errcode.FetchFailed)
+	testkit.WantCode(t, err, errcode.FetchFailed)
 	none, _ := probed(FetcherConfig{AllowHosts: []string{"127.0.0.1"}, MaxRedirects: -1}, nil)
 	_, err = none.Get(context.Background(), origin.URL+"/hop", "", 0)
-	wantCode(t, err, errcode.FetchFailed)
+	testkit.WantCode(t, err, errcode.FetchFailed)
 }
 
 func TestFetcherResponses(t *testing.T) {
@@ -426,7 +427,7 @@ func TestFetcherResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := f.Get(ctx, srv.URL+tt.path, "", tt.maxBytes)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			if err == nil && int64(len(resp.Body)) > max(tt.maxBytes, 300) {
 				t.Fatalf("body of %d bytes", len(resp.Body))
 			}
@@ -436,20 +437,20 @@ func TestFetcherResponses(t *testing.T) {
 		s304 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotModified) }))
 		defer s304.Close()
 		_, err := f.Get(ctx, s304.URL, "", 0)
-		wantCode(t, err, errcode.FetchFailed)
+		testkit.WantCode(t, err, errcode.FetchFailed)
 	})
 	t.Run("cancelled context", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err := f.Get(cctx, srv.URL+"/echo-accept", "", 0)
-		wantCode(t, err, errcode.FetchFailed)
+		testkit.WantCode(t, err, errcode.FetchFailed)
 	})
 	t.Run("connection refused", func(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
 		_, err := f.Get(ctx, "http://"+addr+"/", "", 0)
-		wantCode(t, err, errcode.FetchFailed)
+		testkit.WantCode(t, err, errcode.FetchFailed)
 	})
 }
 
@@ -459,7 +460,7 @@ func TestFetcherTLS(t *testing.T) {
 	f := NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}})
 	// Unknown CA: a TLS failure is fetch_failed.
 	_, err := f.Get(context.Background(), srv.URL, "", 0)
-	wantCode(t, err, errcode.FetchFailed)
+	testkit.WantCode(t, err, errcode.FetchFailed)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
 	f.client.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
@@ -471,7 +472,7 @@ func TestFetcherTLS(t *testing.T) {
 	g := NewFetcher(FetcherConfig{})
 	g.client.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
 	_, err = g.Get(context.Background(), srv.URL, "", 0)
-	wantCode(t, err, errcode.FetchRefused)
+	testkit.WantCode(t, err, errcode.FetchRefused)
 }
 
 func TestAllowedDefaultPort(t *testing.T) {
@@ -487,5 +488,5 @@ func TestAllowedDefaultPort(t *testing.T) {
 		t.Fatalf("entry 127.0.0.1:80 allowed %s", u)
 	}
 	_, err := f.Get(context.Background(), srv.URL, "", 0)
-	wantCode(t, err, errcode.FetchRefused)
+	testkit.WantCode(t, err, errcode.FetchRefused)
 }

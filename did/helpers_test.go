@@ -2,43 +2,11 @@ package did
 
 import (
 	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/agentcert/agentcert/errcode"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
-
-const vectorsDir = "../testdata/vectors"
-
-// loadJSON reads a vector file from testdata into v.
-func loadJSON(t testing.TB, rel string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorsDir, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-}
-
-// wantCode fails unless err carries code ("" means no error).
-func wantCode(t testing.TB, err error, code errcode.Code) {
-	t.Helper()
-	if got := errcode.CodeOf(err); got != code {
-		t.Fatalf("error code = %q (%v), want %q", got, err, code)
-	}
-	if code != "" {
-		var e *errcode.Error
-		if !errors.As(err, &e) {
-			t.Fatalf("error %v is not an *errcode.Error", err)
-		}
-	}
-}
 
 // jsonEqual reports whether a and b hold the same JSON value.
 func jsonEqual(t testing.TB, a, b []byte) bool {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/mr-tron/base58"
@@ -65,11 +66,11 @@ func checkOfflineKey(t *testing.T, did string, k jwk.Key, kid string, alg jwa.Si
 // the v0.9 spec, and encodes the supported ones back.
 func TestDIDKeyVectors(t *testing.T) {
 	var derived struct{ Entries []multicodecRow }
-	loadJSON(t, "did-key/multicodec-decoding-DERIVED.json", &derived)
+	testkit.LoadVector(t, "did-key/multicodec-decoding-DERIVED.json", &derived)
 	var spec struct {
 		DIDs []multicodecRow `json:"dids_in_spec"`
 	}
-	loadJSON(t, "did-key/did-key-spec/did-key-values.json", &spec)
+	testkit.LoadVector(t, "did-key/did-key-spec/did-key-values.json", &spec)
 	rows := append(derived.Entries, spec.DIDs...)
 	if len(rows) < 30 {
 		t.Fatalf("only %d did:key rows", len(rows))
@@ -81,15 +82,15 @@ func TestDIDKeyVectors(t *testing.T) {
 			switch row.Multicodec {
 			case "0xed", "0x1200":
 			default:
-				wantCode(t, err, errcode.DIDMethodUnsupported)
+				testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 				_, err = DocumentFor(row.DID)
-				wantCode(t, err, errcode.DIDMethodUnsupported)
+				testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 				_, err = VerificationMethodID(row.DID)
-				wantCode(t, err, errcode.DIDMethodUnsupported)
+				testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 				return
 			}
 			supported++
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			want := row.KeyHex + row.KeyHexSpec
 			if got := hex.EncodeToString(keyBytes(t, k)); got != want {
 				t.Fatalf("key = %s, want %s", got, want)
@@ -121,7 +122,7 @@ func TestDIDKeyEd25519Seeds(t *testing.T) {
 		}
 		DIDDocument json.RawMessage
 	}
-	loadJSON(t, "did-key/w3c-ccg-did-method-key/test-vectors/ed25519-x25519.json", &vectors)
+	testkit.LoadVector(t, "did-key/w3c-ccg-did-method-key/test-vectors/ed25519-x25519.json", &vectors)
 	if len(vectors) != 5 {
 		t.Fatalf("%d vectors", len(vectors))
 	}
@@ -141,7 +142,7 @@ func TestDIDKeyEd25519Seeds(t *testing.T) {
 				t.Fatalf("KeyDID(seed key) = %q, %v; want %q", got, err, did)
 			}
 			k, err := PublicKey(did)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			if pk := v.VerificationKeyPair.PublicKeyJwk; pk != nil {
 				if !jwk.Equal(k, mustParseKey(t, []byte(pk))) {
 					t.Fatal("decoded key differs from publicKeyJwk")
@@ -157,7 +158,7 @@ func TestDIDKeyEd25519Seeds(t *testing.T) {
 				t.Fatal(err)
 			}
 			doc, err := DocumentFor(did)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			if doc.ID != did || len(doc.VerificationMethod) != 1 {
 				t.Fatalf("document %+v", doc)
 			}
@@ -202,7 +203,7 @@ func TestDIDKeyNISTCurves(t *testing.T) {
 		}
 		DIDDocument json.RawMessage
 	}
-	loadJSON(t, "did-key/w3c-ccg-did-method-key/test-vectors/nist-curves.json", &vectors)
+	testkit.LoadVector(t, "did-key/w3c-ccg-did-method-key/test-vectors/nist-curves.json", &vectors)
 	var p256 int
 	for did, v := range vectors {
 		if v.VerificationMethod.PublicKeyJwk == nil {
@@ -214,12 +215,12 @@ func TestDIDKeyNISTCurves(t *testing.T) {
 			if !strings.HasPrefix(did, "did:key:zDn") {
 				for _, k := range []jwk.Key{pub, priv} {
 					_, err := KeyDID(k)
-					wantCode(t, err, errcode.DIDMethodUnsupported)
+					testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 					_, err = JWKDID(k)
-					wantCode(t, err, errcode.DIDMethodUnsupported)
+					testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 				}
 				_, err := PublicKey(did)
-				wantCode(t, err, errcode.DIDMethodUnsupported)
+				testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 				return
 			}
 			p256++
@@ -230,12 +231,12 @@ func TestDIDKeyNISTCurves(t *testing.T) {
 				}
 			}
 			k, err := PublicKey(did)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			if !jwk.Equal(k, pub) {
 				t.Fatal("PublicKey differs from publicKeyJwk")
 			}
 			doc, err := DocumentFor(did)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			if !jsonEqual(t, mustJSON(t, doc), v.DIDDocument) {
 				t.Fatalf("document\n%s\nwant\n%s", mustJSON(t, doc), v.DIDDocument)
 			}
@@ -250,13 +251,13 @@ func TestDIDKeyUnsupportedFiles(t *testing.T) {
 	var dids []string
 	for _, f := range []string{"secp256k1", "bls12381", "rsa"} {
 		var m map[string]json.RawMessage
-		loadJSON(t, "did-key/w3c-ccg-did-method-key/test-vectors/"+f+".json", &m)
+		testkit.LoadVector(t, "did-key/w3c-ccg-did-method-key/test-vectors/"+f+".json", &m)
 		for did := range m {
 			dids = append(dids, did)
 		}
 	}
 	var x struct{ DIDDocument map[string]json.RawMessage }
-	loadJSON(t, "did-key/w3c-ccg-did-method-key/test-vectors/x25519.json", &x)
+	testkit.LoadVector(t, "did-key/w3c-ccg-did-method-key/test-vectors/x25519.json", &x)
 	for did := range x.DIDDocument {
 		dids = append(dids, did)
 	}
@@ -265,7 +266,7 @@ func TestDIDKeyUnsupportedFiles(t *testing.T) {
 	}
 	for _, did := range dids {
 		_, err := PublicKey(did)
-		wantCode(t, err, errcode.DIDMethodUnsupported)
+		testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 	}
 }
 
@@ -308,11 +309,11 @@ func TestDIDKeyErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := PublicKey(tt.did)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			_, err = DocumentFor(tt.did)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			_, err = VerificationMethodID(tt.did)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 		})
 	}
 }
@@ -345,9 +346,9 @@ func TestKeyDIDInputErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := KeyDID(tt.key)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			_, err = JWKDID(tt.key)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 		})
 	}
 }
@@ -363,7 +364,7 @@ func TestDIDJWKSpecExamples(t *testing.T) {
 			ExpectedRelationships []string        `json:"expected_relationships"`
 		}
 	}
-	loadJSON(t, "did-jwk/spec-examples.json", &spec)
+	testkit.LoadVector(t, "did-jwk/spec-examples.json", &spec)
 	if len(spec.Examples) != 2 {
 		t.Fatalf("%d examples", len(spec.Examples))
 	}
@@ -375,10 +376,10 @@ func TestDIDJWKSpecExamples(t *testing.T) {
 			}
 			// Document: the spec's, with its "did:jwk:$" typo corrected.
 			var wantDoc json.RawMessage
-			loadJSON(t, "did-jwk/"+ex.DIDDocumentFile, &wantDoc)
+			testkit.LoadVector(t, "did-jwk/"+ex.DIDDocumentFile, &wantDoc)
 			wantDoc = bytes.ReplaceAll(wantDoc, []byte("did:jwk:$"), []byte("did:jwk:"))
 			doc, err := DocumentFor(ex.DID)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			if !jsonEqual(t, mustJSON(t, doc), wantDoc) {
 				t.Fatalf("document\n%s\nwant\n%s", mustJSON(t, doc), wantDoc)
 			}
@@ -395,10 +396,10 @@ func TestDIDJWKSpecExamples(t *testing.T) {
 
 			k, err := PublicKey(ex.DID)
 			if name == "X25519" {
-				wantCode(t, err, errcode.DIDMethodUnsupported)
+				testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 				return
 			}
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			checkOfflineKey(t, ex.DID, k, ex.DIDURL, jwa.ES256)
 			if !jwk.Equal(k, mustParseKey(t, []byte(ex.DecodedJWK))) {
 				t.Fatal("PublicKey differs from the decoded JWK")
@@ -423,17 +424,17 @@ func checkJWKVector(t *testing.T, did string, priv jwk.Key, supported bool) {
 	t.Helper()
 	k, err := PublicKey(did)
 	if !supported {
-		wantCode(t, err, errcode.DIDMethodUnsupported)
+		testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 		_, err = JWKDID(priv)
-		wantCode(t, err, errcode.DIDMethodUnsupported)
+		testkit.WantCode(t, err, errcode.DIDMethodUnsupported)
 		return
 	}
-	wantCode(t, err, "")
+	testkit.WantCode(t, err, "")
 	if !jwk.Equal(k, priv) {
 		t.Fatal("PublicKey differs from the vector's key")
 	}
 	got, err := JWKDID(priv)
-	wantCode(t, err, "")
+	testkit.WantCode(t, err, "")
 	gotRaw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(got, "did:jwk:"))
 	wantRaw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(did, "did:jwk:"))
 	var wantMembers map[string]any
@@ -452,9 +453,9 @@ func checkJWKVector(t *testing.T, did string, priv jwk.Key, supported bool) {
 	// The same key as a did:jwk holding its private members is refused.
 	privJSON := mustJSON(t, priv)
 	_, err = PublicKey(didJWKOf(privJSON))
-	wantCode(t, err, errcode.DIDInvalid)
+	testkit.WantCode(t, err, errcode.DIDInvalid)
 	_, err = DocumentFor(didJWKOf(privJSON))
-	wantCode(t, err, errcode.DIDInvalid)
+	testkit.WantCode(t, err, errcode.DIDInvalid)
 }
 
 func TestDIDJWKTransmute(t *testing.T) {
@@ -471,7 +472,7 @@ func TestDIDJWKTransmute(t *testing.T) {
 			KeyAgreement       []Relationship
 		}
 	}
-	loadJSON(t, "did-jwk/transmute-did-key.js-examples.json", &vectors)
+	testkit.LoadVector(t, "did-jwk/transmute-did-key.js-examples.json", &vectors)
 	for crv, v := range vectors {
 		t.Run(crv, func(t *testing.T) {
 			did := v.DIDDocument.ID
@@ -481,7 +482,7 @@ func TestDIDJWKTransmute(t *testing.T) {
 			supported := crv == "P-256" || crv == "Ed25519"
 			checkJWKVector(t, did, mustParseKey(t, []byte(v.Keys[0].PrivateKeyJwk)), supported)
 			doc, err := DocumentFor(did)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			got, want := doc.VerificationMethod[0], v.DIDDocument.VerificationMethod[0]
 			if got.ID != want.ID || got.Type != want.Type || got.Controller != want.Controller || !jsonEqual(t, got.PublicKeyJwk, want.PublicKeyJwk) {
 				t.Fatalf("verification method %+v, want %+v", got, want)
@@ -503,7 +504,7 @@ func TestDIDJWKOR13(t *testing.T) {
 			}
 		}
 	}
-	loadJSON(t, "did-jwk/or13-did-jwk-test-vectors.json", &vectors)
+	testkit.LoadVector(t, "did-jwk/or13-did-jwk-test-vectors.json", &vectors)
 	var n int
 	for alg, list := range vectors.Signatures {
 		for _, v := range list {
@@ -519,7 +520,7 @@ func TestDIDJWKOR13(t *testing.T) {
 					t.Fatal("vector self-check")
 				}
 				k, err := PublicKey(v.DIDDocument.ID)
-				wantCode(t, err, "")
+				testkit.WantCode(t, err, "")
 				if k.Algorithm().String() != alg {
 					t.Fatalf("alg %s, want %s", k.Algorithm(), alg)
 				}
@@ -556,9 +557,9 @@ func TestDIDJWKErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := DocumentFor(tt.did)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			_, err = PublicKey(tt.did)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 		})
 	}
 	// Material that parses but is wrong for the key type is did_invalid in
@@ -570,7 +571,7 @@ func TestDIDJWKErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := PublicKey(didJWKOf([]byte(raw)))
-			wantCode(t, err, errcode.DIDInvalid)
+			testkit.WantCode(t, err, errcode.DIDInvalid)
 		})
 	}
 }
@@ -585,9 +586,9 @@ func TestRoundTripGeneratedKeys(t *testing.T) {
 		}
 		for _, mk := range []func(jwk.Key) (string, error){KeyDID, JWKDID} {
 			did, err := mk(priv)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			k, err := PublicKey(did)
-			wantCode(t, err, "")
+			testkit.WantCode(t, err, "")
 			if !jwk.Equal(k, priv) {
 				t.Fatalf("%s: round trip changed the key", did)
 			}

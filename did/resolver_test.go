@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // countingResolver returns a minimal document per DID and counts calls.
@@ -71,9 +72,9 @@ func TestCachingResolverTTL(t *testing.T) {
 	// Failures are not cached.
 	next.fail.Store(true)
 	_, err := r.Resolve(ctx, "did:example:b")
-	wantCode(t, err, errcode.DIDResolutionFailed)
+	testkit.WantCode(t, err, errcode.DIDResolutionFailed)
 	_, err = r.Resolve(ctx, "did:example:b")
-	wantCode(t, err, errcode.DIDResolutionFailed)
+	testkit.WantCode(t, err, errcode.DIDResolutionFailed)
 	if n := next.calls.Load(); n != 4 {
 		t.Fatalf("%d calls, want 4", n)
 	}
@@ -176,7 +177,7 @@ func TestCachingResolverCallerCancel(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	wantCode(t, <-done, errcode.DIDResolutionFailed)
+	testkit.WantCode(t, <-done, errcode.DIDResolutionFailed)
 	// The shared call was not cancelled; its result is cached.
 	close(next.gate)
 	doc, err := r.Resolve(context.Background(), "did:example:x")
@@ -191,5 +192,5 @@ func TestCachingResolverCallerCancel(t *testing.T) {
 func TestCachingResolverNilDocument(t *testing.T) {
 	r := NewCachingResolver(ResolverFunc(func(context.Context, string) (*Document, error) { return nil, nil }), 0, 0, nil)
 	_, err := r.Resolve(context.Background(), "did:example:x")
-	wantCode(t, err, errcode.DIDResolutionFailed)
+	testkit.WantCode(t, err, errcode.DIDResolutionFailed)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -25,7 +26,7 @@ func TestWebURLSpecExamples(t *testing.T) {
 	var spec struct {
 		DIDToURL []struct{ DID, URL string } `json:"did_to_url"`
 	}
-	loadJSON(t, "did-web/spec-examples.json", &spec)
+	testkit.LoadVector(t, "did-web/spec-examples.json", &spec)
 	if len(spec.DIDToURL) != 4 {
 		t.Fatalf("%d examples", len(spec.DIDToURL))
 	}
@@ -79,7 +80,7 @@ func TestWebURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.did, func(t *testing.T) {
 			got, err := WebURL(tt.did, allow)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			if got != tt.want {
 				t.Fatalf("WebURL = %q, want %q", got, tt.want)
 			}
@@ -169,7 +170,7 @@ func TestResolveWeb(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc, err := r.Resolve(context.Background(), tt.did)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 			if tt.wantCause != "" && !errors.Is(err, errcode.New(tt.wantCause, "")) {
 				t.Fatalf("cause of %v is not %s", err, tt.wantCause)
 			}
@@ -207,7 +208,7 @@ func TestResolveWebRefused(t *testing.T) {
 	} {
 		t.Run(did, func(t *testing.T) {
 			_, err := r.Resolve(context.Background(), did)
-			wantCode(t, err, errcode.FetchRefused)
+			testkit.WantCode(t, err, errcode.FetchRefused)
 		})
 	}
 	if d := p.dials(); len(d) != 0 {
@@ -229,7 +230,7 @@ func TestNewWebDocumentServedAndResolved(t *testing.T) {
 	ed, _ := jwk.FromRaw(edPriv)
 	_ = ed.Set(jwk.KeyIDKey, did+"#ed")
 	doc, err := NewWebDocument(did, []jwk.Key{ec, ed})
-	wantCode(t, err, "")
+	testkit.WantCode(t, err, "")
 	body := string(mustJSON(t, doc))
 	if strings.Contains(body, `"d":`) {
 		t.Fatalf("document leaks a private key: %s", body)
@@ -238,7 +239,7 @@ func TestNewWebDocumentServedAndResolved(t *testing.T) {
 	r := NewResolver(NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}}))
 	for kid, want := range map[string]jwk.Key{did + "#key-1": ec, did + "#ed": ed} {
 		k, err := AssertionKey(context.Background(), r, kid)
-		wantCode(t, err, "")
+		testkit.WantCode(t, err, "")
 		if !jwk.Equal(k, want) || k.KeyID() != kid {
 			t.Fatalf("%s: got kid %q", kid, k.KeyID())
 		}
@@ -289,7 +290,7 @@ func TestNewWebDocumentErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewWebDocument(tt.did, tt.keys)
-			wantCode(t, err, tt.wantCode)
+			testkit.WantCode(t, err, tt.wantCode)
 		})
 	}
 }

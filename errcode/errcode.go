@@ -71,6 +71,22 @@ const (
 	KBSDHashMismatch Code = "kb_sd_hash_mismatch" // sd_hash does not cover the presentation
 )
 
+// Codes for delegation chains (Delegate SD-JWT, draft-gco-oauth-delegate-sd-jwt)
+// and agentcert's narrowing rules on top of them.
+const (
+	DelegationMalformed      Code = "delegation_malformed"       // a dSD-JWT that does not split into an SD-JWT and KB-SD-JWTs, or a hop that does not parse
+	DelegationWrongTyp       Code = "delegation_wrong_typ"       // a hop's typ is not kb+sd-jwt / kb+sd-jwt+kb where the draft requires it
+	DelegationBadSignature   Code = "delegation_bad_signature"   // a hop does not verify with the cnf key of the component before it
+	DelegationBadLink        Code = "delegation_bad_link"        // a hop's sd_hash / issuer_jwt_hash is missing or does not match the component before it
+	DelegationPayloadCount   Code = "delegation_payload_count"   // a hop does not disclose exactly one delegate_payload element
+	DelegationDepth          Code = "delegation_depth"           // more hops than the limit or the policy's max_delegation_depth
+	DelegationWidened        Code = "delegation_widened"         // a hop grants more than its parent: a permission not covered, a looser constraint, a dropped prohibition
+	DelegationOutlivesParent Code = "delegation_outlives_parent" // a hop expires after its parent
+	DelegationLifetime       Code = "delegation_lifetime"        // a hop is valid for longer than the policy's maximum hop lifetime
+	DelegationKeyMismatch    Code = "delegation_key_mismatch"    // a hop's cnf.jwk is not the key of its did:key / did:jwk sub
+	UnknownConstraint        Code = "unknown_constraint"         // a permission constraint agentcert does not know, in a delegation chain
+)
+
 // Codes for identifiers and fetching.
 const (
 	DIDInvalid           Code = "did_invalid"            // not a syntactically valid DID or DID URL
@@ -191,6 +207,8 @@ func All() []Code {
 		BadSignature, UnsupportedAlg, WrongTyp, UnknownCrit, Expired, NotYetValid, MissingClaim,
 		DisclosureMalformed, DisclosureNotReferenced, DuplicateDigest, DuplicateDisclosure, ReservedClaimName, ClaimExists, DisclosureWrongPosition, DigestMalformed, UnsupportedSDAlg,
 		KBMissing, KBMalformed, KBBadSignature, KBNoHolderKey, KBWrongTyp, KBWrongAudience, KBWrongNonce, KBStale, KBSDHashMismatch,
+		DelegationMalformed, DelegationWrongTyp, DelegationBadSignature, DelegationBadLink, DelegationPayloadCount, DelegationDepth,
+		DelegationWidened, DelegationOutlivesParent, DelegationLifetime, DelegationKeyMismatch, UnknownConstraint,
 		DIDInvalid, DIDMethodUnsupported, DIDResolutionFailed, KeyNotFound, FetchRefused, FetchFailed,
 		Revoked, Suspended, StatusUnavailable, StatusInvalid,
 		UntrustedIssuer, ClaimNotDisclosed, NonceInvalid, NonceExpired, NonceReplayed, ActionNotPermitted, ActionProhibited, ConstraintViolated,

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/testbin"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -37,19 +37,13 @@ func TestMain(m *testing.M) {
 	}
 	interopDir = filepath.Join(root, "testdata", "interop")
 	nodePath, _ = exec.LookPath("node")
-	dir, err := os.MkdirTemp("", "agentcert-interop-")
+	bin, cleanup, err := testbin.Build()
 	if err != nil {
-		panic(err)
-	}
-	binPath = filepath.Join(dir, "agentcert")
-	build := exec.Command("go", "build", "-o", binPath, "./cmd/agentcert")
-	build.Dir = root
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
 		panic("build agentcert: " + err.Error())
 	}
+	binPath = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -112,28 +106,12 @@ type jsVerdict struct {
 // exit code.
 func run(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	case err != nil:
-		t.Fatalf("agentcert %v: %v", args, err)
-	}
-	return out.String(), errb.String(), 0
+	return testbin.Run(t, binPath, dir, nil, args...)
 }
 
 func mustRun(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out, errOut, code := run(t, dir, args...)
-	if code != 0 {
-		t.Fatalf("agentcert %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
-	}
-	return strings.TrimSpace(out)
+	return testbin.MustRun(t, binPath, dir, nil, args...)
 }
 
 // verifyResult is what `agentcert verify --json` and POST /v1/verify answer.

@@ -198,14 +198,6 @@ func publishedKey(kr *issuer.KeyRing) sdjwt.KeyFunc {
 	}
 }
 
-// wantCode fails unless err carries code.
-func wantCode(t testing.TB, err error, code errcode.Code, what string) {
-	t.Helper()
-	if got := errcode.CodeOf(err); got != code {
-		t.Fatalf("%s: error %v (code %q), want code %q", what, err, got, code)
-	}
-}
-
 // thumbprint of a key, for comparing keys whatever their kid and alg.
 func thumbprint(t testing.TB, k jwk.Key) string {
 	t.Helper()

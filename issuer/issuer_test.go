@@ -16,6 +16,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -66,7 +67,7 @@ func TestIssueSignsAndRecords(t *testing.T) {
 		t.Fatalf("audit entries %+v, %v", audit, err)
 	}
 	_, err = e.svc.Get(context.Background(), "urn:uuid:nope")
-	wantCode(t, err, errcode.NotFound, "Get unknown")
+	testkit.WantCode(t, err, errcode.NotFound, "Get unknown")
 }
 
 func TestIssueExpiry(t *testing.T) {
@@ -100,7 +101,7 @@ func TestIssueExpiry(t *testing.T) {
 			req.ExpiresAt, req.ValidFor = tc.expiresAt, tc.validFor
 			out, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
 			if tc.want.IsZero() {
-				wantCode(t, err, errcode.InvalidInput, tc.name)
+				testkit.WantCode(t, err, errcode.InvalidInput, tc.name)
 				return
 			}
 			if err != nil {
@@ -131,7 +132,7 @@ func TestIssueExpirySubSecond(t *testing.T) {
 	}
 	req.ValidFor = "500ms"
 	_, err = e.svc.Issue(context.Background(), issuerActor, req, "", nil)
-	wantCode(t, err, errcode.InvalidInput, "valid_for 500ms")
+	testkit.WantCode(t, err, errcode.InvalidInput, "valid_for 500ms")
 }
 
 func TestIssueRefusesRegisteredClaims(t *testing.T) {
@@ -141,7 +142,7 @@ func TestIssueRefusesRegisteredClaims(t *testing.T) {
 		req := request(agent)
 		req.Claims[name] = "x"
 		_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
-		wantCode(t, err, errcode.InvalidInput, name)
+		testkit.WantCode(t, err, errcode.InvalidInput, name)
 		if !strings.Contains(err.Error(), `"`+name+`"`) {
 			t.Errorf("%s: error %q does not name the claim", name, err)
 		}
@@ -149,7 +150,7 @@ func TestIssueRefusesRegisteredClaims(t *testing.T) {
 	req := request(agent)
 	req.Claims = nil
 	_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
-	wantCode(t, err, errcode.InvalidInput, "no claims")
+	testkit.WantCode(t, err, errcode.InvalidInput, "no claims")
 	if n := e.countFor(agent); n != 0 {
 		t.Fatalf("%d records after refused requests", n)
 	}
@@ -218,7 +219,7 @@ func TestIssueHolderKey(t *testing.T) {
 			}
 			out, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
 			if tc.want == nil {
-				wantCode(t, err, errcode.InvalidInput, tc.name)
+				testkit.WantCode(t, err, errcode.InvalidInput, tc.name)
 				return
 			}
 			if err != nil {
@@ -251,7 +252,7 @@ func TestIssueDisclosability(t *testing.T) {
 		req := request(agent)
 		req.SelectivelyDisclosable = tc.pointers
 		_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
-		wantCode(t, err, tc.code, strings.Join(tc.pointers, ","))
+		testkit.WantCode(t, err, tc.code, strings.Join(tc.pointers, ","))
 	}
 
 	// Allowed pointers become disclosures; prohibitions stay in clear.
@@ -288,7 +289,7 @@ func TestIssueSchemaInvalid(t *testing.T) {
 			req := request(agent)
 			tc.edit(req.Claims)
 			_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
-			wantCode(t, err, errcode.SchemaInvalid, tc.name)
+			testkit.WantCode(t, err, errcode.SchemaInvalid, tc.name)
 			var ve *schemas.ValidationError
 			if !errors.As(err, &ve) {
 				t.Fatalf("%v does not wrap a *schemas.ValidationError", err)
@@ -397,7 +398,7 @@ func TestIssueIdempotency(t *testing.T) {
 		t.Fatalf("replay %+v differs from %+v", again, first)
 	}
 	_, err = e.svc.Issue(ctx, issuerActor, req, "key-1", hashB[:])
-	wantCode(t, err, errcode.Conflict, "same key, other body")
+	testkit.WantCode(t, err, errcode.Conflict, "same key, other body")
 
 	// The replay survives a restart (the answer is sealed under the KEK).
 	e.open()
@@ -425,7 +426,7 @@ func TestIssueIdempotency(t *testing.T) {
 	bad := request(agent)
 	bad.ValidFor = "forever"
 	_, err = e.svc.Issue(ctx, issuerActor, bad, "key-3", hashB[:])
-	wantCode(t, err, errcode.InvalidInput, "refused with a key")
+	testkit.WantCode(t, err, errcode.InvalidInput, "refused with a key")
 	if _, err := e.svc.Issue(ctx, issuerActor, req, "key-3", hashA[:]); err != nil {
 		t.Fatalf("key of a refused request: %v", err)
 	}

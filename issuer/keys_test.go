@@ -12,6 +12,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -98,7 +99,7 @@ func TestKeyRingRotateKeepsOldKeys(t *testing.T) {
 	e.verify(before.Credential)
 
 	_, err = e.kr.Rotate(ctx, "HS256", "tok-admin")
-	wantCode(t, err, errcode.UnsupportedAlg, "rotate to HS256")
+	testkit.WantCode(t, err, errcode.UnsupportedAlg, "rotate to HS256")
 	if e.kr.Active().KeyID() != kid {
 		t.Fatal("a failed rotation changed the active key")
 	}
@@ -115,19 +116,19 @@ func TestKeyRingRetire(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantCode(t, e.kr.Retire(ctx, kid, "tok-admin"), errcode.Conflict, "retire the active key")
-	wantCode(t, e.kr.Retire(ctx, testIssuer+"#nope", "tok-admin"), errcode.NotFound, "retire an unknown key")
+	testkit.WantCode(t, e.kr.Retire(ctx, kid, "tok-admin"), errcode.Conflict, "retire the active key")
+	testkit.WantCode(t, e.kr.Retire(ctx, testIssuer+"#nope", "tok-admin"), errcode.NotFound, "retire an unknown key")
 	if err := e.kr.Retire(ctx, old, "tok-admin"); err != nil {
 		t.Fatal(err)
 	}
 	if got := kids(e.kr.PublicKeys()); len(got) != 1 || got[0] != kid {
 		t.Fatalf("public keys after retiring %s: %v", old, got)
 	}
-	wantCode(t, e.kr.Retire(ctx, old, "tok-admin"), errcode.Conflict, "retire twice")
+	testkit.WantCode(t, e.kr.Retire(ctx, old, "tok-admin"), errcode.Conflict, "retire twice")
 
 	// Credentials signed with a retired key no longer find their key.
 	_, err = sdjwtVerify(e, before.Credential)
-	wantCode(t, err, errcode.KeyNotFound, "credential of a retired key")
+	testkit.WantCode(t, err, errcode.KeyNotFound, "credential of a retired key")
 
 	e.open()
 	if got := kids(e.kr.PublicKeys()); len(got) != 1 || got[0] != kid {
@@ -151,7 +152,7 @@ func TestKeyRingDIDKey(t *testing.T) {
 		t.Fatalf("did:key issuer %s, kid %s", iss, kr.Active().KeyID())
 	}
 	_, err = kr.Rotate(context.Background(), jwa.EdDSA, "tok-admin")
-	wantCode(t, err, errcode.Conflict, "rotate a did:key issuer")
+	testkit.WantCode(t, err, errcode.Conflict, "rotate a did:key issuer")
 	kr2, err := issuer.NewKeyRing(context.Background(), st, kek, "key", "", jwa.EdDSA, nil)
 	if err != nil || kr2.Issuer() != iss {
 		t.Fatalf("reopened did:key issuer %v %v, want %s", kr2.Issuer(), err, iss)

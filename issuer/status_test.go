@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -56,7 +57,7 @@ func TestStatusChangeTransitions(t *testing.T) {
 	for i, s := range steps {
 		c, err := e.statuses.Change(ctx, s.actor, id, s.action, why)
 		if s.code != "" {
-			wantCode(t, err, s.code, s.action)
+			testkit.WantCode(t, err, s.code, s.action)
 			continue
 		}
 		if err != nil || c.Status != s.want || c.ID != id {
@@ -93,10 +94,10 @@ func TestStatusChangeRefusals(t *testing.T) {
 		{"long note", id, "revoke", issuer.StatusRequest{Reason: "other", Note: strings.Repeat("n", 2049)}, errcode.InvalidInput},
 	} {
 		_, err := e.statuses.Change(ctx, auditor, tc.id, tc.action, tc.req)
-		wantCode(t, err, tc.code, tc.name)
+		testkit.WantCode(t, err, tc.code, tc.name)
 	}
 	_, err := e.statuses.Change(ctx, otherIssuer, id, "revoke", why)
-	wantCode(t, err, errcode.Forbidden, "another issuer token")
+	testkit.WantCode(t, err, errcode.Forbidden, "another issuer token")
 	if rec, _ := e.svc.Get(ctx, id); rec.Status != store.StatusValid {
 		t.Fatalf("a refused change changed the status to %d", rec.Status)
 	}
@@ -167,7 +168,7 @@ func TestStatusBulk(t *testing.T) {
 		{"no reason", issuer.BulkRequest{Action: "revoke", Subject: target}},
 	} {
 		_, err := e.statuses.Bulk(ctx, auditor, tc.req)
-		wantCode(t, err, errcode.InvalidInput, tc.name)
+		testkit.WantCode(t, err, errcode.InvalidInput, tc.name)
 	}
 }
 
@@ -274,7 +275,7 @@ func TestPublish(t *testing.T) {
 		{"purpose without format", listID, "", revocation.PurposeRevocation, errcode.InvalidInput},
 	} {
 		_, err := e.statuses.Publish(ctx, tc.list, tc.format, tc.purpose)
-		wantCode(t, err, tc.code, tc.name)
+		testkit.WantCode(t, err, tc.code, tc.name)
 	}
 }
 

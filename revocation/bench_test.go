@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/internal/testkeys"
 )
 
 const benchEntries = 1 << 20 // 1,048,576
@@ -86,7 +88,7 @@ func BenchmarkDecodeW3C(b *testing.B) {
 // fetch, no verification): a map lookup, an LRU touch and an O(1) Get.
 func BenchmarkCachedStatus(b *testing.B) {
 	l := benchList(b, 2, StatusRevoked)
-	key := newKey(b, "ES256", "did:web:issuer.example#k")
+	key := testkeys.New(b, "ES256", "did:web:issuer.example#k")
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	const uri = "https://issuer.example/statuslists/1"
 	tok, err := SignToken(l, TokenClaims{Subject: uri, Issuer: "did:web:issuer.example", IssuedAt: now, Expires: now.Add(time.Hour)}, key)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -65,7 +67,7 @@ type listServer struct {
 }
 
 func newListServer(t *testing.T, clk *clock) *listServer {
-	s := &listServer{t: t, key: newKey(t, jwa.ES256, testIssuer+"#key-1"), clock: clk,
+	s := &listServer{t: t, key: testkeys.New(t, jwa.ES256, testIssuer+"#key-1"), clock: clk,
 		lists: map[string]*List{}, bodies: map[string]string{}, status: map[string]int{}, hits: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
@@ -268,8 +270,8 @@ func TestClientNeverServesPastExp(t *testing.T) {
 	}
 	clk.Advance(time.Minute)
 	_, err = c.Status(context.Background(), ref, testIssuer)
-	wantCode(t, err, errcode.StatusUnavailable)
-	wantCause(t, err, errcode.Expired)
+	testkit.WantCode(t, err, errcode.StatusUnavailable)
+	testkit.WantCause(t, err, errcode.Expired)
 	if s.hitsOf("/l") != 2 {
 		t.Fatalf("%d fetches, want 2", s.hitsOf("/l"))
 	}
@@ -289,8 +291,8 @@ func TestClientStaleRefetchFailsClosed(t *testing.T) {
 	s.set(func() { s.status["/l"] = http.StatusServiceUnavailable })
 	clk.Advance(time.Minute)
 	_, err := c.Status(context.Background(), ref, testIssuer)
-	wantCode(t, err, errcode.StatusUnavailable)
-	wantCause(t, err, errcode.FetchFailed)
+	testkit.WantCode(t, err, errcode.StatusUnavailable)
+	testkit.WantCause(t, err, errcode.FetchFailed)
 }
 
 func TestClientSingleflight(t *testing.T) {
@@ -376,7 +378,7 @@ func TestClientFailsClosed(t *testing.T) {
 	for _, p := range []string{"/ok", "/500", "/wrong-iss", "/expired", "/other-key", "/garbage", "/huge"} {
 		s.setList(p, l)
 	}
-	otherKey := newKey(t, jwa.ES256, testIssuer+"#key-1")
+	otherKey := testkeys.New(t, jwa.ES256, testIssuer+"#key-1")
 	forged, err := SignToken(l, TokenClaims{Subject: s.uri("/other-key"), Issuer: testIssuer, IssuedAt: t0}, otherKey)
 	if err != nil {
 		t.Fatal(err)
@@ -419,8 +421,8 @@ func TestClientFailsClosed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := s.client(time.Hour, func(o *ClientOptions) { o.MaxBytes = 4096 })
 			_, err := c.Status(context.Background(), Reference{URI: tc.uri, Idx: 0}, tc.issuer)
-			wantCode(t, err, errcode.StatusUnavailable)
-			wantCause(t, err, tc.cause)
+			testkit.WantCode(t, err, errcode.StatusUnavailable)
+			testkit.WantCause(t, err, tc.cause)
 		})
 	}
 
@@ -430,8 +432,8 @@ func TestClientFailsClosed(t *testing.T) {
 			o.Fetch = func(context.Context, string, string, int64) ([]byte, error) { return make([]byte, 101), nil }
 		})
 		_, err := c.Status(context.Background(), Reference{URI: s.uri("/ok")}, testIssuer)
-		wantCode(t, err, errcode.StatusUnavailable)
-		wantCause(t, err, errcode.TooLarge)
+		testkit.WantCode(t, err, errcode.StatusUnavailable)
+		testkit.WantCause(t, err, errcode.TooLarge)
 	})
 	t.Run("context cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -445,7 +447,7 @@ func TestClientFailsClosed(t *testing.T) {
 			}
 		})
 		_, err := c.Status(ctx, Reference{URI: s.uri("/ok")}, testIssuer)
-		wantCode(t, err, errcode.StatusUnavailable)
+		testkit.WantCode(t, err, errcode.StatusUnavailable)
 	})
 }
 
@@ -465,13 +467,13 @@ func TestClientReferenceErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.Status(context.Background(), tc.ref, testIssuer)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 	before := s.hitsOf("/l")
 	_, err := NewClient(ClientOptions{Fetch: httpFetch, Key: staticKey(testIssuer, publicOf(t, s.key)), Now: clk.Now}).
 		Status(context.Background(), Reference{URI: s.uri("/l")}, "")
-	wantCode(t, err, errcode.InvalidInput)
+	testkit.WantCode(t, err, errcode.InvalidInput)
 	if s.hitsOf("/l") != before {
 		t.Fatal("fetched without an issuer to check against")
 	}
@@ -479,7 +481,7 @@ func TestClientReferenceErrors(t *testing.T) {
 		t.Fatalf("last entry: %+v %v", st, err)
 	}
 	_, err = NewClient(ClientOptions{}).Status(context.Background(), Reference{URI: "https://x/1"}, testIssuer)
-	wantCode(t, err, errcode.Internal)
+	testkit.WantCode(t, err, errcode.Internal)
 }
 
 func TestClientAlgorithmAllowList(t *testing.T) {
@@ -492,6 +494,6 @@ func TestClientAlgorithmAllowList(t *testing.T) {
 	}
 	c := s.client(time.Minute, func(o *ClientOptions) { o.Algorithms = []jwa.SignatureAlgorithm{jwa.ES384} })
 	_, err := c.Status(context.Background(), ref, testIssuer)
-	wantCode(t, err, errcode.StatusUnavailable)
-	wantCause(t, err, errcode.UnsupportedAlg)
+	testkit.WantCode(t, err, errcode.StatusUnavailable)
+	testkit.WantCause(t, err, errcode.UnsupportedAlg)
 }

@@ -2,39 +2,18 @@ package revocation
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
-
-const vectorsDir = "../testdata/vectors"
-
-// readVector unmarshals a JSON file under testdata/vectors.
-func readVector(t testing.TB, rel string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorsDir, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-}
 
 type ietfVector struct {
 	Title       string `json:"title"`
@@ -57,7 +36,7 @@ func ietfVectors(t testing.TB) []ietfVector {
 	var f struct {
 		Vectors []ietfVector `json:"vectors"`
 	}
-	readVector(t, "status-list-ietf/encoding-vectors.json", &f)
+	testkit.LoadVector(t, "status-list-ietf/encoding-vectors.json", &f)
 	if len(f.Vectors) != 6 {
 		t.Fatalf("want 6 IETF encoding vectors, got %d", len(f.Vectors))
 	}
@@ -87,7 +66,7 @@ type tokenVectors struct {
 
 func loadTokenVectors(t testing.TB) (tokenVectors, jwk.Key) {
 	var v tokenVectors
-	readVector(t, "status-list-ietf/token-vectors.json", &v)
+	testkit.LoadVector(t, "status-list-ietf/token-vectors.json", &v)
 	priv, err := jwk.ParseKey(v.SigningKey)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +93,7 @@ func w3cVectors(t testing.TB) map[string]w3cVector {
 	var f struct {
 		Vectors []w3cVector `json:"vectors"`
 	}
-	readVector(t, "bitstring-status-list/encoded-list-vectors.json", &f)
+	testkit.LoadVector(t, "bitstring-status-list/encoded-list-vectors.json", &f)
 	m := make(map[string]w3cVector)
 	for _, v := range f.Vectors {
 		m[v.Name] = v
@@ -123,39 +102,6 @@ func w3cVectors(t testing.TB) map[string]w3cVector {
 		t.Fatalf("want 5 W3C vectors, got %d", len(m))
 	}
 	return m
-}
-
-// newKey returns a private key for alg with kid and alg set.
-func newKey(t testing.TB, alg jwa.SignatureAlgorithm, kid string) jwk.Key {
-	t.Helper()
-	var raw any
-	var err error
-	switch alg {
-	case jwa.ES256:
-		raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jwa.ES384:
-		raw, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case jwa.EdDSA:
-		_, raw, err = ed25519.GenerateKey(rand.Reader)
-	case jwa.HS256:
-		raw = []byte("0123456789abcdef0123456789abcdef")
-	default:
-		t.Fatalf("no key for %s", alg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.FromRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Set(jwk.KeyIDKey, kid); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Set(jwk.AlgorithmKey, alg); err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func publicOf(t testing.TB, k jwk.Key) jwk.Key {
@@ -196,22 +142,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
-}
-
-// wantCode fails unless err carries code (as its first code).
-func wantCode(t testing.TB, err error, code errcode.Code) {
-	t.Helper()
-	if got := errcode.CodeOf(err); got != code {
-		t.Fatalf("error code = %q, want %q (err: %v)", got, code, err)
-	}
-}
-
-// wantCause fails unless some error in err's chain carries code.
-func wantCause(t testing.TB, err error, code errcode.Code) {
-	t.Helper()
-	if !errors.Is(err, errcode.New(code, "")) {
-		t.Fatalf("error %v has no cause with code %q", err, code)
-	}
 }
 
 // mustList returns a list of n entries with the given statuses.

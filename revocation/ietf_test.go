@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // checkStatuses verifies that l holds exactly the listed statuses and 0
@@ -146,7 +147,7 @@ func TestDecodeIETFErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeIETF(tc.lst, tc.bits, tc.maxBytes)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 	// Exactly at the cap is fine.
@@ -197,5 +198,5 @@ func TestDecodeIETFZipBomb(t *testing.T) {
 		t.Fatalf("bomb of %d bytes inflating to %d is not a bomb", len(z), n)
 	}
 	_, err := DecodeIETF(base64.RawURLEncoding.EncodeToString(z), 2, 0)
-	wantCode(t, err, errcode.TooLarge)
+	testkit.WantCode(t, err, errcode.TooLarge)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 func TestNewListErrors(t *testing.T) {
@@ -22,7 +23,7 @@ func TestNewListErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewList(tc.entries, tc.bits)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 }
@@ -58,14 +59,14 @@ func TestSetGetEveryWidth(t *testing.T) {
 			}
 		}
 		if bits < 8 {
-			wantCode(t, l.Set(0, max+1), errcode.InvalidInput)
+			testkit.WantCode(t, l.Set(0, max+1), errcode.InvalidInput)
 		}
-		wantCode(t, l.Set(n, 0), errcode.InvalidInput)
-		wantCode(t, l.Set(-1, 0), errcode.InvalidInput)
+		testkit.WantCode(t, l.Set(n, 0), errcode.InvalidInput)
+		testkit.WantCode(t, l.Set(-1, 0), errcode.InvalidInput)
 		_, err := l.Get(n)
-		wantCode(t, err, errcode.StatusInvalid)
+		testkit.WantCode(t, err, errcode.StatusInvalid)
 		_, err = l.Get(-1)
-		wantCode(t, err, errcode.StatusInvalid)
+		testkit.WantCode(t, err, errcode.StatusInvalid)
 	}
 }
 
@@ -108,9 +109,9 @@ func TestListFromBytes(t *testing.T) {
 		t.Errorf("Len = %d", l.Len())
 	}
 	_, err = ListFromBytes(nil, 1)
-	wantCode(t, err, errcode.StatusInvalid)
+	testkit.WantCode(t, err, errcode.StatusInvalid)
 	_, err = ListFromBytes([]byte{1}, 5)
-	wantCode(t, err, errcode.StatusInvalid)
+	testkit.WantCode(t, err, errcode.StatusInvalid)
 
 	// ListFromBytes and Bytes copy.
 	src := []byte{0xff}
@@ -169,7 +170,7 @@ func TestRequireLen(t *testing.T) {
 		t.Fatalf("exact length refused: %v", err)
 	}
 	for _, n := range []int{131064, 131080, 262144, 0, -8} {
-		wantCode(t, got.RequireLen(n), errcode.StatusInvalid)
+		testkit.WantCode(t, got.RequireLen(n), errcode.StatusInvalid)
 	}
 	w, _ := NewList(131072, 1)
 	enc, _ := w.EncodeW3C()
@@ -180,5 +181,5 @@ func TestRequireLen(t *testing.T) {
 	if err := gotW.RequireLen(131072); err != nil {
 		t.Fatalf("W3C exact length refused: %v", err)
 	}
-	wantCode(t, gotW.RequireLen(131073), errcode.StatusInvalid)
+	testkit.WantCode(t, gotW.RequireLen(131073), errcode.StatusInvalid)
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -49,7 +51,7 @@ func TestVerifyTokenVector(t *testing.T) {
 		Key: staticKey("https://example.com", pub), ExpectedIssuer: "https://example.com",
 		Now: func() time.Time { return time.Unix(p.Exp+1, 0) },
 	})
-	wantCode(t, err, errcode.Expired)
+	testkit.WantCode(t, err, errcode.Expired)
 }
 
 // referenceOf extracts status.status_list from the issuer-signed JWT of an
@@ -108,7 +110,7 @@ func TestEndToEndVector(t *testing.T) {
 func TestSignVerifyRoundTrip(t *testing.T) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
 		t.Run(alg.String(), func(t *testing.T) {
-			key := newKey(t, alg, "did:web:issuer.example#k1")
+			key := testkeys.New(t, alg, "did:web:issuer.example#k1")
 			l := mustList(t, 1<<16, 2, map[int]uint8{7: StatusRevoked, 8: StatusSuspended, 65535: 3})
 			iat := time.Unix(1760000000, 0)
 			c := TokenClaims{Subject: "https://issuer.example/statuslists/7", Issuer: "did:web:issuer.example",
@@ -142,13 +144,13 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 }
 
 func TestSignTokenErrors(t *testing.T) {
-	key := newKey(t, jwa.ES256, "k")
+	key := testkeys.New(t, jwa.ES256, "k")
 	l := mustList(t, 8, 2, nil)
 	iat := time.Unix(1760000000, 0)
 	good := TokenClaims{Subject: "https://x/1", Issuer: "https://x", IssuedAt: iat, Expires: iat.Add(time.Hour)}
-	noKid := newKey(t, jwa.ES256, "k")
+	noKid := testkeys.New(t, jwa.ES256, "k")
 	_ = noKid.Remove(jwk.KeyIDKey)
-	noAlg := newKey(t, jwa.ES256, "k")
+	noAlg := testkeys.New(t, jwa.ES256, "k")
 	_ = noAlg.Remove(jwk.AlgorithmKey)
 	for _, tc := range []struct {
 		name string
@@ -166,12 +168,12 @@ func TestSignTokenErrors(t *testing.T) {
 		{"nil key", l, good, nil, errcode.InvalidInput},
 		{"key without kid", l, good, noKid, errcode.InvalidInput},
 		{"key without alg", l, good, noAlg, errcode.UnsupportedAlg},
-		{"HMAC key", l, good, newKey(t, jwa.HS256, "k"), errcode.UnsupportedAlg},
+		{"HMAC key", l, good, testkeys.New(t, jwa.HS256, "k"), errcode.UnsupportedAlg},
 		{"public key", l, good, publicOf(t, key), errcode.InvalidInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := SignToken(tc.l, tc.c, tc.key)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 }
@@ -204,9 +206,9 @@ func signRaw(t *testing.T, key jwk.Key, hdr map[string]any, payload any) string 
 func TestVerifyTokenErrors(t *testing.T) {
 	const iss, sub = "did:web:issuer.example", "https://issuer.example/statuslists/1"
 	now := time.Unix(1760000000, 0)
-	key := newKey(t, jwa.ES256, "k1")
+	key := testkeys.New(t, jwa.ES256, "k1")
 	pub := publicOf(t, key)
-	other := newKey(t, jwa.ES256, "k1")
+	other := testkeys.New(t, jwa.ES256, "k1")
 	lst, _ := mustList(t, 16, 2, nil).EncodeIETF()
 	typ := map[string]any{"typ": "statuslist+jwt", "kid": "k1"}
 	claims := func(edit func(map[string]any)) map[string]any {
@@ -224,9 +226,9 @@ func TestVerifyTokenErrors(t *testing.T) {
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"`+iss+`"}`)) + "." + parts[2]
 	noneTok := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"statuslist+jwt"}`)) + "." + parts[1] + "."
 	bomb := zlibB64(t, make([]byte, 4096), nil)
-	hsKey := newKey(t, jwa.HS256, "k1")
-	es384 := newKey(t, jwa.ES384, "k1")
-	keyOtherAlg := publicOf(t, newKey(t, jwa.ES256, "k1"))
+	hsKey := testkeys.New(t, jwa.HS256, "k1")
+	es384 := testkeys.New(t, jwa.ES384, "k1")
+	keyOtherAlg := publicOf(t, testkeys.New(t, jwa.ES256, "k1"))
 	_ = keyOtherAlg.Set(jwk.AlgorithmKey, jwa.ES384)
 
 	for _, tc := range []struct {
@@ -296,7 +298,7 @@ func TestVerifyTokenErrors(t *testing.T) {
 				tc.edit(&o)
 			}
 			_, err := VerifyToken(context.Background(), tc.token, o)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 

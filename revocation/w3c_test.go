@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -54,12 +56,12 @@ func TestW3CVectors(t *testing.T) {
 	})
 	t.Run("FPWD without multibase u", func(t *testing.T) {
 		_, err := DecodeW3C(vs["fpwd-2023-no-multibase-prefix"].EncodedList, MinW3CEntries, 0)
-		wantCode(t, err, errcode.StatusInvalid)
+		testkit.WantCode(t, err, errcode.StatusInvalid)
 	})
 	t.Run("100k too short", func(t *testing.T) {
 		v := vs["digitalbazaar-100k-all-zero"]
 		_, err := DecodeW3C(v.EncodedList, MinW3CEntries, 0)
-		wantCode(t, err, errcode.StatusInvalid)
+		testkit.WantCode(t, err, errcode.StatusInvalid)
 		// With the length rule relaxed, it decodes to 100,000 zero entries.
 		l, err := DecodeW3C(v.EncodedList, 0, 0)
 		if err != nil {
@@ -72,7 +74,7 @@ func TestW3CVectors(t *testing.T) {
 	t.Run("index 50000 set, MSB first", func(t *testing.T) {
 		v := vs["digitalbazaar-100k-index-50000-revoked (spec test encoding)"]
 		_, err := DecodeW3C(v.EncodedList, MinW3CEntries, 0)
-		wantCode(t, err, errcode.StatusInvalid)
+		testkit.WantCode(t, err, errcode.StatusInvalid)
 		l, err := DecodeW3C(v.EncodedList, 0, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -170,7 +172,7 @@ func TestW3CRoundTrip(t *testing.T) {
 		t.Fatal("round trip changed the list")
 	}
 	_, err = mustList(t, 8, 2, nil).EncodeW3C()
-	wantCode(t, err, errcode.InvalidInput)
+	testkit.WantCode(t, err, errcode.InvalidInput)
 }
 
 func TestDecodeW3CErrors(t *testing.T) {
@@ -204,7 +206,7 @@ func TestDecodeW3CErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeW3C(tc.enc, tc.minEntries, tc.maxBytes)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 }
@@ -219,7 +221,7 @@ func TestW3CCredentialID(t *testing.T) {
 }
 
 func TestSignW3C(t *testing.T) {
-	key := newKey(t, jwa.ES256, "did:web:issuer.example#key-1")
+	key := testkeys.New(t, jwa.ES256, "did:web:issuer.example#key-1")
 	l := mustList(t, 1000, 2, map[int]uint8{1: StatusRevoked, 2: StatusSuspended, 999: StatusRevoked, 500: 3})
 	iat := time.Unix(1760000000, 0).UTC()
 	c := TokenClaims{
@@ -302,9 +304,9 @@ func TestSignW3C(t *testing.T) {
 		})
 	}
 	_, err := SignW3C(l, "refresh", c, key)
-	wantCode(t, err, errcode.InvalidInput)
+	testkit.WantCode(t, err, errcode.InvalidInput)
 	_, err = SignW3C(nil, PurposeRevocation, c, key)
-	wantCode(t, err, errcode.InvalidInput)
+	testkit.WantCode(t, err, errcode.InvalidInput)
 	_, err = SignW3C(l, PurposeRevocation, TokenClaims{Issuer: "x", IssuedAt: iat}, key)
-	wantCode(t, err, errcode.InvalidInput)
+	testkit.WantCode(t, err, errcode.InvalidInput)
 }

@@ -2,12 +2,12 @@ package schemas
 
 import (
 	"encoding/json"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 func TestDisclosable(t *testing.T) {
@@ -130,11 +130,7 @@ func TestDisclosableTooMany(t *testing.T) {
 // readVector reads a copied spec vector from testdata.
 func readVector(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/vectors/sdjwt-vc/draft-ietf-oauth-sd-jwt-vc/figures/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.ReadVector(t, "sdjwt-vc/draft-ietf-oauth-sd-jwt-vc/figures/"+name)
 }
 
 // TestSpecTypeMetadataWithoutSD: claims without "sd" default to "allowed"

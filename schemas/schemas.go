@@ -25,6 +25,10 @@ import (
 // AgentCertificationV1 is the vct of the agent certification credential.
 const AgentCertificationV1 = "urn:agentcert:agent-certification:v1"
 
+// DelegationV1 is the vct of a delegation hop: the delegate payload of a
+// KB-SD-JWT in a Delegate SD-JWT chain.
+const DelegationV1 = "urn:agentcert:delegation:v1"
+
 // SD is the selective-disclosure rule of a claim in SD-JWT VC type metadata.
 type SD string
 

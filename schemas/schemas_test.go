@@ -319,7 +319,7 @@ func TestUnknownVCT(t *testing.T) {
 
 func TestVCTsAndPath(t *testing.T) {
 	r := newRegistry(t)
-	if got := r.VCTs(); !slices.Equal(got, []string{AgentCertificationV1}) {
+	if got := r.VCTs(); !slices.Equal(got, []string{AgentCertificationV1, DelegationV1}) {
 		t.Fatalf("VCTs = %v", got)
 	}
 	if dir, ok := r.Path(AgentCertificationV1); !ok || dir != "agent-certification/v1" {
@@ -485,6 +485,9 @@ func TestFSLayout(t *testing.T) {
 		"agent-certification/v1/example.json",
 		"agent-certification/v1/schema.json",
 		"agent-certification/v1/type-metadata.json",
+		"delegation/v1/example.json",
+		"delegation/v1/schema.json",
+		"delegation/v1/type-metadata.json",
 	}
 	if !slices.Equal(files, want) {
 		t.Fatalf("FS files = %v, want %v", files, want)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -35,8 +36,8 @@ var benchDisclosable = []string{"/permissions/*", "/given_name", "/agent/model"}
 
 func newBenchSetup(b *testing.B, alg jwa.SignatureAlgorithm) *benchSetup {
 	s := &benchSetup{alg: alg}
-	s.issuer, s.issuerPub = newKey(b, alg, "issuer-1")
-	s.holder, s.holderPub = newKey(b, alg, "holder-1")
+	s.issuer, s.issuerPub = testkeys.Pair(b, alg, "issuer-1")
+	s.holder, s.holderPub = testkeys.Pair(b, alg, "holder-1")
 	s.claims = map[string]any{
 		"iss":        "did:web:issuer.example",
 		"iat":        rtNow - 60,

@@ -53,6 +53,25 @@
 // listed. A KB-JWT that is present is always checked, and it fails closed
 // when no audience or nonce is configured.
 //
+// # Delegate
+//
+// Delegate SD-JWT (draft-gco-oauth-delegate-sd-jwt-00) chains a credential
+// to delegates: the holder signs a KB-SD-JWT whose one delegate_payload
+// element (a disclosure) names the next holder's cnf, linked to the
+// credential by sd_hash (or issuer_jwt_hash); the delegate may delegate
+// again, and presents with a final KB-JWT:
+//
+//	chain, err := sdjwt.Delegate(cred, hopClaims, sdjwt.DelegateOptions{Key: agentKey})
+//	pres, err := sdjwt.PresentChain(chain, nil, &sdjwt.KBOptions{Key: delegateKey, Audience: aud, Nonce: nonce})
+//	res, err := sdjwt.VerifyChain(ctx, pres, sdjwt.ChainOptions{VerifyOptions: opts})
+//
+// The compact form is <SD-JWT>~<KB-SD-JWT>~...~[<KB-JWT>] with "~~" between
+// components; IsChain tells it from a plain SD-JWT. VerifyChain runs the
+// draft's verification steps (ParseChain, the root as in Verify, VerifyHop
+// for each KB-SD-JWT, the final KB-JWT); what a hop may grant is the
+// verifier package's business. The draft's JSON serialization is not
+// supported.
+//
 // # Errors
 //
 // Every failure is an *errcode.Error with a stable code, for example

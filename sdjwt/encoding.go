@@ -35,15 +35,27 @@ func isB64URL(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		if !b64URLAlphabet[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// b64URLAlphabet marks the bytes of the base64url alphabet.
+var b64URLAlphabet = func() (t [256]bool) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['-'], t['_'] = true, true
+	return t
+}()
 
 // decodeB64 decodes an unpadded base64url string strictly.
 func decodeB64(s string) ([]byte, bool) {

@@ -98,3 +98,42 @@ func ExampleVerify() {
 	// Output:
 	// [map[action:invoices:read]]
 }
+
+func ExampleDelegate() {
+	issuerKey := newES256("issuer-key-1")
+	agentKey := newES256("")    // the certified agent (the credential's cnf)
+	subAgentKey := newES256("") // the delegate
+	agentPub, _ := agentKey.PublicKey()
+	subPub, _ := subAgentKey.PublicKey()
+
+	cert, _ := sdjwt.Issue(map[string]any{
+		"iss": "https://issuer.example", "exp": time.Now().Add(time.Hour).Unix(),
+		"cnf": map[string]any{"jwk": agentPub}, "permissions": []any{map[string]any{"action": "invoices:read"}},
+	}, []string{"/permissions/*"}, issuerKey, nil)
+
+	// The agent hands a task to the sub-agent: one KB-SD-JWT signed with its key.
+	chain, err := sdjwt.Delegate(cert, map[string]any{
+		"sub": "did:example:sub-agent", "exp": time.Now().Add(10 * time.Minute).Unix(),
+		"cnf": map[string]any{"jwk": subPub}, "task": map[string]any{"id": "T-1"},
+	}, sdjwt.DelegateOptions{Key: agentKey})
+	if err != nil {
+		panic(err)
+	}
+	// The sub-agent presents the chain with a final KB-JWT.
+	pres, _ := sdjwt.PresentChain(chain, nil, &sdjwt.KBOptions{Key: subAgentKey, Audience: "https://rp.example", Nonce: "n-1"})
+
+	issuerPub, _ := issuerKey.PublicKey()
+	res, err := sdjwt.VerifyChain(context.Background(), pres, sdjwt.ChainOptions{VerifyOptions: sdjwt.VerifyOptions{
+		IssuerKey: func(context.Context, string, jws.Headers) (jwk.Key, error) { return issuerPub, nil },
+		RequireKB: true, Audience: "https://rp.example", Nonce: "n-1",
+	}})
+	if err != nil {
+		fmt.Println("rejected:", err)
+		return
+	}
+	fmt.Println("hops:", len(res.Hops), res.Hops[0].Header["typ"], res.Hops[0].Link)
+	fmt.Println("delegate:", res.Hops[0].Delegate["sub"], res.Hops[0].Delegate["task"])
+	// Output:
+	// hops: 1 kb+sd-jwt+kb sd_hash
+	// delegate: did:example:sub-agent map[id:T-1]
+}

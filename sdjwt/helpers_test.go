@@ -3,10 +3,6 @@ package sdjwt
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentcert/agentcert/errcode"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -90,43 +85,6 @@ func keyFromMap(t testing.TB, m any) jwk.Key {
 	return k
 }
 
-// newKey makes a private jwk.Key with kid and alg, and its public key.
-func newKey(t testing.TB, alg jwa.SignatureAlgorithm, kid string) (priv, pub jwk.Key) {
-	t.Helper()
-	var raw any
-	switch alg {
-	case jwa.ES256:
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw = k
-	case jwa.EdDSA:
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw = k
-	default:
-		t.Fatalf("no key for %s", alg)
-	}
-	priv, err := jwk.FromRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := priv.Set(jwk.KeyIDKey, kid); err != nil {
-		t.Fatal(err)
-	}
-	if err := priv.Set(jwk.AlgorithmKey, alg); err != nil {
-		t.Fatal(err)
-	}
-	pub, err = priv.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return priv, pub
-}
-
 // publicJWKMap returns the public key as a JSON object, for cnf.jwk.
 func publicJWKMap(t testing.TB, k jwk.Key) map[string]any {
 	t.Helper()
@@ -182,13 +140,6 @@ func disc(t testing.TB, elems ...any) string {
 		t.Fatal(err)
 	}
 	return b64.EncodeToString(b)
-}
-
-func wantCode(t testing.TB, err error, want errcode.Code) {
-	t.Helper()
-	if got := errcode.CodeOf(err); got != want {
-		t.Fatalf("error code = %q, want %q (err: %v)", got, want, err)
-	}
 }
 
 func listDirs(t testing.TB, dir string) []string {

@@ -12,6 +12,8 @@ const (
 	// DefaultMaxDepth bounds the JSON nesting depth of the issuer payload, of
 	// each disclosure and of the processed payload that disclosures build.
 	DefaultMaxDepth = 32
+	// DefaultMaxHops bounds the number of KB-SD-JWTs in a delegation chain.
+	DefaultMaxHops = 8
 
 	// DefaultMaxKBAge is how old a KB-JWT iat may be when VerifyOptions.MaxKBAge is zero.
 	DefaultMaxKBAge = 5 * time.Minute
@@ -25,6 +27,7 @@ type Limits struct {
 	MaxPresentationBytes int // default 64 KiB
 	MaxDisclosures       int // default 256
 	MaxDepth             int // default 32 (JSON nesting depth of payloads and disclosure values)
+	MaxHops              int // default 8 (KB-SD-JWTs in a delegation chain)
 }
 
 // DefaultLimits returns the limits used when none are given.
@@ -33,6 +36,7 @@ func DefaultLimits() Limits {
 		MaxPresentationBytes: DefaultMaxPresentationBytes,
 		MaxDisclosures:       DefaultMaxDisclosures,
 		MaxDepth:             DefaultMaxDepth,
+		MaxHops:              DefaultMaxHops,
 	}
 }
 
@@ -47,6 +51,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxHops <= 0 {
+		l.MaxHops = d.MaxHops
 	}
 	return l
 }

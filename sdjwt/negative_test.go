@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -28,9 +30,9 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	f := &fixture{}
-	f.issuer, f.issuerPub = newKey(t, jwa.ES256, "issuer-1")
-	f.holder, _ = newKey(t, jwa.ES256, "holder-1")
-	f.other, _ = newKey(t, jwa.ES256, "other-1")
+	f.issuer, f.issuerPub = testkeys.Pair(t, jwa.ES256, "issuer-1")
+	f.holder, _ = testkeys.Pair(t, jwa.ES256, "holder-1")
+	f.other, _ = testkeys.Pair(t, jwa.ES256, "other-1")
 	return f
 }
 
@@ -223,7 +225,7 @@ func TestVerifyRejects(t *testing.T) {
 			return valid[:i-4] + valid[i:]
 		}, nil, errcode.BadSignature},
 		{"bad_signature/key_alg_mismatch", func() string { return valid }, func(o *VerifyOptions) {
-			_, edPub := newKey(t, jwa.EdDSA, "ed")
+			_, edPub := testkeys.Pair(t, jwa.EdDSA, "ed")
 			o.IssuerKey = staticKey(edPub)
 		}, errcode.BadSignature},
 		{"bad_signature/before_disclosures", func() string {
@@ -363,7 +365,7 @@ func TestVerifyRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("verified: %v", res.Claims)
 			}
-			wantCode(t, err, c.want)
+			testkit.WantCode(t, err, c.want)
 		})
 	}
 
@@ -432,7 +434,7 @@ func TestVerifyAccepts(t *testing.T) {
 			}
 		}},
 		{"eddsa_allowed", func() string {
-			ed, edPub := newKey(t, jwa.EdDSA, "ed-1")
+			ed, edPub := testkeys.Pair(t, jwa.EdDSA, "ed-1")
 			f2 := *f
 			f2.issuerPub = edPub
 			return f2.credWith(t, ed, jwa.EdDSA, map[string]any{"typ": TypVC}, p, given) + "|" + mustJSON(t, publicJWKMap(t, edPub))

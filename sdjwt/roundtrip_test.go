@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
@@ -69,8 +71,8 @@ var agentDisclosable = []string{
 func TestRoundTrip(t *testing.T) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
 		t.Run(string(alg), func(t *testing.T) {
-			issuer, issuerPub := newKey(t, alg, "issuer-"+string(alg))
-			holder, _ := newKey(t, alg, "holder-"+string(alg))
+			issuer, issuerPub := testkeys.Pair(t, alg, "issuer-"+string(alg))
+			holder, _ := testkeys.Pair(t, alg, "holder-"+string(alg))
 			claims := agentClaims(t, publicJWKMap(t, holder))
 			sdjwt, err := Issue(claims, agentDisclosable, issuer, &IssueOptions{Decoys: 5})
 			if err != nil {
@@ -191,8 +193,8 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestPresentExactDisclosures(t *testing.T) {
-	issuer, _ := newKey(t, jwa.EdDSA, "i")
-	holder, _ := newKey(t, jwa.EdDSA, "h")
+	issuer, _ := testkeys.Pair(t, jwa.EdDSA, "i")
+	holder, _ := testkeys.Pair(t, jwa.EdDSA, "h")
 	sdjwt, err := Issue(agentClaims(t, publicJWKMap(t, holder)), agentDisclosable, issuer, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +238,7 @@ func TestPresentExactDisclosures(t *testing.T) {
 }
 
 func TestIssueDeterministic(t *testing.T) {
-	issuer, _ := newKey(t, jwa.EdDSA, "i") // Ed25519 signatures are deterministic
+	issuer, _ := testkeys.Pair(t, jwa.EdDSA, "i") // Ed25519 signatures are deterministic
 	claims := agentClaims(t, map[string]any{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
 	a, err := Issue(claims, agentDisclosable, issuer, &IssueOptions{Rand: &detReader{}, Decoys: 3})
 	if err != nil {
@@ -259,7 +261,7 @@ func TestIssueDeterministic(t *testing.T) {
 }
 
 func TestIssueDecoysSpread(t *testing.T) {
-	issuer, _ := newKey(t, jwa.ES256, "i")
+	issuer, _ := testkeys.Pair(t, jwa.ES256, "i")
 	claims := map[string]any{"a": map[string]any{"x": 1, "y": 2}, "b": 3}
 	for _, n := range []int{0, 1, 2, 7} {
 		s, err := Issue(claims, []string{"/a/x", "/b"}, issuer, &IssueOptions{Decoys: n, Typ: "example+sd-jwt", Header: map[string]any{"x-test": "1"}})
@@ -299,7 +301,7 @@ func TestIssueDecoysSpread(t *testing.T) {
 }
 
 func TestIssueRejects(t *testing.T) {
-	issuer, issuerPub := newKey(t, jwa.ES256, "i")
+	issuer, issuerPub := testkeys.Pair(t, jwa.ES256, "i")
 	ctx := map[string]any{"a": map[string]any{"b": 1}, "list": []any{1, 2}, "s": "x"}
 	cases := []struct {
 		name   string
@@ -334,18 +336,18 @@ func TestIssueRejects(t *testing.T) {
 				key = issuerPub
 			}
 			_, err := Issue(c.claims, c.ptrs, key, c.opts)
-			wantCode(t, err, c.want)
+			testkit.WantCode(t, err, c.want)
 		})
 	}
 	t.Run("rs256_key", func(t *testing.T) {
-		k, _ := newKey(t, jwa.ES256, "x")
+		k, _ := testkeys.Pair(t, jwa.ES256, "x")
 		_ = k.Set("alg", jwa.RS256)
 		_, err := Issue(ctx, nil, k, nil)
-		wantCode(t, err, errcode.UnsupportedAlg)
+		testkit.WantCode(t, err, errcode.UnsupportedAlg)
 	})
 	t.Run("nil_key", func(t *testing.T) {
 		_, err := Issue(ctx, nil, nil, nil)
-		wantCode(t, err, errcode.InvalidInput)
+		testkit.WantCode(t, err, errcode.InvalidInput)
 	})
 	t.Run("star_on_empty_array", func(t *testing.T) {
 		if _, err := Issue(map[string]any{"p": []any{}}, []string{"/p/*", "/p/*/x"}, issuer, nil); err != nil {
@@ -355,8 +357,8 @@ func TestIssueRejects(t *testing.T) {
 }
 
 func TestPresentRejects(t *testing.T) {
-	issuer, _ := newKey(t, jwa.ES256, "i")
-	holder, _ := newKey(t, jwa.ES256, "h")
+	issuer, _ := testkeys.Pair(t, jwa.ES256, "i")
+	holder, _ := testkeys.Pair(t, jwa.ES256, "h")
 	sdjwt, err := Issue(map[string]any{"a": 1, "l": []any{1}}, []string{"/a", "/l/0"}, issuer, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +386,7 @@ func TestPresentRejects(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Present(c.in, c.ptrs, c.kb)
-			wantCode(t, err, c.want)
+			testkit.WantCode(t, err, c.want)
 		})
 	}
 }

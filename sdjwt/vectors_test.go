@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // Conformance against the RFC 9901 and SD-JWT VC vectors copied into
@@ -86,7 +87,7 @@ func TestSpecPresentations(t *testing.T) {
 				}
 				// The same presentation without its KB-JWT fails when KB is required.
 				_, err = Verify(context.Background(), tok.SDHashInput(), opts)
-				wantCode(t, err, errcode.KBMissing)
+				testkit.WantCode(t, err, errcode.KBMissing)
 			} else if res.KeyBinding != nil {
 				t.Errorf("KeyBinding = %v without a KB-JWT", res.KeyBinding)
 			}
@@ -177,7 +178,7 @@ func TestDisclosureEncoding(t *testing.T) {
 		// Referenced by the original digest, the re-encoded string is not
 		// recognised: it is unreferenced.
 		_, err = ProcessDisclosures(op["embedding_example_payload"].(map[string]any), []*Disclosure{d2}, Limits{})
-		wantCode(t, err, errcode.DisclosureNotReferenced)
+		testkit.WantCode(t, err, errcode.DisclosureNotReferenced)
 	}
 	ae := v["array_element"].(map[string]any)
 	d, err = ParseDisclosure(ae["disclosure"].(string))
@@ -254,7 +255,7 @@ func TestRefimplPresentations(t *testing.T) {
 				pres := readText(t, filepath.Join(dir, "sd_jwt_presentation.txt"))
 				res, err := Verify(context.Background(), pres, opts)
 				if want, ok := refimplExpectedFailure[name]; ok {
-					wantCode(t, err, want)
+					testkit.WantCode(t, err, want)
 					return
 				}
 				if err != nil {

@@ -221,6 +221,12 @@ func checkTimes(p map[string]any, now time.Time, leeway time.Duration) error {
 // kb_sd_hash_mismatch. An empty opts.Audience, or an empty opts.Nonce
 // without opts.NonceCheck, fails closed. It returns the KB-JWT payload.
 func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map[string]any, error) {
+	return t.verifyKeyBinding(func() (jwk.Key, error) { return HolderKey(claims) }, opts)
+}
+
+// verifyKeyBinding is VerifyKeyBinding with the holder key found by
+// holderKey, called only once the KB-JWT's header has passed.
+func (t *Token) verifyKeyBinding(holderKey func() (jwk.Key, error), opts VerifyOptions) (map[string]any, error) {
 	if t.KBJWT == "" {
 		if opts.RequireKB {
 			return nil, errcode.New(errcode.KBMissing, "key binding is required and no KB-JWT was presented")
@@ -254,7 +260,7 @@ func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map
 	if _, ok := hdr["crit"]; ok {
 		return nil, errcode.New(errcode.UnknownCrit, "KB-JWT has a crit header")
 	}
-	holder, err := HolderKey(claims)
+	holder, err := holderKey()
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +326,9 @@ func HolderKey(claims map[string]any) (jwk.Key, error) {
 	raw, ok := cnf["jwk"].(map[string]any)
 	if !ok {
 		return nil, errcode.New(errcode.KBNoHolderKey, "the credential has no cnf.jwk")
+	}
+	if k, ok := simplePublicKey(raw); ok {
+		return k, nil
 	}
 	b, err := marshalJSON(raw)
 	if err != nil {

@@ -381,6 +381,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "openapi", method: "GET", path: "/openapi.yaml", tmpl: "/openapi.yaml", want: 200},
 		{name: "vct schema", method: "GET", path: "/vct/agent-certification/v1/schema.json", tmpl: "/vct/{file}", want: 200},
 		{name: "vct type metadata", method: "GET", path: "/vct/agent-certification/v1/type-metadata.json", tmpl: "/vct/{file}", want: 200},
+		{name: "delegation vct schema", method: "GET", path: "/vct/delegation/v1/schema.json", tmpl: "/vct/{file}", want: 200},
+		{name: "delegation vct type metadata", method: "GET", path: "/vct/delegation/v1/type-metadata.json", tmpl: "/vct/{file}", want: 200},
 		{name: "vct unknown", method: "GET", path: "/vct/agent-certification/v1/nope.json", tmpl: "/vct/{file}", want: 404},
 		{name: "did.json", method: "GET", path: "/.well-known/did.json", tmpl: "/.well-known/did.json", want: 200},
 		{name: "jwt-vc-issuer", method: "GET", path: "/.well-known/jwt-vc-issuer", tmpl: "/.well-known/jwt-vc-issuer", want: 200},

@@ -3,6 +3,8 @@ package verifier
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +52,18 @@ type ChannelOptions struct {
 	MaxNonces int
 	// MaxBody bounds the body read to check Content-Digest; default 1 MiB.
 	MaxBody int64
+	// Spent, when set, records signature nonces where every replica sees
+	// them (internal/noncestore/redisnonce.Store is one), so that a
+	// signature accepted by one replica is refused by the others; nil keeps
+	// them in this process. A store that cannot be asked fails closed (503).
+	Spent SpentNonces
+}
+
+// SpentNonces is a set of single-use values shared by replicas: Spend
+// returns fresh for the first spend of id on any of them, and keeps id
+// until expires.
+type SpentNonces interface {
+	Spend(ctx context.Context, id string, expires time.Time) (fresh bool, err error)
 }
 
 // Channel verifies signed requests (RFC 9421) from agents whose
@@ -148,7 +162,7 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *ht
 	if ce != nil {
 		return nil, r, ce
 	}
-	if ce := c.useNonce(s, now); ce != nil {
+	if ce := c.useNonce(r.Context(), s, now); ce != nil {
 		return nil, r, ce
 	}
 	res := sess.res
@@ -228,7 +242,7 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	if !res.Verified {
 		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
 	}
-	key, err := sdjwt.HolderKey(res.Claims)
+	key, err := sdjwt.HolderKey(res.presenterClaims()) // a chain's last delegate
 	if err != nil {
 		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
@@ -255,14 +269,13 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	return sess, nil
 }
 
-// sessionEnd is the earliest of the session lifetime, the credential's
-// exp and the moment its status becomes older than MaxStatusAge.
+// sessionEnd is the earliest of the session lifetime, the end of the
+// credential (and of every delegation hop) and the moment its status
+// becomes older than MaxStatusAge.
 func (c *Channel) sessionEnd(res *Result, now time.Time) time.Time {
 	end := now.Add(c.o.SessionLifetime)
-	if exp, ok := res.Claims["exp"].(float64); ok {
-		if t := time.Unix(int64(exp), 0); t.Before(end) {
-			end = t
-		}
+	if t := res.validUntil(); !t.IsZero() && t.Before(end) {
+		end = t // the credential's exp, its task's, and every delegation hop's
 	}
 	if c.v.p.CheckStatus {
 		from := now
@@ -304,11 +317,22 @@ func (c *Channel) checkBody(r *http.Request, s *httpsig.Signature) (*http.Reques
 
 // useNonce refuses a nonce seen before under the same keyid while its
 // signature could still be accepted.
-func (c *Channel) useNonce(s *httpsig.Signature, now time.Time) *channelError {
+func (c *Channel) useNonce(ctx context.Context, s *httpsig.Signature, now time.Time) *channelError {
 	key := s.Params.KeyID + " " + s.Params.Nonce
 	until := s.Params.Expires.Add(c.v.p.Leeway)
 	if t := s.Params.Created.Add(c.o.MaxSignatureAge + c.v.p.Leeway); t.Before(until) {
 		until = t
+	}
+	if c.o.Spent != nil {
+		sum := sha256.Sum256([]byte(key))
+		fresh, err := c.o.Spent.Spend(ctx, "sig:"+base64.RawURLEncoding.EncodeToString(sum[:]), until)
+		if err != nil {
+			return refuse(http.StatusServiceUnavailable, errcode.Internal, "the nonce store cannot be reached")
+		}
+		if !fresh {
+			return refuse(http.StatusUnauthorized, errcode.NonceReplayed, "the signature nonce was used before")
+		}
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

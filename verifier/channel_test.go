@@ -16,7 +16,9 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/noncestore/redisnonce"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testsvc"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
@@ -69,14 +71,21 @@ func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
 
 func newChannelEnvTB(t testing.TB, limits []verifier.RateClass) *channelEnv {
 	t.Helper()
-	return newChannelEnvWith(t, limits, nil)
+	return newChannelEnvWith(t, limits, nil, verifier.ChannelOptions{})
 }
 
-func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy)) *channelEnv {
+// newChannelEnvWith is newChannelEnv with a policy change, channel options
+// and, given from, the same issuer and status list as from (another
+// replica of the same counterparty).
+func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy), chOpts verifier.ChannelOptions, from ...*channelEnv) *channelEnv {
 	t.Helper()
 	e := &channelEnv{t: t, now: time.Now().Truncate(time.Second)}
-	e.iss, e.issDID = testkeys.DIDKey(t, jwa.ES256)
-	e.list, _ = revocation.NewList(131072, 2)
+	if len(from) > 0 {
+		e.iss, e.issDID, e.list, e.now, e.idx = from[0].iss, from[0].issDID, from[0].list, from[0].clock(), 1000*len(from)
+	} else {
+		e.iss, e.issDID = testkeys.DIDKey(t, jwa.ES256)
+		e.list, _ = revocation.NewList(131072, 2)
+	}
 	e.nonces, _ = verifier.NewNonces(nil, time.Minute, e.clock)
 	p := verifier.DefaultPolicy()
 	p.Trusted[e.issDID] = []string{"urn:x"}
@@ -95,7 +104,10 @@ func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*v
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.channel, err = verifier.NewChannel(v, verifier.ChannelOptions{SessionLifetime: 5 * time.Minute})
+	if chOpts.SessionLifetime == 0 {
+		chOpts.SessionLifetime = 5 * time.Minute
+	}
+	e.channel, err = verifier.NewChannel(v, chOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +549,7 @@ func TestPolicyRateLimits(t *testing.T) {
 
 	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) {
 		p.RateLimits = []verifier.RateClass{{Name: "all", Actions: []string{"*"}, PerAgent: verifier.Rate{Requests: 1, Per: time.Hour}}}
-	})
+	}, verifier.ChannelOptions{})
 	a := e.agent(jwa.EdDSA, "p1")
 	c, _ := e.client(a, true)
 	if got := do(t, c, http.MethodGet, e.srv.URL+"/invoices", ""); got.status != 200 {
@@ -558,5 +570,42 @@ func TestNewRateLimiterRefusesBadClasses(t *testing.T) {
 		if _, err := verifier.NewRateLimiter([]verifier.RateClass{c}, 0); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+}
+
+// TestChannelNoncesAcrossReplicas: two replicas sharing a Redis nonce set
+// refuse on one a signature the other accepted; a store that cannot be
+// reached fails closed.
+func TestChannelNoncesAcrossReplicas(t *testing.T) {
+	url, prefix := testsvc.Redis(t)
+	spent := func() *redisnonce.Store {
+		s, err := redisnonce.New(url, redisnonce.WithPrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	e1 := newChannelEnvWith(t, nil, nil, verifier.ChannelOptions{Spent: spent()})
+	a := e1.agent(jwa.EdDSA, "p1")
+	// The second replica trusts the same issuer and shares the nonce set.
+	e2 := newChannelEnvWith(t, nil, nil, verifier.ChannelOptions{Spent: spent()}, e1)
+	e1.establish(t, a)
+	e2.establish(t, a)
+	o := signOpts{key: a.key, kid: a.kid, nonce: "shared-" + a.kid}
+	if got := e1.send(t, o); got.status != 200 {
+		t.Fatalf("replica 1: %+v", got)
+	}
+	if got := e2.send(t, o); got.status != 401 || got.code != errcode.NonceReplayed {
+		t.Fatalf("replica 2, same signature: %+v", got)
+	}
+	down, err := redisnonce.New("redis://127.0.0.1:1", redisnonce.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	e3 := newChannelEnvWith(t, nil, nil, verifier.ChannelOptions{Spent: down}, e1)
+	if got := e3.send(t, signOpts{key: a.key, kid: a.kid, pres: e3.presentation(t, a)}); got.status != 503 || got.code != errcode.Internal {
+		t.Fatalf("store down: %+v", got)
 	}
 }

@@ -28,6 +28,17 @@
 // Decision says whether a disclosed permission allows it; Allowed combines
 // both.
 //
+// # Delegation chains
+//
+// A presentation may be a Delegate SD-JWT chain built on an agent
+// certification (sdjwt.Delegate; docs/delegation.md). Verify takes it where
+// it takes a presentation: the certification is checked as always, then
+// each hop must only narrow its parent (CheckHop: permissions covered,
+// constraints at least as strict, prohibitions carried, expiry within the
+// parent's, lifetime and depth within Policy.MaxDelegationLifetime and
+// Policy.MaxDelegationDepth), and the action is decided against the last
+// hop's authority. Result.Chain lists the hops.
+//
 // # Serving
 //
 // Middleware guards a net/http handler: the agent sends its presentation in
@@ -35,6 +46,17 @@
 // audience and whose nonce came from the service's Nonces (serve
 // Nonces.Handler so that agents can get one). A nonce is spent only when
 // everything else verified. Middleware checks its options when it is built.
+//
+// # Signed requests and per-agent terms
+//
+// With MiddlewareOptions.Channel (NewChannel) an agent presents once and then
+// signs each request with HTTP Message Signatures (RFC 9421) under its cnf
+// key, keyid = the key's RFC 7638 thumbprint; the channel keeps the verified
+// presentation as a session and checks one signature, Content-Digest, the
+// time window and the nonce per request before authorizing the action.
+// Policy.RateLimits (or MiddlewareOptions.Limits, NewRateLimiter) put token
+// buckets per principal and per agent on classes of actions. The agent's
+// side is package agentclient; docs/agent-channel.md has the details.
 //
 // # Offline inspection
 //

@@ -86,27 +86,14 @@ func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) 
 	if err != nil {
 		return nil, err
 	}
-	var md struct {
-		Issuer  string          `json:"issuer"`
-		JWKS    json.RawMessage `json:"jwks"`
-		JWKSURI string          `json:"jwks_uri"`
+	raw, jwksURI, err := parseIssuerMetadata(body, iss)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "issuer metadata at %s is not JSON", mu)
-	}
-	if md.Issuer != iss {
-		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata names %q, not %q", md.Issuer, iss)
-	}
-	raw := md.JWKS
-	switch {
-	case len(raw) > 0 && md.JWKSURI != "":
-		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata has both jwks and jwks_uri")
-	case len(raw) == 0 && strings.HasPrefix(md.JWKSURI, "https://"):
-		if raw, err = v.s.fetch(ctx, md.JWKSURI, "application/jwk-set+json, application/json", 0); err != nil {
+	if jwksURI != "" {
+		if raw, err = v.s.fetch(ctx, jwksURI, "application/jwk-set+json, application/json", 0); err != nil {
 			return nil, err
 		}
-	case len(raw) == 0:
-		return nil, errcode.New(errcode.KeyNotFound, "issuer metadata has neither jwks nor an https jwks_uri")
 	}
 	set, err := jwk.Parse(raw)
 	if err != nil {
@@ -114,4 +101,31 @@ func (v *Verifier) issuerJWKS(ctx context.Context, iss string) (jwk.Set, error) 
 	}
 	v.jwks.Put(iss, set, v.s.now().Add(v.s.cacheTTL))
 	return set, nil
+}
+
+// parseIssuerMetadata reads JWT VC issuer metadata for iss: it returns the
+// inline jwks, or else the https jwks_uri to fetch them from. Metadata that
+// is not JSON is fetch_failed; one naming another issuer, with both or
+// neither of jwks and an https jwks_uri, is key_not_found.
+func parseIssuerMetadata(body []byte, iss string) (json.RawMessage, string, error) {
+	var md struct {
+		Issuer  string          `json:"issuer"`
+		JWKS    json.RawMessage `json:"jwks"`
+		JWKSURI string          `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, "", errcode.Wrap(errcode.FetchFailed, err, "issuer metadata is not JSON")
+	}
+	if md.Issuer != iss {
+		return nil, "", errcode.New(errcode.KeyNotFound, "issuer metadata names %q, not %q", md.Issuer, iss)
+	}
+	switch {
+	case len(md.JWKS) > 0 && md.JWKSURI != "":
+		return nil, "", errcode.New(errcode.KeyNotFound, "issuer metadata has both jwks and jwks_uri")
+	case len(md.JWKS) > 0:
+		return md.JWKS, "", nil
+	case strings.HasPrefix(md.JWKSURI, "https://"):
+		return nil, md.JWKSURI, nil
+	}
+	return nil, "", errcode.New(errcode.KeyNotFound, "issuer metadata has neither jwks nor an https jwks_uri")
 }

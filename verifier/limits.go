@@ -23,6 +23,14 @@ const (
 	// DefaultCacheEntries bounds each cache when Options.CacheEntries is 0.
 	DefaultCacheEntries = 1024
 
+	// DefaultMaxDelegationDepth is how many delegation hops a chain may
+	// have when Policy.MaxDelegationDepth is 0.
+	DefaultMaxDelegationDepth = 3
+
+	// DefaultMaxDelegationLifetime is the longest a delegation hop may be
+	// valid (exp - iat) when Policy.MaxDelegationLifetime is 0.
+	DefaultMaxDelegationLifetime = time.Hour
+
 	// DefaultMaxNonces bounds the replay cache of Nonces.
 	DefaultMaxNonces = 1 << 20
 

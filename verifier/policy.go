@@ -33,6 +33,12 @@ type Policy struct {
 	CheckStatus   bool
 	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
 	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
+	// MaxDelegationDepth bounds the hops of a delegation chain; 0 means
+	// DefaultMaxDelegationDepth.
+	MaxDelegationDepth int
+	// MaxDelegationLifetime bounds exp - iat of each hop; 0 means
+	// DefaultMaxDelegationLifetime.
+	MaxDelegationLifetime time.Duration
 	// RateLimits are the per-agent terms Middleware applies to verified
 	// requests, by permission class (see RateClass); none by default.
 	// MiddlewareOptions.Limits, when set, takes their place.

@@ -51,6 +51,13 @@ type Result struct {
 	Status   StatusInfo     `json:"status"`
 	Decision *Decision      `json:"decision,omitempty"`
 	Error    *ErrorInfo     `json:"-"`
+	// Chain lists the hops of a delegation chain after the root
+	// certification; EffectivePermissions are the last hop's, which
+	// Decision used.
+	Chain                []HopInfo `json:"chain,omitempty"`
+	EffectivePermissions []any     `json:"effective_permissions,omitempty"`
+
+	presenter map[string]any // for a chain, the last hop's claims: its cnf is the presenter's key
 }
 
 // resultJSON is Result's wire shape.

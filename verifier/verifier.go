@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
+	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -26,6 +27,7 @@ type Verifier struct {
 
 	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
 	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+	reg  *schemas.Registry        // validates delegation hops
 
 	localLists *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
 }
@@ -77,6 +79,11 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 	}
 	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now),
 		localLists: ttlcache.New[*localList](s.cacheEntries, s.now)}
+	reg, err := schemas.New()
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	v.reg = reg
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(s.fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: s.cacheEntries, Now: s.now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -121,7 +128,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 			return nonces.Validate(n)
 		}
 	}
-	out, err := sdjwt.Verify(ctx, req.Presentation, opts)
+	out, chain, err := v.verifyPresentation(ctx, req.Presentation, opts)
 	if err != nil {
 		return res.fail(err)
 	}
@@ -144,6 +151,9 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 			return res.fail(errcode.New(errcode.ClaimNotDisclosed, "claim %s must be disclosed", rc))
 		}
 	}
+	if err := v.checkDelegation(res, chain); err != nil {
+		return res.fail(err)
+	}
 	if err := v.checkStatus(ctx, res); err != nil {
 		return res.fail(err)
 	}
@@ -158,7 +168,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	res.Verified = true
 	if req.Action != "" {
 		// A task's expiry gets the same leeway as exp.
-		d := Authorize(out.Claims, req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway))
+		d := Authorize(authority(out, chain), req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway))
 		res.Decision = &d
 	}
 	return res

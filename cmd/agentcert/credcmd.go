@@ -137,7 +137,17 @@ func newPresentCmd() *cobra.Command {
 			if all {
 				disclose = []string{""}
 			}
-			p, err := sdjwt.Present(cred, disclose, &sdjwt.KBOptions{Key: key, Audience: aud, Nonce: nonce, IssuedAt: time.Now()})
+			kb := &sdjwt.KBOptions{Key: key, Audience: aud, Nonce: nonce, IssuedAt: time.Now()}
+			var p string
+			if sdjwt.IsChain(cred) {
+				// A delegation chain: the last delegate adds the KB-JWT.
+				if all {
+					disclose = nil // keep every disclosure the chain carries
+				}
+				p, err = sdjwt.PresentChain(cred, disclose, kb)
+			} else {
+				p, err = sdjwt.Present(cred, disclose, kb)
+			}
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -145,7 +155,7 @@ func newPresentCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&credFile, "credential", "", "file with the issued SD-JWT")
+	cmd.Flags().StringVar(&credFile, "credential", "", "file with the issued SD-JWT, or a delegation chain (agentcert delegate)")
 	cmd.Flags().StringVar(&keyFile, "key", "", "holder private JWK file (the key in cnf.jwk)")
 	cmd.Flags().StringVar(&aud, "aud", "", "audience: the verifier's identifier")
 	cmd.Flags().StringVar(&nonce, "nonce", "", "nonce from the verifier")

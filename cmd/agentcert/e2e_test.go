@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/agentcert/agentcert/internal/testbin"
 	"github.com/agentcert/agentcert/verifier"
 )
 
@@ -18,46 +17,25 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "agentcert-bin-")
+	bin, cleanup, err := testbin.Build()
 	if err != nil {
-		panic(err)
-	}
-	binPath = filepath.Join(dir, "agentcert")
-	build := exec.Command("go", "build", "-o", binPath, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
 		panic("build agentcert: " + err.Error())
 	}
+	binPath = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
 // run runs the binary and returns stdout, stderr and the exit code.
 func run(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return testbin.Run(t, binPath, dir, nil, args...)
 }
 
 func mustRun(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out, errOut, code := run(t, dir, args...)
-	if code != 0 {
-		t.Fatalf("agentcert %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
-	}
-	return strings.TrimSpace(out)
+	return testbin.MustRun(t, binPath, dir, nil, args...)
 }
 
 func write(t *testing.T, path, content string) {

@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/agentcert/agentcert/internal/testbin"
 	"github.com/agentcert/agentcert/issuer"
 )
 
@@ -21,25 +19,13 @@ import (
 // no AGENTCERT_TOKEN, and returns stdout, stderr and the exit code.
 func runRevokeCLI(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
+	var all []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, tokenEnv+"=") {
-			cmd.Env = append(cmd.Env, kv)
+			all = append(all, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return out.String(), errb.String(), 0
+	return testbin.Run(t, binPath, dir, append(all, env...), args...)
 }
 
 // issueForRevoke issues a credential for a fresh agent DID with token.

@@ -24,7 +24,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("config", "", "config file (YAML); defaults are the embedded dev settings")
-	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd(),
+	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newDelegateCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd(),
 		newCredentialsCmd(), newInspectCmd(), newVersionCmd(), newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
 	root.AddCommand(newStatusChangeCmds()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

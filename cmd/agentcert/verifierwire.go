@@ -23,6 +23,7 @@ func policyFrom(cfg config.Config, localIssuer string) (verifier.Policy, error) 
 	p.RequiredClaims = vc.RequiredClaims
 	p.CheckStatus, p.MaxStatusAge = vc.CheckStatus, vc.MaxStatusAge
 	p.RequireNonce = vc.RequireNonce
+	p.MaxDelegationDepth, p.MaxDelegationLifetime = vc.MaxDelegationDepth, vc.MaxDelegationLifetime
 	for _, t := range vc.Trusted {
 		p.Trusted[t.Issuer] = append(p.Trusted[t.Issuer], t.VCTs...)
 	}

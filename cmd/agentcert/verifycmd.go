@@ -204,6 +204,7 @@ func printVerify(w io.Writer, out *verifier.Result, asJSON bool) error {
 	} else {
 		fmt.Fprintf(w, "status:  not checked\n")
 	}
+	printChain(w, out)
 	b, err := json.MarshalIndent(out.Claims, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode claims: %w", err)

@@ -94,6 +94,9 @@ type Verifier struct {
 	RequireToken     bool          `mapstructure:"require_token"` // bearer token (any role) needed for /v1/verify
 	CacheTTL         time.Duration `mapstructure:"cache_ttl"`     // resolved DID documents and issuer keys
 	CacheEntries     int           `mapstructure:"cache_entries"`
+	// Delegation chains: at most this many hops, each valid at most this long.
+	MaxDelegationDepth    int           `mapstructure:"max_delegation_depth"`
+	MaxDelegationLifetime time.Duration `mapstructure:"max_delegation_lifetime"`
 }
 
 // Fetch configures the guarded outbound fetcher (did:web, status lists, issuer metadata).
@@ -148,6 +151,9 @@ func Default() Config {
 			NonceStore:       "memory",
 			CacheTTL:         5 * time.Minute,
 			CacheEntries:     1024,
+
+			MaxDelegationDepth:    3,
+			MaxDelegationLifetime: time.Hour,
 		},
 		Fetch: Fetch{
 			AllowHosts: []string{"127.0.0.1", "localhost"},
@@ -254,6 +260,12 @@ func (c *Config) Validate() error {
 		}
 		if len(c.Verifier.Algorithms) == 0 {
 			bad("verifier.algorithms", "must list at least one algorithm")
+		}
+		if c.Verifier.MaxDelegationDepth < 1 || c.Verifier.MaxDelegationDepth > 8 {
+			bad("verifier.max_delegation_depth", "must be between 1 and 8 (the format's limit)")
+		}
+		if c.Verifier.MaxDelegationLifetime <= 0 {
+			bad("verifier.max_delegation_lifetime", "must be a positive duration")
 		}
 		for i, t := range c.Verifier.Trusted {
 			if !strings.HasPrefix(t.Issuer, "did:") && !strings.HasPrefix(t.Issuer, "https://") {

@@ -3,6 +3,10 @@
 package testkeys
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"testing"
 
 	"github.com/agentcert/agentcert/did"
@@ -34,4 +38,48 @@ func DIDKey(t testing.TB, alg jwa.SignatureAlgorithm) (jwk.Key, string) {
 		t.Fatal(err)
 	}
 	return k, id
+}
+
+// New returns a private key for alg (ES256, ES384, EdDSA, or HS256 for
+// tests of refusals) with kid and alg set.
+func New(t testing.TB, alg jwa.SignatureAlgorithm, kid string) jwk.Key {
+	t.Helper()
+	var raw any
+	var err error
+	switch alg {
+	case jwa.ES256:
+		raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jwa.ES384:
+		raw, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jwa.EdDSA:
+		_, raw, err = ed25519.GenerateKey(rand.Reader)
+	case jwa.HS256:
+		raw = []byte("0123456789abcdef0123456789abcdef")
+	default:
+		t.Fatalf("no key for %s", alg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := jwk.FromRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg} {
+		if err := k.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return k
+}
+
+// Pair returns New's key and its public key.
+func Pair(t testing.TB, alg jwa.SignatureAlgorithm, kid string) (priv, pub jwk.Key) {
+	t.Helper()
+	priv = New(t, alg, kid)
+	pub, err := priv.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, pub
 }
