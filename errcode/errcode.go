@@ -109,12 +109,16 @@ const (
 const (
 	UntrustedIssuer    Code = "untrusted_issuer"     // iss is not trusted for this vct
 	ClaimNotDisclosed  Code = "claim_not_disclosed"  // a claim the policy requires was not disclosed
+	SubjectKeyMismatch Code = "subject_key_mismatch" // cnf.jwk is not the subject DID's key (or not one its DID document lists)
 	NonceInvalid       Code = "nonce_invalid"        // a nonce not issued by this verifier, or tampered
-	NonceExpired       Code = "nonce_expired"        // a nonce past its expiry
+	NonceExpired       Code = "nonce_expired"        // a nonce past its expiry, or minted before this verifier restarted
 	NonceReplayed      Code = "nonce_replayed"       // a single-use nonce seen before
-	ActionNotPermitted Code = "action_not_permitted" // no disclosed permission matches the action
-	ActionProhibited   Code = "action_prohibited"    // a prohibition matches the action
-	ConstraintViolated Code = "constraint_violated"  // a matching permission's constraints do not hold
+	// NonceStoreUnavailable: the set of spent nonces could not be consulted,
+	// so a single-use nonce is refused rather than risk a replay.
+	NonceStoreUnavailable Code = "nonce_store_unavailable"
+	ActionNotPermitted    Code = "action_not_permitted" // no disclosed permission matches the action
+	ActionProhibited      Code = "action_prohibited"    // a prohibition matches the action
+	ConstraintViolated    Code = "constraint_violated"  // a matching permission's constraints do not hold
 )
 
 // Codes for request signatures (RFC 9421, RFC 9530) on the agent channel.
@@ -211,7 +215,7 @@ func All() []Code {
 		DelegationWidened, DelegationOutlivesParent, DelegationLifetime, DelegationKeyMismatch, UnknownConstraint,
 		DIDInvalid, DIDMethodUnsupported, DIDResolutionFailed, KeyNotFound, FetchRefused, FetchFailed,
 		Revoked, Suspended, StatusUnavailable, StatusInvalid,
-		UntrustedIssuer, ClaimNotDisclosed, NonceInvalid, NonceExpired, NonceReplayed, ActionNotPermitted, ActionProhibited, ConstraintViolated,
+		UntrustedIssuer, ClaimNotDisclosed, SubjectKeyMismatch, NonceInvalid, NonceExpired, NonceReplayed, NonceStoreUnavailable, ActionNotPermitted, ActionProhibited, ConstraintViolated,
 		SigMalformed, SigInvalid, SigExpired, SigNotYetValid, SigCoverage, SigKeyMismatch, DigestMismatch, CredentialRequired,
 		InvalidRequest, UnsupportedGrantType, InvalidGrant, CodeUsed, CodeExpired, TxCodeRequired, TxCodeWrong, TxCodeAttemptsExceeded,
 		InvalidToken, InvalidCredentialRequest, UnknownCredentialConfiguration,

@@ -14,8 +14,9 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -138,15 +139,8 @@ func claims() map[string]any {
 // newAgentDID returns a fresh agent did:key (alg ES256 or EdDSA) and its public key.
 func newAgentDID(t testing.TB, alg jwa.SignatureAlgorithm) (string, jwk.Key) {
 	t.Helper()
-	k, err := keyutil.Generate(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := keyutil.Public(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := did.KeyDID(pub)
+	k, d := testkeys.DIDKey(t, alg)
+	pub, err := k.PublicKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +151,7 @@ func request(subject string) issuer.IssueRequest {
 	return issuer.IssueRequest{Subject: subject, Claims: claims(), SelectivelyDisclosable: []string{"/permissions/*"}}
 }
 
-var issuerActor = issuer.Actor{TokenID: "tok-issuer-a", Role: "issuer"}
+var issuerActor = issuer.Actor{TokenID: "tok-issuer-a", Role: tokens.RoleIssuer}
 
 // mustIssue issues req and fails the test on error.
 func (e *env) mustIssue(actor issuer.Actor, req issuer.IssueRequest) *issuer.Issued {

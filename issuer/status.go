@@ -80,7 +80,8 @@ func NewStatuses(st StatusStore, keys *KeyRing, uri func(string) string, ttl, va
 }
 
 // Change applies action ("revoke", "suspend" or "reinstate") to credential
-// id. An issuer token may act only on credentials it issued. Repeating a
+// id. An issuer token may act only on credentials it issued; for it,
+// another issuer's credential is not_found, like an unknown id. Repeating a
 // change that is already in effect changes nothing and is not an error;
 // reinstating or suspending a revoked credential is a conflict.
 func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, req StatusRequest) (records.Credential, error) {
@@ -102,7 +103,9 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 			return records.Credential{}, err
 		}
 		if actor.Role == tokens.RoleIssuer && c.TokenID != actor.TokenID {
-			return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
+			// Another issuer's credential answers as an unknown one does,
+			// so that the answer does not tell which ids exist.
+			return records.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
 		}
 		if actor.Role == tokens.RoleIssuer && action == "reinstate" {
 			// The audited party may withdraw its own certifications, not undo
@@ -156,6 +159,9 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	}
 	f := records.CredentialFilter{Subject: req.Subject, PrincipalID: req.PrincipalID, AgentClass: req.AgentClass}
 	if req.IssuedBefore != nil {
+		if err := CheckTime("issued_before", *req.IssuedBefore); err != nil {
+			return 0, err
+		}
 		f.IssuedBefore = *req.IssuedBefore
 	}
 	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {

@@ -95,6 +95,14 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 		sb.WriteString(d)
 		sb.WriteByte('~')
 	}
+	// Never sign what Parse and Verify refuse: the default limits bound the
+	// credential with every disclosure and room for a KB-JWT.
+	if len(discs) > DefaultMaxDisclosures {
+		return "", errcode.New(errcode.TooLarge, "the credential would have %d disclosures; verifiers accept at most %d", len(discs), DefaultMaxDisclosures)
+	}
+	if n := sb.Len() + KBReserveBytes; n > DefaultMaxPresentationBytes {
+		return "", errcode.New(errcode.TooLarge, "the credential would be %d bytes; with a key binding JWT (%d bytes reserved) verifiers accept at most %d", sb.Len(), KBReserveBytes, DefaultMaxPresentationBytes)
+	}
 	return sb.String(), nil
 }
 

@@ -33,8 +33,8 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(name); v != "" {
-			if *dst, err = time.Parse(time.RFC3339, v); err != nil {
-				writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "%s must be RFC 3339", name))
+			if *dst, err = timeParam(name, v); err != nil {
+				writeError(w, r, s.log, err)
 				return
 			}
 		}

@@ -25,6 +25,8 @@ type settings struct {
 	cacheTTL     time.Duration
 	cacheEntries int
 
+	noCredentialCache bool
+
 	// The trust modes of offline inspection (see Inspecting).
 	pinned    jwk.Key
 	anyIssuer bool
@@ -78,6 +80,16 @@ func WithClock(now func() time.Time) Option {
 // (default DefaultCacheEntries); non-positive values keep the default.
 func WithCache(ttl time.Duration, entries int) Option {
 	return func(s *settings) { s.cacheTTL, s.cacheEntries = ttl, entries }
+}
+
+// WithoutCredentialCache turns off the verified-credential cache. By
+// default a verifier remembers, as many and for as long as WithCache says,
+// the issuer-signed JWTs whose signature it has checked (by a digest of
+// their exact bytes, signature included), and a repeat presentation of one
+// skips that signature check and the parsing of its cnf.jwk; every other
+// check still runs (see sdjwt.VerifiedCache).
+func WithoutCredentialCache() Option {
+	return func(s *settings) { s.noCredentialCache = true }
 }
 
 // WithPinnedIssuerKey makes k the issuer key of every credential and status

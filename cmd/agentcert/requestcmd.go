@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/agentclient"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/spf13/cobra"
 )
 
@@ -44,13 +43,9 @@ for an answer below 400, 1 for 400 and above, 2 for bad flags or files.`,
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return usageErr("the URL must be an absolute http or https URL")
 			}
-			cred, err := readText(credFile)
+			cred, key, err := readCredentialAndKey(credFile, keyFile)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			key, err := keyutil.ReadPrivateFile(keyFile)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			var body io.Reader
 			if data != "" {

@@ -311,6 +311,22 @@ func TestScaleOutTwoIssuerNodes(t *testing.T) {
 		t.Fatalf("A's did.json lacks the key B made: %s", didDoc)
 	}
 
+	// A token revoked on A stops working on B at once.
+	status, body = c.a.do(http.MethodPost, "/v1/admin/tokens", c.admin, map[string]any{"role": "issuer"})
+	var tok struct{ ID, Token string }
+	if err := json.Unmarshal(body, &tok); status != http.StatusCreated || err != nil || tok.ID == "" {
+		t.Fatalf("create token: %d %s", status, body)
+	}
+	if _, st, err := issueOn(c.b, tok.Token, subject, nil); err != nil || st != http.StatusCreated {
+		t.Fatalf("new token on B: %d %v", st, err)
+	}
+	if status, body := c.a.do(http.MethodDelete, "/v1/admin/tokens/"+tok.ID, c.admin, nil); status != http.StatusNoContent {
+		t.Fatalf("revoke token on A: %d %s", status, body)
+	}
+	if _, st, _ := issueOn(c.b, tok.Token, subject, nil); st != http.StatusUnauthorized {
+		t.Fatalf("token revoked on A still accepted by B: HTTP %d", st)
+	}
+
 	// One linear audit chain, written by both nodes.
 	if out := c.cli(t, "audit", "verify", "--data-dir", c.a.DataDir); !strings.HasPrefix(out, "audit log intact") {
 		t.Fatalf("audit verify: %s", out)

@@ -19,15 +19,17 @@ import (
 func newVerifyCmd() *cobra.Command {
 	var presFile, aud, nonce, issuerJWK, now, serverURL, token, action, attrs string
 	var trust []string
-	var noKB, noStatus, asJSON bool
+	var noKB, noStatus, asJSON, trustAny bool
 	var maxKBAge time.Duration
 	cmd := &cobra.Command{
-		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] [--trust DID]... [--issuer-jwk FILE] [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--action A [--request JSON]] [--server URL [--token T]] [--json]",
+		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] (--trust ISS... | --issuer-jwk FILE | --trust-any) [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--action A [--request JSON]] [--server URL [--token T]] [--json]",
 		Short: "Verify a presentation (exit 0 verified, 1 not verified, 2 usage error)",
 		Long: `Verify a presentation offline: issuer signature (the issuer's DID is resolved, or --issuer-jwk pins
 its key), disclosures, key binding, and the credential's status list (fetched and verified; --no-status
-skips it and the result says so). With --server the presentation is sent to a remote verifier's
-POST /v1/verify instead, and that verifier's policy applies.`,
+skips it and the result says so). Offline verification trusts nobody by default: name the trusted
+issuers with --trust, pin the issuer key with --issuer-jwk, or accept any issuer whose key resolves with
+--trust-any (for inspection only; it prints a warning). With --server the presentation is sent to a
+remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if presFile == "" {
@@ -45,11 +47,17 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 			if issuerJWK != "" && len(trust) > 0 {
 				return usageErr("--issuer-jwk pins the issuer's key, which replaces --trust; give one of them")
 			}
+			if trustAny && (issuerJWK != "" || len(trust) > 0) {
+				return usageErr("--trust-any accepts every issuer; it cannot be combined with --trust or --issuer-jwk")
+			}
+			if serverURL == "" && !trustAny && issuerJWK == "" && len(trust) == 0 {
+				return usageErr("no issuer is trusted: give --trust ISSUER (repeatable), --issuer-jwk FILE, or --trust-any to accept any issuer whose key resolves (inspection only)")
+			}
 			if serverURL != "" {
 				if token == "" {
 					token = os.Getenv(tokenEnv)
 				}
-				for _, local := range []string{"trust", "issuer-jwk", "no-kb", "no-status", "max-kb-age", "now", "config"} {
+				for _, local := range []string{"trust", "issuer-jwk", "trust-any", "no-kb", "no-status", "max-kb-age", "now", "config"} {
 					if cmd.Flags().Changed(local) {
 						return usageErr("--%s applies to local verification; with --server the remote verifier's policy decides", local)
 					}
@@ -100,8 +108,9 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 					return err
 				}
 				p.Trusted = map[string][]string{}
-				if len(trust) == 0 {
+				if trustAny {
 					opts = append(opts, verifier.WithAnyIssuer())
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning: --trust-any accepts a credential from any issuer whose key resolves; a VERIFIED result says nothing about who issued it")
 				}
 				for _, t := range trust {
 					p.Trusted[t] = append(p.Trusted[t], verifier.AnyVCT)
@@ -131,7 +140,8 @@ POST /v1/verify instead, and that verifier's policy applies.`,
 	f.StringVar(&presFile, "presentation", "", "file with the presentation (SD-JWT, optionally with KB-JWT)")
 	f.StringVar(&aud, "aud", "", "expected KB-JWT audience")
 	f.StringVar(&nonce, "nonce", "", "expected KB-JWT nonce")
-	f.StringArrayVar(&trust, "trust", nil, "trusted issuer (repeatable); without it any issuer whose key resolves is accepted")
+	f.StringArrayVar(&trust, "trust", nil, "trusted issuer (repeatable); one of --trust, --issuer-jwk or --trust-any is required")
+	f.BoolVar(&trustAny, "trust-any", false, "accept any issuer whose key resolves (inspection only; prints a warning)")
 	f.StringVar(&issuerJWK, "issuer-jwk", "", "pin the issuer's public key (JWK file) whatever iss says")
 	f.BoolVar(&noKB, "no-kb", false, "do not require key binding")
 	f.BoolVar(&noStatus, "no-status", false, "do not check the status list (the result says status was not checked)")
