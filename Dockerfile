@@ -19,6 +19,8 @@ RUN CGO_ENABLED=1 go build -trimpath -buildvcs=false -ldflags "-s -w" -o /out/ag
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/agentcert /usr/local/bin/agentcert
 COPY configs/ /etc/agentcert/
+# The default config (docker-compose.yaml mounts its own here).
+COPY configs/issuer.yaml /etc/agentcert/config.yaml
 # The data directory (SQLite database, lock); mount a volume here.
 COPY --from=build --chown=65532:65532 /out/data /var/lib/agentcert
 USER 65532:65532
@@ -29,4 +31,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=4s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/agentcert", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["/usr/local/bin/agentcert"]
-CMD ["serve", "--config", "/etc/agentcert/issuer.yaml"]
+CMD ["serve", "--config", "/etc/agentcert/config.yaml"]
