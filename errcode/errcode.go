@@ -157,6 +157,14 @@ const (
 	InvalidNonce                   Code = "invalid_nonce"                    // the proof carries no c_nonce
 )
 
+// Codes for verification receipts and incident reports.
+const (
+	ReceiptMalformed      Code = "receipt_malformed"       // a receipt that does not parse, has the wrong typ or alg, or lacks a required claim
+	ReceiptBadSignature   Code = "receipt_bad_signature"   // the receipt's signature does not verify with its verifier's key
+	ReceiptKeyUnavailable Code = "receipt_key_unavailable" // the verifier's key named by the receipt's kid could not be obtained
+	ReceiptForeign        Code = "receipt_foreign"         // the receipt names no credential of this issuer
+)
+
 // Error is a failure with a stable Code. Message is safe to show to a client;
 // Err, if set, is the underlying cause and is never rendered to clients.
 type Error struct {
@@ -220,5 +228,6 @@ func All() []Code {
 		InvalidRequest, UnsupportedGrantType, InvalidGrant, CodeUsed, CodeExpired, TxCodeRequired, TxCodeWrong, TxCodeAttemptsExceeded,
 		InvalidToken, InvalidCredentialRequest, UnknownCredentialConfiguration,
 		InvalidProof, ProofWrongTyp, ProofWrongAudience, ProofBadSignature, ProofStale, ProofKeyInvalid, InvalidNonce,
+		ReceiptMalformed, ReceiptBadSignature, ReceiptKeyUnavailable, ReceiptForeign,
 	}
 }

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/gorilla/mux"
@@ -40,6 +42,12 @@ type Options struct {
 	Nonces   *verifier.Nonces
 	OID4VCI  *oid4vci.Service // nil when OpenID4VCI issuance is off
 	Now      func() time.Time
+	// Receipts is the verifier's receipt signer (its key is published in
+	// the DID document); ReceiptSink, when set, records every receipt
+	// /v1/verify makes. Incidents is nil without an issuer.
+	Receipts    *receipt.Signer
+	ReceiptSink receipt.Sink
+	Incidents   *incident.Service
 }
 
 // Server is one agentcert HTTP server.
@@ -60,6 +68,10 @@ type Server struct {
 	nonces   *verifier.Nonces
 	vci      *oid4vci.Service
 
+	receipts    *receipt.Signer
+	receiptSink receipt.Sink
+	incidents   *incident.Service
+
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
 
@@ -79,6 +91,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: the issuer needs a store")
 	}
 	s.status = o.Statuses
+	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
 	s.vci = o.OID4VCI
 	if o.OID4VCI != nil && o.Issuer == nil {
 		return nil, errors.New("server: OpenID4VCI needs the issuer")
@@ -136,6 +149,9 @@ func (s *Server) routes() {
 		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
 		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
 	}
+	if s.issuer == nil && s.receipts != nil && strings.HasPrefix(s.receipts.Issuer(), "did:web:") {
+		r.HandleFunc("/.well-known/did.json", s.verifierDocument).Methods(http.MethodGet)
+	}
 	if s.issuer != nil {
 		if s.cfg.Issuer.DIDMethod == "web" {
 			r.HandleFunc("/.well-known/did.json", s.didDocument).Methods(http.MethodGet)
@@ -151,6 +167,12 @@ func (s *Server) routes() {
 		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(tokens.RoleAuditor, tokens.RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
 		api.Handle("/revocations", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
 		api.Handle("/audit", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
+		if s.incidents != nil {
+			api.Handle("/incidents", s.authenticate(tokens.RoleReporter)(http.HandlerFunc(s.reportIncident))).Methods(http.MethodPost)
+			api.Handle("/incidents", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.listIncidents))).Methods(http.MethodGet)
+			api.Handle("/incidents/{id}", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.getIncident))).Methods(http.MethodGet)
+			api.Handle("/incidents/{id}/resolve", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.resolveIncident))).Methods(http.MethodPost)
+		}
 		api.Handle("/admin/tokens", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.createToken))).Methods(http.MethodPost)
 		api.Handle("/admin/tokens", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.listTokens))).Methods(http.MethodGet)
 		api.Handle("/admin/tokens/{id}", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -25,6 +26,7 @@ type settings struct {
 	cacheTTL     time.Duration
 	cacheEntries int
 
+	receipts          *receipt.Signer
 	noCredentialCache bool
 
 	// The trust modes of offline inspection (see Inspecting).
@@ -80,6 +82,13 @@ func WithClock(now func() time.Time) Option {
 // (default DefaultCacheEntries); non-positive values keep the default.
 func WithCache(ttl time.Duration, entries int) Option {
 	return func(s *settings) { s.cacheTTL, s.cacheEntries = ttl, entries }
+}
+
+// WithReceipts makes Verify sign a receipt of every decision with s
+// (Result.Receipt): what was checked and decided, provable later by anyone
+// with the verifier's public key.
+func WithReceipts(r *receipt.Signer) Option {
+	return func(s *settings) { s.receipts = r }
 }
 
 // WithoutCredentialCache turns off the verified-credential cache. By

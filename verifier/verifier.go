@@ -30,7 +30,8 @@ type Verifier struct {
 	verified *credentialCache         // issuer-signed JWTs already verified; nil when off
 	reg      *schemas.Registry        // validates delegation hops
 
-	localLists *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
+	localLists   *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
+	policyDigest string                      // JCS digest of p, for receipts
 }
 
 // New returns a verifier for policy p. Without options it fetches through
@@ -88,6 +89,11 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	v.reg = reg
+	pd, err := PolicyDigest(p)
+	if err != nil {
+		return nil, err
+	}
+	v.policyDigest = pd
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(s.fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: s.cacheEntries, Now: s.now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -107,10 +113,8 @@ func (v *Verifier) trusts(iss, vct string) bool {
 	return v.Inspecting() || slices.Contains(v.p.Trusted[iss], vct) || slices.Contains(v.p.Trusted[iss], AnyVCT)
 }
 
-// Verify runs every step — presentation (signature, disclosures, key
-// binding), trust, required claims, status, authorization — and always
-// returns a result; a failure is in Result.Error with its code.
-func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
+// verify runs every step of Verify but the receipt.
+func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	res := &Result{}
 	opts := sdjwt.VerifyOptions{
 		IssuerKey: v.trustedIssuerKey, Algorithms: v.p.Algorithms, AcceptTyp: v.p.AcceptTyp, Now: v.s.now,

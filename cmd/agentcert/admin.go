@@ -43,7 +43,7 @@ func newTokenCmd() *cobra.Command {
 	var role, name string
 	var api apiFlags
 	create := &cobra.Command{
-		Use:   "create --role admin|issuer|auditor [--name N] [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
+		Use:   "create --role admin|issuer|auditor|reporter [--name N] [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
 		Short: "Create a token and print it alone on stdout (only its hash is stored)",
 		Long: "Create a token and print it alone on stdout (only its hash is stored).\n\n" +
 			"With --server it is made through POST /v1/admin/tokens with an admin token (a running server);\n" +
@@ -51,7 +51,7 @@ func newTokenCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !tokens.ValidRole(role) {
-				return usageErr("--role must be admin, issuer or auditor")
+				return usageErr("--role must be admin, issuer, auditor or reporter")
 			}
 			if api.online() {
 				c, err := api.client(true)
@@ -77,7 +77,7 @@ func newTokenCmd() *cobra.Command {
 			})
 		},
 	}
-	create.Flags().StringVar(&role, "role", "", "admin, issuer or auditor")
+	create.Flags().StringVar(&role, "role", "", "admin, issuer, auditor or reporter")
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the token by")
 	_ = create.RegisterFlagCompletionFunc("role", cobra.FixedCompletions(roleValues, cobra.ShellCompDirectiveNoFileComp))
 	addDataDirFlag(create)

@@ -31,7 +31,7 @@ func TestOperationsBackupRestore(t *testing.T) {
 		t.Fatal("docs/operations.md has no backup and restore shell block")
 	}
 	script := strings.ReplaceAll(string(m[1]), "127.0.0.1:8095", "127.0.0.1:8090")
-	_, out, err := runDocScript(t, script)
+	_, out, err := runShellDoc(t, script)
 	if err != nil {
 		t.Fatalf("backup and restore failed: %v\n%s", err, out)
 	}

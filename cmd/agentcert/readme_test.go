@@ -11,12 +11,12 @@ import (
 	"testing"
 )
 
-// runDocScript runs a shell script taken from a document in dir, with
+// runShellDoc runs a shell script taken from a document in dir, with
 // bin/agentcert (the binary under test) and a `make` that only knows
 // `build` (the binary is built already) on PATH, TMPDIR inside dir, and
 // 127.0.0.1:8080 and :8090 (the documents' ports) replaced by a free port. Whatever the script leaves
 // running is killed with its process group.
-func runDocScript(t *testing.T, script string) (dir string, out []byte, err error) {
+func runShellDoc(t *testing.T, script string) (dir string, out []byte, err error) {
 	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed; .ci/run installs it")
@@ -78,7 +78,7 @@ agentcert verify --server http://127.0.0.1:8080 --presentation presentation.txt 
 echo "denied exit: $?"
 set -e
 `+stop, 1)
-	dir, out, err := runDocScript(t, script)
+	dir, out, err := runShellDoc(t, script)
 	if err != nil {
 		t.Fatalf("quick start failed: %v\n%s", err, out)
 	}
@@ -121,7 +121,7 @@ func TestDocsWalkthrough(t *testing.T) {
 	for _, b := range blocks {
 		script.Write(b[1])
 	}
-	_, out, err := runDocScript(t, script.String())
+	_, out, err := runShellDoc(t, script.String())
 	if err != nil {
 		t.Fatalf("walkthrough failed: %v\n%s", err, out)
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/datadir"
 	"github.com/agentcert/agentcert/internal/keyutil"
@@ -24,6 +26,7 @@ import (
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
 	"github.com/agentcert/agentcert/verifier"
@@ -253,6 +256,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	opts := server.Options{Config: cfg, Logger: log, Schemas: reg}
 	var own *issuerParts
+	var st store.Store
 	if cfg.Issuer.Enabled {
 		parts, err := openIssuer(ctx, cfg, reg)
 		if err != nil {
@@ -260,6 +264,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		}
 		own = parts
 		defer parts.Close()
+		st = parts.store
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
 		if opts.OID4VCI, err = wireOID4VCI(cfg, parts); err != nil {
 			return err
@@ -270,11 +275,27 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
 		go refreshKeys(ctx, parts.Keys, cfg.Store.RefreshInterval, log)
 	}
+	var kek []byte
+	local := ""
+	if opts.Issuer != nil {
+		local = opts.Issuer.Keys().Issuer()
+		kek = own.kek
+	}
+	if opts.Receipts, err = receiptSigner(cfg, kek, local); err != nil {
+		return err
+	}
+	if opts.Receipts != nil {
+		fmt.Fprintf(stdout, "receipts signed by: %s\n", opts.Receipts.PublicKey().KeyID())
+	}
+	sink, err := receiptSink(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if sink != nil {
+		defer sink.Close()
+		opts.ReceiptSink = sink
+	}
 	if cfg.Verifier.Enabled {
-		local := ""
-		if opts.Issuer != nil {
-			local = opts.Issuer.Keys().Issuer()
-		}
 		p, err := policyFrom(cfg, local)
 		if err != nil {
 			return err
@@ -288,7 +309,27 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			// keys and lists come from is this process.
 			vopts = append(vopts, verifier.WithLocalIssuer(localIssuer(cfg.PublicURL, own.Parts)))
 		}
+		if opts.Receipts != nil {
+			vopts = append(vopts, verifier.WithReceipts(opts.Receipts))
+		}
 		if opts.Verifier, err = newVerifier(cfg, p, vopts...); err != nil {
+			return err
+		}
+	}
+	if opts.Issuer != nil {
+		keys, sig := opts.Issuer.Keys(), opts.Receipts
+		ownRes := newResolver(cfg)
+		if strings.HasPrefix(local, "did:web:") {
+			// Receipts this service signed are checked against its own document.
+			ownRes = withOwnDocument(ownRes, local, func() (*did.Document, error) { return server.DIDDocument(local, keys.PublicKeys(), sig) })
+		}
+		ist, ok := st.(incident.Store)
+		if !ok {
+			return fmt.Errorf("the %T store keeps no incidents", st)
+		}
+		if opts.Incidents, err = incident.New(ist, opts.Statuses, incident.Config{
+			Issuer: local, StatusListPrefix: opts.Issuer.StatusURI(""), Keys: receipt.DIDKeys(ownRes),
+		}); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	var presFile, aud, nonce, issuerJWK, now, serverURL, token, action, attrs string
+	var presFile, aud, nonce, issuerJWK, now, serverURL, token, action, attrs, receiptOut string
 	var trust []string
 	var noKB, noStatus, asJSON, trustAny bool
 	var maxKBAge time.Duration
@@ -46,6 +46,9 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 			}
 			if issuerJWK != "" && len(trust) > 0 {
 				return usageErr("--issuer-jwk pins the issuer's key, which replaces --trust; give one of them")
+			}
+			if receiptOut != "" && serverURL == "" {
+				return usageErr("--receipt-out needs --server: receipts are signed by a verifier service")
 			}
 			if trustAny && (issuerJWK != "" || len(trust) > 0) {
 				return usageErr("--trust-any accepts every issuer; it cannot be combined with --trust or --issuer-jwk")
@@ -130,6 +133,11 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 			if err := printVerify(cmd.OutOrStdout(), res, asJSON); err != nil {
 				return err
 			}
+			if receiptOut != "" {
+				if err := writeReceipt(receiptOut, res); err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+			}
 			if !res.Allowed() {
 				return &exitError{code: exitNotVerified}
 			}
@@ -152,7 +160,16 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 	f.StringVar(&action, "action", "", "also decide whether this action (resource:verb) is allowed; a denied action exits 1")
 	f.StringVar(&attrs, "request", "", `request attributes for the decision, as JSON (e.g. '{"amount":120,"currency":"EUR"}')`)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&receiptOut, "receipt-out", "", "with --server: write the verifier's signed receipt of the decision to this file")
 	return cmd
+}
+
+// writeReceipt writes the result's receipt to file (0600).
+func writeReceipt(file string, res *verifier.Result) error {
+	if res.Receipt == "" {
+		return fmt.Errorf("the verifier returned no receipt (receipts are signed by a server with receipts.enabled)")
+	}
+	return os.WriteFile(file, []byte(res.Receipt+"\n"), 0o600)
 }
 
 // remoteVerify posts req to a verifier's /v1/verify, with the bearer token

@@ -27,6 +27,7 @@ type Config struct {
 	Status   Status   `mapstructure:"status"`
 	Verifier Verifier `mapstructure:"verifier"`
 	Fetch    Fetch    `mapstructure:"fetch"`
+	Receipts Receipts `mapstructure:"receipts"`
 }
 
 // HTTP bounds the server's connections.
@@ -106,6 +107,28 @@ type Fetch struct {
 	MaxBytes   int64         `mapstructure:"max_bytes"`
 }
 
+// Receipts configures the verifier's signed receipts and the receipt log
+// (the counterparty's action log).
+type Receipts struct {
+	Enabled bool `mapstructure:"enabled"` // sign a receipt of every /v1/verify decision
+	// KeyFile is the receipt key in verifier-only mode: a private JWK
+	// (agentcert did create --out). Empty: a key made for this process
+	// alone, whose did:key changes on every start. In issuer mode the key is
+	// generated and kept sealed under the key-encryption key in the data
+	// directory (receipt.key).
+	KeyFile string `mapstructure:"key_file"`
+	// DIDMethod is the verifier's DID in verifier-only mode: key (the did:key
+	// of the receipt key) or web (the did:web of public_url; this process
+	// then serves /.well-known/did.json). In issuer mode receipts are signed
+	// under the issuer's did:web (or, for a did:key issuer, the receipt
+	// key's own did:key).
+	DIDMethod   string `mapstructure:"did_method"`
+	LogFile     string `mapstructure:"log_file"`      // JSON-lines receipt log; empty: none
+	LogStore    string `mapstructure:"log_store"`     // a postgres:// URL to record receipts in instead; empty: none
+	LogMaxBytes int64  `mapstructure:"log_max_bytes"` // rotate the log before it passes this size
+	LogMaxFiles int    `mapstructure:"log_max_files"` // rotated files kept
+}
+
 // AgentCertificationVCT is the credential type agentcert issues.
 const AgentCertificationVCT = "urn:agentcert:agent-certification:v1"
 
@@ -160,6 +183,7 @@ func Default() Config {
 			Timeout:    5 * time.Second,
 			MaxBytes:   256 << 10,
 		},
+		Receipts: Receipts{Enabled: true, DIDMethod: "key", LogMaxBytes: 64 << 20, LogMaxFiles: 10},
 	}
 }
 
@@ -297,6 +321,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Fetch.MaxBytes <= 0 {
 		bad("fetch.max_bytes", "must be positive")
+	}
+	if c.Receipts.Enabled {
+		if c.Receipts.DIDMethod != "key" && c.Receipts.DIDMethod != "web" {
+			bad("receipts.did_method", "%q is not one of key, web", c.Receipts.DIDMethod)
+		}
+		if c.Receipts.LogMaxBytes <= 0 || c.Receipts.LogMaxFiles <= 0 {
+			bad("receipts", "log_max_bytes and log_max_files must be positive")
+		}
+		if c.Receipts.LogFile != "" && c.Receipts.LogStore != "" {
+			bad("receipts.log_store", "give log_file or log_store, not both")
+		}
+		if c.Receipts.LogStore != "" && !strings.HasPrefix(c.Receipts.LogStore, "postgres://") && !strings.HasPrefix(c.Receipts.LogStore, "postgresql://") {
+			bad("receipts.log_store", "must be a postgres:// URL")
+		}
 	}
 	if !c.Issuer.Enabled && !c.Verifier.Enabled {
 		errs = append(errs, errors.New("config: neither issuer nor verifier is enabled"))

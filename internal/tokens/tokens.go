@@ -21,6 +21,8 @@ const (
 	RoleAdmin   = "admin"
 	RoleIssuer  = "issuer"
 	RoleAuditor = "auditor"
+	// RoleReporter is a registered counterparty's: it may report incidents.
+	RoleReporter = "reporter"
 )
 
 // Prefix starts every API token, so that leaked tokens are easy to find.
@@ -33,7 +35,7 @@ const (
 
 // ValidRole reports whether role is one of the roles.
 func ValidRole(role string) bool {
-	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor
+	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor || role == RoleReporter
 }
 
 // New returns a fresh API token (shown once) and its id and hash (stored).
@@ -66,7 +68,7 @@ type Store interface {
 // naming actor, and returns the secret (shown once) and the record.
 func Create(ctx context.Context, st Store, role, name, actor string, now time.Time) (string, records.Token, error) {
 	if !ValidRole(role) {
-		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer or auditor")
+		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer, auditor or reporter")
 	}
 	secret, id, hash := New()
 	t := records.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
