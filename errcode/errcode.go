@@ -109,12 +109,16 @@ const (
 const (
 	UntrustedIssuer    Code = "untrusted_issuer"     // iss is not trusted for this vct
 	ClaimNotDisclosed  Code = "claim_not_disclosed"  // a claim the policy requires was not disclosed
+	SubjectKeyMismatch Code = "subject_key_mismatch" // cnf.jwk is not the subject DID's key (or not one its DID document lists)
 	NonceInvalid       Code = "nonce_invalid"        // a nonce not issued by this verifier, or tampered
-	NonceExpired       Code = "nonce_expired"        // a nonce past its expiry
+	NonceExpired       Code = "nonce_expired"        // a nonce past its expiry, or minted before this verifier restarted
 	NonceReplayed      Code = "nonce_replayed"       // a single-use nonce seen before
-	ActionNotPermitted Code = "action_not_permitted" // no disclosed permission matches the action
-	ActionProhibited   Code = "action_prohibited"    // a prohibition matches the action
-	ConstraintViolated Code = "constraint_violated"  // a matching permission's constraints do not hold
+	// NonceStoreUnavailable: the set of spent nonces could not be consulted,
+	// so a single-use nonce is refused rather than risk a replay.
+	NonceStoreUnavailable Code = "nonce_store_unavailable"
+	ActionNotPermitted    Code = "action_not_permitted" // no disclosed permission matches the action
+	ActionProhibited      Code = "action_prohibited"    // a prohibition matches the action
+	ConstraintViolated    Code = "constraint_violated"  // a matching permission's constraints do not hold
 )
 
 // Codes for request signatures (RFC 9421, RFC 9530) on the agent channel.
@@ -151,6 +155,14 @@ const (
 	ProofStale                     Code = "proof_stale"                      // the proof's iat is missing or outside the accepted window
 	ProofKeyInvalid                Code = "proof_key_invalid"                // the proof names no usable public key, several, or one already used in the request
 	InvalidNonce                   Code = "invalid_nonce"                    // the proof carries no c_nonce
+)
+
+// Codes for verification receipts and incident reports.
+const (
+	ReceiptMalformed      Code = "receipt_malformed"       // a receipt that does not parse, has the wrong typ or alg, or lacks a required claim
+	ReceiptBadSignature   Code = "receipt_bad_signature"   // the receipt's signature does not verify with its verifier's key
+	ReceiptKeyUnavailable Code = "receipt_key_unavailable" // the verifier's key named by the receipt's kid could not be obtained
+	ReceiptForeign        Code = "receipt_foreign"         // the receipt names no credential of this issuer
 )
 
 // Error is a failure with a stable Code. Message is safe to show to a client;
@@ -211,10 +223,11 @@ func All() []Code {
 		DelegationWidened, DelegationOutlivesParent, DelegationLifetime, DelegationKeyMismatch, UnknownConstraint,
 		DIDInvalid, DIDMethodUnsupported, DIDResolutionFailed, KeyNotFound, FetchRefused, FetchFailed,
 		Revoked, Suspended, StatusUnavailable, StatusInvalid,
-		UntrustedIssuer, ClaimNotDisclosed, NonceInvalid, NonceExpired, NonceReplayed, ActionNotPermitted, ActionProhibited, ConstraintViolated,
+		UntrustedIssuer, ClaimNotDisclosed, SubjectKeyMismatch, NonceInvalid, NonceExpired, NonceReplayed, NonceStoreUnavailable, ActionNotPermitted, ActionProhibited, ConstraintViolated,
 		SigMalformed, SigInvalid, SigExpired, SigNotYetValid, SigCoverage, SigKeyMismatch, DigestMismatch, CredentialRequired,
 		InvalidRequest, UnsupportedGrantType, InvalidGrant, CodeUsed, CodeExpired, TxCodeRequired, TxCodeWrong, TxCodeAttemptsExceeded,
 		InvalidToken, InvalidCredentialRequest, UnknownCredentialConfiguration,
 		InvalidProof, ProofWrongTyp, ProofWrongAudience, ProofBadSignature, ProofStale, ProofKeyInvalid, InvalidNonce,
+		ReceiptMalformed, ReceiptBadSignature, ReceiptKeyUnavailable, ReceiptForeign,
 	}
 }

@@ -33,7 +33,9 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do grep -q '^listening on' server.out 2>/dev/null && break; sleep 0.1; done
 grep -q '^listening on' server.out || fail "server did not start: $(cat server.log)"
-ISSUER_TOKEN=$("$AC" token create --role issuer --name oid4vci --data-dir data)
+ADMIN_TOKEN=$(sed -n 's/^bootstrap admin token.*: //p' server.out)
+ISSUER_TOKEN=$("$AC" token create --role issuer --name oid4vci --server "$BASE" --token "$ADMIN_TOKEN")
+ISSUER_DID=$(sed -n 's/^issuer DID: //p' server.out)
 AGENT_DID=$("$AC" did create --method key --alg ES256 --out agent.jwk)
 echo "agent: $AGENT_DID"
 
@@ -91,7 +93,7 @@ step "8. agentcert wallet receive runs the whole flow"
 curl -s -X POST "$BASE/v1/offers" -H "Authorization: Bearer $ISSUER_TOKEN" -H 'Content-Type: application/json' --data @offer.json > offer2.json
 "$AC" wallet receive "$(field offer_uri_link < offer2.json)" --key agent.jwk --tx-code "$(field tx_code < offer2.json)" --out received.txt
 "$AC" present --credential received.txt --key agent.jwk --aud https://invoices.example --nonce n-1 --disclose /permissions/0 > presentation.txt
-"$AC" verify --config oid4vci.yaml --presentation presentation.txt --aud https://invoices.example --nonce n-1 --action invoices:read > verify.txt
+"$AC" verify --config oid4vci.yaml --presentation presentation.txt --aud https://invoices.example --nonce n-1 --trust "$ISSUER_DID" --action invoices:read > verify.txt
 grep -E '^(VERIFIED|action:)' verify.txt
 
 step "oid4vci example complete"

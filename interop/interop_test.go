@@ -34,7 +34,10 @@ func certClaims() map[string]any {
 			map[string]any{"action": "payments:*", "constraints": map[string]any{"max_amount": 100, "currency": "EUR"}},
 		},
 		"prohibitions": []any{"payments:initiate"},
-		"autonomy":     "supervised",
+		// Restricting claims are stated in clear, even "none": a verifier
+		// refuses a certification whose task could have been withheld.
+		"task":     nil,
+		"autonomy": "supervised",
 	}
 }
 

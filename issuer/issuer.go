@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -154,6 +153,10 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		// The client is gone: sign and record nothing for it.
+		return nil, fmt.Errorf("issuer: request ended before signing: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		listID, idx, err := s.alloc.Allocate(ctx)
 		if err != nil {
@@ -166,7 +169,10 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return nil, fmt.Errorf("issuer: sign: %w", err)
 		}
 		id := "urn:uuid:" + uuid4()
-		sum := sha256.Sum256([]byte(cred))
+		sum, err := sdjwt.CredentialDigest(cred)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: digest: %w", err)
+		}
 		rec := records.Credential{
 			ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
 			IssuedAt: issuedAt(payload), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
@@ -182,7 +188,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			}
 			idem = &records.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
 		}
-		details, _ := json.Marshal(map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
+		details := records.AuditDetails(ctx, map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
 		audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
 		err = s.store.InsertCredential(ctx, rec, idem, audit)
 		if err == nil {
@@ -227,12 +233,11 @@ func (s *Service) prepare(ctx context.Context, req IssueRequest) (map[string]any
 	if err != nil {
 		return nil, time.Time{}, nil, err
 	}
-	sd, err := s.schemas.Disclosable(s.cfg.VCT, req.SelectivelyDisclosable)
-	if err != nil {
-		return nil, time.Time{}, nil, err
-	}
+	// Validated with a placeholder status, so that a rejected request does
+	// not use up a status list index.
 	payload["status"] = statusClaim(0, s.StatusURI("pending"))
-	if err := s.schemas.Validate(s.cfg.VCT, payload); err != nil {
+	sd, err := CheckPayload(s.schemas, s.cfg.VCT, payload, req.SelectivelyDisclosable)
+	if err != nil {
 		return nil, time.Time{}, nil, err
 	}
 	return payload, exp, sd, nil
@@ -263,11 +268,6 @@ func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any
 	payload := make(map[string]any, len(req.Claims)+8)
 	for k, v := range req.Claims {
 		payload[k] = v
-	}
-	if _, ok := payload["prohibitions"]; !ok {
-		// Verifiers require an agent certification's prohibitions in
-		// clear; "none" is stated, not left out.
-		payload["prohibitions"] = []any{}
 	}
 	payload["iss"] = s.keys.Issuer()
 	payload["iat"] = numericDate(now)
@@ -326,36 +326,51 @@ func (s *Service) expiry(now time.Time, req IssueRequest) (time.Time, error) {
 	return exp, nil
 }
 
-// holderKey returns cnf.jwk: holder_jwk when given, else the subject DID's key.
+// holderKey returns cnf.jwk, which must be the subject's own key, so that
+// nobody can certify a victim's DID with a key the caller holds: for a
+// did:key or did:jwk subject the DID's key (a holder_jwk that differs is
+// subject_key_mismatch); for any other DID one of the authentication keys
+// its resolved document lists (holder_jwk picks one; without it, the
+// first).
 func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]any, error) {
-	var key jwk.Key
-	var err error
-	switch {
-	case len(req.HolderJWK) > 0:
-		if key, err = keyutil.Parse(req.HolderJWK); err != nil {
+	var given jwk.Key
+	if len(req.HolderJWK) > 0 {
+		var err error
+		if given, err = keyutil.Parse(req.HolderJWK); err != nil {
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "holder_jwk is not a P-256 or Ed25519 JWK")
 		}
-		if keyutil.IsPrivate(key) {
+		if keyutil.IsPrivate(given) {
 			return nil, errcode.New(errcode.InvalidInput, "holder_jwk must be a public key")
 		}
-	case strings.HasPrefix(req.Subject, "did:key:") || strings.HasPrefix(req.Subject, "did:jwk:"):
+	}
+	var key jwk.Key
+	if strings.HasPrefix(req.Subject, "did:key:") || strings.HasPrefix(req.Subject, "did:jwk:") {
+		var err error
 		if key, err = did.PublicKey(req.Subject); err != nil {
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID has no usable key")
 		}
-	default:
-		doc, err := s.resolver.Resolve(ctx, req.Subject)
+		if given != nil {
+			if same, err := keyutil.SameKey(given, key); err != nil || !same {
+				return nil, errcode.New(errcode.SubjectKeyMismatch, "holder_jwk is not the key of subject %s; for a did:key or did:jwk subject the key is the DID's (leave holder_jwk out)", req.Subject)
+			}
+		}
+	} else {
+		keys, err := s.subjectKeys(ctx, req.Subject)
 		if err != nil {
-			return nil, errcode.Wrap(errcode.InvalidInput, err, "resolve subject DID")
+			return nil, err
 		}
-		if len(doc.Authentication) == 0 {
-			return nil, errcode.New(errcode.InvalidInput, "subject DID document lists no authentication key; give holder_jwk")
-		}
-		kid := doc.Authentication[0].ID()
-		if strings.HasPrefix(kid, "#") {
-			kid = req.Subject + kid
-		}
-		if key, err = authenticationKey(doc, kid); err != nil {
-			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID key")
+		key = keys[0]
+		if given != nil {
+			key = nil
+			for _, k := range keys {
+				if same, err := keyutil.SameKey(given, k); err == nil && same {
+					key = k
+					break
+				}
+			}
+			if key == nil {
+				return nil, errcode.New(errcode.SubjectKeyMismatch, "holder_jwk is not one of the authentication keys of subject %s's DID document", req.Subject)
+			}
 		}
 	}
 	b, err := keyutil.Marshal(key)
@@ -367,6 +382,37 @@ func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]a
 		return nil, fmt.Errorf("issuer: holder key: %w", err)
 	}
 	return m, nil
+}
+
+// subjectKeys resolves subject (through the resolver, and so the guarded
+// fetcher) and returns the public keys of its authentication methods, in
+// document order.
+func (s *Service) subjectKeys(ctx context.Context, subject string) ([]jwk.Key, error) {
+	doc, err := s.resolver.Resolve(ctx, subject)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "resolve subject DID")
+	}
+	var keys []jwk.Key
+	for _, rel := range doc.Authentication {
+		var k jwk.Key
+		if vm := rel.Embedded; vm != nil && len(vm.PublicKeyJwk) > 0 {
+			k, err = keyutil.Parse(vm.PublicKeyJwk)
+		} else {
+			kid := rel.ID()
+			if strings.HasPrefix(kid, "#") {
+				kid = subject + kid
+			}
+			k, err = authenticationKey(doc, kid)
+		}
+		if err != nil {
+			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID key")
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errcode.New(errcode.InvalidInput, "subject DID document lists no authentication key")
+	}
+	return keys, nil
 }
 
 // authenticationKey returns the public key of the verification method kid in doc.

@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -51,12 +52,15 @@ func TestIssueSignsAndRecords(t *testing.T) {
 		t.Fatalf("expires_at %v", out.ExpiresAt)
 	}
 
-	// The record holds the hash of the credential, never the credential.
+	// The record holds the credential digest, never the credential.
 	rec, err := e.svc.Get(context.Background(), out.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(out.Credential))
+	sum, err := sdjwt.CredentialDigest(out.Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(rec.JWTHash) != string(sum[:]) || rec.Subject != agent || rec.TokenID != issuerActor.TokenID ||
 		rec.PrincipalID != "did:web:acme.example" || rec.AgentClass != "accounts-payable-assistant" ||
 		rec.Idx != out.Status.Idx || e.svc.StatusURI(rec.ListID) != out.Status.URI || rec.Status != store.StatusValid {
@@ -190,27 +194,35 @@ func TestIssueHolderKey(t *testing.T) {
 	holderPub, _ := keyutil.Public(holderKey)
 	holderPubJSON, _ := keyutil.Marshal(holderPub)
 	holderPrivJSON, _ := keyutil.Marshal(holderKey)
+	edPubJSON, _ := keyutil.Marshal(edPub)
+	webPubJSON, _ := keyutil.Marshal(webPub)
 
 	for _, tc := range []struct {
 		name      string
 		subject   string
 		holderJWK string
-		want      jwk.Key // nil: want invalid_input
+		want      jwk.Key      // nil: want code
+		code      errcode.Code // default invalid_input
 	}{
-		{"did:key Ed25519", edDID, "", edPub},
-		{"did:key P-256", p256DID, "", p256Pub},
-		{"did:jwk", jwkDID, "", p256Pub},
-		{"did:web resolved", webAgent, "", webPub},
-		{"holder_jwk wins over the subject's key", edDID, string(holderPubJSON), holderPub},
-		{"holder_jwk for a did:web", "did:web:unresolvable.example", string(holderPubJSON), holderPub},
-		{"private holder_jwk", edDID, string(holderPrivJSON), nil},
-		{"symmetric holder_jwk", edDID, `{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQ"}`, nil},
-		{"holder_jwk not JSON", edDID, `"nope"`, nil},
-		{"did:web not resolvable", "did:web:unresolvable.example", "", nil},
-		{"did:web without authentication key", bareAgent, "", nil},
-		{"malformed did:key", "did:key:zNotAKey", "", nil},
-		{"not a DID", "agent-7", "", nil},
-		{"empty subject", "", "", nil},
+		{"did:key Ed25519", edDID, "", edPub, ""},
+		{"did:key P-256", p256DID, "", p256Pub, ""},
+		{"did:jwk", jwkDID, "", p256Pub, ""},
+		{"did:web resolved", webAgent, "", webPub, ""},
+		{"holder_jwk that is the did:key's key", edDID, string(edPubJSON), edPub, ""},
+		{"holder_jwk among the did:web's keys", webAgent, string(webPubJSON), webPub, ""},
+		// A caller may not certify someone else's DID with its own key.
+		{"holder_jwk other than the did:key's key", edDID, string(holderPubJSON), nil, errcode.SubjectKeyMismatch},
+		{"holder_jwk other than the did:jwk's key", jwkDID, string(holderPubJSON), nil, errcode.SubjectKeyMismatch},
+		{"holder_jwk not among the did:web's keys", webAgent, string(holderPubJSON), nil, errcode.SubjectKeyMismatch},
+		{"holder_jwk for an unresolvable did:web", "did:web:unresolvable.example", string(holderPubJSON), nil, ""},
+		{"private holder_jwk", edDID, string(holderPrivJSON), nil, ""},
+		{"symmetric holder_jwk", edDID, `{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQ"}`, nil, ""},
+		{"holder_jwk not JSON", edDID, `"nope"`, nil, ""},
+		{"did:web not resolvable", "did:web:unresolvable.example", "", nil, ""},
+		{"did:web without authentication key", bareAgent, "", nil, ""},
+		{"malformed did:key", "did:key:zNotAKey", "", nil, ""},
+		{"not a DID", "agent-7", "", nil, ""},
+		{"empty subject", "", "", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := request(tc.subject)
@@ -219,7 +231,10 @@ func TestIssueHolderKey(t *testing.T) {
 			}
 			out, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
 			if tc.want == nil {
-				testkit.WantCode(t, err, errcode.InvalidInput, tc.name)
+				if tc.code == "" {
+					tc.code = errcode.InvalidInput
+				}
+				testkit.WantCode(t, err, tc.code, tc.name)
 				return
 			}
 			if err != nil {

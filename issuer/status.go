@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -81,7 +80,8 @@ func NewStatuses(st StatusStore, keys *KeyRing, uri func(string) string, ttl, va
 }
 
 // Change applies action ("revoke", "suspend" or "reinstate") to credential
-// id. An issuer token may act only on credentials it issued. Repeating a
+// id. An issuer token may act only on credentials it issued; for it,
+// another issuer's credential is not_found, like an unknown id. Repeating a
 // change that is already in effect changes nothing and is not an error;
 // reinstating or suspending a revoked credential is a conflict.
 func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, req StatusRequest) (records.Credential, error) {
@@ -103,7 +103,9 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 			return records.Credential{}, err
 		}
 		if actor.Role == tokens.RoleIssuer && c.TokenID != actor.TokenID {
-			return records.Credential{}, errcode.New(errcode.Forbidden, "an issuer token may change only the credentials it issued")
+			// Another issuer's credential answers as an unknown one does,
+			// so that the answer does not tell which ids exist.
+			return records.Credential{}, errcode.New(errcode.NotFound, "no credential %s", id)
 		}
 		if actor.Role == tokens.RoleIssuer && action == "reinstate" {
 			// The audited party may withdraw its own certifications, not undo
@@ -117,7 +119,7 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 			return records.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
 		}
 		now := s.now().UTC()
-		details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
+		details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
 		updated, err := s.store.SetStatus(ctx, id, c.Status, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
 			&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
 		if errors.Is(err, records.ErrConflict) && attempt < maxStatusRetries {
@@ -157,6 +159,9 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	}
 	f := records.CredentialFilter{Subject: req.Subject, PrincipalID: req.PrincipalID, AgentClass: req.AgentClass}
 	if req.IssuedBefore != nil {
+		if err := CheckTime("issued_before", *req.IssuedBefore); err != nil {
+			return 0, err
+		}
 		f.IssuedBefore = *req.IssuedBefore
 	}
 	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {
@@ -165,7 +170,7 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	now := s.now().UTC()
 	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
 		func(c records.Credential) *records.AuditEntry {
-			details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
+			details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
 			return &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}
 		})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,35 @@ func TestVerifyTokenErrors(t *testing.T) {
 	})
 	if err != nil || asked != iss {
 		t.Fatalf("asked %q, err %v", asked, err)
+	}
+}
+
+// TestSec08DuplicateStatusListMember: a signed Status List Token whose
+// payload carries status_list twice (one list for each parser that keeps
+// the first or the last) is status_invalid, as are members that differ
+// only in case; the same token with one member verifies.
+func TestSec08DuplicateStatusListMember(t *testing.T) {
+	const iss, sub = "did:web:issuer.example", "https://issuer.example/statuslists/1"
+	now := time.Unix(1760000000, 0)
+	key := testkeys.New(t, jwa.ES256, "k1")
+	pub := publicOf(t, key)
+	valid, _ := mustList(t, 16, 2, nil).EncodeIETF()
+	revoked, _ := mustList(t, 16, 2, map[int]uint8{3: 1}).EncodeIETF()
+	typ := map[string]any{"typ": "statuslist+jwt", "kid": "k1"}
+	head := fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%d,"ttl":300,`, iss, sub, now.Unix()-60, now.Unix()+3600)
+	one := fmt.Sprintf(`"status_list":{"bits":2,"lst":%q}`, revoked)
+	opts := VerifyTokenOptions{Key: staticKey(iss, pub), ExpectedIssuer: iss, ExpectedSubject: sub, Now: func() time.Time { return now }}
+	if _, err := VerifyToken(context.Background(), signRaw(t, key, typ, []byte(head+one+"}")), opts); err != nil {
+		t.Fatalf("one status_list: %v", err)
+	}
+	for name, body := range map[string]string{
+		"duplicate status_list": head + one + fmt.Sprintf(`,"status_list":{"bits":2,"lst":%q}}`, valid),
+		"duplicate inside":      head + fmt.Sprintf(`"status_list":{"bits":2,"lst":%q,"lst":%q}}`, revoked, valid),
+		"case variant":          head + one + fmt.Sprintf(`,"Status_List":{"bits":2,"lst":%q}}`, valid),
+	} {
+		_, err := VerifyToken(context.Background(), signRaw(t, key, typ, []byte(body)), opts)
+		if errcode.CodeOf(err) != errcode.StatusInvalid {
+			t.Errorf("%s: %v, want status_invalid", name, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
@@ -52,7 +53,8 @@ type VerifyTokenOptions struct {
 //     unsupported_alg unless alg is on the allow-list
 //  4. key: Key's error as returned (wrapped as key_not_found when it carries no code)
 //  5. signature: bad_signature (also when the key's alg differs from the header's)
-//  6. claims: status_invalid when the payload does not parse; missing_claim
+//  6. claims: status_invalid when the payload does not parse or repeats a
+//     member (or has members that differ only in case); missing_claim
 //     without iss (when an issuer is expected), sub, iat or status_list;
 //     expired past exp + Leeway; not_yet_valid for iat or nbf after now + Leeway;
 //     status_invalid when exp is not after iat, iss or sub differ from the
@@ -106,6 +108,11 @@ func VerifyToken(ctx context.Context, token string, o VerifyTokenOptions) (*Toke
 	}
 	if err := jose.Verify(alg, key, []byte(token[:strings.LastIndexByte(token, '.')]), sigs[0].Signature()); err != nil {
 		return nil, errcode.Wrap(errcode.BadSignature, err, "status list token signature does not verify")
+	}
+	// A member given twice (two status_list claims, one for each parser
+	// that might read the token) is refused, not resolved last-wins.
+	if err := jsonstrict.Check(msg.Payload()); err != nil {
+		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list token payload: %s", err)
 	}
 	if claimsErr != nil {
 		return nil, errcode.Wrap(errcode.StatusInvalid, claimsErr, "status list token claims do not parse")

@@ -531,16 +531,7 @@ func delegate(prev string, payloads []map[string]any, opts DelegateOptions) (str
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "KB-SD-JWT signing failed")
 	}
-	var sb strings.Builder
-	sb.WriteString(prev)
-	sb.WriteByte('~')
-	sb.Write(signed)
-	sb.WriteByte('~')
-	for _, d := range discs {
-		sb.WriteString(d)
-		sb.WriteByte('~')
-	}
-	return sb.String(), nil
+	return joinSDJWT(prev, signed, discs), nil
 }
 
 // lastComponent parses prev and returns its last component (the SD-JWT or

@@ -88,14 +88,33 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "signing failed")
 	}
+	out := joinSDJWT("", signed, discs)
+	// Never sign what Parse and Verify refuse: the default limits bound the
+	// credential with every disclosure and room for a KB-JWT.
+	if len(discs) > DefaultMaxDisclosures {
+		return "", errcode.New(errcode.TooLarge, "the credential would have %d disclosures; verifiers accept at most %d", len(discs), DefaultMaxDisclosures)
+	}
+	if n := len(out) + KBReserveBytes; n > DefaultMaxPresentationBytes {
+		return "", errcode.New(errcode.TooLarge, "the credential would be %d bytes; with a key binding JWT (%d bytes reserved) verifiers accept at most %d", len(out), KBReserveBytes, DefaultMaxPresentationBytes)
+	}
+	return out, nil
+}
+
+// joinSDJWT writes "<JWT>~<D1>~...~<Dn>~", after "prefix~" when prefix is
+// not empty (the chain a KB-SD-JWT extends).
+func joinSDJWT(prefix string, signed []byte, discs []string) string {
 	var sb strings.Builder
+	if prefix != "" {
+		sb.WriteString(prefix)
+		sb.WriteByte('~')
+	}
 	sb.Write(signed)
 	sb.WriteByte('~')
 	for _, d := range discs {
 		sb.WriteString(d)
 		sb.WriteByte('~')
 	}
-	return sb.String(), nil
+	return sb.String()
 }
 
 // Normalize turns any JSON-encodable claims into generic JSON values

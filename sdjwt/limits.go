@@ -15,6 +15,11 @@ const (
 	// DefaultMaxHops bounds the number of KB-SD-JWTs in a delegation chain.
 	DefaultMaxHops = 8
 
+	// KBReserveBytes is the room Issue leaves under
+	// DefaultMaxPresentationBytes for the KB-JWT a holder appends: Issue
+	// refuses a credential that, so presented, verifiers would refuse.
+	KBReserveBytes = 2 << 10
+
 	// DefaultMaxKBAge is how old a KB-JWT iat may be when VerifyOptions.MaxKBAge is zero.
 	DefaultMaxKBAge = 5 * time.Minute
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // Token is a parsed, not yet verified, SD-JWT or SD-JWT+KB in compact form:
@@ -25,6 +26,7 @@ type Token struct {
 	signature    []byte
 	sdHashInput  string // the presentation up to and including the last '~'
 	limits       Limits
+	holder       jwk.Key // the clear cnf.jwk, set by VerifyIssuer when it parsed or cached it
 }
 
 // Parse splits and decodes a compact SD-JWT without verifying anything.

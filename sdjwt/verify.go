@@ -33,6 +33,7 @@ type VerifyOptions struct {
 	Nonce      string                   // expected KB nonce; ignored when NonceCheck is set
 	NonceCheck func(nonce string) error // optional custom nonce validation; its error is returned as is
 	MaxKBAge   time.Duration            // how old a KB-JWT iat may be; default 5 minutes
+	Verified   VerifiedCache            // optional: issuer-signed JWTs already verified (see VerifiedCache)
 	Limits     Limits                   // zero value = DefaultLimits()
 }
 
@@ -128,11 +129,26 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if err != nil {
 		return nil, nil, err
 	}
+	var cacheKey string
+	if opts.Verified != nil {
+		cacheKey = VerifiedKey(t.IssuerJWT)
+		if e, ok := opts.Verified.Get(cacheKey, key); ok && (e.IssuerKey == key || SameKey(e.IssuerKey, key)) {
+			if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
+				return nil, nil, err
+			}
+			t.holder = e.Holder
+			return t.header, t.payload, nil
+		}
+	}
 	if err := jose.Verify(jwa.SignatureAlgorithm(alg), key, []byte(t.signingInput), t.signature); err != nil {
 		return nil, nil, errcode.Wrap(errcode.BadSignature, err, "issuer signature does not verify")
 	}
 	if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
 		return nil, nil, err
+	}
+	if opts.Verified != nil {
+		t.holder = clearHolder(t.payload)
+		opts.Verified.Put(cacheKey, VerifiedIssuerJWT{IssuerKey: key, Holder: t.holder})
 	}
 	return t.header, t.payload, nil
 }
@@ -221,7 +237,12 @@ func checkTimes(p map[string]any, now time.Time, leeway time.Duration) error {
 // kb_sd_hash_mismatch. An empty opts.Audience, or an empty opts.Nonce
 // without opts.NonceCheck, fails closed. It returns the KB-JWT payload.
 func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map[string]any, error) {
-	return t.verifyKeyBinding(func() (jwk.Key, error) { return HolderKey(claims) }, opts)
+	return t.verifyKeyBinding(func() (jwk.Key, error) {
+		if t.holder != nil { // the clear cnf.jwk, parsed or cached by VerifyIssuer
+			return t.holder, nil
+		}
+		return HolderKey(claims)
+	}, opts)
 }
 
 // verifyKeyBinding is VerifyKeyBinding with the holder key found by

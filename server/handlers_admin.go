@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/gorilla/mux"
@@ -32,8 +33,8 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(name); v != "" {
-			if *dst, err = time.Parse(time.RFC3339, v); err != nil {
-				writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "%s must be RFC 3339", name))
+			if *dst, err = timeParam(name, v); err != nil {
+				writeError(w, r, s.log, err)
 				return
 			}
 		}
@@ -109,7 +110,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	now := s.now().UTC()
-	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: json.RawMessage("{}")})
+	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: records.AuditDetails(r.Context(), nil)})
 	if errors.Is(err, store.ErrNotFound) {
 		err = errcode.New(errcode.NotFound, "no token %s", id)
 	}

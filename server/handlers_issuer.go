@@ -94,8 +94,8 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v := q.Get("issued_before"); v != "" {
-		if f.IssuedBefore, err = time.Parse(time.RFC3339, v); err != nil {
-			writeError(w, r, s.log, errcode.New(errcode.InvalidInput, "issued_before must be RFC 3339"))
+		if f.IssuedBefore, err = timeParam("issued_before", v); err != nil {
+			writeError(w, r, s.log, err)
 			return
 		}
 	}

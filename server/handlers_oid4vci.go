@@ -33,7 +33,8 @@ func NewOID4VCI(cfg config.Config, st oid4vci.State, svc *issuer.Service, kek []
 		m.Write([]byte("agentcert oid4vci " + label))
 		return m.Sum(nil)
 	}
-	nonces, err := verifier.NewNonces([][]byte{derive("c_nonce")}, oid4vci.DefaultProofMaxAge, now)
+	// Spent c_nonces are recorded in the store (durable, shared by nodes).
+	nonces, err := verifier.NewNonces([][]byte{derive("c_nonce")}, oid4vci.DefaultProofMaxAge, now, verifier.WithDurableSpending())
 	if err != nil {
 		return nil, fmt.Errorf("server: oid4vci nonces: %w", err)
 	}

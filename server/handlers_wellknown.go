@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -11,7 +10,7 @@ import (
 func (s *Server) publicKeys() []jwk.Key { return s.issuer.Keys().PublicKeys() }
 
 func (s *Server) didDocument(w http.ResponseWriter, r *http.Request) {
-	doc, err := did.NewWebDocument(s.issuer.Keys().Issuer(), s.publicKeys())
+	doc, err := DIDDocument(s.issuer.Keys().Issuer(), s.publicKeys(), s.receipts)
 	if err != nil {
 		// The key ring is ours: a document we cannot build is our fault.
 		writeError(w, r, s.log, errcode.Wrap(errcode.Internal, err, "build the issuer DID document"))

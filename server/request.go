@@ -1,15 +1,14 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/issuer"
 )
 
@@ -26,19 +25,25 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeStrict decodes one JSON value into v: unknown fields are refused
-// and numbers stay exact.
+// decodeStrict decodes one JSON value into v through jsonstrict: unknown
+// fields, duplicate members, members that differ only in case and numbers
+// beyond its bounds are refused before anything is decoded, and numbers
+// stay exact.
 func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return errcode.New(errcode.InvalidInput, "request body: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if dec.More() {
-		return errcode.New(errcode.InvalidInput, "request body: trailing data after the JSON value")
+	if err := jsonstrict.Decode(b, v); err != nil {
+		return errcode.Wrap(errcode.InvalidInput, err, "request body: %s", err)
 	}
 	return nil
+}
+
+// timeParam parses an RFC 3339 query parameter; times before 1970 are
+// refused (see issuer.CheckTime).
+func timeParam(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errcode.New(errcode.InvalidInput, "%s must be RFC 3339", name)
+	}
+	return t, issuer.CheckTime(name, t)
 }
 
 func decodeBody(r *http.Request, v any) ([]byte, error) {

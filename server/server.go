@@ -12,16 +12,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/gorilla/mux"
@@ -39,6 +42,12 @@ type Options struct {
 	Nonces   *verifier.Nonces
 	OID4VCI  *oid4vci.Service // nil when OpenID4VCI issuance is off
 	Now      func() time.Time
+	// Receipts is the verifier's receipt signer (its key is published in
+	// the DID document); ReceiptSink, when set, records every receipt
+	// /v1/verify makes. Incidents is nil without an issuer.
+	Receipts    *receipt.Signer
+	ReceiptSink receipt.Sink
+	Incidents   *incident.Service
 }
 
 // Server is one agentcert HTTP server.
@@ -59,6 +68,10 @@ type Server struct {
 	nonces   *verifier.Nonces
 	vci      *oid4vci.Service
 
+	receipts    *receipt.Signer
+	receiptSink receipt.Sink
+	incidents   *incident.Service
+
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
 
@@ -78,6 +91,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("server: the issuer needs a store")
 	}
 	s.status = o.Statuses
+	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
 	s.vci = o.OID4VCI
 	if o.OID4VCI != nil && o.Issuer == nil {
 		return nil, errors.New("server: OpenID4VCI needs the issuer")
@@ -99,17 +113,23 @@ func New(o Options) (*Server, error) {
 // Router exposes the routes (for the OpenAPI agreement test).
 func (s *Server) Router() *mux.Router { return s.router }
 
-// Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.router }
+// Handler returns the root handler: the router behind the request log.
+func (s *Server) Handler() http.Handler { return s.logRequests(s.router) }
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
-	r.Use(s.metrics.instrument, s.limitBody)
+	r.Use(noteRoute, s.metrics.instrument, s.limitBody)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// A path served for other methods is 405, wherever a subrouter
+		// made the router give up on it.
+		if allow := s.allowedMethods(req); len(allow) > 0 {
+			s.methodNotAllowed(w, req, allow)
+			return
+		}
 		writeError(w, req, s.log, errcode.New(errcode.NotFound, "no such endpoint"))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		problem.Write(w, problem.New(http.StatusMethodNotAllowed, errcode.InvalidInput, "method not allowed"))
+		s.methodNotAllowed(w, req, s.allowedMethods(req))
 	})
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -118,7 +138,7 @@ func (s *Server) routes() {
 	if s.schemas != nil {
 		sub, err := fs.Sub(s.schemas.FS(), ".")
 		if err == nil {
-			r.PathPrefix("/vct/").Handler(http.StripPrefix("/vct/", http.FileServer(http.FS(sub)))).Methods(http.MethodGet)
+			r.PathPrefix("/vct/").Handler(http.StripPrefix("/vct/", s.filesOnly(http.FileServer(http.FS(sub)), sub))).Methods(http.MethodGet)
 		}
 	}
 	if s.verifier != nil {
@@ -128,6 +148,9 @@ func (s *Server) routes() {
 		}
 		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
 		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
+	}
+	if s.issuer == nil && s.receipts != nil && strings.HasPrefix(s.receipts.Issuer(), "did:web:") {
+		r.HandleFunc("/.well-known/did.json", s.verifierDocument).Methods(http.MethodGet)
 	}
 	if s.issuer != nil {
 		if s.cfg.Issuer.DIDMethod == "web" {
@@ -144,6 +167,12 @@ func (s *Server) routes() {
 		api.Handle("/credentials/{id}/{action:revoke|suspend|reinstate}", s.authenticate(tokens.RoleAuditor, tokens.RoleIssuer)(http.HandlerFunc(s.changeStatus))).Methods(http.MethodPost)
 		api.Handle("/revocations", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.bulkRevoke))).Methods(http.MethodPost)
 		api.Handle("/audit", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.audit))).Methods(http.MethodGet)
+		if s.incidents != nil {
+			api.Handle("/incidents", s.authenticate(tokens.RoleReporter)(http.HandlerFunc(s.reportIncident))).Methods(http.MethodPost)
+			api.Handle("/incidents", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.listIncidents))).Methods(http.MethodGet)
+			api.Handle("/incidents/{id}", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.getIncident))).Methods(http.MethodGet)
+			api.Handle("/incidents/{id}/resolve", s.authenticate(tokens.RoleAuditor)(http.HandlerFunc(s.resolveIncident))).Methods(http.MethodPost)
+		}
 		api.Handle("/admin/tokens", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.createToken))).Methods(http.MethodPost)
 		api.Handle("/admin/tokens", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.listTokens))).Methods(http.MethodGet)
 		api.Handle("/admin/tokens/{id}", s.authenticate(tokens.RoleAdmin)(http.HandlerFunc(s.revokeToken))).Methods(http.MethodDelete)
@@ -153,6 +182,35 @@ func (s *Server) routes() {
 		s.oid4vciRoutes(r, api)
 	}
 	s.router = r
+}
+
+// probeMethods are the methods tried to find what a path allows.
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods some route serves req's path with.
+func (s *Server) allowedMethods(req *http.Request) []string {
+	var allow []string
+	for _, m := range probeMethods {
+		if m == req.Method {
+			continue
+		}
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, req *http.Request, allow []string) {
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	p := problem.New(http.StatusMethodNotAllowed, errcode.InvalidInput, "method "+req.Method+" not allowed")
+	p.Instance, p.RequestID = req.URL.Path, requestID(req.Context())
+	problem.Write(w, p)
 }
 
 // limitBody caps every request body.
@@ -175,7 +233,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.WarnContext(r.Context(), "store not ready", "err", err)
-			problem.Write(w, problem.New(http.StatusServiceUnavailable, errcode.Internal, "store unreachable"))
+			p := problem.New(http.StatusServiceUnavailable, errcode.Internal, "store unreachable")
+			p.RequestID = requestID(r.Context())
+			problem.Write(w, p)
 			return
 		}
 		s.readyAt.Store(time.Now().UnixNano())

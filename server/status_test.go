@@ -31,6 +31,7 @@ import (
 type statusFixture struct {
 	t      testing.TB
 	srv    *httptest.Server
+	server *Server
 	store  *store.SQLite
 	keys   *issuer.KeyRing
 	issuer *issuer.Service
@@ -46,7 +47,7 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	env := NewTestEnv(t, nil)
 	st := env.Store
 	s := env.Server
-	f := &statusFixture{t: t, store: st, keys: env.Parts.Keys, issuer: env.Parts.Service, cfg: env.Cfg}
+	f := &statusFixture{t: t, server: s, store: st, keys: env.Parts.Keys, issuer: env.Parts.Service, cfg: env.Cfg}
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	mk := func(role, name string) (string, string) {
@@ -447,7 +448,7 @@ func TestStatusChangeRules(t *testing.T) {
 		{"incident too long", f.auditor, a.ID, "revoke", map[string]string{"reason": "incident", "incident": strings.Repeat("x", 257)}, 400, errcode.InvalidInput, ""},
 		{"unknown credential", f.auditor, "urn:uuid:00000000-0000-4000-8000-000000000000", "revoke", revokeReq, 404, errcode.NotFound, ""},
 		{"unknown action", f.auditor, a.ID, "delete", revokeReq, 404, errcode.NotFound, ""},
-		{"issuer B on A's credential", f.issuerB, a.ID, "suspend", revokeReq, 403, errcode.Forbidden, ""},
+		{"issuer B on A's credential", f.issuerB, a.ID, "suspend", revokeReq, 404, errcode.NotFound, ""},
 		{"issuer A suspends its own", f.issuerA, a.ID, "suspend", revokeReq, 200, "", "suspended"},
 		{"suspend again is a no-op", f.issuerA, a.ID, "suspend", revokeReq, 200, "", "suspended"},
 		{"issuer A may not undo a suspension", f.issuerA, a.ID, "reinstate", revokeReq, 403, errcode.Forbidden, ""},

@@ -11,12 +11,15 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // TestEnv is a complete server (issuer and verifier) over a SQLite store in
@@ -28,6 +31,10 @@ type TestEnv struct {
 	Store  *store.SQLite
 	Parts  *issuer.Parts
 	Server *Server
+	// Receipts signs this server's verification receipts (under its did:web);
+	// Resolver resolves did:key, did:jwk and this server's own did:web.
+	Receipts *receipt.Signer
+	Resolver did.Resolver
 }
 
 // TestIssuerDID is the issuer DID of every TestEnv.
@@ -40,6 +47,7 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	cfg.DerivePublicURL() // as the CLI does
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -69,6 +77,28 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	if err != nil {
 		t.Fatalf("issuer.Open: %v", err)
 	}
+	kek := bytes.Repeat([]byte{7}, issuer.KEKSize)
+	rk, err := receipt.LoadSealedKey(filepath.Join(cfg.DataDir, "receipt.key"), kek, jwa.ES256)
+	if err != nil {
+		t.Fatalf("receipt key: %v", err)
+	}
+	signer, err := receipt.SignerFor(rk, TestIssuerDID)
+	if err != nil {
+		t.Fatalf("receipt signer: %v", err)
+	}
+	// Receipts this service signed resolve to its own document.
+	own := did.ResolverFunc(func(ctx context.Context, id string) (*did.Document, error) {
+		if id == TestIssuerDID {
+			return DIDDocument(id, parts.Keys.PublicKeys(), signer)
+		}
+		return offline(ctx, id)
+	})
+	incidents, err := incident.New(st, parts.Statuses, incident.Config{
+		Issuer: parts.Keys.Issuer(), StatusListPrefix: parts.Service.StatusURI(""), Keys: receipt.DIDKeys(own),
+	})
+	if err != nil {
+		t.Fatalf("incident.New: %v", err)
+	}
 	nonces, err := verifier.NewNonces(nil, cfg.Verifier.NonceTTL, nil)
 	if err != nil {
 		t.Fatalf("NewNonces: %v", err)
@@ -76,11 +106,12 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	policy := verifier.DefaultPolicy()
 	policy.Trusted[parts.Keys.Issuer()] = []string{config.AgentCertificationVCT}
 	v, err := verifier.New(policy,
-		verifier.WithResolver(offline),
+		verifier.WithResolver(own),
 		verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 			return nil, errors.New("no network in this test")
 		}),
 		verifier.WithNonces(nonces),
+		verifier.WithReceipts(signer),
 	)
 	if err != nil {
 		t.Fatalf("verifier.New: %v", err)
@@ -92,9 +123,10 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	s, err := New(Options{
 		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Store: st, Issuer: parts.Service, Statuses: parts.Statuses, Schemas: reg, Verifier: v, Nonces: nonces, OID4VCI: vci,
+		Receipts: signer, Incidents: incidents,
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	return &TestEnv{Cfg: cfg, Store: st, Parts: parts, Server: s}
+	return &TestEnv{Cfg: cfg, Store: st, Parts: parts, Server: s, Receipts: signer, Resolver: own}
 }

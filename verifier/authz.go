@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 )
 
 // Decision is the answer to "may this agent do this?".
@@ -22,12 +24,13 @@ type Decision struct {
 	Reason     string         `json:"reason"`
 }
 
-// Limits on numbers in claims and requests: a number with more significant
-// characters or a larger exponent is treated as malformed, so that no input
-// can make exact arithmetic expensive.
+// Limits on numbers in claims and requests: a number with more characters
+// or a larger exponent is treated as malformed, so that no input can make
+// exact arithmetic expensive. They are the bounds every request body is
+// decoded with.
 const (
-	maxNumberLen      = 64
-	maxNumberExponent = 400
+	maxNumberLen      = jsonstrict.MaxNumberLen
+	maxNumberExponent = jsonstrict.MaxNumberExponent
 )
 
 // Authorize decides whether action may be taken, given the processed
@@ -52,7 +55,9 @@ const (
 //     task.expires (NumericDate, seconds) is at or before now, every action is
 //     denied with action_not_permitted and reason "task expired". A task claim
 //     that is not an object, or whose expires is not a number, denies the same
-//     way. No leeway is applied; callers pass now adjusted by their leeway.
+//     way. A task claim that is null states that the credential is not
+//     scoped to a task. No leeway is applied; callers pass now adjusted by
+//     their leeway.
 //  4. A permission matches when its action equals the requested action or is
 //     "resource:*" for the requested resource. Malformed permissions (not an
 //     object, action not a string or not an action; "*" alone included) are
@@ -61,8 +66,11 @@ const (
 //  5. A matching permission holds when its resource and constraints hold for
 //     the request:
 //     - resource: the request's "resource" must equal it, or, when the
-//     permission's resource ends in "*", start with the part before the "*"
-//     (the rest may not contain "." or ".." path segments).
+//     permission's resource ends in "*", start with the part before the "*".
+//     Before any comparison, a resource (requested or permitted) with a
+//     "." or ".." segment, an empty segment, a backslash or a control
+//     character, plain or percent-encoded (%2e, %2f, %5c, also under %25),
+//     or with malformed percent-encoding, does not hold.
 //     - constraints.max_amount: the request's "amount" must be present, a
 //     non-negative number, and at most max_amount, compared exactly as
 //     decimals (json.Number, float64 and integer types are accepted; floats
@@ -109,7 +117,7 @@ func Authorize(claims map[string]any, action string, request map[string]any, now
 	}
 
 	// 3. Task scope.
-	if raw, present := claims["task"]; present {
+	if raw, present := claims["task"]; present && raw != nil {
 		task, ok := raw.(map[string]any)
 		if !ok {
 			return deny(errcode.ActionNotPermitted, "task claim is malformed")
@@ -269,26 +277,97 @@ func resourceHolds(want, got any) string {
 	if !ok {
 		return "request resource is not a string"
 	}
+	if why := resourceProblem(strings.TrimSuffix(strings.TrimSuffix(w, "*"), "/")); why != "" {
+		return "permission resource is malformed: it has " + why
+	}
+	if why := resourceProblem(g); why != "" {
+		return fmt.Sprintf("resource %q is not covered by %q: it has %s, which could step out of what a permission names", g, w, why)
+	}
 	if g == w {
 		return ""
 	}
-	if prefix, wild := strings.CutSuffix(w, "*"); wild {
-		if rest, ok := strings.CutPrefix(g, prefix); ok && !hasDotSegment(rest) {
-			return ""
-		}
+	if prefix, wild := strings.CutSuffix(w, "*"); wild && strings.HasPrefix(g, prefix) {
+		return ""
 	}
 	return fmt.Sprintf("resource %q is not covered by %q", g, w)
 }
 
-// hasDotSegment reports whether a path has a "." or ".." segment, which could
-// step out of the prefix a wildcard resource grants.
-func hasDotSegment(p string) bool {
+// maxDecodeRounds is how many layers of percent-encoding resourceProblem
+// looks through.
+const maxDecodeRounds = 3
+
+// resourceProblem says why a resource cannot be compared safely with a
+// permission's, or returns "". A resource server may normalize a path
+// before it acts on it, so anything that normalization could turn into a
+// step outside a prefix is refused before matching: "." and ".." segments,
+// empty segments, backslashes and control characters, plain or
+// percent-encoded (%2e, %2f, %5c, and the same inside %25), and malformed
+// percent-encoding. A leading "/" and a leading "scheme://" are allowed.
+func resourceProblem(r string) string {
+	cur := r
+	for round := 0; ; round++ {
+		what := ""
+		for i := 0; i < len(cur); i++ {
+			if c := cur[i]; c == '\\' {
+				what = "a backslash"
+			} else if c < 0x20 || c == 0x7f {
+				what = "a control character"
+			}
+		}
+		if what == "" {
+			what = segmentProblem(cur)
+		}
+		if what != "" {
+			if round > 0 {
+				return "a percent-encoded " + strings.TrimPrefix(strings.TrimPrefix(what, "an "), "a ")
+			}
+			return what
+		}
+		if !strings.Contains(cur, "%") {
+			return ""
+		}
+		if round == maxDecodeRounds {
+			return "percent-encoding nested too deep"
+		}
+		dec, err := url.PathUnescape(cur)
+		if err != nil {
+			return "malformed percent-encoding"
+		}
+		if strings.Count(dec, "/") != strings.Count(cur, "/") {
+			return "a percent-encoded slash"
+		}
+		cur = dec
+	}
+}
+
+// segmentProblem finds dot segments and empty segments in a path.
+func segmentProblem(p string) string {
+	if i := strings.Index(p, "://"); i > 0 && isScheme(p[:i]) {
+		p = p[i+3:]
+	}
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return ""
+	}
 	for _, seg := range strings.Split(p, "/") {
-		if seg == "." || seg == ".." {
-			return true
+		switch seg {
+		case "":
+			return "an empty segment"
+		case ".", "..":
+			return "a dot segment"
 		}
 	}
-	return false
+	return ""
+}
+
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func maxAmountHolds(limitRaw any, request map[string]any) string {

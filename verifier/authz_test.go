@@ -102,6 +102,7 @@ func TestAuthorize(t *testing.T) {
 		// Task scope.
 		{"task expired at expires", baseClaims, "invoices:read", `{}`, taskExpires, false, errcode.ActionNotPermitted, "", "task expired"},
 		{"task expired later", baseClaims, "invoices:read", `{}`, taskExpires.Add(time.Second), false, errcode.ActionNotPermitted, "", "task expired"},
+		{"task null is no task scope", `{"permissions":[{"action":"invoices:read"}],"task":null}`, "invoices:read", `{}`, beforeTask, true, "", "invoices:read", "permitted by"},
 		{"task not an object", `{"permissions":[{"action":"invoices:read"}],"task":"t"}`, "invoices:read", `{}`, beforeTask, false, errcode.ActionNotPermitted, "", "task claim is malformed"},
 		{"task expires not a number", `{"permissions":[{"action":"invoices:read"}],"task":{"id":"t","expires":"2026-02-01"}}`, "invoices:read", `{}`, beforeTask, false, errcode.ActionNotPermitted, "", "task expires is malformed"},
 		{"fractional task expiry", `{"permissions":[{"action":"invoices:read"}],"task":{"id":"t","expires":1769904000.5}}`, "invoices:read", `{}`, taskExpires.Add(500 * time.Millisecond), false, errcode.ActionNotPermitted, "", "task expired"},
@@ -280,5 +281,47 @@ func BenchmarkAuthorize(b *testing.B) {
 		if d := Authorize(claims, "payments:initiate", request, beforeTask); !d.Allowed {
 			b.Fatal(d.Reason)
 		}
+	}
+}
+
+// TestSec09ResourceWildcardEscapes: a wildcard resource cannot be left
+// through dot segments, encoded dot segments, backslashes, empty segments
+// or encoded slashes; each is denied with a reason before matching.
+func TestSec09ResourceWildcardEscapes(t *testing.T) {
+	claims := decode(t, `{"permissions":[{"action":"files:read","resource":"files/acme/*"},{"action":"files:list","resource":"files/acme/report"}]}`)
+	now := time.Unix(1_800_000_000, 0)
+	for _, ok := range []string{"files/acme/x", "files/acme/2026/q1.pdf", "files/acme/a%20b", "files/acme/..x", "files/acme/x..", "files/acme/%41"} {
+		if d := Authorize(claims, "files:read", map[string]any{"resource": ok}, now); !d.Allowed {
+			t.Errorf("%s denied: %s", ok, d.Reason)
+		}
+	}
+	for res, why := range map[string]string{
+		"files/acme/%2e%2e/other/x":   "percent-encoded dot segment",
+		"files/acme/%2E%2E/other/x":   "percent-encoded dot segment",
+		"files/acme/%252e%252e/other": "percent-encoded dot segment",
+		"files/acme/.%2e/other":       "percent-encoded dot segment",
+		"files/acme/../other/x":       "dot segment",
+		"files/acme/./x":              "dot segment",
+		`files/acme/..\other`:         "backslash",
+		"files/acme/%5c..%5cother":    "percent-encoded backslash",
+		"files/acme//x":               "empty segment",
+		"files/acme/":                 "empty segment",
+		"files/acme/..%2fother":       "percent-encoded slash",
+		"files/acme/%zz":              "malformed percent-encoding",
+		"files/acme/x\x00":            "control character",
+		"files/acme/%2525252e":        "nested too deep",
+	} {
+		d := Authorize(claims, "files:read", map[string]any{"resource": res}, now)
+		if d.Allowed || d.Code != errcode.ConstraintViolated || !strings.Contains(d.Reason, why) || !strings.Contains(d.Reason, "is not covered") {
+			t.Errorf("%q: allowed %v code %s reason %q, want a denial naming %q", res, d.Allowed, d.Code, d.Reason, why)
+		}
+	}
+	// Exact resources are held to the same rule, and so are permissions.
+	if d := Authorize(claims, "files:list", map[string]any{"resource": "files/acme/x/../report"}, now); d.Allowed {
+		t.Fatal("an exact resource reached through a dot segment")
+	}
+	bad := decode(t, `{"permissions":[{"action":"files:read","resource":"files/../*"}]}`)
+	if d := Authorize(bad, "files:read", map[string]any{"resource": "files/../etc"}, now); d.Allowed || !strings.Contains(d.Reason, "permission resource is malformed") {
+		t.Fatalf("a permission with a dot segment: %+v", d)
 	}
 }

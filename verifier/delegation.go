@@ -378,7 +378,9 @@ func resourceCovered(p, c string) bool {
 		return false
 	}
 	rest, ok := strings.CutPrefix(c, prefix)
-	return ok && !hasDotSegment(strings.TrimSuffix(rest, "*"))
+	// No dot, empty or encoded segment may step out of the prefix (the
+	// same rule as a requested resource, see resourceProblem).
+	return ok && resourceProblem(strings.TrimSuffix(strings.TrimSuffix(rest, "*"), "/")) == "" && resourceProblem(strings.TrimSuffix(strings.TrimSuffix(c, "*"), "/")) == ""
 }
 
 // keyMatchesDID checks that cnf.jwk is the key a did:key or did:jwk names.

@@ -148,8 +148,9 @@ func ExampleNonces() {
 	}
 	n, _, _ := nonces.Issue()
 	fmt.Println(nonces.Validate(n))
-	fmt.Println(nonces.Use(n))
-	fmt.Println(errcode.CodeOf(nonces.Use(n)))
+	ctx := context.Background()
+	fmt.Println(nonces.Use(ctx, n))
+	fmt.Println(errcode.CodeOf(nonces.Use(ctx, n)))
 	fmt.Println(errcode.CodeOf(nonces.Validate("forged")))
 	// Output:
 	// <nil>

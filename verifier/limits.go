@@ -31,7 +31,8 @@ const (
 	// valid (exp - iat) when Policy.MaxDelegationLifetime is 0.
 	DefaultMaxDelegationLifetime = time.Hour
 
-	// DefaultMaxNonces bounds the replay cache of Nonces.
+	// DefaultMaxNonces bounds the default in-memory spent-nonce set
+	// (MemorySpentStore).
 	DefaultMaxNonces = 1 << 20
 
 	// nonceRandom and nonceMAC are the sizes of a nonce's random part and

@@ -9,10 +9,15 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/problem"
+	"github.com/agentcert/agentcert/receipt"
 )
 
 // HeaderAgentCredential carries an agent's presentation to a counterparty.
 const HeaderAgentCredential = "Agent-Credential"
+
+// HeaderReceipt carries the verifier's signed receipt of its decision back
+// to the agent, on every answer the middleware gives after verifying.
+const HeaderReceipt = "Agent-Credential-Receipt"
 
 // MiddlewareOptions configures Middleware.
 type MiddlewareOptions struct {
@@ -36,6 +41,10 @@ type MiddlewareOptions struct {
 	// its terms gets 429 with Retry-After. Nil uses the policy's
 	// RateLimits (a class that does not validate fails Middleware).
 	Limits *RateLimiter
+	// Sink, when set, receives every receipt before the request is answered
+	// (the counterparty's action log); a receipt it cannot record is a 500.
+	// Receipts are made when the verifier has a signer (WithReceipts).
+	Sink receipt.Sink
 }
 
 type resultKey struct{}
@@ -51,7 +60,10 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 // opts.Nonces. A presentation that does not verify is answered 401 with
 // WWW-Authenticate and problem+json carrying the code; a verified agent
 // whose action is denied gets 403. On success the *Result is in the request
-// context (ResultFrom).
+// context (ResultFrom). When the verifier signs receipts (WithReceipts),
+// every answer after a verification carries the receipt in the
+// Agent-Credential-Receipt header, and the handler finds it in
+// Result.Receipt; with Sink set, each is recorded before the answer.
 //
 // Options that cannot work are refused when the middleware is built: no
 // verifier, a verifier built for offline inspection (Inspecting), no
@@ -92,6 +104,15 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 				req.Action, req.Attributes = opts.Action(r)
 			}
 			res := v.Verify(r.Context(), req)
+			if res.Receipt != "" {
+				if opts.Sink != nil {
+					if err := record(r.Context(), opts.Sink, res.Receipt); err != nil {
+						deny(w, http.StatusInternalServerError, errcode.Internal, "the receipt could not be recorded")
+						return
+					}
+				}
+				w.Header().Set(HeaderReceipt, res.Receipt)
+			}
 			if !res.Verified {
 				deny(w, http.StatusUnauthorized, res.Error.Code, res.Error.Message)
 				return
@@ -106,6 +127,15 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
 		})
 	}, nil
+}
+
+// record hands a receipt the verifier just signed to sink, with its claims.
+func record(ctx context.Context, sink receipt.Sink, jwt string) error {
+	c, err := receipt.Unverified(jwt)
+	if err != nil {
+		return err
+	}
+	return sink.Put(ctx, receipt.Record{Receipt: jwt, Claims: *c})
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {

@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func FuzzNonceCheck(f *testing.F) {
 	f.Add(".")
 	f.Add(good + good)
 	f.Fuzz(func(t *testing.T, s string) {
-		err := n.Check(s)
+		err := n.Check(context.Background(), s)
 		switch errcode.CodeOf(err) {
 		case "", errcode.NonceInvalid, errcode.NonceExpired, errcode.NonceReplayed:
 		default:

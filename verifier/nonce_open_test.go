@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestNoncesOpen(t *testing.T) {
 		t.Fatal("a nonce's identity must be stable and differ from another nonce's")
 	}
 	// Open does not spend: Use still accepts the nonce once.
-	if err := n.Use(a); err != nil {
+	if err := n.Use(context.Background(), a); err != nil {
 		t.Fatalf("Use after Open: %v", err)
 	}
 	other, _ := NewNonces([][]byte{bytes.Repeat([]byte{2}, 32)}, time.Minute, func() time.Time { return now })

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -25,9 +26,21 @@ type settings struct {
 	cacheTTL     time.Duration
 	cacheEntries int
 
+	receipts          *receipt.Signer
+	noCredentialCache bool
+
 	// The trust modes of offline inspection (see Inspecting).
 	pinned    jwk.Key
 	anyIssuer bool
+
+	local *LocalIssuer
+}
+
+// WithLocalIssuer names the issuer that runs in the same process: its keys
+// and status lists are read from l, never fetched nor cached past a change
+// (see LocalIssuer).
+func WithLocalIssuer(l *LocalIssuer) Option {
+	return func(s *settings) { s.local = l }
 }
 
 // WithFetcher makes every fetch (https issuer metadata, status lists and,
@@ -69,6 +82,23 @@ func WithClock(now func() time.Time) Option {
 // (default DefaultCacheEntries); non-positive values keep the default.
 func WithCache(ttl time.Duration, entries int) Option {
 	return func(s *settings) { s.cacheTTL, s.cacheEntries = ttl, entries }
+}
+
+// WithReceipts makes Verify sign a receipt of every decision with s
+// (Result.Receipt): what was checked and decided, provable later by anyone
+// with the verifier's public key.
+func WithReceipts(r *receipt.Signer) Option {
+	return func(s *settings) { s.receipts = r }
+}
+
+// WithoutCredentialCache turns off the verified-credential cache. By
+// default a verifier remembers, as many and for as long as WithCache says,
+// the issuer-signed JWTs whose signature it has checked (by a digest of
+// their exact bytes, signature included), and a repeat presentation of one
+// skips that signature check and the parsing of its cnf.jwk; every other
+// check still runs (see sdjwt.VerifiedCache).
+func WithoutCredentialCache() Option {
+	return func(s *settings) { s.noCredentialCache = true }
 }
 
 // WithPinnedIssuerKey makes k the issuer key of every credential and status

@@ -20,19 +20,14 @@ type Policy struct {
 	MaxKBAge       time.Duration // default 5 minutes
 	Leeway         time.Duration
 	RequiredClaims []string // JSON Pointers that must be disclosed
-	// ClearClaims maps a vct to top-level claims that must be present in
-	// the issuer-signed payload in clear, with nothing inside them
-	// selectively disclosable: claims whose withholding would widen what
-	// the holder may do (an agent certification's prohibitions).
-	ClearClaims map[string][]string
-	// ClearElements maps a vct to top-level array claims that must be in
-	// clear; their elements may be selectively disclosable, but what each
-	// element says must be in clear (a permission's constraints cannot be
-	// withheld while the permission is shown).
-	ClearElements map[string][]string
-	CheckStatus   bool
-	MaxStatusAge  time.Duration // how stale a cached status list may be; 0 = always fetch
-	RequireNonce  bool          // the KB-JWT nonce must be one issued by Nonces
+	// Restrictions maps a vct to its restricting claims: claims whose
+	// withholding would widen what the holder may do, which must be in
+	// clear (see schemas.Restriction). DefaultPolicy takes them from
+	// schemas.RestrictingClaims, the list the issuer also follows.
+	Restrictions map[string][]schemas.Restriction
+	CheckStatus  bool
+	MaxStatusAge time.Duration // how stale a cached status list may be; 0 = always fetch
+	RequireNonce bool          // the KB-JWT nonce must be one issued by Nonces
 	// MaxDelegationDepth bounds the hops of a delegation chain; 0 means
 	// DefaultMaxDelegationDepth.
 	MaxDelegationDepth int
@@ -53,9 +48,8 @@ const AnyVCT = "*"
 func DefaultPolicy() Policy {
 	return Policy{
 		Trusted: map[string][]string{}, Algorithms: jose.DefaultAlgorithms(),
-		ClearClaims:   map[string][]string{schemas.AgentCertificationV1: {"prohibitions"}},
-		ClearElements: map[string][]string{schemas.AgentCertificationV1: {"permissions"}},
-		RequireKB:     true, MaxKBAge: DefaultMaxKBAge, Leeway: DefaultLeeway,
+		Restrictions: map[string][]schemas.Restriction{schemas.AgentCertificationV1: schemas.RestrictingClaims(schemas.AgentCertificationV1)},
+		RequireKB:    true, MaxKBAge: DefaultMaxKBAge, Leeway: DefaultLeeway,
 		CheckStatus: true, MaxStatusAge: DefaultMaxStatusAge,
 	}
 }

@@ -58,6 +58,9 @@ type Result struct {
 	EffectivePermissions []any     `json:"effective_permissions,omitempty"`
 
 	presenter map[string]any // for a chain, the last hop's claims: its cnf is the presenter's key
+	// Receipt is the signed receipt of this decision (compact JWS), when
+	// the verifier signs receipts (WithReceipts).
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // resultJSON is Result's wire shape.

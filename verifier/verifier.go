@@ -25,9 +25,13 @@ type Verifier struct {
 	s      settings
 	status *revocation.Client
 
-	jwks *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
-	keys *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
-	reg  *schemas.Registry        // validates delegation hops
+	jwks     *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
+	keys     *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+	verified *credentialCache         // issuer-signed JWTs already verified; nil when off
+	reg      *schemas.Registry        // validates delegation hops
+
+	localLists   *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
+	policyDigest string                      // JCS digest of p, for receipts
 }
 
 // New returns a verifier for policy p. Without options it fetches through
@@ -75,12 +79,21 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 	if s.resolver == nil {
 		s.resolver = did.NewCachingResolver(did.NewResolver(s.fetcher), s.cacheTTL, s.cacheEntries, s.now)
 	}
-	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now)}
+	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now),
+		localLists: ttlcache.New[*localList](s.cacheEntries, s.now)}
+	if !s.noCredentialCache {
+		v.verified = newCredentialCache(s.cacheEntries, s.cacheTTL, s.now)
+	}
 	reg, err := schemas.New()
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	v.reg = reg
+	pd, err := PolicyDigest(p)
+	if err != nil {
+		return nil, err
+	}
+	v.policyDigest = pd
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(s.fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: s.cacheEntries, Now: s.now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -100,28 +113,42 @@ func (v *Verifier) trusts(iss, vct string) bool {
 	return v.Inspecting() || slices.Contains(v.p.Trusted[iss], vct) || slices.Contains(v.p.Trusted[iss], AnyVCT)
 }
 
-// Verify runs every step — presentation (signature, disclosures, key
-// binding), trust, required claims, status, authorization — and always
-// returns a result; a failure is in Result.Error with its code.
-func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
+// verify runs every step of Verify but the receipt.
+func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	res := &Result{}
 	opts := sdjwt.VerifyOptions{
 		IssuerKey: v.trustedIssuerKey, Algorithms: v.p.Algorithms, AcceptTyp: v.p.AcceptTyp, Now: v.s.now,
 		Leeway: v.p.Leeway, RequireKB: v.p.RequireKB || req.RequireKB, Audience: req.Audience, Nonce: req.Nonce, MaxKBAge: v.p.MaxKBAge,
 	}
+	if v.verified != nil {
+		opts.Verified = v.verified
+	}
 	if opts.RequireKB && req.Audience == "" {
 		return res.fail(errcode.New(errcode.InvalidInput, "an audience is required to check key binding"))
 	}
-	nonces := req.Nonces
-	if nonces == nil && v.p.RequireNonce {
+	// A nonce that carries our MAC is single-use, whatever RequireNonce
+	// says; RequireNonce (or a middleware's Request.Nonces) only decides
+	// whether a foreign nonce, the caller's own, is refused.
+	nonces, requireOurs := req.Nonces, req.Nonces != nil || v.p.RequireNonce
+	if nonces == nil {
 		nonces = v.s.nonces
 	}
+	spend := false
 	if nonces != nil {
-		opts.RequireKB = true
+		if requireOurs {
+			opts.RequireKB = true
+		}
 		opts.NonceCheck = func(n string) error {
 			if req.Nonce != "" && n != req.Nonce {
 				return errcode.New(errcode.KBWrongNonce, "the KB-JWT nonce is not the expected one")
 			}
+			if !requireOurs && !nonces.mine(n) {
+				if req.Nonce == "" {
+					return errcode.New(errcode.KBWrongNonce, "the KB-JWT nonce is not the expected one")
+				}
+				return nil // the caller's own nonce, checked above
+			}
+			spend = true
 			return nonces.Validate(n)
 		}
 	}
@@ -136,10 +163,10 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if !v.trusts(res.Issuer, res.VCT) {
 		return res.fail(errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted for vct %q", res.Issuer, res.VCT))
 	}
-	if err := checkClear(out.IssuerPayload, v.p.ClearClaims[res.VCT]); err != nil {
+	if err := checkSubjectKey(out.Claims); err != nil {
 		return res.fail(err)
 	}
-	if err := checkClearElements(out.IssuerPayload, out.Disclosure, v.p.ClearElements[res.VCT]); err != nil {
+	if err := checkRestrictions(out.IssuerPayload, out.Claims, out.Disclosure, v.p.Restrictions[res.VCT]); err != nil {
 		return res.fail(err)
 	}
 	for _, rc := range v.p.RequiredClaims {
@@ -154,11 +181,11 @@ func (v *Verifier) Verify(ctx context.Context, req Request) *Result {
 	if err := v.checkStatus(ctx, res); err != nil {
 		return res.fail(err)
 	}
-	if nonces != nil {
+	if spend {
 		// Spent last, so that a tampered copy or a passing outage does not
 		// use up the agent's nonce.
 		n, _ := out.KeyBinding["nonce"].(string)
-		if err := nonces.Use(n); err != nil {
+		if err := nonces.Use(ctx, n); err != nil {
 			return res.fail(err)
 		}
 	}

@@ -20,39 +20,43 @@ import (
 )
 
 func TestNonces(t *testing.T) {
+	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	old := []byte("old-secret-0123456789")
 	cur := []byte("new-secret-0123456789")
-	a, err := NewNonces([][]byte{old}, time.Minute, clock)
+	// Replicas share one spent-nonce store (in production one that
+	// outlives them, such as Redis).
+	shared := NewMemorySpentStore(0, clock)
+	a, err := NewNonces([][]byte{old}, time.Minute, clock, WithSpentStore(shared))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := NewNonces([][]byte{cur, old}, time.Minute, clock) // rotated replica
+	b, _ := NewNonces([][]byte{cur, old}, time.Minute, clock, WithSpentStore(shared)) // rotated replica
 	n, exp, err := a.Issue()
 	if err != nil || !exp.Equal(now.Add(time.Minute)) {
 		t.Fatalf("issue: %v %v", exp, err)
 	}
-	if err := b.Check(n); err != nil {
+	if err := b.Check(ctx, n); err != nil {
 		t.Fatalf("a nonce signed with the old secret must verify on a rotated replica: %v", err)
 	}
-	if c := errcode.CodeOf(b.Check(n)); c != errcode.NonceReplayed {
+	if c := errcode.CodeOf(b.Check(ctx, n)); c != errcode.NonceReplayed {
 		t.Fatalf("replay on one replica: %s", c)
 	}
 	nb, _, _ := b.Issue()
-	if c := errcode.CodeOf(a.Check(nb)); c != errcode.NonceInvalid {
+	if c := errcode.CodeOf(a.Check(ctx, nb)); c != errcode.NonceInvalid {
 		t.Fatalf("a nonce under a secret a does not know: %s", c)
 	}
 	tampered := []byte(nb)
 	tampered[3] ^= 1
 	for _, bad := range []string{"", "x", "a.b", string(tampered), nb + "x", strings.SplitN(nb, ".", 2)[0]} {
-		if c := errcode.CodeOf(b.Check(bad)); c != errcode.NonceInvalid {
+		if c := errcode.CodeOf(b.Check(ctx, bad)); c != errcode.NonceInvalid {
 			t.Errorf("Check(%q) = %s, want nonce_invalid", bad, c)
 		}
 	}
 	n2, _, _ := a.Issue()
 	now = now.Add(time.Minute)
-	if c := errcode.CodeOf(a.Check(n2)); c != errcode.NonceExpired {
+	if c := errcode.CodeOf(a.Check(ctx, n2)); c != errcode.NonceExpired {
 		t.Fatalf("expired: %s", c)
 	}
 	if _, err := NewNonces([][]byte{[]byte("short")}, time.Minute, nil); err == nil {
@@ -65,21 +69,22 @@ func TestNonces(t *testing.T) {
 
 func TestNonceReplayCacheIsBounded(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	n, _ := NewNonces(nil, time.Minute, func() time.Time { return now })
-	n.max = 2
+	clock := func() time.Time { return now }
+	n, _ := NewNonces(nil, time.Minute, clock, WithSpentStore(NewMemorySpentStore(2, clock)))
+	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		v, _, _ := n.Issue()
-		if err := n.Check(v); err != nil {
+		if err := n.Check(ctx, v); err != nil {
 			t.Fatal(err)
 		}
 	}
 	v, _, _ := n.Issue()
-	if c := errcode.CodeOf(n.Check(v)); c != errcode.RateLimited {
+	if c := errcode.CodeOf(n.Check(ctx, v)); c != errcode.RateLimited {
 		t.Fatalf("full cache of live nonces: %s, want rate_limited (fail closed)", c)
 	}
 	now = now.Add(2 * time.Minute)
 	v, _, _ = n.Issue()
-	if err := n.Check(v); err != nil {
+	if err := n.Check(ctx, v); err != nil {
 		t.Fatalf("expired entries must be purged to make room: %v", err)
 	}
 }
@@ -269,6 +274,7 @@ func TestWithheldRestrictions(t *testing.T) {
 			"iss": issDID, "vct": schemas.AgentCertificationV1, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"permissions":  []any{map[string]any{"action": "payments:*", "constraints": map[string]any{"max_amount": 10, "currency": "EUR"}}},
 			"prohibitions": []any{"payments:initiate"},
+			"task":         nil, // stated in clear: not scoped to a task
 			"status":       map[string]any{"status_list": map[string]any{"idx": 1, "uri": "https://issuer.example/statuslists/1"}},
 		}
 	}

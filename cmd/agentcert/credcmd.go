@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +10,9 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -27,8 +28,8 @@ func newIssueCmd() *cobra.Command {
 		Short: "Sign an SD-JWT VC offline with a private JWK and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if keyFile == "" || claimsFile == "" {
-				return usageErr("--key and --claims are required")
+			if err := requireFlags(cmd, "key", "claims"); err != nil {
+				return err
 			}
 			key, err := keyutil.ReadPrivateFile(keyFile)
 			if err != nil {
@@ -97,18 +98,18 @@ func issueOffline(key jwk.Key, claims map[string]any, o offlineIssue) (string, e
 		claims["cnf"] = map[string]any{"jwk": cnf}
 	}
 	sd := o.SD
-	if claims["vct"] == config.AgentCertificationVCT {
-		// The same rules as the issuer service: prohibitions are stated in
-		// clear, and claims the type metadata marks "never" stay in clear.
-		if _, ok := claims["prohibitions"]; !ok {
-			claims["prohibitions"] = []any{}
-		}
+	if vct, _ := claims["vct"].(string); vct != "" {
 		reg, err := schemas.New()
 		if err != nil {
 			return "", err
 		}
-		if sd, err = reg.Disclosable(config.AgentCertificationVCT, o.SD); err != nil {
-			return "", err
+		if reg.Known(vct) {
+			// The validation path of the issuer service: restricting
+			// claims stated in clear, the type metadata's disclosure
+			// rules and the JSON Schema.
+			if sd, err = issuer.CheckPayload(reg, vct, claims, o.SD); err != nil {
+				return "", err
+			}
 		}
 	}
 	return sdjwt.Issue(claims, sd, key, nil)
@@ -123,8 +124,8 @@ func newPresentCmd() *cobra.Command {
 		Short: "Select disclosures from a credential and add a key-binding JWT",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if credFile == "" || keyFile == "" || aud == "" || nonce == "" {
-				return usageErr("--credential, --key, --aud and --nonce are required")
+			if err := requireFlags(cmd, "credential", "key", "aud", "nonce"); err != nil {
+				return err
 			}
 			cred, key, err := readCredentialAndKey(credFile, keyFile)
 			if err != nil {
@@ -169,20 +170,19 @@ func readText(path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// readJSONObject reads a JSON object, keeping numbers exact.
+// readJSONObject reads a JSON object through jsonstrict (no duplicate or
+// case-variant members, bounded numbers), keeping numbers exact.
 func readJSONObject(path string) (map[string]any, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.InvalidInput, err, "read %s", path)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, errcode.New(errcode.InvalidInput, "%s: not a JSON object", path)
+	if err := jsonstrict.Decode(b, &m); err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "%s: %s", path, err)
 	}
-	if dec.More() {
-		return nil, errcode.New(errcode.InvalidInput, "%s: trailing data after the JSON object", path)
+	if m == nil {
+		return nil, errcode.New(errcode.InvalidInput, "%s: not a JSON object", path)
 	}
 	return m, nil
 }

@@ -85,7 +85,7 @@ func TestCLIEndToEnd(t *testing.T) {
 			}
 			// Status checking is on by default and fails closed: this
 			// offline credential has no status reference.
-			out, _, code := run(t, dir, "verify", "--presentation", "pres.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--json")
+			out, _, code := run(t, dir, "verify", "--presentation", "pres.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--trust", issuerDID, "--json")
 			if code != 1 || !strings.Contains(out, `"code": "status_invalid"`) {
 				t.Fatalf("without --no-status: exit %d\n%s", code, out)
 			}
@@ -95,8 +95,8 @@ func TestCLIEndToEnd(t *testing.T) {
 				args []string
 				code string
 			}{
-				{[]string{"--aud", "https://verifier.example", "--nonce", "other"}, "kb_wrong_nonce"},
-				{[]string{"--aud", "https://other.example", "--nonce", "n-1"}, "kb_wrong_audience"},
+				{[]string{"--aud", "https://verifier.example", "--nonce", "other", "--trust", issuerDID}, "kb_wrong_nonce"},
+				{[]string{"--aud", "https://other.example", "--nonce", "n-1", "--trust", issuerDID}, "kb_wrong_audience"},
 				{[]string{"--aud", "https://verifier.example", "--nonce", "n-1", "--trust", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"}, "untrusted_issuer"},
 			} {
 				args := append([]string{"verify", "--presentation", "pres.txt", "--json", "--no-status"}, tc.args...)
@@ -108,7 +108,7 @@ func TestCLIEndToEnd(t *testing.T) {
 
 			// One byte of a disclosure changed: not verified, disclosure_not_referenced.
 			write(t, filepath.Join(dir, "tampered.txt"), tamperDisclosure(t, pres))
-			out, _, code = run(t, dir, "verify", "--presentation", "tampered.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--json", "--no-status")
+			out, _, code = run(t, dir, "verify", "--presentation", "tampered.txt", "--aud", "https://verifier.example", "--nonce", "n-1", "--trust", issuerDID, "--json", "--no-status")
 			if code != 1 || !strings.Contains(out, `"code": "disclosure_not_referenced"`) {
 				t.Fatalf("tampered: exit %d, want 1 with disclosure_not_referenced\n%s", code, out)
 			}
@@ -140,7 +140,7 @@ func TestCLIUsageErrors(t *testing.T) {
 	write(t, filepath.Join(dir, "bad.json"), "{not json")
 	write(t, filepath.Join(dir, "sym.jwk"), `{"kty":"oct","k":"c2VjcmV0"}`)
 	for name, args := range map[string][]string{
-		"missing file":    {"verify", "--presentation", "nope.txt", "--no-kb"},
+		"missing file":    {"verify", "--presentation", "nope.txt", "--no-kb", "--trust", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"},
 		"bad claims JSON": {"issue", "--key", "k.jwk", "--claims", "bad.json"},
 		"wrong key type":  {"issue", "--key", "sym.jwk", "--claims", "bad.json"},
 		"unknown flag":    {"verify", "--bogus"},
@@ -175,9 +175,10 @@ func TestDemo(t *testing.T) {
 func TestCLIIssueKeepsRestrictionsInClear(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, dir, "did", "create", "--method", "key", "--out", "k.jwk")
+	agent := mustRun(t, dir, "did", "create", "--method", "key", "--out", "agent.jwk")
 	claims, _ := json.Marshal(demoClaims())
 	write(t, filepath.Join(dir, "claims.json"), string(claims))
-	for _, ptr := range []string{"/prohibitions", "/prohibitions/0", "/status", "/vct"} {
+	for _, ptr := range []string{"/prohibitions", "/prohibitions/0", "/status", "/vct", "/task"} {
 		_, errOut, code := run(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json", "--sd", ptr)
 		if code != 2 || !strings.Contains(errOut, "not_disclosable") {
 			t.Errorf("--sd %s: exit %d, stderr %q; want 2 and not_disclosable", ptr, code, errOut)
@@ -187,9 +188,9 @@ func TestCLIIssueKeepsRestrictionsInClear(t *testing.T) {
 	delete(noProhibitions, "prohibitions")
 	claims, _ = json.Marshal(noProhibitions)
 	write(t, filepath.Join(dir, "claims.json"), string(claims))
-	cred := mustRun(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json")
+	cred := mustRun(t, dir, "issue", "--key", "k.jwk", "--claims", "claims.json", "--holder", agent)
 	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.Split(cred, "~")[0], ".")[1])
-	if err != nil || !strings.Contains(string(payload), `"prohibitions":[]`) {
+	if err != nil || !strings.Contains(string(payload), `"prohibitions":[]`) || !strings.Contains(string(payload), `"task":null`) {
 		t.Fatalf("an agent certification states its prohibitions, even none: %s", payload)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	_ "github.com/mattn/go-sqlite3"
 )
@@ -237,7 +237,10 @@ func TestServerIssueAndVerify(t *testing.T) {
 	if err := json.Unmarshal(body, &rec); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(out.Credential))
+	sum, err := sdjwt.CredentialDigest(out.Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rec.ID != out.ID || rec.Subject != agent || rec.Status != "valid" || rec.JWTSHA256 != hex.EncodeToString(sum[:]) ||
 		rec.PrincipalID != "did:web:acme.example" || rec.StatusList.Idx != out.Status.Idx || rec.StatusList.URI != out.Status.URI {
 		t.Fatalf("record %s does not match the issuance %+v", body, out)
@@ -302,7 +305,7 @@ func TestServerAPI(t *testing.T) {
 	t.Run("unauthorized", func(t *testing.T) {
 		revokedTok, revokedID := issueNamedToken(t, dir, "issuer", "to-revoke")
 		ts.issue(t, revokedTok, issueRequest(agent)) // works before revocation
-		mustRun(t, dir, "token", "revoke", revokedID, "--data-dir", dir)
+		mustRun(t, dir, "token", "revoke", revokedID, "--server", ts.URL, "--token", ts.AdminToken)
 		for name, tok := range map[string]string{
 			"no token":      "",
 			"unknown token": "act_" + randomHex(32),

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"github.com/agentcert/agentcert/internal/noncestore/redisnonce"
+
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -43,12 +45,26 @@ func newNonces(cfg config.Config) (*verifier.Nonces, error) {
 		}
 		secrets = append(secrets, b)
 	}
-	n, err := verifier.NewNonces(secrets, cfg.Verifier.NonceTTL, nil)
+	var opts []verifier.NonceOption
+	if redisnonce.IsURL(cfg.Verifier.NonceStore) {
+		// Replicas sharing one Redis (and the nonce secrets) refuse a nonce
+		// spent on any of them; an unreachable Redis fails the check
+		// closed (nonce_store_unavailable).
+		rs, err := redisnonce.New(cfg.Verifier.NonceStore)
+		if err != nil {
+			return nil, fmt.Errorf("config: verifier.nonce_store: %w", err)
+		}
+		opts = append(opts, verifier.WithSpentStore(rs))
+	}
+	n, err := verifier.NewNonces(secrets, cfg.Verifier.NonceTTL, nil, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("config: verifier.nonce_secrets: %w", err)
 	}
 	return n, nil
 }
+
+// The Redis store is the verifier's spent-nonce set.
+var _ verifier.SpentStore = (*redisnonce.Store)(nil)
 
 // newVerifier wires a verifier from config: the configured fetcher and
 // caches, then opts.

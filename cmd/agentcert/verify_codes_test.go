@@ -66,6 +66,7 @@ func codesClaims(agent testKey, iss, statusURI string) map[string]any {
 		"agent":        map[string]any{"class": "ap-assistant"},
 		"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}},
 		"prohibitions": []any{"payments:initiate"},
+		"task":         nil,
 		"autonomy":     "supervised",
 	}
 }

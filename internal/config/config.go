@@ -17,7 +17,7 @@ import (
 // Config is the whole configuration of one agentcert process.
 type Config struct {
 	Listen    string `mapstructure:"listen"`     // address to listen on
-	PublicURL string `mapstructure:"public_url"` // URL clients use to reach this service; the did:web is derived from it
+	PublicURL string `mapstructure:"public_url"` // URL clients use to reach this service; the did:web is derived from it (empty: derived from a loopback listen address)
 	DataDir   string `mapstructure:"data_dir"`   // SQLite file, key-encryption key file (dev)
 	LogLevel  string `mapstructure:"log_level"`  // debug | info | warn | error
 
@@ -27,6 +27,7 @@ type Config struct {
 	Status   Status   `mapstructure:"status"`
 	Verifier Verifier `mapstructure:"verifier"`
 	Fetch    Fetch    `mapstructure:"fetch"`
+	Receipts Receipts `mapstructure:"receipts"`
 }
 
 // HTTP bounds the server's connections.
@@ -106,6 +107,28 @@ type Fetch struct {
 	MaxBytes   int64         `mapstructure:"max_bytes"`
 }
 
+// Receipts configures the verifier's signed receipts and the receipt log
+// (the counterparty's action log).
+type Receipts struct {
+	Enabled bool `mapstructure:"enabled"` // sign a receipt of every /v1/verify decision
+	// KeyFile is the receipt key in verifier-only mode: a private JWK
+	// (agentcert did create --out). Empty: a key made for this process
+	// alone, whose did:key changes on every start. In issuer mode the key is
+	// generated and kept sealed under the key-encryption key in the data
+	// directory (receipt.key).
+	KeyFile string `mapstructure:"key_file"`
+	// DIDMethod is the verifier's DID in verifier-only mode: key (the did:key
+	// of the receipt key) or web (the did:web of public_url; this process
+	// then serves /.well-known/did.json). In issuer mode receipts are signed
+	// under the issuer's did:web (or, for a did:key issuer, the receipt
+	// key's own did:key).
+	DIDMethod   string `mapstructure:"did_method"`
+	LogFile     string `mapstructure:"log_file"`      // JSON-lines receipt log; empty: none
+	LogStore    string `mapstructure:"log_store"`     // a postgres:// URL to record receipts in instead; empty: none
+	LogMaxBytes int64  `mapstructure:"log_max_bytes"` // rotate the log before it passes this size
+	LogMaxFiles int    `mapstructure:"log_max_files"` // rotated files kept
+}
+
 // AgentCertificationVCT is the credential type agentcert issues.
 const AgentCertificationVCT = "urn:agentcert:agent-certification:v1"
 
@@ -117,7 +140,7 @@ const MinStatusListSize = 131072
 func Default() Config {
 	return Config{
 		Listen:    "127.0.0.1:8080",
-		PublicURL: "http://127.0.0.1:8080",
+		PublicURL: "",
 		DataDir:   "./data",
 		LogLevel:  "info",
 		HTTP: HTTP{
@@ -160,12 +183,36 @@ func Default() Config {
 			Timeout:    5 * time.Second,
 			MaxBytes:   256 << 10,
 		},
+		Receipts: Receipts{Enabled: true, DIDMethod: "key", LogMaxBytes: 64 << 20, LogMaxFiles: 10},
 	}
 }
 
-// Validate checks every value and returns all problems found, each naming
-// its key.
+// DerivePublicURL fills an empty PublicURL from a loopback listen address
+// (http://127.0.0.1:9300 for listen 127.0.0.1:9300), so that a development
+// server on another port serves the DID it signs with. Any other listen
+// address leaves it empty: only the operator knows the URL clients use, and
+// Validate then refuses an issuer without one.
+func (c *Config) DerivePublicURL() {
+	if c.PublicURL != "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" || port == "0" {
+		return
+	}
+	if host == "localhost" {
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		return
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		c.PublicURL = "http://" + net.JoinHostPort(ip.String(), port)
+	}
+}
+
+// Validate completes the derived values (DerivePublicURL), then checks
+// every value and returns all problems found, each naming its key.
 func (c *Config) Validate() error {
+	c.DerivePublicURL()
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
@@ -173,7 +220,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if c.PublicURL == "" {
+		if c.Issuer.Enabled {
+			bad("public_url", "is required when listen (%s) is not a loopback address: set it (or --public-url) to the URL clients use; the issuer's DID comes from it", c.Listen)
+		}
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("public_url", "%q is not an http(s) URL", c.PublicURL)
 	} else if u.RawQuery != "" || u.Fragment != "" {
 		bad("public_url", "%q must not have a query or fragment", c.PublicURL)
@@ -270,6 +321,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Fetch.MaxBytes <= 0 {
 		bad("fetch.max_bytes", "must be positive")
+	}
+	if c.Receipts.Enabled {
+		if c.Receipts.DIDMethod != "key" && c.Receipts.DIDMethod != "web" {
+			bad("receipts.did_method", "%q is not one of key, web", c.Receipts.DIDMethod)
+		}
+		if c.Receipts.LogMaxBytes <= 0 || c.Receipts.LogMaxFiles <= 0 {
+			bad("receipts", "log_max_bytes and log_max_files must be positive")
+		}
+		if c.Receipts.LogFile != "" && c.Receipts.LogStore != "" {
+			bad("receipts.log_store", "give log_file or log_store, not both")
+		}
+		if c.Receipts.LogStore != "" && !strings.HasPrefix(c.Receipts.LogStore, "postgres://") && !strings.HasPrefix(c.Receipts.LogStore, "postgresql://") {
+			bad("receipts.log_store", "must be a postgres:// URL")
+		}
 	}
 	if !c.Issuer.Enabled && !c.Verifier.Enabled {
 		errs = append(errs, errors.New("config: neither issuer nor verifier is enabled"))

@@ -5,10 +5,12 @@
 package keyutil
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -188,4 +190,19 @@ func WriteFile(path string, key jwk.Key) error {
 		return fmt.Errorf("keyutil: sync %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// SameKey reports whether a and b are the same public key: their RFC 7638
+// JWK thumbprints (SHA-256) are equal, whatever else (kid, alg, use) the
+// JWKs carry.
+func SameKey(a, b jwk.Key) (bool, error) {
+	ta, err := a.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return false, fmt.Errorf("keyutil: thumbprint: %w", err)
+	}
+	tb, err := b.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return false, fmt.Errorf("keyutil: thumbprint: %w", err)
+	}
+	return subtle.ConstantTimeCompare(ta, tb) == 1, nil
 }

@@ -77,7 +77,7 @@ type Credential struct {
 	Idx                                       int
 	Status                                    uint8 // 0 valid, 1 revoked, 2 suspended
 	IssuedAt, ExpiresAt                       time.Time
-	JWTHash                                   []byte // SHA-256 of the issued credential string
+	JWTHash                                   []byte // the credential digest (sdjwt.CredentialDigest): SHA-256 of the issuer JWT's signing input
 	TokenID                                   string // issuing token id
 	StatusReason, StatusIncident, StatusNote  string // last status change
 	StatusChangedAt                           *time.Time

@@ -49,7 +49,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init.sql" {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "0001_init.sql" {
 		t.Fatalf("migrations = %+v", ms)
 	}
 	for range 2 {
@@ -61,8 +61,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err := s.rdb.QueryRowContext(t.Context(), "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &top); err != nil {
 		t.Fatal(err)
 	}
-	if n != len(ms) || top != ms[len(ms)-1].version {
-		t.Fatalf("schema_migrations has %d rows up to %d, want %d up to %d", n, top, len(ms), ms[len(ms)-1].version)
+	if n != len(ms) || top != ms[len(ms)-1].Version {
+		t.Fatalf("schema_migrations has %d rows up to %d, want %d up to %d", n, top, len(ms), ms[len(ms)-1].Version)
 	}
 }
 

@@ -7,12 +7,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,40 +216,8 @@ func (s *SQLite) checkWAL(ctx context.Context) error {
 	return nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, n := range names {
-		base := filepath.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("store: migration %q: name must be NNNN_name.sql", base)
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("store: migrations %q and %q share version %d", prev, base, v)
-		}
-		seen[v] = base
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
+// migrations returns the embedded SQLite migrations in version order.
+func migrations() ([]Migration, error) { return ReadMigrations(migrationFS, "migrations") }
 
 // migrate applies every embedded migration newer than the database's
 // version, each in its own transaction together with its schema_migrations
@@ -274,34 +240,34 @@ func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
 	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&top); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	if n := len(ms); n > 0 && top > ms[n-1].version {
-		return fmt.Errorf("store: migrate: database schema version %d is newer than this program's %d", top, ms[n-1].version)
+	if n := len(ms); n > 0 && top > ms[n-1].Version {
+		return fmt.Errorf("store: migrate: database schema version %d is newer than this program's %d", top, ms[n-1].Version)
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now func() time.Time) error {
+func applyMigration(ctx context.Context, db *sql.DB, m Migration, now func() time.Time) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+		return fmt.Errorf("store: migrate %s: %w", m.Name, err)
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
-		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.Name, err)
 	}
 	if n > 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, now().UnixNano()); err != nil {
-		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+		m.Version, m.Name, now().UnixNano()); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migrate %s: %w", m.name, err)
+		return fmt.Errorf("store: migrate %s: %w", m.Name, err)
 	}
 	return nil
 }

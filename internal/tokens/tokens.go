@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -22,6 +21,8 @@ const (
 	RoleAdmin   = "admin"
 	RoleIssuer  = "issuer"
 	RoleAuditor = "auditor"
+	// RoleReporter is a registered counterparty's: it may report incidents.
+	RoleReporter = "reporter"
 )
 
 // Prefix starts every API token, so that leaked tokens are easy to find.
@@ -34,7 +35,7 @@ const (
 
 // ValidRole reports whether role is one of the roles.
 func ValidRole(role string) bool {
-	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor
+	return role == RoleAdmin || role == RoleIssuer || role == RoleAuditor || role == RoleReporter
 }
 
 // New returns a fresh API token (shown once) and its id and hash (stored).
@@ -67,11 +68,11 @@ type Store interface {
 // naming actor, and returns the secret (shown once) and the record.
 func Create(ctx context.Context, st Store, role, name, actor string, now time.Time) (string, records.Token, error) {
 	if !ValidRole(role) {
-		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer or auditor")
+		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer, auditor or reporter")
 	}
 	secret, id, hash := New()
 	t := records.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
-	details, _ := json.Marshal(map[string]string{"role": role, "name": name})
+	details := records.AuditDetails(ctx, map[string]any{"role": role, "name": name})
 	if err := st.CreateToken(ctx, t, &records.AuditEntry{Time: now.UTC(), Actor: actor, Action: "token.create", Target: id, Details: details}); err != nil {
 		return "", records.Token{}, err
 	}

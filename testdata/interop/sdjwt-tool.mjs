@@ -14,6 +14,8 @@
 //   lst-encode   {bits, size, set: [[idx, value], ...]}            -> {lst}
 //   lst-decode   {bits, lst, idx: [...]}                            -> {values}
 //   status-token {token, issuer_jwk, idx: [...]}                   -> {header, payload, values}
+//   receipt      {receipt, did_document, verifier, presentation}
+//                -> {ok, error, header, payload, reference}
 //
 // "library" is what sd-jwt-js itself decides. "harness" adds the checks
 // sd-jwt-js leaves to its caller (see docs/interop.md): the issuer typ, the
@@ -25,7 +27,7 @@ import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { ES256, digest, generateSalt } from '@sd-jwt/crypto-nodejs';
 import { StatusList, getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import { Jwt } from '@sd-jwt/core';
-import { SignJWT, compactVerify, importJWK } from 'jose';
+import { SignJWT, compactVerify, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 
 // publicOf drops the private member of an EC or OKP JWK.
 function publicOf(jwk) {
@@ -70,6 +72,33 @@ async function instance(cfg) {
 }
 
 const commands = {
+  // receipt checks an agentcert verification receipt with jose alone: the
+  // key is the verification method its kid names in the verifier's DID
+  // document; typ, alg allow-list and iss are enforced by jwtVerify. It
+  // also computes the reference of the presentation the way the receipt
+  // claims it (SHA-256 of the SD-JWT through its last '~', base64url).
+  async receipt(req) {
+    const out = { ok: false };
+    const sdjwt = req.presentation.slice(0, req.presentation.lastIndexOf('~') + 1);
+    out.reference = b64url(createHash('sha256').update(sdjwt, 'ascii').digest());
+    try {
+      const header = decodeProtectedHeader(req.receipt);
+      out.header = header;
+      const vm = (req.did_document.verificationMethod ?? []).find((m) => m.id === header.kid);
+      if (!vm) throw new Error(`no verification method ${header.kid}`);
+      const key = await importJWK(vm.publicKeyJwk, header.alg);
+      const { payload } = await jwtVerify(req.receipt, key, {
+        algorithms: ['ES256', 'EdDSA'],
+        typ: 'agentcert-receipt+jwt',
+        issuer: req.verifier,
+      });
+      Object.assign(out, { ok: true, payload });
+    } catch (e) {
+      out.error = e.code ?? e.message;
+    }
+    return out;
+  },
+
   async issue(req) {
     const sd = await instance({ signer: await signerFor(req.issuer_jwk), signAlg: 'ES256' });
     const credential = await sd.issue(req.payload, req.frame, { header: { kid: req.kid } });

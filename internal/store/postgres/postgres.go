@@ -25,10 +25,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	neturl "net/url"
-	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,39 +172,8 @@ func (s *Store) Stats() Stats {
 	return Stats{Commits: s.commits.Load(), Writes: s.written.Load()}
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, n := range names {
-		base := path.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("store: postgres: migration %q: name must be NNNN_name.sql", base)
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("store: postgres: migrations %q and %q share version %d", prev, base, v)
-		}
-		seen[v] = base
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
+// migrations returns the embedded PostgreSQL migrations in version order.
+func migrations() ([]store.Migration, error) { return store.ReadMigrations(migrationFS, "migrations") }
 
 // migrate applies every migration newer than the schema's version, in one
 // transaction holding an advisory lock, so that nodes starting together
@@ -233,19 +199,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, now func() time.Time) erro
 	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&top); err != nil {
 		return fmt.Errorf("store: postgres: migrate: %w", err)
 	}
-	if n := len(ms); n > 0 && top > ms[n-1].version {
-		return fmt.Errorf("store: postgres: database schema version %d is newer than this program's %d", top, ms[n-1].version)
+	if n := len(ms); n > 0 && top > ms[n-1].Version {
+		return fmt.Errorf("store: postgres: database schema version %d is newer than this program's %d", top, ms[n-1].Version)
 	}
 	for _, m := range ms {
-		if m.version <= top {
+		if m.Version <= top {
 			continue
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("store: postgres: migrate %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("store: postgres: migrate %s: %w", m.Name, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-			m.version, m.name, now().UnixNano()); err != nil {
-			return fmt.Errorf("store: postgres: migrate %s: %w", m.name, err)
+			m.Version, m.Name, now().UnixNano()); err != nil {
+			return fmt.Errorf("store: postgres: migrate %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,9 +273,10 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close(context.Background())
+	files, _ := filepath.Glob("migrations/*.sql")
 	var n int
-	if err := raw.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("schema_migrations rows %d, %v; want 2 (0001_init, 0002_oid4vci)", n, err)
+	if err := raw.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != len(files) || n == 0 {
+		t.Fatalf("schema_migrations rows %d, %v; want one per migration (%d)", n, err, len(files))
 	}
 	if _, err := raw.Exec(t.Context(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', 0)"); err != nil {
 		t.Fatal(err)

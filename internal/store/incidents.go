@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/records"
+)
+
+type (
+	Incident       = records.Incident
+	IncidentFilter = records.IncidentFilter
+	Resolution     = records.Resolution
+)
+
+// Incidents is the incident part of a store, beside the Store contract
+// (storetest.RunIncidents checks it):
+//
+//   - CreateIncident inserts an open incident (State, Decision and the
+//     resolution fields are ignored); ErrConflict on a duplicate id,
+//     ErrNotFound when its credential does not exist.
+//   - ResolveIncident records the resolution of an open incident and returns
+//     it; ErrConflict when it is already resolved (the store refuses, so two
+//     nodes cannot both resolve it), ErrNotFound when there is none.
+//   - Incidents returns those matching f by ascending id, after f.AfterID, at
+//     most f.Limit (default DefaultLimit, max MaxLimit).
+//   - CredentialAt returns the credential holding index idx of list listID.
+//
+// Audit entries are appended atomically with the change, as in Store.
+type Incidents interface {
+	CreateIncident(ctx context.Context, in Incident, a *AuditEntry) error
+	Incident(ctx context.Context, id string) (Incident, error)
+	Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
+	ResolveIncident(ctx context.Context, id string, r Resolution, a *AuditEntry) (Incident, error)
+	CredentialAt(ctx context.Context, listID string, idx int) (Credential, error)
+}
+
+var _ Incidents = (*SQLite)(nil)
+
+// Decisions an incident may be resolved with, and actions a reporter may ask for.
+var (
+	IncidentDecisions = []string{"suspend", "revoke", "dismiss"}
+	RequestedActions  = []string{"suspend", "revoke", "none"}
+)
+
+// CheckIncident validates an incident to create and returns its
+// occurrence time in nanoseconds and its receipts as a JSON array.
+func CheckIncident(in Incident) (occurred int64, receipts []byte, err error) {
+	if in.ID == "" || in.CredentialID == "" || len(in.Receipts) == 0 || !slices.Contains(RequestedActions, in.RequestedAction) {
+		return 0, nil, errcode.New(errcode.InvalidInput, "store: create incident: id, credential, receipts and a requested action are required")
+	}
+	if occurred, err = Nanos(in.OccurredAt, nil, "occurred_at"); err != nil {
+		return 0, nil, err
+	}
+	if receipts, err = json.Marshal(in.Receipts); err != nil {
+		return 0, nil, fmt.Errorf("store: create incident: %w", err)
+	}
+	return occurred, receipts, nil
+}
+
+// CheckResolution validates a resolution.
+func CheckResolution(r Resolution) error {
+	if !slices.Contains(IncidentDecisions, r.Decision) || r.By == "" {
+		return errcode.New(errcode.InvalidInput, "store: resolve incident: a decision (%s) and who made it are required", strings.Join(IncidentDecisions, ", "))
+	}
+	return nil
+}
+
+// DecodeReceipts reads the receipts column.
+func DecodeReceipts(id, col string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(col), &out); err != nil {
+		return nil, fmt.Errorf("store: incident %q: receipts: %w", id, err)
+	}
+	return out, nil
+}
+
+// CreateIncident inserts an open incident.
+func (s *SQLite) CreateIncident(ctx context.Context, in Incident, a *AuditEntry) error {
+	occurred, receipts, err := CheckIncident(in)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(w *wtx) error {
+		created, err := Nanos(in.CreatedAt, s.now, "created_at")
+		if err != nil {
+			return err
+		}
+		var one int
+		if err := w.queryRow("SELECT 1 FROM credentials WHERE id = ?", in.CredentialID).Scan(&one); err != nil {
+			return mapErr(err, "create incident %q: credential %q", in.ID, in.CredentialID)
+		}
+		if _, err := w.exec(`INSERT INTO incidents (id, category, severity, description, occurred_at, requested_action, receipts,
+			verifier, credential_id, subject, principal_id, reporter_token_id, reporter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.ID, in.Category, in.Severity, in.Description, occurred, in.RequestedAction, string(receipts),
+			in.Verifier, in.CredentialID, in.Subject, in.PrincipalID, in.ReporterTokenID, in.Reporter, created); err != nil {
+			return mapErr(err, "create incident %q", in.ID)
+		}
+		return w.audit(a)
+	})
+}
+
+// IncidentCols are the incident columns, in the order ScanIncident reads.
+const IncidentCols = `id, state, category, severity, description, occurred_at, requested_action, receipts, verifier, credential_id,
+	subject, principal_id, reporter_token_id, reporter, created_at, decision, resolution_note, resolved_by, resolved_at`
+
+// ScanIncident reads one incident row (IncidentCols). Both stores keep times
+// as integer nanoseconds.
+func ScanIncident(sc interface{ Scan(...any) error }) (Incident, error) {
+	var in Incident
+	var occurred, created int64
+	var receipts string
+	var resolved *int64
+	if err := sc.Scan(&in.ID, &in.State, &in.Category, &in.Severity, &in.Description, &occurred, &in.RequestedAction, &receipts,
+		&in.Verifier, &in.CredentialID, &in.Subject, &in.PrincipalID, &in.ReporterTokenID, &in.Reporter, &created,
+		&in.Decision, &in.ResolutionNote, &in.ResolvedBy, &resolved); err != nil {
+		return Incident{}, err
+	}
+	var err error
+	if in.Receipts, err = DecodeReceipts(in.ID, receipts); err != nil {
+		return Incident{}, err
+	}
+	in.OccurredAt, in.CreatedAt = FromNanos(occurred), FromNanos(created)
+	if resolved != nil {
+		t := FromNanos(*resolved)
+		in.ResolvedAt = &t
+	}
+	return in, nil
+}
+
+// Incident returns one incident.
+func (s *SQLite) Incident(ctx context.Context, id string) (Incident, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return Incident{}, err
+	}
+	defer release()
+	in, err := ScanIncident(s.rdb.QueryRowContext(ctx, "SELECT "+IncidentCols+" FROM incidents WHERE id = ?", id))
+	if err != nil {
+		return Incident{}, mapErr(err, "incident %q", id)
+	}
+	return in, nil
+}
+
+// Incidents returns the incidents matching f.
+func (s *SQLite) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	where, args := []string{"id > ?"}, []any{f.AfterID}
+	for _, c := range []struct{ col, v string }{{"credential_id", f.CredentialID}, {"principal_id", f.PrincipalID}, {"state", f.State}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	limit := ClampLimit(f.Limit)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+IncidentCols+" FROM incidents WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, mapErr(err, "incidents")
+	}
+	defer rows.Close()
+	out := []Incident{}
+	for rows.Next() {
+		in, err := ScanIncident(rows)
+		if err != nil {
+			return nil, mapErr(err, "incidents")
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err, "incidents")
+	}
+	return out, nil
+}
+
+// ResolveIncident records the resolution of an open incident.
+func (s *SQLite) ResolveIncident(ctx context.Context, id string, r Resolution, a *AuditEntry) (Incident, error) {
+	if err := CheckResolution(r); err != nil {
+		return Incident{}, err
+	}
+	var out Incident
+	err := s.write(ctx, func(w *wtx) error {
+		at, err := Nanos(r.At, s.now, "resolved_at")
+		if err != nil {
+			return err
+		}
+		var state string
+		if err := w.queryRow("SELECT state FROM incidents WHERE id = ?", id).Scan(&state); err != nil {
+			return mapErr(err, "resolve incident %q", id)
+		}
+		if state != records.IncidentOpen {
+			return fmt.Errorf("store: resolve incident %q: already resolved: %w", id, ErrConflict)
+		}
+		if _, err := w.exec("UPDATE incidents SET state = 'resolved', decision = ?, resolution_note = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open'",
+			r.Decision, r.Note, r.By, at, id); err != nil {
+			return mapErr(err, "resolve incident %q", id)
+		}
+		if out, err = ScanIncident(w.queryRow("SELECT "+IncidentCols+" FROM incidents WHERE id = ?", id)); err != nil {
+			return mapErr(err, "resolve incident %q", id)
+		}
+		return w.audit(a)
+	})
+	if err != nil {
+		return Incident{}, err
+	}
+	return out, nil
+}
+
+// CredentialAt returns the credential at a status list index.
+func (s *SQLite) CredentialAt(ctx context.Context, listID string, idx int) (Credential, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return Credential{}, err
+	}
+	defer release()
+	c, err := scanCred(s.rdb.QueryRowContext(ctx, "SELECT "+credCols+" FROM credentials WHERE list_id = ? AND idx = ?", listID, idx))
+	if err != nil {
+		return Credential{}, mapErr(err, "credential at %s/%d", listID, idx)
+	}
+	return c, nil
+}

@@ -1,0 +1,241 @@
+package receipt
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Record is one entry of a counterparty's action log: a receipt and its
+// claims, which a verifier has just signed.
+type Record struct {
+	Receipt string `json:"receipt"`
+	Claims  Claims `json:"claims"`
+}
+
+// Sink receives every receipt a verifier makes. Put returns only once the
+// record is durable; implementations are safe for concurrent use.
+type Sink interface {
+	Put(ctx context.Context, r Record) error
+}
+
+// Filter selects records. Empty fields do not filter; Since is inclusive.
+type Filter struct {
+	Subject, Principal, Action, Result string
+	Since                              time.Time
+}
+
+// Match reports whether the record passes f. A subject matches the agent
+// or any subject of its chain.
+func (f Filter) Match(c *Claims) bool {
+	if f.Subject != "" && c.Subject != f.Subject {
+		found := false
+		for _, s := range c.Chain {
+			found = found || s == f.Subject
+		}
+		if !found {
+			return false
+		}
+	}
+	return (f.Principal == "" || c.Principal == f.Principal) &&
+		(f.Action == "" || c.Action == f.Action) &&
+		(f.Result == "" || c.Result == f.Result) &&
+		(f.Since.IsZero() || !c.Time().Before(f.Since.Truncate(time.Second)))
+}
+
+// FileSink appends records to a JSON-lines file, one record a line, and
+// syncs each before Put returns. When a line would take the file past
+// MaxBytes, the file is first rotated: path becomes path.1, path.1 becomes
+// path.2 and so on; the oldest beyond MaxFiles is removed. Files are 0600.
+type FileSink struct {
+	path     string
+	maxBytes int64
+	maxFiles int
+
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+}
+
+// Default rotation.
+const (
+	DefaultMaxBytes = 64 << 20
+	DefaultMaxFiles = 10
+)
+
+// OpenFileSink opens (creating) the log at path. maxBytes and maxFiles
+// default to DefaultMaxBytes and DefaultMaxFiles when not positive. A line
+// left incomplete by a crash is closed off so that the next record starts
+// on its own line.
+func OpenFileSink(path string, maxBytes int64, maxFiles int) (*FileSink, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if maxFiles <= 0 {
+		maxFiles = DefaultMaxFiles
+	}
+	s := &FileSink{path: path, maxBytes: maxBytes, maxFiles: maxFiles}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *FileSink) open() error {
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("receipt log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("receipt log: %w", err)
+	}
+	s.f, s.size = f, st.Size()
+	if s.size > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, s.size-1); err != nil {
+			f.Close()
+			return fmt.Errorf("receipt log: %w", err)
+		}
+		if last[0] != '\n' {
+			if _, err := f.Write([]byte("\n")); err != nil {
+				f.Close()
+				return fmt.Errorf("receipt log: %w", err)
+			}
+			s.size++
+		}
+	}
+	return nil
+}
+
+// Put appends r and syncs the file.
+func (s *FileSink) Put(ctx context.Context, r Record) error {
+	line, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("receipt log: encode: %w", err)
+	}
+	line = append(line, '\n')
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return errors.New("receipt log: closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.size > 0 && s.size+int64(len(line)) > s.maxBytes {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.f.Write(line); err != nil {
+		return fmt.Errorf("receipt log: write: %w", err)
+	}
+	s.size += int64(len(line))
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("receipt log: sync: %w", err)
+	}
+	return nil
+}
+
+// rotate shifts the files by one and opens a fresh log.
+func (s *FileSink) rotate() error {
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("receipt log: close: %w", err)
+	}
+	s.f = nil
+	if err := os.Remove(rotated(s.path, s.maxFiles)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("receipt log: rotate: %w", err)
+	}
+	for i := s.maxFiles - 1; i >= 1; i-- {
+		if err := os.Rename(rotated(s.path, i), rotated(s.path, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("receipt log: rotate: %w", err)
+		}
+	}
+	if err := os.Rename(s.path, rotated(s.path, 1)); err != nil {
+		return fmt.Errorf("receipt log: rotate: %w", err)
+	}
+	return s.open()
+}
+
+func rotated(path string, i int) string { return path + "." + strconv.Itoa(i) }
+
+// Close closes the log.
+func (s *FileSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
+
+// maxLine bounds one line of a log being read.
+const maxLine = 2*MaxReceiptBytes + 64<<10
+
+// SearchFile calls fn with every record of the log at path and its
+// rotated files, oldest first, that f matches. Lines that do not parse
+// (one cut short by a crash) are skipped and counted.
+func SearchFile(path string, f Filter, fn func(Record) error) (skipped int, err error) {
+	var files []string
+	for i := 1; ; i++ {
+		if _, err := os.Stat(rotated(path, i)); err != nil {
+			break
+		}
+		files = append([]string{rotated(path, i)}, files...)
+	}
+	files = append(files, path)
+	for _, name := range files {
+		fh, err := os.Open(name)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && name != path {
+				continue
+			}
+			return skipped, fmt.Errorf("receipt log: %w", err)
+		}
+		n, err := Search(fh, f, fn)
+		fh.Close()
+		skipped += n
+		if err != nil {
+			return skipped, err
+		}
+	}
+	return skipped, nil
+}
+
+// Search reads JSON-lines records from r and calls fn with each that f
+// matches.
+func Search(r io.Reader, f Filter, fn func(Record) error) (skipped int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(line, &rec); err != nil || rec.Receipt == "" {
+			skipped++
+			continue
+		}
+		if f.Match(&rec.Claims) {
+			if err := fn(rec); err != nil {
+				return skipped, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return skipped, fmt.Errorf("receipt log: read: %w", err)
+	}
+	return skipped, nil
+}
