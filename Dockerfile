@@ -1,18 +1,34 @@
-# agentcert service image. go-sqlite3 needs cgo, so the binary is built
-# against glibc and runs on the matching Debian release.
+# agentcert container image: issuer, status lists and verifier in one binary.
+#
+#   docker build -t agentcert .
+#   docker run --rm -p 8080:8080 -e AGENTCERT_KEY_ENCRYPTION_KEY=... \
+#     -e AGENTCERT_PUBLIC_URL=https://issuer.example.com -v agentcert-data:/var/lib/agentcert agentcert
+#
+# The build stage compiles with cgo (the SQLite store is mattn/go-sqlite3);
+# the runtime stage is distroless (glibc, CA certificates, no shell, no
+# package manager) and runs as the unprivileged "nonroot" user (65532).
+
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -o /out/agentcert ./cmd/agentcert
+RUN CGO_ENABLED=1 go build -trimpath -buildvcs=false -ldflags "-s -w" -o /out/agentcert ./cmd/agentcert \
+ && mkdir -p /out/data
 
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home /var/lib/agentcert --create-home agentcert
+FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/agentcert /usr/local/bin/agentcert
-USER agentcert
-WORKDIR /var/lib/agentcert
+COPY configs/ /etc/agentcert/
+# The default config (docker-compose.yaml mounts its own here).
+COPY configs/issuer.yaml /etc/agentcert/config.yaml
+# The data directory (SQLite database, lock); mount a volume here.
+COPY --from=build --chown=65532:65532 /out/data /var/lib/agentcert
+USER 65532:65532
+ENV AGENTCERT_DATA_DIR=/var/lib/agentcert
+VOLUME ["/var/lib/agentcert"]
 EXPOSE 8080
-ENTRYPOINT ["agentcert"]
+# No curl in the image: the binary probes itself.
+HEALTHCHECK --interval=10s --timeout=4s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/agentcert", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"]
+ENTRYPOINT ["/usr/local/bin/agentcert"]
 CMD ["serve", "--config", "/etc/agentcert/config.yaml"]

@@ -33,7 +33,8 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do grep -q '^listening on' server.out 2>/dev/null && break; sleep 0.1; done
 grep -q '^listening on' server.out || fail "server did not start: $(cat server.log)"
-ISSUER_TOKEN=$("$AC" token create --role issuer --name oid4vci --data-dir data)
+ADMIN_TOKEN=$(sed -n 's/^bootstrap admin token.*: //p' server.out)
+ISSUER_TOKEN=$("$AC" token create --role issuer --name oid4vci --server "$BASE" --token "$ADMIN_TOKEN")
 ISSUER_DID=$(sed -n 's/^issuer DID: //p' server.out)
 AGENT_DID=$("$AC" did create --method key --alg ES256 --out agent.jwk)
 echo "agent: $AGENT_DID"

@@ -39,8 +39,9 @@ for _ in $(seq 1 200); do grep -q '^listening on' server.out 2>/dev/null && brea
 grep -q '^listening on' server.out || fail "server did not start: $(cat server.log)"
 ISSUER_DID=$(sed -n 's/^issuer DID: //p' server.out)
 echo "issuer: $ISSUER_DID"
-ISSUER_TOKEN=$("$AC" token create --role issuer --name acme-issuing-service --config walkthrough.yaml)
-AUDITOR_TOKEN=$("$AC" token create --role auditor --name acme-security-team --config walkthrough.yaml)
+ADMIN_TOKEN=$(sed -n 's/^bootstrap admin token.*: //p' server.out)
+ISSUER_TOKEN=$("$AC" token create --role issuer --name acme-issuing-service --server "$BASE" --token "$ADMIN_TOKEN")
+AUDITOR_TOKEN=$("$AC" token create --role auditor --name acme-security-team --server "$BASE" --token "$ADMIN_TOKEN")
 
 step "2. The agent instance gets a DID and a key"
 AGENT_DID=$("$AC" did create --method key --alg EdDSA --out agent.jwk)

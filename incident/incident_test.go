@@ -38,6 +38,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
+	cfg.DerivePublicURL() // http://127.0.0.1:8080, as the CLI completes it
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "agentcert.db"))
 	if err != nil {
 		t.Fatal(err)

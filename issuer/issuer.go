@@ -188,7 +188,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			}
 			idem = &records.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
 		}
-		details, _ := json.Marshal(map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
+		details := records.AuditDetails(ctx, map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
 		audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
 		err = s.store.InsertCredential(ctx, rec, idem, audit)
 		if err == nil {

@@ -299,7 +299,7 @@ func (kr *KeyRing) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, actor
 	}
 	enc := kr.aead.Seal(nonce, nonce, plain, []byte(kid))
 	now := kr.now().UTC()
-	details, _ := json.Marshal(map[string]any{"alg": alg.String(), "active": true})
+	details := records.AuditDetails(ctx, map[string]any{"alg": alg.String(), "active": true})
 	// One transaction: the key is stored already active (the others
 	// deactivated), with its audit entry, or not at all.
 	if err := kr.store.PutKey(ctx, records.Key{KID: kid, Alg: alg.String(), PublicJWK: pubJSON, PrivateEnc: enc, CreatedAt: now, Active: true},
@@ -320,7 +320,7 @@ func (kr *KeyRing) Retire(ctx context.Context, kid, actor string) error {
 		return errcode.New(errcode.Conflict, "key %s is active; rotate first", kid)
 	}
 	now := kr.now().UTC()
-	if err := kr.store.RetireKey(ctx, kid, now, &records.AuditEntry{Time: now, Actor: actor, Action: "key.retire", Target: kid, Details: json.RawMessage(`{}`)}); err != nil {
+	if err := kr.store.RetireKey(ctx, kid, now, &records.AuditEntry{Time: now, Actor: actor, Action: "key.retire", Target: kid, Details: records.AuditDetails(ctx, nil)}); err != nil {
 		if errors.Is(err, records.ErrNotFound) {
 			return errcode.New(errcode.NotFound, "no key %s", kid)
 		}

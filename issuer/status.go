@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -120,7 +119,7 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 			return records.Credential{}, errcode.New(errcode.Conflict, "credential %s is revoked; revocation is final", id)
 		}
 		now := s.now().UTC()
-		details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
+		details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
 		updated, err := s.store.SetStatus(ctx, id, c.Status, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
 			&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
 		if errors.Is(err, records.ErrConflict) && attempt < maxStatusRetries {
@@ -171,7 +170,7 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	now := s.now().UTC()
 	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
 		func(c records.Credential) *records.AuditEntry {
-			details, _ := json.Marshal(map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
+			details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
 			return &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}
 		})
 }

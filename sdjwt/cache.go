@@ -18,14 +18,16 @@ import (
 // A hit skips only the issuer signature check and the parsing of a clear
 // cnf.jwk. Everything else still runs on every presentation: alg and typ,
 // the issuer key lookup (a hit counts only while the key function returns
-// the very key the entry was verified with, so an entry dies with its key's
-// cache entry, on rotation or retirement), exp/nbf/iat, every disclosure,
+// the key the entry was verified with, so an entry dies with its key, on
+// rotation or retirement), exp/nbf/iat, every disclosure,
 // the KB-JWT, and whatever the caller checks after Verify (trust, status,
 // authorization). Implementations must be safe for concurrent use and
 // bounded.
 type VerifiedCache interface {
 	// Get returns the entry stored under key if it was verified with
-	// issuerKey (the very key, not an equal copy); anything else is a miss.
+	// issuerKey (the same key: the same object, or the same public key by
+	// RFC 7638 thumbprint, as a re-read DID document gives); anything else
+	// is a miss.
 	Get(key string, issuerKey jwk.Key) (VerifiedIssuerJWT, bool)
 	Put(key string, v VerifiedIssuerJWT)
 }

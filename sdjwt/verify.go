@@ -132,7 +132,7 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	var cacheKey string
 	if opts.Verified != nil {
 		cacheKey = VerifiedKey(t.IssuerJWT)
-		if e, ok := opts.Verified.Get(cacheKey, key); ok && e.IssuerKey == key {
+		if e, ok := opts.Verified.Get(cacheKey, key); ok && (e.IssuerKey == key || SameKey(e.IssuerKey, key)) {
 			if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
 				return nil, nil, err
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/gorilla/mux"
@@ -109,7 +110,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	now := s.now().UTC()
-	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: json.RawMessage("{}")})
+	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: records.AuditDetails(r.Context(), nil)})
 	if errors.Is(err, store.ErrNotFound) {
 		err = errcode.New(errcode.NotFound, "no token %s", id)
 	}

@@ -46,10 +46,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	code := errcode.CodeOf(err)
 	status := httpStatus(code)
 	p := problem.New(status, code, "")
-	p.Instance = r.URL.Path
+	p.Instance, p.RequestID = r.URL.Path, requestID(r.Context())
 	var e *errcode.Error
 	if status >= 500 && code == errcode.Internal {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
 		p.Code = errcode.Internal
 		p.Detail = "internal error"
 	} else if errors.As(err, &e) {

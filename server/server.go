@@ -113,17 +113,23 @@ func New(o Options) (*Server, error) {
 // Router exposes the routes (for the OpenAPI agreement test).
 func (s *Server) Router() *mux.Router { return s.router }
 
-// Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.router }
+// Handler returns the root handler: the router behind the request log.
+func (s *Server) Handler() http.Handler { return s.logRequests(s.router) }
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
-	r.Use(s.metrics.instrument, s.limitBody)
+	r.Use(noteRoute, s.metrics.instrument, s.limitBody)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// A path served for other methods is 405, wherever a subrouter
+		// made the router give up on it.
+		if allow := s.allowedMethods(req); len(allow) > 0 {
+			s.methodNotAllowed(w, req, allow)
+			return
+		}
 		writeError(w, req, s.log, errcode.New(errcode.NotFound, "no such endpoint"))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		problem.Write(w, problem.New(http.StatusMethodNotAllowed, errcode.InvalidInput, "method not allowed"))
+		s.methodNotAllowed(w, req, s.allowedMethods(req))
 	})
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
@@ -132,7 +138,7 @@ func (s *Server) routes() {
 	if s.schemas != nil {
 		sub, err := fs.Sub(s.schemas.FS(), ".")
 		if err == nil {
-			r.PathPrefix("/vct/").Handler(http.StripPrefix("/vct/", http.FileServer(http.FS(sub)))).Methods(http.MethodGet)
+			r.PathPrefix("/vct/").Handler(http.StripPrefix("/vct/", s.filesOnly(http.FileServer(http.FS(sub)), sub))).Methods(http.MethodGet)
 		}
 	}
 	if s.verifier != nil {
@@ -178,6 +184,35 @@ func (s *Server) routes() {
 	s.router = r
 }
 
+// probeMethods are the methods tried to find what a path allows.
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods some route serves req's path with.
+func (s *Server) allowedMethods(req *http.Request) []string {
+	var allow []string
+	for _, m := range probeMethods {
+		if m == req.Method {
+			continue
+		}
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, req *http.Request, allow []string) {
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	p := problem.New(http.StatusMethodNotAllowed, errcode.InvalidInput, "method "+req.Method+" not allowed")
+	p.Instance, p.RequestID = req.URL.Path, requestID(req.Context())
+	problem.Write(w, p)
+}
+
 // limitBody caps every request body.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +233,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
 			s.log.WarnContext(r.Context(), "store not ready", "err", err)
-			problem.Write(w, problem.New(http.StatusServiceUnavailable, errcode.Internal, "store unreachable"))
+			p := problem.New(http.StatusServiceUnavailable, errcode.Internal, "store unreachable")
+			p.RequestID = requestID(r.Context())
+			problem.Write(w, p)
 			return
 		}
 		s.readyAt.Store(time.Now().UnixNano())

@@ -31,6 +31,7 @@ import (
 type statusFixture struct {
 	t      testing.TB
 	srv    *httptest.Server
+	server *Server
 	store  *store.SQLite
 	keys   *issuer.KeyRing
 	issuer *issuer.Service
@@ -46,7 +47,7 @@ func newStatusFixture(t testing.TB) *statusFixture {
 	env := NewTestEnv(t, nil)
 	st := env.Store
 	s := env.Server
-	f := &statusFixture{t: t, store: st, keys: env.Parts.Keys, issuer: env.Parts.Service, cfg: env.Cfg}
+	f := &statusFixture{t: t, server: s, store: st, keys: env.Parts.Keys, issuer: env.Parts.Service, cfg: env.Cfg}
 	f.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	mk := func(role, name string) (string, string) {

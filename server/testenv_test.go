@@ -47,6 +47,7 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	cfg.DerivePublicURL() // as the CLI does
 	if mod != nil {
 		mod(&cfg)
 	}

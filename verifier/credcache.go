@@ -10,9 +10,9 @@ import (
 )
 
 // credentialCache is the verifier's sdjwt.VerifiedCache: bounded (LRU) and
-// timed like the issuer-key cache (WithCache), so that no entry outlives by
-// much the key it was verified with; sdjwt also drops a hit whose key is no
-// longer the one the key lookup returns.
+// timed like the issuer-key cache (WithCache). A hit counts only while the
+// issuer key lookup (the DID document, the https issuer's key set, or the
+// local issuer's keys) still returns the key the entry was verified with.
 type credentialCache struct {
 	c            *ttlcache.Cache[sdjwt.VerifiedIssuerJWT]
 	ttl          time.Duration
@@ -26,7 +26,7 @@ func newCredentialCache(entries int, ttl time.Duration, now func() time.Time) *c
 
 func (c *credentialCache) Get(key string, issuerKey jwk.Key) (sdjwt.VerifiedIssuerJWT, bool) {
 	v, ok := c.c.Get(key)
-	if ok = ok && v.IssuerKey == issuerKey; ok {
+	if ok = ok && (v.IssuerKey == issuerKey || sdjwt.SameKey(v.IssuerKey, issuerKey)); ok {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)

@@ -261,9 +261,11 @@ func TestCredentialCacheEveryCheckRunsOnAHit(t *testing.T) {
 	})
 }
 
-// TestCredentialCacheDiesWithItsKey: once the issuer key's cache entry is
-// gone (rotation, retirement, or its TTL), a repeat presentation is checked
-// in full again.
+// TestCredentialCacheDiesWithItsKey: a hit counts only while the issuer key
+// lookup returns the key the entry was verified with. The same key read
+// anew (a fresh object, as a re-read DID document or the local issuer
+// gives) still hits; another key (rotation, a key cache poisoned or
+// replaced) is a miss, and the signature is checked against it.
 func TestCredentialCacheDiesWithItsKey(t *testing.T) {
 	f := newVCFixture(t, jwa.EdDSA)
 	cred := f.credential(1, 24*time.Hour)
@@ -275,15 +277,26 @@ func TestCredentialCacheDiesWithItsKey(t *testing.T) {
 	if s := f.v.CredentialCacheStats(); s.Hits != 1 || s.Misses != 1 {
 		t.Fatalf("%+v", s)
 	}
-	// The issuer key's cache entry goes (as on rotation or at its TTL): the
-	// key is parsed anew, and the credential's entry no longer counts.
+	// The issuer key is read anew: the same public key, another object.
 	f.v.keys = ttlcache.New[jwk.Key](64, f.clock)
 	f.v.s.resolver = did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, f.clock)
 	if r := f.verify(f.present(cred, f.agentKey, "c"), "c", ""); !r.Verified {
 		t.Fatalf("%+v", r.Error)
 	}
-	if s := f.v.CredentialCacheStats(); s.Hits != 1 || s.Misses != 2 {
-		t.Fatalf("after the key's cache entry went: %+v, want a miss", s)
+	if s := f.v.CredentialCacheStats(); s.Hits != 2 || s.Misses != 1 {
+		t.Fatalf("the same key read anew: %+v, want a hit", s)
+	}
+	// The lookup now returns another key for the issuer's kid.
+	other, _ := testkeys.DIDKey(t, jwa.EdDSA)
+	otherPub, _ := keyutil.Public(other)
+	tok, _ := sdjwt.Parse(cred, sdjwt.Limits{})
+	kid, _ := tok.UnverifiedHeader()["kid"].(string)
+	f.v.keys.Put(f.issDID+"\x00"+kid, otherPub, f.clock().Add(time.Hour))
+	if r := f.verify(f.present(cred, f.agentKey, "d"), "d", ""); r.Verified || r.Code() != errcode.BadSignature {
+		t.Fatalf("another issuer key: verified %v, %s; want bad_signature", r.Verified, r.Code())
+	}
+	if s := f.v.CredentialCacheStats(); s.Hits != 2 || s.Misses != 2 {
+		t.Fatalf("another issuer key: %+v, want a miss", s)
 	}
 
 	// Without the cache every presentation is a miss and nothing is counted.

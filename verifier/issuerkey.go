@@ -27,6 +27,9 @@ func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (
 	if v.s.pinned != nil {
 		return v.s.pinned, nil
 	}
+	if l := v.s.local; l != nil && l.Document != nil && iss == l.DID {
+		return did.IssuerKey(ctx, did.ResolverFunc(l.resolve), iss, hdr.KeyID())
+	}
 	if strings.HasPrefix(iss, "did:") {
 		ck := iss + "\x00" + hdr.KeyID()
 		if k, ok := v.keys.Get(ck); ok {

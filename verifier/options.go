@@ -32,6 +32,15 @@ type settings struct {
 	// The trust modes of offline inspection (see Inspecting).
 	pinned    jwk.Key
 	anyIssuer bool
+
+	local *LocalIssuer
+}
+
+// WithLocalIssuer names the issuer that runs in the same process: its keys
+// and status lists are read from l, never fetched nor cached past a change
+// (see LocalIssuer).
+func WithLocalIssuer(l *LocalIssuer) Option {
+	return func(s *settings) { s.local = l }
 }
 
 // WithFetcher makes every fetch (https issuer metadata, status lists and,

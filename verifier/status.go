@@ -38,7 +38,10 @@ func (v *Verifier) checkStatus(ctx context.Context, res *Result) error {
 	if uri == "" || err != nil {
 		return errcode.New(errcode.StatusInvalid, "status_list needs a uri and a non-negative integer idx")
 	}
-	s, err := v.status.Status(ctx, revocation.Reference{URI: uri, Idx: idx}, res.Issuer)
+	s, local, err := v.localStatus(ctx, uri, idx, res.Issuer)
+	if !local {
+		s, err = v.status.Status(ctx, revocation.Reference{URI: uri, Idx: idx}, res.Issuer)
+	}
 	if err != nil {
 		return err
 	}

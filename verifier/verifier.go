@@ -30,7 +30,8 @@ type Verifier struct {
 	verified *credentialCache         // issuer-signed JWTs already verified; nil when off
 	reg      *schemas.Registry        // validates delegation hops
 
-	policyDigest string // JCS digest of p, for receipts
+	localLists   *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
+	policyDigest string                      // JCS digest of p, for receipts
 }
 
 // New returns a verifier for policy p. Without options it fetches through
@@ -78,7 +79,8 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 	if s.resolver == nil {
 		s.resolver = did.NewCachingResolver(did.NewResolver(s.fetcher), s.cacheTTL, s.cacheEntries, s.now)
 	}
-	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now)}
+	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now),
+		localLists: ttlcache.New[*localList](s.cacheEntries, s.now)}
 	if !s.noCredentialCache {
 		v.verified = newCredentialCache(s.cacheEntries, s.cacheTTL, s.now)
 	}

@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
@@ -28,18 +32,42 @@ func addIssuerFlags(cmd *cobra.Command) {
 	cmd.Flags().String("public-url", "", "the issuer's public URL, as the server runs with (default from config)")
 }
 
+// roleValues are the token roles, for --role and its completion.
+var roleValues = []string{tokens.RoleAdmin, tokens.RoleIssuer, tokens.RoleAuditor}
+
 func newTokenCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens (opens the data directory directly)"}
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage API tokens (through the admin API with --server, else on a stopped server's data directory)",
+	}
 	var role, name string
+	var api apiFlags
 	create := &cobra.Command{
-		Use:   "create --role admin|issuer|auditor|reporter [--name N]",
+		Use:   "create --role admin|issuer|auditor|reporter [--name N] [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
 		Short: "Create a token and print it alone on stdout (only its hash is stored)",
-		Args:  cobra.NoArgs,
+		Long: "Create a token and print it alone on stdout (only its hash is stored).\n\n" +
+			"With --server it is made through POST /v1/admin/tokens with an admin token (a running server);\n" +
+			"without, on the data directory of a stopped server.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !tokens.ValidRole(role) {
 				return usageErr("--role must be admin, issuer, auditor or reporter")
 			}
-			return withStore(cmd, func(cfg config.Config, st store.Store) error {
+			if api.online() {
+				c, err := api.client(true)
+				if err != nil {
+					return err
+				}
+				var out struct {
+					Token string `json:"token"`
+				}
+				if err := c.doJSON(cmd.Context(), http.MethodPost, "/v1/admin/tokens", map[string]string{"role": role, "name": name}, http.StatusCreated, &out); err != nil {
+					return apiFailed(cmd, "token create", err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), out.Token)
+				return nil
+			}
+			return withStore(cmd, writeAccess("token create --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				secret, _, err := tokens.Create(cmd.Context(), st, role, name, "cli", time.Now())
 				if err != nil {
 					return err
@@ -51,57 +79,133 @@ func newTokenCmd() *cobra.Command {
 	}
 	create.Flags().StringVar(&role, "role", "", "admin, issuer, auditor or reporter")
 	create.Flags().StringVar(&name, "name", "", "a name to recognise the token by")
+	_ = create.RegisterFlagCompletionFunc("role", cobra.FixedCompletions(roleValues, cobra.ShellCompDirectiveNoFileComp))
 	addDataDirFlag(create)
+	api.add(create, "", "admin")
 
+	var listAPI apiFlags
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List tokens (never their secrets)",
+		Use:   "list [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
+		Short: "List tokens (never their secrets): id, role, name, created, state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, func(cfg config.Config, st store.Store) error {
-				ts, err := st.Tokens(cmd.Context())
+			var ts []store.Token
+			if listAPI.online() {
+				c, err := listAPI.client(true)
 				if err != nil {
 					return err
 				}
-				for _, t := range ts {
-					state := "active"
-					if t.RevokedAt != nil {
-						state = "revoked " + t.RevokedAt.Format(time.RFC3339)
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.CreatedAt.Format(time.RFC3339), state)
+				var out struct {
+					Tokens []struct {
+						ID        string     `json:"id"`
+						Name      string     `json:"name"`
+						Role      string     `json:"role"`
+						CreatedAt time.Time  `json:"created_at"`
+						RevokedAt *time.Time `json:"revoked_at"`
+					} `json:"tokens"`
 				}
-				return nil
-			})
+				if err := c.doJSON(cmd.Context(), http.MethodGet, "/v1/admin/tokens", nil, http.StatusOK, &out); err != nil {
+					return apiFailed(cmd, "token list", err)
+				}
+				for _, t := range out.Tokens {
+					ts = append(ts, store.Token{ID: t.ID, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt})
+				}
+			} else if err := withStore(cmd, readAccess, func(cfg config.Config, st store.Store) error {
+				var err error
+				ts, err = st.Tokens(cmd.Context())
+				return err
+			}); err != nil {
+				return err
+			}
+			for _, t := range ts {
+				state := "active"
+				if t.RevokedAt != nil {
+					state = "revoked " + t.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, t.Name, t.CreatedAt.Format(time.RFC3339), state)
+			}
+			return nil
 		},
 	}
 	addDataDirFlag(list)
+	listAPI.add(list, "", "admin")
 
+	var revokeAPI apiFlags
 	revoke := &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke a token",
+		Use:   "revoke ID [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
+		Short: "Revoke a token (its id, as token list shows it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(cmd, func(cfg config.Config, st store.Store) error {
+			id, err := trimmed(args[0], "the token ID")
+			if err != nil {
+				return err
+			}
+			if revokeAPI.online() {
+				c, err := revokeAPI.client(true)
+				if err != nil {
+					return err
+				}
+				if _, err := c.do(cmd.Context(), http.MethodDelete, "/v1/admin/tokens/"+url.PathEscape(id), nil, http.StatusNoContent); err != nil {
+					return apiFailed(cmd, "token revoke", err)
+				}
+				return nil
+			}
+			return withStore(cmd, writeAccess("token revoke ID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				now := time.Now().UTC()
-				return st.RevokeToken(cmd.Context(), args[0], now, auditEntry(now, "cli", "token.revoke", args[0], nil))
+				err := st.RevokeToken(cmd.Context(), id, now, auditEntry(now, "cli", "token.revoke", id, nil))
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					return errcode.New(errcode.NotFound, "no token %s (token list shows the ids)", id)
+				case errors.Is(err, store.ErrConflict):
+					return errcode.New(errcode.Conflict, "token %s is already revoked", id)
+				}
+				return err
 			})
 		},
 	}
 	addDataDirFlag(revoke)
+	revokeAPI.add(revoke, "", "admin")
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
 
+// algValues are the signing algorithms, for --alg and its completion.
+var algValues = []string{"ES256", "EdDSA"}
+
 func newKeysCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage the issuer's signing keys (opens the data directory directly)"}
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Manage the issuer's signing keys (through the admin API with --server, else on a stopped server's data directory)",
+	}
 	var alg string
+	var rotateAPI apiFlags
 	rotate := &cobra.Command{
-		Use:   "rotate [--alg ES256|EdDSA]",
-		Short: "Generate a new signing key; older keys stay published until retired",
-		Long:  "Generate a new signing key. A running server picks it up when restarted; use POST /v1/admin/keys/rotate to rotate a running server.",
-		Args:  cobra.NoArgs,
+		Use:   "rotate [--alg ES256|EdDSA] [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
+		Short: "Generate a new signing key and print its kid; older keys stay published until retired",
+		Long: "Generate a new signing key, which signs from then on; older keys stay published until retired.\n\n" +
+			"With --server the running server rotates (POST /v1/admin/keys/rotate, admin token); without,\n" +
+			"the data directory of a stopped server is changed (a running server's directory is refused).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, func(cfg config.Config, st store.Store) error {
+			if rotateAPI.online() {
+				c, err := rotateAPI.client(true)
+				if err != nil {
+					return err
+				}
+				var out struct {
+					KID string `json:"kid"`
+				}
+				var in any
+				if alg != "" {
+					in = map[string]string{"alg": alg}
+				}
+				if err := c.doJSON(cmd.Context(), http.MethodPost, "/v1/admin/keys/rotate", in, http.StatusOK, &out); err != nil {
+					return apiFailed(cmd, "keys rotate", err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), out.KID)
+				return nil
+			}
+			return withStore(cmd, writeAccess("keys rotate --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				if alg == "" {
 					alg = cfg.Issuer.KeyAlg
 				}
@@ -123,23 +227,43 @@ func newKeysCmd() *cobra.Command {
 		},
 	}
 	rotate.Flags().StringVar(&alg, "alg", "", "ES256 or EdDSA (default from config)")
+	_ = rotate.RegisterFlagCompletionFunc("alg", cobra.FixedCompletions(algValues, cobra.ShellCompDirectiveNoFileComp))
 	addIssuerFlags(rotate)
+	rotateAPI.add(rotate, "", "admin")
+	var retireAPI apiFlags
 	retire := &cobra.Command{
-		Use:   "retire KID",
+		Use:   "retire KID [--server URL --token ADMIN_TOKEN | --data-dir DIR]",
 		Short: "Stop publishing a non-active key; credentials it signed stop verifying",
-		Long:  "Retire a key. A running server picks it up when restarted; use POST /v1/admin/keys/retire to retire a key on a running server.",
-		Args:  cobra.ExactArgs(1),
+		Long: "Retire a key: it is no longer published, so credentials it signed stop verifying.\n\n" +
+			"With --server the running server retires it (POST /v1/admin/keys/retire, admin token); without,\n" +
+			"the data directory of a stopped server is changed (a running server's directory is refused).",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(cmd, func(cfg config.Config, st store.Store) error {
+			kid, err := trimmed(args[0], "the KID")
+			if err != nil {
+				return err
+			}
+			if retireAPI.online() {
+				c, err := retireAPI.client(true)
+				if err != nil {
+					return err
+				}
+				if err := c.doJSON(cmd.Context(), http.MethodPost, "/v1/admin/keys/retire", map[string]string{"kid": kid}, http.StatusOK, nil); err != nil {
+					return apiFailed(cmd, "keys retire", err)
+				}
+				return nil
+			}
+			return withStore(cmd, writeAccess("keys retire KID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				kr, err := openKeyRing(cmd.Context(), cfg, st)
 				if err != nil {
 					return err
 				}
-				return kr.Retire(cmd.Context(), args[0], "cli")
+				return kr.Retire(cmd.Context(), kid, "cli")
 			})
 		},
 	}
 	addIssuerFlags(retire)
+	retireAPI.add(retire, "", "admin")
 	cmd.AddCommand(rotate, retire)
 	return cmd
 }
@@ -151,7 +275,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "Check the audit log's hash chain; names the first broken entry (exit 1)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, func(cfg config.Config, st store.Store) error {
+			return withStore(cmd, readAccess, func(cfg config.Config, st store.Store) error {
 				checked, broken, err := st.VerifyAudit(cmd.Context())
 				if err != nil {
 					return err
@@ -166,7 +290,7 @@ func newAuditCmd() *cobra.Command {
 		},
 	}
 	addDataDirFlag(verify)
-	cmd.AddCommand(verify)
+	cmd.AddCommand(verify, newAuditListCmd())
 	return cmd
 }
 
@@ -178,9 +302,22 @@ func auditEntry(now time.Time, actor, action, target string, details map[string]
 	return &store.AuditEntry{Time: now, Actor: actor, Action: action, Target: target, Details: b}
 }
 
+// storeAccess says how an offline command uses the data directory: readers
+// may run beside a server (SQLite serves both); writers take the
+// directory's lock and refuse one a server holds, naming the online
+// command to use instead.
+type storeAccess struct {
+	write  bool
+	online string // the command to use against a running server
+}
+
+var readAccess = storeAccess{}
+
+func writeAccess(online string) storeAccess { return storeAccess{write: true, online: online} }
+
 // withStore loads the config, opens the data directory's store for fn and
 // closes it afterwards.
-func withStore(cmd *cobra.Command, fn func(cfg config.Config, st store.Store) error) error {
+func withStore(cmd *cobra.Command, access storeAccess, fn func(cfg config.Config, st store.Store) error) error {
 	cfg, err := loadConfig(cmd, adminFlags)
 	if err != nil {
 		return err
@@ -189,6 +326,13 @@ func withStore(cmd *cobra.Command, fn func(cfg config.Config, st store.Store) er
 	// must not quietly become a new, empty one.
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, dbFile)); err != nil && cfg.Store.URL == "" {
 		return usageErr("no agentcert database in %s (start `agentcert serve` with this data directory first, or pass --data-dir)", cfg.DataDir)
+	}
+	if access.write {
+		lock, err := lockDataDir(cfg.DataDir, "a running server keeps its keys and tokens in memory, so change them through its admin API: agentcert "+access.online)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
 	st, err := openStore(cmd.Context(), cfg)
 	if err != nil {

@@ -25,6 +25,7 @@ func TestDevYAMLEqualsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Default()
+	want.DerivePublicURL() // as loadConfig does
 	// An empty YAML list decodes as an empty, non-nil slice.
 	want.Verifier.Trusted, got.Verifier.Trusted = nil, nil
 	want.Verifier.RequiredClaims, got.Verifier.RequiredClaims = nil, nil

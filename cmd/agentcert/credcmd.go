@@ -28,8 +28,8 @@ func newIssueCmd() *cobra.Command {
 		Short: "Sign an SD-JWT VC offline with a private JWK and print it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if keyFile == "" || claimsFile == "" {
-				return usageErr("--key and --claims are required")
+			if err := requireFlags(cmd, "key", "claims"); err != nil {
+				return err
 			}
 			key, err := keyutil.ReadPrivateFile(keyFile)
 			if err != nil {
@@ -124,8 +124,8 @@ func newPresentCmd() *cobra.Command {
 		Short: "Select disclosures from a credential and add a key-binding JWT",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if credFile == "" || keyFile == "" || aud == "" || nonce == "" {
-				return usageErr("--credential, --key, --aud and --nonce are required")
+			if err := requireFlags(cmd, "credential", "key", "aud", "nonce"); err != nil {
+				return err
 			}
 			cred, key, err := readCredentialAndKey(credFile, keyFile)
 			if err != nil {

@@ -40,6 +40,8 @@ func newDIDCreateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&method, "method", "key", "DID method: key or jwk")
 	cmd.Flags().StringVar(&alg, "alg", "ES256", "key algorithm: ES256 (P-256) or EdDSA (Ed25519)")
+	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{"key", "jwk"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("alg", cobra.FixedCompletions(algValues, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&out, "out", "", "file to write the private JWK to (must not exist)")
 	return cmd
 }

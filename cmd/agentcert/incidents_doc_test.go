@@ -48,6 +48,8 @@ func runDocScript(t *testing.T, docPath, block, extraYAML string) (string, strin
 	script = strings.ReplaceAll(script, "127.0.0.1%3A8080", "127.0.0.1%3A"+p)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
+	// The script makes tokens through the admin API (the data directory is locked).
+	cmd.Env = append(os.Environ(), "ADMIN_TOKEN="+srv.value("bootstrap admin token (shown once, store it now): "))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s script failed: %v\n%s", docPath, err, out)

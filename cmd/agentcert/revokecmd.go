@@ -51,15 +51,34 @@ func newStatusChangeCmds() []*cobra.Command {
 // error.
 func newStatusChangeCmd(action, short string) *cobra.Command {
 	var reason, incident, note, serverURL, token string
+	who := "role auditor, or the issuer token that issued the credential"
+	reasonHelp := "reason code: " + strings.Join(issuer.Reasons, ", ") + " (required)"
+	long := short + ".\n\nREASON is one of " + strings.Join(issuer.Reasons, ", ") + "."
+	use := action + " ID --reason REASON [--incident REF] [--note TEXT] [--server URL] [--token T]"
+	if action == "reinstate" {
+		// Only auditors lift a suspension, and the reason recorded is why
+		// the suspension ends, not a revocation reason.
+		who = "role auditor; issuer tokens may not reinstate"
+		reasonHelp = "reason code recorded for the reinstatement: incident (the incident is resolved) or other (default other)"
+		long = short + ".\n\nThe suspension ends; --incident names the incident that was resolved and --note says how.\n" +
+			"REASON is recorded with the change: incident or other (default other)."
+		use = action + " ID [--reason incident|other] [--incident REF] [--note TEXT] [--server URL] [--token T]"
+	}
+	reasons := issuer.Reasons
+	if action == "reinstate" {
+		reasons = []string{"incident", "other"}
+	}
 	cmd := &cobra.Command{
-		Use:   action + " ID --reason REASON [--incident REF] [--note TEXT] [--server URL] [--token T]",
+		Use:   use,
 		Short: short,
-		Long: short + ".\n\nREASON is one of " + strings.Join(issuer.Reasons, ", ") +
-			". The API token (role auditor, or the issuer token that issued the credential) comes from --token or $" + tokenEnv + ".",
-		Args: cobra.ExactArgs(1),
+		Long:  long + " The API token (" + who + ") comes from --token or $" + tokenEnv + ".",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(issuer.Reasons, reason) {
-				return usageErr("--reason must be one of %s", strings.Join(issuer.Reasons, ", "))
+			if action == "reinstate" && reason == "" {
+				reason = "other"
+			}
+			if !slices.Contains(reasons, reason) {
+				return usageErr("--reason must be one of %s", strings.Join(reasons, ", "))
 			}
 			if token == "" {
 				token = os.Getenv(tokenEnv)
@@ -89,7 +108,8 @@ func newStatusChangeCmd(action, short string) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&reason, "reason", "", "reason code: "+strings.Join(issuer.Reasons, ", ")+" (required)")
+	f.StringVar(&reason, "reason", "", reasonHelp)
+	_ = cmd.RegisterFlagCompletionFunc("reason", cobra.FixedCompletions(reasons, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&incident, "incident", "", "incident reference (e.g. a ticket id)")
 	f.StringVar(&note, "note", "", "free-text note for the audit log")
 	f.StringVar(&serverURL, "server", defaultServer, "agentcert server URL")
@@ -106,10 +126,8 @@ func apiBase(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// postAPI posts body to endpoint with the bearer token. It returns the
-// indented JSON answer of a 200, or an *errcode.Error: the problem's code
-// and detail for an error answer, fetch_failed when the server cannot be
-// reached or answers something else.
+// postAPI posts body to endpoint (a full URL) with the bearer token and
+// returns the indented JSON answer of a 200.
 func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, error) {
 	return callAPI(ctx, http.MethodPost, endpoint, token, body, http.StatusOK)
 }
@@ -125,7 +143,7 @@ func callAPI(ctx context.Context, method, endpoint, token string, body []byte, w
 	}
 	req, err := http.NewRequestWithContext(ctx, method, endpoint, rd)
 	if err != nil {
-		return nil, errcode.Wrap(errcode.InvalidInput, err, "bad request URL")
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {

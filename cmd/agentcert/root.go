@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -18,9 +20,12 @@ func newRootCmd() *cobra.Command {
 		Short:         "Verifiable credentials for AI agents: issue, present, verify, revoke",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       readBuildInfo().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("config", "", "config file (YAML); defaults are the embedded dev settings")
-	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newDelegateCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd())
+	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newDelegateCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd(),
+		newCredentialsCmd(), newInspectCmd(), newVersionCmd(), newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
 	root.AddCommand(newReceiptCmd(), newReceiptsCmd(), newIncidentsCmd())
 	root.AddCommand(newStatusChangeCmds()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -51,9 +56,15 @@ func loadConfig(cmd *cobra.Command, bind map[string]string) (config.Config, erro
 		}
 	}
 	var cfg config.Config
-	if err := v.UnmarshalExact(&cfg); err != nil {
-		return config.Config{}, usageErr("config: %w", err)
+	if err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(durationHook, mapstructure.StringToSliceHookFunc(",")))); err != nil {
+		// mapstructure lists its errors after a header, one a line.
+		msg := err.Error()
+		if _, rest, ok := strings.Cut(msg, "\n\n"); ok {
+			msg = strings.Join(strings.Fields(strings.ReplaceAll(rest, "\n", "; ")), " ")
+		}
+		return config.Config{}, usageErr("config: %s", msg)
 	}
+	cfg.DerivePublicURL()
 	if err := cfg.Validate(); err != nil {
 		return config.Config{}, usageErr("%w", err)
 	}
@@ -76,6 +87,20 @@ func setDefaults(v *viper.Viper, prefix string, val reflect.Value) {
 		}
 		v.SetDefault(key, f.Interface())
 	}
+}
+
+// durationHook decodes durations and names a bad value with the form
+// expected (the default hook says only "invalid duration").
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) || from.Kind() != reflect.String {
+		return data, nil
+	}
+	s := data.(string)
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (use a number with a unit: 30s, 5m, 24h)", s)
+	}
+	return d, nil
 }
 
 func usageErr(format string, args ...any) error {

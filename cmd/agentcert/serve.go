@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/datadir"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/store/postgres"
@@ -51,7 +53,7 @@ func newServeCmd() *cobra.Command {
 	}
 	cmd.Flags().String("listen", "", "listen address (default 127.0.0.1:8080)")
 	cmd.Flags().String("data-dir", "", "data directory (default ./data)")
-	cmd.Flags().String("public-url", "", "public URL of this service (default http://127.0.0.1:8080)")
+	cmd.Flags().String("public-url", "", "public URL of this service (default http://LISTEN for a loopback listen address; required otherwise)")
 	return cmd
 }
 
@@ -76,34 +78,105 @@ func webDID(publicURL string) (string, error) {
 // issuerParts is the issuer side of a running service.
 type issuerParts struct {
 	store store.Store
+	lock  *datadir.Lock
+	kek   []byte // the key-encryption key, also for OpenID4VCI state
 	*issuer.Parts
 }
 
-// openIssuer opens the store and key ring and wires the issuer.
+// Close closes the store and then releases the data directory.
+func (p *issuerParts) Close() {
+	p.store.Close()
+	_ = p.lock.Release()
+}
+
+// openIssuer locks the data directory, then opens the store and key ring
+// and wires the issuer. Whatever the configuration lacks is found before
+// the database file is created.
 func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (*issuerParts, error) {
+	s, err := issuerSettingsFrom(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kekFile := kekPath(cfg)
+	env := os.Getenv(kekEnv)
+	kekMissing := env == "" && !fileExists(kekFile)
+	if kekMissing && !cfg.Issuer.GenerateKEK {
+		return nil, usageErr("the key-encryption key is missing: set $%s (32 random bytes, base64) or create %s (issuer.generate_kek is off)", kekEnv, kekFile)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	lock, err := lockDataDir(cfg.DataDir, "another `agentcert serve` runs on it; two servers never share a data directory")
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
+		_ = lock.Release()
 		return nil, err
 	}
-	parts, err := wireIssuer(ctx, cfg, st, reg)
-	if err != nil {
+	fail := func(err error) (*issuerParts, error) {
 		st.Close()
+		_ = lock.Release()
 		return nil, err
 	}
-	return &issuerParts{store: st, Parts: parts}, nil
+	if kekMissing {
+		// A new key-encryption key would not open the keys already stored.
+		keys, err := st.Keys(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if len(keys) > 0 {
+			return fail(usageErr("the key-encryption key file %s is missing, but the database %s holds %d issuer key(s) encrypted under it: restore the file from your backup or set $%s; no new key-encryption key is made for an existing database",
+				kekFile, filepath.Join(cfg.DataDir, dbFile), len(keys), kekEnv))
+		}
+	}
+	kek, err := issuer.LoadKEK(env, kekFile, cfg.Issuer.GenerateKEK)
+	if err != nil {
+		return fail(err)
+	}
+	parts, err := issuer.Open(ctx, st, kek, s, reg, newResolver(cfg), nil)
+	if err != nil {
+		return fail(err)
+	}
+	return &issuerParts{store: st, lock: lock, kek: kek, Parts: parts}, nil
+}
+
+// kekEnv names the environment variable that can hold the key-encryption key.
+const kekEnv = "AGENTCERT_KEY_ENCRYPTION_KEY"
+
+// kekPath is the key-encryption key file, relative paths under the data directory.
+func kekPath(cfg config.Config) string {
+	f := cfg.Issuer.KeyEncryptionKeyFile
+	if !filepath.IsAbs(f) {
+		f = filepath.Join(cfg.DataDir, f)
+	}
+	return f
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// lockDataDir takes the data directory's lock; a held one is a usage error
+// that says why (why) and what to do instead.
+func lockDataDir(dir, why string) (*datadir.Lock, error) {
+	l, err := datadir.Acquire(dir)
+	var le *datadir.LockedError
+	if errors.As(err, &le) {
+		return nil, usageErr("%v: %s", le, why)
+	}
+	return l, err
 }
 
 // wireOID4VCI wires OpenID4VCI issuance over the issuer.
 func wireOID4VCI(cfg config.Config, parts *issuerParts) (*oid4vci.Service, error) {
-	kek, _, err := issuerSettings(cfg)
-	if err != nil {
-		return nil, err
-	}
 	st, ok := parts.store.(oid4vci.State)
 	if !ok {
 		return nil, fmt.Errorf("the %T store keeps no OpenID4VCI state", parts.store)
 	}
-	return server.NewOID4VCI(cfg, st, parts.Service, kek, newResolver(cfg), nil)
+	return server.NewOID4VCI(cfg, st, parts.Service, parts.kek, newResolver(cfg), nil)
 }
 
 // dbFile is the SQLite database's name in the data directory.
@@ -130,24 +203,17 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return st, nil
 }
 
-// issuerSettings loads the key-encryption key and the issuer's settings.
-func issuerSettings(cfg config.Config) ([]byte, issuer.Settings, error) {
-	kekFile := cfg.Issuer.KeyEncryptionKeyFile
-	if !filepath.IsAbs(kekFile) {
-		kekFile = filepath.Join(cfg.DataDir, kekFile)
-	}
-	kek, err := issuer.LoadKEK(os.Getenv("AGENTCERT_KEY_ENCRYPTION_KEY"), kekFile, cfg.Issuer.GenerateKEK)
-	if err != nil {
-		return nil, issuer.Settings{}, err
-	}
+// issuerSettingsFrom derives the issuer's settings (and its did:web) from
+// the config; it touches no file.
+func issuerSettingsFrom(cfg config.Config) (issuer.Settings, error) {
 	var id string
 	if cfg.Issuer.DIDMethod == "web" {
+		var err error
 		if id, err = webDID(cfg.PublicURL); err != nil {
-			return nil, issuer.Settings{}, err
+			return issuer.Settings{}, usageErr("%w", err)
 		}
 	}
-	s, err := settingsFrom(cfg, id)
-	return kek, s, err
+	return settingsFrom(cfg, id)
 }
 
 // settingsFrom takes the issuer's settings from the typed configuration;
@@ -167,18 +233,14 @@ func settingsFrom(cfg config.Config, webDID string) (issuer.Settings, error) {
 	}, nil
 }
 
-// wireIssuer wires the issuer over an open store.
-func wireIssuer(ctx context.Context, cfg config.Config, st store.Store, reg *schemas.Registry) (*issuer.Parts, error) {
-	kek, s, err := issuerSettings(cfg)
+// openKeyRing loads the issuer's key ring alone (for keys rotate and
+// retire). It never creates a key-encryption key.
+func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issuer.KeyRing, error) {
+	s, err := issuerSettingsFrom(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return issuer.Open(ctx, st, kek, s, reg, newResolver(cfg), nil)
-}
-
-// openKeyRing loads the issuer's key ring alone (for keys rotate).
-func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issuer.KeyRing, error) {
-	kek, s, err := issuerSettings(cfg)
+	kek, err := issuer.LoadKEK(os.Getenv(kekEnv), kekPath(cfg), false)
 	if err != nil {
 		return nil, err
 	}
@@ -193,13 +255,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := server.Options{Config: cfg, Logger: log, Schemas: reg}
+	var own *issuerParts
 	var st store.Store
 	if cfg.Issuer.Enabled {
 		parts, err := openIssuer(ctx, cfg, reg)
 		if err != nil {
 			return err
 		}
-		defer parts.store.Close()
+		own = parts
+		defer parts.Close()
 		st = parts.store
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
 		if opts.OID4VCI, err = wireOID4VCI(cfg, parts); err != nil {
@@ -215,9 +279,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	local := ""
 	if opts.Issuer != nil {
 		local = opts.Issuer.Keys().Issuer()
-		if kek, _, err = issuerSettings(cfg); err != nil {
-			return err
-		}
+		kek = own.kek
 	}
 	if opts.Receipts, err = receiptSigner(cfg, kek, local); err != nil {
 		return err
@@ -242,6 +304,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return err
 		}
 		vopts := []verifier.Option{verifier.WithNonces(opts.Nonces)}
+		if own != nil {
+			// Whether it is trusted is the policy's business; where its
+			// keys and lists come from is this process.
+			vopts = append(vopts, verifier.WithLocalIssuer(localIssuer(cfg.PublicURL, own.Parts)))
+		}
 		if opts.Receipts != nil {
 			vopts = append(vopts, verifier.WithReceipts(opts.Receipts))
 		}
@@ -251,17 +318,17 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	if opts.Issuer != nil {
 		keys, sig := opts.Issuer.Keys(), opts.Receipts
-		own := newResolver(cfg)
+		ownRes := newResolver(cfg)
 		if strings.HasPrefix(local, "did:web:") {
 			// Receipts this service signed are checked against its own document.
-			own = withOwnDocument(own, local, func() (*did.Document, error) { return server.DIDDocument(local, keys.PublicKeys(), sig) })
+			ownRes = withOwnDocument(ownRes, local, func() (*did.Document, error) { return server.DIDDocument(local, keys.PublicKeys(), sig) })
 		}
 		ist, ok := st.(incident.Store)
 		if !ok {
 			return fmt.Errorf("the %T store keeps no incidents", st)
 		}
 		if opts.Incidents, err = incident.New(ist, opts.Statuses, incident.Config{
-			Issuer: local, StatusListPrefix: opts.Issuer.StatusURI(""), Keys: receipt.DIDKeys(own),
+			Issuer: local, StatusListPrefix: opts.Issuer.StatusURI(""), Keys: receipt.DIDKeys(ownRes),
 		}); err != nil {
 			return err
 		}
@@ -277,16 +344,17 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "issuer", cfg.Issuer.Enabled, "verifier", cfg.Verifier.Enabled)
+	addr := listenAddr(cfg.Listen, ln.Addr())
+	fmt.Fprintf(stdout, "listening on http://%s\n", addr)
+	log.Info("serving", "addr", addr, "public_url", cfg.PublicURL, "issuer", cfg.Issuer.Enabled, "verifier", cfg.Verifier.Enabled)
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped")
 	return err
 }
 
 // refreshKeys reloads the key ring every interval until ctx ends, so that
-// a rotation or retirement made on another node sharing the database (or by
-// `agentcert keys` on this one) is used here within one interval.
+// a rotation or retirement made on another node sharing the database is
+// used here within one interval.
 func refreshKeys(ctx context.Context, kr *issuer.KeyRing, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -304,6 +372,18 @@ func refreshKeys(ctx context.Context, kr *issuer.KeyRing, interval time.Duration
 			log.Info("signing keys changed in the store", "active", kr.Active().KeyID())
 		}
 	}
+}
+
+// listenAddr is the address to report for a listener opened on listen: the
+// host as configured (0.0.0.0 stays 0.0.0.0, not the dual-stack [::]) with
+// the port actually bound.
+func listenAddr(listen string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(listen)
+	tcp, ok := bound.(*net.TCPAddr)
+	if err != nil || !ok || host == "" {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
 // bootstrapToken creates the first admin token when the store has none and

@@ -305,7 +305,7 @@ func TestServerAPI(t *testing.T) {
 	t.Run("unauthorized", func(t *testing.T) {
 		revokedTok, revokedID := issueNamedToken(t, dir, "issuer", "to-revoke")
 		ts.issue(t, revokedTok, issueRequest(agent)) // works before revocation
-		mustRun(t, dir, "token", "revoke", revokedID, "--data-dir", dir)
+		mustRun(t, dir, "token", "revoke", revokedID, "--server", ts.URL, "--token", ts.AdminToken)
 		for name, tok := range map[string]string{
 			"no token":      "",
 			"unknown token": "act_" + randomHex(32),

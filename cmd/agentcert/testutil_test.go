@@ -83,7 +83,9 @@ func startServer(t *testing.T, dataDir string, extraEnv ...string) *testServer {
 	if lastErr != nil {
 		t.Fatalf("start server: %v", lastErr)
 	}
+	servers.Store(dataDir, ts)
 	t.Cleanup(func() {
+		servers.Delete(dataDir)
 		ts.mu.Lock()
 		running := ts.cmd != nil && !ts.hasExited()
 		ts.mu.Unlock()
@@ -361,17 +363,23 @@ func issueToken(t *testing.T, dataDir, role string) string {
 	return secret
 }
 
-// issueNamedToken creates a token and returns its secret and id.
+// issueNamedToken creates a token and returns its secret and id. While a
+// test server runs on dataDir the token is made through its admin API
+// (the data directory is locked), otherwise on the directory itself.
 func issueNamedToken(t *testing.T, dataDir, role, name string) (secret, id string) {
 	t.Helper()
 	if name == "" {
 		name = fmt.Sprintf("%s-%d", role, time.Now().UnixNano())
 	}
-	secret = mustRun(t, dataDir, "token", "create", "--role", role, "--name", name, "--data-dir", dataDir)
+	where := []string{"--data-dir", dataDir}
+	if ts := runningServer(dataDir); ts != nil {
+		where = []string{"--server", ts.URL, "--token", ts.AdminToken}
+	}
+	secret = mustRun(t, dataDir, append([]string{"token", "create", "--role", role, "--name", name}, where...)...)
 	if !strings.HasPrefix(secret, "act_") {
 		t.Fatalf("token create printed %q", secret)
 	}
-	for _, line := range strings.Split(mustRun(t, dataDir, "token", "list", "--data-dir", dataDir), "\n") {
+	for _, line := range strings.Split(mustRun(t, dataDir, append([]string{"token", "list"}, where...)...), "\n") {
 		f := strings.Split(line, "\t")
 		if len(f) >= 3 && f[1] == role && f[2] == name {
 			return secret, f[0]
@@ -379,6 +387,24 @@ func issueNamedToken(t *testing.T, dataDir, role, name string) (secret, id strin
 	}
 	t.Fatalf("token %q not in token list", name)
 	return "", ""
+}
+
+// servers maps a data directory to the test server started on it.
+var servers sync.Map
+
+// runningServer returns the test server running on dataDir, or nil.
+func runningServer(dataDir string) *testServer {
+	v, ok := servers.Load(dataDir)
+	if !ok {
+		return nil
+	}
+	ts := v.(*testServer)
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.cmd == nil || ts.hasExited() {
+		return nil
+	}
+	return ts
 }
 
 // wantProblem checks that a response is problem+json with the status and code.

@@ -27,6 +27,7 @@ import (
 type vproc struct {
 	url, stdout string
 	cmd         *exec.Cmd
+	stderr      *lockedBuffer
 }
 
 // startFromConfig starts the binary with the YAML config text (which must
@@ -37,18 +38,26 @@ func startFromConfig(t *testing.T, dir, yaml string, args ...string) *vproc {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binPath, append([]string{"serve", "--config", cfg}, args...)...)
+	return startProc(t, dir, nil, append([]string{"serve", "--config", cfg}, args...)...)
+}
+
+// startProc starts the binary with args (a serve command) and extra
+// environment in dir and waits until it listens.
+func startProc(t *testing.T, dir string, env []string, args ...string) *vproc {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &vproc{cmd: cmd}
+	p := &vproc{cmd: cmd, stderr: stderr}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()

@@ -17,12 +17,12 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	var presFile, aud, nonce, issuerJWK, now, serverURL, action, attrs, receiptOut string
+	var presFile, aud, nonce, issuerJWK, now, serverURL, token, action, attrs, receiptOut string
 	var trust []string
 	var noKB, noStatus, asJSON, trustAny bool
 	var maxKBAge time.Duration
 	cmd := &cobra.Command{
-		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] (--trust ISS... | --issuer-jwk FILE | --trust-any) [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--server URL] [--json]",
+		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] (--trust ISS... | --issuer-jwk FILE | --trust-any) [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--action A [--request JSON]] [--server URL [--token T]] [--json]",
 		Short: "Verify a presentation (exit 0 verified, 1 not verified, 2 usage error)",
 		Long: `Verify a presentation offline: issuer signature (the issuer's DID is resolved, or --issuer-jwk pins
 its key), disclosures, key binding, and the credential's status list (fetched and verified; --no-status
@@ -41,6 +41,9 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 			if cmd.Flags().Changed("max-kb-age") && maxKBAge <= 0 {
 				return usageErr("--max-kb-age must be a positive duration")
 			}
+			if token != "" && serverURL == "" {
+				return usageErr("--token is sent to a remote verifier; it needs --server")
+			}
 			if issuerJWK != "" && len(trust) > 0 {
 				return usageErr("--issuer-jwk pins the issuer's key, which replaces --trust; give one of them")
 			}
@@ -54,6 +57,9 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 				return usageErr("no issuer is trusted: give --trust ISSUER (repeatable), --issuer-jwk FILE, or --trust-any to accept any issuer whose key resolves (inspection only)")
 			}
 			if serverURL != "" {
+				if token == "" {
+					token = os.Getenv(tokenEnv)
+				}
 				for _, local := range []string{"trust", "issuer-jwk", "trust-any", "no-kb", "no-status", "max-kb-age", "now", "config"} {
 					if cmd.Flags().Changed(local) {
 						return usageErr("--%s applies to local verification; with --server the remote verifier's policy decides", local)
@@ -78,7 +84,7 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 			}
 			var res *verifier.Result
 			if serverURL != "" {
-				if res, err = remoteVerify(cmd.Context(), serverURL, req); err != nil {
+				if res, err = remoteVerify(cmd.Context(), serverURL, token, req); err != nil {
 					return &exitError{code: exitUsage, err: err}
 				}
 			} else {
@@ -150,6 +156,7 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 	f.DurationVar(&maxKBAge, "max-kb-age", 0, "maximum KB-JWT age (default from config, 5m)")
 	f.StringVar(&now, "now", "", "verify as of this time (RFC 3339)")
 	f.StringVar(&serverURL, "server", "", "use the remote verifier at this base URL (POST /v1/verify)")
+	f.StringVar(&token, "token", "", "bearer token for a remote verifier that requires one (verifier.require_token; default $"+tokenEnv+")")
 	f.StringVar(&action, "action", "", "also decide whether this action (resource:verb) is allowed; a denied action exits 1")
 	f.StringVar(&attrs, "request", "", `request attributes for the decision, as JSON (e.g. '{"amount":120,"currency":"EUR"}')`)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -165,31 +172,20 @@ func writeReceipt(file string, res *verifier.Result) error {
 	return os.WriteFile(file, []byte(res.Receipt+"\n"), 0o600)
 }
 
-// remoteVerify posts req to a verifier's /v1/verify.
-func remoteVerify(ctx context.Context, base string, req verifier.Request) (*verifier.Result, error) {
+// remoteVerify posts req to a verifier's /v1/verify, with the bearer token
+// when one is given.
+func remoteVerify(ctx context.Context, base, token string, req verifier.Request) (*verifier.Result, error) {
+	base, err := apiBase(base)
+	if err != nil {
+		return nil, err
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/v1/verify", bytes.NewReader(body))
+	b, err := (&apiClient{base: base, token: token}).do(ctx, http.MethodPost, "/v1/verify", body, http.StatusOK)
 	if err != nil {
-		return nil, fmt.Errorf("--server: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	if t := os.Getenv("AGENTCERT_TOKEN"); t != "" {
-		hr.Header.Set("Authorization", "Bearer "+t)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("remote verifier: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, fmt.Errorf("remote verifier: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("remote verifier answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("remote verifier: %s", oneLine(err))
 	}
 	var res verifier.Result
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -212,11 +208,21 @@ func printVerify(w io.Writer, out *verifier.Result, asJSON bool) error {
 		}
 		return nil
 	}
-	fmt.Fprintf(w, "VERIFIED\nissuer:  %s\nsubject: %s\nvct:     %s\n", out.Issuer, out.Subject, out.VCT)
+	// One headline says both: what was verified, and what was decided.
 	if d := out.Decision; d != nil {
-		verdict := "DENIED"
-		if d.Allowed {
-			verdict = "ALLOWED"
+		verdict := "ALLOWED"
+		if !d.Allowed {
+			verdict = "DENIED (" + string(d.Code) + ")"
+		}
+		fmt.Fprintf(w, "VERIFIED, action %s %s\n", d.Action, verdict)
+	} else {
+		fmt.Fprintln(w, "VERIFIED")
+	}
+	fmt.Fprintf(w, "issuer:  %s\nsubject: %s\nvct:     %s\n", out.Issuer, out.Subject, out.VCT)
+	if d := out.Decision; d != nil {
+		verdict := "ALLOWED"
+		if !d.Allowed {
+			verdict = "DENIED " + string(d.Code)
 		}
 		fmt.Fprintf(w, "action:  %s %s (%s)\n", d.Action, verdict, d.Reason)
 	}

@@ -17,7 +17,7 @@ import (
 // Config is the whole configuration of one agentcert process.
 type Config struct {
 	Listen    string `mapstructure:"listen"`     // address to listen on
-	PublicURL string `mapstructure:"public_url"` // URL clients use to reach this service; the did:web is derived from it
+	PublicURL string `mapstructure:"public_url"` // URL clients use to reach this service; the did:web is derived from it (empty: derived from a loopback listen address)
 	DataDir   string `mapstructure:"data_dir"`   // SQLite file, key-encryption key file (dev)
 	LogLevel  string `mapstructure:"log_level"`  // debug | info | warn | error
 
@@ -140,7 +140,7 @@ const MinStatusListSize = 131072
 func Default() Config {
 	return Config{
 		Listen:    "127.0.0.1:8080",
-		PublicURL: "http://127.0.0.1:8080",
+		PublicURL: "",
 		DataDir:   "./data",
 		LogLevel:  "info",
 		HTTP: HTTP{
@@ -187,9 +187,32 @@ func Default() Config {
 	}
 }
 
-// Validate checks every value and returns all problems found, each naming
-// its key.
+// DerivePublicURL fills an empty PublicURL from a loopback listen address
+// (http://127.0.0.1:9300 for listen 127.0.0.1:9300), so that a development
+// server on another port serves the DID it signs with. Any other listen
+// address leaves it empty: only the operator knows the URL clients use, and
+// Validate then refuses an issuer without one.
+func (c *Config) DerivePublicURL() {
+	if c.PublicURL != "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil || port == "" || port == "0" {
+		return
+	}
+	if host == "localhost" {
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		return
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		c.PublicURL = "http://" + net.JoinHostPort(ip.String(), port)
+	}
+}
+
+// Validate completes the derived values (DerivePublicURL), then checks
+// every value and returns all problems found, each naming its key.
 func (c *Config) Validate() error {
+	c.DerivePublicURL()
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
@@ -197,7 +220,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if c.PublicURL == "" {
+		if c.Issuer.Enabled {
+			bad("public_url", "is required when listen (%s) is not a loopback address: set it (or --public-url) to the URL clients use; the issuer's DID comes from it", c.Listen)
+		}
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("public_url", "%q is not an http(s) URL", c.PublicURL)
 	} else if u.RawQuery != "" || u.Fragment != "" {
 		bad("public_url", "%q must not have a query or fragment", c.PublicURL)

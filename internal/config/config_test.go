@@ -7,8 +7,54 @@ import (
 
 func TestDefaultIsValid(t *testing.T) {
 	c := Default()
+	c.DerivePublicURL()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the embedded defaults must validate: %v", err)
+	}
+	if c.PublicURL != "http://127.0.0.1:8080" {
+		t.Fatalf("the defaults' public URL is %q, want it derived from listen", c.PublicURL)
+	}
+}
+
+// TestPublicURLDerivedOnlyFromLoopback: a loopback listen address gives
+// the public URL; any other leaves it to the operator, and an issuer
+// without one is refused.
+func TestPublicURLDerivedOnlyFromLoopback(t *testing.T) {
+	for listen, want := range map[string]string{
+		"127.0.0.1:9300": "http://127.0.0.1:9300",
+		"localhost:9300": "http://localhost:9300",
+		"[::1]:9300":     "http://[::1]:9300",
+		"127.0.0.2:80":   "http://127.0.0.2:80",
+		"0.0.0.0:8080":   "",
+		"[::]:8080":      "",
+		"10.0.0.1:8080":  "",
+		":8080":          "",
+		"127.0.0.1:0":    "",
+	} {
+		c := Default()
+		c.Listen = listen
+		c.DerivePublicURL()
+		if c.PublicURL != want {
+			t.Errorf("listen %s: public URL %q, want %q", listen, c.PublicURL, want)
+		}
+		err := c.Validate()
+		if want == "" && (err == nil || !strings.Contains(err.Error(), "public_url: is required")) {
+			t.Errorf("listen %s without a public URL: %v, want public_url required", listen, err)
+		}
+		if want != "" && err != nil {
+			t.Errorf("listen %s: %v", listen, err)
+		}
+	}
+	c := Default()
+	c.Listen, c.PublicURL = "127.0.0.1:9300", "https://issuer.example"
+	c.DerivePublicURL()
+	if c.PublicURL != "https://issuer.example" {
+		t.Errorf("a set public URL was replaced by %q", c.PublicURL)
+	}
+	v := Default()
+	v.Listen, v.Issuer.Enabled = "0.0.0.0:8081", false
+	if err := v.Validate(); err != nil {
+		t.Errorf("a verifier-only config needs no public URL: %v", err)
 	}
 }
 

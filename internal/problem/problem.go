@@ -21,7 +21,9 @@ type Problem struct {
 	Detail   string       `json:"detail,omitempty"`
 	Code     errcode.Code `json:"code"`
 	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
+	// RequestID is the request's X-Request-Id, to quote when reporting it.
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
 }
 
 // FieldError names one failing JSON location of a request.

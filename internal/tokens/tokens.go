@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -73,7 +72,7 @@ func Create(ctx context.Context, st Store, role, name, actor string, now time.Ti
 	}
 	secret, id, hash := New()
 	t := records.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
-	details, _ := json.Marshal(map[string]string{"role": role, "name": name})
+	details := records.AuditDetails(ctx, map[string]any{"role": role, "name": name})
 	if err := st.CreateToken(ctx, t, &records.AuditEntry{Time: now.UTC(), Actor: actor, Action: "token.create", Target: id, Details: details}); err != nil {
 		return "", records.Token{}, err
 	}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/spf13/cobra"
+)
+
+// apiFlags are --server and --token of the commands that talk to a running
+// agentcert's API.
+type apiFlags struct {
+	server string
+	token  string
+}
+
+// add registers --server (default def; "" makes the command offline unless
+// given) and --token.
+func (a *apiFlags) add(cmd *cobra.Command, def, role string) {
+	cmd.Flags().StringVar(&a.server, "server", def, "agentcert server URL")
+	cmd.Flags().StringVar(&a.token, "token", "", "API bearer token, role "+role+" (default $"+tokenEnv+")")
+}
+
+// online reports whether --server was given (or defaults to a server).
+func (a *apiFlags) online() bool { return a.server != "" }
+
+// client checks the flags and returns a client; needToken makes a missing
+// token a usage error.
+func (a *apiFlags) client(needToken bool) (*apiClient, error) {
+	base, err := apiBase(a.server)
+	if err != nil {
+		return nil, err
+	}
+	tok := a.token
+	if tok == "" {
+		tok = os.Getenv(tokenEnv)
+	}
+	if needToken && tok == "" {
+		return nil, usageErr("--token (or $%s) is required", tokenEnv)
+	}
+	return &apiClient{base: base, token: tok}, nil
+}
+
+// apiClient calls one agentcert server.
+type apiClient struct {
+	base  string
+	token string
+}
+
+// do sends method path with body (nil for none) and returns the answer's
+// body when its status is want. Any other answer is an *errcode.Error with
+// the problem's code (see problemError); an unreachable server is
+// fetch_failed.
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte, want int, hdr ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "bad request URL")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server could not be reached")
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse+1))
+	if err != nil {
+		return nil, errcode.Wrap(errcode.FetchFailed, err, "reading the answer failed")
+	}
+	if len(b) > maxAPIResponse {
+		return nil, errcode.New(errcode.FetchFailed, "the answer exceeds %d bytes", maxAPIResponse)
+	}
+	if resp.StatusCode != want {
+		return nil, problemError(resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+// doJSON is do that decodes a JSON answer into out.
+func (c *apiClient) doJSON(ctx context.Context, method, path string, in any, want int, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+	}
+	b, err := c.do(ctx, method, path, body, want)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return errcode.Wrap(errcode.FetchFailed, err, "the server's answer is not the JSON expected")
+	}
+	return nil
+}
+
+// indentJSON pretty-prints a JSON answer, with a final newline.
+func indentJSON(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	if err := json.Indent(&out, bytes.TrimSpace(b), "", "  "); err != nil {
+		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server's answer is not JSON")
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// apiFailed reports a failed API call on stderr and returns exit 1: the
+// command was well formed, the server said no (or could not be reached).
+func apiFailed(cmd *cobra.Command, what string, err error) error {
+	fmt.Fprintf(cmd.ErrOrStderr(), "agentcert: %s: %s\n", what, oneLine(err))
+	return &exitError{code: exitNotVerified, err: err}
+}
+
+// trimmed is s without surrounding space, or a usage error naming what when
+// that leaves nothing.
+func trimmed(s, what string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", usageErr("%s is empty", what)
+	}
+	return strings.TrimSpace(s), nil
+}
+
+// requireFlags is a usage error naming exactly the flags among names that
+// were left empty, or nil when all have a value.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f != nil && f.Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return usageErr("%s is required", missing[0])
+	}
+	return usageErr("%s are required", strings.Join(missing, ", "))
+}
