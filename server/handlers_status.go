@@ -82,9 +82,13 @@ func prefersVCJWT(accept string) bool {
 		}
 		q := 1.0
 		if v, ok := params["q"]; ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
+			// RFC 9110 12.4.2: a qvalue is 0 to 1; a range with any other
+			// weight is malformed and ignored.
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f >= 0 && f <= 1) {
+				continue
 			}
+			q = f
 		}
 		if q > best[mt] {
 			best[mt] = q
