@@ -36,6 +36,7 @@ type Claims struct {
 	Action        string      `json:"action,omitempty"`
 	RequestDigest string      `json:"request_digest,omitempty"` // Digest of the request object
 	Decision      *Decision   `json:"decision,omitempty"`
+	Approval      *Approval   `json:"approval,omitempty"` // the approval asked for or used
 	PolicyDigest  string      `json:"policy_digest,omitempty"`
 	Status        *Status     `json:"status,omitempty"`
 }
@@ -67,6 +68,16 @@ type Agent struct {
 type Decision struct {
 	Allowed bool   `json:"allowed"`
 	Reason  string `json:"reason,omitempty"` // a code when denied
+}
+
+// Approval records a person's approval of the action: on an
+// approval_required decision, the approval request (digest and nonce, no
+// approver); on an allowed one, the approval used, with its approver.
+type Approval struct {
+	Digest    string `json:"digest"` // JCS digest of the request object
+	Nonce     string `json:"nonce"`
+	Principal string `json:"principal,omitempty"`
+	Approver  string `json:"approver,omitempty"` // the approver's DID, when an approval was used
 }
 
 // Status is what was learned about revocation, and how fresh it was.
@@ -106,7 +117,14 @@ func (c *Claims) check() error {
 	case len(c.Chain) > maxChain:
 		return bad("the chain has more than %d subjects", maxChain)
 	}
-	for _, s := range append([]string{c.Issuer, c.ID, c.Reference, c.Error, c.ErrorDescription, c.Audience, c.Subject, c.Principal, c.Action, c.RequestDigest, c.PolicyDigest}, c.Chain...) {
+	strs := []string{c.Issuer, c.ID, c.Reference, c.Error, c.ErrorDescription, c.Audience, c.Subject, c.Principal, c.Action, c.RequestDigest, c.PolicyDigest}
+	if a := c.Approval; a != nil {
+		if a.Digest == "" || a.Nonce == "" {
+			return bad("approval needs a digest and a nonce")
+		}
+		strs = append(strs, a.Digest, a.Nonce, a.Principal, a.Approver)
+	}
+	for _, s := range append(strs, c.Chain...) {
 		if len(s) > maxString {
 			return bad("a claim is longer than %d bytes", maxString)
 		}

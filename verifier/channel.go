@@ -169,7 +169,10 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *ht
 	res.Error = nil
 	if opts.Action != nil {
 		if action, attrs := opts.Action(r); action != "" {
-			d := Authorize(res.Claims, action, attrs, now.Add(-c.v.p.Leeway))
+			d := authorize(res.Claims, action, attrs, now.Add(-c.v.p.Leeway), c.v.authzOptions())
+			if d.Code == errcode.ApprovalRequired {
+				c.v.settleApproval(r.Context(), &d, &res, attrs, opts.Audience, r.Header.Get(HeaderApproval))
+			}
 			res.Decision = &d
 		}
 	}
@@ -404,7 +407,7 @@ func (c *Channel) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		return
 	}
 	if res.Decision != nil && !res.Decision.Allowed {
-		deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
+		denyDecision(w, res.Decision)
 		return
 	}
 	action := ""

@@ -19,6 +19,10 @@ const HeaderAgentCredential = "Agent-Credential"
 // to the agent, on every answer the middleware gives after verifying.
 const HeaderReceipt = "Agent-Credential-Receipt"
 
+// HeaderApproval carries a person's approval (package approval) of the
+// request it comes with, for an action that needs one.
+const HeaderApproval = "Agent-Approval"
+
 // MiddlewareOptions configures Middleware.
 type MiddlewareOptions struct {
 	// Audience is this service's identifier; the KB-JWT aud must equal it.
@@ -99,7 +103,7 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
 				return
 			}
-			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces}
+			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces, Approval: r.Header.Get(HeaderApproval)}
 			if opts.Action != nil {
 				req.Action, req.Attributes = opts.Action(r)
 			}
@@ -118,7 +122,7 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 				return
 			}
 			if res.Decision != nil && !res.Decision.Allowed {
-				deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
+				denyDecision(w, res.Decision)
 				return
 			}
 			if !admit(w, v, &opts, req.Action, res) {
@@ -136,6 +140,18 @@ func record(ctx context.Context, sink receipt.Sink, jwt string) error {
 		return err
 	}
 	return sink.Put(ctx, receipt.Record{Receipt: jwt, Claims: *c})
+}
+
+// denyDecision answers a denied action: 403 problem+json with the
+// decision's code; an approval_required decision carries its approval
+// request (member approval_request), which the agent has a person of its
+// principal approve and sends back in the Agent-Approval header.
+func denyDecision(w http.ResponseWriter, d *Decision) {
+	var extra map[string]any
+	if d.ApprovalRequest != nil {
+		extra = map[string]any{"approval_request": d.ApprovalRequest}
+	}
+	denyWith(w, http.StatusForbidden, d.Code, d.Reason, extra)
 }
 
 func deny(w http.ResponseWriter, status int, code errcode.Code, detail string) {
