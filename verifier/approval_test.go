@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -112,6 +115,10 @@ func (f *approvalFixture) approverCred(signer jwk.Key, iss string, key jwk.Key, 
 
 // present makes a presentation of a credential with perms.
 func (f *approvalFixture) present(perms ...map[string]any) string {
+	return f.presentNonce("n", perms...)
+}
+
+func (f *approvalFixture) presentNonce(nonce string, perms ...map[string]any) string {
 	ps := make([]any, len(perms))
 	for i, p := range perms {
 		ps[i] = p
@@ -124,7 +131,7 @@ func (f *approvalFixture) present(perms ...map[string]any) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	pres, err := sdjwt.Present(cred, nil, &sdjwt.KBOptions{Key: f.agent, Audience: apAudience, Nonce: "n", IssuedAt: f.now})
+	pres, err := sdjwt.Present(cred, nil, &sdjwt.KBOptions{Key: f.agent, Audience: apAudience, Nonce: nonce, IssuedAt: f.now})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -348,5 +355,58 @@ func TestDelegationKeepsApproval(t *testing.T) {
 				t.Fatalf("code %s", errcode.CodeOf(err))
 			}
 		})
+	}
+}
+
+// The middleware takes the approval in Agent-Approval and answers
+// approval_required with the approval request.
+func TestMiddlewareApproval(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	nonces, err := NewNonces(nil, time.Minute, func() time.Time { return f.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Action: func(r *http.Request) (string, map[string]any) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
+		return "payments:initiate", pay(n)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	call := func(amount int, approvalToken string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := nonces.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if approvalToken != "" {
+			req.Header.Set(HeaderApproval, approvalToken)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	if rec, _ := call(50, ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("small payment: %d %s", rec.Code, rec.Body)
+	}
+	rec, body := call(250, "")
+	if rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalRequired) || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("large payment: %d %s", rec.Code, rec.Body)
+	}
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s: %v", raw, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, _ := call(250, tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("approved: %d %s", rec.Code, rec.Body)
+	}
+	if rec, body := call(250, tok); rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalReplayed) {
+		t.Fatalf("replayed: %d %s", rec.Code, rec.Body)
 	}
 }
