@@ -30,6 +30,7 @@ const (
 	Unauthorized   Code = "unauthorized"    // missing, unknown or revoked bearer token
 	Forbidden      Code = "forbidden"       // the token's role may not do this
 	RateLimited    Code = "rate_limited"    // too many requests
+	Overloaded     Code = "overloaded"      // the service is at capacity for this kind of request; retry after Retry-After
 	SchemaInvalid  Code = "schema_invalid"  // claims do not validate against the vct's JSON Schema
 	NotDisclosable Code = "not_disclosable" // a claim marked "never" selectively disclosable was asked to be
 )
@@ -227,7 +228,7 @@ func CodeOf(err error) Code {
 // All lists every code, in the order documented in docs/errors.md.
 func All() []Code {
 	return []Code{
-		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, SchemaInvalid, NotDisclosable,
+		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, Overloaded, SchemaInvalid, NotDisclosable,
 		BadSignature, UnsupportedAlg, WrongTyp, UnknownCrit, Expired, NotYetValid, MissingClaim,
 		DisclosureMalformed, DisclosureNotReferenced, DuplicateDigest, DuplicateDisclosure, ReservedClaimName, ClaimExists, DisclosureWrongPosition, DigestMalformed, UnsupportedSDAlg,
 		KBMissing, KBMalformed, KBBadSignature, KBNoHolderKey, KBWrongTyp, KBWrongAudience, KBWrongNonce, KBStale, KBSDHashMismatch,
