@@ -212,6 +212,22 @@ func Wrap(code Code, cause error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
 }
 
+// Prefix puts context ("delegation hop 2") in front of err's message and
+// keeps its code and cause: for the first *Error in err's chain, a copy
+// whose Message is "context: Message"; any other error is wrapped as
+// Internal.
+func Prefix(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	ctx := fmt.Sprintf(format, args...)
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Message: ctx + ": " + e.Message, Err: e.Err}
+	}
+	return Wrap(Internal, err, "%s", ctx)
+}
+
 // CodeOf returns the code of the first *Error in err's chain, Internal for
 // any other non-nil error, and "" for nil.
 func CodeOf(err error) Code {
