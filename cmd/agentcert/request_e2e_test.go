@@ -81,18 +81,26 @@ func signedCounterpartyLogging(t *testing.T, issuerDID, logPath string) (*httpte
 	return srv, ch
 }
 
+// requestFiles makes, in a fresh directory, an issuer key, an agent key
+// (agent.jwk), another key (other.jwk) and the agent's credential
+// (cred.txt), with the CLI.
+func requestFiles(t *testing.T) (dir, issuerDID, agentDID string) {
+	t.Helper()
+	dir = t.TempDir()
+	issuerDID = mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "issuer.jwk")
+	agentDID = mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", "agent.jwk")
+	mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "other.jwk")
+	claims, _ := json.Marshal(demoClaims())
+	write(t, filepath.Join(dir, "claims.json"), string(claims))
+	write(t, filepath.Join(dir, "cred.txt"), mustRun(t, dir, "issue", "--key", "issuer.jwk", "--claims", "claims.json", "--sd", "/permissions/*", "--holder", agentDID))
+	return dir, issuerDID, agentDID
+}
+
 // TestRequestCommand runs `agentcert request` against a counterparty that
 // accepts signed requests: reads, a body, an action the credential
 // prohibits, a key that is not the credential's, and bad flags.
 func TestRequestCommand(t *testing.T) {
-	dir := t.TempDir()
-	issuerDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "issuer.jwk")
-	agentDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", "agent.jwk")
-	mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "other.jwk")
-	claims, _ := json.Marshal(demoClaims())
-	write(t, filepath.Join(dir, "claims.json"), string(claims))
-	cred := mustRun(t, dir, "issue", "--key", "issuer.jwk", "--claims", "claims.json", "--sd", "/permissions/*", "--holder", agentDID)
-	write(t, filepath.Join(dir, "cred.txt"), cred)
+	dir, issuerDID, agentDID := requestFiles(t)
 	write(t, filepath.Join(dir, "body.json"), `{"note":"from a file"}`)
 	srv, ch := signedCounterparty(t, issuerDID)
 	base := []string{"request", "--credential", "cred.txt", "--key", "agent.jwk", "--aud", "https://invoices.example"}
@@ -143,13 +151,7 @@ func TestRequestCommand(t *testing.T) {
 // header and a line in the action log; `agentcert receipt verify` checks
 // them offline and `agentcert receipts search` finds them.
 func TestRequestReceiptsThroughTheBinary(t *testing.T) {
-	dir := t.TempDir()
-	issuerDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "issuer.jwk")
-	agentDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", "agent.jwk")
-	mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", "other.jwk")
-	claims, _ := json.Marshal(demoClaims())
-	write(t, filepath.Join(dir, "claims.json"), string(claims))
-	write(t, filepath.Join(dir, "cred.txt"), mustRun(t, dir, "issue", "--key", "issuer.jwk", "--claims", "claims.json", "--sd", "/permissions/*", "--holder", agentDID))
+	dir, issuerDID, agentDID := requestFiles(t)
 	logPath := filepath.Join(dir, "receipts.jsonl")
 	srv, _ := signedCounterpartyLogging(t, issuerDID, logPath)
 	base := []string{"request", "-i", "--credential", "cred.txt", "--key", "agent.jwk", "--aud", "https://invoices.example"}
