@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -71,6 +72,11 @@ type SQLite struct {
 	rdb  *sql.DB // read-only pool
 
 	q *groupcommit.Queue[*wtx] // the single writer; its goroutine owns wdb
+
+	// commitFault, when set, is the error every commit fails with instead
+	// of committing (the batch is rolled back): the contract suite's way to
+	// make the storage refuse writes, set only by tests (export_test.go).
+	commitFault atomic.Pointer[error]
 
 	// Owned by the writer goroutine: statements prepared on the write
 	// connection, and those seen since the last batch but not yet prepared.

@@ -68,7 +68,7 @@ func (s *SQLite) prepareSeen() {
 // groupcommit.Queue.Submit): nil always means durable and an error always
 // means not written.
 func (s *SQLite) write(ctx context.Context, fn func(*wtx) error) error {
-	return s.q.Submit(ctx, fn)
+	return unwritable(s.q.Submit(ctx, fn))
 }
 
 // commitBatch runs the writes of one group commit, each inside its own
@@ -98,6 +98,10 @@ func (s *SQLite) commitBatch(fns []func(*wtx) error, errs []error) error {
 			_ = tx.Rollback()
 			return fmt.Errorf("store: release savepoint: %w", err)
 		}
+	}
+	if f := s.commitFault.Load(); f != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("store: commit: %w", *f)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)

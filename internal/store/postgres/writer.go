@@ -40,7 +40,7 @@ func (w *wtx) query(q string, args ...any) (pgx.Rows, error) {
 
 // write submits fn and waits for its commit; see the store.Store contract.
 func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
-	return s.q.Submit(ctx, fn)
+	return unwritable(s.q.Submit(ctx, fn))
 }
 
 // commitBatch runs one group commit: the audit head locked first, then each
@@ -75,6 +75,9 @@ func (s *Store) commitBatch(fns []func(*wtx) error, errs []error) error {
 		if _, err := w.exec("UPDATE audit_head SET seq = $1, hash = $2", w.headSeq, w.headHash); err != nil {
 			return fail(fmt.Errorf("store: postgres: move audit head: %w", err))
 		}
+	}
+	if f := s.commitFault.Load(); f != nil {
+		return fail(fmt.Errorf("store: postgres: commit: %w", *f))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: postgres: commit: %w", err)
