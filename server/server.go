@@ -73,6 +73,7 @@ type Server struct {
 	receiptSink receipt.Sink
 	incidents   *incident.Service
 	console     http.Handler // nil when the console is off
+	admission   *admitter
 
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
@@ -108,12 +109,21 @@ func New(o Options) (*Server, error) {
 	if o.Issuer != nil && o.Statuses == nil {
 		return nil, errors.New("server: the issuer needs its status service")
 	}
+	adm, err := newAdmitter(o.Config.HTTP.Admission)
+	if err != nil {
+		return nil, err
+	}
+	s.admission = adm
+	s.metrics.watchAdmission(adm)
 	if o.Issuer != nil && o.Config.Console.Enabled {
 		if err := s.newConsole(); err != nil {
 			return nil, err
 		}
 	}
 	s.routes()
+	if err := adm.checkRoutes(s.router); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -135,7 +145,8 @@ func (s *Server) newConsole() error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	s.console = s.metrics.instrumentAs(consoleRoute, s.limitBody(c.Handler()))
+	// Outside the router, the console counts in the admin admission class.
+	s.console = s.metrics.instrumentAs(consoleRoute, s.admit(s.limitBody(c.Handler())))
 	return nil
 }
 
@@ -165,7 +176,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
-	r.Use(noteRoute, s.metrics.instrument, s.limitBody)
+	r.Use(noteRoute, s.metrics.instrument, s.admit, s.limitBody)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// A path served for other methods is 405, wherever a subrouter
 		// made the router give up on it.

@@ -54,6 +54,8 @@ func StatusOf(c errcode.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case errcode.RateLimited:
 		return http.StatusTooManyRequests
+	case errcode.Overloaded:
+		return http.StatusServiceUnavailable
 	case errcode.Internal, "":
 		return http.StatusInternalServerError
 	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:
