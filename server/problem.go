@@ -34,6 +34,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else if errors.As(err, &e) {
 		p.Detail = e.Message
 	}
+	if code == errcode.StorageUnwritable {
+		// An operator has to free space or repair the file system.
+		log.ErrorContext(r.Context(), "the store refuses writes", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
+	}
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) {
 		for _, pr := range ve.Problems {

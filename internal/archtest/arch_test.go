@@ -21,6 +21,7 @@ var forbidden = map[string][]string{
 	"receipt":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
 	"incident":   {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
 	"oid4vci":    {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
+	"approval":   {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
 	"verifier":   {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
 	// Request signatures: no store, no server, not even the verifier.
 	"httpsig": {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "server", mod + "verifier", mod + "issuer"},

@@ -61,6 +61,10 @@ func StatusOf(c errcode.Code) int {
 	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:
 		// The request was fine; something we depend on was not.
 		return http.StatusBadGateway
+	case errcode.StorageUnwritable:
+		// The request was fine and may be sent again once the store's
+		// storage takes writes; reads are still served.
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
 }

@@ -28,7 +28,6 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/groupcommit"
 	"github.com/agentcert/agentcert/internal/store"
 )
 
@@ -99,12 +99,12 @@ type Store struct {
 	opt  options
 	pool *pgxpool.Pool
 
-	mu     sync.RWMutex // guards closed and sends on ops
-	closed bool
-	ops    chan *op
-	done   chan struct{}
+	q *groupcommit.Queue[*wtx] // the node's single writer
 
-	commits, written atomic.Int64
+	// commitFault, when set, is the error every commit fails with instead
+	// of committing (the batch is rolled back): the contract suite's way to
+	// make the database refuse writes, set only by tests (export_test.go).
+	commitFault atomic.Pointer[error]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -142,8 +142,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{opt: o, pool: pool, ops: make(chan *op, DefaultQueue), done: make(chan struct{})}
-	go s.writer()
+	s := &Store{opt: o, pool: pool}
+	s.q = groupcommit.New(groupcommit.Config[*wtx]{
+		MaxBatch: o.maxBatch, Queue: DefaultQueue, Commit: s.commitBatch, Closed: store.ErrClosed,
+	})
 	return s, nil
 }
 
@@ -169,7 +171,8 @@ type Stats = store.Stats
 
 // Stats reports the writer's counters, for metrics.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Writes: s.written.Load()}
+	c, w := s.q.Stats()
+	return Stats{Commits: c, Writes: w}
 }
 
 // migrations returns the embedded PostgreSQL migrations in version order.
@@ -245,27 +248,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // has been committed and answered, then closes the pool. Calls after the
 // first return nil.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.q.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.ops)
-	s.mu.Unlock()
-	<-s.done
 	s.pool.Close()
 	return nil
 }
 
 // acquire registers a read in flight or fails with ErrClosed.
 func (s *Store) acquire() (release func(), err error) {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return nil, store.ErrClosed
-	}
-	return s.mu.RUnlock, nil
+	return s.q.Acquire()
 }
 
 func (s *Store) now() time.Time { return s.opt.now() }
@@ -288,6 +280,24 @@ func fromNull(n *int64) *time.Time {
 	}
 	t := store.FromNanos(*n)
 	return &t
+}
+
+// unwritable classifies the errors with which PostgreSQL refuses a write
+// for want of space (class 53: disk_full, insufficient_resources) or because
+// the database is read-only (read_only_sql_transaction: a standby, or
+// default_transaction_read_only); any other error is returned as is.
+func unwritable(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "53100", "53000":
+		return store.DiskFull(err)
+	case "25006":
+		return store.ReadOnly(err)
+	}
+	return err
 }
 
 // mapErr turns uniqueness violations and the refusals of the transition
