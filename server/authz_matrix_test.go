@@ -99,12 +99,14 @@ func authzMatrix(credID, statusPath string, requireToken bool) map[string]matrix
 		"POST /v1/admin/keys/retire":                                  {"/v1/admin/keys/retire", "{}", only(400, adm)},
 		// The verifier: public by default, any role's token with
 		// verifier.require_token.
-		"POST /v1/verify": {"/v1/verify", "{}", everyone(400)},
-		"GET /v1/nonce":   {"/v1/nonce", "", everyone(200)},
+		"POST /v1/verify":             {"/v1/verify", "{}", everyone(400)},
+		"GET /v1/nonce":               {"/v1/nonce", "", everyone(200)},
+		"POST /v1/approvals/requests": {"/v1/approvals/requests", "{}", everyone(400)},
 	}
 	if requireToken {
 		m["POST /v1/verify"] = matrixRow{"/v1/verify", "{}", only(400, adm, iss, aud, rep)}
 		m["GET /v1/nonce"] = matrixRow{"/v1/nonce", "", only(200, adm, iss, aud, rep)}
+		m["POST /v1/approvals/requests"] = matrixRow{"/v1/approvals/requests", "{}", only(400, adm, iss, aud, rep)}
 	}
 	return m
 }
