@@ -39,7 +39,7 @@ func routeClasses() map[string]string {
 	get, post := http.MethodGet, http.MethodPost
 	add(classNever, get, "/healthz", "/readyz", "/metrics")
 
-	add(classVerify, post, "/v1/verify")
+	add(classVerify, post, "/v1/verify", "/v1/approvals/requests")
 	add(classVerify, get, "/v1/nonce")
 
 	add(classIssue, post, "/v1/credentials", "/v1/credentials/{id}/{action:revoke|suspend|reinstate}", "/v1/revocations", "/v1/offers",

@@ -158,6 +158,7 @@ func (s *Server) routes() {
 		}
 		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
 		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
+		r.Handle("/v1/approvals/requests", guard(http.HandlerFunc(s.createApprovalRequest))).Methods(http.MethodPost)
 	}
 	if s.issuer == nil && s.receipts != nil && strings.HasPrefix(s.receipts.Issuer(), "did:web:") {
 		r.HandleFunc("/.well-known/did.json", s.verifierDocument).Methods(http.MethodGet)

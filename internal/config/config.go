@@ -128,6 +128,10 @@ type Verifier struct {
 	// Delegation chains: at most this many hops, each valid at most this long.
 	MaxDelegationDepth    int           `mapstructure:"max_delegation_depth"`
 	MaxDelegationLifetime time.Duration `mapstructure:"max_delegation_lifetime"`
+	// Human approvals: every irreversible action needs one, whatever the
+	// credential says; IrreversibleActions are regarded as irreversible.
+	ApproveIrreversible bool     `mapstructure:"approve_irreversible"`
+	IrreversibleActions []string `mapstructure:"irreversible_actions"`
 }
 
 // Fetch configures the guarded outbound fetcher (did:web, status lists, issuer metadata).
