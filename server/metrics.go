@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentcert/agentcert/internal/store"
 )
 
 // metrics are per server (no global registry).
@@ -102,6 +104,14 @@ func (m *metrics) shed(class, reason string) {
 	if reason == "queue_timeout" || reason == "client_gone" {
 		m.queued.WithLabelValues(class).Inc()
 	}
+}
+
+// watchStore publishes the store's count of writes refused because its
+// storage was full or read-only.
+func (m *metrics) watchStore(st interface{ Stats() store.Stats }) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "agentcert_store_writes_refused_total", Help: "Writes the store refused because its storage was full or read-only (503 storage_unwritable).",
+	}, func() float64 { return float64(st.Stats().Refused) }))
 }
 
 // watchAdmission publishes each class's slots in use and queue length.

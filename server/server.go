@@ -87,6 +87,9 @@ func New(o Options) (*Server, error) {
 	s := &Server{cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, schemas: o.Schemas, now: o.Now, metrics: newMetrics()}
 	if o.Store != nil {
 		s.tokens = o.Store
+		if st, ok := o.Store.(interface{ Stats() store.Stats }); ok {
+			s.metrics.watchStore(st)
+		}
 	}
 	if o.Issuer != nil && o.Store == nil {
 		return nil, errors.New("server: the issuer needs a store")
