@@ -76,15 +76,22 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 // instrument records count and latency under the route's template.
-func (m *metrics) instrument(next http.Handler) http.Handler {
+func (m *metrics) instrument(next http.Handler) http.Handler { return m.instrumentAs("", next) }
+
+// instrumentAs counts requests under the mux route's template, or under
+// fixed when it is not empty.
+func (m *metrics) instrumentAs(fixed string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		route := "unmatched"
-		if cr := mux.CurrentRoute(r); cr != nil {
-			if t, err := cr.GetPathTemplate(); err == nil {
-				route = t
+		route := fixed
+		if route == "" {
+			route = "unmatched"
+			if cr := mux.CurrentRoute(r); cr != nil {
+				if t, err := cr.GetPathTemplate(); err == nil {
+					route = t
+				}
 			}
 		}
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
