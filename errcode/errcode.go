@@ -30,6 +30,7 @@ const (
 	Unauthorized   Code = "unauthorized"    // missing, unknown or revoked bearer token
 	Forbidden      Code = "forbidden"       // the token's role may not do this
 	RateLimited    Code = "rate_limited"    // too many requests
+	Overloaded     Code = "overloaded"      // the service is at capacity for this kind of request; retry after Retry-After
 	SchemaInvalid  Code = "schema_invalid"  // claims do not validate against the vct's JSON Schema
 	NotDisclosable Code = "not_disclosable" // a claim marked "never" selectively disclosable was asked to be
 )
@@ -224,6 +225,22 @@ func Wrap(code Code, cause error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
 }
 
+// Prefix puts context ("delegation hop 2") in front of err's message and
+// keeps its code and cause: for the first *Error in err's chain, a copy
+// whose Message is "context: Message"; any other error is wrapped as
+// Internal.
+func Prefix(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	ctx := fmt.Sprintf(format, args...)
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Message: ctx + ": " + e.Message, Err: e.Err}
+	}
+	return Wrap(Internal, err, "%s", ctx)
+}
+
 // CodeOf returns the code of the first *Error in err's chain, Internal for
 // any other non-nil error, and "" for nil.
 func CodeOf(err error) Code {
@@ -240,7 +257,7 @@ func CodeOf(err error) Code {
 // All lists every code, in the order documented in docs/errors.md.
 func All() []Code {
 	return []Code{
-		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, SchemaInvalid, NotDisclosable,
+		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, Overloaded, SchemaInvalid, NotDisclosable,
 		BadSignature, UnsupportedAlg, WrongTyp, UnknownCrit, Expired, NotYetValid, MissingClaim,
 		DisclosureMalformed, DisclosureNotReferenced, DuplicateDigest, DuplicateDisclosure, ReservedClaimName, ClaimExists, DisclosureWrongPosition, DigestMalformed, UnsupportedSDAlg,
 		KBMissing, KBMalformed, KBBadSignature, KBNoHolderKey, KBWrongTyp, KBWrongAudience, KBWrongNonce, KBStale, KBSDHashMismatch,

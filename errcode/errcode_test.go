@@ -106,3 +106,19 @@ func TestAllListsEveryConstant(t *testing.T) {
 		t.Errorf("%d constants declared, %d listed in All()", len(declared), len(listed))
 	}
 }
+
+// TestPrefix: the context goes in front of the message; code and cause stay.
+func TestPrefix(t *testing.T) {
+	cause := errors.New("bad byte")
+	err := Prefix(fmt.Errorf("outer: %w", Wrap(Malformed, cause, "hop does not parse")), "delegation hop %d", 2)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != Malformed || e.Message != "delegation hop 2: hop does not parse" || !errors.Is(err, cause) {
+		t.Fatalf("%#v", err)
+	}
+	if err := Prefix(cause, "hop 1"); CodeOf(err) != Internal || !errors.Is(err, cause) {
+		t.Fatalf("an uncoded error: %v", err)
+	}
+	if Prefix(nil, "x") != nil {
+		t.Fatal("Prefix(nil) is not nil")
+	}
+}

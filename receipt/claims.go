@@ -38,6 +38,26 @@ type Claims struct {
 	Decision      *Decision   `json:"decision,omitempty"`
 	PolicyDigest  string      `json:"policy_digest,omitempty"`
 	Status        *Status     `json:"status,omitempty"`
+	// Channel is set when the request came signed on the agent channel
+	// (HTTP Message Signatures, RFC 9421) rather than with a presentation
+	// alone.
+	Channel *Channel `json:"channel,omitempty"`
+}
+
+// Channel describes a signed request of the agent channel.
+type Channel struct {
+	// KeyID is the signature's keyid: the RFC 7638 thumbprint of the key it
+	// claims to be made with (absent when none could be read).
+	KeyID   string `json:"keyid,omitempty"`
+	Tag     string `json:"tag,omitempty"`     // the signature's tag
+	Created int64  `json:"created,omitempty"` // the signature's created
+	Nonce   string `json:"nonce,omitempty"`   // the signature's nonce, single use per key
+	// Presented says that the request carried the presentation itself
+	// (and opened the session); false for a request signed in a session.
+	Presented bool `json:"presented"`
+	// Bound says that the signature verified under the cnf key of the
+	// credential the receipt names: the request is bound to it.
+	Bound bool `json:"bound"`
 }
 
 // Credential identifies the credential a receipt is about.
@@ -106,7 +126,11 @@ func (c *Claims) check() error {
 	case len(c.Chain) > maxChain:
 		return bad("the chain has more than %d subjects", maxChain)
 	}
-	for _, s := range append([]string{c.Issuer, c.ID, c.Reference, c.Error, c.ErrorDescription, c.Audience, c.Subject, c.Principal, c.Action, c.RequestDigest, c.PolicyDigest}, c.Chain...) {
+	strs := []string{c.Issuer, c.ID, c.Reference, c.Error, c.ErrorDescription, c.Audience, c.Subject, c.Principal, c.Action, c.RequestDigest, c.PolicyDigest}
+	if c.Channel != nil {
+		strs = append(strs, c.Channel.KeyID, c.Channel.Tag, c.Channel.Nonce)
+	}
+	for _, s := range append(strs, c.Chain...) {
 		if len(s) > maxString {
 			return bad("a claim is longer than %d bytes", maxString)
 		}
@@ -116,6 +140,9 @@ func (c *Claims) check() error {
 	}
 	if c.Credential != nil && c.Credential.StatusList != nil && (c.Credential.StatusList.URI == "" || c.Credential.StatusList.Idx < 0) {
 		return bad("credential.status_list needs a uri and a non-negative idx")
+	}
+	if c.Channel != nil && c.Channel.Bound && c.Credential == nil {
+		return bad("a bound channel names its credential")
 	}
 	if !strings.HasPrefix(c.Issuer, "did:") {
 		return bad("iss must be a DID")

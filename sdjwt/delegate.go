@@ -5,8 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/subtle"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -202,7 +200,7 @@ func VerifyChain(ctx context.Context, s string, opts ChainOptions) (*ChainResult
 		}
 		h, err := verifyHop(t, prev, prevKey, want, opts.VerifyOptions)
 		if err != nil {
-			return nil, hopError(i+1, err)
+			return nil, errcode.Prefix(err, "delegation hop %d", i+1)
 		}
 		res.Hops = append(res.Hops, h)
 		prev, prevClaims = t, h.Delegate
@@ -222,15 +220,6 @@ func VerifyChain(ctx context.Context, s string, opts ChainOptions) (*ChainResult
 	}
 	res.KeyBinding, res.Root.KeyBinding = kb, kb
 	return res, nil
-}
-
-// hopError puts the hop number in front of a hop's failure, keeping its code.
-func hopError(n int, err error) error {
-	var ce *errcode.Error
-	if errors.As(err, &ce) {
-		return &errcode.Error{Code: ce.Code, Message: fmt.Sprintf("delegation hop %d: %s", n, ce.Message), Err: ce.Err}
-	}
-	return errcode.Wrap(errcode.Internal, err, "delegation hop %d", n)
 }
 
 // VerifyHop verifies hop against the component before it: prev is the

@@ -38,6 +38,9 @@ func (s *Server) authenticate(roles ...string) func(http.Handler) http.Handler {
 			if info := reqInfoFrom(r.Context()); info != nil {
 				info.tokenID, info.role = tok.ID, tok.Role
 			}
+			if !s.tokenAllowed(w, r, tok.ID) {
+				return
+			}
 			if len(roles) > 0 && !slices.Contains(roles, tok.Role) {
 				writeError(w, r, s.log, errcode.New(errcode.Forbidden, "role %s may not do this (needs %s)", tok.Role, strings.Join(roles, " or ")))
 				return

@@ -19,6 +19,10 @@ type metrics struct {
 	issued   prometheus.Counter
 	statusCh *prometheus.CounterVec
 	verified *prometheus.CounterVec
+
+	admitted *prometheus.CounterVec // by class
+	queued   *prometheus.CounterVec // by class: requests that waited for a slot, whatever came of it
+	shedded  *prometheus.CounterVec // by class and reason
 }
 
 func newMetrics() *metrics {
@@ -40,8 +44,17 @@ func newMetrics() *metrics {
 		verified: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentcert_verifications_total", Help: "Verifications by outcome code (ok when verified).",
 		}, []string{"code"}),
+		admitted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentcert_admission_admitted_total", Help: "Requests admitted to their handler, by route class.",
+		}, []string{"class"}),
+		queued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentcert_admission_queued_total", Help: "Requests that waited for a slot of their route class (admitted or not).",
+		}, []string{"class"}),
+		shedded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentcert_admission_shed_total", Help: "Requests refused by load shedding, by route class and reason (queue_full, queue_timeout, client_gone: 503; token_rate: 429).",
+		}, []string{"class", "reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.issued, m.statusCh, m.verified,
+	m.reg.MustRegister(m.requests, m.latency, m.issued, m.statusCh, m.verified, m.admitted, m.queued, m.shedded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,4 +88,32 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 	})
+}
+
+func (m *metrics) admit(class string, queued bool) {
+	m.admitted.WithLabelValues(class).Inc()
+	if queued {
+		m.queued.WithLabelValues(class).Inc()
+	}
+}
+
+func (m *metrics) shed(class, reason string) {
+	m.shedded.WithLabelValues(class, reason).Inc()
+	if reason == "queue_timeout" || reason == "client_gone" {
+		m.queued.WithLabelValues(class).Inc()
+	}
+}
+
+// watchAdmission publishes each class's slots in use and queue length.
+func (m *metrics) watchAdmission(a *admitter) {
+	for class, l := range a.classes {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentcert_admission_in_flight", Help: "Requests holding a slot of their route class now.", ConstLabels: prometheus.Labels{"class": class},
+			}, func() float64 { return float64(l.Active()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentcert_admission_waiting", Help: "Requests waiting for a slot of their route class now.", ConstLabels: prometheus.Labels{"class": class},
+			}, func() float64 { return float64(l.Waiting()) }),
+		)
+	}
 }

@@ -31,6 +31,8 @@ func httpStatus(c errcode.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case errcode.RateLimited:
 		return http.StatusTooManyRequests
+	case errcode.Overloaded:
+		return http.StatusServiceUnavailable
 	case errcode.Internal, "":
 		return http.StatusInternalServerError
 	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:

@@ -53,6 +53,7 @@ type reqInfo struct {
 	route   string
 	tokenID string
 	role    string
+	class   string // the route's admission class
 }
 
 type reqInfoKey struct{}

@@ -71,6 +71,7 @@ type Server struct {
 	receipts    *receipt.Signer
 	receiptSink receipt.Sink
 	incidents   *incident.Service
+	admission   *admitter
 
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
@@ -106,7 +107,16 @@ func New(o Options) (*Server, error) {
 	if o.Issuer != nil && o.Statuses == nil {
 		return nil, errors.New("server: the issuer needs its status service")
 	}
+	adm, err := newAdmitter(o.Config.HTTP.Admission)
+	if err != nil {
+		return nil, err
+	}
+	s.admission = adm
+	s.metrics.watchAdmission(adm)
 	s.routes()
+	if err := adm.checkRoutes(s.router); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -118,7 +128,7 @@ func (s *Server) Handler() http.Handler { return s.logRequests(s.router) }
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
-	r.Use(noteRoute, s.metrics.instrument, s.limitBody)
+	r.Use(noteRoute, s.metrics.instrument, s.admit, s.limitBody)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// A path served for other methods is 405, wherever a subrouter
 		// made the router give up on it.

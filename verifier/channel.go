@@ -17,6 +17,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/ttlcache"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/sdjwt"
 )
 
@@ -85,6 +86,9 @@ type session struct {
 	alg     string
 	res     Result // the presentation's verified result, without decision
 	expires time.Time
+	// ref and credID are the presentation's reference and credential id,
+	// which the receipts of its signed requests name.
+	ref, credID string
 }
 
 // NewChannel returns a channel that verifies presentations with v.
@@ -116,26 +120,53 @@ func NewChannel(v *Verifier, o ChannelOptions) (*Channel, error) {
 // Sessions returns how many sessions are held.
 func (c *Channel) Sessions() int { return c.sessions.Len() }
 
-// channelError is a refusal with its HTTP status.
-type channelError struct {
+// refusal is the middleware's refusal of a request, with its HTTP status.
+type refusal struct {
 	status int
 	err    *errcode.Error
-	keyid  string
+	signed bool   // a signed request: a 401 carries Accept-Signature
+	keyid  string // the keyid Accept-Signature names
 	retry  time.Duration
 }
 
-func refuse(status int, code errcode.Code, format string, args ...any) *channelError {
-	return &channelError{status: status, err: errcode.New(code, format, args...)}
+func refuse(status int, code errcode.Code, format string, args ...any) *refusal {
+	return &refusal{status: status, err: errcode.New(code, format, args...)}
 }
 
-// accept checks a signed request. On success it returns the result to put
-// in the request context (with the action's decision) and the request
-// with its body restored.
-func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *http.Request, *channelError) {
+// accept checks a signed request and returns the decision, with the
+// request with its body restored. On success the decision's result (with
+// the action's decision) goes to the handler.
+func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*decision, *http.Request) {
+	d := &decision{req: Request{Audience: opts.Audience}, channel: &receipt.Channel{}}
+	r, d.refused = c.check(r, opts, d)
+	if d.refused != nil {
+		d.refused.signed = true
+	}
+	if opts.Action != nil {
+		d.req.Action, d.req.Attributes = opts.Action(r)
+	}
+	if d.refused == nil && d.req.Action != "" {
+		dec := Authorize(d.res.Claims, d.req.Action, d.req.Attributes, c.v.s.now().Add(-c.v.p.Leeway))
+		d.res.Decision = &dec
+		if !dec.Allowed {
+			d.refused = refuse(http.StatusForbidden, dec.Code, "%s", dec.Reason)
+		}
+	}
+	return d, r
+}
+
+// maxReceiptKeyID bounds the keyid a receipt repeats (a thumbprint has 43
+// characters); a longer one is left out.
+const maxReceiptKeyID = 256
+
+// check runs the checks of a signed request, filling in d what verified:
+// d.res is the session's result once the signature verified under its key
+// (or the result of the presentation the request carries).
+func (c *Channel) check(r *http.Request, opts *MiddlewareOptions, d *decision) (*http.Request, *refusal) {
 	now := c.v.s.now()
 	sigs, err := httpsig.Parse(r.Header.Values(httpsig.HeaderSignatureInput), r.Header.Values(httpsig.HeaderSignature))
 	if err != nil {
-		return nil, r, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+		return r, &refusal{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
 	var s *httpsig.Signature
 	for _, cand := range sigs {
@@ -145,41 +176,46 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*Result, *ht
 		}
 	}
 	if s == nil {
-		return nil, r, refuse(http.StatusUnauthorized, errcode.SigMalformed, "no signature carries tag %q or %q", TagAgentCert, TagWebBotAuth)
+		return r, refuse(http.StatusUnauthorized, errcode.SigMalformed, "no signature carries tag %q or %q", TagAgentCert, TagWebBotAuth)
+	}
+	d.channel.Tag, d.channel.Nonce = s.Params.Tag, s.Params.Nonce
+	if len(s.Params.KeyID) <= maxReceiptKeyID {
+		d.channel.KeyID = s.Params.KeyID
+	}
+	if len(d.channel.Nonce) > 256 {
+		d.channel.Nonce = ""
+	}
+	if s.HasCreated {
+		d.channel.Created = s.Params.Created.Unix()
 	}
 	if ce := c.checkProfile(r, s, now); ce != nil {
-		return nil, r, ce
+		return r, ce
 	}
-	sess, ce := c.session(r, s, opts, now)
+	sess, ce := c.session(r, s, opts, now, d)
 	if ce != nil {
-		return nil, r, ce
+		return r, ce
 	}
 	if err := httpsig.Verify(httpsig.Incoming(r), s, sess.alg, sess.key); err != nil {
-		ce := &channelError{status: http.StatusUnauthorized, err: asCodeErr(err), keyid: s.Params.KeyID}
-		return nil, r, ce
+		return r, &refusal{status: http.StatusUnauthorized, err: asCodeErr(err), keyid: s.Params.KeyID}
 	}
-	r, ce = c.checkBody(r, s)
-	if ce != nil {
-		return nil, r, ce
-	}
-	if ce := c.useNonce(r.Context(), s, now); ce != nil {
-		return nil, r, ce
-	}
+	// The signature is the session key's: the request is the agent's.
 	res := sess.res
 	res.Error = nil
-	if opts.Action != nil {
-		if action, attrs := opts.Action(r); action != "" {
-			d := Authorize(res.Claims, action, attrs, now.Add(-c.v.p.Leeway))
-			res.Decision = &d
-		}
+	d.res, d.ref, d.credID, d.channel.Bound = &res, sess.ref, sess.credID, true
+	r, ce = c.checkBody(r, s)
+	if ce != nil {
+		return r, ce
 	}
-	return &res, r, nil
+	if ce := c.useNonce(r.Context(), s, now); ce != nil {
+		return r, ce
+	}
+	return r, nil
 }
 
 // checkProfile holds the signature to the channel's profile: keyid,
 // created and expires present, the window current, the required
 // components and any Signature-Agent covered.
-func (c *Channel) checkProfile(r *http.Request, s *httpsig.Signature, now time.Time) *channelError {
+func (c *Channel) checkProfile(r *http.Request, s *httpsig.Signature, now time.Time) *refusal {
 	p := s.Params
 	switch {
 	case p.KeyID == "":
@@ -224,7 +260,8 @@ func hasBody(r *http.Request) bool {
 
 // session finds the session for the signature's keyid, or makes one from
 // the presentation in the Agent-Credential header.
-func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *MiddlewareOptions, now time.Time) (*session, *channelError) {
+// A presentation in the request is recorded in d, with what verified.
+func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *MiddlewareOptions, now time.Time, d *decision) (*session, *refusal) {
 	kid := s.Params.KeyID
 	pres := r.Header.Get(HeaderAgentCredential)
 	if pres == "" {
@@ -235,33 +272,35 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 		ce.keyid = kid
 		return nil, ce
 	}
+	d.channel.Presented, d.ref, d.credID = true, receipt.Reference(pres), receipt.CredentialID(pres)
 	if opts.Nonces == nil {
 		return nil, refuse(http.StatusUnauthorized, errcode.NonceInvalid, "this service issues no nonces")
 	}
-	res := c.v.Verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
+	res := c.v.verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
+	d.res = res
 	if !res.Verified {
-		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
+		return nil, &refusal{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
 	}
 	key, err := sdjwt.HolderKey(res.presenterClaims()) // a chain's last delegate
 	if err != nil {
-		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+		return nil, &refusal{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
 	tp, err := httpsig.Thumbprint(key)
 	if err != nil {
-		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk has no thumbprint")}
+		return nil, &refusal{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk has no thumbprint")}
 	}
 	if tp != kid {
 		return nil, refuse(http.StatusUnauthorized, errcode.SigKeyMismatch, "keyid %s is not the thumbprint of the credential's cnf key", kid)
 	}
 	alg, err := httpsig.KeyAlg(key)
 	if err != nil {
-		return nil, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+		return nil, &refusal{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
 	var raw any
 	if err := key.Raw(&raw); err != nil {
-		return nil, &channelError{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk is not a usable key")}
+		return nil, &refusal{status: http.StatusUnauthorized, err: errcode.Wrap(errcode.KBNoHolderKey, err, "cnf.jwk is not a usable key")}
 	}
-	sess := &session{key: raw, alg: alg, res: *res, expires: c.sessionEnd(res, now)}
+	sess := &session{key: raw, alg: alg, res: *res, expires: c.sessionEnd(res, now), ref: d.ref, credID: d.credID}
 	sess.res.Decision = nil
 	if sess.expires.After(now) {
 		c.sessions.Put(kid, sess, sess.expires)
@@ -291,7 +330,7 @@ func (c *Channel) sessionEnd(res *Result, now time.Time) time.Time {
 
 // checkBody reads the body (bounded), checks Content-Digest against it and
 // gives the request a fresh copy of it.
-func (c *Channel) checkBody(r *http.Request, s *httpsig.Signature) (*http.Request, *channelError) {
+func (c *Channel) checkBody(r *http.Request, s *httpsig.Signature) (*http.Request, *refusal) {
 	if !s.Covers("content-digest") {
 		return r, nil
 	}
@@ -310,14 +349,14 @@ func (c *Channel) checkBody(r *http.Request, s *httpsig.Signature) (*http.Reques
 	r2 := r.Clone(r.Context())
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	if err := httpsig.CheckContentDigest(r.Header.Values(httpsig.HeaderContentDigest), body); err != nil {
-		return r2, &channelError{status: http.StatusUnauthorized, err: asCodeErr(err)}
+		return r2, &refusal{status: http.StatusUnauthorized, err: asCodeErr(err)}
 	}
 	return r2, nil
 }
 
 // useNonce refuses a nonce seen before under the same keyid while its
 // signature could still be accepted.
-func (c *Channel) useNonce(ctx context.Context, s *httpsig.Signature, now time.Time) *channelError {
+func (c *Channel) useNonce(ctx context.Context, s *httpsig.Signature, now time.Time) *refusal {
 	key := s.Params.KeyID + " " + s.Params.Nonce
 	until := s.Params.Expires.Add(c.v.p.Leeway)
 	if t := s.Params.Created.Add(c.o.MaxSignatureAge + c.v.p.Leeway); t.Before(until) {
@@ -369,15 +408,19 @@ func acceptSignatureHint(keyid string) string {
 	return httpsig.AcceptSignature("sig1", httpsig.Components(append(ChannelComponents, "content-digest")...), TagAgentCert, keyid)
 }
 
-// refuseChannel answers a refused signed request: problem+json with the
-// code, WWW-Authenticate and Accept-Signature on 401, Retry-After on 429,
-// and a fresh nonce when a credential is asked for.
-func refuseChannel(w http.ResponseWriter, ce *channelError, nonces *Nonces) {
-	if ce.status == http.StatusUnauthorized {
+// write answers a refused request: problem+json with the code,
+// WWW-Authenticate on 401 (and Accept-Signature for a signed request),
+// Retry-After on 429, and a fresh nonce when a credential is asked for.
+func (ce *refusal) write(w http.ResponseWriter, nonces *Nonces) {
+	if ce.status == http.StatusUnauthorized && ce.signed {
 		w.Header().Set(httpsig.HeaderAcceptSignature, acceptSignatureHint(ce.keyid))
 	}
 	if ce.retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((ce.retry+time.Second-1)/time.Second)))
+		secs := int64((ce.retry + time.Second - 1) / time.Second)
+		if ce.retry >= time.Duration(math.MaxInt64) || secs > 86400 {
+			secs = 86400
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	extra := map[string]any{}
 	if ce.err.Code == errcode.CredentialRequired && nonces != nil {
@@ -394,33 +437,12 @@ func refuseChannel(w http.ResponseWriter, ce *channelError, nonces *Nonces) {
 // nonce for the KB-JWT of the presentation the agent sends next.
 const HeaderCredentialNonce = "Agent-Credential-Nonce"
 
-func (ce *channelError) String() string { return fmt.Sprintf("%d %s", ce.status, ce.err.Code) }
+func (ce *refusal) String() string { return fmt.Sprintf("%d %s", ce.status, ce.err.Code) }
 
-// serve is the middleware's path for a signed request.
-func (c *Channel) serve(w http.ResponseWriter, r *http.Request, next http.Handler, opts *MiddlewareOptions) {
-	res, r, ce := c.accept(r, opts)
-	if ce != nil {
-		refuseChannel(w, ce, opts.Nonces)
-		return
-	}
-	if res.Decision != nil && !res.Decision.Allowed {
-		deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
-		return
-	}
-	action := ""
-	if res.Decision != nil {
-		action = res.Decision.Action
-	}
-	if !admit(w, c.v, opts, action, res) {
-		return
-	}
-	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
-}
-
-// admit applies the rate limits to a verified, authorized request.
-func admit(w http.ResponseWriter, v *Verifier, o *MiddlewareOptions, action string, res *Result) bool {
-	if o.Limits == nil {
-		return true
+// limit applies the rate limits to a verified, authorized request.
+func limit(v *Verifier, o *MiddlewareOptions, action string, res *Result) *refusal {
+	if o.Limits == nil || res == nil {
+		return nil
 	}
 	principal := ""
 	if p, ok := res.Claims["principal"].(map[string]any); ok {
@@ -428,13 +450,9 @@ func admit(w http.ResponseWriter, v *Verifier, o *MiddlewareOptions, action stri
 	}
 	wait, err := o.Limits.allow(action, principal, res.Subject, v.s.now())
 	if err == nil {
-		return true
+		return nil
 	}
-	secs := int64((wait + time.Second - 1) / time.Second)
-	if wait >= time.Duration(math.MaxInt64) || secs > 86400 {
-		secs = 86400
-	}
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	deny(w, http.StatusTooManyRequests, errcode.RateLimited, "this agent's requests of this kind are over their rate limit")
-	return false
+	ce := refuse(http.StatusTooManyRequests, errcode.RateLimited, "this agent's requests of this kind are over their rate limit")
+	ce.retry = wait
+	return ce
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/agentcert/agentcert/internal/noncestore/redisnonce"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/internal/testsvc"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
@@ -43,6 +45,9 @@ type channelEnv struct {
 	bare    http.Handler // the middleware before a handler that does nothing (benchmarks)
 	hits    int
 	idx     int
+	// logPath is the action log (a receipt.FileSink) every decision is
+	// recorded in; "" when the env signs no receipts (benchmarks).
+	logPath string
 }
 
 func (e *channelEnv) clock() time.Time {
@@ -66,18 +71,27 @@ type agent struct {
 
 func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
 	t.Helper()
-	return newChannelEnvTB(t, limits)
+	return newChannelEnvWith(t, limits, nil, verifier.ChannelOptions{})
 }
 
+// newChannelEnvTB is newChannelEnv without receipts, for benchmarks.
 func newChannelEnvTB(t testing.TB, limits []verifier.RateClass) *channelEnv {
 	t.Helper()
-	return newChannelEnvWith(t, limits, nil, verifier.ChannelOptions{})
+	return buildChannelEnv(t, limits, nil, verifier.ChannelOptions{}, false)
 }
 
 // newChannelEnvWith is newChannelEnv with a policy change, channel options
 // and, given from, the same issuer and status list as from (another
 // replica of the same counterparty).
 func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy), chOpts verifier.ChannelOptions, from ...*channelEnv) *channelEnv {
+	t.Helper()
+	return buildChannelEnv(t, limits, policy, chOpts, true, from...)
+}
+
+// buildChannelEnv makes the env; with receipts, the verifier signs a
+// receipt of every decision (its own did:key) and the middleware records
+// each in a JSON-lines file sink.
+func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy), chOpts verifier.ChannelOptions, receipts bool, from ...*channelEnv) *channelEnv {
 	t.Helper()
 	e := &channelEnv{t: t, now: time.Now().Truncate(time.Second)}
 	if len(from) > 0 {
@@ -93,14 +107,31 @@ func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*v
 	if policy != nil {
 		policy(&p)
 	}
-	v, err := verifier.New(p, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clock),
+	var vopts []verifier.Option
+	var sink receipt.Sink
+	if receipts {
+		vk, vdid := testkeys.DIDKey(t, jwa.EdDSA)
+		signer, err := receipt.SignerFromJWK(vdid, vk, receipt.WithClock(e.clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vopts = append(vopts, verifier.WithReceipts(signer))
+		e.logPath = filepath.Join(t.TempDir(), "receipts.jsonl")
+		fs, err := receipt.OpenFileSink(e.logPath, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fs.Close() })
+		sink = fs
+	}
+	v, err := verifier.New(p, append(vopts, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clock),
 		verifier.WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 			now := e.clock()
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			tok, err := revocation.SignToken(e.list, revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, e.iss)
 			return []byte(tok), err
-		}))
+		}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +142,12 @@ func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*v
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := verifier.MiddlewareOptions{Audience: "aud", Nonces: e.nonces, Channel: e.channel, Action: func(r *http.Request) (string, map[string]any) {
+	opts := verifier.MiddlewareOptions{Audience: "aud", Nonces: e.nonces, Channel: e.channel, Sink: sink, Action: func(r *http.Request) (string, map[string]any) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/pay") {
 			return "payments:initiate", nil
+		}
+		if r.Method == http.MethodPut {
+			return "invoices:annotate", nil
 		}
 		return "invoices:read", nil
 	}}
@@ -134,7 +168,7 @@ func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*v
 		e.mu.Lock()
 		e.hits++
 		e.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(map[string]any{"agent": res.Subject, "body": string(b)})
+		_ = json.NewEncoder(w).Encode(map[string]any{"agent": res.Subject, "body": string(b), "receipt": res.Receipt})
 	})))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -281,6 +315,12 @@ type signOpts struct {
 
 func (e *channelEnv) send(t *testing.T, o signOpts) answer {
 	t.Helper()
+	return e.sendTo(t, http.MethodPost, "/invoices/inv-1?a=1", o)
+}
+
+// sendTo is send with another method and path.
+func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answer {
+	t.Helper()
 	now := e.clock()
 	if o.created.IsZero() {
 		o.created = now
@@ -304,7 +344,7 @@ func (e *channelEnv) send(t *testing.T, o signOpts) answer {
 	if o.body != "" {
 		rd = strings.NewReader(o.body)
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/invoices/inv-1?a=1", rd)
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
 	if o.body != "" {
 		cd, _ := httpsig.ContentDigest([]byte(o.body), httpsig.DigestSHA256)
 		req.Header.Set("Content-Digest", cd)
@@ -332,6 +372,41 @@ func (e *channelEnv) send(t *testing.T, o signOpts) answer {
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	code, _ := m["code"].(string)
 	return answer{resp.StatusCode, errcode.Code(code), m, resp.Header}
+}
+
+// logged returns the receipts in the env's action log, oldest first.
+func (e *channelEnv) logged(t *testing.T) []receipt.Record {
+	t.Helper()
+	var got []receipt.Record
+	if _, err := receipt.SearchFile(e.logPath, receipt.Filter{}, func(r receipt.Record) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// receiptOf checks the receipt an answer carries: it verifies offline
+// against the verifier's did:key, and it is the last line of the action
+// log.
+func (e *channelEnv) receiptOf(t *testing.T, got answer) *receipt.Claims {
+	t.Helper()
+	jwt := got.header.Get(verifier.HeaderReceipt)
+	if jwt == "" {
+		t.Fatalf("answer %d %s carries no receipt", got.status, got.code)
+	}
+	c, err := receipt.Verify(context.Background(), jwt, receipt.VerifyOptions{Keys: receipt.DIDKeys(did.NewResolver(nil))})
+	if err != nil {
+		t.Fatalf("receipt does not verify: %v", err)
+	}
+	if log := e.logged(t); len(log) == 0 || log[len(log)-1].Receipt != jwt {
+		t.Fatalf("the receipt is not the action log's last line (%d lines)", len(log))
+	}
+	if got.status == 200 && got.body["receipt"] != jwt {
+		t.Fatalf("the handler saw receipt %v, the header says %s", got.body["receipt"], jwt)
+	}
+	if (got.status == 200) != (c.Result == receipt.Success) || (got.status != 200 && c.Error != string(got.code)) {
+		t.Fatalf("answer %d %s, receipt %s %s", got.status, got.code, c.Result, c.Error)
+	}
+	return c
 }
 
 func (e *channelEnv) establish(t *testing.T, a *agent) {
@@ -371,38 +446,44 @@ func TestChannelRefusals(t *testing.T) {
 	if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: replayNonce}); got.status != 200 {
 		t.Fatalf("first use of a nonce: %+v", got)
 	}
+	// bound: the signature verified under the session's key, so the
+	// receipt names the credential; presented: the request opened a
+	// session with a presentation that verified (named, but not bound).
+	const bound, presented = true, true
 	for _, tc := range []struct {
-		name   string
-		o      signOpts
-		status int
-		code   errcode.Code
+		name      string
+		o         signOpts
+		status    int
+		code      errcode.Code
+		bound     bool
+		presented bool
 	}{
 		{"body changed", signOpts{key: a.key, kid: a.kid, body: `{"amount":1}`, mutate: func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader(`{"amount":9}`))
-		}}, 401, errcode.DigestMismatch},
+		}}, 401, errcode.DigestMismatch, bound, false},
 		{"body and digest changed", signOpts{key: a.key, kid: a.kid, body: `{"amount":1}`, mutate: func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader(`{"amount":9}`))
 			cd, _ := httpsig.ContentDigest([]byte(`{"amount":9}`), httpsig.DigestSHA256)
 			r.Header.Set("Content-Digest", cd)
-		}}, 401, errcode.SigInvalid},
-		{"path changed", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.URL.Path = "/invoices/inv-2" }}, 401, errcode.SigInvalid},
-		{"query changed", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.URL.RawQuery = "a=2" }}, 401, errcode.SigInvalid},
-		{"method changed", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.Method = http.MethodPut }}, 401, errcode.SigInvalid},
-		{"expired", signOpts{key: a.key, kid: a.kid, created: now.Add(-3 * time.Minute), expires: now.Add(-2 * time.Minute)}, 401, errcode.SigExpired},
-		{"too old", signOpts{key: a.key, kid: a.kid, created: now.Add(-6 * time.Minute), expires: now.Add(time.Minute)}, 401, errcode.SigExpired},
-		{"valid too long", signOpts{key: a.key, kid: a.kid, expires: now.Add(time.Hour)}, 401, errcode.SigExpired},
-		{"created in the future", signOpts{key: a.key, kid: a.kid, created: now.Add(2 * time.Minute)}, 401, errcode.SigNotYetValid},
-		{"replayed nonce", signOpts{key: a.key, kid: a.kid, nonce: replayNonce}, 401, errcode.NonceReplayed},
-		{"keyid of another agent", signOpts{key: a.key, kid: b.kid}, 401, errcode.SigInvalid},
-		{"key in no verified credential", signOpts{key: stranger, kid: strangerKid}, 401, errcode.CredentialRequired},
-		{"credential of another key", signOpts{key: stranger, kid: strangerKid, pres: e.presentation(t, a)}, 401, errcode.SigKeyMismatch},
-		{"no @query", signOpts{key: a.key, kid: a.kid, components: []string{"@method", "@authority", "@path"}}, 401, errcode.SigCoverage},
-		{"body without content-digest", signOpts{key: a.key, kid: a.kid, body: "{}", components: []string{"@method", "@authority", "@path", "@query"}}, 401, errcode.SigCoverage},
+		}}, 401, errcode.SigInvalid, false, false},
+		{"path changed", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.URL.Path = "/invoices/inv-2" }}, 401, errcode.SigInvalid, false, false},
+		{"query changed", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.URL.RawQuery = "a=2" }}, 401, errcode.SigInvalid, false, false},
+		{"method changed", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.Method = http.MethodPut }}, 401, errcode.SigInvalid, false, false},
+		{"expired", signOpts{key: a.key, kid: a.kid, created: now.Add(-3 * time.Minute), expires: now.Add(-2 * time.Minute)}, 401, errcode.SigExpired, false, false},
+		{"too old", signOpts{key: a.key, kid: a.kid, created: now.Add(-6 * time.Minute), expires: now.Add(time.Minute)}, 401, errcode.SigExpired, false, false},
+		{"valid too long", signOpts{key: a.key, kid: a.kid, expires: now.Add(time.Hour)}, 401, errcode.SigExpired, false, false},
+		{"created in the future", signOpts{key: a.key, kid: a.kid, created: now.Add(2 * time.Minute)}, 401, errcode.SigNotYetValid, false, false},
+		{"replayed nonce", signOpts{key: a.key, kid: a.kid, nonce: replayNonce}, 401, errcode.NonceReplayed, bound, false},
+		{"keyid of another agent", signOpts{key: a.key, kid: b.kid}, 401, errcode.SigInvalid, false, false},
+		{"key in no verified credential", signOpts{key: stranger, kid: strangerKid}, 401, errcode.CredentialRequired, false, false},
+		{"credential of another key", signOpts{key: stranger, kid: strangerKid, pres: e.presentation(t, a)}, 401, errcode.SigKeyMismatch, false, presented},
+		{"no @query", signOpts{key: a.key, kid: a.kid, components: []string{"@method", "@authority", "@path"}}, 401, errcode.SigCoverage, false, false},
+		{"body without content-digest", signOpts{key: a.key, kid: a.kid, body: "{}", components: []string{"@method", "@authority", "@path", "@query"}}, 401, errcode.SigCoverage, false, false},
 		{"uncovered Signature-Agent", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) {
 			r.Header.Set("Signature-Agent", `sig1="https://issuer.example"`)
-		}}, 401, errcode.SigCoverage},
-		{"other tag", signOpts{key: a.key, kid: a.kid, tag: "other"}, 401, errcode.SigMalformed},
-		{"garbled Signature", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.Header.Set("Signature", "sig1=:!!:") }}, 401, errcode.SigMalformed},
+		}}, 401, errcode.SigCoverage, false, false},
+		{"other tag", signOpts{key: a.key, kid: a.kid, tag: "other"}, 401, errcode.SigMalformed, false, false},
+		{"garbled Signature", signOpts{key: a.key, kid: a.kid, mutate: func(r *http.Request) { r.Header.Set("Signature", "sig1=:!!:") }}, 401, errcode.SigMalformed, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := e.send(t, tc.o)
@@ -419,6 +500,17 @@ func TestChannelRefusals(t *testing.T) {
 			}
 			if tc.code == errcode.CredentialRequired && (got.header.Get(verifier.HeaderCredentialNonce) == "" || got.body["nonce"] == "") {
 				t.Fatal("credential_required without a nonce to present with")
+			}
+			// Every refusal is a decision with its receipt and log line,
+			// naming the credential only when what names it verified.
+			c := e.receiptOf(t, got)
+			named := tc.bound || tc.presented
+			if c.Channel == nil || c.Channel.Bound != tc.bound || c.Channel.Presented != tc.presented || (c.Credential != nil) != named ||
+				(named && (c.Credential.ID != receipt.CredentialID(a.cred) || c.Subject == "")) || (!named && c.Subject != "") {
+				t.Fatalf("receipt %+v channel %+v", c, c.Channel)
+			}
+			if tc.code != errcode.SigMalformed && c.Channel.KeyID != tc.o.kid {
+				t.Fatalf("receipt keyid %q, signature's %q", c.Channel.KeyID, tc.o.kid)
 			}
 		})
 	}
@@ -607,5 +699,98 @@ func TestChannelNoncesAcrossReplicas(t *testing.T) {
 	e3 := newChannelEnvWith(t, nil, nil, verifier.ChannelOptions{Spent: down}, e1)
 	if got := e3.send(t, signOpts{key: a.key, kid: a.kid, pres: e3.presentation(t, a)}); got.status != 503 || got.code != errcode.Internal {
 		t.Fatalf("store down: %+v", got)
+	}
+}
+
+// TestChannelReceipts: every decision on the agent channel — the request
+// that presents, requests signed in its session, refused ones — gets one
+// receipt, in the answer's header, in the handler's result and in the
+// action log, stating that the request was channel-bound.
+func TestChannelReceipts(t *testing.T) {
+	e := newChannelEnv(t, []verifier.RateClass{{Name: "notes", Actions: []string{"invoices:annotate"},
+		PerAgent: verifier.Rate{Requests: 1, Per: time.Hour}}})
+	a := e.agent(jwa.EdDSA, "did:web:acme.example")
+	pres := e.presentation(t, a)
+	now := e.clock()
+
+	// The request that opens the session.
+	opened := e.send(t, signOpts{key: a.key, kid: a.kid, pres: pres, nonce: "n-open"})
+	c := e.receiptOf(t, opened)
+	if opened.status != 200 || c.Channel == nil || *c.Channel != (receipt.Channel{KeyID: a.kid, Tag: verifier.TagAgentCert, Created: now.Unix(), Nonce: "n-open", Presented: true, Bound: true}) ||
+		c.Reference != receipt.Reference(pres) || c.Credential == nil || c.Credential.ID != receipt.CredentialID(a.cred) || c.Credential.Issuer != e.issDID ||
+		c.Principal != "did:web:acme.example" || c.Action != "invoices:read" || c.Decision == nil || !c.Decision.Allowed ||
+		c.Status == nil || c.Status.Value != "valid" || c.Audience != "aud" || c.PolicyDigest == "" {
+		t.Fatalf("opening receipt %+v channel %+v", c, c.Channel)
+	}
+	// A request in the session: no presentation, the same credential and
+	// reference, bound by its signature.
+	in := e.send(t, signOpts{key: a.key, kid: a.kid, body: `{"note":"x"}`, nonce: "n-1"})
+	c = e.receiptOf(t, in)
+	if in.status != 200 || c.Channel == nil || c.Channel.Presented || !c.Channel.Bound || c.Channel.Nonce != "n-1" ||
+		c.Reference != receipt.Reference(pres) || c.Credential == nil || c.Credential.ID != receipt.CredentialID(a.cred) || c.Subject == "" {
+		t.Fatalf("session receipt %+v channel %+v", c, c.Channel)
+	}
+	// Denied by the credential's terms: 403, an error receipt with the
+	// decision, still bound.
+	req := func(method, path, nonce string) answer {
+		t.Helper()
+		return e.sendTo(t, method, path, signOpts{key: a.key, kid: a.kid, nonce: nonce})
+	}
+	pay := req(http.MethodPost, "/invoices/inv-1/pay", "n-3")
+	c = e.receiptOf(t, pay)
+	if pay.status != 403 || c.Error != string(errcode.ActionProhibited) || c.Decision == nil || c.Decision.Allowed || c.Action != "payments:initiate" ||
+		c.Channel == nil || !c.Channel.Bound || c.Credential == nil {
+		t.Fatalf("denied receipt %d %+v", pay.status, c)
+	}
+	// Over its rate limit: 429, authorized but refused.
+	if got := req(http.MethodPut, "/invoices/inv-1/notes", "n-4"); got.status != 200 {
+		t.Fatalf("first note: %+v", got)
+	}
+	limited := req(http.MethodPut, "/invoices/inv-1/notes", "n-5")
+	c = e.receiptOf(t, limited)
+	if limited.status != 429 || c.Error != string(errcode.RateLimited) || c.Decision == nil || !c.Decision.Allowed || c.Channel == nil || !c.Channel.Bound {
+		t.Fatalf("rate-limited receipt %d %+v", limited.status, c)
+	}
+	// Signed by another key under the agent's keyid: nothing verified, so
+	// nothing is named but the keyid claimed.
+	stranger, _ := keyutil.Generate(jwa.EdDSA)
+	forged := e.send(t, signOpts{key: stranger, kid: a.kid, nonce: "n-6"})
+	c = e.receiptOf(t, forged)
+	if forged.status != 401 || c.Error != string(errcode.SigInvalid) || c.Credential != nil || c.Subject != "" || c.Principal != "" ||
+		c.Channel == nil || c.Channel.Bound || c.Channel.KeyID != a.kid || c.Reference != "" {
+		t.Fatalf("forged receipt %+v channel %+v", c, c.Channel)
+	}
+	// Revoked: once the session's status is stale the agent presents
+	// again and is refused, with the status learned.
+	e.mu.Lock()
+	_ = e.list.Set(a.idx, 1)
+	e.mu.Unlock()
+	e.advance(2 * time.Minute)
+	revoked := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a), nonce: "n-7"})
+	c = e.receiptOf(t, revoked)
+	if revoked.status != 401 || c.Error != string(errcode.Revoked) || c.Status == nil || c.Status.Value != "revoked" ||
+		c.Credential == nil || c.Channel == nil || !c.Channel.Presented || c.Channel.Bound {
+		t.Fatalf("revoked receipt %+v channel %+v", c, c.Channel)
+	}
+	// One line per decision, each verifiable from the log alone.
+	log := e.logged(t)
+	if len(log) != 7 {
+		t.Fatalf("%d log lines, want 7", len(log))
+	}
+	for _, r := range log {
+		if _, err := receipt.Verify(context.Background(), r.Receipt, receipt.VerifyOptions{Keys: receipt.DIDKeys(did.NewResolver(nil))}); err != nil || r.Claims.Channel == nil {
+			t.Fatalf("log line %+v: %v", r.Claims, err)
+		}
+	}
+	// The plain path logs too, without a channel claim.
+	preq, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/invoices", nil)
+	resp, err := e.srv.Client().Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c = e.receiptOf(t, answer{status: resp.StatusCode, code: errcode.KBMissing, header: resp.Header})
+	if resp.StatusCode != 401 || c.Channel != nil || c.Error != string(errcode.KBMissing) || c.Reference != "" {
+		t.Fatalf("no credential: %d %+v", resp.StatusCode, c)
 	}
 }

@@ -111,7 +111,7 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 		}
 		next, err := checkHop(v.reg, parent, h.Delegate, h.Key, lim)
 		if err != nil {
-			return hopErr(i+1, err)
+			return errcode.Prefix(err, "delegation hop %d", i+1)
 		}
 		info := HopInfo{Link: string(h.Link)}
 		info.Subject, _ = h.Delegate["sub"].(string)
@@ -148,13 +148,6 @@ func (r *Result) validUntil() time.Time {
 		}
 	}
 	return end
-}
-
-func hopErr(n int, err error) error {
-	if ce, ok := err.(*errcode.Error); ok {
-		return &errcode.Error{Code: ce.Code, Message: fmt.Sprintf("delegation hop %d: %s", n, ce.Message), Err: ce.Err}
-	}
-	return err
 }
 
 // authority is what Authorize decides against: the claims of a plain

@@ -61,9 +61,10 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 // WWW-Authenticate and problem+json carrying the code; a verified agent
 // whose action is denied gets 403. On success the *Result is in the request
 // context (ResultFrom). When the verifier signs receipts (WithReceipts),
-// every answer after a verification carries the receipt in the
-// Agent-Credential-Receipt header, and the handler finds it in
-// Result.Receipt; with Sink set, each is recorded before the answer.
+// every decision — served or refused, presented or signed on the agent
+// channel — gets one receipt, in the Agent-Credential-Receipt header of the
+// answer; the handler finds it in Result.Receipt; with Sink set, each is
+// recorded before the answer.
 //
 // Options that cannot work are refused when the middleware is built: no
 // verifier, a verifier built for offline inspection (Inspecting), no
@@ -90,43 +91,95 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var d *decision
 			if opts.Channel != nil && r.Header.Get("Signature-Input") != "" {
-				opts.Channel.serve(w, r, next, &opts)
-				return
+				d, r = opts.Channel.accept(r, &opts)
+			} else {
+				d = decidePresented(v, r, &opts)
 			}
-			pres := r.Header.Get(HeaderAgentCredential)
-			if pres == "" {
-				deny(w, http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
-				return
+			if d.refused == nil {
+				d.refused = limit(v, &opts, d.req.Action, d.res)
 			}
-			req := Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces}
-			if opts.Action != nil {
-				req.Action, req.Attributes = opts.Action(r)
-			}
-			res := v.Verify(r.Context(), req)
-			if res.Receipt != "" {
-				if opts.Sink != nil {
-					if err := record(r.Context(), opts.Sink, res.Receipt); err != nil {
-						deny(w, http.StatusInternalServerError, errcode.Internal, "the receipt could not be recorded")
-						return
-					}
+			if v.s.receipts != nil {
+				jwt, err := v.decisionReceipt(d)
+				if err == nil && opts.Sink != nil {
+					err = record(r.Context(), opts.Sink, jwt)
 				}
-				w.Header().Set(HeaderReceipt, res.Receipt)
+				if err != nil {
+					deny(w, http.StatusInternalServerError, errcode.Internal, "the receipt could not be made or recorded")
+					return
+				}
+				w.Header().Set(HeaderReceipt, jwt)
+				if d.res != nil {
+					d.res.Receipt = jwt
+				}
 			}
-			if !res.Verified {
-				deny(w, http.StatusUnauthorized, res.Error.Code, res.Error.Message)
+			if d.refused != nil {
+				d.refused.write(w, opts.Nonces)
 				return
 			}
-			if res.Decision != nil && !res.Decision.Allowed {
-				deny(w, http.StatusForbidden, res.Decision.Code, res.Decision.Reason)
-				return
-			}
-			if !admit(w, v, &opts, req.Action, res) {
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, res)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), resultKey{}, d.res)))
 		})
 	}, nil
+}
+
+// decision is what the middleware concluded about one request, and what
+// its receipt states.
+type decision struct {
+	req Request // what was asked; on a session request without Presentation
+	// res is what verified, nil when nothing did; on success it goes to the
+	// handler.
+	res *Result
+	// ref and credID are the presentation's reference and credential id
+	// (on a session request, those of the presentation that opened it).
+	ref, credID string
+	channel     *receipt.Channel // the signed request, on the channel path
+	refused     *refusal         // nil: the request is served
+}
+
+// decidePresented is the middleware's path for a request with a
+// presentation (and no signature).
+func decidePresented(v *Verifier, r *http.Request, opts *MiddlewareOptions) *decision {
+	pres := r.Header.Get(HeaderAgentCredential)
+	d := &decision{req: Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces},
+		ref: receipt.Reference(pres), credID: receipt.CredentialID(pres)}
+	if opts.Action != nil {
+		d.req.Action, d.req.Attributes = opts.Action(r)
+	}
+	if pres == "" {
+		d.ref = ""
+		d.refused = refuse(http.StatusUnauthorized, errcode.KBMissing, "an Agent-Credential header with a presentation is required")
+		return d
+	}
+	d.res = v.verify(r.Context(), d.req)
+	switch {
+	case !d.res.Verified:
+		d.refused = &refusal{status: http.StatusUnauthorized, err: errcode.New(d.res.Error.Code, "%s", d.res.Error.Message)}
+	case d.res.Decision != nil && !d.res.Decision.Allowed:
+		d.refused = refuse(http.StatusForbidden, d.res.Decision.Code, "%s", d.res.Decision.Reason)
+	}
+	return d
+}
+
+// decisionReceipt signs the receipt of d: what verified, and the answer
+// given, which is an error when the request was refused.
+func (v *Verifier) decisionReceipt(d *decision) (string, error) {
+	res := d.res
+	if res == nil {
+		res = &Result{}
+	}
+	c, err := receiptClaims(d.req, res, v.policyDigest, d.ref, d.credID)
+	if err != nil {
+		return "", err
+	}
+	if d.refused != nil {
+		c.Result, c.Error, c.ErrorDescription = receipt.Error, string(d.refused.err.Code), d.refused.err.Message
+		if len(c.ErrorDescription) > maxReceiptDescription {
+			c.ErrorDescription = c.ErrorDescription[:maxReceiptDescription]
+		}
+	}
+	c.Channel = d.channel
+	return v.s.receipts.Sign(c)
 }
 
 // record hands a receipt the verifier just signed to sink, with its claims.

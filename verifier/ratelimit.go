@@ -3,10 +3,10 @@ package verifier
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/admission"
 	"golang.org/x/time/rate"
 )
 
@@ -43,24 +43,22 @@ type RateClass struct {
 }
 
 // DefaultMaxBuckets bounds the token buckets a limiter holds.
-const DefaultMaxBuckets = 100000
+const DefaultMaxBuckets = admission.DefaultMaxKeys
 
 // RateLimiter holds the token buckets of every (class, principal) and
 // (class, agent subject). Build it with NewRateLimiter and set it as
 // MiddlewareOptions.Limits; it is safe for concurrent use.
 type RateLimiter struct {
 	classes []RateClass
-	max     int
 
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	mu      sync.Mutex // makes taking a principal's and an agent's token one step
+	buckets *admission.Buckets
 }
 
 // NewRateLimiter returns the limiter for classes, holding at most
 // maxBuckets buckets (0 = DefaultMaxBuckets). A class without a name or
 // actions, a negative rate or an action that is not a pattern is an error.
 func NewRateLimiter(classes []RateClass, maxBuckets int) (*RateLimiter, error) {
-	max := maxBuckets
 	for i, c := range classes {
 		if c.Name == "" || len(c.Actions) == 0 {
 			return nil, fmt.Errorf("verifier: rate class %d needs a name and actions", i)
@@ -79,10 +77,7 @@ func NewRateLimiter(classes []RateClass, maxBuckets int) (*RateLimiter, error) {
 			}
 		}
 	}
-	if max <= 0 {
-		max = DefaultMaxBuckets
-	}
-	return &RateLimiter{classes: classes, max: max, buckets: map[string]*rate.Limiter{}}, nil
+	return &RateLimiter{classes: classes, buckets: admission.NewBuckets(maxBuckets)}, nil
 }
 
 func (l *RateLimiter) class(action string) *RateClass {
@@ -126,17 +121,9 @@ func (l *RateLimiter) allow(action, principal, agent string, now time.Time) (tim
 		if !b.r.limited() {
 			continue
 		}
-		lim := l.bucket(c.Name+"\x00"+b.kind+"\x00"+b.id, b.r, now)
-		res := lim.ReserveN(now, 1)
-		if !res.OK() {
-			wait = time.Duration(math.MaxInt64)
-			continue
-		}
-		if d := res.DelayFrom(now); d > 0 {
-			res.CancelAt(now)
-			if d > wait {
-				wait = d
-			}
+		res := l.buckets.Reserve(c.Name+"\x00"+b.kind+"\x00"+b.id, b.r.limit(), b.r.burst(), now)
+		if d := admission.Wait(res, now); d > 0 {
+			wait = max(wait, d)
 			continue
 		}
 		held = append(held, res)
@@ -148,27 +135,4 @@ func (l *RateLimiter) allow(action, principal, agent string, now time.Time) (tim
 		return wait, errLimited
 	}
 	return 0, nil
-}
-
-func (l *RateLimiter) bucket(key string, r Rate, now time.Time) *rate.Limiter {
-	if b, ok := l.buckets[key]; ok {
-		return b
-	}
-	if len(l.buckets) >= l.max {
-		// Drop buckets that have refilled: forgetting them loses nothing.
-		for k, b := range l.buckets {
-			if b.TokensAt(now) >= float64(b.Burst()) {
-				delete(l.buckets, k)
-			}
-		}
-	}
-	b := rate.NewLimiter(r.limit(), r.burst())
-	if len(l.buckets) < l.max {
-		l.buckets[key] = b
-	} else {
-		// Still full: the caller gets an empty bucket, so the least
-		// trusted case (many identities at once) fails closed.
-		b.AllowN(now, r.burst())
-	}
-	return b
 }

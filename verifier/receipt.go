@@ -64,7 +64,13 @@ func PolicyDigest(p Policy) (string, error) {
 // Only what verified is named: a presentation whose signature did not
 // verify gets a receipt with its reference and error alone.
 func ReceiptClaims(req Request, res *Result, policyDigest string) (receipt.Claims, error) {
-	c := receipt.Claims{Result: receipt.Success, Reference: receipt.Reference(req.Presentation), Audience: req.Audience,
+	return receiptClaims(req, res, policyDigest, receipt.Reference(req.Presentation), receipt.CredentialID(req.Presentation))
+}
+
+// receiptClaims is ReceiptClaims for a presentation whose reference and
+// credential id are known (a session's, on the agent channel).
+func receiptClaims(req Request, res *Result, policyDigest, ref, credID string) (receipt.Claims, error) {
+	c := receipt.Claims{Result: receipt.Success, Reference: ref, Audience: req.Audience,
 		Action: req.Action, PolicyDigest: policyDigest}
 	if req.Attributes != nil {
 		d, err := receipt.JSONDigest(req.Attributes)
@@ -107,7 +113,7 @@ func ReceiptClaims(req Request, res *Result, policyDigest string) (receipt.Claim
 		}
 		c.Subject = c.Chain[len(c.Chain)-1]
 	}
-	c.Credential = &receipt.Credential{Issuer: res.Issuer, ID: receipt.CredentialID(req.Presentation), VCT: res.VCT}
+	c.Credential = &receipt.Credential{Issuer: res.Issuer, ID: credID, VCT: res.VCT}
 	if st, ok := res.Claims["status"].(map[string]any); ok {
 		if sl, ok := st["status_list"].(map[string]any); ok {
 			uri, _ := sl["uri"].(string)

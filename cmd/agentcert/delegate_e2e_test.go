@@ -69,18 +69,42 @@ func TestDelegationEndToEnd(t *testing.T) {
 	pres := mustRun(t, dir, "present", "--credential", "hop2.txt", "--key", "sub2.jwk", "--aud", aud, "--nonce", "n-42")
 	write(t, filepath.Join(dir, "pres.txt"), pres)
 
+	// inspect decodes the chain hop by hop (nothing verified).
+	out := mustRun(t, dir, "inspect", "hop2.txt")
+	for _, want := range []string{"kind:        delegation chain (dSD-JWT: 2 hops, no final KB-JWT)", "sub:         " + agentDID,
+		"hop 1:       typ kb+sd-jwt+kb\n  delegator:    " + agentDID + "\n  delegate:     " + subDID + "\n  link:         sd_hash matches",
+		"hop 2:       typ kb+sd-jwt+kb (this position requires kb+sd-jwt)\n  delegator:    " + subDID + "\n  delegate:     " + sub2DID,
+		`  task:         {"id":"T-7","purpose":"January invoices"}`, `  permissions:  [{"action":"invoices:read"}]`, `  prohibitions: ["payments:initiate","invoices:list"]`,
+		"key binding: none"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("inspect hop2.txt: no %q in\n%s", want, out)
+		}
+	}
+	var insp struct {
+		Kind string `json:"kind"`
+		Hops []struct {
+			Sub    string         `json:"sub"`
+			Claims map[string]any `json:"claims"`
+		} `json:"hops"`
+		KeyBinding map[string]any `json:"key_binding"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, dir, "inspect", "pres.txt", "--json")), &insp); err != nil || insp.Kind != "delegation_presentation" || len(insp.Hops) != 2 || insp.Hops[1].Sub != sub2DID || insp.KeyBinding["sd_hash_matches"] != true {
+		t.Fatalf("inspect --json pres.txt: %v %+v", err, insp)
+	}
+
+	var exit int
 	// Offline, with the server's status list, and through POST /v1/verify.
 	offline := []string{"verify", "--presentation", "pres.txt", "--aud", aud, "--nonce", "n-42", "--config", ts.Config, "--trust", ts.IssuerDID}
 	remote := []string{"verify", "--presentation", "pres.txt", "--aud", aud, "--nonce", "n-42", "--server", ts.URL}
 	for _, args := range [][]string{offline, remote} {
-		out := mustRun(t, dir, append(args, "--action", "invoices:read")...)
+		out = mustRun(t, dir, append(args, "--action", "invoices:read")...)
 		for _, want := range []string{"VERIFIED", "action:  invoices:read ALLOWED", "status:  valid", "hop 1:   " + subDID + " task T-7 (January invoices)", "hop 2:   " + sub2DID + " task T-7.1", `effective permissions: [{"action":"invoices:read"}]`} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("%v: no %q in\n%s", args, want, out)
 			}
 		}
 		// The root may list invoices; the last hop may not.
-		out, _, exit := run(t, dir, append(args, "--action", "invoices:list", "--json")...)
+		out, _, exit = run(t, dir, append(args, "--action", "invoices:list", "--json")...)
 		var res verifier.Result
 		if err := json.Unmarshal([]byte(out), &res); err != nil || exit != 1 || !res.Verified || res.Decision.Code != "action_prohibited" || len(res.Chain) != 2 || res.Subject != agentDID {
 			t.Fatalf("%v invoices:list: exit %d %+v (%v)", args, exit, res, err)
@@ -92,7 +116,11 @@ func TestDelegationEndToEnd(t *testing.T) {
 	other := mustRun(t, dir, "delegate", "--credential", "cred.txt", "--key", "agent.jwk", "--to", sub2DID, "--permission", `{"action":"invoices:read"}`, "--ttl", "5m")
 	spliced := strings.Join([]string{parts[0], strings.Split(hop1, "~~")[1][:len(strings.Split(hop1, "~~")[1])-1], strings.Split(other, "~~")[1]}, "~~")
 	write(t, filepath.Join(dir, "spliced.txt"), spliced+"x.y.z")
-	out, _, exit := run(t, dir, "verify", "--presentation", "spliced.txt", "--aud", aud, "--nonce", "n-42", "--server", ts.URL)
+	write(t, filepath.Join(dir, "spliced-chain.txt"), spliced)
+	if out := mustRun(t, dir, "inspect", "spliced-chain.txt"); !strings.Contains(out, "hop 2:") || !strings.Contains(out, "sd_hash DOES NOT match the component before") {
+		t.Fatalf("inspect of a spliced chain:\n%s", out)
+	}
+	out, _, exit = run(t, dir, "verify", "--presentation", "spliced.txt", "--aud", aud, "--nonce", "n-42", "--server", ts.URL)
 	if exit != 1 || !strings.Contains(out, "NOT VERIFIED: delegation_bad_signature: delegation hop 2") {
 		t.Fatalf("spliced chain: exit %d %s", exit, out)
 	}

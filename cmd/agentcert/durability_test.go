@@ -46,16 +46,31 @@ type durClient struct {
 }
 
 func (c *durClient) post(path string, body any) (int, []byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return 0, nil, err
+	return c.send(http.MethodPost, path, nil, body)
+}
+
+// send sends a request with the client's token, the extra headers and body
+// as JSON (none when nil).
+func (c *durClient) send(method, path string, hdr map[string]string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -111,19 +126,28 @@ func durIssue(c *durClient, l *durLedger, subject string) bool {
 	return true
 }
 
+// testSeed returns the random seed of a test: the value of the environment
+// variable env when set, else a new one; it is logged so that a failing run
+// can be repeated.
+func testSeed(t *testing.T, env string) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if v := os.Getenv(env); v != "" {
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+	}
+	t.Logf("seed %d (rerun with %s=%d)", seed, env, seed)
+	return seed
+}
+
 func TestDurabilityKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills a server")
 	}
-	seed := time.Now().UnixNano()
-	if v := os.Getenv("DURABILITY_SEED"); v != "" {
-		var err error
-		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
-			t.Fatalf("DURABILITY_SEED: %v", err)
-		}
-	}
+	seed := testSeed(t, "DURABILITY_SEED")
 	rng := rand.New(rand.NewSource(seed))
-	t.Logf("seed %d (rerun with DURABILITY_SEED=%d)", seed, seed)
 
 	dir := t.TempDir()
 	ts := startServer(t, dir)

@@ -33,6 +33,8 @@ var forbidden = map[string][]string{
 	"internal/jose":    {"database/sql", "github.com/gorilla/mux"},
 	"internal/tokens":  {"net/http", "database/sql", mod + "internal/store"},
 	"internal/problem": {"database/sql", "github.com/gorilla/mux"},
+	// Load shedding decides; server speaks HTTP.
+	"internal/admission": {"net/http", "database/sql", mod + "server"},
 }
 
 // everywhere lists what no core package may depend on.

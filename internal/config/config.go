@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -37,6 +38,35 @@ type HTTP struct {
 	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// Admission sheds load: per route class a bound on concurrent
+	// requests and on those waiting, and a per-token rate.
+	Admission Admission `mapstructure:"admission"`
+}
+
+// Admission bounds the work each route class takes on at once. A request
+// finding every slot of its class taken waits in the class's queue; past
+// max_queue, or after queue_timeout, it is answered 503 (overloaded) with
+// Retry-After. Health, readiness and metrics are never shed.
+type Admission struct {
+	Verify AdmissionClass `mapstructure:"verify"` // POST /v1/verify, GET /v1/nonce
+	Issue  AdmissionClass `mapstructure:"issue"`  // issuance, status changes, offers, the OpenID4VCI endpoints
+	Status AdmissionClass `mapstructure:"status"` // public reads: status lists, DID document, metadata, schemas
+	Admin  AdmissionClass `mapstructure:"admin"`  // tokens, keys, audit, credential records, incidents
+	// RetryAfter is what a 503 tells the client to wait (whole seconds,
+	// rounded up).
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+	// TokenRate is the requests per second each bearer token may make on
+	// average (0: no limit), in bursts of up to TokenBurst; past it 429
+	// (rate_limited) with Retry-After.
+	TokenRate  float64 `mapstructure:"token_rate"`
+	TokenBurst int     `mapstructure:"token_burst"`
+}
+
+// AdmissionClass is one route class's bounds.
+type AdmissionClass struct {
+	MaxConcurrent int           `mapstructure:"max_concurrent"` // requests served at once
+	MaxQueue      int           `mapstructure:"max_queue"`      // requests waiting at once (0: none)
+	QueueTimeout  time.Duration `mapstructure:"queue_timeout"`  // longest wait for a slot
 }
 
 // Store selects the issuer's database.
@@ -149,6 +179,14 @@ func Default() Config {
 			WriteTimeout:    30 * time.Second,
 			IdleTimeout:     120 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
+			Admission: Admission{
+				Verify:     AdmissionClass{MaxConcurrent: 64, MaxQueue: 512, QueueTimeout: 2 * time.Second},
+				Issue:      AdmissionClass{MaxConcurrent: 32, MaxQueue: 256, QueueTimeout: 2 * time.Second},
+				Status:     AdmissionClass{MaxConcurrent: 128, MaxQueue: 1024, QueueTimeout: 2 * time.Second},
+				Admin:      AdmissionClass{MaxConcurrent: 16, MaxQueue: 128, QueueTimeout: 2 * time.Second},
+				RetryAfter: time.Second,
+				TokenBurst: 100,
+			},
 		},
 		Store: Store{RefreshInterval: time.Second},
 		Issuer: Issuer{
@@ -246,6 +284,7 @@ func (c *Config) Validate() error {
 			bad(key, "must be a positive duration")
 		}
 	}
+	c.HTTP.Admission.validate(bad)
 	if c.Issuer.Enabled {
 		if c.DataDir == "" {
 			bad("data_dir", "is required when the issuer is enabled")
@@ -340,4 +379,31 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("config: neither issuer nor verifier is enabled"))
 	}
 	return errors.Join(errs...)
+}
+
+func (a Admission) validate(bad func(key, format string, args ...any)) {
+	for _, c := range []struct {
+		name string
+		cl   AdmissionClass
+	}{{"verify", a.Verify}, {"issue", a.Issue}, {"status", a.Status}, {"admin", a.Admin}} {
+		key, cl := "http.admission."+c.name, c.cl
+		if cl.MaxConcurrent < 1 {
+			bad(key+".max_concurrent", "must be at least 1")
+		}
+		if cl.MaxQueue < 0 {
+			bad(key+".max_queue", "must not be negative")
+		}
+		if cl.QueueTimeout <= 0 {
+			bad(key+".queue_timeout", "must be a positive duration")
+		}
+	}
+	if a.RetryAfter <= 0 {
+		bad("http.admission.retry_after", "must be a positive duration")
+	}
+	if a.TokenRate < 0 || math.IsNaN(a.TokenRate) || math.IsInf(a.TokenRate, 0) {
+		bad("http.admission.token_rate", "must be a finite number, 0 or more")
+	}
+	if a.TokenRate > 0 && a.TokenBurst < 1 {
+		bad("http.admission.token_burst", "must be at least 1 when token_rate is set")
+	}
 }

@@ -105,3 +105,30 @@ func TestValidateAcceptsScaleOut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAdmissionValidated: every admission bound out of range is refused
+// with its key.
+func TestAdmissionValidated(t *testing.T) {
+	for key, mod := range map[string]func(*Admission){
+		"http.admission.verify.max_concurrent": func(a *Admission) { a.Verify.MaxConcurrent = 0 },
+		"http.admission.issue.max_queue":       func(a *Admission) { a.Issue.MaxQueue = -1 },
+		"http.admission.status.queue_timeout":  func(a *Admission) { a.Status.QueueTimeout = 0 },
+		"http.admission.admin.max_concurrent":  func(a *Admission) { a.Admin.MaxConcurrent = -3 },
+		"http.admission.retry_after":           func(a *Admission) { a.RetryAfter = 0 },
+		"http.admission.token_rate":            func(a *Admission) { a.TokenRate = -1 },
+		"http.admission.token_burst":           func(a *Admission) { a.TokenRate, a.TokenBurst = 5, 0 },
+	} {
+		c := Default()
+		mod(&c.HTTP.Admission)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), key+":") {
+			t.Errorf("%s out of range: %v", key, err)
+		}
+	}
+	c := Default()
+	c.HTTP.Admission.Verify.MaxQueue = 0 // no queue: shed at once
+	c.HTTP.Admission.TokenRate, c.HTTP.Admission.TokenBurst = 0.5, 1
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid admission settings refused: %v", err)
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/sdjwt"
 )
 
-// FuzzInspect: inspect never panics, and every refusal carries a code.
+// FuzzInspect: inspect never panics (on credentials, presentations,
+// delegation chains, status lists), and every refusal carries a code.
 func FuzzInspect(f *testing.F) {
 	for _, s := range []string{
 		"", "~", "a.b.c", "a.b.c~", "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln~WyJzIiwibiIsMV0~",
@@ -17,6 +19,16 @@ func FuzzInspect(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	// A 2-hop dSD-JWT+KB and the dSD-JWT under it.
+	c := newChainFixture(f)
+	d := c.delegate(f, c.root, 0, c.hop(f, 1, true), "")
+	d = c.delegate(f, d, 1, c.hop(f, 2, true), sdjwt.LinkIssuerJWTHash)
+	pres, err := sdjwt.PresentChain(d, nil, &sdjwt.KBOptions{Key: c.keys[2], Audience: "a", Nonce: "n", IssuedAt: now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(d)
+	f.Add(pres)
 	f.Fuzz(func(t *testing.T, s string) {
 		in, err := Decode(strings.TrimSpace(s), time.Unix(1_800_000_000, 0))
 		if err != nil {

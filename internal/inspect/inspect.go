@@ -1,6 +1,7 @@
 // Package inspect decodes agentcert's artifacts offline, for people: an
-// SD-JWT VC, a presentation (with its KB-JWT) or a Status List Token. It
-// verifies nothing — `agentcert verify` does — and says so in its output.
+// SD-JWT VC, a presentation (with its KB-JWT), a delegation chain (a
+// Delegate SD-JWT, hop by hop) or a Status List Token. It verifies nothing
+// — `agentcert verify` does — and says so in its output.
 package inspect
 
 import (
@@ -20,11 +21,12 @@ import (
 
 // Inspection is what `agentcert inspect` decodes from one file, without
 // verifying anything. Exactly one of Credential and StatusList (or JWT for
-// any other compact JWS) is set. A delegation chain would add its hops
-// after Credential, each an sdJWTView with its own KeyBinding.
+// any other compact JWS) is set. A delegation chain sets Credential (its
+// root) and Hops; its KeyBinding is the final KB-JWT, over the last hop.
 type Inspection struct {
-	Kind       string          `json:"kind"` // credential | presentation | status_list | jwt
+	Kind       string          `json:"kind"` // credential | presentation | delegation | delegation_presentation | status_list | jwt
 	Credential *sdJWTView      `json:"credential,omitempty"`
+	Hops       []*hopView      `json:"hops,omitempty"`
 	KeyBinding *kbView         `json:"key_binding,omitempty"`
 	StatusList *statusListView `json:"status_list,omitempty"`
 	JWT        *jwtView        `json:"jwt,omitempty"`
@@ -105,10 +107,41 @@ func Decode(s string, now time.Time) (*Inspection, error) {
 }
 
 func inspectSDJWT(s string, now time.Time) (*Inspection, error) {
+	if sdjwt.IsChain(s) {
+		return inspectChain(s, now)
+	}
 	tok, err := sdjwt.Parse(s, sdjwt.Limits{})
 	if err != nil {
 		return nil, err
 	}
+	cv, err := credentialView(tok, now)
+	if err != nil {
+		return nil, err
+	}
+	in := &Inspection{Kind: "credential", Credential: cv}
+	if tok.KBJWT != "" {
+		if in.KeyBinding, err = keyBindingView(tok.KBJWT, tok.SDHashInput()); err != nil {
+			return nil, err
+		}
+		in.Kind = "presentation"
+	}
+	return in, nil
+}
+
+// keyBindingView decodes a KB-JWT and compares its sd_hash with the
+// digest of sdHashInput (the presentation it claims to bind).
+func keyBindingView(kbJWT, sdHashInput string) (*kbView, error) {
+	kv, err := decodeJWS(kbJWT)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.Malformed, err, "the key-binding JWT does not decode")
+	}
+	got, _ := kv.Payload["sd_hash"].(string)
+	return &kbView{jwtView: *kv, SDHashMatches: got != "" && got == sdjwt.SDHash(sdHashInput)}, nil
+}
+
+// credentialView decodes an SD-JWT's issuer JWT and applies its disclosures.
+func credentialView(tok *sdjwt.Token, now time.Time) (*sdJWTView, error) {
+	var err error
 	cv := &sdJWTView{jwtView: jwtView{Header: tok.UnverifiedHeader(), Payload: tok.UnverifiedPayload()}, Disclosures: []disclosureView{}}
 	for _, d := range tok.Disclosures {
 		cv.Disclosures = append(cv.Disclosures, disclosureView{Name: d.Name, Value: d.Value})
@@ -124,16 +157,7 @@ func inspectSDJWT(s string, now time.Time) (*Inspection, error) {
 			cv.Status = &statusRefView{URI: uri, Idx: ref["idx"]}
 		}
 	}
-	in := &Inspection{Kind: "credential", Credential: cv}
-	if tok.KBJWT != "" {
-		kv, err := decodeJWS(tok.KBJWT)
-		if err != nil {
-			return nil, errcode.Wrap(errcode.Malformed, err, "the key-binding JWT does not decode")
-		}
-		got, _ := kv.Payload["sd_hash"].(string)
-		in.Kind, in.KeyBinding = "presentation", &kbView{jwtView: *kv, SDHashMatches: got != "" && got == sdjwt.SDHash(tok.SDHashInput())}
-	}
-	return in, nil
+	return cv, nil
 }
 
 func inspectStatusList(v *jwtView, now time.Time) (*statusListView, error) {
@@ -269,56 +293,23 @@ func Print(w io.Writer, in *Inspection) error {
 	fmt.Fprintln(w, "NOT VERIFIED: decoded only; `agentcert verify` checks signatures, key binding and status")
 	switch in.Kind {
 	case "credential", "presentation":
-		c := in.Credential
 		if in.Kind == "presentation" {
 			fmt.Fprintln(w, "kind:        SD-JWT VC presentation (with key binding)")
 		} else {
 			fmt.Fprintln(w, "kind:        SD-JWT VC (no key binding)")
 		}
-		printJSONLine(w, "header:     ", c.Header)
-		for _, k := range []string{"iss", "sub", "vct"} {
-			if v, ok := c.Payload[k]; ok {
-				fmt.Fprintf(w, "%-12s %v\n", k+":", v)
-			}
-		}
-		printTimes(w, c.Times)
-		if c.Status != nil {
-			fmt.Fprintf(w, "status:      %s index %v\n", c.Status.URI, c.Status.Idx)
+		printCredential(w, in.Credential)
+		printKeyBinding(w, in.KeyBinding)
+	case "delegation", "delegation_presentation":
+		if in.Kind == "delegation_presentation" {
+			fmt.Fprintf(w, "kind:        delegation chain (dSD-JWT+KB: %d hops and a final KB-JWT)\n", len(in.Hops))
 		} else {
-			fmt.Fprintln(w, "status:      no status reference")
+			fmt.Fprintf(w, "kind:        delegation chain (dSD-JWT: %d hops, no final KB-JWT)\n", len(in.Hops))
 		}
-		if _, ok := c.Payload["cnf"]; ok {
-			printJSONLine(w, "holder key: ", c.Payload["cnf"])
-		}
-		fmt.Fprintf(w, "disclosures: %d present of %d digests (the rest are withheld claims or decoys)\n", len(c.Disclosures), c.Digests)
-		for _, d := range c.Disclosures {
-			name := d.Name
-			if name == "" {
-				name = "(array element)"
-			}
-			printJSONLine(w, "  "+name+":", d.Value)
-		}
-		claims := map[string]any{}
-		for k, v := range c.Claims {
-			switch k {
-			case "iss", "sub", "vct", "iat", "nbf", "exp", "cnf", "status":
-			default:
-				claims[k] = v
-			}
-		}
-		printJSONBlock(w, "claims (as disclosed):", claims)
-		if in.KeyBinding != nil {
-			kb := in.KeyBinding
-			fmt.Fprintf(w, "key binding: aud %v, nonce %v", kb.Payload["aud"], kb.Payload["nonce"])
-			if t := timesOf(kb.Payload, time.Now()).IssuedAt; t != nil {
-				fmt.Fprintf(w, ", iat %s", t.Format(time.RFC3339))
-			}
-			if kb.SDHashMatches {
-				fmt.Fprintln(w, ", sd_hash matches")
-			} else {
-				fmt.Fprintln(w, ", sd_hash DOES NOT match this presentation")
-			}
-		}
+		fmt.Fprintln(w, "root credential:")
+		printCredential(w, in.Credential)
+		printChain(w, in)
+		printKeyBinding(w, in.KeyBinding)
 	case "status_list":
 		sl := in.StatusList
 		fmt.Fprintln(w, "kind:        Status List Token")
@@ -346,6 +337,57 @@ func Print(w io.Writer, in *Inspection) error {
 		printJSONBlock(w, "payload:", in.JWT.Payload)
 	}
 	return nil
+}
+
+func printCredential(w io.Writer, c *sdJWTView) {
+	printJSONLine(w, "header:     ", c.Header)
+	for _, k := range []string{"iss", "sub", "vct"} {
+		if v, ok := c.Payload[k]; ok {
+			fmt.Fprintf(w, "%-12s %v\n", k+":", v)
+		}
+	}
+	printTimes(w, c.Times)
+	if c.Status != nil {
+		fmt.Fprintf(w, "status:      %s index %v\n", c.Status.URI, c.Status.Idx)
+	} else {
+		fmt.Fprintln(w, "status:      no status reference")
+	}
+	if _, ok := c.Payload["cnf"]; ok {
+		printJSONLine(w, "holder key: ", c.Payload["cnf"])
+	}
+	fmt.Fprintf(w, "disclosures: %d present of %d digests (the rest are withheld claims or decoys)\n", len(c.Disclosures), c.Digests)
+	for _, d := range c.Disclosures {
+		name := d.Name
+		if name == "" {
+			name = "(array element)"
+		}
+		printJSONLine(w, "  "+name+":", d.Value)
+	}
+	claims := map[string]any{}
+	for k, v := range c.Claims {
+		switch k {
+		case "iss", "sub", "vct", "iat", "nbf", "exp", "cnf", "status":
+		default:
+			claims[k] = v
+		}
+	}
+	printJSONBlock(w, "claims (as disclosed):", claims)
+}
+
+// printKeyBinding prints a KB-JWT (the final one of a chain); nothing for nil.
+func printKeyBinding(w io.Writer, kb *kbView) {
+	if kb == nil {
+		return
+	}
+	fmt.Fprintf(w, "key binding: aud %v, nonce %v", kb.Payload["aud"], kb.Payload["nonce"])
+	if t := timesOf(kb.Payload, time.Now()).IssuedAt; t != nil {
+		fmt.Fprintf(w, ", iat %s", t.Format(time.RFC3339))
+	}
+	if kb.SDHashMatches {
+		fmt.Fprintln(w, ", sd_hash matches")
+	} else {
+		fmt.Fprintln(w, ", sd_hash DOES NOT match this presentation")
+	}
 }
 
 func printTimes(w io.Writer, t timesView) {

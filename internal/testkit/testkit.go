@@ -1,6 +1,6 @@
 // Package testkit holds the checks and loaders that tests of several
 // packages share: the exact error code of a failure, and the spec vectors
-// under testdata/vectors.
+// under testdata/vectors, and waiting for a state another goroutine reaches.
 package testkit
 
 import (
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/agentcert/agentcert/errcode"
 )
@@ -67,5 +68,20 @@ func LoadVector(t testing.TB, rel string, v any) {
 	t.Helper()
 	if err := json.Unmarshal(ReadVector(t, rel), v); err != nil {
 		t.Fatalf("%s: %v", rel, err)
+	}
+}
+
+// Eventually waits until cond holds, polling, and fails t if it does not
+// within 30 seconds (generous, for a loaded machine). It is for states
+// another goroutine reaches, never a stand-in for a speed assertion.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within 30s", what)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -1,0 +1,231 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"github.com/agentcert/agentcert/internal/testkit"
+	"testing"
+	"time"
+)
+
+func mustNew(t *testing.T, lim Limits) *Limiter {
+	t.Helper()
+	l, err := New(lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+type result struct {
+	tk  *Ticket
+	err error
+}
+
+func acquireAsync(l *Limiter, ctx context.Context) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		tk, err := l.Acquire(ctx)
+		ch <- result{tk, err}
+	}()
+	return ch
+}
+
+func TestNewRefusesBadLimits(t *testing.T) {
+	for _, lim := range []Limits{
+		{MaxConcurrent: 0, MaxQueue: 1, QueueTimeout: time.Second},
+		{MaxConcurrent: 1, MaxQueue: -1, QueueTimeout: time.Second},
+		{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: 0},
+	} {
+		if _, err := New(lim); err == nil {
+			t.Errorf("New(%+v) accepted", lim)
+		}
+	}
+	if _, err := New(Limits{MaxConcurrent: 1, MaxQueue: 0, QueueTimeout: time.Second}); err != nil {
+		t.Errorf("no queue at all must be allowed: %v", err)
+	}
+}
+
+// TestLimitAndQueueBound: MaxConcurrent callers are admitted at once, the
+// next MaxQueue wait, and the one after them is refused without waiting.
+func TestLimitAndQueueBound(t *testing.T) {
+	l := mustNew(t, Limits{MaxConcurrent: 2, MaxQueue: 3, QueueTimeout: time.Hour})
+	ctx := context.Background()
+	var held []*Ticket
+	for i := 0; i < 2; i++ {
+		tk, err := l.Acquire(ctx)
+		if err != nil || tk.Queued {
+			t.Fatalf("caller %d: %v (queued %v), want admitted at once", i, err, tk != nil && tk.Queued)
+		}
+		held = append(held, tk)
+	}
+	var waiters []<-chan result
+	for i := 0; i < 3; i++ {
+		waiters = append(waiters, acquireAsync(l, ctx))
+		testkit.Eventually(t, "the waiter is queued", func() bool { return l.Waiting() == i+1 })
+	}
+	if _, err := l.Acquire(ctx); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("past the queue bound: %v, want ErrQueueFull", err)
+	}
+	if l.Active() != 2 || l.Waiting() != 3 {
+		t.Fatalf("active %d waiting %d, want 2 and 3", l.Active(), l.Waiting())
+	}
+	// Releasing admits the waiters in arrival order, one per slot.
+	held[0].Release()
+	held[0].Release() // a second release gives nothing back
+	r := <-waiters[0]
+	if r.err != nil || !r.tk.Queued {
+		t.Fatalf("first waiter: %v, want admitted after queueing", r.err)
+	}
+	select {
+	case r := <-waiters[1]:
+		t.Fatalf("second waiter admitted (%v) with no free slot", r.err)
+	default:
+	}
+	if l.Active() != 2 || l.Waiting() != 2 {
+		t.Fatalf("after one release: active %d waiting %d, want 2 and 2", l.Active(), l.Waiting())
+	}
+	held[1].Release()
+	r2 := <-waiters[1]
+	r.tk.Release()
+	r3 := <-waiters[2]
+	for _, x := range []result{r2, r3} {
+		if x.err != nil {
+			t.Fatal(x.err)
+		}
+		x.tk.Release()
+	}
+	if l.Active() != 0 || l.Waiting() != 0 {
+		t.Fatalf("all released: active %d waiting %d", l.Active(), l.Waiting())
+	}
+}
+
+// TestQueueTimeout: a waiter whose slot never comes is refused after the
+// queue timeout and leaves the queue.
+func TestQueueTimeout(t *testing.T) {
+	l := mustNew(t, Limits{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: 20 * time.Millisecond})
+	tk, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tk.Release()
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrQueueTimeout) {
+		t.Fatalf("waited past the timeout: %v, want ErrQueueTimeout", err)
+	}
+	if l.Waiting() != 0 || l.Active() != 1 {
+		t.Fatalf("after the timeout: waiting %d active %d, want 0 and 1", l.Waiting(), l.Active())
+	}
+}
+
+// TestCancelledWaiterLeavesTheQueue: a waiter whose context ends (its
+// client went away) leaves at once with the context's error, frees its
+// place in the queue, and never takes a slot.
+func TestCancelledWaiterLeavesTheQueue(t *testing.T) {
+	l := mustNew(t, Limits{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Hour})
+	tk, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := acquireAsync(l, ctx)
+	testkit.Eventually(t, "queued", func() bool { return l.Waiting() == 1 })
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("queue of one with one waiting: %v, want ErrQueueFull", err)
+	}
+	cancel()
+	r := <-gone
+	if !errors.Is(r.err, context.Canceled) || errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("cancelled waiter: %v, want context.Canceled", r.err)
+	}
+	if l.Waiting() != 0 {
+		t.Fatalf("the cancelled waiter still holds a place: waiting %d", l.Waiting())
+	}
+	// Its place is free again, and the slot goes to the next waiter.
+	next := acquireAsync(l, context.Background())
+	testkit.Eventually(t, "queued again", func() bool { return l.Waiting() == 1 })
+	tk.Release()
+	n := <-next
+	if n.err != nil {
+		t.Fatalf("the next waiter: %v", n.err)
+	}
+	if l.Active() != 1 {
+		t.Fatalf("active %d, want only the next waiter", l.Active())
+	}
+	n.tk.Release()
+}
+
+// TestRecoversAfterOverload: after a burst far past the bounds, once the
+// admitted callers are done, the limiter admits at once again.
+func TestRecoversAfterOverload(t *testing.T) {
+	l := mustNew(t, Limits{MaxConcurrent: 2, MaxQueue: 2, QueueTimeout: time.Hour})
+	var held []*Ticket
+	for i := 0; i < 2; i++ {
+		tk, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, tk)
+	}
+	var queued []<-chan result
+	for i := 0; i < 2; i++ {
+		queued = append(queued, acquireAsync(l, context.Background()))
+	}
+	testkit.Eventually(t, "queue full", func() bool { return l.Waiting() == 2 })
+	shed := 0
+	for i := 0; i < 100; i++ {
+		if _, err := l.Acquire(context.Background()); errors.Is(err, ErrQueueFull) {
+			shed++
+		}
+	}
+	if shed != 100 {
+		t.Fatalf("shed %d of 100 past the bounds", shed)
+	}
+	for _, tk := range held {
+		tk.Release()
+	}
+	for _, q := range queued {
+		r := <-q
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		r.tk.Release()
+	}
+	for i := 0; i < 10; i++ {
+		tk, err := l.Acquire(context.Background())
+		if err != nil || tk.Queued {
+			t.Fatalf("after the overload, caller %d: %v, want admitted at once", i, err)
+		}
+		tk.Release()
+	}
+	if l.Active() != 0 || l.Waiting() != 0 {
+		t.Fatalf("active %d waiting %d", l.Active(), l.Waiting())
+	}
+}
+
+// TestNoQueue: with MaxQueue 0, a caller that finds no slot is refused.
+func TestNoQueue(t *testing.T) {
+	l := mustNew(t, Limits{MaxConcurrent: 1, MaxQueue: 0, QueueTimeout: time.Hour})
+	tk, _ := l.Acquire(context.Background())
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("no queue: %v, want ErrQueueFull", err)
+	}
+	tk.Release()
+	if tk2, err := l.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	} else {
+		tk2.Release()
+	}
+}
+
+func BenchmarkAcquireRelease(b *testing.B) {
+	l, _ := New(Limits{MaxConcurrent: 64, MaxQueue: 64, QueueTimeout: time.Second})
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tk, err := l.Acquire(ctx)
+			if err == nil {
+				tk.Release()
+			}
+		}
+	})
+}
