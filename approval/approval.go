@@ -6,14 +6,16 @@
 package approval
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -23,8 +25,9 @@ import (
 // Typ is the JOSE typ header of every approval.
 const Typ = "agentcert-approval+jwt"
 
-// MaxTokenSize bounds an approval before it is parsed.
-const MaxTokenSize = 8 << 10
+// MaxTokenSize bounds an approval, its approver credential included,
+// before it is parsed.
+const MaxTokenSize = 16 << 10
 
 // MaxLifetime bounds exp-iat of an approval.
 const MaxLifetime = 15 * time.Minute
@@ -42,14 +45,17 @@ type Request struct {
 }
 
 // Digest is the JCS digest of the request object {"action", "params"}:
-// equal JSON values give equal digests however members are ordered.
-func Digest(action string, params json.RawMessage) (string, error) {
+// equal JSON values give equal digests however members are ordered or
+// numbers spelled. params is any JSON value (json.RawMessage, or a map of
+// request attributes); nil, JSON null and an empty object all mean no
+// parameters.
+func Digest(action string, params any) (string, error) {
 	obj := map[string]any{"action": action}
-	if len(params) > 0 {
-		var p any
-		if err := json.Unmarshal(params, &p); err != nil {
-			return "", errcode.Wrap(errcode.InvalidInput, err, "approval: params are not JSON")
-		}
+	p, err := normalParams(params)
+	if err != nil {
+		return "", err
+	}
+	if p != nil {
 		obj["params"] = p
 	}
 	d, err := receipt.JSONDigest(obj)
@@ -59,15 +65,47 @@ func Digest(action string, params json.RawMessage) (string, error) {
 	return d, nil
 }
 
-// NewRequest builds an approval request with a fresh nonce valid for ttl.
-func NewRequest(action string, params json.RawMessage, audience, principal, subject string, ttl time.Duration, now time.Time) (Request, error) {
+// normalParams decodes params into generic JSON (numbers as json.Number),
+// with empty parameters as nil.
+func normalParams(params any) (any, error) {
+	if params == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(params)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "approval: params are not JSON")
+	}
+	var p any
+	if err := jsonstrict.Decode(b, &p); err != nil {
+		return nil, errcode.Wrap(errcode.InvalidInput, err, "approval: params are not JSON")
+	}
+	if m, ok := p.(map[string]any); p == nil || ok && len(m) == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// NewRequest builds an approval request for action with params (any JSON
+// value, see Digest) and a fresh nonce, valid for ttl (at most MaxLifetime;
+// 0 means 5 minutes).
+func NewRequest(action string, params any, audience, principal, subject string, ttl time.Duration, now time.Time) (Request, error) {
 	if action == "" || audience == "" || principal == "" || subject == "" {
 		return Request{}, errcode.New(errcode.InvalidInput, "approval: action, audience, principal and subject are required")
 	}
 	if ttl <= 0 || ttl > MaxLifetime {
 		ttl = 5 * time.Minute
 	}
-	d, err := Digest(action, params)
+	p, err := normalParams(params)
+	if err != nil {
+		return Request{}, err
+	}
+	var raw json.RawMessage
+	if p != nil {
+		if raw, err = json.Marshal(p); err != nil {
+			return Request{}, fmt.Errorf("approval: encode params: %w", err)
+		}
+	}
+	d, err := Digest(action, p)
 	if err != nil {
 		return Request{}, err
 	}
@@ -75,7 +113,7 @@ func NewRequest(action string, params json.RawMessage, audience, principal, subj
 	if _, err := rand.Read(n[:]); err != nil {
 		return Request{}, fmt.Errorf("approval: nonce: %w", err)
 	}
-	return Request{Action: action, Params: params, Digest: d, Audience: audience,
+	return Request{Action: action, Params: raw, Digest: d, Audience: audience,
 		Nonce: base64.RawURLEncoding.EncodeToString(n[:]), Expiry: now.Add(ttl).Unix(),
 		Principal: principal, Subject: subject}, nil
 }
@@ -93,14 +131,29 @@ type Claims struct {
 	Expiry    int64  `json:"exp"`
 }
 
+// HeaderCredential is the protected header member of an approval that
+// carries the approver's certification: the issuer-signed approver
+// credential (an SD-JWT VC of vct urn:agentcert:approver:v1, with no
+// disclosures) whose cnf.jwk signed the approval. It makes an approval
+// verifiable offline with the issuer's key alone.
+const HeaderCredential = "approver_vc"
+
+// MaxNonceLen bounds an approval request's nonce.
+const MaxNonceLen = 128
+
 // Sign signs an approval of req by approver with key (ES256 or EdDSA, with
-// a kid). The approval expires with the request.
-func Sign(req Request, approver string, key jwk.Key, now time.Time) (string, error) {
+// a kid). credential, when not empty, is the approver's certification,
+// carried in the HeaderCredential header. The approval expires with the
+// request.
+func Sign(req Request, approver string, key jwk.Key, credential string, now time.Time) (string, error) {
 	if key.KeyID() == "" {
 		return "", errcode.New(errcode.InvalidInput, "approval: approver key has no kid")
 	}
 	alg, err := algOf(key)
 	if err != nil {
+		return "", err
+	}
+	if err := req.check(); err != nil {
 		return "", err
 	}
 	exp := req.Expiry
@@ -116,6 +169,9 @@ func Sign(req Request, approver string, key jwk.Key, now time.Time) (string, err
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, Typ)
 	_ = h.Set(jws.KeyIDKey, key.KeyID())
+	if credential != "" {
+		_ = h.Set(HeaderCredential, credential)
+	}
 	out, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
 	if err != nil {
 		return "", fmt.Errorf("approval: sign: %w", err)
@@ -133,46 +189,89 @@ func algOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	return "", errcode.New(errcode.UnsupportedAlg, "approval: key type %s not supported", key.KeyType())
 }
 
-// Roster lists the approver public keys the issuer certified for each
-// principal (principal -> keys, each with a kid).
+// check reports a request whose digest is not that of its action and
+// params, or that lacks a member: signing it would approve something other
+// than what is shown.
+func (r Request) check() error {
+	if r.Action == "" || r.Audience == "" || r.Principal == "" || r.Subject == "" || r.Nonce == "" || r.Expiry == 0 {
+		return errcode.New(errcode.InvalidInput, "approval: the request lacks action, aud, principal, sub, nonce or exp")
+	}
+	if len(r.Nonce) > MaxNonceLen {
+		return errcode.New(errcode.InvalidInput, "approval: the nonce is longer than %d bytes", MaxNonceLen)
+	}
+	var params any
+	if len(r.Params) > 0 {
+		params = r.Params
+	}
+	d, err := Digest(r.Action, params)
+	if err != nil {
+		return err
+	}
+	if d != r.Digest {
+		return errcode.New(errcode.ApprovalDigestMismatch, "approval: the request's digest is not that of its action and params")
+	}
+	return nil
+}
+
+// MaxRequestSize bounds an encoded approval request.
+const MaxRequestSize = 16 << 10
+
+// ParseRequest decodes an approval request (strict JSON, bounded) and
+// checks that its digest is that of its action and params, so that what an
+// approver is shown is what the signature approves.
+func ParseRequest(b []byte) (Request, error) {
+	if len(b) > MaxRequestSize {
+		return Request{}, errcode.New(errcode.TooLarge, "approval: request exceeds %d bytes", MaxRequestSize)
+	}
+	var r Request
+	if err := jsonstrict.Decode(b, &r); err != nil {
+		return Request{}, errcode.Wrap(errcode.InvalidInput, err, "approval: request")
+	}
+	if err := r.check(); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+// Describe says in words what approving r means, for the person asked.
+func Describe(r Request) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Approve action %s\n", r.Action)
+	fmt.Fprintf(&b, "  by agent:      %s\n", r.Subject)
+	fmt.Fprintf(&b, "  for principal: %s\n", r.Principal)
+	fmt.Fprintf(&b, "  at:            %s\n", r.Audience)
+	var p map[string]any
+	if len(r.Params) > 0 && json.Unmarshal(r.Params, &p) == nil {
+		if a, ok := p["amount"]; ok {
+			cur, _ := p["currency"].(string)
+			fmt.Fprintf(&b, "  amount:        %v %s\n", a, cur)
+		}
+		for _, k := range []string{"counterparty", "payee", "resource"} {
+			if v, ok := p[k]; ok {
+				fmt.Fprintf(&b, "  %-14s %v\n", k+":", v)
+			}
+		}
+		fmt.Fprintf(&b, "  parameters:    %s\n", r.Params)
+	}
+	fmt.Fprintf(&b, "  request digest %s, valid until %s\n", r.Digest, time.Unix(r.Expiry, 0).UTC().Format(time.RFC3339))
+	return b.String()
+}
+
+// Roster lists the approver public keys certified for each principal
+// (principal -> keys, each with a kid).
 type Roster map[string][]jwk.Key
 
-// Replay remembers used nonces until they expire.
+// Replay records used approval nonces: Spend reports fresh=false when id
+// was spent before, and keeps id until expires. verifier.SpentStore
+// implementations (in memory, Redis) are Replays.
 type Replay interface {
-	// Use records nonce as used until exp and reports whether it was fresh.
-	Use(nonce string, exp time.Time) (bool, error)
-}
-
-// MemoryReplay is an in-process Replay.
-type MemoryReplay struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-// NewMemoryReplay returns an empty MemoryReplay.
-func NewMemoryReplay() *MemoryReplay { return &MemoryReplay{seen: map[string]time.Time{}} }
-
-// Use implements Replay.
-func (m *MemoryReplay) Use(nonce string, exp time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := time.Now()
-	for n, e := range m.seen {
-		if now.After(e) {
-			delete(m.seen, n)
-		}
-	}
-	if _, ok := m.seen[nonce]; ok {
-		return false, nil
-	}
-	m.seen[nonce] = exp
-	return true, nil
+	Spend(ctx context.Context, id string, expires time.Time) (fresh bool, err error)
 }
 
 // Expect is what the verifier is asked to authorize.
 type Expect struct {
 	Action    string
-	Params    json.RawMessage
+	Params    any // the request's attributes (see Digest)
 	Audience  string
 	Principal string
 	Subject   string
@@ -199,20 +298,34 @@ func Parse(token string) (Claims, jws.Headers, error) {
 		return Claims{}, nil, errcode.New(errcode.UnsupportedAlg, "approval: alg %q not allowed", a)
 	}
 	var c Claims
-	if err := json.Unmarshal(msg.Payload(), &c); err != nil {
+	if err := jsonstrict.Decode(msg.Payload(), &c); err != nil {
 		return Claims{}, nil, errcode.Wrap(errcode.ApprovalMalformed, err, "approval: claims")
 	}
-	if c.Issuer == "" || c.Subject == "" || c.Audience == "" || c.Principal == "" || c.Digest == "" || c.Nonce == "" || c.Expiry == 0 || c.IssuedAt == 0 {
+	if c.Issuer == "" || c.Subject == "" || c.Audience == "" || c.Principal == "" || c.Action == "" || c.Digest == "" || c.Nonce == "" || c.Expiry == 0 || c.IssuedAt == 0 {
 		return Claims{}, nil, errcode.New(errcode.ApprovalMalformed, "approval: a required claim is missing")
+	}
+	if len(c.Nonce) > MaxNonceLen {
+		return Claims{}, nil, errcode.New(errcode.ApprovalMalformed, "approval: the nonce is longer than %d bytes", MaxNonceLen)
 	}
 	return c, h, nil
 }
 
-// Verify checks an approval for exp: signature by an approver key of the
-// principal in roster, digest equality with exp's request object, audience,
-// subject, expiry and single use of the nonce (last, so a refused approval
-// does not burn its nonce).
-func Verify(token string, want Expect, roster Roster, replay Replay, now time.Time) (Claims, error) {
+// Credential returns the approver credential an approval's header
+// carries, or "".
+func Credential(h jws.Headers) string {
+	v, ok := h.Get(HeaderCredential)
+	if !ok {
+		return ""
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// Verify checks an approval for want: signature by an approver key of the
+// principal in roster, digest equality with want's request object,
+// audience, subject, expiry and single use of the nonce (last, so a
+// refused approval does not burn its nonce).
+func Verify(ctx context.Context, token string, want Expect, roster Roster, replay Replay, now time.Time) (Claims, error) {
 	c, h, err := Parse(token)
 	if err != nil {
 		return Claims{}, err
@@ -232,6 +345,9 @@ func Verify(token string, want Expect, roster Roster, replay Replay, now time.Ti
 	if _, err := jws.Verify([]byte(token), jws.WithKey(h.Algorithm(), key)); err != nil {
 		return Claims{}, errcode.Wrap(errcode.ApprovalBadSignature, err, "approval: signature")
 	}
+	if c.Action != want.Action {
+		return Claims{}, errcode.New(errcode.ApprovalDigestMismatch, "approval: approved action %q, not %q", c.Action, want.Action)
+	}
 	d, err := Digest(want.Action, want.Params)
 	if err != nil {
 		return Claims{}, err
@@ -242,7 +358,7 @@ func Verify(token string, want Expect, roster Roster, replay Replay, now time.Ti
 	if c.Audience != want.Audience {
 		return Claims{}, errcode.New(errcode.ApprovalWrongAudience, "approval: audience %q, want %q", c.Audience, want.Audience)
 	}
-	if want.Subject != "" && c.Subject != want.Subject {
+	if c.Subject != want.Subject {
 		return Claims{}, errcode.New(errcode.ApprovalUnauthorized, "approval: given for agent %q, not %q", c.Subject, want.Subject)
 	}
 	if now.Unix() >= c.Expiry {
@@ -251,7 +367,7 @@ func Verify(token string, want Expect, roster Roster, replay Replay, now time.Ti
 	if c.Expiry-c.IssuedAt > int64(MaxLifetime/time.Second) || c.IssuedAt > now.Add(time.Minute).Unix() {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: lifetime out of bounds")
 	}
-	fresh, err := replay.Use(c.Nonce, time.Unix(c.Expiry, 0))
+	fresh, err := replay.Spend(ctx, "approval:"+c.Nonce, time.Unix(c.Expiry, 0))
 	if err != nil {
 		return Claims{}, errcode.Wrap(errcode.NonceStoreUnavailable, err, "approval: nonce store")
 	}

@@ -1,9 +1,11 @@
 package approval
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +52,7 @@ func TestVerifyCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := Sign(req, "mailto:alice@acme.example", priv, now)
+	good, err := Sign(req, "mailto:alice@acme.example", priv, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +62,14 @@ func TestVerifyCodes(t *testing.T) {
 	reordered := want
 	reordered.Params = json.RawMessage(`{"currency":"EUR","counterparty":"shop.example","amount":250.0}`)
 
-	byOther, _ := Sign(req, "mailto:mallory@other.example", otherPriv, now)
+	byOther, _ := Sign(req, "mailto:mallory@other.example", otherPriv, "", now)
 	forged := good[:len(good)-4] + "AAAA"
 	if forged == good {
 		t.Fatal("forgery equals original")
 	}
 	shortReq := req
 	shortReq.Expiry = now.Add(time.Minute).Unix()
-	short, _ := Sign(shortReq, "mailto:alice@acme.example", priv, now)
+	short, _ := Sign(shortReq, "mailto:alice@acme.example", priv, "", now)
 
 	cases := []struct {
 		name  string
@@ -87,24 +89,24 @@ func TestVerifyCodes(t *testing.T) {
 		{"garbage", "not-a-jwt", want, now, errcode.ApprovalMalformed},
 		{"too large", string(make([]byte, MaxTokenSize+1)), want, now, errcode.TooLarge},
 	}
-	replay := NewMemoryReplay()
+	replay := spent{}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Verify(tc.token, tc.want, roster, replay, tc.now)
+			_, err := Verify(context.Background(), tc.token, tc.want, roster, replay, tc.now)
 			if got := errcode.CodeOf(err); got != tc.code {
 				t.Fatalf("code %q (%v), want %q", got, err, tc.code)
 			}
 		})
 	}
 	// Refusals above did not burn the nonce: the right request passes once.
-	c, err := Verify(good, reordered, roster, replay, now)
+	c, err := Verify(context.Background(), good, reordered, roster, replay, now)
 	if err != nil {
 		t.Fatalf("valid approval refused: %v", err)
 	}
 	if c.Issuer != "mailto:alice@acme.example" || c.Digest != req.Digest {
 		t.Fatalf("claims %+v", c)
 	}
-	if _, err := Verify(good, want, roster, replay, now); errcode.CodeOf(err) != errcode.ApprovalReplayed {
+	if _, err := Verify(context.Background(), good, want, roster, replay, now); errcode.CodeOf(err) != errcode.ApprovalReplayed {
 		t.Fatalf("second use: %v, want approval_replayed", err)
 	}
 }
@@ -114,7 +116,7 @@ func TestWrongTyp(t *testing.T) {
 	priv, _ := newKey(t, "alice")
 	now := time.Unix(1_800_000_000, 0)
 	req, _ := NewRequest("a", nil, aud, principal, agent, time.Minute, now)
-	tok, err := Sign(req, "x", priv, now)
+	tok, err := Sign(req, "x", priv, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func TestSignRefusesExpiredRequest(t *testing.T) {
 	priv, _ := newKey(t, "alice")
 	now := time.Unix(1_800_000_000, 0)
 	req, _ := NewRequest("a", nil, aud, principal, agent, time.Minute, now)
-	if _, err := Sign(req, "x", priv, now.Add(time.Hour)); errcode.CodeOf(err) != errcode.ApprovalExpired {
+	if _, err := Sign(req, "x", priv, "", now.Add(time.Hour)); errcode.CodeOf(err) != errcode.ApprovalExpired {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := NewRequest("", nil, aud, principal, agent, time.Minute, now); errcode.CodeOf(err) != errcode.InvalidInput {
@@ -149,7 +151,7 @@ func FuzzParse(f *testing.F) {
 	priv, _ := newKey(f, "alice")
 	now := time.Unix(1_800_000_000, 0)
 	req, _ := NewRequest("payments.create", pay(250), aud, principal, agent, time.Minute, now)
-	tok, _ := Sign(req, "x", priv, now)
+	tok, _ := Sign(req, "x", priv, "", now)
 	f.Add(tok)
 	f.Add("")
 	f.Add("a.b.c")
@@ -161,6 +163,83 @@ func FuzzParse(f *testing.F) {
 		}
 		if err != nil && errcode.CodeOf(err) == errcode.Internal {
 			t.Fatalf("internal error for client input: %v", err)
+		}
+	})
+}
+
+func TestParseRequest(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	req, err := NewRequest("payments:initiate", pay(250), aud, principal, agent, time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(req)
+	got, err := ParseRequest(b)
+	if err != nil || got.Digest != req.Digest {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if d := Describe(got); !strings.Contains(d, "250 EUR") || !strings.Contains(d, "shop.example") || !strings.Contains(d, "payments:initiate") {
+		t.Fatalf("description does not say what is approved:\n%s", d)
+	}
+	// Params changed under the same digest: what would be shown is not
+	// what would be signed.
+	tampered := req
+	tampered.Params = pay(25)
+	tb, _ := json.Marshal(tampered)
+	if _, err := ParseRequest(tb); errcode.CodeOf(err) != errcode.ApprovalDigestMismatch {
+		t.Fatalf("tampered params: %v", err)
+	}
+	priv, _ := newKey(t, "alice")
+	if _, err := Sign(tampered, "x", priv, "", now); errcode.CodeOf(err) != errcode.ApprovalDigestMismatch {
+		t.Fatalf("signing a tampered request: %v", err)
+	}
+	for name, in := range map[string]string{
+		"unknown member": `{"action":"a:b","digest":"x","aud":"a","nonce":"n","exp":1,"principal":"p","sub":"s","extra":1}`,
+		"no nonce":       strings.Replace(string(b), `"nonce"`, `"nonce_"`, 1),
+		"too large":      string(make([]byte, MaxRequestSize+1)),
+		"not JSON":       "{",
+	} {
+		if _, err := ParseRequest([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestDigestNormalizesParams(t *testing.T) {
+	a, _ := Digest("a:b", nil)
+	b, _ := Digest("a:b", map[string]any{})
+	c, _ := Digest("a:b", json.RawMessage("null"))
+	d, _ := Digest("a:b", map[string]any{"amount": 1})
+	if a != b || a != c || a == d {
+		t.Fatalf("digests %s %s %s %s", a, b, c, d)
+	}
+	e, _ := Digest("a:b", map[string]any{"amount": json.Number("1.0")})
+	if d != e {
+		t.Fatalf("1 and 1.0 differ: %s %s", d, e)
+	}
+}
+
+func FuzzParseRequest(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	req, _ := NewRequest("payments:initiate", pay(250), aud, principal, agent, time.Minute, now)
+	b, _ := json.Marshal(req)
+	f.Add(b)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"action":"a:b","params":[1e400]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := ParseRequest(in)
+		if err != nil {
+			if errcode.CodeOf(err) == errcode.Internal {
+				t.Fatalf("internal error for client input: %v", err)
+			}
+			return
+		}
+		var params any
+		if len(r.Params) > 0 {
+			params = r.Params
+		}
+		if d, err := Digest(r.Action, params); err != nil || d != r.Digest {
+			t.Fatalf("accepted a request whose digest is not its own: %q", in)
 		}
 	})
 }

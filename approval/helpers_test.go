@@ -1,6 +1,9 @@
 package approval
 
 import (
+	"context"
+	"time"
+
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -20,4 +23,15 @@ func signRaw(key jwk.Key, typ, tok string) (string, error) {
 	}
 	out, err := jws.Sign(msg.Payload(), jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
 	return string(out), err
+}
+
+// spent is a Replay for tests: a set of spent ids.
+type spent map[string]bool
+
+func (s spent) Spend(_ context.Context, id string, _ time.Time) (bool, error) {
+	if s[id] {
+		return false, nil
+	}
+	s[id] = true
+	return true, nil
 }

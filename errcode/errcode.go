@@ -33,6 +33,10 @@ const (
 	Overloaded     Code = "overloaded"      // the service is at capacity for this kind of request; retry after Retry-After
 	SchemaInvalid  Code = "schema_invalid"  // claims do not validate against the vct's JSON Schema
 	NotDisclosable Code = "not_disclosable" // a claim marked "never" selectively disclosable was asked to be
+	// StorageUnwritable: the store refused a write because its storage is
+	// full or read-only; nothing was written, reads keep working, and the
+	// same request succeeds once the storage takes writes again.
+	StorageUnwritable Code = "storage_unwritable"
 )
 
 // Codes for the issuer-signed JWT.
@@ -257,7 +261,7 @@ func CodeOf(err error) Code {
 // All lists every code, in the order documented in docs/errors.md.
 func All() []Code {
 	return []Code{
-		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, Overloaded, SchemaInvalid, NotDisclosable,
+		Internal, InvalidInput, TooLarge, Malformed, NotFound, Conflict, Unauthorized, Forbidden, RateLimited, Overloaded, SchemaInvalid, NotDisclosable, StorageUnwritable,
 		BadSignature, UnsupportedAlg, WrongTyp, UnknownCrit, Expired, NotYetValid, MissingClaim,
 		DisclosureMalformed, DisclosureNotReferenced, DuplicateDigest, DuplicateDisclosure, ReservedClaimName, ClaimExists, DisclosureWrongPosition, DigestMalformed, UnsupportedSDAlg,
 		KBMissing, KBMalformed, KBBadSignature, KBNoHolderKey, KBWrongTyp, KBWrongAudience, KBWrongNonce, KBStale, KBSDHashMismatch,

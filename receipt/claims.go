@@ -36,6 +36,7 @@ type Claims struct {
 	Action        string      `json:"action,omitempty"`
 	RequestDigest string      `json:"request_digest,omitempty"` // Digest of the request object
 	Decision      *Decision   `json:"decision,omitempty"`
+	Approval      *Approval   `json:"approval,omitempty"` // the approval asked for or used
 	PolicyDigest  string      `json:"policy_digest,omitempty"`
 	Status        *Status     `json:"status,omitempty"`
 	// Channel is set when the request came signed on the agent channel
@@ -89,6 +90,16 @@ type Decision struct {
 	Reason  string `json:"reason,omitempty"` // a code when denied
 }
 
+// Approval records a person's approval of the action: on an
+// approval_required decision, the approval request (digest and nonce, no
+// approver); on an allowed one, the approval used, with its approver.
+type Approval struct {
+	Digest    string `json:"digest"` // JCS digest of the request object
+	Nonce     string `json:"nonce"`
+	Principal string `json:"principal,omitempty"`
+	Approver  string `json:"approver,omitempty"` // the approver's DID, when an approval was used
+}
+
 // Status is what was learned about revocation, and how fresh it was.
 type Status struct {
 	Checked   bool   `json:"checked"`
@@ -127,6 +138,12 @@ func (c *Claims) check() error {
 		return bad("the chain has more than %d subjects", maxChain)
 	}
 	strs := []string{c.Issuer, c.ID, c.Reference, c.Error, c.ErrorDescription, c.Audience, c.Subject, c.Principal, c.Action, c.RequestDigest, c.PolicyDigest}
+	if a := c.Approval; a != nil {
+		if a.Digest == "" || a.Nonce == "" {
+			return bad("approval needs a digest and a nonce")
+		}
+		strs = append(strs, a.Digest, a.Nonce, a.Principal, a.Approver)
+	}
 	if c.Channel != nil {
 		strs = append(strs, c.Channel.KeyID, c.Channel.Tag, c.Channel.Nonce)
 	}

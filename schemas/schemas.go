@@ -25,6 +25,11 @@ import (
 // AgentCertificationV1 is the vct of the agent certification credential.
 const AgentCertificationV1 = "urn:agentcert:agent-certification:v1"
 
+// ApproverV1 is the vct of an approver credential: the issuer certifies a
+// person's key as one that may approve, for a principal, the high-risk
+// actions of the agents it certified.
+const ApproverV1 = "urn:agentcert:approver:v1"
+
 // DelegationV1 is the vct of a delegation hop: the delegate payload of a
 // KB-SD-JWT in a Delegate SD-JWT chain.
 const DelegationV1 = "urn:agentcert:delegation:v1"

@@ -69,6 +69,14 @@ func TestValidateAcceptsVariants(t *testing.T) {
 			p["permissions"] = []map[string]any{{"action": "payments:initiate", "constraints": map[string]any{"max_amount": 12.5, "currency": "EUR"}}}
 			p["prohibitions"] = []string{"payments:approve"}
 		}},
+		{"approval always, irreversible", func(p map[string]any) {
+			arr(p["permissions"])[0] = map[string]any{"action": "payments:initiate", "reversibility": "irreversible",
+				"constraints": map[string]any{"max_amount": 1000, "currency": "EUR", "approval": "always"}}
+		}},
+		{"approval above an amount, compensable", func(p map[string]any) {
+			arr(p["permissions"])[0] = map[string]any{"action": "payments:initiate", "reversibility": "compensable",
+				"constraints": map[string]any{"currency": "EUR", "approval": map[string]any{"above_amount": 100}}}
+		}},
 		{"wildcard verb", func(p map[string]any) {
 			arr(p["permissions"])[0] = map[string]any{"action": "invoices:*"}
 		}},
@@ -123,6 +131,16 @@ func TestValidateRejects(t *testing.T) {
 		{"action star alone", func(p map[string]any) { perm(p, 0)["action"] = "*" }, "/permissions/0/action"},
 		{"action star resource", func(p map[string]any) { perm(p, 0)["action"] = "*:read" }, "/permissions/0/action"},
 		{"missing action", func(p map[string]any) { delete(perm(p, 1), "action") }, "/permissions/1/action"},
+		{"unknown reversibility", func(p map[string]any) { perm(p, 0)["reversibility"] = "permanent" }, "/permissions/0/reversibility"},
+		{"approval neither always nor a threshold", func(p map[string]any) {
+			perm(p, 0)["constraints"] = map[string]any{"approval": "sometimes"}
+		}, "/permissions/0/constraints/approval"},
+		{"approval threshold negative", func(p map[string]any) {
+			perm(p, 0)["constraints"] = map[string]any{"approval": map[string]any{"above_amount": -1}}
+		}, "/permissions/0/constraints/approval"},
+		{"approval threshold with another member", func(p map[string]any) {
+			perm(p, 0)["constraints"] = map[string]any{"approval": map[string]any{"above_amount": 1, "below_amount": 5}}
+		}, "/permissions/0/constraints/approval"},
 		{"action not a string", func(p map[string]any) { perm(p, 0)["action"] = json.Number("7") }, "/permissions/0/action"},
 		{"unknown permission member", func(p map[string]any) { perm(p, 0)["effect"] = "allow" }, "/permissions/0/effect"},
 		{"empty resource", func(p map[string]any) { perm(p, 1)["resource"] = "" }, "/permissions/1/resource"},
@@ -319,7 +337,7 @@ func TestUnknownVCT(t *testing.T) {
 
 func TestVCTsAndPath(t *testing.T) {
 	r := newRegistry(t)
-	if got := r.VCTs(); !slices.Equal(got, []string{AgentCertificationV1, DelegationV1}) {
+	if got := r.VCTs(); !slices.Equal(got, []string{AgentCertificationV1, ApproverV1, DelegationV1}) {
 		t.Fatalf("VCTs = %v", got)
 	}
 	if dir, ok := r.Path(AgentCertificationV1); !ok || dir != "agent-certification/v1" {
@@ -485,6 +503,9 @@ func TestFSLayout(t *testing.T) {
 		"agent-certification/v1/example.json",
 		"agent-certification/v1/schema.json",
 		"agent-certification/v1/type-metadata.json",
+		"approver/v1/example.json",
+		"approver/v1/schema.json",
+		"approver/v1/type-metadata.json",
 		"delegation/v1/example.json",
 		"delegation/v1/schema.json",
 		"delegation/v1/type-metadata.json",

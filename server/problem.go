@@ -38,6 +38,10 @@ func httpStatus(c errcode.Code) int {
 	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:
 		// The request was fine; something we depend on was not.
 		return http.StatusBadGateway
+	case errcode.StorageUnwritable:
+		// The request was fine and may be sent again once the store's
+		// storage takes writes; reads are still served.
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
 }
@@ -56,6 +60,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		p.Detail = "internal error"
 	} else if errors.As(err, &e) {
 		p.Detail = e.Message
+	}
+	if code == errcode.StorageUnwritable {
+		// An operator has to free space or repair the file system.
+		log.ErrorContext(r.Context(), "the store refuses writes", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
 	}
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonstrict"
 )
@@ -20,8 +21,17 @@ type Decision struct {
 	Action     string         `json:"action"`
 	Allowed    bool           `json:"allowed"`
 	Permission map[string]any `json:"permission,omitempty"` // the disclosed permission that allowed the action, or whose constraints failed
-	Code       errcode.Code   `json:"code,omitempty"`       // action_not_permitted, action_prohibited or constraint_violated when denied
+	Code       errcode.Code   `json:"code,omitempty"`       // action_not_permitted, action_prohibited, constraint_violated, approval_required or an approval_* refusal when denied
 	Reason     string         `json:"reason"`
+	// Reversibility is the permission's (reversible, compensable or
+	// irreversible), or irreversible when the policy lists the action so.
+	Reversibility string `json:"reversibility,omitempty"`
+	// ApprovalRequest, on an approval_required decision, is what a person
+	// of the principal is asked to approve (see package approval).
+	ApprovalRequest *approval.Request `json:"approval_request,omitempty"`
+	// Approval is the approval that allowed the action, when one was
+	// needed.
+	Approval *ApprovalInfo `json:"approval,omitempty"`
 }
 
 // Limits on numbers in claims and requests: a number with more characters
@@ -77,13 +87,30 @@ const (
 //     by their shortest decimal form).
 //     - constraints.currency: the request's "currency" must be present and
 //     equal to it (case-sensitive ISO 4217 code).
+//     - constraints.approval ("always" or {"above_amount": n}) holds when it
+//     is well formed; it decides whether approval is needed (rule 6).
 //     - any other constraint key does not hold (fail closed), and neither do
 //     constraints that are not an object.
-//  6. The action is allowed when any matching permission holds; the decision
-//     reports the first one in disclosure order. Otherwise it is denied with
-//     constraint_violated, reporting the first matching permission and why it
-//     does not hold.
+//  6. A permission that holds needs a person's approval when its approval
+//     constraint is "always", or {"above_amount": n} and the request's
+//     amount is above n or not a readable number.
+//  7. The action is allowed when a matching permission holds and needs no
+//     approval; the decision reports the first such one in disclosure
+//     order. Otherwise, when a matching permission holds but needs
+//     approval, the decision is approval_required (not allowed), reporting
+//     the first such permission: the verifier allows it only with a valid
+//     approval (Request.Approval). Otherwise it is denied with
+//     constraint_violated, reporting the first matching permission and why
+//     it does not hold.
+//
+// The decision's Reversibility is the reported permission's. A Verifier
+// also applies its policy (Policy.ApproveIrreversible,
+// Policy.IrreversibleActions), which Authorize alone does not.
 func Authorize(claims map[string]any, action string, request map[string]any, now time.Time) Decision {
+	return authorize(claims, action, request, now, authzOptions{})
+}
+
+func authorize(claims map[string]any, action string, request map[string]any, now time.Time, o authzOptions) Decision {
 	d := Decision{Action: action}
 	deny := func(code errcode.Code, format string, args ...any) Decision {
 		d.Code, d.Reason = code, fmt.Sprintf(format, args...)
@@ -155,19 +182,33 @@ func Authorize(claims map[string]any, action string, request map[string]any, now
 		return deny(errcode.ActionNotPermitted, "no disclosed permission matches action %q", action)
 	}
 
-	// 5 and 6. The first matching permission that holds allows the action.
-	var firstReason string
+	// 5 to 7. The first matching permission that holds and needs no
+	// approval allows the action.
+	var firstReason, needWhy, needRev string
+	var needy map[string]any
 	for _, perm := range matched {
 		why := holds(perm, request)
 		if why == "" {
+			rev := o.reversibilityOf(perm, res, verb)
+			if need := needsApproval(perm, request, rev == Irreversible, o.approveIrreversible); need != "" {
+				if needy == nil {
+					needy, needWhy, needRev = perm, need, rev
+				}
+				continue
+			}
 			d.Allowed = true
 			d.Permission = perm
+			d.Reversibility = rev
 			d.Reason = fmt.Sprintf("permitted by %q", perm["action"])
 			return d
 		}
 		if firstReason == "" {
 			firstReason = why
 		}
+	}
+	if needy != nil {
+		d.Permission, d.Reversibility = needy, needRev
+		return deny(errcode.ApprovalRequired, "%s", needWhy)
 	}
 	d.Permission = matched[0]
 	if n := len(matched) - 1; n > 0 {
@@ -255,6 +296,8 @@ func holds(perm, request map[string]any) string {
 			why = maxAmountHolds(cons[k], request)
 		case "currency":
 			why = currencyHolds(cons[k], request)
+		case "approval":
+			why = approvalHolds(cons[k])
 		default:
 			why = fmt.Sprintf("unknown constraint %q", k)
 		}

@@ -325,3 +325,50 @@ func TestSec09ResourceWildcardEscapes(t *testing.T) {
 		t.Fatalf("a permission with a dot segment: %+v", d)
 	}
 }
+
+func TestAuthorizeApproval(t *testing.T) {
+	const claims = `{"permissions":[
+		{"action":"payments:initiate","reversibility":"compensable","constraints":{"max_amount":1000,"currency":"EUR","approval":{"above_amount":100}}},
+		{"action":"wires:send","reversibility":"irreversible"},
+		{"action":"vault:open","constraints":{"approval":"always"}},
+		{"action":"bad:one","constraints":{"approval":"sometimes"}},
+		{"action":"bad:two","constraints":{"approval":{"above_amount":-1}}},
+		{"action":"notes:write","reversibility":"reversible"}]}`
+	tests := []struct {
+		name    string
+		action  string
+		request string
+		o       authzOptions
+		allowed bool
+		code    errcode.Code
+		rev     string
+	}{
+		{"under the threshold", "payments:initiate", `{"amount":100,"currency":"EUR"}`, authzOptions{}, true, "", Compensable},
+		{"above the threshold", "payments:initiate", `{"amount":250,"currency":"EUR"}`, authzOptions{}, false, errcode.ApprovalRequired, Compensable},
+		{"threshold, amount not a number", "payments:initiate", `{"amount":"250","currency":"EUR"}`, authzOptions{}, false, errcode.ConstraintViolated, ""},
+		{"above the limit: not even with approval", "payments:initiate", `{"amount":1001,"currency":"EUR"}`, authzOptions{}, false, errcode.ConstraintViolated, ""},
+		{"always", "vault:open", `{}`, authzOptions{}, false, errcode.ApprovalRequired, ""},
+		{"malformed approval constraint", "bad:one", `{}`, authzOptions{}, false, errcode.ConstraintViolated, ""},
+		{"negative threshold", "bad:two", `{}`, authzOptions{}, false, errcode.ConstraintViolated, ""},
+		{"irreversible without the policy", "wires:send", `{}`, authzOptions{}, true, "", Irreversible},
+		{"irreversible under the policy", "wires:send", `{}`, authzOptions{approveIrreversible: true}, false, errcode.ApprovalRequired, Irreversible},
+		{"policy lists the action as irreversible", "notes:write", `{}`, authzOptions{approveIrreversible: true, irreversible: []string{"notes:*"}}, false, errcode.ApprovalRequired, Irreversible},
+		{"reversible under the policy", "notes:write", `{}`, authzOptions{approveIrreversible: true}, true, "", Reversible},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := authorize(decode(t, claims), tc.action, decode(t, tc.request), beforeTask, tc.o)
+			if d.Allowed != tc.allowed || d.Code != tc.code {
+				t.Fatalf("allowed=%v code=%q (%s), want %v %q", d.Allowed, d.Code, d.Reason, tc.allowed, tc.code)
+			}
+			if tc.code != errcode.ConstraintViolated && d.Reversibility != tc.rev {
+				t.Fatalf("reversibility %q, want %q", d.Reversibility, tc.rev)
+			}
+		})
+	}
+	// A permission that needs no approval wins over one that does.
+	two := `{"permissions":[{"action":"a:b","constraints":{"approval":"always"}},{"action":"a:*"}]}`
+	if d := Authorize(decode(t, two), "a:b", nil, beforeTask); !d.Allowed || d.Permission["action"] != "a:*" {
+		t.Fatalf("decision %+v", d)
+	}
+}

@@ -127,6 +127,19 @@ type refusal struct {
 	signed bool   // a signed request: a 401 carries Accept-Signature
 	keyid  string // the keyid Accept-Signature names
 	retry  time.Duration
+	extra  map[string]any // extension members of the problem
+}
+
+// refuseDecision refuses a denied action: 403 with the decision's code; an
+// approval_required decision carries its approval request (member
+// approval_request), which the agent has a person of its principal
+// approve and sends back in the Agent-Approval header.
+func refuseDecision(d *Decision) *refusal {
+	rf := refuse(http.StatusForbidden, d.Code, "%s", d.Reason)
+	if d.ApprovalRequest != nil {
+		rf.extra = map[string]any{"approval_request": d.ApprovalRequest}
+	}
+	return rf
 }
 
 func refuse(status int, code errcode.Code, format string, args ...any) *refusal {
@@ -146,10 +159,14 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*decision, *
 		d.req.Action, d.req.Attributes = opts.Action(r)
 	}
 	if d.refused == nil && d.req.Action != "" {
-		dec := Authorize(d.res.Claims, d.req.Action, d.req.Attributes, c.v.s.now().Add(-c.v.p.Leeway))
+		d.req.Approval = r.Header.Get(HeaderApproval)
+		dec := authorize(d.res.Claims, d.req.Action, d.req.Attributes, c.v.s.now().Add(-c.v.p.Leeway), c.v.authzOptions())
+		if dec.Code == errcode.ApprovalRequired {
+			c.v.settleApproval(r.Context(), &dec, d.res, d.req.Attributes, opts.Audience, d.req.Approval)
+		}
 		d.res.Decision = &dec
 		if !dec.Allowed {
-			d.refused = refuse(http.StatusForbidden, dec.Code, "%s", dec.Reason)
+			d.refused = refuseDecision(&dec)
 		}
 	}
 	return d, r
@@ -423,6 +440,9 @@ func (ce *refusal) write(w http.ResponseWriter, nonces *Nonces) {
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	extra := map[string]any{}
+	for k, v := range ce.extra {
+		extra[k] = v
+	}
 	if ce.err.Code == errcode.CredentialRequired && nonces != nil {
 		if n, exp, err := nonces.Issue(); err == nil {
 			extra["nonce"] = n

@@ -163,7 +163,7 @@ func authority(out *sdjwt.Result, c *sdjwt.ChainResult) map[string]any {
 // CheckHop checks one delegation hop's payload against its parent's
 // authority and returns the hop's own authority. The rules, in order:
 //
-//  1. unknown_constraint: a constraint other than max_amount and currency,
+//  1. unknown_constraint: a constraint other than max_amount, currency and approval,
 //     in the hop or in a parent permission it must be compared with.
 //  2. schema_invalid: the payload does not validate against the JSON Schema
 //     of vct urn:agentcert:delegation:v1.
@@ -178,7 +178,10 @@ func authority(out *sdjwt.Result, c *sdjwt.ChainResult) map[string]any {
 //     it names a resource, the hop's resource equals it or, for a parent
 //     resource ending in "*", starts with the part before the "*" (no "."
 //     or ".." segments after it); and each parent constraint holds in the
-//     hop at least as strictly (max_amount not larger, the same currency).
+//     hop at least as strictly (max_amount not larger, the same currency,
+//     approval "always" kept, an approval threshold not higher or replaced
+//     by "always"), and the hop's reversibility is not milder than the
+//     parent's (reversible < compensable < irreversible).
 //
 // reg validates the payload; nil skips the schema step.
 func CheckHop(reg *schemas.Registry, parent Authority, hop map[string]any, lim DelegationLimits) (Authority, error) {
@@ -258,7 +261,7 @@ func knownConstraints(perm map[string]any) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if k != "max_amount" && k != "currency" {
+		if k != "max_amount" && k != "currency" && k != "approval" {
 			return fmt.Errorf("unknown constraint %q", k)
 		}
 	}
@@ -353,6 +356,42 @@ func coveredBy(cp, pp map[string]any) error {
 		if got, _ := cc["currency"].(string); got == "" || got != want {
 			return errcode.New(errcode.DelegationWidened, "currency %v is not the parent's %v", cc["currency"], want)
 		}
+	}
+	if want, ok := pc["approval"]; ok {
+		if err := approvalNarrowed(want, cc["approval"]); err != nil {
+			return err
+		}
+	}
+	pr, _ := pp["reversibility"].(string)
+	cr, _ := cp["reversibility"].(string)
+	if reversibilityRank(cr) < reversibilityRank(pr) {
+		return errcode.New(errcode.DelegationWidened, "reversibility %q is milder than the parent's %q", cr, pr)
+	}
+	return nil
+}
+
+// approvalNarrowed checks that a hop's approval constraint got is at least
+// as strict as the parent's want.
+func approvalNarrowed(want, got any) error {
+	if approvalHolds(want) != "" {
+		return errcode.New(errcode.DelegationWidened, "the parent's approval constraint is malformed")
+	}
+	if got == nil {
+		return errcode.New(errcode.DelegationWidened, "the parent requires approval (%v) and the hop does not", want)
+	}
+	if approvalHolds(got) != "" {
+		return errcode.New(errcode.DelegationWidened, "the hop's approval constraint is malformed")
+	}
+	if got == "always" {
+		return nil
+	}
+	if want == "always" {
+		return errcode.New(errcode.DelegationWidened, "the parent requires approval always and the hop only above an amount")
+	}
+	w, _ := toRat(want.(map[string]any)["above_amount"])
+	g, _ := toRat(got.(map[string]any)["above_amount"])
+	if g.Cmp(w) > 0 {
+		return errcode.New(errcode.DelegationWidened, "approval threshold %v is higher than the parent's %v", got.(map[string]any)["above_amount"], want.(map[string]any)["above_amount"])
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ const HeaderAgentCredential = "Agent-Credential"
 // to the agent, on every answer the middleware gives after verifying.
 const HeaderReceipt = "Agent-Credential-Receipt"
 
+// HeaderApproval carries a person's approval (package approval) of the
+// request it comes with, for an action that needs one.
+const HeaderApproval = "Agent-Approval"
+
 // MiddlewareOptions configures Middleware.
 type MiddlewareOptions struct {
 	// Audience is this service's identifier; the KB-JWT aud must equal it.
@@ -141,7 +145,7 @@ type decision struct {
 // presentation (and no signature).
 func decidePresented(v *Verifier, r *http.Request, opts *MiddlewareOptions) *decision {
 	pres := r.Header.Get(HeaderAgentCredential)
-	d := &decision{req: Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces},
+	d := &decision{req: Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces, Approval: r.Header.Get(HeaderApproval)},
 		ref: receipt.Reference(pres), credID: receipt.CredentialID(pres)}
 	if opts.Action != nil {
 		d.req.Action, d.req.Attributes = opts.Action(r)
@@ -156,7 +160,7 @@ func decidePresented(v *Verifier, r *http.Request, opts *MiddlewareOptions) *dec
 	case !d.res.Verified:
 		d.refused = &refusal{status: http.StatusUnauthorized, err: errcode.New(d.res.Error.Code, "%s", d.res.Error.Message)}
 	case d.res.Decision != nil && !d.res.Decision.Allowed:
-		d.refused = refuse(http.StatusForbidden, d.res.Decision.Code, "%s", d.res.Decision.Reason)
+		d.refused = refuseDecision(d.res.Decision)
 	}
 	return d
 }

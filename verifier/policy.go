@@ -38,6 +38,14 @@ type Policy struct {
 	// requests, by permission class (see RateClass); none by default.
 	// MiddlewareOptions.Limits, when set, takes their place.
 	RateLimits []RateClass
+	// ApproveIrreversible makes every irreversible action need a person's
+	// approval, whatever the credential's approval constraints say: an
+	// action whose permission states reversibility "irreversible", or that
+	// IrreversibleActions lists.
+	ApproveIrreversible bool
+	// IrreversibleActions are actions ("resource:verb" or "resource:*")
+	// this verifier regards as irreversible whatever the credential says.
+	IrreversibleActions []string
 }
 
 // AnyVCT in a Trusted list trusts the issuer for every credential type.

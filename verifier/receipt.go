@@ -88,8 +88,14 @@ func receiptClaims(req Request, res *Result, policyDigest, ref, credID string) (
 	if len(c.ErrorDescription) > maxReceiptDescription {
 		c.ErrorDescription = c.ErrorDescription[:maxReceiptDescription]
 	}
-	if res.Decision != nil {
-		c.Decision = &receipt.Decision{Allowed: res.Decision.Allowed, Reason: string(res.Decision.Code)}
+	if d := res.Decision; d != nil {
+		c.Decision = &receipt.Decision{Allowed: d.Allowed, Reason: string(d.Code)}
+		switch {
+		case d.Approval != nil:
+			c.Approval = &receipt.Approval{Digest: d.Approval.Digest, Nonce: d.Approval.Nonce, Principal: d.Approval.Principal, Approver: d.Approval.Approver}
+		case d.ApprovalRequest != nil:
+			c.Approval = &receipt.Approval{Digest: d.ApprovalRequest.Digest, Nonce: d.ApprovalRequest.Nonce, Principal: d.ApprovalRequest.Principal}
+		}
 	}
 	if res.Status.Checked {
 		c.Status = &receipt.Status{Checked: true, Value: res.Status.Value}

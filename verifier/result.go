@@ -15,6 +15,10 @@ type Request struct {
 	Nonce        string         `json:"nonce,omitempty"`
 	Action       string         `json:"action,omitempty"`
 	Attributes   map[string]any `json:"request,omitempty"`
+	// Approval is a person's approval of exactly this action and request
+	// (a JWT of typ agentcert-approval+jwt carrying its approver
+	// credential), for an action that needs one (see package approval).
+	Approval string `json:"approval,omitempty"`
 	// Nonces, when set, makes the KB-JWT nonce single-use: it must be one
 	// these Nonces issued, and it is spent only once everything else has
 	// verified (the HTTP middleware sets it; Policy.RequireNonce uses

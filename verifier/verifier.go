@@ -31,6 +31,7 @@ type Verifier struct {
 	reg      *schemas.Registry        // validates delegation hops
 
 	localLists   *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
+	approvals    *MemorySpentStore           // used approval nonces, when there is no nonce service
 	policyDigest string                      // JCS digest of p, for receipts
 }
 
@@ -94,6 +95,12 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		return nil, err
 	}
 	v.policyDigest = pd
+	for _, a := range p.IrreversibleActions {
+		if _, _, ok := parseAction(a); !ok {
+			return nil, fmt.Errorf("verifier: Policy.IrreversibleActions: %q is not resource:verb", a)
+		}
+	}
+	v.approvals = NewMemorySpentStore(DefaultMaxNonces, s.now)
 	v.status = revocation.NewClient(revocation.ClientOptions{
 		Fetch: revocation.FetchFunc(s.fetch), Key: v.issuerKey, MaxAge: p.MaxStatusAge,
 		MaxEntries: s.cacheEntries, Now: s.now, Leeway: p.Leeway, Algorithms: p.Algorithms,
@@ -192,7 +199,10 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	res.Verified = true
 	if req.Action != "" {
 		// A task's expiry gets the same leeway as exp.
-		d := Authorize(authority(out, chain), req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway))
+		d := authorize(authority(out, chain), req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway), v.authzOptions())
+		if d.Code == errcode.ApprovalRequired {
+			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval)
+		}
 		res.Decision = &d
 	}
 	return res

@@ -18,6 +18,7 @@ var forbidden = map[string][]string{
 	"schemas":     {"net/http", "database/sql"}, // no JOSE, so no net/http either
 	"revocation":  {"database/sql", "github.com/gorilla/mux"},
 	"issuer":      {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
+	"approval":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
 	"receipt":     {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
 	"incident":    {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
 	"oid4vci":     {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},

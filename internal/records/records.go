@@ -13,8 +13,10 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 )
 
-// Sentinel errors. Both are *errcode.Error values, so errcode.CodeOf maps them
-// to not_found and conflict; test for them with errors.Is.
+// Sentinel errors. ErrNotFound, ErrConflict and ErrUnwritable are
+// *errcode.Error values, so errcode.CodeOf maps them to not_found, conflict
+// and storage_unwritable; test for them with errors.Is (which matches any
+// error with the same code).
 var (
 	// ErrNotFound reports that the named record (key, token, credential,
 	// status list, idempotency key) does not exist.
@@ -23,6 +25,10 @@ var (
 	// hash, status list index, idempotency key) or a change that the record's
 	// state does not allow (retiring the active key, revoking a revoked token).
 	ErrConflict error = errcode.New(errcode.Conflict, "store: conflict")
+	// ErrUnwritable reports a write the storage refused because it is full
+	// or read-only. Nothing was written; reads keep working, and the same
+	// write succeeds once the storage takes writes again.
+	ErrUnwritable error = errcode.New(errcode.StorageUnwritable, "store: the storage refuses writes")
 	// ErrClosed is returned by every call made after Close.
 	ErrClosed = errors.New("store: closed")
 )

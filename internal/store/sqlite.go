@@ -78,6 +78,11 @@ type SQLite struct {
 
 	commits, written atomic.Int64 // group commits, and ops they committed
 
+	// commitFault, when set, is the error every commit fails with instead
+	// of committing (the batch is rolled back): the contract suite's way to
+	// make the storage refuse writes, set only by tests (export_test.go).
+	commitFault atomic.Pointer[error]
+
 	// Owned by the writer goroutine: statements prepared on the write
 	// connection, and those seen since the last batch but not yet prepared.
 	stmts      map[string]*sql.Stmt

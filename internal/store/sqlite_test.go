@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/store"
@@ -36,6 +39,27 @@ func TestContract(t *testing.T) {
 func TestContractNoGroupCommit(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openAt(t, filepath.Join(t.TempDir(), "issuer.db"), store.WithMaxBatch(1), store.WithReadConns(1))
+	})
+}
+
+// faultySQLite fails every commit with the error the driver reports when
+// the file system under the database is full (SQLITE_FULL, ENOSPC) or
+// read-only (SQLITE_IOERR_WRITE, EROFS).
+type faultySQLite struct{ *store.SQLite }
+
+func (f faultySQLite) BreakWrites(full bool) {
+	err := sqlite3.Error{Code: sqlite3.ErrIoErr, ExtendedCode: sqlite3.ErrIoErrWrite, SystemErrno: syscall.EROFS}
+	if full {
+		err = sqlite3.Error{Code: sqlite3.ErrFull, ExtendedCode: sqlite3.ErrNoExtended(sqlite3.ErrFull), SystemErrno: syscall.ENOSPC}
+	}
+	store.SetCommitFault(f.SQLite, err)
+}
+
+func (f faultySQLite) HealWrites() { store.SetCommitFault(f.SQLite, nil) }
+
+func TestContractUnwritable(t *testing.T) {
+	storetest.RunUnwritable(t, func(t *testing.T) storetest.Breakable {
+		return faultySQLite{openAt(t, filepath.Join(t.TempDir(), "issuer.db"))}
 	})
 }
 

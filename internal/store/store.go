@@ -25,6 +25,8 @@ var (
 	ErrNotFound = records.ErrNotFound
 	ErrConflict = records.ErrConflict
 	ErrClosed   = records.ErrClosed
+	// ErrUnwritable is records.ErrUnwritable; see DiskFull and ReadOnly.
+	ErrUnwritable = records.ErrUnwritable
 )
 
 const (
@@ -57,6 +59,10 @@ func TransitionAllowed(from, to uint8) bool { return records.TransitionAllowed(f
 //     expects to change from and fails with ErrConflict when the record is
 //     no longer at it or the transition is not allowed, so that revocation
 //     stays final however many processes share the database.
+//   - A write the storage refuses because it is full or read-only fails
+//     with an error that errors.Is ErrUnwritable (DiskFull, ReadOnly);
+//     nothing is written, reads keep working, and writes succeed again
+//     once the storage takes them.
 //   - Slices and maps returned belong to the caller.
 //   - After Close every method returns ErrClosed; Close may be called twice.
 type Store interface {

@@ -101,12 +101,12 @@ func (s *SQLite) write(ctx context.Context, fn func(*wtx) error) error {
 	s.mu.RUnlock()
 	select {
 	case err := <-o.done:
-		return err
+		return unwritable(err)
 	case <-ctx.Done():
 		if o.state.CompareAndSwap(opQueued, opAbandoned) {
 			return ctx.Err()
 		}
-		return <-o.done
+		return unwritable(<-o.done)
 	}
 }
 
@@ -193,6 +193,10 @@ func (s *SQLite) commitBatch(batch []*op) {
 			abort(tx, fmt.Errorf("store: release savepoint: %w", err))
 			return
 		}
+	}
+	if f := s.commitFault.Load(); f != nil {
+		abort(tx, fmt.Errorf("store: commit: %w", *f))
+		return
 	}
 	if err := tx.Commit(); err != nil {
 		abort(nil, fmt.Errorf("store: commit: %w", err))

@@ -105,6 +105,11 @@ type Store struct {
 	done   chan struct{}
 
 	commits, written atomic.Int64
+
+	// commitFault, when set, is the error every commit fails with instead
+	// of committing (the batch is rolled back): the contract suite's way to
+	// make the database refuse writes, set only by tests (export_test.go).
+	commitFault atomic.Pointer[error]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -288,6 +293,24 @@ func fromNull(n *int64) *time.Time {
 	}
 	t := store.FromNanos(*n)
 	return &t
+}
+
+// unwritable classifies the errors with which PostgreSQL refuses a write
+// for want of space (class 53: disk_full, insufficient_resources) or because
+// the database is read-only (read_only_sql_transaction: a standby, or
+// default_transaction_read_only); any other error is returned as is.
+func unwritable(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "53100", "53000":
+		return store.DiskFull(err)
+	case "25006":
+		return store.ReadOnly(err)
+	}
+	return err
 }
 
 // mapErr turns uniqueness violations and the refusals of the transition

@@ -17,6 +17,7 @@ import (
 	"github.com/agentcert/agentcert/internal/store/storetest"
 	"github.com/agentcert/agentcert/internal/testsvc"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // open opens a store on its own schema of db.
@@ -40,6 +41,26 @@ func TestContract(t *testing.T) {
 func TestContractNoBatching(t *testing.T) {
 	db := testsvc.Postgres(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, db, postgres.WithMaxBatch(1)) })
+}
+
+// faultyStore fails every commit with the error PostgreSQL reports when it
+// is out of disk space (53100 disk_full) or read-only (25006
+// read_only_sql_transaction).
+type faultyStore struct{ *postgres.Store }
+
+func (f faultyStore) BreakWrites(full bool) {
+	err := &pgconn.PgError{Severity: "ERROR", Code: "25006", Message: "cannot execute COMMIT in a read-only transaction"}
+	if full {
+		err = &pgconn.PgError{Severity: "ERROR", Code: "53100", Message: "could not extend file: No space left on device"}
+	}
+	postgres.SetCommitFault(f.Store, err)
+}
+
+func (f faultyStore) HealWrites() { postgres.SetCommitFault(f.Store, nil) }
+
+func TestContractUnwritable(t *testing.T) {
+	db := testsvc.Postgres(t)
+	storetest.RunUnwritable(t, func(t *testing.T) storetest.Breakable { return faultyStore{open(t, db)} })
 }
 
 func twoNodes(t *testing.T) (a, b *postgres.Store, url string) {

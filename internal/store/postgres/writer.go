@@ -73,12 +73,12 @@ func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
 	s.mu.RUnlock()
 	select {
 	case err := <-o.done:
-		return err
+		return unwritable(err)
 	case <-ctx.Done():
 		if o.state.CompareAndSwap(opQueued, opAbandoned) {
 			return ctx.Err()
 		}
-		return <-o.done
+		return unwritable(<-o.done)
 	}
 }
 
@@ -165,6 +165,10 @@ func (s *Store) commitBatch(batch []*op) {
 			abort(tx, fmt.Errorf("store: postgres: move audit head: %w", err))
 			return
 		}
+	}
+	if f := s.commitFault.Load(); f != nil {
+		abort(tx, fmt.Errorf("store: postgres: commit: %w", *f))
+		return
 	}
 	if err := tx.Commit(ctx); err != nil {
 		abort(nil, fmt.Errorf("store: postgres: commit: %w", err))

@@ -1,0 +1,412 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/approval"
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/httpsig"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/receipt"
+	"github.com/agentcert/agentcert/schemas"
+	"github.com/agentcert/agentcert/sdjwt"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+const (
+	apIssuer    = "https://issuer.example"
+	apPrincipal = "did:web:acme.example"
+	apAudience  = "https://shop.example"
+)
+
+// approvalFixture is an https issuer, an agent certified with a payment
+// permission that needs approval above 100 EUR, and an approver certified
+// for the agent's principal.
+type approvalFixture struct {
+	t        *testing.T
+	v        *Verifier
+	now      time.Time
+	issuer   jwk.Key
+	agent    jwk.Key
+	agentDID string
+	approver jwk.Key // kid: its thumbprint
+	apDID    string
+	apCred   string
+	policy   Policy
+}
+
+func jwkMap(t *testing.T, k jwk.Key) map[string]any {
+	t.Helper()
+	pub, err := keyutil.Public(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(pub)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
+	t.Helper()
+	f := &approvalFixture{t: t, now: time.Unix(1_800_000_000, 0)}
+	f.issuer, _ = keyutil.Generate(jwa.ES256)
+	_ = f.issuer.Set(jwk.KeyIDKey, "k1")
+	f.agent, _ = keyutil.Generate(jwa.EdDSA)
+	apub, _ := keyutil.Public(f.agent)
+	f.agentDID, _ = did.KeyDID(apub)
+	f.approver, f.apDID = f.newApprover()
+	f.apCred = f.approverCred(f.issuer, apIssuer, f.approver, f.apDID, apPrincipal, schemas.ApproverV1)
+	pub, _ := keyutil.Public(f.issuer)
+	f.policy = DefaultPolicy()
+	f.policy.Trusted[apIssuer] = []string{"urn:x"}
+	f.policy.CheckStatus = false
+	if edit != nil {
+		edit(&f.policy)
+	}
+	v, err := New(f.policy, WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return f.now }),
+		WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
+			if url != apIssuer+"/.well-known/jwt-vc-issuer" {
+				return nil, errors.New("unexpected fetch of " + url)
+			}
+			set := jwk.NewSet()
+			_ = set.AddKey(pub)
+			return json.Marshal(map[string]any{"issuer": apIssuer, "jwks": set})
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.v = v
+	return f
+}
+
+func (f *approvalFixture) newApprover() (jwk.Key, string) {
+	k, _ := keyutil.Generate(jwa.EdDSA)
+	tp, err := httpsig.Thumbprint(k)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	_ = k.Set(jwk.KeyIDKey, tp)
+	pub, _ := keyutil.Public(k)
+	d, _ := did.KeyDID(pub)
+	return k, d
+}
+
+func (f *approvalFixture) approverCred(signer jwk.Key, iss string, key jwk.Key, sub, principal, vct string) string {
+	cred, err := sdjwt.Issue(map[string]any{
+		"iss": iss, "vct": vct, "iat": f.now.Unix(), "exp": f.now.Add(24 * time.Hour).Unix(), "sub": sub,
+		"cnf": map[string]any{"jwk": jwkMap(f.t, key)}, "principal": map[string]any{"id": principal},
+		"approver": map[string]any{"name": "Dana"},
+	}, nil, signer, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return cred
+}
+
+// present makes a presentation of a credential with perms.
+func (f *approvalFixture) present(perms ...map[string]any) string {
+	return f.presentNonce("n", perms...)
+}
+
+func (f *approvalFixture) presentNonce(nonce string, perms ...map[string]any) string {
+	ps := make([]any, len(perms))
+	for i, p := range perms {
+		ps[i] = p
+	}
+	cred, err := sdjwt.Issue(map[string]any{
+		"iss": apIssuer, "vct": "urn:x", "iat": f.now.Unix(), "exp": f.now.Add(24 * time.Hour).Unix(), "sub": f.agentDID,
+		"cnf": map[string]any{"jwk": jwkMap(f.t, f.agent)}, "principal": map[string]any{"id": apPrincipal, "name": "ACME"},
+		"permissions": ps,
+	}, nil, f.issuer, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	pres, err := sdjwt.Present(cred, nil, &sdjwt.KBOptions{Key: f.agent, Audience: apAudience, Nonce: nonce, IssuedAt: f.now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return pres
+}
+
+var payPerm = map[string]any{"action": "payments:initiate", "reversibility": "compensable",
+	"constraints": map[string]any{"max_amount": 1000, "currency": "EUR", "approval": map[string]any{"above_amount": 100}}}
+
+func pay(amount int) map[string]any {
+	return map[string]any{"amount": amount, "currency": "EUR", "counterparty": "shop.example"}
+}
+
+func (f *approvalFixture) verify(pres string, attrs map[string]any, token string) *Result {
+	f.t.Helper()
+	r := f.v.Verify(context.Background(), Request{Presentation: pres, Audience: apAudience, Nonce: "n", Action: "payments:initiate", Attributes: attrs, Approval: token})
+	if !r.Verified {
+		f.t.Fatalf("presentation refused: %+v", r.Error)
+	}
+	return r
+}
+
+func (f *approvalFixture) sign(req approval.Request, key jwk.Key, approver, cred string) string {
+	f.t.Helper()
+	tok, err := approval.Sign(req, approver, key, cred, f.now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return tok
+}
+
+func TestApprovalFlow(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	pres := f.present(payPerm)
+
+	// A small payment needs no approval.
+	if r := f.verify(pres, pay(50), ""); !r.Allowed() || r.Decision.Reversibility != Compensable {
+		t.Fatalf("small payment: %+v", r.Decision)
+	}
+	// A large one needs one, and the decision says what to approve.
+	r := f.verify(pres, pay(250), "")
+	d := r.Decision
+	if r.Allowed() || d.Code != errcode.ApprovalRequired || d.ApprovalRequest == nil {
+		t.Fatalf("large payment: %+v", d)
+	}
+	req := *d.ApprovalRequest
+	wantDigest, _ := approval.Digest("payments:initiate", pay(250))
+	if req.Digest != wantDigest || req.Principal != apPrincipal || req.Subject != f.agentDID || req.Audience != apAudience ||
+		req.Nonce == "" || req.Expiry <= f.now.Unix() || req.Action != "payments:initiate" {
+		t.Fatalf("approval request %+v", req)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	// Used for 900 EUR: another request object.
+	if r := f.verify(pres, pay(900), tok); r.Allowed() || r.Decision.Code != errcode.ApprovalDigestMismatch {
+		t.Fatalf("approval for 250 used for 900: %+v", r.Decision)
+	}
+	// The refusal did not burn the nonce: the right request passes, once.
+	r = f.verify(pres, pay(250), tok)
+	if !r.Allowed() || r.Decision.Approval == nil || r.Decision.Approval.Approver != f.apDID || r.Decision.Approval.Digest != wantDigest {
+		t.Fatalf("approved payment: %+v", r.Decision)
+	}
+	if r := f.verify(pres, pay(250), tok); r.Allowed() || r.Decision.Code != errcode.ApprovalReplayed {
+		t.Fatalf("second use: %+v", r.Decision)
+	}
+}
+
+func TestApprovalRefusals(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	pres := f.present(payPerm)
+	ask := func() approval.Request {
+		d := f.verify(pres, pay(250), "").Decision
+		if d.ApprovalRequest == nil {
+			t.Fatalf("no approval request: %+v", d)
+		}
+		return *d.ApprovalRequest
+	}
+	otherKey, otherDID := f.newApprover()
+	otherIssuer, _ := keyutil.Generate(jwa.ES256)
+	_ = otherIssuer.Set(jwk.KeyIDKey, "k1")
+
+	cases := []struct {
+		name  string
+		token func() string
+		code  errcode.Code
+	}{
+		{"signed by a key the credential does not certify", func() string {
+			return f.sign(ask(), otherKey, f.apDID, f.apCred)
+		}, errcode.ApprovalUnauthorized},
+		{"approver certified for another principal", func() string {
+			cred := f.approverCred(f.issuer, apIssuer, otherKey, otherDID, "did:web:other.example", schemas.ApproverV1)
+			return f.sign(ask(), otherKey, otherDID, cred)
+		}, errcode.ApprovalUnauthorized},
+		{"approver credential of another vct", func() string {
+			cred := f.approverCred(f.issuer, apIssuer, otherKey, otherDID, apPrincipal, "urn:x")
+			return f.sign(ask(), otherKey, otherDID, cred)
+		}, errcode.ApprovalUnauthorized},
+		{"approver credential forged with another issuer key", func() string {
+			cred := f.approverCred(otherIssuer, apIssuer, otherKey, otherDID, apPrincipal, schemas.ApproverV1)
+			return f.sign(ask(), otherKey, otherDID, cred)
+		}, errcode.ApprovalUnauthorized},
+		{"approval names another approver than its credential", func() string {
+			return f.sign(ask(), f.approver, otherDID, f.apCred)
+		}, errcode.ApprovalUnauthorized},
+		{"no approver credential", func() string {
+			return f.sign(ask(), f.approver, f.apDID, "")
+		}, errcode.ApprovalUnauthorized},
+		{"approval for another principal", func() string {
+			req := ask()
+			req.Principal = "did:web:other.example"
+			return f.sign(req, f.approver, f.apDID, f.apCred)
+		}, errcode.ApprovalUnauthorized},
+		{"approval for another agent", func() string {
+			req := ask()
+			req.Subject = "did:key:z6MkOther"
+			return f.sign(req, f.approver, f.apDID, f.apCred)
+		}, errcode.ApprovalUnauthorized},
+		{"wrong audience", func() string {
+			req := ask()
+			req.Audience = "https://evil.example"
+			return f.sign(req, f.approver, f.apDID, f.apCred)
+		}, errcode.ApprovalWrongAudience},
+		{"garbage", func() string { return "not-an-approval" }, errcode.ApprovalMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.verify(pres, pay(250), tc.token())
+			if r.Allowed() || r.Decision.Code != tc.code {
+				t.Fatalf("decision %+v, want %s", r.Decision, tc.code)
+			}
+		})
+	}
+
+	t.Run("expired", func(t *testing.T) {
+		req := ask()
+		req.Expiry = f.now.Add(time.Minute).Unix()
+		tok := f.sign(req, f.approver, f.apDID, f.apCred)
+		f.now = f.now.Add(2 * time.Minute)
+		defer func() { f.now = f.now.Add(-2 * time.Minute) }()
+		if r := f.verify(pres, pay(250), tok); r.Allowed() || r.Decision.Code != errcode.ApprovalExpired {
+			t.Fatalf("decision %+v", r.Decision)
+		}
+	})
+}
+
+func TestApprovalOfIrreversibleActionsByPolicy(t *testing.T) {
+	wire := map[string]any{"action": "payments:initiate", "reversibility": "irreversible"}
+	f := newApprovalFixture(t, nil)
+	if r := f.verify(f.present(wire), pay(5000), ""); !r.Allowed() || r.Decision.Reversibility != Irreversible {
+		t.Fatalf("without the policy: %+v", r.Decision)
+	}
+	f = newApprovalFixture(t, func(p *Policy) { p.ApproveIrreversible = true })
+	pres := f.present(wire)
+	r := f.verify(pres, pay(5), "")
+	if r.Allowed() || r.Decision.Code != errcode.ApprovalRequired || r.Decision.ApprovalRequest == nil {
+		t.Fatalf("irreversible under the policy: %+v", r.Decision)
+	}
+	tok := f.sign(*r.Decision.ApprovalRequest, f.approver, f.apDID, f.apCred)
+	if r := f.verify(pres, pay(5), tok); !r.Allowed() {
+		t.Fatalf("approved: %+v", r.Decision)
+	}
+	// The verifier's own list makes an action irreversible whatever the
+	// credential says.
+	f = newApprovalFixture(t, func(p *Policy) { p.ApproveIrreversible = true; p.IrreversibleActions = []string{"payments:*"} })
+	if r := f.verify(f.present(map[string]any{"action": "payments:initiate", "reversibility": "reversible"}), pay(5), ""); r.Decision.Code != errcode.ApprovalRequired {
+		t.Fatalf("listed irreversible: %+v", r.Decision)
+	}
+	p := DefaultPolicy()
+	p.IrreversibleActions = []string{"payments"}
+	if _, err := New(p); err == nil {
+		t.Fatal("a malformed irreversible action was accepted")
+	}
+}
+
+func TestApprovalInReceipt(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	pres := f.present(payPerm)
+	r := f.verify(pres, pay(250), "")
+	c, err := ReceiptClaims(Request{Presentation: pres, Audience: apAudience, Action: "payments:initiate", Attributes: pay(250)}, r, "pd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Result != receipt.Error || c.Error != string(errcode.ApprovalRequired) || c.Approval == nil || c.Approval.Nonce != r.Decision.ApprovalRequest.Nonce || c.Approval.Approver != "" {
+		t.Fatalf("receipt of approval_required: %+v %+v", c, c.Approval)
+	}
+	tok := f.sign(*r.Decision.ApprovalRequest, f.approver, f.apDID, f.apCred)
+	r = f.verify(pres, pay(250), tok)
+	c, _ = ReceiptClaims(Request{Presentation: pres, Audience: apAudience, Action: "payments:initiate", Attributes: pay(250), Approval: tok}, r, "pd")
+	if c.Result != receipt.Success || c.Approval == nil || c.Approval.Approver != f.apDID || c.Approval.Digest != r.Decision.Approval.Digest {
+		t.Fatalf("receipt of an approved action: %+v %+v", c, c.Approval)
+	}
+}
+
+func TestDelegationKeepsApproval(t *testing.T) {
+	parent := []any{map[string]any{"action": "payments:initiate", "reversibility": "compensable",
+		"constraints": map[string]any{"approval": map[string]any{"above_amount": json.Number("100")}}}}
+	always := []any{map[string]any{"action": "vault:open", "constraints": map[string]any{"approval": "always"}}}
+	cases := []struct {
+		name    string
+		parents []any
+		hop     map[string]any
+		ok      bool
+	}{
+		{"same threshold", parent, map[string]any{"action": "payments:initiate", "reversibility": "compensable", "constraints": map[string]any{"approval": map[string]any{"above_amount": 100}}}, true},
+		{"lower threshold, more severe", parent, map[string]any{"action": "payments:initiate", "reversibility": "irreversible", "constraints": map[string]any{"approval": map[string]any{"above_amount": 10}}}, true},
+		{"always instead of a threshold", parent, map[string]any{"action": "payments:initiate", "reversibility": "compensable", "constraints": map[string]any{"approval": "always"}}, true},
+		{"approval dropped", parent, map[string]any{"action": "payments:initiate", "reversibility": "compensable"}, false},
+		{"higher threshold", parent, map[string]any{"action": "payments:initiate", "reversibility": "compensable", "constraints": map[string]any{"approval": map[string]any{"above_amount": 101}}}, false},
+		{"milder reversibility", parent, map[string]any{"action": "payments:initiate", "reversibility": "reversible", "constraints": map[string]any{"approval": map[string]any{"above_amount": 100}}}, false},
+		{"reversibility dropped", parent, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"approval": map[string]any{"above_amount": 100}}}, false},
+		{"always kept", always, map[string]any{"action": "vault:open", "constraints": map[string]any{"approval": "always"}}, true},
+		{"always weakened to a threshold", always, map[string]any{"action": "vault:open", "constraints": map[string]any{"approval": map[string]any{"above_amount": 0}}}, false},
+		{"malformed hop approval", always, map[string]any{"action": "vault:open", "constraints": map[string]any{"approval": "never"}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := covered(tc.hop, tc.parents)
+			if (err == nil) != tc.ok {
+				t.Fatalf("covered: %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && errcode.CodeOf(err) != errcode.DelegationWidened {
+				t.Fatalf("code %s", errcode.CodeOf(err))
+			}
+		})
+	}
+}
+
+// The middleware takes the approval in Agent-Approval and answers
+// approval_required with the approval request.
+func TestMiddlewareApproval(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	nonces, err := NewNonces(nil, time.Minute, func() time.Time { return f.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Action: func(r *http.Request) (string, map[string]any) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
+		return "payments:initiate", pay(n)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	call := func(amount int, approvalToken string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := nonces.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if approvalToken != "" {
+			req.Header.Set(HeaderApproval, approvalToken)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	if rec, _ := call(50, ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("small payment: %d %s", rec.Code, rec.Body)
+	}
+	rec, body := call(250, "")
+	if rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalRequired) || rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("large payment: %d %s", rec.Code, rec.Body)
+	}
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s: %v", raw, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, _ := call(250, tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("approved: %d %s", rec.Code, rec.Body)
+	}
+	if rec, body := call(250, tok); rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalReplayed) {
+		t.Fatalf("replayed: %d %s", rec.Code, rec.Body)
+	}
+}
