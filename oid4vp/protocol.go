@@ -207,7 +207,20 @@ func ParseLink(s string) (url.Values, error) {
 		return nil, errcode.New(errcode.InvalidInput, "the link's query does not parse")
 	}
 	if v.Get("client_id") == "" {
+		if u.Scheme != "openid4vp" && v.Get("request") == "" && v.Get("request_uri") == "" {
+			return url.Values{"request_uri": {s}}, nil // the request_uri itself
+		}
 		return nil, errcode.New(errcode.InvalidInput, "the link carries no client_id")
 	}
 	return v, nil
+}
+
+// ResponseError names the OAuth error the response endpoint answers a
+// failure with code c: invalid_request for anything wrong with the
+// response, server_error for a fault of ours.
+func ResponseError(c errcode.Code) string {
+	if c == errcode.Internal || c == "" {
+		return "server_error"
+	}
+	return "invalid_request"
 }
