@@ -258,6 +258,17 @@ func TestOpenAPIServed(t *testing.T) {
 // plain strings (it knows only JSON, YAML and text out of the box).
 var jwtBodyDecoders sync.Once
 
+// registerBodyDecoders registers, once, the decoders of every media type
+// the document uses beyond JSON.
+func registerBodyDecoders() {
+	jwtBodyDecoders.Do(func() {
+		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(sigDirMediaType, openapi3filter.JSONBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(oid4vp.RequestObjectMediaType, openapi3filter.PlainBodyDecoder)
+	})
+}
+
 // apiCall is one request of the conformance walk.
 type apiCall struct {
 	name       string
@@ -348,12 +359,7 @@ func (c apiCall) do(t *testing.T, s *Server, doc *openapi3.T) *httptest.Response
 // TestOpenAPIConformance drives the real server through every documented
 // operation it has and checks each request and answer against the document.
 func TestOpenAPIConformance(t *testing.T) {
-	jwtBodyDecoders.Do(func() {
-		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
-		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
-		openapi3filter.RegisterBodyDecoder(sigDirMediaType, openapi3filter.JSONBodyDecoder)
-		openapi3filter.RegisterBodyDecoder(oid4vp.RequestObjectMediaType, openapi3filter.PlainBodyDecoder)
-	})
+	registerBodyDecoders()
 	doc := loadOpenAPI(t)
 	s := openapiServer(t)
 	ctx := context.Background()
