@@ -237,7 +237,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	out := &Created{ID: id, ClientID: clientID, ExpiresAt: exp.UTC(), Request: ar}
 	if prefix == "decentralized_identifier" {
 		obj := ar
-		obj.Issuer, obj.Audience, obj.IssuedAt, obj.Expiry = clientID, SelfIssuedAudience, now.Unix(), exp.Unix()
+		// No iss: client_id names the verifier, and an iss carrying the
+		// prefix would not be the DID its kid belongs to.
+		obj.Audience, obj.IssuedAt, obj.Expiry = SelfIssuedAudience, now.Unix(), exp.Unix()
 		jwt, err := s.sign(obj)
 		if err != nil {
 			return nil, err
@@ -501,9 +503,17 @@ func (s *Service) decode(rec *Record, form url.Values) (*response, error) {
 		if err != nil {
 			return nil, err
 		}
-		var r response
-		if err := jsonstrict.Decode(plain, &r); err != nil {
-			return nil, errcode.Wrap(errcode.InvalidRequest, err, "the decrypted response is not a JSON object of response parameters")
+		// Members beyond the response parameters (a signed-then-encrypted
+		// response's iss, aud, exp) are allowed; duplicates are not.
+		var m map[string]json.RawMessage
+		if err := jsonstrict.Decode(plain, &m); err != nil {
+			return nil, errcode.Wrap(errcode.InvalidRequest, err, "the decrypted response is not a JSON object")
+		}
+		r := response{VPToken: m["vp_token"]}
+		for name, dst := range map[string]*string{"state": &r.State, "error": &r.Error, "error_description": &r.Description} {
+			if raw, ok := m[name]; ok && json.Unmarshal(raw, dst) != nil {
+				return nil, bad("the response's %s is not a string", name)
+			}
 		}
 		if r.Error == "" && len(r.VPToken) == 0 {
 			return nil, bad("the response carries neither vp_token nor error")

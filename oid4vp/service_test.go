@@ -338,7 +338,7 @@ func TestWalletRefuses(t *testing.T) {
 	forged := *e.svc
 	forged.cfg.SigningKey = other
 	obj := c.Request
-	obj.Issuer, obj.Audience = c.ClientID, SelfIssuedAudience
+	obj.Audience = SelfIssuedAudience
 	jwt, err := forged.sign(obj)
 	if err != nil {
 		t.Fatal(err)
