@@ -168,11 +168,15 @@ func (s *Server) admit(next http.Handler) http.Handler {
 			return
 		}
 		class := s.admission.names[l]
-		if info := reqInfoFrom(r.Context()); info != nil {
+		info := reqInfoFrom(r.Context())
+		if info != nil {
 			info.class = class
 		}
 		tk, err := l.Acquire(r.Context())
 		if err != nil {
+			if info != nil {
+				info.shed = true
+			}
 			reason := "queue_full"
 			switch {
 			case errors.Is(err, admission.ErrQueueTimeout):
@@ -202,8 +206,11 @@ func (s *Server) tokenAllowed(w http.ResponseWriter, r *http.Request, tokenID st
 		return true
 	}
 	class := "unclassified"
-	if info := reqInfoFrom(r.Context()); info != nil && info.class != "" {
-		class = info.class
+	if info := reqInfoFrom(r.Context()); info != nil {
+		info.shed = true
+		if info.class != "" {
+			class = info.class
+		}
 	}
 	s.metrics.shed(class, "token_rate")
 	secs := retrySeconds(wait)

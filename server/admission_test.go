@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"github.com/agentcert/agentcert/internal/testkit"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +200,8 @@ func TestLoadSheddingQueueTimeout(t *testing.T) {
 		c.HTTP.Admission.RetryAfter = 2500 * time.Millisecond
 	})
 	s := env.Server
+	var logs syncBuffer
+	s.log = slog.New(slog.NewJSONHandler(&logs, nil))
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	release := holdSlot(t, srv.URL)
@@ -213,6 +217,16 @@ func TestLoadSheddingQueueTimeout(t *testing.T) {
 	wantShed(t, "after the queue timeout", resp)
 	if n := count(s.metrics.shedded.WithLabelValues(classVerify, "queue_timeout")); n != 1 {
 		t.Fatalf("shed queue_timeout %v, want 1", n)
+	}
+	// The shed request is logged at WARN, not as a server error.
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"route":"/v1/nonce"`) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, `"status":503`) {
+		t.Fatalf("log line of the shed request: %q", line)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/oid4vci"
 )
 
 // TestStorageUnwritableIs503: a write the store refuses for want of space
@@ -50,5 +51,22 @@ func TestStorageUnwritableIs503(t *testing.T) {
 	writeError(w, httptest.NewRequest(http.MethodPost, "/v1/credentials", nil), slog.New(slog.DiscardHandler), errors.New("disk I/O error"))
 	if w.Code != http.StatusInternalServerError {
 		t.Fatalf("another store error: %d", w.Code)
+	}
+}
+
+// TestStorageUnwritableOID4VCI: the OpenID4VCI endpoints answer a refused
+// write with 503 and the OAuth error server_error, carrying the code.
+func TestStorageUnwritableOID4VCI(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	for name, oauth := range map[string]func(errcode.Code) string{"token": oid4vci.TokenError, "credential": oid4vci.CredentialError} {
+		w := httptest.NewRecorder()
+		s.vciError(w, httptest.NewRequest(http.MethodPost, "/oid4vci/"+name, nil), oauth, store.DiskFull(errors.New("ENOSPC /var/lib/secret")))
+		var e oid4vci.ErrorResponse
+		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("%s: %d %s", name, w.Code, w.Body)
+		}
+		if e.Error != "server_error" || e.Code != string(errcode.StorageUnwritable) || !strings.Contains(e.Description, "out of space") || strings.Contains(w.Body.String(), "secret") {
+			t.Fatalf("%s: %+v", name, e)
+		}
 	}
 }

@@ -54,6 +54,7 @@ type reqInfo struct {
 	tokenID string
 	role    string
 	class   string // the route's admission class
+	shed    bool   // refused by load shedding (503 overloaded or 429)
 }
 
 type reqInfoKey struct{}
@@ -91,6 +92,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
+		}
+		if info.shed {
+			level = slog.LevelWarn // expected under overload, and counted
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),

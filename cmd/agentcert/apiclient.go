@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -127,6 +129,52 @@ func indentJSON(b []byte) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// printJSON writes a JSON answer to stdout, indented.
+func printJSON(cmd *cobra.Command, b []byte) error {
+	pretty, err := indentJSON(b)
+	if err != nil {
+		return err
+	}
+	_, err = cmd.OutOrStdout().Write(pretty)
+	return err
+}
+
+// limitParam sets the list parameter limit (1-1000) when --limit was given.
+func limitParam(cmd *cobra.Command, q url.Values, limit int) error {
+	if !cmd.Flags().Changed("limit") {
+		return nil
+	}
+	if limit < 1 || limit > 1000 {
+		return usageErr("--limit must be between 1 and 1000")
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	return nil
+}
+
+// getList fetches one page of a list (GET path?q). With asJSON it prints
+// the server's answer and returns printed; otherwise it decodes the answer
+// into page. what names the command in errors.
+func getList(cmd *cobra.Command, api *apiFlags, what, path string, q url.Values, asJSON bool, page any) (printed bool, err error) {
+	c, err := api.client(true)
+	if err != nil {
+		return false, err
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	b, err := c.do(cmd.Context(), http.MethodGet, path, nil, http.StatusOK)
+	if err != nil {
+		return false, apiFailed(cmd, what, err)
+	}
+	if asJSON {
+		return true, printJSON(cmd, b)
+	}
+	if err := json.Unmarshal(b, page); err != nil {
+		return false, apiFailed(cmd, what, fmt.Errorf("the answer is not the list expected: %w", err))
+	}
+	return false, nil
 }
 
 // apiFailed reports a failed API call on stderr and returns exit 1: the

@@ -173,8 +173,11 @@ func (d *diskCase) readsWork(t *testing.T) {
 			t.Errorf("verify: code %q, want %q", got, want)
 		}
 	}
-	if status, _ := d.ts.do(http.MethodGet, "/healthz", "", nil); status != http.StatusOK {
-		t.Errorf("/healthz: %d", status)
+	// Ready: the store answers, and reads are what it can serve.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, body := d.ts.do(http.MethodGet, path, "", nil); status != http.StatusOK {
+			t.Errorf("%s: %d %s", path, status, body)
+		}
 	}
 }
 

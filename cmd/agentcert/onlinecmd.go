@@ -64,12 +64,7 @@ func newCredentialsIssueCmd() *cobra.Command {
 				return apiFailed(cmd, "credentials issue", err)
 			}
 			if out == "" {
-				pretty, err := indentJSON(b)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(pretty)
-				return err
+				return printJSON(cmd, b)
 			}
 			var issued struct {
 				ID         string `json:"id"`
@@ -111,12 +106,7 @@ func newCredentialsGetCmd() *cobra.Command {
 			if err != nil {
 				return apiFailed(cmd, "credentials get", err)
 			}
-			pretty, err := indentJSON(b)
-			if err != nil {
-				return err
-			}
-			_, err = cmd.OutOrStdout().Write(pretty)
-			return err
+			return printJSON(cmd, b)
 		},
 	}
 	api.add(cmd, defaultServer, "issuer or auditor")
@@ -160,38 +150,15 @@ func newCredentialsListCmd() *cobra.Command {
 					return usageErr("--issued-before must be an RFC 3339 time (2026-01-02T15:04:05Z)")
 				}
 			}
-			if cmd.Flags().Changed("limit") {
-				if limit < 1 || limit > 1000 {
-					return usageErr("--limit must be between 1 and 1000")
-				}
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			c, err := api.client(true)
-			if err != nil {
-				return err
-			}
-			path := "/v1/credentials"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			b, err := c.do(cmd.Context(), http.MethodGet, path, nil, http.StatusOK)
-			if err != nil {
-				return apiFailed(cmd, "credentials list", err)
-			}
-			if asJSON {
-				pretty, err := indentJSON(b)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(pretty)
+			if err := limitParam(cmd, q, limit); err != nil {
 				return err
 			}
 			var page struct {
 				Credentials []credentialRow `json:"credentials"`
 				NextCursor  string          `json:"next_cursor"`
 			}
-			if err := json.Unmarshal(b, &page); err != nil {
-				return apiFailed(cmd, "credentials list", fmt.Errorf("the answer is not a credential list: %w", err))
+			if printed, err := getList(cmd, &api, "credentials list", "/v1/credentials", q, asJSON, &page); printed || err != nil {
+				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			for _, r := range page.Credentials {
@@ -248,37 +215,14 @@ func newAuditListCmd() *cobra.Command {
 					}
 				}
 			}
-			if cmd.Flags().Changed("limit") {
-				if limit < 1 || limit > 1000 {
-					return usageErr("--limit must be between 1 and 1000")
-				}
-				q.Set("limit", strconv.Itoa(limit))
+			if err := limitParam(cmd, q, limit); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("cursor") {
 				if cursor < 0 {
 					return usageErr("--cursor must be a sequence number")
 				}
 				q.Set("cursor", strconv.FormatInt(cursor, 10))
-			}
-			c, err := api.client(true)
-			if err != nil {
-				return err
-			}
-			path := "/v1/audit"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			b, err := c.do(cmd.Context(), http.MethodGet, path, nil, http.StatusOK)
-			if err != nil {
-				return apiFailed(cmd, "audit list", err)
-			}
-			if asJSON {
-				pretty, err := indentJSON(b)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(pretty)
-				return err
 			}
 			var page struct {
 				Entries []struct {
@@ -291,8 +235,8 @@ func newAuditListCmd() *cobra.Command {
 				} `json:"entries"`
 				NextCursor string `json:"next_cursor"`
 			}
-			if err := json.Unmarshal(b, &page); err != nil {
-				return apiFailed(cmd, "audit list", fmt.Errorf("the answer is not an audit page: %w", err))
+			if printed, err := getList(cmd, &api, "audit list", "/v1/audit", q, asJSON, &page); printed || err != nil {
+				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			for _, e := range page.Entries {

@@ -135,42 +135,11 @@ func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, 
 // callAPI sends one request (a JSON body when body is not nil) and returns
 // the indented JSON answer when the status is want; errors as postAPI's.
 func callAPI(ctx context.Context, method, endpoint, token string, body []byte, want int) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, rd)
+	b, err := (&apiClient{token: token}).do(ctx, method, endpoint, body, want)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server could not be reached")
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse+1))
-	if err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "reading the answer failed")
-	}
-	if len(b) > maxAPIResponse {
-		return nil, errcode.New(errcode.FetchFailed, "the answer exceeds %d bytes", maxAPIResponse)
-	}
-	if resp.StatusCode != want {
-		return nil, problemError(resp.StatusCode, b)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, bytes.TrimSpace(b), "", "  "); err != nil {
-		return nil, errcode.Wrap(errcode.FetchFailed, err, "the server's answer is not JSON")
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	return indentJSON(b)
 }
 
 // problemError turns an error answer into an *errcode.Error carrying the

@@ -17,17 +17,22 @@ import (
 
 // Stats are the figures of a set of requests: all of a run, or one kind.
 type Stats struct {
-	Requests  int64          `json:"requests"` // answered or failed
-	Succeeded int64          `json:"succeeded"`
-	Failed    int64          `json:"failed"`
-	PerSecond float64        `json:"requests_per_second"` // achieved: answered per second of the run
-	OKPerSec  float64        `json:"succeeded_per_second"`
-	P50       time.Duration  `json:"p50_ns"`
-	P90       time.Duration  `json:"p90_ns"`
-	P99       time.Duration  `json:"p99_ns"`
-	P999      time.Duration  `json:"p999_ns"`
-	Max       time.Duration  `json:"max_ns"`
-	Errors    map[string]int `json:"errors"` // by status ("409", "transport", "200 not verified: revoked")
+	Requests  int64         `json:"requests"` // answered or failed
+	Succeeded int64         `json:"succeeded"`
+	Failed    int64         `json:"failed"`
+	PerSecond float64       `json:"requests_per_second"` // achieved: answered per second of the run
+	OKPerSec  float64       `json:"succeeded_per_second"`
+	P50       time.Duration `json:"p50_ns"`
+	P90       time.Duration `json:"p90_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	P999      time.Duration `json:"p999_ns"`
+	Max       time.Duration `json:"max_ns"`
+	// OKP50 and OKP99 are the percentiles of the succeeded requests alone
+	// (a server that sheds answers its refusals fast; these say what the
+	// admitted ones saw).
+	OKP50  time.Duration  `json:"succeeded_p50_ns"`
+	OKP99  time.Duration  `json:"succeeded_p99_ns"`
+	Errors map[string]int `json:"errors"` // by status ("409", "transport", "200 not verified: revoked")
 }
 
 // Report is the outcome of a run.
@@ -72,6 +77,9 @@ func (r *Report) print(w io.Writer) {
 func (s *Stats) print(w io.Writer, indent string) {
 	fmt.Fprintf(w, "%srequests/s:  %.1f (succeeded/s %.1f)\n", indent, s.PerSecond, s.OKPerSec)
 	fmt.Fprintf(w, "%slatency:     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", indent, s.P50, s.P90, s.P99, s.P999, s.Max)
+	if s.Failed > 0 && s.Succeeded > 0 {
+		fmt.Fprintf(w, "%ssucceeded:   p50 %s  p99 %s\n", indent, s.OKP50, s.OKP99)
+	}
 	fmt.Fprintf(w, "%ssucceeded:   %d\n%sfailed:      %d\n", indent, s.Succeeded, indent, s.Failed)
 	keys := make([]string, 0, len(s.Errors))
 	for k := range s.Errors {
@@ -230,9 +238,11 @@ func openLoop(ctx context.Context, o options, w *workload, client *http.Client, 
 func summarize(samples []sample, elapsed time.Duration) Stats {
 	st := Stats{Errors: map[string]int{}}
 	lat := make([]time.Duration, 0, len(samples))
+	var ok []time.Duration
 	for _, s := range samples {
 		lat = append(lat, s.lat)
 		if s.class == "" {
+			ok = append(ok, s.lat)
 			st.Succeeded++
 		} else {
 			st.Errors[s.class]++
@@ -245,6 +255,8 @@ func summarize(samples []sample, elapsed time.Duration) Stats {
 		st.OKPerSec = float64(st.Succeeded) / s
 	}
 	slices.Sort(lat)
+	slices.Sort(ok)
+	st.OKP50, st.OKP99 = percentile(ok, 50), percentile(ok, 99)
 	st.P50, st.P90, st.P99, st.P999 = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), percentile(lat, 99.9)
 	if len(lat) > 0 {
 		st.Max = lat[len(lat)-1]

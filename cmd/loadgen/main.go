@@ -1,7 +1,8 @@
 // Command loadgen is agentcert's HTTP load tool. It sends a bounded number of
 // requests (-n, and at most -duration) to one agentcert service and prints
-// the achieved rate, latency percentiles (p50, p90, p99, p99.9) and errors by
-// status, overall and per kind of request.
+// the achieved rate, latency percentiles (p50, p90, p99, p99.9, and p50 and
+// p99 of the succeeded requests alone) and errors by status, overall and per
+// kind of request.
 //
 // Two ways to send:
 //

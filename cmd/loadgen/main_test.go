@@ -233,3 +233,25 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+// TestSucceededPercentiles: the succeeded-only percentiles leave out the
+// failures, which a shedding server answers fast.
+func TestSucceededPercentiles(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%4 != 0 {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	code, rep, _ := runJSON(t, "-url", srv.URL, "-token", "act_test", "-n", "40", "-c", "2")
+	if code != 1 || rep.Succeeded != 10 || rep.Errors["503"] != 30 {
+		t.Fatalf("exit %d, report %+v", code, rep)
+	}
+	if rep.OKP50 < 20*time.Millisecond || rep.OKP99 < rep.OKP50 || rep.OKP99 > rep.Max {
+		t.Fatalf("succeeded p50 %s p99 %s (max %s), want the slow successes only", rep.OKP50, rep.OKP99, rep.Max)
+	}
+}

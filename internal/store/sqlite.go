@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -71,12 +71,7 @@ type SQLite struct {
 	wdb  *sql.DB // exactly one connection, used only by the writer goroutine
 	rdb  *sql.DB // read-only pool
 
-	mu     sync.RWMutex // guards closed and sends on ops
-	closed bool
-	ops    chan *op
-	done   chan struct{} // closed when the writer goroutine has exited
-
-	commits, written atomic.Int64 // group commits, and ops they committed
+	q *groupcommit.Queue[*wtx] // the single writer; its goroutine owns wdb
 
 	// commitFault, when set, is the error every commit fails with instead
 	// of committing (the batch is rolled back): the contract suite's way to
@@ -97,7 +92,8 @@ type Stats struct {
 
 // Stats reports the writer's counters, for metrics.
 func (s *SQLite) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Writes: s.written.Load()}
+	c, w := s.q.Stats()
+	return Stats{Commits: c, Writes: w}
 }
 
 var _ Store = (*SQLite)(nil)
@@ -173,9 +169,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open: read pool: %w", err)
 	}
 	s.rdb = rdb
-	s.ops = make(chan *op, o.queue)
-	s.done = make(chan struct{})
-	go s.writer()
+	s.q = groupcommit.New(groupcommit.Config[*wtx]{
+		MaxBatch: o.maxBatch, Queue: o.queue, Commit: s.commitBatch,
+		AfterBatch: s.prepareSeen, Closed: ErrClosed,
+	})
 	return s, nil
 }
 
@@ -302,15 +299,9 @@ func (s *SQLite) Ping(ctx context.Context) error {
 // has been committed and answered, then closes the database. Calls after the
 // first return nil.
 func (s *SQLite) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.q.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.ops)
-	s.mu.Unlock()
-	<-s.done
 	for _, st := range s.stmts {
 		_ = st.Close()
 	}
@@ -325,12 +316,7 @@ func (s *SQLite) Close() error {
 // acquire registers a read in flight (Close waits for it) or fails with
 // ErrClosed.
 func (s *SQLite) acquire() (release func(), err error) {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return nil, ErrClosed
-	}
-	return s.mu.RUnlock, nil
+	return s.q.Acquire()
 }
 
 // now returns the clock's time.

@@ -28,7 +28,6 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/groupcommit"
 	"github.com/agentcert/agentcert/internal/store"
 )
 
@@ -99,12 +99,7 @@ type Store struct {
 	opt  options
 	pool *pgxpool.Pool
 
-	mu     sync.RWMutex // guards closed and sends on ops
-	closed bool
-	ops    chan *op
-	done   chan struct{}
-
-	commits, written atomic.Int64
+	q *groupcommit.Queue[*wtx] // the node's single writer
 
 	// commitFault, when set, is the error every commit fails with instead
 	// of committing (the batch is rolled back): the contract suite's way to
@@ -147,8 +142,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{opt: o, pool: pool, ops: make(chan *op, DefaultQueue), done: make(chan struct{})}
-	go s.writer()
+	s := &Store{opt: o, pool: pool}
+	s.q = groupcommit.New(groupcommit.Config[*wtx]{
+		MaxBatch: o.maxBatch, Queue: DefaultQueue, Commit: s.commitBatch, Closed: store.ErrClosed,
+	})
 	return s, nil
 }
 
@@ -174,7 +171,8 @@ type Stats = store.Stats
 
 // Stats reports the writer's counters, for metrics.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Writes: s.written.Load()}
+	c, w := s.q.Stats()
+	return Stats{Commits: c, Writes: w}
 }
 
 // migrations returns the embedded PostgreSQL migrations in version order.
@@ -250,27 +248,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // has been committed and answered, then closes the pool. Calls after the
 // first return nil.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.q.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.ops)
-	s.mu.Unlock()
-	<-s.done
 	s.pool.Close()
 	return nil
 }
 
 // acquire registers a read in flight or fails with ErrClosed.
 func (s *Store) acquire() (release func(), err error) {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return nil, store.ErrClosed
-	}
-	return s.mu.RUnlock, nil
+	return s.q.Acquire()
 }
 
 func (s *Store) now() time.Time { return s.opt.now() }
