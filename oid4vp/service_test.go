@@ -123,7 +123,8 @@ func (e *env) answer(r *Resolved) url.Values {
 }
 
 func refOf(c *Created) string {
-	return strings.TrimPrefix(c.Request.ResponseURI, "https://verifier.example"+ResponsePath)
+	_, ref, _ := strings.Cut(c.Request.ResponseURI, ResponsePath)
+	return ref
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -396,7 +397,25 @@ func TestCreateRefuses(t *testing.T) {
 	_, err = full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)})
 	testkit.WantCode(t, err, errcode.RateLimited, "store full")
 	e.advance(DefaultRequestTTL)
-	if _, err := full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)}); err != nil {
+	c, err := full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery), ClientIDPrefix: "redirect_uri"})
+	if err != nil {
 		t.Fatalf("expired requests make room: %v", err)
+	}
+	// An answered request whose result is never fetched is kept for
+	// ResultRetention past its expiry, then makes room too.
+	params, _ := ParseLink(c.Link)
+	r, err := ResolveRequest(context.Background(), params, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := full.Respond(context.Background(), refOf(c), e.answer(r)); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(DefaultRequestTTL)
+	_, err = full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)})
+	testkit.WantCode(t, err, errcode.RateLimited, "an unfetched result within its retention")
+	e.advance(ResultRetention)
+	if _, err := full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)}); err != nil {
+		t.Fatalf("an unfetched result past its retention makes room: %v", err)
 	}
 }

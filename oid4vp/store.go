@@ -32,8 +32,10 @@ type Record struct {
 // Store keeps pending presentation requests. The contract:
 //
 //   - Methods are safe for concurrent use; records are returned as copies.
-//   - Create adds a record; when max records are kept, expired ones are
-//     dropped first and, if still full, it fails with rate_limited.
+//   - Create adds a record; when max records are kept, expired unanswered
+//     ones, and answered ones whose result was not fetched within
+//     ResultRetention of the request's expiry, are dropped first and, if
+//     still full, it fails with rate_limited.
 //   - ByRef returns the record with that reference (not_found).
 //   - Claim marks the record answered, atomically: of two concurrent
 //     claims one fails with presentation_request_answered.
@@ -51,6 +53,10 @@ type Store interface {
 	Finish(ctx context.Context, ref string, res *Result) error
 	Take(ctx context.Context, id string, now time.Time) (*Record, error)
 }
+
+// ResultRetention is how long past its request's expiry an unfetched
+// result is sure to be kept.
+const ResultRetention = 15 * time.Minute
 
 // MemoryStore is a Store in memory.
 type MemoryStore struct {
@@ -74,7 +80,9 @@ func (m *MemoryStore) Create(_ context.Context, r *Record, max int) error {
 	if len(m.byRef) >= max {
 		now := m.now()
 		for ref, x := range m.byRef {
-			if !now.Before(x.ExpiresAt) && x.Result == nil {
+			// Expired and unanswered, or answered and not fetched for
+			// ResultRetention past the request's expiry.
+			if !now.Before(x.ExpiresAt) && (x.Result == nil || !now.Before(x.ExpiresAt.Add(ResultRetention))) {
 				delete(m.byRef, ref)
 				delete(m.refOf, x.ID)
 			}
