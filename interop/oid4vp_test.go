@@ -165,7 +165,7 @@ func TestOID4VPWalletWithOpenWalletVerifier(t *testing.T) {
 	for _, mode := range []string{"direct_post", "direct_post.jwt"} {
 		t.Run(mode, func(t *testing.T) {
 			req := map[string]any{"signer": signerJWK, "signer_did": signerDID, "response_mode": mode, "dcql_query": json.RawMessage(vpQuery),
-				"issuer_jwk": jwkMap(t, issuerPub),
+				"issuer_jwk":       jwkMap(t, issuerPub),
 				"transaction_data": []any{map[string]any{"type": "payment_confirmation", "credential_ids": []string{"cert"}, "amount": "7.50"}}}
 			in, err := json.Marshal(req)
 			if err != nil {
