@@ -24,12 +24,19 @@ type Restriction struct {
 }
 
 // restricting lists, per vct, the claims whose absence widens authority.
-// Delegation limits join this list when the delegation vct does.
+// A delegation hop's are whole claims: nothing inside a hop may be
+// selectively disclosable, not even one permission.
 var restricting = map[string][]Restriction{
 	AgentCertificationV1: {
 		{Claim: "prohibitions", Required: true, Absent: func() any { return []any{} }},
 		{Claim: "task", Absent: func() any { return nil }},
 		{Claim: "permissions", Elements: true, Required: true},
+	},
+	DelegationV1: {
+		{Claim: "permissions", Required: true},
+		{Claim: "prohibitions", Required: true, Absent: func() any { return []any{} }},
+		{Claim: "task"},
+		{Claim: "on_behalf_of"},
 	},
 }
 

@@ -48,6 +48,34 @@ func TestSec13RestrictingClaimsListed(t *testing.T) {
 	if err := r.Validate(AgentCertificationV1, p); err != nil {
 		t.Fatalf("a payload with task null does not validate: %v", err)
 	}
+	// A hop's limits and semantic claims, each a whole claim in clear.
+	got = map[string]Restriction{}
+	for _, x := range RestrictingClaims(DelegationV1) {
+		got[x.Claim] = x
+	}
+	for _, want := range []string{"permissions", "prohibitions", "task", "on_behalf_of"} {
+		x, ok := got[want]
+		if !ok || x.Elements {
+			t.Fatalf("%s is not a whole restricting claim of a hop: %+v", want, got)
+		}
+		for _, p := range []string{"/" + want, "/" + want + "/0"} {
+			if _, err := r.Disclosable(DelegationV1, []string{p}); errcode.CodeOf(err) != errcode.NotDisclosable {
+				t.Errorf("hop %s selectively disclosable: %v", p, err)
+			}
+		}
+	}
+	if !got["permissions"].Required || !got["prohibitions"].Required || got["task"].Required || got["on_behalf_of"].Required {
+		t.Fatalf("hop restriction kinds: %+v", got)
+	}
+	hop := delegationExample(t)
+	delete(hop, "prohibitions")
+	StateRestrictions(DelegationV1, hop)
+	if v, ok := hop["prohibitions"].([]any); !ok || len(v) != 0 {
+		t.Fatalf("hop prohibitions not stated as []: %v", hop["prohibitions"])
+	}
+	if err := r.Validate(DelegationV1, hop); err != nil {
+		t.Fatalf("a hop with prohibitions [] does not validate: %v", err)
+	}
 	if len(RestrictingClaims("urn:example:other")) != 0 {
 		t.Fatal("an unknown vct has restrictions")
 	}

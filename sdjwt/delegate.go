@@ -133,6 +133,10 @@ type Hop struct {
 	// DelegatePayload is the delegate payload as disclosed, before its
 	// own disclosures were applied (digests in place); do not modify it.
 	DelegatePayload map[string]any
+	// DelegateDisclosure is the disclosure that carried DelegatePayload,
+	// its exact bytes in Raw; nil when the payload is in clear in the
+	// hop's JWT.
+	DelegateDisclosure *Disclosure
 }
 
 // ChainResult is a verified delegation chain.
@@ -308,9 +312,10 @@ func verifyHop(hop, prev *Token, prevKey func() (jwk.Key, error), wantTyp string
 			return nil, errcode.Wrap(errcode.KBNoHolderKey, err, "a %s hop's delegate payload must carry cnf.jwk", TypKBSDKB)
 		}
 	}
+	dp, dd := rawDelegate(raw, hop.Disclosures)
 	return &Hop{
 		Header: hop.header, Payload: processed, Delegate: delegate, Disclosures: hop.Disclosures, Key: key,
-		Link: link, DelegatePayload: rawDelegate(raw, hop.Disclosures),
+		Link: link, DelegatePayload: dp, DelegateDisclosure: dd,
 	}, nil
 }
 
@@ -350,8 +355,9 @@ func isPlaceholder(e any) bool {
 }
 
 // rawDelegate returns the delegate payload element as signed or disclosed,
-// before its own nested disclosures are applied.
-func rawDelegate(raw []any, ds []*Disclosure) map[string]any {
+// before its own nested disclosures are applied, and the disclosure that
+// carried it (nil for an element in clear).
+func rawDelegate(raw []any, ds []*Disclosure) (map[string]any, *Disclosure) {
 	byDigest := make(map[string]*Disclosure, len(ds))
 	for _, d := range ds {
 		byDigest[d.Digest] = d
@@ -360,14 +366,14 @@ func rawDelegate(raw []any, ds []*Disclosure) map[string]any {
 		if isPlaceholder(e) {
 			if d, ok := byDigest[e.(map[string]any)["..."].(string)]; ok {
 				m, _ := d.Value.(map[string]any)
-				return m
+				return m, d
 			}
 			continue
 		}
 		m, _ := e.(map[string]any)
-		return m
+		return m, nil
 	}
-	return nil
+	return nil, nil
 }
 
 func nonEmptyAudience(aud any) bool {

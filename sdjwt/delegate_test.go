@@ -109,6 +109,10 @@ func TestChainRoundTrip(t *testing.T) {
 				if h.Payload["aud"] != h.Delegate["sub"] {
 					t.Fatalf("hop %d aud %v, want the delegate", i+1, h.Payload["aud"])
 				}
+				// The disclosure that carried the delegate payload, by its exact bytes.
+				if d := h.DelegateDisclosure; d == nil || !strings.Contains(pres, "~"+d.Raw+"~") || h.Payload[ClaimDelegatePayload].([]any)[0].(map[string]any)["sub"] != d.Value.(map[string]any)["sub"] {
+					t.Fatalf("hop %d delegate disclosure %+v", i+1, h.DelegateDisclosure)
+				}
 			}
 			if len(res.Root.Claims["permissions"].([]any)) != 2 {
 				t.Fatalf("root claims %v", res.Root.Claims)

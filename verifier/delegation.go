@@ -105,13 +105,26 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 	}
 	parent := RootAuthority(res.Claims)
 	res.Chain = make([]HopInfo, 0, len(c.Hops))
+	restricting := schemas.RestrictingClaims(schemas.DelegationV1)
 	for i, h := range c.Hops {
+		if err := checkRestrictions(h.DelegatePayload, h.Delegate, hopDisclosure(h), restricting); err != nil {
+			return errcode.Prefix(err, "delegation hop %d", i+1)
+		}
 		if hidesClaims(h.DelegatePayload) {
 			return errcode.New(errcode.MissingClaim, "delegation hop %d: every claim of a hop must be in clear", i+1)
 		}
-		next, err := checkHop(v.reg, parent, h.Delegate, h.Key, lim)
+		// The schema's verdict on these exact bytes may be known; every
+		// other rule runs.
+		reg, key := v.reg, v.hopSchemas.key(h)
+		if v.hopSchemas.validated(key) {
+			reg = nil
+		}
+		next, err := checkHop(reg, parent, h.Delegate, h.Key, lim)
 		if err != nil {
 			return errcode.Prefix(err, "delegation hop %d", i+1)
+		}
+		if reg != nil {
+			v.hopSchemas.put(key)
 		}
 		info := HopInfo{Link: string(h.Link)}
 		info.Subject, _ = h.Delegate["sub"].(string)
@@ -127,6 +140,18 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 	res.EffectivePermissions = parent.Permissions
 	res.presenter = c.Hops[len(c.Hops)-1].Delegate
 	return nil
+}
+
+// hopDisclosure finds a disclosure sent with hop h by its digest.
+func hopDisclosure(h *sdjwt.Hop) func(digest string) (*sdjwt.Disclosure, bool) {
+	return func(digest string) (*sdjwt.Disclosure, bool) {
+		for _, d := range h.Disclosures {
+			if d.Digest == digest {
+				return d, true
+			}
+		}
+		return nil, false
+	}
 }
 
 // presenterClaims are the claims that name the key of whoever presented:

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +54,27 @@ func newChainEnv(t testing.TB, delegates int) *chainEnv {
 		k, id := testkeys.DIDKey(t, alg)
 		e.keys, e.dids = append(e.keys, k), append(e.dids, id)
 	}
-	claims := map[string]any{
+	e.root = e.issueRoot(e.rootClaims())
+	e.list, _ = revocation.NewList(131072, 2)
+	p := DefaultPolicy()
+	p.Trusted[e.issDID] = []string{schemas.AgentCertificationV1}
+	p.MaxStatusAge = 0
+	e.opts = []Option{WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return e.now }), WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
+		tok, err := revocation.SignToken(e.list, revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: e.now, Expires: e.now.Add(time.Hour), TTL: time.Minute}, e.issuer)
+		return []byte(tok), err
+	})}
+	var err error
+	e.v, err = New(p, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// rootClaims are the certification's claims: the agent (delegate 0) may
+// work on 2026 invoices and pay up to 500 EUR.
+func (e *chainEnv) rootClaims() map[string]any {
+	return map[string]any{
 		"iss": e.issDID, "vct": schemas.AgentCertificationV1, "iat": e.now.Add(-time.Hour).Unix(), "exp": e.now.Add(24 * time.Hour).Unix(),
 		"sub": e.dids[0], "cnf": map[string]any{"jwk": e.jwkMap(0)},
 		"status":    map[string]any{"status_list": map[string]any{"idx": 7, "uri": statusURI}},
@@ -66,23 +87,16 @@ func newChainEnv(t testing.TB, delegates int) *chainEnv {
 		"prohibitions": []any{"payments:approve"},
 		"autonomy":     "autonomous",
 	}
-	var err error
-	if e.root, err = sdjwt.Issue(claims, []string{"/permissions/*"}, e.issuer, nil); err != nil {
-		t.Fatal(err)
-	}
-	e.list, _ = revocation.NewList(131072, 2)
-	p := DefaultPolicy()
-	p.Trusted[e.issDID] = []string{schemas.AgentCertificationV1}
-	p.MaxStatusAge = 0
-	e.opts = []Option{WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return e.now }), WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
-		tok, err := revocation.SignToken(e.list, revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: e.now, Expires: e.now.Add(time.Hour), TTL: time.Minute}, e.issuer)
-		return []byte(tok), err
-	})}
-	e.v, err = New(p, e.opts...)
+}
+
+// issueRoot signs claims as the issuer, every permission disclosable.
+func (e *chainEnv) issueRoot(claims map[string]any) string {
+	e.t.Helper()
+	root, err := sdjwt.Issue(claims, []string{"/permissions/*"}, e.issuer, nil)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	return e
+	return root
 }
 
 func (e *chainEnv) jwkMap(i int) map[string]any {
@@ -92,6 +106,16 @@ func (e *chainEnv) jwkMap(i int) map[string]any {
 	_ = json.Unmarshal(b, &m)
 	delete(m, "kid")
 	return m
+}
+
+// jwkDID is delegate i's key as a did:jwk.
+func (e *chainEnv) jwkDID(i int) string {
+	pub, _ := keyutil.Public(e.keys[i])
+	id, err := did.JWKDID(pub)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
 }
 
 // hop is a valid payload for delegate i: a subset of the root's authority.
@@ -216,6 +240,7 @@ func TestChainNarrowingRules(t *testing.T) {
 		{"hop lifetime over the policy's hour", []map[string]any{set(e.hop(1), "exp", e.now.Add(61*time.Minute).Unix())}, errcode.DelegationLifetime},
 		{"depth over max_delegation_depth", []map[string]any{e.hop(1), e.hop(2), e.hop(3), e.hop(4)}, errcode.DelegationDepth},
 		{"cnf is not the sub's key", []map[string]any{set(e.hop(1), "sub", e.dids[2])}, errcode.DelegationKeyMismatch},
+		{"cnf is not the did:jwk sub's key", []map[string]any{set(e.hop(1), "sub", e.jwkDID(2))}, errcode.DelegationKeyMismatch},
 		{"not a delegation payload", []map[string]any{set(e.hop(1), "vct", "urn:other")}, errcode.SchemaInvalid},
 		{"no exp", []map[string]any{set(e.hop(1), "exp", nil)}, errcode.SchemaInvalid},
 		{"hop expired", []map[string]any{set(set(e.hop(1), "exp", e.now.Add(-time.Minute).Unix()), "iat", e.now.Add(-2*time.Minute).Unix())}, errcode.Expired},
@@ -233,6 +258,10 @@ func TestChainNarrowingRules(t *testing.T) {
 		})
 	}
 	e.v.p.MaxDelegationLifetime = 0
+	// A did:jwk sub whose key is cnf.jwk is accepted.
+	if r := e.verify(e.chain(set(e.hop(1), "sub", e.jwkDID(1))), "invoices:read", map[string]any{"resource": "invoices/2026/01/3"}); !r.Allowed() {
+		t.Fatalf("a did:jwk delegate: %+v %+v", r.Error, r.Decision)
+	}
 	// A narrower but valid variety: verb wildcard covers a verb, sub-resource of a prefix, same currency lower amount.
 	ok := set(e.hop(1), "permissions", perms(
 		map[string]any{"action": "invoices:list", "resource": "invoices/2026/03/*"},
@@ -294,49 +323,92 @@ func TestChainOnlyFromAgentCertifications(t *testing.T) {
 	}
 }
 
-// A hop that makes one of its own claims selectively disclosable is
-// refused, whether the claim is withheld or disclosed: withholding a
-// restriction could only widen authority.
+// A hop that makes one of its limits or semantic claims (the restricting
+// claims of schemas.DelegationV1: permissions, prohibitions, task,
+// on_behalf_of) selectively disclosable is refused, whether the claim is
+// withheld or disclosed: withholding a restriction could only widen
+// authority. So is a hop hiding any other claim.
 func TestChainHopClaimsInClear(t *testing.T) {
 	e := newChainEnv(t, 1)
-	sign := func(withhold bool) string {
-		payload := e.hop(1)
-		prohib := payload["prohibitions"]
-		delete(payload, "prohibitions")
-		inner := b64disc(t, []any{"salt-p", "prohibitions", prohib})
-		payload["_sd"] = []any{sdjwt.SDHash(inner)}
-		outer := b64disc(t, []any{"salt-o", payload})
-		body := map[string]any{
-			"iat": e.now.Unix(), "aud": e.dids[1], "nonce": "x", "_sd_alg": "sha-256",
-			"sd_hash": sdjwt.SDHash(e.root), "delegate_payload": []any{map[string]any{"...": sdjwt.SDHash(outer)}},
+	for _, claim := range []string{"permissions", "prohibitions", "task", "on_behalf_of", "exp"} {
+		for _, withhold := range []bool{true, false} {
+			payload := e.hop(1)
+			payload["on_behalf_of"] = map[string]any{"id": "did:web:acme.example"}
+			r := e.verify(e.hopHiding(payload, claim, withhold), "payments:initiate", map[string]any{"amount": 1, "currency": "EUR"})
+			if r.Verified || r.Code() != errcode.MissingClaim || !strings.Contains(r.Error.Message, "delegation hop 1") {
+				t.Fatalf("%s withhold=%v: %+v", claim, withhold, r.Error)
+			}
+			if claim != "exp" && !strings.Contains(r.Error.Message, `"`+claim+`"`) {
+				t.Fatalf("%s withhold=%v: %s does not name the claim", claim, withhold, r.Error.Message)
+			}
 		}
-		raw, _ := json.Marshal(body)
-		hdr := jws.NewHeaders()
-		_ = hdr.Set(jws.TypeKey, sdjwt.TypKBSDKB)
-		alg := jwa.EdDSA
-		signed, err := jws.Sign(raw, jws.WithKey(alg, e.keys[0], jws.WithProtectedHeaders(hdr)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain := e.root + "~" + string(signed) + "~" + outer + "~"
-		if !withhold {
-			chain += inner + "~"
-		}
-		out, err := sdjwt.PresentChain(chain, nil, &sdjwt.KBOptions{Key: e.keys[1], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
 	}
-	for _, withhold := range []bool{true, false} {
-		r := e.verify(sign(withhold), "payments:initiate", map[string]any{"amount": 1, "currency": "EUR"})
-		if r.Verified || r.Code() != errcode.MissingClaim {
-			t.Fatalf("withhold=%v: %+v", withhold, r.Error)
-		}
+	// The same hop with every claim in clear verifies.
+	payload := e.hop(1)
+	payload["on_behalf_of"] = map[string]any{"id": "did:web:acme.example"}
+	if r := e.verify(e.hopHiding(payload, "", false), "payments:initiate", map[string]any{"amount": 1, "currency": "EUR"}); !r.Allowed() {
+		t.Fatalf("the hop in clear: %+v %+v", r.Error, r.Decision)
 	}
 }
 
-func b64disc(t *testing.T, v []any) string {
+// hopHiding signs, as the agent, a hop to delegate 1 whose delegate
+// payload makes claim selectively disclosable (none for ""), sending its
+// disclosure unless withhold, and presents it as delegate 1.
+func (e *chainEnv) hopHiding(payload map[string]any, claim string, withhold bool) string {
+	t := e.t
+	var inner string
+	if claim != "" {
+		v := payload[claim]
+		delete(payload, claim)
+		inner = b64disc(t, []any{"salt-p", claim, v})
+		payload["_sd"] = []any{sdjwt.SDHash(inner)}
+	}
+	chain := e.signedHop(e.root, payload, e.keys[0], "salt-o")
+	if inner != "" && !withhold {
+		chain += inner + "~"
+	}
+	out, err := sdjwt.PresentChain(chain, nil, &sdjwt.KBOptions{Key: e.keys[1], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// signedHop appends to prev a kb+sd-jwt+kb hop signed by key whose
+// delegate payload is the disclosure ["salt", payload]: the same salt and
+// payload give the same disclosure bytes.
+func (e *chainEnv) signedHop(prev string, payload map[string]any, key jwk.Key, salt string) string {
+	t := e.t
+	outer := b64disc(t, []any{salt, payload})
+	body := map[string]any{
+		"iat": e.now.Unix(), "aud": payload["sub"], "nonce": "x", "_sd_alg": "sha-256",
+		"delegate_payload": []any{map[string]any{"...": sdjwt.SDHash(outer)}},
+	}
+	if sdjwt.IsChain(prev) {
+		c, err := sdjwt.ParseChain(prev, sdjwt.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body["sd_hash"] = sdjwt.SDHash(c.Hops[len(c.Hops)-1].SDHashInput())
+	} else {
+		body["sd_hash"] = sdjwt.SDHash(prev)
+	}
+	raw, _ := json.Marshal(body)
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.TypeKey, sdjwt.TypKBSDKB)
+	pub, _ := keyutil.Public(key)
+	alg := jwa.ES256
+	if pub.KeyType() == jwa.OKP {
+		alg = jwa.EdDSA
+	}
+	signed, err := jws.Sign(raw, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prev + "~" + string(signed) + "~" + outer + "~"
+}
+
+func b64disc(t testing.TB, v []any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -96,7 +96,10 @@ func WithReceipts(r *receipt.Signer) Option {
 // the issuer-signed JWTs whose signature it has checked (by a digest of
 // their exact bytes, signature included), and a repeat presentation of one
 // skips that signature check and the parsing of its cnf.jwk; every other
-// check still runs (see sdjwt.VerifiedCache).
+// check still runs (see sdjwt.VerifiedCache). It turns off as well the
+// cache of delegation hop payloads that validated against the delegation
+// schema (keyed by a digest of the exact disclosure; a repeat skips only
+// that validation, see Verifier.HopSchemaCacheStats).
 func WithoutCredentialCache() Option {
 	return func(s *settings) { s.noCredentialCache = true }
 }

@@ -25,10 +25,11 @@ type Verifier struct {
 	s      settings
 	status *revocation.Client
 
-	jwks     *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
-	keys     *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
-	verified *credentialCache         // issuer-signed JWTs already verified; nil when off
-	reg      *schemas.Registry        // validates delegation hops
+	jwks       *ttlcache.Cache[jwk.Set] // https issuer key sets, by issuer
+	keys       *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
+	verified   *credentialCache         // issuer-signed JWTs already verified; nil when off
+	hopSchemas *hopSchemaCache          // delegate payloads already schema-validated; nil when off
+	reg        *schemas.Registry        // validates delegation hops
 
 	localLists   *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
 	approvals    *MemorySpentStore           // used approval nonces, when there is no nonce service
@@ -84,6 +85,7 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		localLists: ttlcache.New[*localList](s.cacheEntries, s.now)}
 	if !s.noCredentialCache {
 		v.verified = newCredentialCache(s.cacheEntries, s.cacheTTL, s.now)
+		v.hopSchemas = newHopSchemaCache(s.cacheEntries, s.cacheTTL, s.now)
 	}
 	reg, err := schemas.New()
 	if err != nil {
