@@ -66,6 +66,10 @@ type Config struct {
 	// so that a replay is caught wherever the nonce store reaches); nil:
 	// 128 random bits.
 	NewNonce func() (string, error)
+	// Notify, when set, is handed each outcome as it is recorded (the
+	// counterparty's callback); when it reports delivery, the outcome is
+	// forgotten instead of waiting to be fetched.
+	Notify func(ctx context.Context, r *Result) bool
 	// Algorithms of the presentations' signatures advertised in
 	// vp_formats_supported; default ES256, EdDSA.
 	Algorithms []jwa.SignatureAlgorithm
@@ -477,6 +481,11 @@ func (s *Service) Respond(ctx context.Context, ref string, form url.Values) (*Re
 	res.AnsweredAt = &at
 	if err := s.store.Finish(ctx, ref, res); err != nil {
 		return nil, err
+	}
+	if s.cfg.Notify != nil && s.cfg.Notify(ctx, res) {
+		if _, err := s.store.Take(ctx, rec.ID, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	return res, failure
 }

@@ -419,3 +419,26 @@ func TestCreateRefuses(t *testing.T) {
 		t.Fatalf("an unfetched result past its retention makes room: %v", err)
 	}
 }
+
+// With Notify, an outcome delivered is not kept for fetching; one that
+// could not be delivered is.
+func TestNotify(t *testing.T) {
+	for _, delivered := range []bool{true, false} {
+		e := newEnv(t)
+		var got []*Result
+		e.svc.cfg.Notify = func(_ context.Context, r *Result) bool { got = append(got, r); return delivered }
+		c := e.create(CreateRequest{})
+		if _, err := e.svc.Respond(context.Background(), refOf(c), e.answer(e.resolve(c))); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != c.ID || !got[0].Verified {
+			t.Fatalf("notified %+v", got)
+		}
+		_, err := e.svc.Result(context.Background(), c.ID)
+		if delivered {
+			testkit.WantCode(t, err, errcode.NotFound, "fetch after delivery")
+		} else if err != nil {
+			t.Fatalf("fetch after a failed delivery: %v", err)
+		}
+	}
+}

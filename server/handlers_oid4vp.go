@@ -1,8 +1,14 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+
+	"github.com/agentcert/agentcert/did"
 
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/receipt"
@@ -22,13 +28,33 @@ import (
 // (typ oauth-authz-req+jwt keeps the two apart); without one only unsigned
 // redirect_uri: requests are made. Without a public URL (nowhere for
 // wallets to post) it returns nil: OpenID4VP is off.
-func NewOID4VP(cfg config.Config, v *verifier.Verifier, nonces *verifier.Nonces, sig *receipt.Signer, key jwk.Key) (*oid4vp.Service, error) {
+//
+// With verifier.presentation_callback each outcome is posted there as JSON
+// through fetch (the outbound guard); a failed delivery is logged and the
+// outcome stays for GET /v1/presentation-requests/{id}.
+func NewOID4VP(cfg config.Config, v *verifier.Verifier, nonces *verifier.Nonces, sig *receipt.Signer, key jwk.Key, fetch *did.Fetcher, log *slog.Logger) (*oid4vp.Service, error) {
 	if cfg.PublicURL == "" {
 		return nil, nil
 	}
 	c := oid4vp.Config{
 		BaseURL: cfg.PublicURL, RequestTTL: cfg.Verifier.NonceTTL,
 		NewNonce: func() (string, error) { n, _, err := nonces.Issue(); return n, err },
+	}
+	if cb := cfg.Verifier.PresentationCallback; cb != "" {
+		if fetch == nil || log == nil {
+			return nil, errors.New("server: oid4vp: a callback needs a fetcher and a logger")
+		}
+		c.Notify = func(ctx context.Context, r *oid4vp.Result) bool {
+			b, err := json.Marshal(r)
+			if err == nil {
+				_, err = fetch.Post(ctx, cb, "application/json", b, 0)
+			}
+			if err != nil {
+				log.WarnContext(ctx, "presentation callback failed; the outcome stays for GET", "id", r.ID, "err", err)
+				return false
+			}
+			return true
+		}
 	}
 	if sig != nil && key != nil {
 		k, err := key.Clone()

@@ -120,7 +120,7 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	if err != nil {
 		t.Fatalf("NewOID4VCI: %v", err)
 	}
-	vp, err := NewOID4VP(cfg, v, nonces, signer, rk)
+	vp, err := NewOID4VP(cfg, v, nonces, signer, rk, nil, nil)
 	if err != nil {
 		t.Fatalf("oid4vp.New: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -221,5 +222,41 @@ func TestOID4VPWalletPresent(t *testing.T) {
 	}
 	if _, r := ts.presentationResult(t, e.ID); r.Status != "expired" {
 		t.Fatalf("expired result %+v", r)
+	}
+}
+
+// TestOID4VPCallback: with verifier.presentation_callback the outcome is
+// posted to the counterparty's URL and not kept for fetching.
+func TestOID4VPCallback(t *testing.T) {
+	got := make(chan vpResult, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var res vpResult
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&res) != nil {
+			http.Error(w, "bad callback", http.StatusBadRequest)
+			return
+		}
+		got <- res
+	}))
+	defer cb.Close()
+	dir := t.TempDir()
+	ts := startServer(t, dir, "AGENTCERT_VERIFIER_PRESENTATION_CALLBACK="+cb.URL+"/outcomes")
+	token := issueToken(t, dir, "issuer")
+	agentDID, agentKey := newAgent(t, dir, "agent")
+	credFile, err := createTemp(dir, "cred-*.txt", ts.issue(t, token, issueRequest(agentDID)).Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ts.presentationRequest(t, map[string]any{})
+	mustRun(t, dir, "wallet", "present", c.Link, "--credential", credFile, "--key", agentKey)
+	select {
+	case r := <-got:
+		if r.Status != "verified" || !r.Verified {
+			t.Fatalf("callback got %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no callback")
+	}
+	if status, _ := ts.presentationResult(t, c.ID); status != http.StatusNotFound {
+		t.Fatalf("a delivered outcome is still fetchable: %d", status)
 	}
 }
