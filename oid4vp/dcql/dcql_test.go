@@ -13,7 +13,7 @@ import (
 const vct = "urn:agentcert:agent-certification:v1"
 
 // claims is an agent certification with every disclosure applied.
-func claims(t *testing.T) map[string]any {
+func claims(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	dec := json.NewDecoder(strings.NewReader(`{
