@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -403,12 +404,19 @@ func runCrashLoop(t *testing.T, env []string) {
 	}
 
 	var downtime time.Duration
+	startKills := 0
 	for k := 1; k <= crashKills; k++ {
 		l.awaitAcks(t, rng.Intn(crashMaxAcks+1))
 		l.gate.down()
 		ts.kill()
 		down := time.Now()
 		hc.CloseIdleConnections()
+		if rng.Intn(4) == 0 {
+			// Also kill one start midway: recovery, migrations and key
+			// loading must survive their own interruption.
+			killDuringStart(t, ts, time.Duration(rng.Intn(300))*time.Millisecond)
+			startKills++
+		}
 		ts.restart()
 		downtime += time.Since(down)
 		l.drainAcks()
@@ -420,13 +428,28 @@ func runCrashLoop(t *testing.T, env []string) {
 	if errs := l.failed(); len(errs) > 0 {
 		t.Fatalf("unexpected answers: %v", errs)
 	}
-	t.Logf("%d kills in %s (%s restarting): acknowledged %d issuances, %d status changes, %d verifications; %d requests resent after a kill",
-		crashKills, time.Since(began).Round(time.Millisecond), downtime.Round(time.Millisecond), l.counts.issued, l.counts.changed, l.counts.verified, l.counts.resent)
+	t.Logf("%d kills under load and %d during a start in %s (%s restarting): acknowledged %d issuances, %d status changes, %d verifications; %d requests resent after a kill",
+		crashKills, startKills, time.Since(began).Round(time.Millisecond), downtime.Round(time.Millisecond), l.counts.issued, l.counts.changed, l.counts.verified, l.counts.resent)
 
 	checkCrashRecords(t, ts, l, auditorTok)
 	if out := testbin.MustRun(t, binPath, dir, append(os.Environ(), env...), "audit", "verify", "--data-dir", dir); !strings.HasPrefix(out, "audit log intact") {
 		t.Fatalf("audit verify: %s", out)
 	}
+}
+
+// killDuringStart starts the server of ts on its data directory and kills
+// it with SIGKILL after the delay, whatever it is doing by then.
+func killDuringStart(t *testing.T, ts *testServer, after time.Duration) {
+	t.Helper()
+	cmd := exec.Command(binPath, "serve", "--config", ts.Config)
+	cmd.Env = ts.env
+	cmd.Dir = ts.DataDir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(after) // a random moment of the start, not a synchronisation
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 }
 
 // crashRecord is a credential record as GET /v1/credentials lists it.

@@ -21,7 +21,7 @@ import (
 
 // loadShedRSSBound is the resident memory the server must stay under while
 // it is driven at twice its capacity with small admission bounds. An idle
-// server with SQLite, its keys and one status list takes about 30-40 MiB;
+// server with SQLite, its keys and one status list takes about 33 MiB;
 // with shedding the extra work in memory is bounded by the class's slots
 // and queue, so the bound leaves room for the runtime and nothing more.
 const loadShedRSSBound = 128 << 20
