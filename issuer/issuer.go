@@ -115,6 +115,22 @@ type IssueRequest struct {
 	SelectivelyDisclosable []string        `json:"selectively_disclosable,omitempty"`
 	ExpiresAt              *time.Time      `json:"expires_at,omitempty"`
 	ValidFor               string          `json:"valid_for,omitempty"`
+	// VCT is the credential type: the issuer's own (the agent
+	// certification) when empty, or schemas.ApproverV1 to certify an
+	// approver's key for a principal (subject: the approver's DID).
+	VCT string `json:"vct,omitempty"`
+}
+
+// vct is the type req asks for; only the issuer's own and the approver
+// credential are issued.
+func (s *Service) vct(req IssueRequest) (string, error) {
+	switch req.VCT {
+	case "", s.cfg.VCT:
+		return s.cfg.VCT, nil
+	case schemas.ApproverV1:
+		return schemas.ApproverV1, nil
+	}
+	return "", errcode.New(errcode.InvalidInput, "vct must be %q or %q", s.cfg.VCT, schemas.ApproverV1)
 }
 
 // StatusRef is a credential's place in a status list.
@@ -174,7 +190,7 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return nil, fmt.Errorf("issuer: digest: %w", err)
 		}
 		rec := records.Credential{
-			ID: id, Subject: req.Subject, VCT: s.cfg.VCT, ListID: listID, Idx: idx,
+			ID: id, Subject: req.Subject, VCT: payload["vct"].(string), ListID: listID, Idx: idx,
 			IssuedAt: issuedAt(payload), ExpiresAt: exp, JWTHash: sum[:], TokenID: actor.TokenID,
 		}
 		rec.PrincipalID, _ = nested(req.Claims, "principal", "id").(string)
@@ -189,7 +205,14 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			idem = &records.Idempotency{TokenID: actor.TokenID, Key: idemKey, RequestHash: reqHash, CredentialID: id, Response: resp, CreatedAt: rec.IssuedAt}
 		}
 		details := records.AuditDetails(ctx, map[string]any{"subject": req.Subject, "principal": rec.PrincipalID, "list": listID, "idx": idx, "expires_at": exp})
-		audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: "credential.issue", Target: id, Details: details}
+		action := "credential.issue"
+		if rec.VCT == schemas.ApproverV1 {
+			// An approver certification: who may approve for which
+			// principal is the issuer's decision, on its record.
+			action = "approver.certify"
+			rec.AgentClass = ""
+		}
+		audit := &records.AuditEntry{Time: s.now().UTC(), Actor: actor.TokenID, Action: action, Target: id, Details: details}
 		err = s.store.InsertCredential(ctx, rec, idem, audit)
 		if err == nil {
 			return out, nil
@@ -236,7 +259,7 @@ func (s *Service) prepare(ctx context.Context, req IssueRequest) (map[string]any
 	// Validated with a placeholder status, so that a rejected request does
 	// not use up a status list index.
 	payload["status"] = statusClaim(0, s.StatusURI("pending"))
-	sd, err := CheckPayload(s.schemas, s.cfg.VCT, payload, req.SelectivelyDisclosable)
+	sd, err := CheckPayload(s.schemas, payload["vct"].(string), payload, req.SelectivelyDisclosable)
 	if err != nil {
 		return nil, time.Time{}, nil, err
 	}
@@ -273,7 +296,9 @@ func (s *Service) payload(ctx context.Context, req IssueRequest) (map[string]any
 	payload["iat"] = numericDate(now)
 	payload["nbf"] = numericDate(now)
 	payload["exp"] = numericDate(exp)
-	payload["vct"] = s.cfg.VCT
+	if payload["vct"], err = s.vct(req); err != nil {
+		return nil, time.Time{}, err
+	}
 	payload["sub"] = req.Subject
 	payload["cnf"] = map[string]any{"jwk": holder}
 	// Generic JSON values from here on: schema validation and signing then

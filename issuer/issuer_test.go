@@ -550,3 +550,41 @@ func TestIssueTwoServicesOneStore(t *testing.T) {
 		seen[k] = true
 	}
 }
+
+func TestIssueApproverCertification(t *testing.T) {
+	e := newEnv(t)
+	approver, _ := newAgentDID(t, jwa.EdDSA)
+	req := issuer.IssueRequest{Subject: approver, VCT: schemas.ApproverV1, Claims: map[string]any{
+		"principal": map[string]any{"id": "did:web:acme.example", "name": "ACME"},
+		"approver":  map[string]any{"name": "Dana Smith", "role": "Head of Finance"},
+	}}
+	out := e.mustIssue(issuerActor, req)
+	c, _ := e.verify(out.Credential)
+	if c["vct"] != schemas.ApproverV1 || c["sub"] != approver || c["status"] == nil {
+		t.Fatalf("claims %v", c)
+	}
+	rec, err := e.svc.Get(context.Background(), out.ID)
+	if err != nil || rec.VCT != schemas.ApproverV1 || rec.PrincipalID != "did:web:acme.example" {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+	audit, err := e.st.Audit(context.Background(), store.AuditFilter{Action: "approver.certify", Target: out.ID})
+	if err != nil || len(audit) != 1 || audit[0].Actor != issuerActor.TokenID {
+		t.Fatalf("audit entries %+v, %v", audit, err)
+	}
+	// An approver claim the schema does not know, a disclosable claim, and
+	// a type the issuer does not issue are refused.
+	bad := req
+	bad.Claims = map[string]any{"principal": map[string]any{"id": "did:web:acme.example"}, "approver": map[string]any{"name": "D"}, "permissions": []any{}}
+	_, err = e.svc.Issue(context.Background(), issuerActor, bad, "", nil)
+	testkit.WantCode(t, err, errcode.SchemaInvalid, "approver credential with permissions")
+	bad = req
+	bad.SelectivelyDisclosable = []string{"/approver"}
+	_, err = e.svc.Issue(context.Background(), issuerActor, bad, "", nil)
+	if err == nil {
+		t.Fatal("a disclosable approver claim was accepted")
+	}
+	bad = req
+	bad.VCT = "urn:example:other"
+	_, err = e.svc.Issue(context.Background(), issuerActor, bad, "", nil)
+	testkit.WantCode(t, err, errcode.InvalidInput, "unknown vct")
+}

@@ -40,9 +40,8 @@ func routeClasses() map[string]string {
 	get, post := http.MethodGet, http.MethodPost
 	add(classNever, get, "/healthz", "/readyz", "/metrics")
 
-	add(classVerify, post, "/v1/verify")
+	add(classVerify, post, "/v1/verify", "/v1/approvals/requests", "/v1/presentation-requests", oid4vp.ResponsePath+"{ref}")
 	add(classVerify, get, "/v1/nonce", "/v1/presentation-requests/{id}", oid4vp.RequestPath+"{ref}")
-	add(classVerify, post, "/v1/presentation-requests", oid4vp.ResponsePath+"{ref}")
 
 	add(classIssue, post, "/v1/credentials", "/v1/credentials/{id}/{action:revoke|suspend|reinstate}", "/v1/revocations", "/v1/offers",
 		oid4vci.TokenPath, oid4vci.NoncePath, oid4vci.CredentialPath)

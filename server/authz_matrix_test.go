@@ -109,12 +109,14 @@ func authzMatrix(credID, statusPath string, requireToken bool) map[string]matrix
 		"GET /v1/presentation-requests/{id}":    {"/v1/presentation-requests/unknown", "", everyone(404)},
 		"GET " + oid4vp.RequestPath + "{ref}":   {oid4vp.RequestPath + "unknown", "", everyone(400)},
 		"POST " + oid4vp.ResponsePath + "{ref}": {oid4vp.ResponsePath + "unknown", "{}", everyone(400)},
+		"POST /v1/approvals/requests":           {"/v1/approvals/requests", "{}", everyone(400)},
 	}
 	if requireToken {
 		m["POST /v1/verify"] = matrixRow{"/v1/verify", "{}", only(400, adm, iss, aud, rep)}
 		m["GET /v1/nonce"] = matrixRow{"/v1/nonce", "", only(200, adm, iss, aud, rep)}
 		m["POST /v1/presentation-requests"] = matrixRow{"/v1/presentation-requests", "{}", only(400, adm, iss, aud, rep)}
 		m["GET /v1/presentation-requests/{id}"] = matrixRow{"/v1/presentation-requests/unknown", "", only(404, adm, iss, aud, rep)}
+		m["POST /v1/approvals/requests"] = matrixRow{"/v1/approvals/requests", "{}", only(400, adm, iss, aud, rep)}
 	}
 	return m
 }

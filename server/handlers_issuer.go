@@ -93,10 +93,12 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	if v := q.Get("issued_before"); v != "" {
-		if f.IssuedBefore, err = timeParam("issued_before", v); err != nil {
-			writeError(w, r, s.log, err)
-			return
+	for name, dst := range map[string]*time.Time{"issued_after": &f.IssuedAfter, "issued_before": &f.IssuedBefore} {
+		if v := q.Get(name); v != "" {
+			if *dst, err = timeParam(name, v); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
 		}
 	}
 	if v := q.Get("status"); v != "" {

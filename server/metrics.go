@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentcert/agentcert/internal/store"
 )
 
 // metrics are per server (no global registry).
@@ -74,15 +76,22 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 // instrument records count and latency under the route's template.
-func (m *metrics) instrument(next http.Handler) http.Handler {
+func (m *metrics) instrument(next http.Handler) http.Handler { return m.instrumentAs("", next) }
+
+// instrumentAs counts requests under the mux route's template, or under
+// fixed when it is not empty.
+func (m *metrics) instrumentAs(fixed string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		route := "unmatched"
-		if cr := mux.CurrentRoute(r); cr != nil {
-			if t, err := cr.GetPathTemplate(); err == nil {
-				route = t
+		route := fixed
+		if route == "" {
+			route = "unmatched"
+			if cr := mux.CurrentRoute(r); cr != nil {
+				if t, err := cr.GetPathTemplate(); err == nil {
+					route = t
+				}
 			}
 		}
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
@@ -102,6 +111,14 @@ func (m *metrics) shed(class, reason string) {
 	if reason == "queue_timeout" || reason == "client_gone" {
 		m.queued.WithLabelValues(class).Inc()
 	}
+}
+
+// watchStore publishes the store's count of writes refused because its
+// storage was full or read-only.
+func (m *metrics) watchStore(st interface{ Stats() store.Stats }) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "agentcert_store_writes_refused_total", Help: "Writes the store refused because its storage was full or read-only (503 storage_unwritable).",
+	}, func() float64 { return float64(st.Stats().Refused) }))
 }
 
 // watchAdmission publishes each class's slots in use and queue length.

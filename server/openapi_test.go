@@ -436,7 +436,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "status list w3c", method: "GET", path: "/statuslists/" + listID + "?format=w3c&purpose=suspension", tmpl: "/statuslists/{id}", want: 200},
 		{name: "status list Accept", method: "GET", path: "/statuslists/" + listID, tmpl: "/statuslists/{id}", header: map[string]string{"Accept": mediaVCJWT}, want: 200},
 		{name: "get credential", method: "GET", path: cred, tmpl: "/v1/credentials/{id}", token: iss, want: 200},
-		{name: "list credentials", method: "GET", path: "/v1/credentials?status=valid&agent_class=invoice-assistant&issued_before=2200-01-01T00:00:00Z&limit=1", tmpl: "/v1/credentials", token: aud, want: 200},
+		{name: "list credentials", method: "GET", path: "/v1/credentials?status=valid&agent_class=invoice-assistant&issued_after=2000-01-01T00:00:00Z&issued_before=2200-01-01T00:00:00Z&limit=1", tmpl: "/v1/credentials", token: aud, want: 200},
 		{name: "suspend", method: "POST", path: cred + "/suspend", tmpl: "/v1/credentials/{id}/suspend", token: aud, body: reason, want: 200},
 		{name: "reinstate as issuer", method: "POST", path: cred + "/reinstate", tmpl: "/v1/credentials/{id}/reinstate", token: iss, body: reason, want: 403},
 		{name: "reinstate", method: "POST", path: cred + "/reinstate", tmpl: "/v1/credentials/{id}/reinstate", token: aud, body: reason, want: 200},

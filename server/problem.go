@@ -17,34 +17,7 @@ type Problem = problem.Problem
 type ProblemError = problem.FieldError
 
 // httpStatus maps a code to the status it is served with.
-func httpStatus(c errcode.Code) int {
-	switch c {
-	case errcode.Unauthorized:
-		return http.StatusUnauthorized
-	case errcode.Forbidden:
-		return http.StatusForbidden
-	case errcode.NotFound:
-		return http.StatusNotFound
-	case errcode.Conflict:
-		return http.StatusConflict
-	case errcode.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errcode.RateLimited:
-		return http.StatusTooManyRequests
-	case errcode.Overloaded:
-		return http.StatusServiceUnavailable
-	case errcode.Internal, "":
-		return http.StatusInternalServerError
-	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:
-		// The request was fine; something we depend on was not.
-		return http.StatusBadGateway
-	case errcode.StorageUnwritable:
-		// The request was fine and may be sent again once the store's
-		// storage takes writes; reads are still served.
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
-}
+func httpStatus(c errcode.Code) int { return problem.StatusOf(c) }
 
 // writeError renders err as problem+json. Internal errors are logged and
 // never shown; everything else shows only the error's safe message.

@@ -174,7 +174,7 @@ func TestSec10TimesBefore1970Refused(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || problemCode(t, b) != errcode.InvalidInput {
 			t.Errorf("bulk issued_before %s with a principal: HTTP %d %s", ts, resp.StatusCode, b)
 		}
-		for _, q := range []string{"/v1/credentials?issued_before=", "/v1/audit?since=", "/v1/audit?until="} {
+		for _, q := range []string{"/v1/credentials?issued_before=", "/v1/credentials?issued_after=", "/v1/audit?since=", "/v1/audit?until="} {
 			resp, b := f.do(http.MethodGet, q+ts, f.auditor, nil, nil)
 			if resp.StatusCode != http.StatusBadRequest || problemCode(t, b) != errcode.InvalidInput {
 				t.Errorf("%s%s: HTTP %d %s", q, ts, resp.StatusCode, b)

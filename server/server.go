@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentcert/agentcert/console"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
@@ -74,6 +75,7 @@ type Server struct {
 	receipts    *receipt.Signer
 	receiptSink receipt.Sink
 	incidents   *incident.Service
+	console     http.Handler // nil when the console is off
 	admission   *admitter
 
 	readyAt atomic.Int64 // unix nanos of the last successful store check
@@ -90,6 +92,9 @@ func New(o Options) (*Server, error) {
 	s := &Server{cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, schemas: o.Schemas, now: o.Now, metrics: newMetrics()}
 	if o.Store != nil {
 		s.tokens = o.Store
+		if st, ok := o.Store.(interface{ Stats() store.Stats }); ok {
+			s.metrics.watchStore(st)
+		}
 	}
 	if o.Issuer != nil && o.Store == nil {
 		return nil, errors.New("server: the issuer needs a store")
@@ -119,6 +124,11 @@ func New(o Options) (*Server, error) {
 	}
 	s.admission = adm
 	s.metrics.watchAdmission(adm)
+	if o.Issuer != nil && o.Config.Console.Enabled {
+		if err := s.newConsole(); err != nil {
+			return nil, err
+		}
+	}
 	s.routes()
 	if err := adm.checkRoutes(s.router); err != nil {
 		return nil, err
@@ -126,11 +136,52 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// newConsole builds the auditor console over the issuer's services.
+func (s *Server) newConsole() error {
+	o := console.Options{
+		Store: s.store, Statuses: s.status, StatusURI: s.issuer.StatusURI, PublicURL: s.cfg.PublicURL,
+		IdleTimeout: s.cfg.Console.IdleTimeout, MaxAge: s.cfg.Console.MaxAge, Logger: s.log, Now: s.now,
+		Authenticated: func(r *http.Request, tokenID, role string) {
+			if info := reqInfoFrom(r.Context()); info != nil {
+				info.tokenID, info.role = tokenID, role
+			}
+		},
+	}
+	if s.incidents != nil {
+		o.Incidents = s.incidents
+	}
+	c, err := console.New(o)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	// Outside the router, the console counts in the admin admission class.
+	s.console = s.metrics.instrumentAs(consoleRoute, s.admit(s.limitBody(c.Handler())))
+	return nil
+}
+
+// consoleRoute is the console's route in metrics and request logs; its
+// pages are served beside the API's router, not in it.
+const consoleRoute = "/console"
+
 // Router exposes the routes (for the OpenAPI agreement test).
 func (s *Server) Router() *mux.Router { return s.router }
 
 // Handler returns the root handler: the router behind the request log.
-func (s *Server) Handler() http.Handler { return s.logRequests(s.router) }
+func (s *Server) Handler() http.Handler {
+	if s.console == nil {
+		return s.logRequests(s.router)
+	}
+	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == consoleRoute || strings.HasPrefix(r.URL.Path, consoleRoute+"/") {
+			if info := reqInfoFrom(r.Context()); info != nil {
+				info.route = consoleRoute
+			}
+			s.console.ServeHTTP(w, r)
+			return
+		}
+		s.router.ServeHTTP(w, r)
+	}))
+}
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
@@ -165,6 +216,7 @@ func (s *Server) routes() {
 		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
 		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
 		s.oid4vpRoutes(r, guard)
+		r.Handle("/v1/approvals/requests", guard(http.HandlerFunc(s.createApprovalRequest))).Methods(http.MethodPost)
 	}
 	if s.issuer == nil && s.receipts != nil && strings.HasPrefix(s.receipts.Issuer(), "did:web:") {
 		r.HandleFunc("/.well-known/did.json", s.verifierDocument).Methods(http.MethodGet)

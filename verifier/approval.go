@@ -219,6 +219,13 @@ func (v *Verifier) approverKey(ctx context.Context, cred, iss, principal string)
 	return k, sub, nil
 }
 
+// IsConcreteAction reports whether s is an action a request can name:
+// "resource:verb" with neither part "*".
+func IsConcreteAction(s string) bool {
+	_, verb, ok := parseAction(s)
+	return ok && verb != "*"
+}
+
 // principalID is principal.id of claims, or "".
 func principalID(claims map[string]any) string {
 	p, _ := claims["principal"].(map[string]any)

@@ -383,7 +383,7 @@ func (c *Channel) useNonce(ctx context.Context, s *httpsig.Signature, now time.T
 		sum := sha256.Sum256([]byte(key))
 		fresh, err := c.o.Spent.Spend(ctx, "sig:"+base64.RawURLEncoding.EncodeToString(sum[:]), until)
 		if err != nil {
-			return refuse(http.StatusServiceUnavailable, errcode.Internal, "the nonce store cannot be reached")
+			return refuse(http.StatusServiceUnavailable, errcode.NonceStoreUnavailable, "the nonce store cannot be reached")
 		}
 		if !fresh {
 			return refuse(http.StatusUnauthorized, errcode.NonceReplayed, "the signature nonce was used before")

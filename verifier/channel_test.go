@@ -697,8 +697,12 @@ func TestChannelNoncesAcrossReplicas(t *testing.T) {
 	}
 	defer down.Close()
 	e3 := newChannelEnvWith(t, nil, nil, verifier.ChannelOptions{Spent: down}, e1)
-	if got := e3.send(t, signOpts{key: a.key, kid: a.kid, pres: e3.presentation(t, a)}); got.status != 503 || got.code != errcode.Internal {
+	got := e3.send(t, signOpts{key: a.key, kid: a.kid, pres: e3.presentation(t, a)})
+	if got.status != 503 || got.code != errcode.NonceStoreUnavailable {
 		t.Fatalf("store down: %+v", got)
+	}
+	if c := e3.receiptOf(t, got); c.Channel == nil || !c.Channel.Bound || c.Credential == nil {
+		t.Fatalf("store down: receipt %+v", c)
 	}
 }
 

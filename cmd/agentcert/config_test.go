@@ -30,6 +30,7 @@ func TestDevYAMLEqualsDefaults(t *testing.T) {
 	want.Verifier.Trusted, got.Verifier.Trusted = nil, nil
 	want.Verifier.RequiredClaims, got.Verifier.RequiredClaims = nil, nil
 	want.Verifier.NonceSecrets, got.Verifier.NonceSecrets = nil, nil
+	want.Verifier.IrreversibleActions, got.Verifier.IrreversibleActions = nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("configs/dev.yaml differs from config.Default():\n got %+v\nwant %+v", got, want)
 	}

@@ -142,6 +142,9 @@ func (d *diskCase) writesRefused(t *testing.T, cause string) {
 			t.Errorf("%s: detail %q does not say %q", w.what, p.Detail, cause)
 		}
 	}
+	if refused := d.ts.metricValue(t, "agentcert_store_writes_refused_total"); refused < 4 {
+		t.Errorf("agentcert_store_writes_refused_total is %v, want at least 4", refused)
+	}
 }
 
 // readsWork checks the records, the published status list and verification.

@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", "", "config file (YAML); defaults are the embedded dev settings")
 	root.AddCommand(newServeCmd(), newDIDCmd(), newIssueCmd(), newPresentCmd(), newDelegateCmd(), newVerifyCmd(), newDemoCmd(), newRequestCmd(), newTokenCmd(), newKeysCmd(), newAuditCmd(), newStatusCmd(), newWalletCmd(),
 		newCredentialsCmd(), newInspectCmd(), newVersionCmd(), newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
-	root.AddCommand(newReceiptCmd(), newReceiptsCmd(), newIncidentsCmd())
+	root.AddCommand(newReceiptCmd(), newReceiptsCmd(), newIncidentsCmd(), newApproveCmd())
 	root.AddCommand(newStatusChangeCmds()...)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}

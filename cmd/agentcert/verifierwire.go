@@ -26,6 +26,7 @@ func policyFrom(cfg config.Config, localIssuer string) (verifier.Policy, error) 
 	p.CheckStatus, p.MaxStatusAge = vc.CheckStatus, vc.MaxStatusAge
 	p.RequireNonce = vc.RequireNonce
 	p.MaxDelegationDepth, p.MaxDelegationLifetime = vc.MaxDelegationDepth, vc.MaxDelegationLifetime
+	p.ApproveIrreversible, p.IrreversibleActions = vc.ApproveIrreversible, vc.IrreversibleActions
 	for _, t := range vc.Trusted {
 		p.Trusted[t.Issuer] = append(p.Trusted[t.Issuer], t.VCTs...)
 	}

@@ -17,12 +17,12 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	var presFile, aud, nonce, issuerJWK, now, serverURL, token, action, attrs, receiptOut string
+	var presFile, aud, nonce, issuerJWK, now, serverURL, token, action, attrs, receiptOut, approvalFile string
 	var trust []string
 	var noKB, noStatus, asJSON, trustAny bool
 	var maxKBAge time.Duration
 	cmd := &cobra.Command{
-		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] (--trust ISS... | --issuer-jwk FILE | --trust-any) [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--action A [--request JSON]] [--server URL [--token T]] [--json]",
+		Use:   "verify --presentation FILE [--aud AUD --nonce NONCE] (--trust ISS... | --issuer-jwk FILE | --trust-any) [--no-kb] [--no-status] [--max-kb-age DURATION] [--now RFC3339] [--action A [--request JSON] [--approval FILE]] [--server URL [--token T]] [--json]",
 		Short: "Verify a presentation (exit 0 verified, 1 not verified, 2 usage error)",
 		Long: `Verify a presentation offline: issuer signature (the issuer's DID is resolved, or --issuer-jwk pins
 its key), disclosures, key binding, and the credential's status list (fetched and verified; --no-status
@@ -75,6 +75,11 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 				return &exitError{code: exitUsage, err: err}
 			}
 			req := verifier.Request{Presentation: pres, Audience: aud, Nonce: nonce, Action: action}
+			if approvalFile != "" {
+				if req.Approval, err = readText(approvalFile); err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+			}
 			if attrs != "" {
 				dec := json.NewDecoder(strings.NewReader(attrs))
 				dec.UseNumber()
@@ -159,6 +164,7 @@ remote verifier's POST /v1/verify instead, and that verifier's policy applies.`,
 	f.StringVar(&token, "token", "", "bearer token for a remote verifier that requires one (verifier.require_token; default $"+tokenEnv+")")
 	f.StringVar(&action, "action", "", "also decide whether this action (resource:verb) is allowed; a denied action exits 1")
 	f.StringVar(&attrs, "request", "", `request attributes for the decision, as JSON (e.g. '{"amount":120,"currency":"EUR"}')`)
+	f.StringVar(&approvalFile, "approval", "", "file with a person's approval of the action (agentcert approve), for an action that needs one")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&receiptOut, "receipt-out", "", "with --server: write the verifier's signed receipt of the decision to this file")
 	return cmd
@@ -225,6 +231,19 @@ func printVerify(w io.Writer, out *verifier.Result, asJSON bool) error {
 			verdict = "DENIED " + string(d.Code)
 		}
 		fmt.Fprintf(w, "action:  %s %s (%s)\n", d.Action, verdict, d.Reason)
+		if d.Reversibility != "" {
+			fmt.Fprintf(w, "reversibility: %s\n", d.Reversibility)
+		}
+		if d.Approval != nil {
+			fmt.Fprintf(w, "approved by: %s\n", d.Approval.Approver)
+		}
+		if d.ApprovalRequest != nil {
+			b, err := json.Marshal(map[string]any{"approval_request": d.ApprovalRequest})
+			if err != nil {
+				return fmt.Errorf("encode approval request: %w", err)
+			}
+			fmt.Fprintf(w, "approval request (agentcert approve): %s\n", b)
+		}
 	}
 	if out.Status.Checked {
 		fmt.Fprintf(w, "status:  %s\n", out.Status.Value)

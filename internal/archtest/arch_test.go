@@ -27,6 +27,8 @@ var forbidden = map[string][]string{
 	"verifier":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
 	// Request signatures: no store, no server, not even the verifier.
 	"httpsig": {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "server", mod + "verifier", mod + "issuer"},
+	// The auditor console: HTTP glue over the issuer's services, no storage code.
+	"console": {"database/sql", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
 	// The agent's client: no store, no server, no issuer.
 	"agentclient": {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "server", mod + "issuer"},
 	// The shared pieces below the core packages.

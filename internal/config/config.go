@@ -29,6 +29,14 @@ type Config struct {
 	Verifier Verifier `mapstructure:"verifier"`
 	Fetch    Fetch    `mapstructure:"fetch"`
 	Receipts Receipts `mapstructure:"receipts"`
+	Console  Console  `mapstructure:"console"`
+}
+
+// Console configures the auditor console (/console, with the issuer).
+type Console struct {
+	Enabled     bool          `mapstructure:"enabled"`
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"` // a session unused this long ends
+	MaxAge      time.Duration `mapstructure:"max_age"`      // a session ends this long after sign-in, used or not
 }
 
 // HTTP bounds the server's connections.
@@ -132,6 +140,10 @@ type Verifier struct {
 	// Delegation chains: at most this many hops, each valid at most this long.
 	MaxDelegationDepth    int           `mapstructure:"max_delegation_depth"`
 	MaxDelegationLifetime time.Duration `mapstructure:"max_delegation_lifetime"`
+	// Human approvals: every irreversible action needs one, whatever the
+	// credential says; IrreversibleActions are regarded as irreversible.
+	ApproveIrreversible bool     `mapstructure:"approve_irreversible"`
+	IrreversibleActions []string `mapstructure:"irreversible_actions"`
 }
 
 // Fetch configures the guarded outbound fetcher (did:web, status lists, issuer metadata).
@@ -226,6 +238,7 @@ func Default() Config {
 			MaxBytes:   256 << 10,
 		},
 		Receipts: Receipts{Enabled: true, DIDMethod: "key", LogMaxBytes: 64 << 20, LogMaxFiles: 10},
+		Console:  Console{Enabled: true, IdleTimeout: 15 * time.Minute, MaxAge: 8 * time.Hour},
 	}
 }
 
@@ -282,7 +295,7 @@ func (c *Config) Validate() error {
 	for key, d := range map[string]time.Duration{
 		"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout,
 		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
-		"fetch.timeout": c.Fetch.Timeout,
+		"fetch.timeout": c.Fetch.Timeout, "console.idle_timeout": c.Console.IdleTimeout, "console.max_age": c.Console.MaxAge,
 	} {
 		if d <= 0 {
 			bad(key, "must be a positive duration")

@@ -38,6 +38,37 @@ func New(status int, code errcode.Code, detail string) Problem {
 	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
 }
 
+// StatusOf maps a code to the HTTP status it is served with, on every
+// surface (the JSON API and the console's pages alike).
+func StatusOf(c errcode.Code) int {
+	switch c {
+	case errcode.Unauthorized:
+		return http.StatusUnauthorized
+	case errcode.Forbidden:
+		return http.StatusForbidden
+	case errcode.NotFound:
+		return http.StatusNotFound
+	case errcode.Conflict:
+		return http.StatusConflict
+	case errcode.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errcode.RateLimited:
+		return http.StatusTooManyRequests
+	case errcode.Overloaded:
+		return http.StatusServiceUnavailable
+	case errcode.Internal, "":
+		return http.StatusInternalServerError
+	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:
+		// The request was fine; something we depend on was not.
+		return http.StatusBadGateway
+	case errcode.StorageUnwritable:
+		// The request was fine and may be sent again once the store's
+		// storage takes writes; reads are still served.
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
 // Write sends p with its status.
 func Write(w http.ResponseWriter, p Problem) {
 	WriteJSON(w, p.Status, MediaType, p)

@@ -121,14 +121,22 @@ type AuditFilter struct {
 }
 
 // CredentialFilter selects credential records. Empty fields do not filter;
-// IssuedBefore is exclusive. Credentials pages by id (AfterID, Limit);
+// IssuedAfter is inclusive, IssuedBefore exclusive. Credentials pages by id (AfterID, Limit);
 // BulkSetStatus ignores AfterID and Limit.
 type CredentialFilter struct {
 	Subject, PrincipalID, AgentClass string
-	IssuedBefore                     time.Time
+	IssuedAfter, IssuedBefore        time.Time
 	Status                           *uint8
 	AfterID                          string
 	Limit                            int
+}
+
+// CredentialStats are the counts the auditor console's dashboard charts.
+// Days are UTC dates (2006-01-02).
+type CredentialStats struct {
+	ByStatus      map[uint8]int  // credentials at each status
+	IssuedPerDay  map[string]int // credentials issued each day since the asked time
+	RevokedPerDay map[string]int // credentials revoked each day since the asked time (revocation is final, so its time stays)
 }
 
 // StatusChange is a change of a credential's status and why it was made.

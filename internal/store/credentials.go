@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 )
 
 // InsertCredential records an issued credential, its idempotency key (when
@@ -128,6 +129,14 @@ func credWhere(f CredentialFilter) ([]string, []any, error) {
 			where = append(where, c.col+" = ?")
 			args = append(args, c.v)
 		}
+	}
+	if !f.IssuedAfter.IsZero() {
+		n, err := Nanos(f.IssuedAfter, nil, "issued_after")
+		if err != nil {
+			return nil, nil, err
+		}
+		where = append(where, "issued_at >= ?")
+		args = append(args, n)
 	}
 	if !f.IssuedBefore.IsZero() {
 		n, err := Nanos(f.IssuedBefore, nil, "issued_before")
@@ -301,4 +310,38 @@ func (s *SQLite) Idempotent(ctx context.Context, tokenID, key string) (Idempoten
 	}
 	i.CreatedAt = FromNanos(created)
 	return i, nil
+}
+
+// CredentialStats counts credentials by status and by day.
+func (s *SQLite) CredentialStats(ctx context.Context, since time.Time) (CredentialStats, error) {
+	var n int64 // a zero since counts from the start
+	if !since.IsZero() {
+		var err error
+		if n, err = Nanos(since, nil, "since"); err != nil {
+			return CredentialStats{}, err
+		}
+	}
+	release, err := s.acquire()
+	if err != nil {
+		return CredentialStats{}, err
+	}
+	defer release()
+	rows, err := s.rdb.QueryContext(ctx, StatsQuery(func(int) string { return "?" }), n, n)
+	if err != nil {
+		return CredentialStats{}, mapErr(err, "credential stats")
+	}
+	defer rows.Close()
+	st := NewStats()
+	for rows.Next() {
+		var kind string
+		var key, count int64
+		if err := rows.Scan(&kind, &key, &count); err != nil {
+			return CredentialStats{}, mapErr(err, "credential stats")
+		}
+		AddStat(&st, kind, key, count)
+	}
+	if err := rows.Err(); err != nil {
+		return CredentialStats{}, mapErr(err, "credential stats")
+	}
+	return st, nil
 }

@@ -77,6 +77,7 @@ type SQLite struct {
 	// of committing (the batch is rolled back): the contract suite's way to
 	// make the storage refuse writes, set only by tests (export_test.go).
 	commitFault atomic.Pointer[error]
+	refused     atomic.Int64 // writes that failed with ErrUnwritable
 
 	// Owned by the writer goroutine: statements prepared on the write
 	// connection, and those seen since the last batch but not yet prepared.
@@ -88,12 +89,15 @@ type SQLite struct {
 type Stats struct {
 	Commits int64 // group commits that succeeded
 	Writes  int64 // writes they made durable (Writes/Commits is the mean batch)
+	// Refused counts the writes refused because the storage was full or
+	// read-only (ErrUnwritable).
+	Refused int64
 }
 
 // Stats reports the writer's counters, for metrics.
 func (s *SQLite) Stats() Stats {
 	c, w := s.q.Stats()
-	return Stats{Commits: c, Writes: w}
+	return Stats{Commits: c, Writes: w, Refused: s.refused.Load()}
 }
 
 var _ Store = (*SQLite)(nil)

@@ -18,6 +18,7 @@ type (
 	AuditFilter      = records.AuditFilter
 	CredentialFilter = records.CredentialFilter
 	StatusChange     = records.StatusChange
+	CredentialStats  = records.CredentialStats
 	Idempotency      = records.Idempotency
 )
 
@@ -128,6 +129,9 @@ type Store interface {
 	// is bumped once. a runs while the write is in progress: it must be
 	// quick and must not call the store.
 	BulkSetStatus(ctx context.Context, f CredentialFilter, ch StatusChange, dryRun bool, a func(c Credential) *AuditEntry) (int, error)
+	// CredentialStats counts the credentials at each status, and those
+	// issued and revoked on each UTC day from since on.
+	CredentialStats(ctx context.Context, since time.Time) (CredentialStats, error)
 	// Idempotent returns the idempotency record for (tokenID, key).
 	Idempotent(ctx context.Context, tokenID, key string) (Idempotency, error)
 

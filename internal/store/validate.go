@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -154,9 +155,14 @@ func CheckFilter(f CredentialFilter) error {
 	if f.Status != nil && *f.Status > StatusSuspended {
 		return errcode.New(errcode.InvalidInput, "store: status filter %d is not 0, 1 or 2", *f.Status)
 	}
-	if !f.IssuedBefore.IsZero() {
-		if _, err := Nanos(f.IssuedBefore, nil, "issued_before"); err != nil {
-			return err
+	for _, t := range []struct {
+		t    time.Time
+		what string
+	}{{f.IssuedAfter, "issued_after"}, {f.IssuedBefore, "issued_before"}} {
+		if !t.t.IsZero() {
+			if _, err := Nanos(t.t, nil, t.what); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -233,3 +239,43 @@ func Nanos(t time.Time, def func() time.Time, what string) (int64, error) {
 
 // FromNanos is the UTC time of stored nanoseconds.
 func FromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// statsQuery counts credentials by status and, from a time on (both
+// placeholders), issued and revoked ones by UTC day: rows of (kind, key,
+// count) that AddStat folds. "?" is each store's placeholder.
+const statsQuery = `SELECT 's', CAST(status AS BIGINT), COUNT(*) FROM credentials GROUP BY status
+	UNION ALL SELECT 'i', issued_at / 86400000000000, COUNT(*) FROM credentials WHERE issued_at >= ? GROUP BY issued_at / 86400000000000
+	UNION ALL SELECT 'r', status_changed_at / 86400000000000, COUNT(*) FROM credentials WHERE status = 1 AND status_changed_at >= ? GROUP BY status_changed_at / 86400000000000`
+
+// StatsQuery returns statsQuery with each "?" replaced by mark(i), i from 1.
+func StatsQuery(mark func(i int) string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range statsQuery {
+		if r == '?' {
+			n++
+			b.WriteString(mark(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// NewStats returns empty stats.
+func NewStats() CredentialStats {
+	return CredentialStats{ByStatus: map[uint8]int{}, IssuedPerDay: map[string]int{}, RevokedPerDay: map[string]int{}}
+}
+
+// AddStat folds one row of the stats query into st.
+func AddStat(st *CredentialStats, kind string, key, n int64) {
+	day := func() string { return time.Unix(key*86400, 0).UTC().Format(time.DateOnly) }
+	switch kind {
+	case "s":
+		st.ByStatus[uint8(key)] = int(n)
+	case "i":
+		st.IssuedPerDay[day()] = int(n)
+	case "r":
+		st.RevokedPerDay[day()] = int(n)
+	}
+}

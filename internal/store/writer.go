@@ -68,7 +68,11 @@ func (s *SQLite) prepareSeen() {
 // groupcommit.Queue.Submit): nil always means durable and an error always
 // means not written.
 func (s *SQLite) write(ctx context.Context, fn func(*wtx) error) error {
-	return unwritable(s.q.Submit(ctx, fn))
+	err := unwritable(s.q.Submit(ctx, fn))
+	if errors.Is(err, ErrUnwritable) {
+		s.refused.Add(1)
+	}
+	return err
 }
 
 // commitBatch runs the writes of one group commit, each inside its own

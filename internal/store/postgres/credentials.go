@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"strconv"
+	"time"
 
 	"github.com/agentcert/agentcert/internal/store"
 )
@@ -89,6 +91,9 @@ func credWhere(f store.CredentialFilter) (where, error) {
 		if c.v != "" {
 			w.add(c.col+" = ?", c.v)
 		}
+	}
+	if !f.IssuedAfter.IsZero() {
+		w.add("issued_at >= ?", f.IssuedAfter.UnixNano())
 	}
 	if !f.IssuedBefore.IsZero() {
 		w.add("issued_at < ?", f.IssuedBefore.UnixNano())
@@ -226,4 +231,32 @@ func (s *Store) Idempotent(ctx context.Context, tokenID, key string) (store.Idem
 			i.CreatedAt = store.FromNanos(created)
 			return i, err
 		}, tokenID, key)
+}
+
+// CredentialStats counts credentials by status and by day.
+func (s *Store) CredentialStats(ctx context.Context, since time.Time) (store.CredentialStats, error) {
+	var n int64 // a zero since counts from the start
+	if !since.IsZero() {
+		var err error
+		if n, err = store.Nanos(since, nil, "since"); err != nil {
+			return store.CredentialStats{}, err
+		}
+	}
+	type row struct {
+		kind       string
+		key, count int64
+	}
+	rows, err := readAll(s, ctx, "credential stats", store.StatsQuery(func(i int) string { return "$" + strconv.Itoa(i) }), func(sc interface{ Scan(...any) error }) (row, error) {
+		var r row
+		err := sc.Scan(&r.kind, &r.key, &r.count)
+		return r, err
+	}, n, n)
+	if err != nil {
+		return store.CredentialStats{}, err
+	}
+	st := store.NewStats()
+	for _, r := range rows {
+		store.AddStat(&st, r.kind, r.key, r.count)
+	}
+	return st, nil
 }

@@ -105,6 +105,7 @@ type Store struct {
 	// of committing (the batch is rolled back): the contract suite's way to
 	// make the database refuse writes, set only by tests (export_test.go).
 	commitFault atomic.Pointer[error]
+	refused     atomic.Int64 // writes that failed with store.ErrUnwritable
 }
 
 var _ store.Store = (*Store)(nil)
@@ -172,7 +173,7 @@ type Stats = store.Stats
 // Stats reports the writer's counters, for metrics.
 func (s *Store) Stats() Stats {
 	c, w := s.q.Stats()
-	return Stats{Commits: c, Writes: w}
+	return Stats{Commits: c, Writes: w, Refused: s.refused.Load()}
 }
 
 // migrations returns the embedded PostgreSQL migrations in version order.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentcert/agentcert/internal/store"
 )
 
 // The write path, as in the SQLite store: one goroutine takes every queued
@@ -40,7 +42,11 @@ func (w *wtx) query(q string, args ...any) (pgx.Rows, error) {
 
 // write submits fn and waits for its commit; see the store.Store contract.
 func (s *Store) write(ctx context.Context, fn func(*wtx) error) error {
-	return unwritable(s.q.Submit(ctx, fn))
+	err := unwritable(s.q.Submit(ctx, fn))
+	if errors.Is(err, store.ErrUnwritable) {
+		s.refused.Add(1)
+	}
+	return err
 }
 
 // commitBatch runs one group commit: the audit head locked first, then each

@@ -141,6 +141,8 @@ func testCredentialFilters(t *testing.T, s store.Store) {
 		{"principal", store.CredentialFilter{PrincipalID: "did:web:p0"}, "[c00 c03 c06 c09]"},
 		{"class", store.CredentialFilter{AgentClass: "class2"}, "[c02 c07]"},
 		{"issued before", store.CredentialFilter{IssuedBefore: at(3 * time.Minute)}, "[c00 c01 c02]"},
+		{"issued after", store.CredentialFilter{IssuedAfter: at(7 * time.Minute)}, "[c07 c08 c09]"},
+		{"issued range", store.CredentialFilter{IssuedAfter: at(2 * time.Minute), IssuedBefore: at(4 * time.Minute)}, "[c02 c03]"},
 		{"status revoked", store.CredentialFilter{Status: &revoked}, "[c04]"},
 		{"status valid and subject", store.CredentialFilter{Status: &valid, Subject: "did:key:s0"}, "[c00 c02 c06 c08]"},
 		{"combined", store.CredentialFilter{Subject: "did:key:s1", PrincipalID: "did:web:p0"}, "[c03 c09]"},
@@ -166,4 +168,49 @@ func testCredentialFilters(t *testing.T, s store.Store) {
 	}
 	_, err = s.Credentials(c, store.CredentialFilter{Status: &bad})
 	wantCode(t, err, errcode.InvalidInput, "status filter 7")
+}
+
+func testCredentialStats(t *testing.T, s store.Store) {
+	c := ctx(t)
+	empty, err := s.CredentialStats(c, time.Time{})
+	must(t, err, "CredentialStats of an empty store")
+	if len(empty.ByStatus)+len(empty.IssuedPerDay)+len(empty.RevokedPerDay) != 0 {
+		t.Fatalf("empty store: stats %+v", empty)
+	}
+	newList(t, s, "L", 64)
+	// base is 2025-03-14 15:09 UTC: 10 h later is the next day.
+	for i, d := range []time.Duration{0, time.Minute, 10 * time.Hour, 34 * time.Hour} {
+		cr := cred(fmt.Sprintf("c%d", i), "L", i)
+		cr.IssuedAt = at(d)
+		insert(t, s, cr)
+	}
+	_, err = s.SetStatus(c, "c0", store.StatusValid, store.StatusChange{Value: store.StatusRevoked, At: at(11 * time.Hour)}, nil)
+	must(t, err, "revoke c0")
+	_, err = s.SetStatus(c, "c1", store.StatusValid, store.StatusChange{Value: store.StatusSuspended, At: at(11 * time.Hour)}, nil)
+	must(t, err, "suspend c1")
+	_, err = s.SetStatus(c, "c1", store.StatusSuspended, store.StatusChange{Value: store.StatusRevoked, At: at(35 * time.Hour)}, nil)
+	must(t, err, "revoke c1")
+	_, err = s.SetStatus(c, "c2", store.StatusValid, store.StatusChange{Value: store.StatusSuspended, At: at(12 * time.Hour)}, nil)
+	must(t, err, "suspend c2")
+	tests := []struct {
+		since                   time.Time
+		status, issued, revoked string
+	}{
+		{time.Time{}, "map[0:1 1:2 2:1]", "map[2025-03-14:2 2025-03-15:1 2025-03-16:1]", "map[2025-03-15:1 2025-03-16:1]"},
+		{at(20 * time.Hour), "map[0:1 1:2 2:1]", "map[2025-03-16:1]", "map[2025-03-16:1]"},
+		{at(100 * time.Hour), "map[0:1 1:2 2:1]", "map[]", "map[]"},
+	}
+	for _, tc := range tests {
+		st, err := s.CredentialStats(c, tc.since)
+		must(t, err, "CredentialStats")
+		if got := fmt.Sprint(st.ByStatus); got != tc.status {
+			t.Errorf("since %v: by status %s, want %s", tc.since, got, tc.status)
+		}
+		if got := fmt.Sprint(st.IssuedPerDay); got != tc.issued {
+			t.Errorf("since %v: issued per day %s, want %s", tc.since, got, tc.issued)
+		}
+		if got := fmt.Sprint(st.RevokedPerDay); got != tc.revoked {
+			t.Errorf("since %v: revoked per day %s, want %s", tc.since, got, tc.revoked)
+		}
+	}
 }

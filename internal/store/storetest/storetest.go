@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InsertCredentialInvalid", testInsertCredentialInvalid},
 		{"Idempotency", testIdempotency},
 		{"CredentialFilters", testCredentialFilters},
+		{"CredentialStats", testCredentialStats},
 		{"SetStatus", testSetStatus},
 		{"BulkSetStatus", testBulkSetStatus},
 		{"BulkSetStatusInvalid", testBulkSetStatusInvalid},

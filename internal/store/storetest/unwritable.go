@@ -103,6 +103,12 @@ func testUnwritable(t *testing.T, s Breakable, full bool) {
 		}
 	}
 
+	if st, ok := s.(interface{ Stats() store.Stats }); ok {
+		if got := st.Stats().Refused; got != int64(len(writes)) {
+			t.Fatalf("Stats().Refused is %d after %d refused writes", got, len(writes))
+		}
+	}
+
 	// Reads work and show that nothing was written.
 	if _, err := s.Credential(c, "c3"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Credential c3 after a refused insert: %v", err)

@@ -1,0 +1,357 @@
+package console
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/records"
+	"github.com/agentcert/agentcert/internal/tokens"
+)
+
+// session is one signed-in auditor. The cookie holds a random id; the
+// table is keyed by its SHA-256, so a lookup compares no secret.
+type session struct {
+	key                 [sha256.Size]byte
+	TokenID, Role, Name string
+	tokenHash           []byte
+	csrf                string
+	created, seen       time.Time
+}
+
+// CanChange reports whether the session may change statuses and resolve
+// incidents (the auditor role; an admin reads only, as in the API).
+func (s *session) CanChange() bool { return s.Role == tokens.RoleAuditor }
+
+// sessions is one process's table of live sessions.
+type sessions struct {
+	idle, maxAge time.Duration
+	mu           sync.Mutex
+	m            map[[sha256.Size]byte]*session
+}
+
+func newSessions(idle, maxAge time.Duration) *sessions {
+	return &sessions{idle: idle, maxAge: maxAge, m: map[[sha256.Size]byte]*session{}}
+}
+
+// randomString returns n random bytes, base64url.
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (t *sessions) expired(s *session, now time.Time) bool {
+	return now.Sub(s.seen) >= t.idle || now.Sub(s.created) >= t.maxAge
+}
+
+// create starts a session for tok and returns the cookie value.
+func (t *sessions) create(tok records.Token, now time.Time) (string, *session, error) {
+	id := randomString(32)
+	s := &session{key: sha256.Sum256([]byte(id)), TokenID: tok.ID, Role: tok.Role, Name: tok.Name, tokenHash: tok.Hash, csrf: randomString(32), created: now, seen: now}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= maxSessions {
+		// Full: make room by dropping the expired sessions.
+		for k, old := range t.m {
+			if t.expired(old, now) {
+				delete(t.m, k)
+			}
+		}
+	}
+	if len(t.m) >= maxSessions {
+		return "", nil, errcode.New(errcode.RateLimited, "too many console sessions are open; try again later")
+	}
+	t.m[s.key] = s
+	cp := *s
+	return id, &cp, nil
+}
+
+// errSessionExpired reports a session past its idle or absolute expiry.
+var errSessionExpired = errors.New("console: session expired")
+
+// get returns a copy of the live session of cookie value id and marks it
+// used; nil when there is none. An expired session is removed.
+func (t *sessions) get(id string, now time.Time) (*session, error) {
+	k := sha256.Sum256([]byte(id))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.m[k]
+	if !ok {
+		return nil, nil
+	}
+	if t.expired(s, now) {
+		delete(t.m, k)
+		return nil, errSessionExpired
+	}
+	s.seen = now
+	cp := *s
+	return &cp, nil
+}
+
+func (t *sessions) drop(key [sha256.Size]byte) {
+	t.mu.Lock()
+	delete(t.m, key)
+	t.mu.Unlock()
+}
+
+// cookieName is the session cookie's name: with the __Host- prefix over
+// https, so that the browser keeps it to this host and path /.
+func (c *Console) cookieName(base string) string {
+	if c.secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+const (
+	sessionCookie = "agentcert_console"
+	signinCookie  = "agentcert_signin"
+)
+
+func (c *Console) setCookie(w http.ResponseWriter, base, value string, maxAge time.Duration) {
+	ck := &http.Cookie{Name: c.cookieName(base), Value: value, Path: "/", HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode}
+	if maxAge > 0 {
+		ck.MaxAge = int(maxAge / time.Second)
+	} else {
+		ck.MaxAge = -1
+	}
+	http.SetCookie(w, ck)
+}
+
+// current returns the request's live session, or nil and why there is
+// none ("" when no session was presented). The token is looked up again:
+// a revoked or deleted token ends the session.
+func (c *Console) current(r *http.Request) (*session, string, error) {
+	ck, err := r.Cookie(c.cookieName(sessionCookie))
+	if err != nil || ck.Value == "" {
+		return nil, "", nil
+	}
+	s, err := c.sessions.get(ck.Value, c.o.Now())
+	if errors.Is(err, errSessionExpired) {
+		return nil, "expired", nil
+	}
+	if s == nil {
+		return nil, "", nil
+	}
+	tok, err := c.o.Store.TokenByHash(r.Context(), s.tokenHash)
+	if errors.Is(err, records.ErrNotFound) || (err == nil && (tok.RevokedAt != nil || tok.ID != s.TokenID)) {
+		c.sessions.drop(s.key)
+		return nil, "revoked", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if c.o.Authenticated != nil {
+		c.o.Authenticated(r, s.TokenID, s.Role)
+	}
+	return s, "", nil
+}
+
+// handler is a page handler of a signed-in session.
+type handler func(w http.ResponseWriter, r *http.Request, s *session)
+
+// signedIn returns the request's session, or answers the request (sent
+// to sign in, or an error) and returns nil.
+func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) *session {
+	s, why, err := c.current(r)
+	if err != nil {
+		c.fail(w, r, nil, err)
+		return nil
+	}
+	if s == nil {
+		c.toSignin(w, r, why)
+	}
+	return s
+}
+
+// read serves h to a signed-in session; others are sent to sign in.
+func (c *Console) read(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := c.signedIn(w, r); s != nil {
+			h(w, r, s)
+		}
+	})
+}
+
+func (c *Console) toSignin(w http.ResponseWriter, r *http.Request, why string) {
+	q := url.Values{}
+	if why != "" {
+		q.Set("ended", why)
+	}
+	if r.Method == http.MethodGet && r.URL.Path != "/console" {
+		q.Set("next", r.URL.RequestURI())
+	}
+	seeOther(w, r, "/console/signin", q)
+}
+
+// change serves h to a signed-in session for a form posted from this
+// origin with the session's CSRF token.
+func (c *Console) change(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := c.signedIn(w, r)
+		if s == nil {
+			return
+		}
+		if err := c.checkForm(r, s.csrf); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		h(w, r, s)
+	})
+}
+
+// checkForm parses the posted form and checks where it comes from and its
+// CSRF token against want.
+func (c *Console) checkForm(r *http.Request, want string) error {
+	if err := c.sameOrigin(r); err != nil {
+		return err
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return errcode.New(errcode.InvalidInput, "the form could not be read")
+	}
+	got := r.PostForm.Get("csrf")
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return errcode.New(errcode.Forbidden, "the form's CSRF token is missing or wrong; reload the page and try again")
+	}
+	return nil
+}
+
+// sameOrigin refuses a request a browser says came from another site.
+func (c *Console) sameOrigin(r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" {
+		want := c.origin
+		if want == "" {
+			want = "//" + r.Host
+			o = strings.TrimPrefix(strings.TrimPrefix(o, "http:"), "https:")
+		}
+		if o != want {
+			return errcode.New(errcode.Forbidden, "the form was posted from another origin")
+		}
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return errcode.New(errcode.Forbidden, "the form was posted from another site")
+	}
+	return nil
+}
+
+// auditorOnly refuses a change to a session without the auditor role.
+func (c *Console) auditorOnly(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		if !s.CanChange() {
+			c.fail(w, r, s, errcode.New(errcode.Forbidden, "a %s token reads the console only; changes need an auditor token", s.Role))
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// endedNotice is what the sign-in page says about a session that ended.
+var endedNotice = map[string]string{
+	"expired": "Your session expired. Sign in again.",
+	"revoked": "Your session ended: its token was revoked.",
+	"signout": "You are signed out.",
+}
+
+func (c *Console) signinForm(w http.ResponseWriter, r *http.Request) {
+	if s, _, err := c.current(r); err == nil && s != nil {
+		seeOther(w, r, "/console", nil)
+		return
+	}
+	c.showSignin(w, r, http.StatusOK, "", endedNotice[r.URL.Query().Get("ended")])
+}
+
+type signinData struct{ Next string }
+
+// showSignin renders the sign-in form with a fresh sign-in CSRF token.
+func (c *Console) showSignin(w http.ResponseWriter, r *http.Request, status int, errMsg, notice string) {
+	nonce := randomString(32)
+	c.setCookie(w, signinCookie, nonce, 10*time.Minute)
+	c.render(w, r, status, "signin", view{Title: "Sign in", CSRF: nonce, Error: errMsg, Notice: notice, Data: signinData{Next: safeNext(r.FormValue("next"))}})
+}
+
+// safeNext keeps a redirect target inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/console") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return ""
+	}
+	return next
+}
+
+// refuseSignin shows the sign-in form again with err.
+func (c *Console) refuseSignin(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := c.explain(r, err)
+	c.showSignin(w, r, status, msg, "")
+}
+
+func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
+	want := ""
+	if ck, err := r.Cookie(c.cookieName(signinCookie)); err == nil {
+		want = ck.Value
+	}
+	if err := c.checkForm(r, want); err != nil {
+		c.refuseSignin(w, r, err)
+		return
+	}
+	secret := strings.TrimSpace(r.PostForm.Get("token"))
+	if secret == "" {
+		c.refuseSignin(w, r, errcode.New(errcode.InvalidInput, "Enter an API token."))
+		return
+	}
+	tok, err := c.o.Store.TokenByHash(r.Context(), tokens.Hash(secret))
+	if errors.Is(err, records.ErrNotFound) || (err == nil && tok.RevokedAt != nil) {
+		c.o.Logger.InfoContext(r.Context(), "console: sign-in refused", "reason", "unknown or revoked token")
+		c.refuseSignin(w, r, errcode.New(errcode.Unauthorized, "Unknown or revoked token."))
+		return
+	}
+	if err != nil {
+		c.refuseSignin(w, r, err)
+		return
+	}
+	if tok.Role != tokens.RoleAuditor && tok.Role != tokens.RoleAdmin {
+		c.o.Logger.InfoContext(r.Context(), "console: sign-in refused", "reason", "role", "token_id", tok.ID, "role", tok.Role)
+		c.refuseSignin(w, r, errcode.New(errcode.Forbidden, "A %s token cannot sign in to the console; use an auditor or admin token.", tok.Role))
+		return
+	}
+	now := c.o.Now().UTC()
+	id, s, err := c.sessions.create(tok, now)
+	if err != nil {
+		c.refuseSignin(w, r, err)
+		return
+	}
+	if _, err := c.o.Store.AppendAudit(r.Context(), records.AuditEntry{Time: now, Actor: tok.ID, Action: "console.signin", Target: tok.ID,
+		Details: records.AuditDetails(r.Context(), map[string]any{"role": tok.Role})}); err != nil {
+		c.sessions.drop(s.key)
+		c.refuseSignin(w, r, err)
+		return
+	}
+	c.setCookie(w, signinCookie, "", 0)
+	c.setCookie(w, sessionCookie, id, c.o.MaxAge)
+	next := safeNext(r.PostForm.Get("next"))
+	if next == "" {
+		next = "/console"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) signout(w http.ResponseWriter, r *http.Request, s *session) {
+	c.sessions.drop(s.key)
+	c.setCookie(w, sessionCookie, "", 0)
+	now := c.o.Now().UTC()
+	if _, err := c.o.Store.AppendAudit(r.Context(), records.AuditEntry{Time: now, Actor: s.TokenID, Action: "console.signout", Target: s.TokenID,
+		Details: records.AuditDetails(r.Context(), nil)}); err != nil {
+		c.o.Logger.ErrorContext(r.Context(), "console: audit sign-out", "err", err)
+	}
+	seeOther(w, r, "/console/signin", url.Values{"ended": {"signout"}})
+}
