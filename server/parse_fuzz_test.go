@@ -1,9 +1,13 @@
 package server
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/verifier"
 )
 
 // FuzzETagMatches checks If-None-Match handling: never a panic, "*" and a
@@ -38,6 +42,38 @@ func FuzzPrefersVCJWT(f *testing.F) {
 		}
 		if prefersVCJWT(accept + ", " + mediaStatusListJWT + ";q=1") {
 			t.Fatalf("vc+jwt preferred over a statuslist+jwt of q=1 in %q", accept)
+		}
+	})
+}
+
+// FuzzDecodeVerifyRequest: the one-pass decoding of a POST /v1/verify body
+// refuses exactly what decodeStrict (jsonstrict.Decode into
+// verifier.Request) refuses, with invalid_input, and otherwise gives the
+// same Request.
+func FuzzDecodeVerifyRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"presentation":"a~b~","audience":"https://shop.example","nonce":"n","action":"payments:initiate","request":{"amount":120.50,"currency":"EUR","items":[1,{"x":null}]},"approval":"x.y.z"}`,
+		`{}`, `null`, `[]`, `"x"`, `{"presentation":null,"request":null}`, `{"request":[]}`, `{"request":"x"}`, `{"presentation":5}`,
+		`{"Presentation":"x"}`, `{"presentation":"x","presentation":"y"}`, `{"nonces":"x"}`, `{"require_kb":true}`, `{"RequireKB":true}`, `{"request":{"a":1,"A":2}}`,
+		`{"request":{"n":1e999}}`, `{"audience":"a"} {}`, `{"audience":"\u00e9\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeVerifyRequest(b)
+		var want verifier.Request
+		werr := decodeStrict(b, &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: one pass %v, decodeStrict %v", b, err, werr)
+		}
+		if err != nil {
+			if errcode.CodeOf(err) != errcode.InvalidInput {
+				t.Fatalf("%q: %v is not invalid_input", b, err)
+			}
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: one pass %#v, decodeStrict %#v", b, got, want)
 		}
 	})
 }

@@ -44,6 +44,13 @@ const TestIssuerDID = "did:web:127.0.0.1%3A8080"
 // in a temporary folder; mod, if not nil, adjusts the config first.
 func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	t.Helper()
+	return newTestEnv(t, mod, nil)
+}
+
+// newTestEnv is NewTestEnv whose verifier also takes the options more
+// returns for the issuer's parts (nil: none).
+func newTestEnv(t testing.TB, mod func(*config.Config), more func(config.Config, *issuer.Parts) []verifier.Option) *TestEnv {
+	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -105,14 +112,18 @@ func NewTestEnv(t testing.TB, mod func(*config.Config)) *TestEnv {
 	}
 	policy := verifier.DefaultPolicy()
 	policy.Trusted[parts.Keys.Issuer()] = []string{config.AgentCertificationVCT}
-	v, err := verifier.New(policy,
+	vopts := []verifier.Option{
 		verifier.WithResolver(own),
 		verifier.WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 			return nil, errors.New("no network in this test")
 		}),
 		verifier.WithNonces(nonces),
 		verifier.WithReceipts(signer),
-	)
+	}
+	if more != nil {
+		vopts = append(vopts, more(cfg, parts)...)
+	}
+	v, err := verifier.New(policy, vopts...)
 	if err != nil {
 		t.Fatalf("verifier.New: %v", err)
 	}

@@ -82,13 +82,9 @@ type resultJSON struct {
 type plainResult Result
 
 // MarshalJSON writes the documented shape: Error as the only element of
-// "errors".
+// "errors" (see AppendJSON).
 func (r Result) MarshalJSON() ([]byte, error) {
-	out := resultJSON{plainResult: plainResult(r), Errors: []ErrorInfo{}}
-	if r.Error != nil {
-		out.Errors = append(out.Errors, *r.Error)
-	}
-	return json.Marshal(out)
+	return r.AppendJSON(make([]byte, 0, 2048))
 }
 
 // UnmarshalJSON reads the documented shape; more than one error is refused.

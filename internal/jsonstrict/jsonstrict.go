@@ -63,10 +63,28 @@ func Decode(b []byte, v any) error {
 // shape (member names are free), without decoding it.
 func Check(b []byte) error { return scan(b, nil) }
 
+// DecodeValue decodes exactly one JSON value of any shape (member names are
+// free) from b in a single pass that applies the checks of the package
+// comment as it goes: objects become map[string]any, arrays []any, numbers
+// json.Number, as encoding/json decodes into an interface with UseNumber.
+// It is the one-pass form of Check followed by that decoding.
+func DecodeValue(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	v, err := walk(dec, nil, 0, "", true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
+	}
+	return v, nil
+}
+
 func scan(b []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	if err := walk(dec, t, 0, ""); err != nil {
+	if _, err := walk(dec, t, 0, "", false); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -97,42 +115,59 @@ func CheckNumber(s string) error {
 }
 
 // walk reads one value. t is the Go type it will be decoded into, or nil
-// when any member names are allowed.
-func walk(dec *json.Decoder, t reflect.Type, depth int, at string) error {
+// when any member names are allowed. With build it returns the value
+// decoded, else nil.
+func walk(dec *json.Decoder, t reflect.Type, depth int, at string, build bool) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return syntaxErr(err)
+		return nil, syntaxErr(err)
 	}
 	t = free(t)
 	switch x := tok.(type) {
 	case json.Number:
 		if err := CheckNumber(string(x)); err != nil {
-			return fmt.Errorf("%s: %w", where(at), err)
+			return nil, fmt.Errorf("%s: %w", where(at), err)
 		}
-		return nil
+		return x, nil
 	case json.Delim:
 		if depth+1 > MaxDepth {
-			return fmt.Errorf("%s: nesting deeper than %d", where(at), MaxDepth)
+			return nil, fmt.Errorf("%s: nesting deeper than %d", where(at), MaxDepth)
 		}
 		if x == '[' {
 			var elem reflect.Type
 			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 				elem = t.Elem()
 			}
+			var arr []any
+			if build {
+				arr = []any{}
+			}
 			for i := 0; dec.More(); i++ {
-				if err := walk(dec, elem, depth+1, at+"/"+strconv.Itoa(i)); err != nil {
-					return err
+				v, err := walk(dec, elem, depth+1, at+"/"+strconv.Itoa(i), build)
+				if err != nil {
+					return nil, err
+				}
+				if build {
+					arr = append(arr, v)
 				}
 			}
-			_, err := dec.Token() // ']'
-			return syntaxErr(err)
+			if _, err := dec.Token(); err != nil { // ']'
+				return nil, syntaxErr(err)
+			}
+			if build {
+				return arr, nil
+			}
+			return nil, nil
 		}
-		return object(dec, t, depth, at)
+		return object(dec, t, depth, at, build)
 	}
-	return nil // string, bool, null
+	if !build {
+		return nil, nil
+	}
+	return tok, nil // string, bool, nil
 }
 
-func object(dec *json.Decoder, t reflect.Type, depth int, at string) error {
+func object(dec *json.Decoder, t reflect.Type, depth int, at string, build bool) (any, error) {
 	var fields map[string]reflect.Type
 	var elem reflect.Type
 	switch {
@@ -143,37 +178,50 @@ func object(dec *json.Decoder, t reflect.Type, depth int, at string) error {
 	case t.Kind() == reflect.Map:
 		elem = t.Elem()
 	}
+	var out map[string]any
+	if build {
+		out = map[string]any{}
+	}
 	exact := map[string]bool{}
 	folded := map[string]string{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return syntaxErr(err)
+			return nil, syntaxErr(err)
 		}
 		name, _ := tok.(string)
 		if exact[name] {
-			return fmt.Errorf("%s: member %q appears twice", where(at), name)
+			return nil, fmt.Errorf("%s: member %q appears twice", where(at), name)
 		}
 		exact[name] = true
 		f := fold(name)
 		if other, dup := folded[f]; dup {
-			return fmt.Errorf("%s: members %q and %q differ only in case", where(at), other, name)
+			return nil, fmt.Errorf("%s: members %q and %q differ only in case", where(at), other, name)
 		}
 		folded[f] = name
 		next := elem
 		if fields != nil {
 			ft, ok := fields[name]
 			if !ok {
-				return fmt.Errorf("%s: unknown member %q", where(at), name)
+				return nil, fmt.Errorf("%s: unknown member %q", where(at), name)
 			}
 			next = ft
 		}
-		if err := walk(dec, next, depth+1, at+"/"+escape(name)); err != nil {
-			return err
+		v, err := walk(dec, next, depth+1, at+"/"+escape(name), build)
+		if err != nil {
+			return nil, err
+		}
+		if build {
+			out[name] = v
 		}
 	}
-	_, err := dec.Token() // '}'
-	return syntaxErr(err)
+	if _, err := dec.Token(); err != nil { // '}'
+		return nil, syntaxErr(err)
+	}
+	if build {
+		return out, nil
+	}
+	return nil, nil
 }
 
 var (
@@ -264,6 +312,12 @@ func where(at string) string {
 	return at
 }
 
+// escape makes s one JSON Pointer reference token.
 func escape(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return pointerEscaper.Replace(s)
 }
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")

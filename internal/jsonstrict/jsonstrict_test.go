@@ -2,6 +2,7 @@ package jsonstrict
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,32 @@ func FuzzCheck(f *testing.F) {
 		var v any
 		if err := Decode(b, &v); err != nil {
 			t.Fatalf("Check accepted %q but Decode refused it: %v", b, err)
+		}
+	})
+}
+
+// FuzzDecodeValue: the one-pass DecodeValue refuses exactly what Check
+// refuses, and otherwise gives what Decode into an interface gives.
+func FuzzDecodeValue(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `null`, `{"a":1,"A":2}`, `[1e999]`, `{"a":{"b":[1,2,"x",true,null,{}]}}`, `"\u212a"`, `{"a":1,"a":1}`, `nul`, `{"a~/b":[[]]} x`, `"\xff"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := DecodeValue(b)
+		if cerr := Check(b); (err == nil) != (cerr == nil) {
+			t.Fatalf("%q: DecodeValue %v, Check %v", b, err, cerr)
+		} else if err != nil {
+			if err.Error() != cerr.Error() {
+				t.Fatalf("%q: DecodeValue says %q, Check %q", b, err, cerr)
+			}
+			return
+		}
+		var want any
+		if err := Decode(b, &want); err != nil {
+			t.Fatalf("%q: Decode refused what Check accepted: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: DecodeValue %#v, Decode %#v", b, got, want)
 		}
 	})
 }

@@ -77,8 +77,19 @@ func Write(w http.ResponseWriter, p Problem) {
 // WriteJSON sends v as JSON of media type ctype with status, and tells
 // browsers not to sniff it.
 func WriteJSON(w http.ResponseWriter, status int, ctype string, v any) {
+	writeHeader(w, status, ctype)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// WriteEncoded is WriteJSON for a body already encoded (b, without the
+// final newline, which it adds as json.Encoder does).
+func WriteEncoded(w http.ResponseWriter, status int, ctype string, b []byte) {
+	writeHeader(w, status, ctype)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeHeader(w http.ResponseWriter, status int, ctype string) {
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

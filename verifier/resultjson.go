@@ -1,0 +1,197 @@
+package verifier
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends r's documented JSON shape (the bytes MarshalJSON
+// gives) to b without reflection for the result itself and its free-form
+// claims: the fields in their declared order, map keys sorted, strings
+// escaped exactly as encoding/json escapes them (HTML-safe). Only the
+// decision and the chain hops, small structs, go through encoding/json.
+func (r *Result) AppendJSON(b []byte) ([]byte, error) {
+	var err error
+	b = append(b, `{"verified":`...)
+	b = strconv.AppendBool(b, r.Verified)
+	for _, f := range []struct{ name, v string }{{"issuer", r.Issuer}, {"subject", r.Subject}, {"vct", r.VCT}} {
+		if f.v != "" {
+			b = append(b, ',', '"')
+			b = append(b, f.name...)
+			b = append(b, '"', ':')
+			b = appendString(b, f.v)
+		}
+	}
+	if len(r.Claims) > 0 {
+		b = append(b, `,"claims":`...)
+		if b, err = appendAny(b, r.Claims); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"status":{"checked":`...)
+	b = strconv.AppendBool(b, r.Status.Checked)
+	if r.Status.Value != "" {
+		b = append(b, `,"value":`...)
+		b = appendString(b, r.Status.Value)
+	}
+	for _, t := range []struct {
+		name string
+		v    json.Marshaler
+		set  bool
+	}{{"as_of", r.Status.AsOf, r.Status.AsOf != nil}, {"fetched_at", r.Status.FetchedAt, r.Status.FetchedAt != nil}} {
+		if !t.set {
+			continue
+		}
+		b = append(b, ',', '"')
+		b = append(b, t.name...)
+		b = append(b, '"', ':')
+		tb, err := t.v.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, tb...)
+	}
+	b = append(b, '}')
+	if r.Decision != nil {
+		if b, err = appendMarshal(append(b, `,"decision":`...), r.Decision); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.Chain) > 0 {
+		if b, err = appendMarshal(append(b, `,"chain":`...), r.Chain); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.EffectivePermissions) > 0 {
+		if b, err = appendAny(append(b, `,"effective_permissions":`...), r.EffectivePermissions); err != nil {
+			return nil, err
+		}
+	}
+	if r.Receipt != "" {
+		b = appendString(append(b, `,"receipt":`...), r.Receipt)
+	}
+	b = append(b, `,"errors":[`...)
+	if e := r.Error; e != nil {
+		b = appendString(append(b, `{"code":`...), string(e.Code))
+		b = appendString(append(b, `,"message":`...), e.Message)
+		if e.Cause != "" {
+			b = appendString(append(b, `,"cause":`...), string(e.Cause))
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']', '}'), nil
+}
+
+// appendAny appends a decoded JSON value (maps, slices, strings,
+// json.Number, bools, nil); anything else goes through encoding/json.
+func appendAny(b []byte, v any) ([]byte, error) {
+	var err error
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendString(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendString(b, k), ':')
+			if b, err = appendAny(b, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = appendAny(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	return appendMarshal(b, v) // json.Number (validated there) and other types
+}
+
+func appendMarshal(b []byte, v any) ([]byte, error) {
+	m, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, m...), nil
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json
+// escapes it with HTML escaping on: <, > and & as \u003c, \u003e and
+// \u0026, U+2028 and U+2029 escaped, invalid UTF-8 as \ufffd.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
