@@ -25,7 +25,8 @@ type approvalRequestBody struct {
 // approvalAnswer is the answer of POST /v1/approvals/requests.
 type approvalAnswer struct {
 	ApprovalRequest approval.Request `json:"approval_request"`
-	Description     string           `json:"description"` // what approving means, in words
+	Description     string           `json:"description"`   // what approving means, in words
+	ApprovalLink    string           `json:"approval_link"` // the request by value, for the approver's tool (approval.LinkScheme)
 }
 
 // createApprovalRequest makes an approval request for an action: the
@@ -64,8 +65,13 @@ func (s *Server) createApprovalRequest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
+	link, err := approval.Link(req)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, approvalAnswer{ApprovalRequest: req, Description: approval.Describe(req)})
+	writeJSON(w, http.StatusCreated, approvalAnswer{ApprovalRequest: req, Description: approval.Describe(req), ApprovalLink: link})
 }
 
 // auditApproval appends an approval event to the issuer's audit log when

@@ -243,6 +243,17 @@ func TestApprovalRefusedEndToEnd(t *testing.T) {
 	}
 	tok, _ = e.approve("approver", m)
 	want("another audience", tok, "approval_wrong_audience")
+	// The same request taken from its approval link: the approver is shown
+	// the audience, and the approval is refused for it just the same.
+	link, _ := m["approval_link"].(string)
+	out, errOut, code := run(t, e.dir, "approve", link, "--key", "approver.jwk", "--credential", "approver.cred", "--yes")
+	if code != 0 || !strings.Contains(errOut, "https://evil.example") {
+		t.Fatalf("approve from the link %q: exit %d: %s", link, code, errOut)
+	}
+	want("another audience, from the link", strings.TrimSpace(out), "approval_wrong_audience")
+	if _, errOut, code := run(t, e.dir, "approve", link+"x", "--key", "approver.jwk", "--credential", "approver.cred", "--yes"); code != 2 {
+		t.Errorf("a damaged link: exit %d: %s", code, errOut)
+	}
 
 	// Expired.
 	status, m = httpJSON(t, "POST", e.base+"/v1/approvals/requests", "", map[string]any{

@@ -22,9 +22,10 @@ func newApproveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "approve REQUEST --key APPROVER_KEY --credential APPROVER_CREDENTIAL [--yes]",
 		Short: "Show what an approval request asks, in words, and sign an approval of it",
-		Long: `Approve one high-risk action of an agent (docs/approvals.md). REQUEST is a file (- for stdin) with
-the approval request: the answer of POST /v1/approvals/requests, an approval_required problem or
-/v1/verify result, or the bare request. Its digest is checked against its action and parameters,
+		Long: `Approve one high-risk action of an agent (docs/approvals.md). REQUEST is an approval link
+(agentcert-approval:?request=..., the approval_link of POST /v1/approvals/requests) or a file (- for
+stdin) with the approval request: the answer of POST /v1/approvals/requests, an approval_required
+problem or /v1/verify result, or the bare request. Its digest is checked against its action and parameters,
 and what it asks is shown in words (action, amount, counterparty, agent, principal, audience).
 Unless --yes is given, the approval is signed only after you answer y. The approval is printed:
 the agent sends it as the approval member of /v1/verify or in the Agent-Approval header.
@@ -33,18 +34,23 @@ the agent sends it as the approval member of /v1/verify or in the Agent-Approval
 public key (vct urn:agentcert:approver:v1, via agentcert credentials issue with "vct"); it travels
 in the approval, so a verifier needs nothing but the issuer's key to check it.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := requireFlags(cmd, "key", "credential"); err != nil {
 				return err
 			}
 			if args[0] == "-" && !yes {
 				return usageErr("a request read from stdin needs --yes: the confirmation is read from stdin too")
 			}
-			raw, err := readInput(cmd, args[0])
-			if err != nil {
-				return err
+			var req approval.Request
+			if approval.IsLink(args[0]) {
+				req, err = approval.ParseLink(args[0])
+			} else {
+				var raw []byte
+				if raw, err = readInput(cmd, args[0]); err != nil {
+					return err
+				}
+				req, err = approvalRequestFrom(raw)
 			}
-			req, err := approvalRequestFrom(raw)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
