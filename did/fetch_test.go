@@ -490,3 +490,28 @@ func TestAllowedDefaultPort(t *testing.T) {
 	_, err := f.Get(context.Background(), srv.URL, "", 0)
 	testkit.WantCode(t, err, errcode.FetchRefused)
 }
+
+// Post goes through the same guard and limits as Get, sending its body.
+func TestFetcherPost(t *testing.T) {
+	var got []byte
+	var ctype string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "no", http.StatusMethodNotAllowed)
+			return
+		}
+		got, _ = io.ReadAll(r.Body)
+		ctype = r.Header.Get("Content-Type")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	f := NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}})
+	res, err := f.Post(context.Background(), srv.URL+"/cb", "application/json", []byte(`{"a":1}`), 0)
+	if err != nil || string(res.Body) != `{"ok":true}` || string(got) != `{"a":1}` || ctype != "application/json" {
+		t.Fatalf("Post: %v %+v, server got %q %q", err, res, got, ctype)
+	}
+	_, err = NewFetcher(FetcherConfig{}).Post(context.Background(), srv.URL+"/cb", "application/json", nil, 0)
+	if errcode.CodeOf(err) != errcode.FetchRefused {
+		t.Fatalf("Post to loopback without allowing it: %v", err)
+	}
+}

@@ -182,6 +182,19 @@ const (
 	ApprovalReplayed       Code = "approval_replayed"        // the approval's nonce was already used
 )
 
+// Codes for OpenID4VP presentation requests and responses.
+const (
+	DCQLInvalid             Code = "dcql_invalid"                  // a DCQL query that does not parse or breaks its rules
+	QueryUnsatisfied        Code = "query_unsatisfied"             // the credentials (or the presentations) do not satisfy the DCQL query
+	OverDisclosure          Code = "over_disclosure"               // a presentation discloses a claim the query did not ask for
+	TransactionDataMismatch Code = "transaction_data_mismatch"     // transaction_data_hashes missing from the KB-JWT, or not those of the request's transaction data
+	RequestExpired          Code = "presentation_request_expired"  // the presentation request has expired
+	RequestAnswered         Code = "presentation_request_answered" // the presentation request was already answered
+	StateMismatch           Code = "state_mismatch"                // the response's state is not the request's
+	RequestObjectInvalid    Code = "request_object_invalid"        // an authorization request (object) that does not parse, verify or match its client_id
+	PresentationDeclined    Code = "presentation_declined"         // the wallet answered with an error (access_denied, ...)
+)
+
 // Error is a failure with a stable Code. Message is safe to show to a client;
 // Err, if set, is the underlying cause and is never rendered to clients.
 type Error struct {
@@ -263,5 +276,6 @@ func All() []Code {
 		InvalidProof, ProofWrongTyp, ProofWrongAudience, ProofBadSignature, ProofStale, ProofKeyInvalid, InvalidNonce,
 		ReceiptMalformed, ReceiptBadSignature, ReceiptKeyUnavailable, ReceiptForeign,
 		ApprovalRequired, ApprovalMalformed, ApprovalBadSignature, ApprovalUnauthorized, ApprovalDigestMismatch, ApprovalWrongAudience, ApprovalExpired, ApprovalReplayed,
+		DCQLInvalid, QueryUnsatisfied, OverDisclosure, TransactionDataMismatch, RequestExpired, RequestAnswered, StateMismatch, RequestObjectInvalid, PresentationDeclined,
 	}
 }

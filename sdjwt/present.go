@@ -17,6 +17,10 @@ type KBOptions struct {
 	Audience string    // the verifier, required
 	Nonce    string    // the verifier's nonce, required
 	IssuedAt time.Time // zero = time.Now()
+	// Claims are further KB-JWT claims (OpenID4VP's
+	// transaction_data_hashes); they cannot replace iat, aud, nonce or
+	// sd_hash.
+	Claims map[string]any
 }
 
 // Present keeps the disclosures needed to reveal the claims at the given
@@ -40,18 +44,8 @@ func Present(sdJWT string, disclose []string, kb *KBOptions) (string, error) {
 		return "", errcode.New(errcode.InvalidInput, "the SD-JWT already carries a KB-JWT")
 	}
 	n := len(t.Disclosures)
-	p, err := newProcessor(t.Disclosures, t.limits.MaxDepth)
+	p, full, err := t.track()
 	if err != nil {
-		return "", err
-	}
-	p.track = true
-	p.paths = make([][]string, n)
-	p.parents = make([]int, n)
-	full, err := p.object(t.payload, 1)
-	if err != nil {
-		return "", err
-	}
-	if err := p.allUsed(); err != nil {
 		return "", err
 	}
 	keep := make([]bool, n)
@@ -106,12 +100,12 @@ func signKB(pres string, kb *KBOptions) (string, error) {
 	if iat.IsZero() {
 		iat = time.Now()
 	}
-	body, err := marshalJSON(map[string]any{
-		"iat":     iat.Unix(),
-		"aud":     kb.Audience,
-		"nonce":   kb.Nonce,
-		"sd_hash": SDHash(pres),
-	})
+	claims := make(map[string]any, 4+len(kb.Claims))
+	for k, v := range kb.Claims {
+		claims[k] = v
+	}
+	claims["iat"], claims["aud"], claims["nonce"], claims["sd_hash"] = iat.Unix(), kb.Audience, kb.Nonce, SDHash(pres)
+	body, err := marshalJSON(claims)
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "KB-JWT payload")
 	}

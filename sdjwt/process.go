@@ -3,6 +3,8 @@ package sdjwt
 import (
 	"strconv"
 
+	"github.com/agentcert/agentcert/internal/jsonptr"
+
 	"github.com/agentcert/agentcert/errcode"
 )
 
@@ -239,4 +241,47 @@ func (p *processor) disclosed(i int, d *Disclosure, tok string, depth int) (any,
 	p.parent = saved
 	p.path = p.path[:len(p.path)-1]
 	return nv, err
+}
+
+// DisclosurePaths returns, for each disclosure of a compact SD-JWT (with or
+// without a KB-JWT), in order, its location in the payload as the
+// disclosures it carries build it: the claims Verify returns. A verifier
+// reads them to learn what a presentation chose to disclose, as opposed
+// to what the issuer stated in clear. Verify the presentation first; the
+// errors are those of Parse and ProcessDisclosures.
+func DisclosurePaths(sdJWT string) ([]jsonptr.Pointer, error) {
+	t, err := Parse(sdJWT, Limits{})
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := t.track()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jsonptr.Pointer, len(p.paths))
+	for i, path := range p.paths {
+		out[i] = path
+	}
+	return out, nil
+}
+
+// track processes t's disclosures recording where each lands (paths) and
+// which disclosure holds it (parents); it returns the processed payload.
+func (t *Token) track() (*processor, map[string]any, error) {
+	n := len(t.Disclosures)
+	p, err := newProcessor(t.Disclosures, t.limits.MaxDepth)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.track = true
+	p.paths = make([][]string, n)
+	p.parents = make([]int, n)
+	full, err := p.object(t.payload, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.allUsed(); err != nil {
+		return nil, nil, err
+	}
+	return p, full, nil
 }

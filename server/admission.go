@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/internal/admission"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/oid4vci"
+	"github.com/agentcert/agentcert/oid4vp"
 	"github.com/gorilla/mux"
 )
 
@@ -39,8 +40,8 @@ func routeClasses() map[string]string {
 	get, post := http.MethodGet, http.MethodPost
 	add(classNever, get, "/healthz", "/readyz", "/metrics")
 
-	add(classVerify, post, "/v1/verify", "/v1/approvals/requests")
-	add(classVerify, get, "/v1/nonce")
+	add(classVerify, post, "/v1/verify", "/v1/approvals/requests", "/v1/presentation-requests", oid4vp.ResponsePath+"{ref}")
+	add(classVerify, get, "/v1/nonce", "/v1/presentation-requests/{id}", oid4vp.RequestPath+"{ref}")
 
 	add(classIssue, post, "/v1/credentials", "/v1/credentials/{id}/{action:revoke|suspend|reinstate}", "/v1/revocations", "/v1/offers",
 		oid4vci.TokenPath, oid4vci.NoncePath, oid4vci.CredentialPath)

@@ -15,6 +15,7 @@ import (
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
+	"github.com/agentcert/agentcert/oid4vp"
 	"github.com/gorilla/mux"
 )
 
@@ -99,13 +100,22 @@ func authzMatrix(credID, statusPath string, requireToken bool) map[string]matrix
 		"POST /v1/admin/keys/retire":                                  {"/v1/admin/keys/retire", "{}", only(400, adm)},
 		// The verifier: public by default, any role's token with
 		// verifier.require_token.
-		"POST /v1/verify":             {"/v1/verify", "{}", everyone(400)},
-		"GET /v1/nonce":               {"/v1/nonce", "", everyone(200)},
-		"POST /v1/approvals/requests": {"/v1/approvals/requests", "{}", everyone(400)},
+		"POST /v1/verify": {"/v1/verify", "{}", everyone(400)},
+		"GET /v1/nonce":   {"/v1/nonce", "", everyone(200)},
+		// OpenID4VP: the counterparty's calls are the verifier's; the
+		// wallet's protocol endpoints are always open (the request's
+		// reference and state are its credentials).
+		"POST /v1/presentation-requests":        {"/v1/presentation-requests", "{}", everyone(400)},
+		"GET /v1/presentation-requests/{id}":    {"/v1/presentation-requests/unknown", "", everyone(404)},
+		"GET " + oid4vp.RequestPath + "{ref}":   {oid4vp.RequestPath + "unknown", "", everyone(400)},
+		"POST " + oid4vp.ResponsePath + "{ref}": {oid4vp.ResponsePath + "unknown", "{}", everyone(400)},
+		"POST /v1/approvals/requests":           {"/v1/approvals/requests", "{}", everyone(400)},
 	}
 	if requireToken {
 		m["POST /v1/verify"] = matrixRow{"/v1/verify", "{}", only(400, adm, iss, aud, rep)}
 		m["GET /v1/nonce"] = matrixRow{"/v1/nonce", "", only(200, adm, iss, aud, rep)}
+		m["POST /v1/presentation-requests"] = matrixRow{"/v1/presentation-requests", "{}", only(400, adm, iss, aud, rep)}
+		m["GET /v1/presentation-requests/{id}"] = matrixRow{"/v1/presentation-requests/unknown", "", only(404, adm, iss, aud, rep)}
 		m["POST /v1/approvals/requests"] = matrixRow{"/v1/approvals/requests", "{}", only(400, adm, iss, aud, rep)}
 	}
 	return m

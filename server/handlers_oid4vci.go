@@ -94,17 +94,7 @@ func (s *Server) vciOffer(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) vciToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		s.vciError(w, r, oid4vci.TokenError, errcode.New(errcode.InvalidRequest, "the token request must be application/x-www-form-urlencoded"))
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = errcode.New(errcode.TooLarge, "request body exceeds %d bytes", mbe.Limit)
-		} else {
-			err = errcode.New(errcode.InvalidRequest, "the token request's form does not parse")
-		}
+	if err := parseForm(r, "the token request"); err != nil {
 		s.vciError(w, r, oid4vci.TokenError, err)
 		return
 	}
@@ -183,4 +173,21 @@ func (s *Server) vciError(w http.ResponseWriter, r *http.Request, oauth func(err
 		}
 	}
 	writeJSON(w, status, e)
+}
+
+// parseForm parses an application/x-www-form-urlencoded body (what names
+// it in messages): invalid_request for another type or a form that does
+// not parse, too_large beyond the body limit.
+func parseForm(r *http.Request, what string) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return errcode.New(errcode.InvalidRequest, "%s must be application/x-www-form-urlencoded", what)
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errcode.New(errcode.TooLarge, "request body exceeds %d bytes", mbe.Limit)
+		}
+		return errcode.New(errcode.InvalidRequest, "%s's form does not parse", what)
+	}
+	return nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/sdjwt"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
@@ -24,10 +23,7 @@ import (
 // auditor lists, reads and resolves it; every call conforms to the
 // document, and bad receipts are refused with their codes.
 func TestIncidentsOverHTTP(t *testing.T) {
-	jwtBodyDecoders.Do(func() {
-		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
-		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
-	})
+	registerBodyDecoders()
 	doc := loadOpenAPI(t)
 	env := NewTestEnv(t, nil)
 	s := env.Server

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/oid4vp"
 )
 
 // openapiServer builds a real server with the issuer enabled, wired the way
@@ -84,7 +85,7 @@ func TestOpenAPIOperations(t *testing.T) {
 				if !strings.HasPrefix(code, "4") || path == "/vct/{file}" {
 					continue
 				}
-				if strings.HasPrefix(path, "/oid4vci/") && path != "/oid4vci/offers/{ref}" {
+				if strings.HasPrefix(path, "/oid4vci/") && path != "/oid4vci/offers/{ref}" || strings.HasPrefix(path, "/oid4vp/") {
 					// The protocol's own endpoints answer OAuth error
 					// objects, as OpenID4VCI requires.
 					if ref.Value.Content.Get("application/json") == nil {
@@ -257,6 +258,17 @@ func TestOpenAPIServed(t *testing.T) {
 // plain strings (it knows only JSON, YAML and text out of the box).
 var jwtBodyDecoders sync.Once
 
+// registerBodyDecoders registers, once, the decoders of every media type
+// the document uses beyond JSON.
+func registerBodyDecoders() {
+	jwtBodyDecoders.Do(func() {
+		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(sigDirMediaType, openapi3filter.JSONBodyDecoder)
+		openapi3filter.RegisterBodyDecoder(oid4vp.RequestObjectMediaType, openapi3filter.PlainBodyDecoder)
+	})
+}
+
 // apiCall is one request of the conformance walk.
 type apiCall struct {
 	name       string
@@ -347,11 +359,7 @@ func (c apiCall) do(t *testing.T, s *Server, doc *openapi3.T) *httptest.Response
 // TestOpenAPIConformance drives the real server through every documented
 // operation it has and checks each request and answer against the document.
 func TestOpenAPIConformance(t *testing.T) {
-	jwtBodyDecoders.Do(func() {
-		openapi3filter.RegisterBodyDecoder(mediaStatusListJWT, openapi3filter.PlainBodyDecoder)
-		openapi3filter.RegisterBodyDecoder(mediaVCJWT, openapi3filter.PlainBodyDecoder)
-		openapi3filter.RegisterBodyDecoder(sigDirMediaType, openapi3filter.JSONBodyDecoder)
-	})
+	registerBodyDecoders()
 	doc := loadOpenAPI(t)
 	s := openapiServer(t)
 	ctx := context.Background()
@@ -445,6 +453,28 @@ func TestOpenAPIConformance(t *testing.T) {
 		{name: "verify without presentation", method: "POST", path: "/v1/verify", tmpl: "/v1/verify", body: `{"audience":"https://a.example"}`, want: 400, docRejects: true},
 		{name: "verify unknown field", method: "POST", path: "/v1/verify", tmpl: "/v1/verify", body: `{"presentation":"x","audience":"a","bogus":1}`, want: 400, docRejects: true},
 		{name: "revoke unknown token", method: "DELETE", path: "/v1/admin/tokens/tok_0000", tmpl: "/v1/admin/tokens/{id}", token: admin, want: 404},
+	} {
+		c.do(t, s, doc)
+	}
+
+	query := `{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["urn:agentcert:agent-certification:v1"]},"claims":[{"path":["permissions",null,"action"]}]}]}`
+	rec = apiCall{name: "presentation request", method: "POST", path: "/v1/presentation-requests", tmpl: "/v1/presentation-requests",
+		body: `{"dcql_query":` + query + `,"response_mode":"direct_post.jwt","transaction_data":[{"type":"t","credential_ids":["cert"]}]}`, want: 201}.do(t, s, doc)
+	var pr oid4vp.Created
+	if err := json.Unmarshal(rec.Body.Bytes(), &pr); err != nil || pr.RequestURI == "" {
+		t.Fatalf("presentation request answer %s: %v", rec.Body, err)
+	}
+	objPath := strings.TrimPrefix(pr.RequestURI, s.cfg.PublicURL)
+	respPath := strings.TrimPrefix(pr.Request.ResponseURI, s.cfg.PublicURL)
+	for _, c := range []apiCall{
+		{name: "bad DCQL", method: "POST", path: "/v1/presentation-requests", tmpl: "/v1/presentation-requests", body: `{"dcql_query":{"credentials":[]}}`, want: 400},
+		{name: "presentation request unknown field", method: "POST", path: "/v1/presentation-requests", tmpl: "/v1/presentation-requests", body: `{"dcql_query":` + query + `,"x":1}`, want: 400, docRejects: true},
+		{name: "presentation result pending", method: "GET", path: "/v1/presentation-requests/" + pr.ID, tmpl: "/v1/presentation-requests/{id}", want: 200},
+		{name: "presentation result unknown", method: "GET", path: "/v1/presentation-requests/nope", tmpl: "/v1/presentation-requests/{id}", want: 404},
+		{name: "request object", method: "GET", path: objPath, tmpl: "/oid4vp/requests/{ref}", want: 200},
+		{name: "request object unknown", method: "GET", path: "/oid4vp/requests/nope", tmpl: "/oid4vp/requests/{ref}", want: 400},
+		{name: "response not a JWE", method: "POST", path: respPath, tmpl: "/oid4vp/responses/{ref}", body: "response=a.b.c",
+			header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, want: 400},
 	} {
 		c.do(t, s, doc)
 	}

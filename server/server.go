@@ -25,6 +25,7 @@ import (
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
+	"github.com/agentcert/agentcert/oid4vp"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/verifier"
@@ -42,6 +43,7 @@ type Options struct {
 	Verifier *verifier.Verifier // nil when the verifier is disabled
 	Nonces   *verifier.Nonces
 	OID4VCI  *oid4vci.Service // nil when OpenID4VCI issuance is off
+	OID4VP   *oid4vp.Service  // nil when OpenID4VP presentation requests are off
 	Now      func() time.Time
 	// Receipts is the verifier's receipt signer (its key is published in
 	// the DID document); ReceiptSink, when set, records every receipt
@@ -68,6 +70,7 @@ type Server struct {
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
 	vci      *oid4vci.Service
+	vp       *oid4vp.Service
 
 	receipts    *receipt.Signer
 	receiptSink receipt.Sink
@@ -98,7 +101,10 @@ func New(o Options) (*Server, error) {
 	}
 	s.status = o.Statuses
 	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
-	s.vci = o.OID4VCI
+	s.vci, s.vp = o.OID4VCI, o.OID4VP
+	if o.OID4VP != nil && o.Verifier == nil {
+		return nil, errors.New("server: OpenID4VP needs the verifier")
+	}
 	if o.OID4VCI != nil && o.Issuer == nil {
 		return nil, errors.New("server: OpenID4VCI needs the issuer")
 	}
@@ -209,6 +215,7 @@ func (s *Server) routes() {
 		}
 		r.Handle("/v1/verify", guard(http.HandlerFunc(s.verify))).Methods(http.MethodPost)
 		r.Handle("/v1/nonce", guard(http.HandlerFunc(s.nonce))).Methods(http.MethodGet)
+		s.oid4vpRoutes(r, guard)
 		r.Handle("/v1/approvals/requests", guard(http.HandlerFunc(s.createApprovalRequest))).Methods(http.MethodPost)
 	}
 	if s.issuer == nil && s.receipts != nil && strings.HasPrefix(s.receipts.Issuer(), "did:web:") {

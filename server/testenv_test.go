@@ -131,9 +131,13 @@ func newTestEnv(t testing.TB, mod func(*config.Config), more func(config.Config,
 	if err != nil {
 		t.Fatalf("NewOID4VCI: %v", err)
 	}
+	vp, err := NewOID4VP(cfg, v, nonces, signer, rk, nil, nil)
+	if err != nil {
+		t.Fatalf("oid4vp.New: %v", err)
+	}
 	s, err := New(Options{
 		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Store: st, Issuer: parts.Service, Statuses: parts.Statuses, Schemas: reg, Verifier: v, Nonces: nonces, OID4VCI: vci,
+		Store: st, Issuer: parts.Service, Statuses: parts.Statuses, Schemas: reg, Verifier: v, Nonces: nonces, OID4VCI: vci, OID4VP: vp,
 		Receipts: signer, Incidents: incidents,
 	})
 	if err != nil {

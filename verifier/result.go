@@ -61,6 +61,11 @@ type Result struct {
 	Chain                []HopInfo `json:"chain,omitempty"`
 	EffectivePermissions []any     `json:"effective_permissions,omitempty"`
 
+	// KeyBinding is the verified KB-JWT payload (nil without one), for
+	// callers that check claims of their protocol in it (OpenID4VP's
+	// transaction_data_hashes). Never in JSON.
+	KeyBinding map[string]any `json:"-"`
+
 	presenter map[string]any // for a chain, the last hop's claims: its cnf is the presenter's key
 	// Receipt is the signed receipt of this decision (compact JWS), when
 	// the verifier signs receipts (WithReceipts).

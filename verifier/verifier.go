@@ -165,7 +165,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	if err != nil {
 		return res.fail(err)
 	}
-	res.Claims = out.Claims
+	res.Claims, res.KeyBinding = out.Claims, out.KeyBinding
 	res.Issuer, _ = out.Claims["iss"].(string)
 	res.Subject, _ = out.Claims["sub"].(string)
 	res.VCT, _ = out.Claims["vct"].(string)

@@ -23,9 +23,12 @@ const receiptKeyFile = "receipt.key"
 // the key's own did:key). In verifier-only mode the key comes from
 // receipts.key_file (read, never written) or is made for this process
 // alone; the DID is the did:web of public_url or the key's did:key.
-func receiptSigner(cfg config.Config, kek []byte, issuerDID string) (*receipt.Signer, error) {
+//
+// The same key, under the same DID, signs the verifier's OpenID4VP request
+// objects (server.NewOID4VP): the second result is the private JWK.
+func receiptSigner(cfg config.Config, kek []byte, issuerDID string) (*receipt.Signer, jwk.Key, error) {
 	if !cfg.Receipts.Enabled || !cfg.Verifier.Enabled {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var k jwk.Key
 	var err error
@@ -33,7 +36,7 @@ func receiptSigner(cfg config.Config, kek []byte, issuerDID string) (*receipt.Si
 	switch {
 	case cfg.Issuer.Enabled:
 		if k, err = receipt.LoadSealedKey(filepath.Join(cfg.DataDir, receiptKeyFile), kek, jwa.ES256); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if cfg.Issuer.DIDMethod == "web" {
 			web = issuerDID
@@ -45,15 +48,16 @@ func receiptSigner(cfg config.Config, kek []byte, issuerDID string) (*receipt.Si
 			k, err = keyutil.Generate(jwa.ES256)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("receipts.key_file: %w", err)
+			return nil, nil, fmt.Errorf("receipts.key_file: %w", err)
 		}
 		if cfg.Receipts.DIDMethod == "web" {
 			if web, err = webDID(cfg.PublicURL); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
-	return receipt.SignerFor(k, web)
+	sig, err := receipt.SignerFor(k, web)
+	return sig, k, err
 }
 
 // sinkCloser is a receipt sink to close at shutdown.

@@ -30,6 +30,7 @@ import (
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/server"
 	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/spf13/cobra"
 )
 
@@ -281,7 +282,8 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		local = opts.Issuer.Keys().Issuer()
 		kek = own.kek
 	}
-	if opts.Receipts, err = receiptSigner(cfg, kek, local); err != nil {
+	var idKey jwk.Key
+	if opts.Receipts, idKey, err = receiptSigner(cfg, kek, local); err != nil {
 		return err
 	}
 	if opts.Receipts != nil {
@@ -313,6 +315,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			vopts = append(vopts, verifier.WithReceipts(opts.Receipts))
 		}
 		if opts.Verifier, err = newVerifier(cfg, p, vopts...); err != nil {
+			return err
+		}
+		if opts.OID4VP, err = server.NewOID4VP(cfg, opts.Verifier, opts.Nonces, opts.Receipts, idKey, newFetcher(cfg), log); err != nil {
 			return err
 		}
 	}

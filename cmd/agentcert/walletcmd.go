@@ -29,9 +29,9 @@ import (
 func newWalletCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "wallet",
-		Short: "The agent's side of OpenID4VC: receive credentials",
+		Short: "The agent's side of OpenID4VC: receive credentials, present them",
 	}
-	cmd.AddCommand(newWalletReceiveCmd(), newWalletProofCmd())
+	cmd.AddCommand(newWalletReceiveCmd(), newWalletProofCmd(), newWalletPresentCmd())
 	return cmd
 }
 

@@ -13,16 +13,18 @@ const mod = "github.com/agentcert/agentcert/"
 // so packages that use jwx are not held to "no net/http";
 // no core package registers handlers or a router.)
 var forbidden = map[string][]string{
-	"sdjwt":      {"database/sql", "github.com/gorilla/mux"},
-	"did":        {"database/sql", "github.com/gorilla/mux"},
-	"schemas":    {"net/http", "database/sql"}, // no JOSE, so no net/http either
-	"revocation": {"database/sql", "github.com/gorilla/mux"},
-	"issuer":     {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
-	"receipt":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
-	"incident":   {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
-	"oid4vci":    {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
-	"approval":   {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
-	"verifier":   {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
+	"sdjwt":       {"database/sql", "github.com/gorilla/mux"},
+	"did":         {"database/sql", "github.com/gorilla/mux"},
+	"schemas":     {"net/http", "database/sql"}, // no JOSE, so no net/http either
+	"revocation":  {"database/sql", "github.com/gorilla/mux"},
+	"issuer":      {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
+	"approval":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
+	"receipt":     {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "verifier", mod + "server"},
+	"incident":    {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
+	"oid4vci":     {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "server"},
+	"oid4vp":      {"database/sql", "github.com/gorilla/mux", "github.com/mattn/go-sqlite3", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
+	"oid4vp/dcql": {"net/http", "database/sql"}, // no JOSE either
+	"verifier":    {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "internal/records", mod + "issuer", mod + "server"},
 	// Request signatures: no store, no server, not even the verifier.
 	"httpsig": {"database/sql", "github.com/gorilla/mux", mod + "internal/store", mod + "server", mod + "verifier", mod + "issuer"},
 	// The auditor console: HTTP glue over the issuer's services, no storage code.

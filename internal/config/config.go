@@ -130,9 +130,13 @@ type Verifier struct {
 	NonceTTL         time.Duration `mapstructure:"nonce_ttl"`
 	NonceSecrets     []string      `mapstructure:"nonce_secrets"` // base64 secrets, first signs; empty = random per process
 	NonceStore       string        `mapstructure:"nonce_store"`   // where spent nonces are kept: "memory" (one replica) or a redis:// URL shared by replicas
-	RequireToken     bool          `mapstructure:"require_token"` // bearer token (any role) needed for /v1/verify
-	CacheTTL         time.Duration `mapstructure:"cache_ttl"`     // resolved DID documents and issuer keys
-	CacheEntries     int           `mapstructure:"cache_entries"`
+	// PresentationCallback, when set, receives each OpenID4VP outcome as a
+	// JSON POST (through the outbound guard); a delivered outcome is not
+	// kept for GET /v1/presentation-requests/{id}.
+	PresentationCallback string        `mapstructure:"presentation_callback"`
+	RequireToken         bool          `mapstructure:"require_token"` // bearer token (any role) needed for /v1/verify
+	CacheTTL             time.Duration `mapstructure:"cache_ttl"`     // resolved DID documents and issuer keys
+	CacheEntries         int           `mapstructure:"cache_entries"`
 	// Delegation chains: at most this many hops, each valid at most this long.
 	MaxDelegationDepth    int           `mapstructure:"max_delegation_depth"`
 	MaxDelegationLifetime time.Duration `mapstructure:"max_delegation_lifetime"`
@@ -359,6 +363,11 @@ func (c *Config) Validate() error {
 		}
 		if c.Verifier.RequireToken && !c.Issuer.Enabled {
 			bad("verifier.require_token", "needs the issuer's token store (issuer.enabled: true)")
+		}
+		if cb := c.Verifier.PresentationCallback; cb != "" {
+			if u, err := url.Parse(cb); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				bad("verifier.presentation_callback", "must be an http(s) URL")
+			}
 		}
 		if n := c.Verifier.NonceStore; n != "memory" && !strings.HasPrefix(n, "redis://") && !strings.HasPrefix(n, "rediss://") {
 			bad("verifier.nonce_store", "must be memory or a redis:// URL")

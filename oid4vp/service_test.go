@@ -1,0 +1,444 @@
+package oid4vp
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
+	"github.com/agentcert/agentcert/sdjwt"
+	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+const testVCT = "urn:x:agent"
+
+// env is one verifier (with a did:key of its own), one issuer and one
+// agent holding a credential, on a clock the test moves.
+type env struct {
+	t     *testing.T
+	svc   *Service
+	agent jwk.Key
+	cred  string
+	opts  WalletOptions
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
+
+func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, now: time.Now()}
+	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
+	agent, _ := testkeys.DIDKey(t, jwa.EdDSA)
+	apub, err := agent.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]any{
+		"iss": issDID, "vct": testVCT, "iat": e.now.Unix(), "exp": e.now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": apub},
+		"principal":   map[string]any{"id": "did:web:acme.example", "name": "ACME Corp"},
+		"agent":       map[string]any{"class": "ap-assistant", "version": "1.4.0"},
+		"permissions": []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "payments:initiate"}},
+		"autonomy":    "supervised",
+	}
+	e.cred, err = sdjwt.Issue(claims, []string{"/principal", "/principal/name", "/agent", "/agent/version", "/permissions/*", "/autonomy"}, iss, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.agent = agent
+	p := verifier.DefaultPolicy()
+	p.CheckStatus = false
+	p.Trusted[issDID] = []string{testVCT}
+	v, err := verifier.New(p, verifier.WithClock(e.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, vdid := testkeys.DIDKey(t, jwa.ES256)
+	e.svc, err = New(Config{BaseURL: "https://verifier.example", ClientDID: vdid, SigningKey: vk}, NewMemoryStore(e.clock), v, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := did.NewResolver(did.NewFetcher(did.FetcherConfig{}))
+	e.opts = WalletOptions{Resolver: res, Now: e.clock, Fetch: func(ctx context.Context, uri string) ([]byte, error) {
+		ref, ok := strings.CutPrefix(uri, "https://verifier.example"+RequestPath)
+		if !ok {
+			return nil, errcode.New(errcode.FetchFailed, "unknown uri")
+		}
+		jwt, err := e.svc.RequestObject(ctx, ref)
+		return []byte(jwt), err
+	}}
+	return e
+}
+
+const readQuery = `{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},
+	"claims":[{"path":["permissions",null,"action"],"values":["invoices:read"]},{"path":["principal","id"]}]}]}`
+
+func (e *env) create(req CreateRequest) *Created {
+	e.t.Helper()
+	if req.DCQLQuery == nil {
+		req.DCQLQuery = json.RawMessage(readQuery)
+	}
+	c, err := e.svc.Create(context.Background(), req)
+	if err != nil {
+		e.t.Fatalf("Create: %v", err)
+	}
+	return c
+}
+
+// resolve plays the wallet's first half on c's link.
+func (e *env) resolve(c *Created) *Resolved {
+	e.t.Helper()
+	params, err := ParseLink(c.Link)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := ResolveRequest(context.Background(), params, e.opts)
+	if err != nil {
+		e.t.Fatalf("ResolveRequest: %v", err)
+	}
+	return r
+}
+
+func (e *env) answer(r *Resolved) url.Values {
+	e.t.Helper()
+	a, err := r.Answer([]Held{{SDJWT: e.cred}}, e.agent, e.clock())
+	if err != nil {
+		e.t.Fatalf("Answer: %v", err)
+	}
+	return a.Form
+}
+
+func refOf(c *Created) string {
+	_, ref, _ := strings.Cut(c.Request.ResponseURI, ResponsePath)
+	return ref
+}
+
+func TestRoundTrip(t *testing.T) {
+	td := json.RawMessage(`{"type":"payment_confirmation","credential_ids":["cert"],"amount":"12.00","currency":"EUR"}`)
+	for _, tc := range []struct {
+		name, mode, prefix string
+		td                 []json.RawMessage
+		action             string
+		allowed            bool
+	}{
+		{"signed direct_post", ModeDirectPost, "", nil, "", true},
+		{"signed direct_post.jwt with transaction data", ModeDirectPostJWT, "", []json.RawMessage{td}, "invoices:read", true},
+		{"unsigned redirect_uri", ModeDirectPost, "redirect_uri", nil, "", true},
+		{"unsigned redirect_uri encrypted", ModeDirectPostJWT, "redirect_uri", []json.RawMessage{td}, "", true},
+		{"action not permitted by the disclosed claims", ModeDirectPost, "", nil, "payments:initiate", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.create(CreateRequest{ResponseMode: tc.mode, ClientIDPrefix: tc.prefix, TransactionData: tc.td, Action: tc.action})
+			if (c.RequestObject != "") != (tc.prefix == "") || (c.RequestURI != "") != (tc.prefix == "") {
+				t.Fatalf("signed=%v request_uri=%q for prefix %q", c.RequestObject != "", c.RequestURI, tc.prefix)
+			}
+			r := e.resolve(c)
+			if r.Signed != (tc.prefix == "") || r.ClientID != c.ClientID {
+				t.Fatalf("resolved signed=%v client_id=%s", r.Signed, r.ClientID)
+			}
+			a, err := r.Answer([]Held{{SDJWT: e.cred}}, e.agent, e.clock())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.Presentations[0].Disclosed; !slices.Equal(got, []string{"/permissions/0/action", "/principal/id"}) {
+				t.Fatalf("disclosed %v", got)
+			}
+			if (a.Form.Get("response") != "") != (tc.mode == ModeDirectPostJWT) {
+				t.Fatalf("form %v for mode %s", a.Form, tc.mode)
+			}
+			pending, err := e.svc.Result(context.Background(), c.ID)
+			if err != nil || pending.Status != StatusPending {
+				t.Fatalf("before the answer: %+v, %v", pending, err)
+			}
+			res, err := e.svc.Respond(context.Background(), refOf(c), a.Form)
+			if err != nil {
+				t.Fatalf("Respond: %v", err)
+			}
+			if !res.Verified || res.Allowed != tc.allowed || res.Status != StatusVerified {
+				t.Fatalf("result %+v", res)
+			}
+			got, err := e.svc.Result(context.Background(), c.ID)
+			if err != nil || got.Status != StatusVerified {
+				t.Fatalf("fetch: %+v %v", got, err)
+			}
+			claims := got.Presentations["cert"][0].Claims
+			if _, ok := claims["autonomy"]; ok {
+				t.Fatalf("autonomy was disclosed: %v", claims)
+			}
+			if len(tc.td) > 0 && (len(got.TransactionData) != 1 || got.TransactionData[0]["amount"] != "12.00") {
+				t.Fatalf("transaction data %v", got.TransactionData)
+			}
+			_, err = e.svc.Result(context.Background(), c.ID)
+			testkit.WantCode(t, err, errcode.NotFound, "second fetch")
+		})
+	}
+}
+
+// present builds a response by hand: disclose ptrs of e.cred with a KB-JWT
+// for aud and nonce carrying claims.
+func (e *env) present(r *Resolved, ptrs []string, aud, nonce string, kbClaims map[string]any) url.Values {
+	e.t.Helper()
+	p, err := sdjwt.Present(e.cred, ptrs, &sdjwt.KBOptions{Key: e.agent, Audience: aud, Nonce: nonce, IssuedAt: e.clock(), Claims: kbClaims})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string][]string{"cert": {p}})
+	return url.Values{"vp_token": {string(b)}, "state": {r.State}}
+}
+
+func TestRespondRefuses(t *testing.T) {
+	td := json.RawMessage(`{"type":"payment_confirmation","credential_ids":["cert"],"amount":"12.00"}`)
+	asked := []string{"/permissions/0/action", "/principal/id"}
+	for _, tc := range []struct {
+		name string
+		td   []json.RawMessage
+		form func(e *env, r *Resolved) url.Values
+		code errcode.Code
+	}{
+		{"wrong nonce", nil, func(e *env, r *Resolved) url.Values { return e.present(r, asked, r.ClientID, "another", nil) }, errcode.KBWrongNonce},
+		{"wrong audience", nil, func(e *env, r *Resolved) url.Values {
+			return e.present(r, asked, "decentralized_identifier:did:web:elsewhere.example", r.Nonce, nil)
+		}, errcode.KBWrongAudience},
+		{"over-disclosure", nil, func(e *env, r *Resolved) url.Values {
+			return e.present(r, append(asked, "/autonomy"), r.ClientID, r.Nonce, nil)
+		}, errcode.OverDisclosure},
+		{"over-disclosure of an element", nil, func(e *env, r *Resolved) url.Values {
+			return e.present(r, append(asked, "/permissions/1"), r.ClientID, r.Nonce, nil)
+		}, errcode.OverDisclosure},
+		{"missing requested claim", nil, func(e *env, r *Resolved) url.Values {
+			return e.present(r, asked[:1], r.ClientID, r.Nonce, nil)
+		}, errcode.QueryUnsatisfied},
+		{"transaction data not bound", []json.RawMessage{td}, func(e *env, r *Resolved) url.Values {
+			return e.present(r, asked, r.ClientID, r.Nonce, nil)
+		}, errcode.TransactionDataMismatch},
+		{"tampered transaction data hash", []json.RawMessage{td}, func(e *env, r *Resolved) url.Values {
+			other := b64.EncodeToString([]byte(`{"type":"payment_confirmation","credential_ids":["cert"],"amount":"9999.00"}`))
+			return e.present(r, asked, r.ClientID, r.Nonce, map[string]any{"transaction_data_hashes": []string{TransactionDataHash(other)}})
+		}, errcode.TransactionDataMismatch},
+		{"hashes the request did not send", nil, func(e *env, r *Resolved) url.Values {
+			return e.present(r, asked, r.ClientID, r.Nonce, map[string]any{"transaction_data_hashes": []string{"x"}})
+		}, errcode.TransactionDataMismatch},
+		{"unknown credential query id", nil, func(e *env, r *Resolved) url.Values {
+			f := e.present(r, asked, r.ClientID, r.Nonce, nil)
+			f.Set("vp_token", strings.Replace(f.Get("vp_token"), `"cert"`, `"other"`, 1))
+			return f
+		}, errcode.QueryUnsatisfied},
+		{"declined", nil, func(e *env, r *Resolved) url.Values {
+			f, err := r.Decline("", "the operator said no")
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return f
+		}, errcode.PresentationDeclined},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.create(CreateRequest{TransactionData: tc.td})
+			r := e.resolve(c)
+			_, err := e.svc.Respond(context.Background(), refOf(c), tc.form(e, r))
+			testkit.WantCode(t, err, tc.code)
+			res, err := e.svc.Result(context.Background(), c.ID)
+			if err != nil || res.Verified || res.Allowed || res.Error == nil || res.Error.Code != tc.code {
+				t.Fatalf("stored result %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+func TestRespondOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	r := e.resolve(c)
+	form := e.answer(r)
+	bad := url.Values{"vp_token": form["vp_token"], "state": {"not-the-state"}}
+	_, err := e.svc.Respond(context.Background(), refOf(c), bad)
+	testkit.WantCode(t, err, errcode.StateMismatch, "wrong state")
+	if _, err := e.svc.Respond(context.Background(), refOf(c), form); err != nil {
+		t.Fatalf("a wrong state must not close the request: %v", err)
+	}
+	_, err = e.svc.Respond(context.Background(), refOf(c), form)
+	testkit.WantCode(t, err, errcode.RequestAnswered, "replayed response")
+	_, err = e.svc.RequestObject(context.Background(), refOf(c))
+	testkit.WantCode(t, err, errcode.RequestAnswered, "request object after the answer")
+	_, err = e.svc.Respond(context.Background(), "unknown", form)
+	testkit.WantCode(t, err, errcode.NotFound, "unknown reference")
+}
+
+func TestRespondExpired(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{ExpiresIn: 60})
+	r := e.resolve(c)
+	form := e.answer(r)
+	e.advance(61 * time.Second)
+	_, err := e.svc.Respond(context.Background(), refOf(c), form)
+	testkit.WantCode(t, err, errcode.RequestExpired)
+	_, err = ResolveRequest(context.Background(), url.Values{"client_id": {c.ClientID}, "request_uri": {c.RequestURI}}, e.opts)
+	testkit.WantCode(t, err, errcode.RequestExpired, "request_uri after expiry")
+	res, err := e.svc.Result(context.Background(), c.ID)
+	if err != nil || res.Status != StatusExpired {
+		t.Fatalf("result %+v %v", res, err)
+	}
+	_, err = e.svc.Result(context.Background(), c.ID)
+	testkit.WantCode(t, err, errcode.NotFound, "an expired request is forgotten once reported")
+}
+
+func TestEncryptedResponseRefuses(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{ResponseMode: ModeDirectPostJWT})
+	r := e.resolve(c)
+	form := e.answer(r)
+	for name, f := range map[string]url.Values{
+		"plain vp_token": {"vp_token": {`{"cert":["x"]}`}, "state": {r.State}},
+		"not a JWE":      {"response": {"a.b.c"}},
+		"repeated":       {"response": {form.Get("response"), form.Get("response")}},
+	} {
+		_, err := e.svc.Respond(context.Background(), refOf(c), f)
+		testkit.WantCode(t, err, errcode.InvalidRequest, name)
+	}
+	// Encrypted to another request's key: does not decrypt.
+	other := e.create(CreateRequest{ResponseMode: ModeDirectPostJWT})
+	_, err := e.svc.Respond(context.Background(), refOf(other), form)
+	testkit.WantCode(t, err, errcode.InvalidRequest, "another request's key")
+	if _, err := e.svc.Respond(context.Background(), refOf(c), form); err != nil {
+		t.Fatalf("the genuine response after the refusals: %v", err)
+	}
+}
+
+func TestWalletRefuses(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	ctx := context.Background()
+	want := func(name string, params url.Values, code errcode.Code) {
+		t.Helper()
+		_, err := ResolveRequest(ctx, params, e.opts)
+		testkit.WantCode(t, err, code, name)
+	}
+	// A request object whose signature was altered.
+	parts := strings.Split(c.RequestObject, ".")
+	sig := []byte(parts[2])
+	sig[3] ^= 1
+	tampered := parts[0] + "." + parts[1] + "." + string(sig)
+	want("tampered signature", url.Values{"client_id": {c.ClientID}, "request": {tampered}}, errcode.RequestObjectInvalid)
+	// Signed by another DID than its client_id names.
+	other, _ := testkeys.DIDKey(t, jwa.ES256)
+	forged := *e.svc
+	forged.cfg.SigningKey = other
+	obj := c.Request
+	obj.Audience = SelfIssuedAudience
+	jwt, err := forged.sign(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("kid of another DID", url.Values{"client_id": {c.ClientID}, "request": {jwt}}, errcode.RequestObjectInvalid)
+	want("client_id of the link differs", url.Values{"client_id": {"decentralized_identifier:did:web:x.example"}, "request": {c.RequestObject}}, errcode.RequestObjectInvalid)
+	// decentralized_identifier: by value, unsigned.
+	unsigned := c.Request.values()
+	want("unsigned DID request", unsigned, errcode.RequestObjectInvalid)
+	// redirect_uri: whose client_id is not its response_uri.
+	u := e.create(CreateRequest{ClientIDPrefix: "redirect_uri"})
+	params := u.Request.values()
+	params.Set("response_uri", "https://attacker.example/cb")
+	want("redirect_uri mismatch", params, errcode.RequestObjectInvalid)
+	params = u.Request.values()
+	params.Set("client_id", "x509_san_dns:verifier.example")
+	want("unsupported prefix", params, errcode.RequestObjectInvalid)
+	// A query the credential cannot satisfy.
+	q := e.create(CreateRequest{DCQLQuery: json.RawMessage(`{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["clearance"]}]}]}`)})
+	r := e.resolve(q)
+	_, err = r.Answer([]Held{{SDJWT: e.cred}}, e.agent, e.clock())
+	testkit.WantCode(t, err, errcode.QueryUnsatisfied, "unsatisfiable query")
+}
+
+func TestCreateRefuses(t *testing.T) {
+	e := newEnv(t)
+	for name, tc := range map[string]struct {
+		req  CreateRequest
+		code errcode.Code
+	}{
+		"no query":          {CreateRequest{DCQLQuery: json.RawMessage(`null`)}, errcode.DCQLInvalid},
+		"bad query":         {CreateRequest{DCQLQuery: json.RawMessage(`{"credentials":[]}`)}, errcode.DCQLInvalid},
+		"bad mode":          {CreateRequest{ResponseMode: "fragment"}, errcode.InvalidInput},
+		"bad prefix":        {CreateRequest{ClientIDPrefix: "x509_san_dns"}, errcode.InvalidInput},
+		"td not an object":  {CreateRequest{TransactionData: []json.RawMessage{json.RawMessage(`[1]`)}}, errcode.InvalidInput},
+		"td without type":   {CreateRequest{TransactionData: []json.RawMessage{json.RawMessage(`{"credential_ids":["cert"]}`)}}, errcode.InvalidInput},
+		"td unknown query":  {CreateRequest{TransactionData: []json.RawMessage{json.RawMessage(`{"type":"t","credential_ids":["nope"]}`)}}, errcode.InvalidInput},
+		"td other hash":     {CreateRequest{TransactionData: []json.RawMessage{json.RawMessage(`{"type":"t","credential_ids":["cert"],"transaction_data_hashes_alg":["sha-512"]}`)}}, errcode.InvalidInput},
+		"action credential": {CreateRequest{Action: "a:b", ActionCredential: "nope"}, errcode.InvalidInput},
+		"negative expiry":   {CreateRequest{ExpiresIn: -1}, errcode.InvalidInput},
+	} {
+		if tc.req.DCQLQuery == nil {
+			tc.req.DCQLQuery = json.RawMessage(readQuery)
+		}
+		_, err := e.svc.Create(context.Background(), tc.req)
+		testkit.WantCode(t, err, tc.code, name)
+	}
+	full, err := New(Config{BaseURL: "https://v.example", MaxPending: 1}, NewMemoryStore(e.clock), e.svc.v, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)})
+	testkit.WantCode(t, err, errcode.RateLimited, "store full")
+	e.advance(DefaultRequestTTL)
+	c, err := full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery), ClientIDPrefix: "redirect_uri"})
+	if err != nil {
+		t.Fatalf("expired requests make room: %v", err)
+	}
+	// An answered request whose result is never fetched is kept for
+	// ResultRetention past its expiry, then makes room too.
+	params, _ := ParseLink(c.Link)
+	r, err := ResolveRequest(context.Background(), params, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := full.Respond(context.Background(), refOf(c), e.answer(r)); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(DefaultRequestTTL)
+	_, err = full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)})
+	testkit.WantCode(t, err, errcode.RateLimited, "an unfetched result within its retention")
+	e.advance(ResultRetention)
+	if _, err := full.Create(context.Background(), CreateRequest{DCQLQuery: json.RawMessage(readQuery)}); err != nil {
+		t.Fatalf("an unfetched result past its retention makes room: %v", err)
+	}
+}
+
+// With Notify, an outcome delivered is not kept for fetching; one that
+// could not be delivered is.
+func TestNotify(t *testing.T) {
+	for _, delivered := range []bool{true, false} {
+		e := newEnv(t)
+		var got []*Result
+		e.svc.cfg.Notify = func(_ context.Context, r *Result) bool { got = append(got, r); return delivered }
+		c := e.create(CreateRequest{})
+		if _, err := e.svc.Respond(context.Background(), refOf(c), e.answer(e.resolve(c))); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != c.ID || !got[0].Verified {
+			t.Fatalf("notified %+v", got)
+		}
+		_, err := e.svc.Result(context.Background(), c.ID)
+		if delivered {
+			testkit.WantCode(t, err, errcode.NotFound, "fetch after delivery")
+		} else if err != nil {
+			t.Fatalf("fetch after a failed delivery: %v", err)
+		}
+	}
+}

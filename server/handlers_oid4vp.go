@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/agentcert/agentcert/did"
+
+	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/receipt"
+	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/agentcert/agentcert/oid4vp"
+	"github.com/gorilla/mux"
+)
+
+// NewOID4VP wires the verifier side of OpenID4VP, as `agentcert serve`
+// does. Requests live in this process's memory (never on disk) for as long
+// as a verifier nonce does, and their nonces are the verifier's single-use
+// nonces, so a replay is caught wherever verifier.nonce_store reaches.
+// With the verifier's DID (sig, whose private key is key) requests are
+// signed under decentralized_identifier: with that key, as receipts are
+// (typ oauth-authz-req+jwt keeps the two apart); without one only unsigned
+// redirect_uri: requests are made. Without a public URL (nowhere for
+// wallets to post) it returns nil: OpenID4VP is off.
+//
+// With verifier.presentation_callback each outcome is posted there as JSON
+// through fetch (the outbound guard); a failed delivery is logged and the
+// outcome stays for GET /v1/presentation-requests/{id}.
+func NewOID4VP(cfg config.Config, v *verifier.Verifier, nonces *verifier.Nonces, sig *receipt.Signer, key jwk.Key, fetch *did.Fetcher, log *slog.Logger) (*oid4vp.Service, error) {
+	if cfg.PublicURL == "" {
+		return nil, nil
+	}
+	c := oid4vp.Config{
+		BaseURL: cfg.PublicURL, RequestTTL: cfg.Verifier.NonceTTL,
+		NewNonce: func() (string, error) { n, _, err := nonces.Issue(); return n, err },
+	}
+	if cb := cfg.Verifier.PresentationCallback; cb != "" {
+		if fetch == nil || log == nil {
+			return nil, errors.New("server: oid4vp: a callback needs a fetcher and a logger")
+		}
+		c.Notify = func(ctx context.Context, r *oid4vp.Result) bool {
+			b, err := json.Marshal(r)
+			if err == nil {
+				_, err = fetch.Post(ctx, cb, "application/json", b, 0)
+			}
+			if err != nil {
+				log.WarnContext(ctx, "presentation callback failed; the outcome stays for GET", "id", r.ID, "err", err)
+				return false
+			}
+			return true
+		}
+	}
+	if sig != nil && key != nil {
+		k, err := key.Clone()
+		if err == nil {
+			err = k.Set(jwk.KeyIDKey, sig.PublicKey().KeyID())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("server: oid4vp: request object key: %w", err)
+		}
+		c.ClientDID, c.SigningKey = sig.Issuer(), k
+	}
+	return oid4vp.New(c, oid4vp.NewMemoryStore(nil), v, nil)
+}
+
+func (s *Server) oid4vpRoutes(r *mux.Router, guard func(http.Handler) http.Handler) {
+	if s.vp == nil {
+		return
+	}
+	r.Handle("/v1/presentation-requests", guard(http.HandlerFunc(s.createPresentationRequest))).Methods(http.MethodPost)
+	r.Handle("/v1/presentation-requests/{id}", guard(http.HandlerFunc(s.presentationResult))).Methods(http.MethodGet)
+	r.HandleFunc(oid4vp.RequestPath+"{ref}", s.vpRequestObject).Methods(http.MethodGet)
+	r.HandleFunc(oid4vp.ResponsePath+"{ref}", s.vpResponse).Methods(http.MethodPost)
+}
+
+func (s *Server) createPresentationRequest(w http.ResponseWriter, r *http.Request) {
+	var req oid4vp.CreateRequest
+	if _, err := decodeBody(r, &req); err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	out, err := s.vp.Create(r.Context(), req)
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) presentationResult(w http.ResponseWriter, r *http.Request) {
+	res, err := s.vp.Result(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, res)
+}
+
+// vpRequestObject serves a signed request object (request_uri); a wallet
+// is answered an OAuth error, as at the response endpoint.
+func (s *Server) vpRequestObject(w http.ResponseWriter, r *http.Request) {
+	jwt, err := s.vp.RequestObject(r.Context(), mux.Vars(r)["ref"])
+	if err != nil {
+		s.vciError(w, r, oid4vp.ResponseError, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", oid4vp.RequestObjectMediaType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(jwt))
+}
+
+// vpResponse is the response endpoint (direct_post and direct_post.jwt):
+// 200 with an empty object when the presentation verified, otherwise an
+// OAuth error (invalid_request) with agentcert's code beside it. The
+// counterparty learns the outcome from GET /v1/presentation-requests/{id}.
+func (s *Server) vpResponse(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := parseForm(r, "the authorization response"); err != nil {
+		s.vciError(w, r, oid4vp.ResponseError, err)
+		return
+	}
+	res, err := s.vp.Respond(r.Context(), mux.Vars(r)["ref"], r.PostForm)
+	if res != nil {
+		code := "ok"
+		if res.Error != nil {
+			code = string(res.Error.Code)
+		}
+		s.metrics.verified.WithLabelValues(code).Inc()
+	}
+	if err != nil {
+		s.vciError(w, r, oid4vp.ResponseError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
