@@ -25,9 +25,10 @@
 //	go run ./cmd/benchreport [-secs 10] [-clients 8] [-issue-clients 32] [-write=false] [-json FILE]
 //
 // -quick shrinks every run to seconds (for the end-to-end test; its
-// figures mean nothing). Exit status: 0 when the report was written
-// (whether or not the targets were met), 1 when a measurement failed, 2 on
-// a usage error.
+// figures mean nothing). Exit status: 0 when the report was written with
+// every figure (whether or not the targets were met); 1 when something
+// could not be measured (the report is still written, its rows say "not
+// measured" and it lists why) or the run stopped; 2 on a usage error.
 package main
 
 import (
@@ -171,10 +172,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	rc := 0
+	if len(f.Problems) > 0 {
+		rc = 1 // the report is written, and says what was not measured
+	}
 	gen := benchreport.Render(*f)
 	if !o.write {
 		fmt.Fprint(stdout, gen)
-		return 0
+		return rc
 	}
 	out, err := benchreport.Rewrite(string(doc), gen)
 	if err != nil {
@@ -189,10 +194,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, r := range benchreport.Rows(*f) {
 		fmt.Fprintf(stdout, "%-8s %s: %s (%s; target %s)\n", strings.Trim(r.Result, "*"), r.Measure, r.Measured, r.Ratio, r.Target)
 	}
-	return 0
+	for _, p := range f.Problems {
+		fmt.Fprintf(stdout, "not measured: %s\n", p)
+	}
+	return rc
 }
 
-// measure runs everything and returns the figures.
+// measure runs everything and returns the figures. A step that fails
+// (a benchmark renamed, a metric missing, the server not starting) is
+// listed in the figures' Problems and its rows say "not measured"; the
+// other steps still run. The error is for what stops the whole run: no
+// temporary directory, a build that fails, an interrupt.
 func measure(ctx context.Context, o options, stderr io.Writer) (*benchreport.Figures, error) {
 	tmp, err := os.MkdirTemp("", "bench-report-")
 	if err != nil {
@@ -207,128 +219,149 @@ func measure(ctx context.Context, o options, stderr io.Writer) (*benchreport.Fig
 	f := &benchreport.Figures{When: time.Now(), Command: o.command, Quick: o.quick}
 	f.Machine = e.machine(ctx)
 	f.Commit = e.commit(ctx)
+	problem := func(what string, err error) {
+		e.logf("%s: %v", what, err)
+		f.Problems = append(f.Problems, fmt.Sprintf("%s: %v", what, firstLine(err)))
+	}
 
 	if err := e.build(ctx); err != nil {
 		return nil, err
 	}
 	if f.LoadBefore, err = readLoadavg(); err != nil {
-		return nil, err
+		problem("load average", err)
 	}
 
 	// In process, one benchmark at a time.
-	raw, err := e.bench(ctx, "verifier", "^"+benchreport.BenchRawSignatures+"$", o.rawN)
-	if err != nil {
-		return nil, err
-	}
-	for _, alg := range []string{"ES256", "EdDSA"} {
-		r, err := benchreport.RawSigFrom(raw, alg)
-		if err != nil {
-			return nil, err
+	if raw, err := e.bench(ctx, "verifier", "^"+benchreport.BenchRawSignatures+"$", o.rawN); err != nil {
+		problem(benchreport.BenchRawSignatures, err)
+	} else {
+		for _, alg := range []string{"ES256", "EdDSA"} {
+			if r, err := benchreport.RawSigFrom(raw, alg); err != nil {
+				problem(benchreport.BenchRawSignatures, err)
+			} else {
+				f.Raw = append(f.Raw, r)
+			}
 		}
-		f.Raw = append(f.Raw, r)
-	}
-	if f.Machine.CPUModel == "" {
-		f.Machine.CPUModel = raw.Config["cpu"]
-	}
-	h, err := e.bench(ctx, "server", "^"+benchreport.BenchHandler+"$", o.handlerN)
-	if err != nil {
-		return nil, err
-	}
-	if f.HandlerOverVerify, err = benchreport.HandlerFrom(h); err != nil {
-		return nil, err
-	}
-	rv, err := e.bench(ctx, "server", "^"+benchreport.BenchRevoke+"$", o.revokeN)
-	if err != nil {
-		return nil, err
-	}
-	if f.RevokeToServed, f.RevokeAck, f.RevokeGet, err = benchreport.RevokeFrom(rv); err != nil {
-		return nil, err
-	}
-	enc, err := e.bench(ctx, "revocation", "^("+benchreport.BenchEncodeIETF+"|"+benchreport.BenchEncodeW3C+")$", o.encodeN)
-	if err != nil {
-		return nil, err
-	}
-	for _, x := range []struct{ bench, label string }{
-		{benchreport.BenchEncodeIETF, "IETF Token Status List (2 bits, zlib)"},
-		{benchreport.BenchEncodeW3C, "W3C Bitstring Status List (1 bit, GZIP)"},
-	} {
-		en, err := benchreport.EncodeFrom(enc, x.bench, x.label)
-		if err != nil {
-			return nil, err
+		if f.Machine.CPUModel == "" {
+			f.Machine.CPUModel = raw.Config["cpu"]
 		}
-		f.Encodes = append(f.Encodes, en)
+	}
+	if h, err := e.bench(ctx, "server", "^"+benchreport.BenchHandler+"$", o.handlerN); err != nil {
+		problem(benchreport.BenchHandler, err)
+	} else if f.HandlerOverVerify, err = benchreport.HandlerFrom(h); err != nil {
+		problem(benchreport.BenchHandler, err)
+	}
+	if rv, err := e.bench(ctx, "server", "^"+benchreport.BenchRevoke+"$", o.revokeN); err != nil {
+		problem(benchreport.BenchRevoke, err)
+	} else if f.RevokeToServed, f.RevokeAck, f.RevokeGet, err = benchreport.RevokeFrom(rv); err != nil {
+		problem(benchreport.BenchRevoke, err)
+	}
+	if enc, err := e.bench(ctx, "revocation", "^("+benchreport.BenchEncodeIETF+"|"+benchreport.BenchEncodeW3C+")$", o.encodeN); err != nil {
+		problem("status list encoding", err)
+	} else {
+		for _, x := range []struct{ bench, label string }{
+			{benchreport.BenchEncodeIETF, "IETF Token Status List (2 bits, zlib)"},
+			{benchreport.BenchEncodeW3C, "W3C Bitstring Status List (1 bit, GZIP)"},
+		} {
+			if en, err := benchreport.EncodeFrom(enc, x.bench, x.label); err != nil {
+				problem(x.bench, err)
+			} else {
+				f.Encodes = append(f.Encodes, en)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 
 	// The real server.
-	srv, err := e.startServer(ctx)
-	if err != nil {
-		return nil, err
+	if srv, err := e.startServer(ctx); err != nil {
+		problem("agentcert serve", err)
+	} else {
+		e.http(ctx, srv, f, problem)
+		srv.stop(stderr)
 	}
-	defer srv.stop(stderr)
-	if err := e.http(ctx, srv, f); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if f.LoadAfter, err = readLoadavg(); err != nil {
-		return nil, err
+		problem("load average", err)
 	}
 	return f, nil
 }
 
+// firstLine is the first line of err's text (a failing command's output
+// goes to the log, not into the document).
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
 // http runs the measurements against the real server: in-process Verify
 // on every core right before the HTTP max rate, so the two share the
-// machine's conditions as closely as two runs can.
-func (e *env) http(ctx context.Context, srv *server, f *benchreport.Figures) error {
+// machine's conditions as closely as two runs can. Without a credential
+// and a clean warm-up nothing over HTTP is measured; each later step that
+// fails is a problem of its own.
+func (e *env) http(ctx context.Context, srv *server, f *benchreport.Figures, problem func(string, error)) {
 	o := e.o
 	issuerToken, err := srv.token(ctx, "issuer")
 	if err != nil {
-		return err
+		problem("issuer token", err)
+		return
 	}
 	if err := e.credential(ctx, srv, issuerToken); err != nil {
-		return err
+		problem("credential", err)
+		return
 	}
 	pres, err := e.present(ctx)
 	if err != nil {
-		return err
+		problem("presentation", err)
+		return
 	}
 	verify := []string{"-mode", "verify", "-presentation", pres, "-aud", audience, "-nonce", nonce, "-action", action}
 	// Warm up (issuer document, status list and credential cached); it
-	// must be clean, or the setup is wrong and nothing after it counts.
-	warm, err := e.loadgen(ctx, srv, "warmup", append(verify, "-n", "200", "-c", "1"))
-	if err != nil {
-		return err
-	}
-	if !warm.Clean() {
-		return fmt.Errorf("warm-up verifications failed: %s", warm.Trouble())
-	}
-
-	par, err := e.bench(ctx, "server", "^"+benchreport.BenchVerifyParallel+"$", o.parallelN)
-	if err != nil {
-		return err
-	}
-	if f.InProcPerSecond, f.InProcProcs, err = benchreport.InProcFrom(par); err != nil {
-		return err
+	// must be clean, or the setup is wrong and no verify figure counts.
+	verifyOK := true
+	if warm, err := e.loadgen(ctx, srv, "warmup", append(verify, "-n", "200", "-c", "1")); err != nil {
+		problem("verify warm-up", err)
+		verifyOK = false
+	} else if !warm.Clean() {
+		problem("verify warm-up", fmt.Errorf("verifications failed: %s", warm.Trouble()))
+		verifyOK = false
 	}
 
-	long := "100000000"
-	if f.VerifyMax, err = e.loadgen(ctx, srv, "verify-max", append(verify, "-c", fmt.Sprint(o.clients), "-n", long, "-duration", o.secs.String())); err != nil {
-		return err
+	if par, err := e.bench(ctx, "server", "^"+benchreport.BenchVerifyParallel+"$", o.parallelN); err != nil {
+		problem(benchreport.BenchVerifyParallel, err)
+	} else if f.InProcPerSecond, f.InProcProcs, err = benchreport.InProcFrom(par); err != nil {
+		problem(benchreport.BenchVerifyParallel, err)
 	}
-	rate := benchreport.OpenLoopShare * f.VerifyMax.OKPerSecond
-	if rate < 1 {
-		return fmt.Errorf("verify max rate %.1f/s: too low to run an open loop at %.0f%% of it", f.VerifyMax.OKPerSecond, benchreport.OpenLoopShare*100)
+
+	const long = "100000000"
+	if verifyOK {
+		if f.VerifyMax, err = e.loadgen(ctx, srv, "verify-max", append(verify, "-c", fmt.Sprint(o.clients), "-n", long, "-duration", o.secs.String())); err != nil {
+			problem("verify, closed loop", err)
+		}
 	}
-	if pres, err = e.present(ctx); err != nil { // a KB-JWT younger than the verifier's max age
-		return err
-	}
-	verify[3] = pres
-	n := max(1, int(rate*o.secs.Seconds()))
-	if f.VerifyOpen, err = e.loadgen(ctx, srv, "verify-open", append(verify, "-rate", fmt.Sprintf("%.1f", rate), "-n", fmt.Sprint(n), "-max-inflight", "4096", "-duration", (2*o.secs+10*time.Second).String())); err != nil {
-		return err
+	if f.VerifyMax != nil {
+		rate := benchreport.OpenLoopShare * f.VerifyMax.OKPerSecond
+		if rate < 1 {
+			problem("verify, open loop", fmt.Errorf("max rate %.1f/s: too low to run an open loop at %.0f%% of it", f.VerifyMax.OKPerSecond, benchreport.OpenLoopShare*100))
+		} else if pres, err = e.present(ctx); err != nil { // a KB-JWT younger than the verifier's max age
+			problem("presentation", err)
+		} else {
+			verify[3] = pres
+			n := max(1, int(rate*o.secs.Seconds()))
+			if f.VerifyOpen, err = e.loadgen(ctx, srv, "verify-open", append(verify, "-rate", fmt.Sprintf("%.1f", rate), "-n", fmt.Sprint(n), "-max-inflight", "4096", "-duration", (2*o.secs+10*time.Second).String())); err != nil {
+				problem("verify, open loop", err)
+			}
+		}
 	}
 	if f.Issue, err = e.loadgen(ctx, srv, "issue", []string{"-mode", "issue", "-token", issuerToken, "-c", fmt.Sprint(o.issueClients), "-n", long, "-duration", o.secs.String()}); err != nil {
-		return err
+		problem("issue, closed loop", err)
 	}
-	return nil
 }
 
 // machine describes this machine.

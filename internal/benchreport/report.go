@@ -43,6 +43,8 @@ type Figures struct {
 	LoadAfter  Loadavg
 	Command    string // how the run was started
 	Quick      bool   // tiny runs (a test of the tool): the figures mean nothing
+	// Problems says what could not be measured, and why.
+	Problems []string
 
 	Raw []RawSig // ES256 first: the targets are about it
 
@@ -189,7 +191,7 @@ func Render(f Figures) string {
 	if f.Quick {
 		w("**A quick run (`-quick`): every measurement shrunk to a few iterations; the figures mean nothing.**\n\n")
 	}
-	w("Machine: %s. **Load average (1 / 5 / 15 min): %s before the run, %s after it**", f.Machine, f.LoadBefore, f.LoadAfter)
+	w("Machine: %s. **Load average (1 / 5 / 15 min): %s when measuring began (after the build), %s at the end**", f.Machine, f.LoadBefore, f.LoadAfter)
 	if f.Machine.CPUs > 0 && f.LoadBefore.One > float64(f.Machine.CPUs) {
 		w(" — more runnable work than CPUs, so absolute figures are low; the ratios, measured side by side, hold up better")
 	}
@@ -202,6 +204,12 @@ func Render(f Figures) string {
 		w("| %s | %s | %s | %s | %s |\n", r.Measure, r.Target, r.Measured, r.Ratio, r.Result)
 	}
 
+	if len(f.Problems) > 0 {
+		w("\nNot measured in this run:\n\n")
+		for _, p := range f.Problems {
+			w("- %s\n", strings.ReplaceAll(p, "|", "\\|"))
+		}
+	}
 	if len(f.Raw) > 0 {
 		w("\nIn process, `verifier.BenchmarkVerifyOverRawSignatures` (each iteration: a first presentation, a repeat presentation and the two raw `jws.Verify` checks, in turn):\n\n")
 		w("| issuer and agent | iterations | first | repeat | two raw checks | first ÷ raw | repeat ÷ raw |\n|---|---|---|---|---|---|---|\n")

@@ -123,7 +123,7 @@ func TestRender(t *testing.T) {
 	for _, want := range []string{
 		"on 2026-12-02 07:30 UTC at commit `abc123`",
 		"Machine: 2 CPUs, AMD EPYC, linux/amd64, go1.26.8.",
-		"**Load average (1 / 5 / 15 min): 3.10 / 2.00 / 1.00 before the run, 4.20 / 2.50 / 1.20 after it** — more runnable work than CPUs",
+		"**Load average (1 / 5 / 15 min): 3.10 / 2.00 / 1.00 when measuring began (after the build), 4.20 / 2.50 / 1.20 at the end** — more runnable work than CPUs",
 		"| measure | target | measured | ratio | result |",
 		"| repeat presentation ÷ the two raw ES256 checks (in process) | ≤ 0.80 | 160 µs ÷ 250 µs | 0.64 | pass |",
 		"| ES256 | 1000 | 330 µs | 160 µs | 250 µs | 1.32 | 0.64 |",
@@ -157,6 +157,13 @@ func TestRender(t *testing.T) {
 	}
 	if strings.Contains(out, "quick run") {
 		t.Error("a full run is called quick")
+	}
+	if strings.Contains(out, "Not measured") {
+		t.Error("problems listed for a complete run")
+	}
+	f.Problems = []string{"BenchmarkX: not found"}
+	if !strings.Contains(Render(f), "Not measured in this run:\n\n- BenchmarkX: not found\n") {
+		t.Error("problems not listed")
 	}
 	f.Quick = true
 	if !strings.Contains(Render(f), "the figures mean nothing") {
