@@ -95,6 +95,5 @@ func samePublicKey(a, b jwk.Key) bool {
 		kb, ok := b.(jwk.OKPPublicKey)
 		return ok && ka.Crv() == kb.Crv() && len(ka.X()) > 0 && bytes.Equal(ka.X(), kb.X())
 	}
-	same, err := keyutil.SameKey(a, b)
-	return err == nil && same
+	return keyutil.SameKey(a, b)
 }
