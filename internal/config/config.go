@@ -46,6 +46,14 @@ type HTTP struct {
 	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// TokenCacheTTL is how long a bearer token found valid is remembered
+	// (by its hash) before the token table is read again; 0 reads it on
+	// every request. A revocation through this server's API applies at
+	// once; one it does not see (made through another node sharing a
+	// PostgreSQL store, or by the offline CLI writing that database)
+	// applies within this time. With SQLite the data directory lock keeps
+	// the offline CLI out while the server runs.
+	TokenCacheTTL time.Duration `mapstructure:"token_cache_ttl"`
 	// Admission sheds load: per route class a bound on concurrent
 	// requests and on those waiting, and a per-token rate.
 	Admission Admission `mapstructure:"admission"`
@@ -181,6 +189,10 @@ const AgentCertificationVCT = "urn:agentcert:agent-certification:v1"
 // MinStatusListSize is the smallest list size allowed, for herd privacy.
 const MinStatusListSize = 131072
 
+// MaxTokenCacheTTL bounds http.token_cache_ttl: a revocation made outside
+// the API must not wait long to apply.
+const MaxTokenCacheTTL = time.Minute
+
 // Default returns the development defaults that `make run` uses. They are
 // the same values as configs/dev.yaml (a test keeps the two equal).
 func Default() Config {
@@ -195,6 +207,7 @@ func Default() Config {
 			WriteTimeout:    30 * time.Second,
 			IdleTimeout:     120 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
+			TokenCacheTTL:   time.Second,
 			Admission: Admission{
 				Verify:     AdmissionClass{MaxConcurrent: 64, MaxQueue: 512, QueueTimeout: 2 * time.Second},
 				Issue:      AdmissionClass{MaxConcurrent: 32, MaxQueue: 256, QueueTimeout: 2 * time.Second},
@@ -300,6 +313,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad(key, "must be a positive duration")
 		}
+	}
+	if c.HTTP.TokenCacheTTL < 0 || c.HTTP.TokenCacheTTL > MaxTokenCacheTTL {
+		bad("http.token_cache_ttl", "must be between 0 (off) and %s", MaxTokenCacheTTL)
 	}
 	c.HTTP.Admission.validate(bad)
 	if c.Issuer.Enabled {
