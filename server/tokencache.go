@@ -21,11 +21,10 @@ const maxCachedTokens = 4096
 // committed it and before the API answers, so the revoked token is refused
 // from then on. A lookup that began before the invalidation cannot put the
 // token back: put only stores when no invalidation happened since the
-// generation the caller read before its lookup. A revocation this server
-// does not see (through another node sharing a PostgreSQL store, or by the
-// offline CLI writing that database; with SQLite the data directory lock
-// keeps the CLI out while the server runs) applies once the entry expires,
-// within ttl.
+// generation the caller read before its lookup. The cache is on only with
+// a SQLite store, whose tokens nobody else writes while the server runs
+// (the data directory lock keeps the offline CLI out); a revocation made
+// behind its back anyway would apply once the entry expires, within ttl.
 type tokenCache struct {
 	ttl time.Duration // 0: nothing is cached
 	now func() time.Time

@@ -106,6 +106,23 @@ func TestTokenCacheSparesStoreReads(t *testing.T) {
 	}
 }
 
+// TestTokenCacheOffWithSharedStore: nodes sharing a PostgreSQL store
+// (store.url set) never cache tokens, so a token revoked on one node is
+// refused by the others at once.
+func TestTokenCacheOffWithSharedStore(t *testing.T) {
+	env := NewTestEnv(t, func(c *config.Config) {
+		c.HTTP.TokenCacheTTL = time.Minute
+		c.Store.URL = "postgres://127.0.0.1:5432/test"
+	})
+	if env.Server.tokenCache.ttl != 0 {
+		t.Fatalf("token cache TTL %s with a shared store, want 0 (off)", env.Server.tokenCache.ttl)
+	}
+	env = NewTestEnv(t, func(c *config.Config) { c.HTTP.TokenCacheTTL = time.Minute })
+	if env.Server.tokenCache.ttl != time.Minute {
+		t.Fatalf("token cache TTL %s with SQLite, want the configured 1m", env.Server.tokenCache.ttl)
+	}
+}
+
 func TestTokenCacheOff(t *testing.T) {
 	e := newTokenCacheEnv(t, 0)
 	for i := 0; i < 3; i++ {
@@ -143,9 +160,9 @@ func TestTokenCacheRevokedThroughAPI(t *testing.T) {
 	}
 }
 
-// TestTokenCacheRevokedOutsideAPI: a revocation this server does not see
-// (another node sharing the database wrote it) applies once the cached
-// entry expires, within token_cache_ttl, as documented.
+// TestTokenCacheRevokedOutsideAPI: a revocation made behind the server's
+// back (straight into its store) applies once the cached entry expires,
+// within token_cache_ttl, as documented.
 func TestTokenCacheRevokedOutsideAPI(t *testing.T) {
 	e := newTokenCacheEnv(t, time.Second)
 	if got := e.call(t, http.MethodGet, unknownCredential, e.issuer); got != http.StatusNotFound {

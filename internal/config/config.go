@@ -46,13 +46,14 @@ type HTTP struct {
 	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-	// TokenCacheTTL is how long a bearer token found valid is remembered
-	// (by its hash) before the token table is read again; 0 reads it on
-	// every request. A revocation through this server's API applies at
-	// once; one it does not see (made through another node sharing a
-	// PostgreSQL store, or by the offline CLI writing that database)
-	// applies within this time. With SQLite the data directory lock keeps
-	// the offline CLI out while the server runs.
+	// TokenCacheTTL is how long a server on SQLite remembers a bearer
+	// token it found valid (by its hash) before reading the token table
+	// again; 0 reads it on every request. A revocation through the API
+	// applies at once (it clears the cache before it answers), and the
+	// data directory lock keeps the offline CLI from revoking behind the
+	// server's back. With a PostgreSQL store (store.url) tokens are read on
+	// every request, so that a token revoked on one node is refused by
+	// every node at once.
 	TokenCacheTTL time.Duration `mapstructure:"token_cache_ttl"`
 	// Admission sheds load: per route class a bound on concurrent
 	// requests and on those waiting, and a per-token rate.
