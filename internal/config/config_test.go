@@ -67,6 +67,7 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"http.max_body_bytes":      func(c *Config) { c.HTTP.MaxBodyBytes = 0 },
 		"http.read_timeout":        func(c *Config) { c.HTTP.ReadTimeout = 0 },
 		"http.token_cache_ttl":     func(c *Config) { c.HTTP.TokenCacheTTL = -time.Second },
+		"memory_limit_mb":          func(c *Config) { c.MemoryLimitMB = MinMemoryLimitMB - 1 },
 		"issuer.did_method":        func(c *Config) { c.Issuer.DIDMethod = "ion" },
 		"issuer.key_alg":           func(c *Config) { c.Issuer.KeyAlg = "RS256" },
 		"issuer.default_validity":  func(c *Config) { c.Issuer.MaxValidity = c.Issuer.DefaultValidity / 2 },
