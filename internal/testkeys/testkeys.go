@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -82,4 +83,15 @@ func Pair(t testing.TB, alg jwa.SignatureAlgorithm, kid string) (priv, pub jwk.K
 		t.Fatal(err)
 	}
 	return priv, pub
+}
+
+// PublicJWK returns the public key of k as a decoded JSON object (what a
+// cnf.jwk or a JWK file holds).
+func PublicJWK(t testing.TB, k jwk.Key) map[string]any {
+	t.Helper()
+	pub, err := k.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testkit.JSONMap(t, pub)
 }
