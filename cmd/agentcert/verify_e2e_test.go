@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testbin"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -68,14 +68,8 @@ func httpJSON(t *testing.T, method, url, token string, body any) (int, map[strin
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	status, _, m := testkit.DoJSON(t, http.DefaultClient, req)
+	return status, m
 }
 
 // testKey is a key with a did:key (or a chosen kid).
@@ -94,10 +88,7 @@ func newTestKey(t *testing.T) testKey {
 // on k) for agent, with the given status URI (none when empty).
 func offlineCred(t *testing.T, k testKey, iss string, agent testKey, statusURI string) string {
 	t.Helper()
-	pub, _ := keyutil.Public(agent.key)
-	b, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(b, &cnf)
+	cnf := testkeys.PublicJWK(t, agent.key)
 	now := time.Now()
 	claims := map[string]any{
 		"iss": iss, "sub": agent.did, "vct": "urn:agentcert:agent-certification:v1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // StartTimeout bounds how long a start, or an exit once asked for, may take
@@ -41,8 +43,8 @@ func FreePort() (int, error) {
 // started by StartProc. Its output is kept for the test to read.
 type Proc struct {
 	cmd    *exec.Cmd
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout testkit.Buffer
+	stderr testkit.Buffer
 	exited chan struct{}
 	exit   error // the Wait error; read only once exited is closed
 }
@@ -443,28 +445,4 @@ func (ts *Server) TryDo(method, path, token string, body any, hdr map[string]str
 		return 0, nil, nil, fmt.Errorf("read body: %w", err)
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
