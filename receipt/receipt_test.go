@@ -106,21 +106,7 @@ func TestSignWithCryptoSigner(t *testing.T) {
 // resign signs payload with key and the given header members.
 func resign(t *testing.T, key jwk.Key, alg jwa.SignatureAlgorithm, hdr map[string]any, payload []byte) string {
 	t.Helper()
-	h := jws.NewHeaders()
-	for k, v := range hdr {
-		if err := h.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var raw any
-	if err := key.Raw(&raw); err != nil {
-		t.Fatal(err)
-	}
-	b, err := jws.Sign(payload, jws.WithKey(alg, raw, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return testkeys.SignJWS(t, testkeys.Raw(t, key), alg, hdr, payload)
 }
 
 func TestVerifyRejects(t *testing.T) {

@@ -233,15 +233,16 @@ func do(t *testing.T, c *http.Client, method, url, body string) answer {
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, url, rd)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return answerOf(t, c, req)
+}
+
+// answerOf sends req with c; the answer's code is the problem code of the
+// body, if any.
+func answerOf(t *testing.T, c *http.Client, req *http.Request) answer {
+	t.Helper()
+	status, hdr, m := testkit.DoJSON(t, c, req)
 	code, _ := m["code"].(string)
-	return answer{resp.StatusCode, errcode.Code(code), m, resp.Header}
+	return answer{status, errcode.Code(code), m, hdr}
 }
 
 func TestChannelSessionFlow(t *testing.T) {
@@ -350,15 +351,7 @@ func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answe
 	if o.mutate != nil {
 		o.mutate(req)
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	code, _ := m["code"].(string)
-	return answer{resp.StatusCode, errcode.Code(code), m, resp.Header}
+	return answerOf(t, e.srv.Client(), req)
 }
 
 // logged returns the receipts in the env's action log, oldest first.
