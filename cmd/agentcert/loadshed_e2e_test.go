@@ -186,7 +186,7 @@ func vmRSS(pid int) (int64, error) {
 // (labels as Prometheus prints them, in name order), 0 when absent.
 func (ts *testServer) labelledMetric(t *testing.T, series string) float64 {
 	t.Helper()
-	status, body := ts.do(http.MethodGet, "/metrics", "", nil)
+	status, body := ts.Do(http.MethodGet, "/metrics", "", nil)
 	if status != http.StatusOK {
 		t.Fatalf("/metrics: %d", status)
 	}
@@ -221,9 +221,7 @@ func TestLoadSheddingAtTwiceCapacity(t *testing.T) {
 		"AGENTCERT_HTTP_ADMISSION_VERIFY_MAX_QUEUE=2",
 		"AGENTCERT_HTTP_ADMISSION_VERIFY_QUEUE_TIMEOUT=1s",
 	)
-	ts.mu.Lock()
-	pid := ts.cmd.Process.Pid
-	ts.mu.Unlock()
+	pid := ts.Pid()
 
 	agent, agentKey := newAgent(t, dir, "agent")
 	cred := ts.issue(t, issueToken(t, dir, "issuer"), issueRequest(agent))
