@@ -392,3 +392,59 @@ func TestKBClaims(t *testing.T) {
 		t.Fatal("garbage was read")
 	}
 }
+
+// An approval refused for answering another request is not spent: the
+// request it was given for still takes it.
+func TestApprovalRefusedIsNotSpent(t *testing.T) {
+	e := newApprovalEnv(t)
+	first, second := e.ask(250, nil), e.ask(250, nil)
+	tok := e.approve(*first.ApprovalRequest, false)
+	r2 := e.resolve(second)
+	form, err := e.answerWith(r2, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Respond(context.Background(), refOf(second), form)
+	testkit.WantCode(t, err, errcode.ApprovalReplayed, "the first request's approval in the second")
+	r1 := e.resolve(first)
+	if form, err = e.answerWith(r1, tok); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.svc.Respond(context.Background(), refOf(first), form); err != nil || !res.Allowed {
+		t.Fatalf("the approval's own request: %+v %v", res, err)
+	}
+}
+
+// What cannot be recorded is not allowed: the record hook's error fails
+// the response.
+func TestOnPresentation(t *testing.T) {
+	e := newApprovalEnv(t)
+	var seen []*verifier.Result
+	fail := false
+	e.svc.OnPresentation(func(_ context.Context, r *verifier.Result) error {
+		seen = append(seen, r)
+		if fail {
+			return errcode.New(errcode.Internal, "audit log down")
+		}
+		return nil
+	})
+	for _, fail = range []bool{false, true} {
+		c := e.ask(250, nil)
+		form, err := e.answerWith(e.resolve(c), e.approve(*c.ApprovalRequest, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.svc.Respond(context.Background(), refOf(c), form)
+		if fail {
+			testkit.WantCode(t, err, errcode.Internal, "recording failed")
+			if res.Allowed || res.Status != StatusFailed {
+				t.Fatalf("unrecorded outcome %+v", res)
+			}
+		} else if err != nil || !res.Allowed {
+			t.Fatalf("recorded outcome %+v %v", res, err)
+		}
+	}
+	if len(seen) != 2 || seen[0].Decision == nil || seen[0].Decision.Approval == nil {
+		t.Fatalf("recorded %+v", seen)
+	}
+}
