@@ -113,6 +113,9 @@ func New(o Options) (*Server, error) {
 	s.status = o.Statuses
 	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
 	s.vci, s.vp = o.OID4VCI, o.OID4VP
+	if s.vp != nil {
+		s.vp.OnPresentation(s.recordPresentation)
+	}
 	if o.OID4VP != nil && o.Verifier == nil {
 		return nil, errors.New("server: OpenID4VP needs the verifier")
 	}
