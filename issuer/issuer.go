@@ -375,7 +375,7 @@ func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]a
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID has no usable key")
 		}
 		if given != nil {
-			if same, err := keyutil.SameKey(given, key); err != nil || !same {
+			if !keyutil.SameKey(given, key) {
 				return nil, errcode.New(errcode.SubjectKeyMismatch, "holder_jwk is not the key of subject %s; for a did:key or did:jwk subject the key is the DID's (leave holder_jwk out)", req.Subject)
 			}
 		}
@@ -388,7 +388,7 @@ func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]a
 		if given != nil {
 			key = nil
 			for _, k := range keys {
-				if same, err := keyutil.SameKey(given, k); err == nil && same {
+				if keyutil.SameKey(given, k) {
 					key = k
 					break
 				}

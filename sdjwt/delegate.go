@@ -2,7 +2,6 @@ package sdjwt
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/subtle"
 	"io"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -444,7 +444,7 @@ func delegate(prev string, payloads []map[string]any, opts DelegateOptions) (str
 	if err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "the credential being delegated names no holder key")
 	}
-	if !SameKey(holder, opts.Key) {
+	if !keyutil.SameKey(holder, opts.Key) {
 		return "", errcode.New(errcode.InvalidInput, "the signing key is not the holder key (cnf.jwk) of the credential being delegated")
 	}
 	r := opts.Rand
@@ -563,22 +563,6 @@ func lastComponent(prev string) (*Token, map[string]any, error) {
 	}
 	claims, _ := list[0].(map[string]any)
 	return last, claims, nil
-}
-
-// SameKey reports whether a and b (public or private) hold the same public
-// key, by their RFC 7638 thumbprints.
-func SameKey(a, b jwk.Key) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	pa, err1 := a.PublicKey()
-	pb, err2 := b.PublicKey()
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	ta, err1 := pa.Thumbprint(crypto.SHA256)
-	tb, err2 := pb.Thumbprint(crypto.SHA256)
-	return err1 == nil && err2 == nil && subtle.ConstantTimeCompare(ta, tb) == 1
 }
 
 // PresentChain adds a final KB-JWT, signed with the last delegate's key

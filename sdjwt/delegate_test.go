@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -496,7 +497,7 @@ func TestHolderKeyFastPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !SameKey(full, priv) || !SameKey(fast, priv) || fast.KeyID() != "k-1" || fast.Algorithm().String() != string(alg) {
+		if !keyutil.SameKey(full, priv) || !keyutil.SameKey(fast, priv) || fast.KeyID() != "k-1" || fast.Algorithm().String() != string(alg) {
 			t.Fatalf("%s: fast %v full %v", alg, fast, full)
 		}
 		for name, mutate := range map[string]func(map[string]any){

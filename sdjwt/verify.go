@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -132,7 +133,7 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	var cacheKey string
 	if opts.Verified != nil {
 		cacheKey = VerifiedKey(t.IssuerJWT)
-		if e, ok := opts.Verified.Get(cacheKey, key); ok && (e.IssuerKey == key || SameKey(e.IssuerKey, key)) {
+		if e, ok := opts.Verified.Get(cacheKey, key); ok && (e.IssuerKey == key || keyutil.SameKey(e.IssuerKey, key)) {
 			if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
 				return nil, nil, err
 			}
@@ -198,34 +199,37 @@ func numericDate(v any) (time.Time, bool) {
 
 // checkTimes applies exp, nbf and iat with leeway.
 func checkTimes(p map[string]any, now time.Time, leeway time.Duration) error {
-	if v, ok := p["exp"]; ok {
-		exp, ok := numericDate(v)
-		if !ok {
-			return errcode.New(errcode.Malformed, "exp is not a NumericDate")
-		}
-		if !now.Before(exp.Add(leeway)) {
-			return errcode.New(errcode.Expired, "expired at %s", exp.UTC().Format(time.RFC3339))
-		}
+	exp, ok, err := dateClaim(p, "exp")
+	if err != nil {
+		return err
 	}
-	if v, ok := p["nbf"]; ok {
-		nbf, ok := numericDate(v)
-		if !ok {
-			return errcode.New(errcode.Malformed, "nbf is not a NumericDate")
-		}
-		if now.Add(leeway).Before(nbf) {
-			return errcode.New(errcode.NotYetValid, "not valid before %s", nbf.UTC().Format(time.RFC3339))
-		}
+	if ok && !now.Before(exp.Add(leeway)) {
+		return errcode.New(errcode.Expired, "expired at %s", exp.UTC().Format(time.RFC3339))
 	}
-	if v, ok := p["iat"]; ok {
-		iat, ok := numericDate(v)
-		if !ok {
-			return errcode.New(errcode.Malformed, "iat is not a NumericDate")
+	// Neither nbf nor iat may lie ahead of now (give or take leeway).
+	for _, c := range []struct{ name, msg string }{{"nbf", "not valid before %s"}, {"iat", "issued in the future (%s)"}} {
+		t, ok, err := dateClaim(p, c.name)
+		if err != nil {
+			return err
 		}
-		if now.Add(leeway).Before(iat) {
-			return errcode.New(errcode.NotYetValid, "issued in the future (%s)", iat.UTC().Format(time.RFC3339))
+		if ok && now.Add(leeway).Before(t) {
+			return errcode.New(errcode.NotYetValid, c.msg, t.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
+}
+
+// dateClaim reads the NumericDate claim name of p; ok is false when p has
+// none.
+func dateClaim(p map[string]any, name string) (t time.Time, ok bool, err error) {
+	v, ok := p[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	if t, ok = numericDate(v); !ok {
+		return time.Time{}, false, errcode.New(errcode.Malformed, "%s is not a NumericDate", name)
+	}
+	return t, true, nil
 }
 
 // VerifyKeyBinding checks the KB-JWT (RFC 9901 section 7.3) against the

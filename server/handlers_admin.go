@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,11 +89,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.store.Tokens(r.Context())
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
 	type view struct {
 		ID        string     `json:"id"`
 		Name      string     `json:"name"`
@@ -100,11 +96,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		CreatedAt time.Time  `json:"created_at"`
 		RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	}
-	out := []view{}
-	for _, t := range ts {
-		out = append(out, view{t.ID, t.Name, t.Role, t.CreatedAt, t.RevokedAt})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	writeList(s, w, r, "tokens", s.store.Tokens, func(t store.Token) view {
+		return view{t.ID, t.Name, t.Role, t.CreatedAt, t.RevokedAt}
+	})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
@@ -122,11 +116,6 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
-	ks, err := s.store.Keys(r.Context())
-	if err != nil {
-		writeError(w, r, s.log, err)
-		return
-	}
 	type view struct {
 		KID       string          `json:"kid"`
 		Alg       string          `json:"alg"`
@@ -135,11 +124,24 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 		RetiredAt *time.Time      `json:"retired_at,omitempty"`
 		PublicJWK json.RawMessage `json:"public_jwk"`
 	}
-	out := []view{}
-	for _, k := range ks {
-		out = append(out, view{k.KID, k.Alg, k.Active, k.CreatedAt, k.RetiredAt, k.PublicJWK})
+	writeList(s, w, r, "keys", s.store.Keys, func(k store.Key) view {
+		return view{k.KID, k.Alg, k.Active, k.CreatedAt, k.RetiredAt, k.PublicJWK}
+	})
+}
+
+// writeList answers a listing: every record list returns, as view shows
+// it, under name (an empty list is [], never null).
+func writeList[T, V any](s *Server, w http.ResponseWriter, r *http.Request, name string, list func(context.Context) ([]T, error), view func(T) V) {
+	recs, err := list(r.Context())
+	if err != nil {
+		writeError(w, r, s.log, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	out := make([]V, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, view(rec))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{name: out})
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -26,7 +27,7 @@ func newCredentialCache(entries int, ttl time.Duration, now func() time.Time) *c
 
 func (c *credentialCache) Get(key string, issuerKey jwk.Key) (sdjwt.VerifiedIssuerJWT, bool) {
 	v, ok := c.c.Get(key)
-	if ok = ok && (v.IssuerKey == issuerKey || sdjwt.SameKey(v.IssuerKey, issuerKey)); ok {
+	if ok = ok && (v.IssuerKey == issuerKey || keyutil.SameKey(v.IssuerKey, issuerKey)); ok {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -461,7 +462,7 @@ func keyMatchesDID(sub string, hop map[string]any, got jwk.Key) error {
 	if err != nil {
 		return errcode.Wrap(errcode.DelegationKeyMismatch, err, "sub %q does not decode to a key", sub)
 	}
-	if !sdjwt.SameKey(want, got) {
+	if !keyutil.SameKey(want, got) {
 		return errcode.New(errcode.DelegationKeyMismatch, "cnf.jwk is not the key of %s", sub)
 	}
 	return nil

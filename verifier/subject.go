@@ -30,8 +30,7 @@ func checkSubjectKey(claims map[string]any) error {
 	if err != nil {
 		return errcode.Wrap(errcode.SubjectKeyMismatch, err, "subject %s names no usable key", sub)
 	}
-	same, err := keyutil.SameKey(holder, subject)
-	if err != nil || !same {
+	if !keyutil.SameKey(holder, subject) {
 		return errcode.New(errcode.SubjectKeyMismatch, "cnf.jwk is not the key of subject %s", sub)
 	}
 	return nil

@@ -54,15 +54,11 @@ func newTokenCmd() *cobra.Command {
 				return usageErr("--role must be admin, issuer, auditor or reporter")
 			}
 			if api.online() {
-				c, err := api.client(true)
-				if err != nil {
-					return err
-				}
 				var out struct {
 					Token string `json:"token"`
 				}
-				if err := c.doJSON(cmd.Context(), http.MethodPost, "/v1/admin/tokens", map[string]string{"role": role, "name": name}, http.StatusCreated, &out); err != nil {
-					return apiFailed(cmd, "token create", err)
+				if err := api.callJSON(cmd, "token create", http.MethodPost, "/v1/admin/tokens", map[string]string{"role": role, "name": name}, http.StatusCreated, &out); err != nil {
+					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), out.Token)
 				return nil
@@ -91,10 +87,6 @@ func newTokenCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ts []store.Token
 			if listAPI.online() {
-				c, err := listAPI.client(true)
-				if err != nil {
-					return err
-				}
 				var out struct {
 					Tokens []struct {
 						ID        string     `json:"id"`
@@ -104,8 +96,8 @@ func newTokenCmd() *cobra.Command {
 						RevokedAt *time.Time `json:"revoked_at"`
 					} `json:"tokens"`
 				}
-				if err := c.doJSON(cmd.Context(), http.MethodGet, "/v1/admin/tokens", nil, http.StatusOK, &out); err != nil {
-					return apiFailed(cmd, "token list", err)
+				if err := listAPI.callJSON(cmd, "token list", http.MethodGet, "/v1/admin/tokens", nil, http.StatusOK, &out); err != nil {
+					return err
 				}
 				for _, t := range out.Tokens {
 					ts = append(ts, store.Token{ID: t.ID, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt})
@@ -141,14 +133,8 @@ func newTokenCmd() *cobra.Command {
 				return err
 			}
 			if revokeAPI.online() {
-				c, err := revokeAPI.client(true)
-				if err != nil {
-					return err
-				}
-				if _, err := c.do(cmd.Context(), http.MethodDelete, "/v1/admin/tokens/"+url.PathEscape(id), nil, http.StatusNoContent); err != nil {
-					return apiFailed(cmd, "token revoke", err)
-				}
-				return nil
+				_, err := revokeAPI.call(cmd, "token revoke", http.MethodDelete, "/v1/admin/tokens/"+url.PathEscape(id), nil, http.StatusNoContent)
+				return err
 			}
 			return withStore(cmd, writeAccess("token revoke ID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				now := time.Now().UTC()
@@ -188,10 +174,6 @@ func newKeysCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rotateAPI.online() {
-				c, err := rotateAPI.client(true)
-				if err != nil {
-					return err
-				}
 				var out struct {
 					KID string `json:"kid"`
 				}
@@ -199,8 +181,8 @@ func newKeysCmd() *cobra.Command {
 				if alg != "" {
 					in = map[string]string{"alg": alg}
 				}
-				if err := c.doJSON(cmd.Context(), http.MethodPost, "/v1/admin/keys/rotate", in, http.StatusOK, &out); err != nil {
-					return apiFailed(cmd, "keys rotate", err)
+				if err := rotateAPI.callJSON(cmd, "keys rotate", http.MethodPost, "/v1/admin/keys/rotate", in, http.StatusOK, &out); err != nil {
+					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), out.KID)
 				return nil
@@ -244,14 +226,7 @@ func newKeysCmd() *cobra.Command {
 				return err
 			}
 			if retireAPI.online() {
-				c, err := retireAPI.client(true)
-				if err != nil {
-					return err
-				}
-				if err := c.doJSON(cmd.Context(), http.MethodPost, "/v1/admin/keys/retire", map[string]string{"kid": kid}, http.StatusOK, nil); err != nil {
-					return apiFailed(cmd, "keys retire", err)
-				}
-				return nil
+				return retireAPI.callJSON(cmd, "keys retire", http.MethodPost, "/v1/admin/keys/retire", map[string]string{"kid": kid}, http.StatusOK, nil)
 			}
 			return withStore(cmd, writeAccess("keys retire KID --server URL --token ADMIN_TOKEN"), func(cfg config.Config, st store.Store) error {
 				kr, err := openKeyRing(cmd.Context(), cfg, st)

@@ -11,9 +11,23 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/spf13/cobra"
+)
+
+// Limits and defaults of the commands that talk to the API.
+const (
+	// apiTimeout bounds one call to the agentcert API.
+	apiTimeout = 30 * time.Second
+	// maxAPIResponse caps the body read from the agentcert API.
+	maxAPIResponse = 1 << 20
+	// defaultServer is the API the online commands talk to by default.
+	defaultServer = "http://127.0.0.1:8080"
+	// tokenEnv names the environment variable that can hold the API token.
+	tokenEnv = "AGENTCERT_TOKEN"
 )
 
 // apiFlags are --server and --token of the commands that talk to a running
@@ -48,6 +62,52 @@ func (a *apiFlags) client(needToken bool) (*apiClient, error) {
 		return nil, usageErr("--token (or $%s) is required", tokenEnv)
 	}
 	return &apiClient{base: base, token: tok}, nil
+}
+
+// call sends one request (body nil for none) through the flags' client and
+// returns the answer of a want status. A failed call is reported as what
+// (see apiFailed); bad flags are usage errors.
+func (a *apiFlags) call(cmd *cobra.Command, what, method, path string, body []byte, want int, hdr ...string) ([]byte, error) {
+	c, err := a.client(true)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.do(cmd.Context(), method, path, body, want, hdr...)
+	if err != nil {
+		return nil, apiFailed(cmd, what, err)
+	}
+	return b, nil
+}
+
+// callJSON is call with in encoded as the JSON body (nil for none) and the
+// answer decoded into out (nil to drop it).
+func (a *apiFlags) callJSON(cmd *cobra.Command, what, method, path string, in any, want int, out any) error {
+	c, err := a.client(true)
+	if err != nil {
+		return err
+	}
+	if err := c.doJSON(cmd.Context(), method, path, in, want, out); err != nil {
+		return apiFailed(cmd, what, err)
+	}
+	return nil
+}
+
+// print is call that prints the answer, indented.
+func (a *apiFlags) print(cmd *cobra.Command, what, method, path string, body []byte, want int) error {
+	b, err := a.call(cmd, what, method, path, body, want)
+	if err != nil {
+		return err
+	}
+	return printJSON(cmd, b)
+}
+
+// apiBase checks the --server URL and returns it without a trailing slash.
+func apiBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", usageErr("--server %q is not an http(s) URL without query", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
 }
 
 // apiClient calls one agentcert server.
@@ -97,6 +157,21 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, wa
 		return nil, problemError(resp.StatusCode, b)
 	}
 	return b, nil
+}
+
+// problemError turns an error answer into an *errcode.Error carrying the
+// problem's code and detail (RFC 9457), or fetch_failed when it is not a
+// problem document.
+func problemError(status int, body []byte) error {
+	var p problem.Problem
+	if err := json.Unmarshal(body, &p); err != nil || p.Code == "" {
+		return errcode.New(errcode.FetchFailed, "HTTP %d %s", status, http.StatusText(status))
+	}
+	detail := p.Detail
+	if detail == "" {
+		detail = p.Title
+	}
+	return errcode.New(p.Code, "HTTP %d: %s", status, strings.Join(strings.Fields(detail), " "))
 }
 
 // doJSON is do that decodes a JSON answer into out.
@@ -157,16 +232,12 @@ func limitParam(cmd *cobra.Command, q url.Values, limit int) error {
 // the server's answer and returns printed; otherwise it decodes the answer
 // into page. what names the command in errors.
 func getList(cmd *cobra.Command, api *apiFlags, what, path string, q url.Values, asJSON bool, page any) (printed bool, err error) {
-	c, err := api.client(true)
-	if err != nil {
-		return false, err
-	}
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	b, err := c.do(cmd.Context(), http.MethodGet, path, nil, http.StatusOK)
+	b, err := api.call(cmd, what, http.MethodGet, path, nil, http.StatusOK)
 	if err != nil {
-		return false, apiFailed(cmd, what, err)
+		return false, err
 	}
 	if asJSON {
 		return true, printJSON(cmd, b)

@@ -132,7 +132,7 @@ func approverOf(cred string, key jwk.Key, principal string) (string, jwk.Key, er
 	if err != nil {
 		return "", nil, err
 	}
-	if !sdjwt.SameKey(certified, key) {
+	if !keyutil.SameKey(certified, key) {
 		return "", nil, fmt.Errorf("--key is not the key the approver credential certifies")
 	}
 	tp, err := httpsig.Thumbprint(key)

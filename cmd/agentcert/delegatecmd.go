@@ -111,7 +111,7 @@ func delegateOffline(cred string, key jwk.Key, d delegation) (string, error) {
 	if err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "the credential being delegated names no holder key")
 	}
-	if !sdjwt.SameKey(holder, key) {
+	if !keyutil.SameKey(holder, key) {
 		return "", errcode.New(errcode.InvalidInput, "--key is not the holder key (cnf.jwk) of the credential being delegated")
 	}
 	parent := verifier.DelegateAuthority(claims)

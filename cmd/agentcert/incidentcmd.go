@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
@@ -19,29 +18,9 @@ import (
 // usage error.
 func newIncidentsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "incidents", Short: "List, show and resolve incident reports (auditor token)"}
-	var serverURL, token string
-	client := func(c *cobra.Command) (string, string, error) {
-		if token == "" {
-			token = os.Getenv(tokenEnv)
-		}
-		if token == "" {
-			return "", "", usageErr("--token (or $%s) is required", tokenEnv)
-		}
-		base, err := apiBase(serverURL)
-		return base, token, err
-	}
-	call := func(c *cobra.Command, what, method, endpoint string, body []byte) error {
-		base, tok, err := client(c)
-		if err != nil {
-			return err
-		}
-		out, err := callAPI(c.Context(), method, base+endpoint, tok, body, http.StatusOK)
-		if err != nil {
-			fmt.Fprintf(c.ErrOrStderr(), "agentcert: incidents %s: %s\n", what, oneLine(err))
-			return &exitError{code: exitNotVerified, err: err}
-		}
-		_, err = c.OutOrStdout().Write(out)
-		return err
+	var api apiFlags
+	call := func(c *cobra.Command, what, method, path string, body []byte) error {
+		return api.print(c, "incidents "+what, method, path, body, http.StatusOK)
 	}
 
 	var credential, principal, state, cursor string
@@ -105,8 +84,7 @@ func newIncidentsCmd() *cobra.Command {
 	resolve.Flags().StringVar(&note, "note", "", "a note for the record and the audit log")
 
 	for _, sub := range []*cobra.Command{list, show, resolve} {
-		sub.Flags().StringVar(&serverURL, "server", defaultServer, "agentcert server URL")
-		sub.Flags().StringVar(&token, "token", "", "API bearer token, role auditor (default $"+tokenEnv+")")
+		api.add(sub, defaultServer, "auditor")
 		cmd.AddCommand(sub)
 	}
 	return cmd

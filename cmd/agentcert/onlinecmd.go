@@ -44,10 +44,6 @@ func newCredentialsIssueCmd() *cobra.Command {
 			if reqFile == "" {
 				return usageErr("--request is required")
 			}
-			c, err := api.client(true)
-			if err != nil {
-				return err
-			}
 			body, err := readInput(cmd, reqFile)
 			if err != nil {
 				return err
@@ -59,9 +55,9 @@ func newCredentialsIssueCmd() *cobra.Command {
 			if idem != "" {
 				hdr = []string{"Idempotency-Key", idem}
 			}
-			b, err := c.do(cmd.Context(), http.MethodPost, "/v1/credentials", body, http.StatusCreated, hdr...)
+			b, err := api.call(cmd, "credentials issue", http.MethodPost, "/v1/credentials", body, http.StatusCreated, hdr...)
 			if err != nil {
-				return apiFailed(cmd, "credentials issue", err)
+				return err
 			}
 			if out == "" {
 				return printJSON(cmd, b)
@@ -98,15 +94,7 @@ func newCredentialsGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := api.client(true)
-			if err != nil {
-				return err
-			}
-			b, err := c.do(cmd.Context(), http.MethodGet, "/v1/credentials/"+url.PathEscape(id), nil, http.StatusOK)
-			if err != nil {
-				return apiFailed(cmd, "credentials get", err)
-			}
-			return printJSON(cmd, b)
+			return api.print(cmd, "credentials get", http.MethodGet, "/v1/credentials/"+url.PathEscape(id), nil, http.StatusOK)
 		},
 	}
 	api.add(cmd, defaultServer, "issuer or auditor")
@@ -160,17 +148,11 @@ func newCredentialsListCmd() *cobra.Command {
 			if printed, err := getList(cmd, &api, "credentials list", "/v1/credentials", q, asJSON, &page); printed || err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			for _, r := range page.Credentials {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Subject, dash(r.Principal), r.IssuedAt.Format(time.RFC3339), r.ExpiresAt.Format(time.RFC3339))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if page.NextCursor != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "next: %s\n", page.NextCursor)
-			}
-			return nil
+			return printPage(cmd, page.NextCursor, func(tw io.Writer) {
+				for _, r := range page.Credentials {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Subject, dash(r.Principal), r.IssuedAt.Format(time.RFC3339), r.ExpiresAt.Format(time.RFC3339))
+				}
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -238,17 +220,11 @@ func newAuditListCmd() *cobra.Command {
 			if printed, err := getList(cmd, &api, "audit list", "/v1/audit", q, asJSON, &page); printed || err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			for _, e := range page.Entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), dash(e.Actor), e.Action, dash(e.Target), compactJSON(e.Details))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if page.NextCursor != "" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "next: %s\n", page.NextCursor)
-			}
-			return nil
+			return printPage(cmd, page.NextCursor, func(tw io.Writer) {
+				for _, e := range page.Entries {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), dash(e.Actor), e.Action, dash(e.Target), compactJSON(e.Details))
+				}
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -262,6 +238,20 @@ func newAuditListCmd() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the server's JSON answer")
 	api.add(cmd, defaultServer, "auditor")
 	return cmd
+}
+
+// printPage prints one page of a list as tab-aligned rows (written by rows),
+// then "next: CURSOR" on stderr when there is another page.
+func printPage(cmd *cobra.Command, next string, rows func(w io.Writer)) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	rows(tw)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "next: %s\n", next)
+	}
+	return nil
 }
 
 func dash(s string) string {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,24 +15,11 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/spf13/cobra"
-)
-
-// Limits of the status commands.
-const (
-	// apiTimeout bounds one call to the agentcert API.
-	apiTimeout = 30 * time.Second
-	// maxAPIResponse caps the body read from the agentcert API.
-	maxAPIResponse = 1 << 20
-	// defaultServer is the API the status change commands talk to.
-	defaultServer = "http://127.0.0.1:8080"
-	// tokenEnv names the environment variable that can hold the API token.
-	tokenEnv = "AGENTCERT_TOKEN"
 )
 
 // newStatusChangeCmds returns the revoke, suspend and reinstate commands.
@@ -50,14 +36,17 @@ func newStatusChangeCmds() []*cobra.Command {
 // problem code is printed on stderr) or could not be reached, 2 on a usage
 // error.
 func newStatusChangeCmd(action, short string) *cobra.Command {
-	var reason, incident, note, serverURL, token string
-	who := "role auditor, or the issuer token that issued the credential"
+	var reason, incident, note string
+	var api apiFlags
+	role := "auditor, or the issuer token that issued the credential"
+	who := "role " + role
 	reasonHelp := "reason code: " + strings.Join(issuer.Reasons, ", ") + " (required)"
 	long := short + ".\n\nREASON is one of " + strings.Join(issuer.Reasons, ", ") + "."
 	use := action + " ID --reason REASON [--incident REF] [--note TEXT] [--server URL] [--token T]"
 	if action == "reinstate" {
 		// Only auditors lift a suspension, and the reason recorded is why
 		// the suspension ends, not a revocation reason.
+		role = "auditor"
 		who = "role auditor; issuer tokens may not reinstate"
 		reasonHelp = "reason code recorded for the reinstatement: incident (the incident is resolved) or other (default other)"
 		long = short + ".\n\nThe suspension ends; --incident names the incident that was resolved and --note says how.\n" +
@@ -80,16 +69,6 @@ func newStatusChangeCmd(action, short string) *cobra.Command {
 			if !slices.Contains(reasons, reason) {
 				return usageErr("--reason must be one of %s", strings.Join(reasons, ", "))
 			}
-			if token == "" {
-				token = os.Getenv(tokenEnv)
-			}
-			if token == "" {
-				return usageErr("--token (or $%s) is required", tokenEnv)
-			}
-			base, err := apiBase(serverURL)
-			if err != nil {
-				return err
-			}
 			if strings.TrimSpace(args[0]) == "" {
 				return usageErr("the credential ID is empty")
 			}
@@ -97,14 +76,7 @@ func newStatusChangeCmd(action, short string) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("encode request: %w", err)
 			}
-			endpoint := base + "/v1/credentials/" + url.PathEscape(args[0]) + "/" + action
-			out, err := postAPI(cmd.Context(), endpoint, token, body)
-			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "agentcert: %s: %s\n", action, oneLine(err))
-				return &exitError{code: exitNotVerified, err: err}
-			}
-			_, err = cmd.OutOrStdout().Write(out)
-			return err
+			return api.print(cmd, action, http.MethodPost, "/v1/credentials/"+url.PathEscape(args[0])+"/"+action, body, http.StatusOK)
 		},
 	}
 	f := cmd.Flags()
@@ -112,49 +84,8 @@ func newStatusChangeCmd(action, short string) *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("reason", cobra.FixedCompletions(reasons, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&incident, "incident", "", "incident reference (e.g. a ticket id)")
 	f.StringVar(&note, "note", "", "free-text note for the audit log")
-	f.StringVar(&serverURL, "server", defaultServer, "agentcert server URL")
-	f.StringVar(&token, "token", "", "API bearer token (default $"+tokenEnv+")")
+	api.add(cmd, defaultServer, role)
 	return cmd
-}
-
-// apiBase checks the --server URL and returns it without a trailing slash.
-func apiBase(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", usageErr("--server %q is not an http(s) URL without query", raw)
-	}
-	return strings.TrimRight(raw, "/"), nil
-}
-
-// postAPI posts body to endpoint (a full URL) with the bearer token and
-// returns the indented JSON answer of a 200.
-func postAPI(ctx context.Context, endpoint, token string, body []byte) ([]byte, error) {
-	return callAPI(ctx, http.MethodPost, endpoint, token, body, http.StatusOK)
-}
-
-// callAPI sends one request (a JSON body when body is not nil) and returns
-// the indented JSON answer when the status is want; errors as postAPI's.
-func callAPI(ctx context.Context, method, endpoint, token string, body []byte, want int) ([]byte, error) {
-	b, err := (&apiClient{token: token}).do(ctx, method, endpoint, body, want)
-	if err != nil {
-		return nil, err
-	}
-	return indentJSON(b)
-}
-
-// problemError turns an error answer into an *errcode.Error carrying the
-// problem's code and detail (RFC 9457), or fetch_failed when it is not a
-// problem document.
-func problemError(status int, body []byte) error {
-	var p problem.Problem
-	if err := json.Unmarshal(body, &p); err != nil || p.Code == "" {
-		return errcode.New(errcode.FetchFailed, "HTTP %d %s", status, http.StatusText(status))
-	}
-	detail := p.Detail
-	if detail == "" {
-		detail = p.Title
-	}
-	return errcode.New(p.Code, "HTTP %d: %s", status, strings.Join(strings.Fields(detail), " "))
 }
 
 // newStatusCmd returns the status command (status check URI IDX).

@@ -73,21 +73,15 @@ func Generate(alg jwa.SignatureAlgorithm) (jwk.Key, error) {
 // another algorithm is refused.
 func AlgOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	var implied jwa.SignatureAlgorithm
-	switch k := key.(type) {
-	case jwk.ECDSAPrivateKey:
-		if k.Crv() == jwa.P256 {
+	// EC and OKP keys, private or public, name their curve; each supported
+	// curve belongs to one key type and implies one algorithm.
+	if k, ok := key.(interface {
+		Crv() jwa.EllipticCurveAlgorithm
+	}); ok {
+		switch k.Crv() {
+		case jwa.P256:
 			implied = jwa.ES256
-		}
-	case jwk.ECDSAPublicKey:
-		if k.Crv() == jwa.P256 {
-			implied = jwa.ES256
-		}
-	case jwk.OKPPrivateKey:
-		if k.Crv() == jwa.Ed25519 {
-			implied = jwa.EdDSA
-		}
-	case jwk.OKPPublicKey:
-		if k.Crv() == jwa.Ed25519 {
+		case jwa.Ed25519:
 			implied = jwa.EdDSA
 		}
 	}
@@ -192,17 +186,20 @@ func WriteFile(path string, key jwk.Key) error {
 	return f.Close()
 }
 
-// SameKey reports whether a and b are the same public key: their RFC 7638
-// JWK thumbprints (SHA-256) are equal, whatever else (kid, alg, use) the
-// JWKs carry.
-func SameKey(a, b jwk.Key) (bool, error) {
-	ta, err := a.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return false, fmt.Errorf("keyutil: thumbprint: %w", err)
+// SameKey reports whether a and b (public or private) hold the same public
+// key: their RFC 7638 JWK thumbprints (SHA-256) are equal, whatever else
+// (kid, alg, use) the JWKs carry. A nil key, or one without a thumbprint,
+// is the same as no other.
+func SameKey(a, b jwk.Key) bool {
+	if a == nil || b == nil {
+		return false
 	}
-	tb, err := b.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return false, fmt.Errorf("keyutil: thumbprint: %w", err)
+	pa, err1 := a.PublicKey()
+	pb, err2 := b.PublicKey()
+	if err1 != nil || err2 != nil {
+		return false
 	}
-	return subtle.ConstantTimeCompare(ta, tb) == 1, nil
+	ta, err1 := pa.Thumbprint(crypto.SHA256)
+	tb, err2 := pb.Thumbprint(crypto.SHA256)
+	return err1 == nil && err2 == nil && subtle.ConstantTimeCompare(ta, tb) == 1
 }

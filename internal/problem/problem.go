@@ -38,33 +38,32 @@ func New(status int, code errcode.Code, detail string) Problem {
 	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
 }
 
+// statusOf is the HTTP status of each code that is not the client's
+// mistake (those are 400 Bad Request). It is only read.
+var statusOf = map[errcode.Code]int{
+	errcode.Unauthorized: http.StatusUnauthorized,
+	errcode.Forbidden:    http.StatusForbidden,
+	errcode.NotFound:     http.StatusNotFound,
+	errcode.Conflict:     http.StatusConflict,
+	errcode.TooLarge:     http.StatusRequestEntityTooLarge,
+	errcode.RateLimited:  http.StatusTooManyRequests,
+	errcode.Overloaded:   http.StatusServiceUnavailable,
+	errcode.Internal:     http.StatusInternalServerError,
+	"":                   http.StatusInternalServerError,
+	// The request was fine; something we depend on was not.
+	errcode.FetchFailed:         http.StatusBadGateway,
+	errcode.StatusUnavailable:   http.StatusBadGateway,
+	errcode.DIDResolutionFailed: http.StatusBadGateway,
+	// The request was fine and may be sent again once the store's storage
+	// takes writes; reads are still served.
+	errcode.StorageUnwritable: http.StatusServiceUnavailable,
+}
+
 // StatusOf maps a code to the HTTP status it is served with, on every
 // surface (the JSON API and the console's pages alike).
 func StatusOf(c errcode.Code) int {
-	switch c {
-	case errcode.Unauthorized:
-		return http.StatusUnauthorized
-	case errcode.Forbidden:
-		return http.StatusForbidden
-	case errcode.NotFound:
-		return http.StatusNotFound
-	case errcode.Conflict:
-		return http.StatusConflict
-	case errcode.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errcode.RateLimited:
-		return http.StatusTooManyRequests
-	case errcode.Overloaded:
-		return http.StatusServiceUnavailable
-	case errcode.Internal, "":
-		return http.StatusInternalServerError
-	case errcode.FetchFailed, errcode.StatusUnavailable, errcode.DIDResolutionFailed:
-		// The request was fine; something we depend on was not.
-		return http.StatusBadGateway
-	case errcode.StorageUnwritable:
-		// The request was fine and may be sent again once the store's
-		// storage takes writes; reads are still served.
-		return http.StatusServiceUnavailable
+	if status, ok := statusOf[c]; ok {
+		return status
 	}
 	return http.StatusBadRequest
 }
