@@ -330,10 +330,11 @@ func TestDerivedSlots(t *testing.T) {
 	}
 }
 
-// TestOverloadedClassServesNewestFirst: over HTTP, a verify queue that has
-// not drained for overload_after is reported overloaded and its waits are
-// cut to overload_wait: a request arriving then is shed (queue_timeout)
-// long before queue_timeout, while the slot is still held.
+// TestOverloadedClassServesNewestFirst: over HTTP, a verify queue longer
+// than its slots that has not drained for overload_after is reported
+// overloaded and its waits are cut to overload_wait: the waiters and a
+// request arriving then are shed (queue_timeout) long before
+// queue_timeout, while the slot is still held.
 func TestOverloadedClassServesNewestFirst(t *testing.T) {
 	env := NewTestEnv(t, func(c *config.Config) {
 		c.HTTP.Admission.Verify = config.AdmissionClass{MaxConcurrent: 1, MaxQueue: 8, QueueTimeout: time.Hour}
@@ -347,26 +348,30 @@ func TestOverloadedClassServesNewestFirst(t *testing.T) {
 	defer release()
 	testkit.Eventually(t, "the held request has the slot", func() bool { return lim.Active() == 1 })
 
-	first := make(chan *http.Response, 1)
-	go func() {
-		resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
-		if err != nil {
-			resp = &http.Response{StatusCode: -1, Body: io.NopCloser(strings.NewReader(err.Error()))}
-		}
-		first <- resp
-	}()
-	// The first waiter joined with the hour-long timeout; once the queue
-	// has stood for overload_after, the next arrival drops it, and that
-	// arrival itself waits only overload_wait.
+	// Two waiters for the one slot join with the hour-long timeout; once
+	// the queue has stood for overload_after, the next arrival drops them,
+	// and that arrival itself waits only overload_wait.
+	early := make(chan *http.Response, 2)
+	for i := range 2 {
+		go func() {
+			resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
+			if err != nil {
+				resp = &http.Response{StatusCode: -1, Body: io.NopCloser(strings.NewReader(err.Error()))}
+			}
+			early <- resp
+		}()
+		testkit.Eventually(t, "the waiter is queued", func() bool { return lim.Waiting() == i+1 })
+	}
 	testkit.Eventually(t, "the class is overloaded", func() bool { return lim.Overloaded() })
 	resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantShed(t, "a request arriving while overloaded", resp)
-	wantShed(t, "the waiter from before the overload", <-first)
-	if n := count(s.metrics.shedded.WithLabelValues(classVerify, "queue_timeout")); n != 2 {
-		t.Fatalf("shed queue_timeout %v, want 2", n)
+	wantShed(t, "a waiter from before the overload", <-early)
+	wantShed(t, "a waiter from before the overload", <-early)
+	if n := count(s.metrics.shedded.WithLabelValues(classVerify, "queue_timeout")); n != 3 {
+		t.Fatalf("shed queue_timeout %v, want 3", n)
 	}
 	if lim.Active() != 1 || lim.Waiting() != 0 || lim.Overloaded() {
 		t.Fatalf("active %d waiting %d overloaded %v, want 1, 0, false", lim.Active(), lim.Waiting(), lim.Overloaded())

@@ -24,12 +24,14 @@ type Limits struct {
 	MaxQueue      int           // callers waiting at once; 0 for none
 	QueueTimeout  time.Duration // longest wait in the queue; positive
 
-	// OverloadAfter is how long the queue must have stayed non-empty for
-	// the limiter to count as overloaded; 0 never does (first come first
-	// served, QueueTimeout for everyone). While overloaded the newest
+	// OverloadAfter is how long the queue must have stayed non-empty, with
+	// more waiters than MaxConcurrent, for the limiter to count as
+	// overloaded (until the queue next drains); 0 never does (first come
+	// first served, QueueTimeout for everyone). While overloaded the newest
 	// waiter is admitted first, and nobody waits longer than OverloadWait:
 	// a queue that never drains is not absorbing a burst, it only adds its
-	// length to the latency of every admitted caller.
+	// length to the latency of every admitted caller. (A queue no longer
+	// than the slots is one round of work: slow requests, not overload.)
 	OverloadAfter time.Duration
 	// OverloadWait is the longest wait while overloaded; positive when
 	// OverloadAfter is set (and used only up to QueueTimeout).
@@ -38,8 +40,9 @@ type Limits struct {
 
 // Limiter admits at most MaxConcurrent callers at once and queues at most
 // MaxQueue more. Normally the queue is first come first served; once it has
-// not been empty for OverloadAfter, it is served newest first and its waits
-// are cut to OverloadWait, until it drains. It is safe for concurrent use.
+// not been empty for OverloadAfter (and holds more waiters than slots), it
+// is served newest first and its waits are cut to OverloadWait, until it
+// drains. It is safe for concurrent use.
 type Limiter struct {
 	lim Limits
 	now func() time.Time
@@ -49,6 +52,7 @@ type Limiter struct {
 	head, tail    *waiter   // oldest, newest
 	queued        int       // waiters in the list
 	nonEmptySince time.Time // when the queue last went from empty to not
+	overload      bool      // overloaded since nonEmptySince; cleared when the queue drains
 
 	activeN, waitingN atomic.Int64 // copies of active and queued for readers
 }
@@ -192,10 +196,14 @@ func (l *Limiter) release() {
 	close(w.ready)
 }
 
-// overloaded: the queue has stayed non-empty for OverloadAfter. Called
-// with l.mu held.
+// overloaded: the queue has stayed non-empty for OverloadAfter and is
+// longer than the slots, or was so since it last drained. Called with
+// l.mu held.
 func (l *Limiter) overloaded(now time.Time) bool {
-	return l.lim.OverloadAfter > 0 && l.queued > 0 && now.Sub(l.nonEmptySince) >= l.lim.OverloadAfter
+	if !l.overload && l.lim.OverloadAfter > 0 && l.queued > l.lim.MaxConcurrent && now.Sub(l.nonEmptySince) >= l.lim.OverloadAfter {
+		l.overload = true
+	}
+	return l.overload
 }
 
 // dropStale refuses the waiters, oldest first, that have waited
@@ -239,6 +247,9 @@ func (l *Limiter) remove(w *waiter) {
 	}
 	w.prev, w.next = nil, nil
 	l.queued--
+	if l.queued == 0 {
+		l.overload = false // drained: the next queue starts first come first served
+	}
 	l.waitingN.Store(int64(l.queued))
 }
 
@@ -249,7 +260,8 @@ func (l *Limiter) Active() int { return int(l.activeN.Load()) }
 func (l *Limiter) Waiting() int { return int(l.waitingN.Load()) }
 
 // Overloaded tells whether the queue has stayed non-empty for
-// OverloadAfter (so it is served newest first, with the short wait).
+// OverloadAfter with more waiters than slots, and has not drained since
+// (so it is served newest first, with the short wait).
 func (l *Limiter) Overloaded() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -294,10 +294,13 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 	notYet(t, "the second waiter", b)
 
 	clock.advance(60 * time.Millisecond) // the queue has not been empty for 110ms
-	if !l.Overloaded() {
-		t.Fatal("queue non-empty for 110ms: want overloaded")
+	if l.Overloaded() {
+		t.Fatal("one waiter for one slot: want not overloaded, however long it stands")
 	}
 	c := queue(t, l, 2)
+	if !l.Overloaded() {
+		t.Fatal("queue non-empty for 110ms, two waiters for one slot: want overloaded")
+	}
 	ta.Release()
 	tc := admitted(t, "the newest waiter, while overloaded", c)
 	notYet(t, "the older waiter", b)
@@ -353,6 +356,41 @@ func TestOverloadCutsTheWait(t *testing.T) {
 		t.Fatalf("after the overload: %v, want admitted at once", err)
 	}
 	tk.Release()
+}
+
+// TestOneRoundIsNotOverload: a queue no longer than the slots is one
+// round of work: however long it stands (a slow request, a stalled
+// machine) it stays first come first served with the long timeout.
+func TestOneRoundIsNotOverload(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Millisecond})
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, l, 1)
+	clock.advance(time.Second)
+	if l.Overloaded() {
+		t.Fatal("one waiter for one slot counted as overloaded")
+	}
+	held.Release()
+	ta := admitted(t, "the single waiter, after a long wait", a)
+	// A second waiter makes the standing queue longer than the slots.
+	b := queue(t, l, 1)
+	clock.advance(time.Second)
+	c := queue(t, l, 2)
+	if !l.Overloaded() {
+		t.Fatal("two waiters for one slot, standing for 2s: want overloaded")
+	}
+	// Back to one waiter, it stays overloaded until the queue drains.
+	ta.Release() // to c, the newest
+	tc := admitted(t, "the newest waiter", c)
+	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("the waiter from before the overload: %v, want dropped", r.err)
+	}
+	if l.Overloaded() {
+		t.Fatal("drained: want no longer overloaded")
+	}
+	tc.Release()
 }
 
 // TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue
