@@ -4,7 +4,7 @@ BIN       := bin/agentcert
 PKGS      := ./...
 FUZZTIME  ?= 10s
 
-.PHONY: run test bench fuzz lint build clean interop-deps
+.PHONY: run test bench bench-report fuzz lint build clean interop-deps
 
 build: ## build the CLI into bin/
 	$(GO) build -o $(BIN) ./cmd/agentcert
@@ -25,6 +25,12 @@ interop-deps: ## install the pinned npm packages the interop tests drive (when n
 
 bench: ## benchmarks (single run; use -count and benchstat for comparisons)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+BENCH_SECS    ?= 10
+BENCH_CLIENTS ?= 8
+bench-report: ## measure issue 12's targets in one run and rewrite the generated tables of docs/benchmarks.md
+	$(GO) run ./cmd/benchreport -secs $(BENCH_SECS) -clients $(BENCH_CLIENTS) \
+	  -command "make bench-report BENCH_SECS=$(BENCH_SECS) BENCH_CLIENTS=$(BENCH_CLIENTS)"
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

@@ -216,7 +216,7 @@ func TestRelationshipJSON(t *testing.T) {
 	if rels[0].Ref != "#a" || rels[1].ID() != "did:x:y#b" || rels[2].Embedded == nil || rels[2].ID() != "#c" {
 		t.Fatalf("%+v", rels)
 	}
-	if out := mustJSON(t, rels); !jsonEqual(t, out, []byte(in)) {
+	if out := testkit.JSON(t, rels); !jsonEqual(t, out, []byte(in)) {
 		t.Fatalf("round trip: %s", out)
 	}
 	for _, bad := range []string{`[1]`, `[null]`, `[true]`, `[["#a"]]`, `[{"id":1}]`} {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -21,20 +22,11 @@ func jsonEqual(t testing.TB, a, b []byte) bool {
 	return reflect.DeepEqual(va, vb)
 }
 
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func mustParseKey(t testing.TB, v any) jwk.Key {
 	t.Helper()
 	b, ok := v.([]byte)
 	if !ok {
-		b = mustJSON(t, v)
+		b = testkit.JSON(t, v)
 	}
 	k, err := jwk.ParseKey(b)
 	if err != nil {
@@ -50,10 +42,7 @@ func publicMembers(t testing.TB, k jwk.Key, drop ...string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(mustJSON(t, pk), &m); err != nil {
-		t.Fatal(err)
-	}
+	m := testkit.JSONMap(t, pk)
 	for _, d := range drop {
 		delete(m, d)
 	}

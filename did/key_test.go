@@ -180,7 +180,7 @@ func TestDIDKeyEd25519Seeds(t *testing.T) {
 			if len(doc.KeyAgreement) != 0 {
 				t.Errorf("keyAgreement = %v", doc.KeyAgreement)
 			}
-			if !jsonEqual(t, vm.PublicKeyJwk, mustJSON(t, publicMembers(t, k, "kid", "alg"))) {
+			if !jsonEqual(t, vm.PublicKeyJwk, testkit.JSON(t, publicMembers(t, k, "kid", "alg"))) {
 				t.Errorf("publicKeyJwk %s", vm.PublicKeyJwk)
 			}
 		})
@@ -237,8 +237,8 @@ func TestDIDKeyNISTCurves(t *testing.T) {
 			}
 			doc, err := DocumentFor(did)
 			testkit.WantCode(t, err, "")
-			if !jsonEqual(t, mustJSON(t, doc), v.DIDDocument) {
-				t.Fatalf("document\n%s\nwant\n%s", mustJSON(t, doc), v.DIDDocument)
+			if !jsonEqual(t, testkit.JSON(t, doc), v.DIDDocument) {
+				t.Fatalf("document\n%s\nwant\n%s", testkit.JSON(t, doc), v.DIDDocument)
 			}
 		})
 	}
@@ -380,8 +380,8 @@ func TestDIDJWKSpecExamples(t *testing.T) {
 			wantDoc = bytes.ReplaceAll(wantDoc, []byte("did:jwk:$"), []byte("did:jwk:"))
 			doc, err := DocumentFor(ex.DID)
 			testkit.WantCode(t, err, "")
-			if !jsonEqual(t, mustJSON(t, doc), wantDoc) {
-				t.Fatalf("document\n%s\nwant\n%s", mustJSON(t, doc), wantDoc)
+			if !jsonEqual(t, testkit.JSON(t, doc), wantDoc) {
+				t.Fatalf("document\n%s\nwant\n%s", testkit.JSON(t, doc), wantDoc)
 			}
 			var rels []string
 			for rel, list := range map[string][]Relationship{"assertionMethod": doc.AssertionMethod, "authentication": doc.Authentication,
@@ -443,7 +443,7 @@ func checkJWKVector(t *testing.T, did string, priv jwk.Key, supported bool) {
 	}
 	delete(wantMembers, "kid")
 	delete(wantMembers, "alg")
-	if !jsonEqual(t, gotRaw, mustJSON(t, wantMembers)) {
+	if !jsonEqual(t, gotRaw, testkit.JSON(t, wantMembers)) {
 		t.Fatalf("JWKDID encodes %s, want %v", gotRaw, wantMembers)
 	}
 	again, err := PublicKey(got)
@@ -451,7 +451,7 @@ func checkJWKVector(t *testing.T, did string, priv jwk.Key, supported bool) {
 		t.Fatalf("round trip: %v", err)
 	}
 	// The same key as a did:jwk holding its private members is refused.
-	privJSON := mustJSON(t, priv)
+	privJSON := testkit.JSON(t, priv)
 	_, err = PublicKey(didJWKOf(privJSON))
 	testkit.WantCode(t, err, errcode.DIDInvalid)
 	_, err = DocumentFor(didJWKOf(privJSON))

@@ -29,27 +29,10 @@ func (c *countingResolver) Resolve(ctx context.Context, did string) (*Document, 
 	return &Document{ID: did}, nil
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestCachingResolverTTL(t *testing.T) {
 	next := &countingResolver{}
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	r := NewCachingResolver(next, time.Minute, 10, clock.now)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	r := NewCachingResolver(next, time.Minute, 10, clock.Now)
 	ctx := context.Background()
 	resolve := func(did string, wantCalls int32) {
 		t.Helper()
@@ -63,9 +46,9 @@ func TestCachingResolverTTL(t *testing.T) {
 	}
 	resolve("did:example:a", 1)
 	resolve("did:example:a", 1)
-	clock.add(59 * time.Second)
+	clock.Advance(59 * time.Second)
 	resolve("did:example:a", 1)
-	clock.add(time.Second) // exactly ttl: expired
+	clock.Advance(time.Second) // exactly ttl: expired
 	resolve("did:example:a", 2)
 	resolve("did:example:a", 2)
 
@@ -85,8 +68,8 @@ func TestCachingResolverTTL(t *testing.T) {
 
 func TestCachingResolverBound(t *testing.T) {
 	next := &countingResolver{}
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	r := NewCachingResolver(next, time.Hour, 2, clock.now).(*cachingResolver)
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	r := NewCachingResolver(next, time.Hour, 2, clock.Now).(*cachingResolver)
 	ctx := context.Background()
 	for _, did := range []string{"did:example:a", "did:example:b", "did:example:a", "did:example:c"} {
 		if _, err := r.Resolve(ctx, did); err != nil {

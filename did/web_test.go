@@ -231,7 +231,7 @@ func TestNewWebDocumentServedAndResolved(t *testing.T) {
 	_ = ed.Set(jwk.KeyIDKey, did+"#ed")
 	doc, err := NewWebDocument(did, []jwk.Key{ec, ed})
 	testkit.WantCode(t, err, "")
-	body := string(mustJSON(t, doc))
+	body := string(testkit.JSON(t, doc))
 	if strings.Contains(body, `"d":`) {
 		t.Fatalf("document leaks a private key: %s", body)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
@@ -118,13 +119,6 @@ var (
 	auditor  = incident.Actor{TokenID: "tok-aud", Name: "audit", Role: "auditor"}
 )
 
-func wantCode(t *testing.T, err error, code errcode.Code) {
-	t.Helper()
-	if got := errcode.CodeOf(err); got != code {
-		t.Fatalf("code %q (%v), want %q", got, err, code)
-	}
-}
-
 func TestReportAndRevoke(t *testing.T) {
 	e := newEnv(t)
 	rec, agent, cred := e.issue()
@@ -156,7 +150,7 @@ func TestReportAndRevoke(t *testing.T) {
 		t.Fatalf("credential after resolution %+v", c)
 	}
 	_, err = e.svc.Resolve(t.Context(), auditor, in.ID, incident.Resolution{Decision: "dismiss"})
-	wantCode(t, err, errcode.Conflict)
+	testkit.WantCode(t, err, errcode.Conflict)
 	audit, err := e.st.Audit(t.Context(), records.AuditFilter{Target: in.ID})
 	if err != nil || len(audit) != 2 || audit[0].Action != "incident.report" || audit[1].Action != "incident.resolve" {
 		t.Fatalf("incident audit %+v %v", audit, err)
@@ -193,9 +187,9 @@ func TestResolveSuspendAndDismiss(t *testing.T) {
 		t.Fatalf("open %d resolved %d", len(open), len(resolved))
 	}
 	_, err := e.svc.Resolve(t.Context(), auditor, "inc_none", incident.Resolution{Decision: "revoke"})
-	wantCode(t, err, errcode.NotFound)
+	testkit.WantCode(t, err, errcode.NotFound)
 	_, err = e.svc.List(t.Context(), incident.Filter{State: "closed"})
-	wantCode(t, err, errcode.InvalidInput)
+	testkit.WantCode(t, err, errcode.InvalidInput)
 }
 
 // A failed status change leaves the incident open.
@@ -207,7 +201,7 @@ func TestResolveFailedStatusChangeLeavesOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.svc.Resolve(t.Context(), auditor, in.ID, incident.Resolution{Decision: "suspend"})
-	wantCode(t, err, errcode.Conflict) // revocation is final
+	testkit.WantCode(t, err, errcode.Conflict) // revocation is final
 	if got, _ := e.svc.Get(t.Context(), in.ID); got.State != "open" {
 		t.Fatalf("state %s", got.State)
 	}
@@ -268,7 +262,7 @@ func TestReportRefuses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.svc.Report(t.Context(), reporter, tc.r)
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 	if list, _ := e.svc.List(t.Context(), incident.Filter{}); len(list) != 0 {

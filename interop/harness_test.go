@@ -1,26 +1,18 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/internal/testbin"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -37,14 +29,7 @@ func TestMain(m *testing.M) {
 	}
 	interopDir = filepath.Join(root, "testdata", "interop")
 	nodePath, _ = exec.LookPath("node")
-	bin, cleanup, err := testbin.Build()
-	if err != nil {
-		panic("build agentcert: " + err.Error())
-	}
-	binPath = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	testbin.Main(m, &binPath)
 }
 
 // requireNode skips when node is absent and fails when the pinned packages
@@ -160,49 +145,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// newES256 returns a P-256 private key with kid and alg.
-func newES256(t *testing.T, kid string) jwk.Key {
-	t.Helper()
-	raw, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.FromRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Set(jwk.AlgorithmKey, jwa.ES256); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Set(jwk.KeyIDKey, kid); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// jwkMap renders a key (private or public) as a JSON object.
-func jwkMap(t *testing.T, k jwk.Key) map[string]any {
-	t.Helper()
-	b, err := json.Marshal(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func publicMap(t *testing.T, k jwk.Key) map[string]any {
-	t.Helper()
-	pub, err := k.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jwkMap(t, pub)
-}
-
 // readKey reads a JWK file written by `agentcert did create`.
 func readKey(t *testing.T, path string) jwk.Key {
 	t.Helper()
@@ -217,149 +159,40 @@ func readKey(t *testing.T, path string) jwk.Key {
 	return k
 }
 
-// server is one running `agentcert serve`.
+// server is one running `agentcert serve` (see testbin.Server).
 type server struct {
-	URL, Config, DataDir string
-	AdminToken           string
-	IssuerDID            string
+	*testbin.Server
 }
 
 // startServer starts `agentcert serve` on a free loopback port with a
-// temporary data directory and a config made of the common part plus extra
-// (YAML sections). It is stopped with SIGTERM when the test ends.
+// temporary data directory and a config made of the common part (log level
+// warn, fetches allowed to 127.0.0.1) plus extra (YAML sections). It is
+// stopped with SIGTERM when the test ends.
 func startServer(t *testing.T, extra string) *server {
 	t.Helper()
-	var lastErr error
-	for range 5 {
-		s, err := launch(t, extra)
-		if err == nil {
-			return s
-		}
-		lastErr = err
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("start agentcert serve: %v", lastErr)
-	return nil
+	return &server{testbin.StartServer(t, binPath, t.TempDir(), testbin.ServerOptions{
+		LogLevel: "warn",
+		Config:   "fetch:\n  allow_hosts: [127.0.0.1]\n" + extra,
+		NoIssuer: strings.Contains(extra, "issuer:\n  enabled: false\n"),
+	})}
 }
 
-func launch(t *testing.T, extra string) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := &server{URL: "http://" + addr, DataDir: t.TempDir()}
-	s.Config = filepath.Join(s.DataDir, "agentcert.yaml")
-	cfg := fmt.Sprintf("listen: %s\npublic_url: %s\ndata_dir: %s\nlog_level: warn\nfetch:\n  allow_hosts: [127.0.0.1]\n%s",
-		addr, s.URL, s.DataDir, extra)
-	writeFile(t, s.Config, cfg)
-
-	cmd := exec.Command(binPath, "serve", "--config", s.Config)
-	cmd.Dir = s.DataDir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-	timeout := time.After(60 * time.Second)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				stop()
-				return nil, fmt.Errorf("agentcert serve exited before listening: %s", stderr.String())
-			}
-			switch {
-			case strings.HasPrefix(line, "bootstrap admin token"):
-				s.AdminToken = strings.TrimSpace(line[strings.LastIndex(line, ":")+1:])
-			case strings.HasPrefix(line, "issuer DID: "):
-				s.IssuerDID = strings.TrimPrefix(line, "issuer DID: ")
-			case strings.HasPrefix(line, "listening on "):
-				go func() {
-					for range lines {
-					}
-				}()
-				t.Cleanup(func() {
-					stop()
-					if t.Failed() {
-						t.Logf("agentcert serve stderr:\n%s", stderr.String())
-					}
-				})
-				return s, nil
-			}
-		case <-timeout:
-			stop()
-			return nil, fmt.Errorf("agentcert serve did not listen within 60s: %s", stderr.String())
-		}
-	}
-}
-
-// call sends a JSON request and decodes the JSON answer into out; it
-// returns the HTTP status.
+// call sends a JSON request and decodes the JSON answer into out (a
+// *string takes the body as it is); it returns the HTTP status.
 func (s *server) call(t *testing.T, method, path, token string, body, out any) int {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	status, _, b, err := s.TryDo(method, path, token, body, nil)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if out != nil {
 		if s, ok := out.(*string); ok {
 			*s = string(b)
 		} else if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+			t.Fatalf("%s %s: %d %s: %v", method, path, status, b, err)
 		}
 	}
-	return resp.StatusCode
+	return status
 }
 
 // token creates an API token with the given role.
@@ -372,19 +205,4 @@ func (s *server) token(t *testing.T, role string) string {
 		t.Fatalf("create %s token: HTTP %d", role, st)
 	}
 	return out.Token
-}
-
-// normalize round-trips v through JSON so that numbers compare equal
-// whatever decoder produced them.
-func normalize(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

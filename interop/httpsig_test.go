@@ -18,6 +18,7 @@ import (
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -79,7 +80,7 @@ func certifyAgent(t *testing.T, iss jwk.Key, issDID string, alg jwa.SignatureAlg
 	now := time.Now()
 	cred, err := sdjwt.Issue(map[string]any{
 		"iss": issDID, "sub": sub, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		"cnf": map[string]any{"jwk": publicMap(t, pub)}, "principal": map[string]any{"id": "p1"},
+		"cnf": map[string]any{"jwk": testkeys.PublicJWK(t, pub)}, "principal": map[string]any{"id": "p1"},
 		"permissions": []any{map[string]any{"action": "invoices:*"}},
 	}, []string{"/permissions/*"}, iss, nil)
 	if err != nil {
@@ -115,7 +116,7 @@ func TestHTTPSigGoSignsJSVerifies(t *testing.T) {
 				t.Fatalf("Signature-Input %q", sent.Header.Get("Signature-Input"))
 			}
 			in := map[string]any{"method": sent.Method, "url": sent.URL.String(), "headers": flatHeaders(sent.Header),
-				"public_jwk": publicMap(t, a.key), "alg": sigAlg}
+				"public_jwk": testkeys.PublicJWK(t, a.key), "alg": sigAlg}
 			var out jsVerify
 			nodeScript(t, "httpsig-tool.mjs", "verify", in, &out)
 			if out.Verified == nil || !*out.Verified || out.KeyID != a.kid {
@@ -173,7 +174,7 @@ func TestHTTPSigJSSignsGoVerifies(t *testing.T) {
 				}
 				now := time.Now().Unix()
 				in := map[string]any{"method": "POST", "url": srv.URL + "/invoices/inv-1?a=1", "headers": hdr, "body": body,
-					"private_jwk": jwkMap(t, signer.key), "alg": sigAlg, "keyid": keyid, "label": "sig1",
+					"private_jwk": testkit.JSONMap(t, signer.key), "alg": sigAlg, "keyid": keyid, "label": "sig1",
 					"fields":  []string{"@method", "@authority", "@path", "@query", "content-digest"},
 					"created": now, "expires": now + 60, "nonce": signer.kid + time.Now().String(), "tag": verifier.TagWebBotAuth}
 				var out jsSend

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -12,8 +11,11 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 const (
@@ -47,7 +49,7 @@ func sameClaims(t *testing.T, js, ours map[string]any) {
 	if len(ours) == 0 {
 		t.Fatal("agentcert returned no claims")
 	}
-	if g, w := normalize(t, js), normalize(t, ours); !reflect.DeepEqual(g, w) {
+	if g, w := testkit.Canon(t, js), testkit.Canon(t, ours); !reflect.DeepEqual(g, w) {
 		t.Fatalf("claims differ\nsd-jwt-js: %v\nagentcert: %v", g, w)
 	}
 }
@@ -68,7 +70,7 @@ func TestAgentcertToSDJWTJS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("issuer DID %q: %v", srv.IssuerDID, err)
 	}
-	issuerJWK := jwkMap(t, issuerPub)
+	issuerJWK := testkit.JSONMap(t, issuerPub)
 
 	type issued struct {
 		ID         string `json:"id"`
@@ -178,7 +180,7 @@ type jsIssuer struct {
 func newJSIssuer(t *testing.T, frame map[string]any) *jsIssuer {
 	t.Helper()
 	dir := t.TempDir()
-	key := newES256(t, "tmp")
+	key := testkeys.New(t, jwa.ES256, "tmp")
 	iss, err := did.JWKDID(key)
 	if err != nil {
 		t.Fatal(err)
@@ -186,34 +188,25 @@ func newJSIssuer(t *testing.T, frame map[string]any) *jsIssuer {
 	if err := key.Set("kid", iss+"#0"); err != nil {
 		t.Fatal(err)
 	}
-	j := &jsIssuer{dir: dir, iss: iss, issuerJWK: publicMap(t, key), issuerJWKFile: filepath.Join(dir, "issuer.pub.jwk")}
-	writeFile(t, j.issuerJWKFile, mustJSON(t, j.issuerJWK))
+	j := &jsIssuer{dir: dir, iss: iss, issuerJWK: testkeys.PublicJWK(t, key), issuerJWKFile: filepath.Join(dir, "issuer.pub.jwk")}
+	writeFile(t, j.issuerJWKFile, string(testkit.JSON(t, j.issuerJWK)))
 	agentDID := mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "agent.jwk")
 	holder := readKey(t, filepath.Join(dir, "agent.jwk"))
-	j.holderJWK = jwkMap(t, holder)
+	j.holderJWK = testkit.JSONMap(t, holder)
 	now := time.Now().Unix()
 	payload := certClaims()
 	for k, v := range map[string]any{
 		"iss": iss, "iat": now, "nbf": now, "exp": now + 3600, "vct": vct, "sub": agentDID,
-		"cnf": map[string]any{"jwk": publicMap(t, holder)},
+		"cnf": map[string]any{"jwk": testkeys.PublicJWK(t, holder)},
 	} {
 		payload[k] = v
 	}
 	var out struct {
 		Credential string `json:"credential"`
 	}
-	node(t, "issue", map[string]any{"issuer_jwk": jwkMap(t, key), "kid": iss + "#0", "payload": payload, "frame": frame}, &out)
+	node(t, "issue", map[string]any{"issuer_jwk": testkit.JSONMap(t, key), "kid": iss + "#0", "payload": payload, "frame": frame}, &out)
 	j.credential = out.Credential
 	return j
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // present makes an sd-jwt-js presentation with a KB-JWT.
@@ -442,15 +435,15 @@ func TestTamperedFailBothSides(t *testing.T) {
 		dir := t.TempDir()
 		issuerDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "issuer.jwk")
 		agentDID := mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "agent.jwk")
-		writeFile(t, filepath.Join(dir, "claims.json"), mustJSON(t, certClaims()))
+		writeFile(t, filepath.Join(dir, "claims.json"), string(testkit.JSON(t, certClaims())))
 		writeFile(t, filepath.Join(dir, "cred.txt"), mustRun(t, dir, "issue", "--key", "issuer.jwk", "--claims", "claims.json", "--sd", "/permissions/*", "--sd", "/principal/name", "--holder", agentDID))
 		pres := mustRun(t, dir, "present", "--credential", "cred.txt", "--key", "agent.jwk", "--aud", audience, "--nonce", nonce, "--disclose-all")
 		pub, err := did.PublicKey(issuerDID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sources["agentcert"] = source{dir: dir, base: withoutKB(pres), holderJWK: jwkMap(t, readKey(t, filepath.Join(dir, "agent.jwk"))),
-			issuerJWK: jwkMap(t, pub), issuerArgs: []string{"--trust", issuerDID}}
+		sources["agentcert"] = source{dir: dir, base: withoutKB(pres), holderJWK: testkit.JSONMap(t, readKey(t, filepath.Join(dir, "agent.jwk"))),
+			issuerJWK: testkit.JSONMap(t, pub), issuerArgs: []string{"--trust", issuerDID}}
 	}
 	// sd-jwt-js.
 	{

@@ -9,6 +9,9 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // walletAnswer is the answer of oid4vci-wallet.mjs.
@@ -36,7 +39,7 @@ func TestOID4VCIWithOpenWalletClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("issuer DID %q: %v", srv.IssuerDID, err)
 	}
-	issuerJWK := jwkMap(t, issuerPub)
+	issuerJWK := testkit.JSONMap(t, issuerPub)
 
 	var offer struct {
 		OfferURILink string `json:"offer_uri_link"`
@@ -47,10 +50,10 @@ func TestOID4VCIWithOpenWalletClient(t *testing.T) {
 	if st := srv.call(t, http.MethodPost, "/v1/offers", issuerTok, body, &offer); st != http.StatusCreated || offer.TxCode == "" {
 		t.Fatalf("POST /v1/offers: HTTP %d %+v", st, offer)
 	}
-	holders := []jwk.Key{newES256(t, "h1"), newES256(t, "h2")}
+	holders := []jwk.Key{testkeys.New(t, jwa.ES256, "h1"), testkeys.New(t, jwa.ES256, "h2")}
 	var priv []map[string]any
 	for _, h := range holders {
-		m := jwkMap(t, h)
+		m := testkit.JSONMap(t, h)
 		delete(m, "kid") // the proof names its key by jwk alone
 		priv = append(priv, m)
 	}

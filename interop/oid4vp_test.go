@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // vpQuery asks for the invoices:read permission and the principal's id.
@@ -33,7 +36,7 @@ func issueTo(t *testing.T, srv *server, dir string) (cred, keyFile string, holde
 	if st := srv.call(t, http.MethodPost, "/v1/credentials", tok, body, &issued); st != http.StatusCreated {
 		t.Fatalf("POST /v1/credentials: HTTP %d", st)
 	}
-	return issued.Credential, keyFile, jwkMap(t, readKey(t, keyFile))
+	return issued.Credential, keyFile, testkit.JSONMap(t, readKey(t, keyFile))
 }
 
 // vpWalletAnswer is the answer of oid4vp-tool.mjs wallet.
@@ -151,7 +154,7 @@ func TestOID4VPWalletWithOpenWalletVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := newES256(t, "")
+	signer := testkeys.New(t, jwa.ES256, "")
 	pub, err := signer.PublicKey()
 	if err != nil {
 		t.Fatal(err)
@@ -160,12 +163,12 @@ func TestOID4VPWalletWithOpenWalletVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signerJWK := jwkMap(t, signer)
+	signerJWK := testkit.JSONMap(t, signer)
 	signerJWK["kid"] = signerDID + "#0"
 	for _, mode := range []string{"direct_post", "direct_post.jwt"} {
 		t.Run(mode, func(t *testing.T) {
 			req := map[string]any{"signer": signerJWK, "signer_did": signerDID, "response_mode": mode, "dcql_query": json.RawMessage(vpQuery),
-				"issuer_jwk":       jwkMap(t, issuerPub),
+				"issuer_jwk":       testkit.JSONMap(t, issuerPub),
 				"transaction_data": []any{map[string]any{"type": "payment_confirmation", "credential_ids": []string{"cert"}, "amount": "7.50"}}}
 			in, err := json.Marshal(req)
 			if err != nil {

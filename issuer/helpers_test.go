@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/schemas"
@@ -35,26 +35,6 @@ const (
 	maxValid      = 8784 * time.Hour
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{now: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is an issuer wired to a real SQLite store in a temporary directory.
 type env struct {
 	t        testing.TB
@@ -62,7 +42,7 @@ type env struct {
 	kek      []byte
 	st       *store.SQLite
 	reg      *schemas.Registry
-	clock    *clock
+	clock    *testkit.Clock
 	resolver did.Resolver
 	kr       *issuer.KeyRing
 	svc      *issuer.Service
@@ -82,7 +62,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t:        t,
 		path:     filepath.Join(t.TempDir(), "issuer.db"),
 		kek:      make([]byte, issuer.KEKSize),
-		clock:    newClock(t0),
+		clock:    testkit.NewClock(t0),
 		listSize: config.MinStatusListSize,
 		resolver: did.ResolverFunc(func(ctx context.Context, d string) (*did.Document, error) {
 			return nil, errcode.New(errcode.DIDResolutionFailed, "no network in tests")

@@ -26,7 +26,7 @@ import (
 
 func TestIssueSignsAndRecords(t *testing.T) {
 	e := newEnv(t)
-	e.clock.Add(300 * time.Millisecond) // iat is truncated to the second
+	e.clock.Advance(300 * time.Millisecond) // iat is truncated to the second
 	agent, _ := newAgentDID(t, jwa.EdDSA)
 	out := e.mustIssue(issuerActor, request(agent))
 
@@ -417,7 +417,7 @@ func TestIssueIdempotency(t *testing.T) {
 
 	// The replay survives a restart (the answer is sealed under the KEK).
 	e.open()
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	again, err = e.svc.Issue(ctx, issuerActor, req, "key-1", hashA[:])
 	if err != nil || !sameIssued(again, first) {
 		t.Fatalf("replay after restart: %+v %v", again, err)

@@ -219,7 +219,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	// Unchanged and within the ttl: the same signed token is reused.
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	p2, _ := e.statuses.Publish(ctx, listID, "", "")
 	if p2.Token != p1.Token || p2.ETag != p1.ETag {
 		t.Fatal("an unchanged list was signed again within its ttl")
@@ -245,7 +245,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	// Unchanged past the ttl: signed again, with a new iat.
-	e.clock.Add(3 * time.Minute)
+	e.clock.Advance(3 * time.Minute)
 	p5, _ := e.statuses.Publish(ctx, listID, "", "")
 	if p5.Token == p4.Token || !e.decodePublished(p5.Token, a.Status.URI).IssuedAt.Equal(e.clock.Now()) {
 		t.Fatal("a token older than its ttl was served again")

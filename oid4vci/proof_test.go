@@ -2,16 +2,15 @@ package oid4vci
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 func newKey(t testing.TB) jwk.Key {
@@ -26,22 +25,7 @@ func newKey(t testing.TB) jwk.Key {
 // signWith signs claims with k under the header members hdr (alg from k).
 func signWith(t *testing.T, k jwk.Key, hdr map[string]any, claims map[string]any) string {
 	t.Helper()
-	h := jws.NewHeaders()
-	for name, v := range hdr {
-		if err := h.Set(name, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var raw any
-	if err := k.Raw(&raw); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(claims)
-	out, err := jws.Sign(b, jws.WithKey(jwa.ES256, raw, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return testkeys.SignJWS(t, testkeys.Raw(t, k), jwa.ES256, hdr, claims)
 }
 
 func TestVerifyProof(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -102,31 +103,10 @@ func TestSignWithCryptoSigner(t *testing.T) {
 	}
 }
 
-func wantCode(t *testing.T, err error, code errcode.Code) {
-	t.Helper()
-	if got := errcode.CodeOf(err); got != code {
-		t.Fatalf("code %q (%v), want %q", got, err, code)
-	}
-}
-
 // resign signs payload with key and the given header members.
 func resign(t *testing.T, key jwk.Key, alg jwa.SignatureAlgorithm, hdr map[string]any, payload []byte) string {
 	t.Helper()
-	h := jws.NewHeaders()
-	for k, v := range hdr {
-		if err := h.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var raw any
-	if err := key.Raw(&raw); err != nil {
-		t.Fatal(err)
-	}
-	b, err := jws.Sign(payload, jws.WithKey(alg, raw, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return testkeys.SignJWS(t, testkeys.Raw(t, key), alg, hdr, payload)
 }
 
 func TestVerifyRejects(t *testing.T) {
@@ -183,25 +163,25 @@ func TestVerifyRejects(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := receipt.Verify(context.Background(), tc.jwt, receipt.VerifyOptions{Keys: receipt.DIDKeys(offline)})
-			wantCode(t, err, tc.code)
+			testkit.WantCode(t, err, tc.code)
 		})
 	}
 	t.Run("unexpected verifier", func(t *testing.T) {
 		_, err := receipt.Verify(context.Background(), good, receipt.VerifyOptions{Keys: receipt.DIDKeys(offline), Verifier: otherID})
-		wantCode(t, err, errcode.ReceiptMalformed)
+		testkit.WantCode(t, err, errcode.ReceiptMalformed)
 	})
 	t.Run("key unavailable", func(t *testing.T) {
 		failing := did.ResolverFunc(func(context.Context, string) (*did.Document, error) {
 			return nil, errcode.New(errcode.FetchFailed, "down")
 		})
 		_, err := receipt.Verify(context.Background(), good, receipt.VerifyOptions{Keys: receipt.DIDKeys(failing)})
-		wantCode(t, err, errcode.ReceiptKeyUnavailable)
+		testkit.WantCode(t, err, errcode.ReceiptKeyUnavailable)
 	})
 	t.Run("pinned key of another alg", func(t *testing.T) {
 		ed, _ := testkeys.DIDKey(t, jwa.EdDSA)
 		pub, _ := keyutil.Public(ed)
 		_, err := receipt.Verify(context.Background(), good, receipt.VerifyOptions{Keys: receipt.StaticKey(pub)})
-		wantCode(t, err, errcode.ReceiptBadSignature)
+		testkit.WantCode(t, err, errcode.ReceiptBadSignature)
 	})
 	t.Run("pinned right key", func(t *testing.T) {
 		if _, err := receipt.Verify(context.Background(), good, receipt.VerifyOptions{Keys: receipt.StaticKey(s.PublicKey())}); err != nil {

@@ -53,7 +53,7 @@ type listServer struct {
 	t     *testing.T
 	srv   *httptest.Server
 	key   jwk.Key
-	clock *clock
+	clock *testkit.Clock
 
 	mu     sync.Mutex
 	lists  map[string]*List
@@ -66,7 +66,7 @@ type listServer struct {
 	inside chan struct{} // receives once per request that reached the gate
 }
 
-func newListServer(t *testing.T, clk *clock) *listServer {
+func newListServer(t *testing.T, clk *testkit.Clock) *listServer {
 	s := &listServer{t: t, key: testkeys.New(t, jwa.ES256, testIssuer+"#key-1"), clock: clk,
 		lists: map[string]*List{}, bodies: map[string]string{}, status: map[string]int{}, hits: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -146,7 +146,7 @@ func (s *listServer) client(maxAge time.Duration, edit func(*ClientOptions)) *Cl
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func TestClientCaches(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/statuslists/1", mustList(t, 1024, 2, map[int]uint8{5: StatusRevoked, 6: StatusSuspended}))
 	c := s.client(5*time.Minute, nil)
@@ -171,7 +171,7 @@ func TestClientCaches(t *testing.T) {
 }
 
 func TestClientMaxAge(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/l", mustList(t, 64, 2, nil))
 	c := s.client(5*time.Minute, nil)
@@ -199,7 +199,7 @@ func TestClientMaxAge(t *testing.T) {
 }
 
 func TestClientMaxAgeZeroAlwaysFetches(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/l", mustList(t, 64, 2, nil))
 	c := s.client(0, nil)
@@ -225,7 +225,7 @@ func TestClientHonoursTTLAndExp(t *testing.T) {
 		{"MaxAge is the tightest", func(c *TokenClaims) { c.TTL = 0 }, 10*time.Minute - time.Second, 10 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock(t0)
+			clk := testkit.NewClock(t0)
 			s := newListServer(t, clk)
 			s.setList("/l", mustList(t, 64, 2, nil))
 			s.set(func() {
@@ -255,7 +255,7 @@ func TestClientHonoursTTLAndExp(t *testing.T) {
 // TestClientNeverServesPastExp: once the cached token's exp has passed and
 // the server still serves that token, the answer is status_unavailable.
 func TestClientNeverServesPastExp(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	l := mustList(t, 64, 2, nil)
 	body, err := SignToken(l, TokenClaims{Subject: s.uri("/l"), Issuer: testIssuer, IssuedAt: t0, Expires: t0.Add(time.Minute)}, s.key)
@@ -280,7 +280,7 @@ func TestClientNeverServesPastExp(t *testing.T) {
 // TestClientStaleRefetchFailsClosed: past MaxAge a failed re-fetch is
 // status_unavailable, not the stale cached value.
 func TestClientStaleRefetchFailsClosed(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/l", mustList(t, 64, 2, nil))
 	c := s.client(time.Minute, nil)
@@ -297,7 +297,7 @@ func TestClientStaleRefetchFailsClosed(t *testing.T) {
 
 func TestClientSingleflight(t *testing.T) {
 	const n = 16
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/l", mustList(t, 64, 2, map[int]uint8{1: StatusRevoked}))
 	var nowCalls atomic.Int64
@@ -341,7 +341,7 @@ func TestClientSingleflight(t *testing.T) {
 }
 
 func TestClientBoundedCache(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	for _, p := range []string{"/a", "/b", "/c"} {
 		s.setList(p, mustList(t, 8, 2, nil))
@@ -372,7 +372,7 @@ func TestClientBoundedCache(t *testing.T) {
 }
 
 func TestClientFailsClosed(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	l := mustList(t, 64, 2, nil)
 	for _, p := range []string{"/ok", "/500", "/wrong-iss", "/expired", "/other-key", "/garbage", "/huge"} {
@@ -452,7 +452,7 @@ func TestClientFailsClosed(t *testing.T) {
 }
 
 func TestClientReferenceErrors(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/l", mustList(t, 16, 2, nil)) // 4 bytes: 16 entries
 	c := s.client(time.Hour, nil)
@@ -485,7 +485,7 @@ func TestClientReferenceErrors(t *testing.T) {
 }
 
 func TestClientAlgorithmAllowList(t *testing.T) {
-	clk := newClock(t0)
+	clk := testkit.NewClock(t0)
 	s := newListServer(t, clk)
 	s.setList("/statuslists/1", mustList(t, 1024, 2, nil))
 	ref := Reference{URI: s.uri("/statuslists/1"), Idx: 3}

@@ -5,9 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/testkit"
@@ -122,26 +120,6 @@ func staticKey(iss string, pub jwk.Key) KeyFunc {
 		}
 		return pub, nil
 	}
-}
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // mustList returns a list of n entries with the given statuses.

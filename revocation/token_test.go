@@ -183,25 +183,7 @@ func TestSignTokenErrors(t *testing.T) {
 // taken from the key unless hdr names one).
 func signRaw(t *testing.T, key jwk.Key, hdr map[string]any, payload any) string {
 	t.Helper()
-	body, ok := payload.([]byte)
-	if !ok {
-		var err error
-		if body, err = json.Marshal(payload); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h := jws.NewHeaders()
-	for k, v := range hdr {
-		if err := h.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	alg := jwa.SignatureAlgorithm(jose.KeyAlg(key))
-	s, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(s)
+	return testkeys.SignJWS(t, key, jwa.SignatureAlgorithm(jose.KeyAlg(key)), hdr, payload)
 }
 
 func TestVerifyTokenErrors(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 func delegationExample(t *testing.T) map[string]any {
@@ -45,9 +46,7 @@ func TestDelegationSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(pub)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
+	m := testkit.JSONMap(t, pub)
 	if m["x"] != ex["cnf"].(map[string]any)["jwk"].(map[string]any)["x"] {
 		t.Fatalf("example cnf %v is not the key of %s (%v)", ex["cnf"], ex["sub"], m)
 	}

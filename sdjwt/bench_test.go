@@ -44,7 +44,7 @@ func newBenchSetup(b *testing.B, alg jwa.SignatureAlgorithm) *benchSetup {
 		"exp":        rtNow + 86400,
 		"vct":        "urn:agentcert:agent-certification:v1",
 		"sub":        "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
-		"cnf":        map[string]any{"jwk": publicJWKMap(b, s.holder)},
+		"cnf":        map[string]any{"jwk": testkeys.PublicJWK(b, s.holder)},
 		"given_name": "Invoice Bot",
 		"principal":  map[string]any{"id": "did:web:acme.example", "name": "ACME GmbH"},
 		"agent":      map[string]any{"class": "invoice-bot", "version": "1.4.2", "model": "m-large"},

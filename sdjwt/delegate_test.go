@@ -42,7 +42,7 @@ func newChainFixture(t testing.TB, delegates int) *chainFixture {
 	}
 	claims := map[string]any{
 		"iss": "https://issuer.example", "iat": chainNow - 60, "exp": chainNow + 3600,
-		"vct": "urn:example:cert", "sub": "agent", "cnf": map[string]any{"jwk": publicJWKMap(t, f.keys[0])},
+		"vct": "urn:example:cert", "sub": "agent", "cnf": map[string]any{"jwk": testkeys.PublicJWK(t, f.keys[0])},
 		"permissions": []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "payments:initiate"}},
 	}
 	var err error
@@ -56,7 +56,7 @@ func newChainFixture(t testing.TB, delegates int) *chainFixture {
 func (f *chainFixture) hopPayload(t testing.TB, i int) map[string]any {
 	return map[string]any{
 		"sub": "delegate-" + string(rune('0'+i)), "iat": chainNow - 10, "exp": chainNow + 600,
-		"cnf": map[string]any{"jwk": publicJWKMap(t, f.keys[i])},
+		"cnf": map[string]any{"jwk": testkeys.PublicJWK(t, f.keys[i])},
 	}
 }
 
@@ -234,7 +234,7 @@ func hostileHop(t testing.TB, prev string, key jwk.Key, typ string, payload map[
 	if key.KeyType() == jwa.OKP {
 		alg = jwa.EdDSA
 	}
-	jwt := signJWS(t, key, alg, map[string]any{"typ": typ}, payload)
+	jwt := testkeys.SignJWS(t, key, alg, map[string]any{"typ": typ}, payload)
 	s := prev + "~" + jwt + "~"
 	for _, d := range discs {
 		s += d + "~"
@@ -325,7 +325,7 @@ func hostileHopHdr(t testing.TB, prev string, key jwk.Key, hdr, payload map[stri
 		elems = append(elems, map[string]any{"...": SDHash(d)})
 	}
 	payload[ClaimDelegatePayload] = elems
-	s := prev + "~" + signJWS(t, key, jwa.ES256, hdr, payload) + "~"
+	s := prev + "~" + testkeys.SignJWS(t, key, jwa.ES256, hdr, payload) + "~"
 	for _, d := range discs {
 		s += d + "~"
 	}
@@ -439,7 +439,7 @@ func checkAssertion(t *testing.T, payloads []any, a map[string]any) {
 			t.Fatalf("%v absent", a["path"])
 		}
 	default:
-		if !found || !reflect.DeepEqual(canon(t, cur), canon(t, a["equals"])) {
+		if !found || !reflect.DeepEqual(testkit.Canon(t, cur), testkit.Canon(t, a["equals"])) {
 			t.Fatalf("%v = %v, want %v", a["path"], cur, a["equals"])
 		}
 	}
@@ -487,7 +487,7 @@ func FuzzVerifyChain(f *testing.F) {
 func TestHolderKeyFastPath(t *testing.T) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
 		priv, _ := testkeys.Pair(t, alg, "k-1")
-		m := publicJWKMap(t, priv)
+		m := testkeys.PublicJWK(t, priv)
 		fast, ok := simplePublicKey(m)
 		if !ok {
 			t.Fatalf("%s: %v not taken by the fast path", alg, m)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -42,24 +42,9 @@ func readText(t testing.TB, path string) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// canon turns any JSON-encodable value into plain encoding/json values
-// (float64 numbers) so that two payloads compare with reflect.DeepEqual.
-func canon(t testing.TB, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func jsonEqual(t testing.TB, got, want any) bool {
 	t.Helper()
-	return reflect.DeepEqual(canon(t, got), canon(t, want))
+	return reflect.DeepEqual(testkit.Canon(t, got), testkit.Canon(t, want))
 }
 
 func mustJSON(t testing.TB, v any) string {
@@ -74,33 +59,11 @@ func mustJSON(t testing.TB, v any) string {
 // keyFromMap parses a JWK given as a decoded JSON object.
 func keyFromMap(t testing.TB, m any) jwk.Key {
 	t.Helper()
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := jwk.ParseKey(b)
+	k, err := jwk.ParseKey(testkit.JSON(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// publicJWKMap returns the public key as a JSON object, for cnf.jwk.
-func publicJWKMap(t testing.TB, k jwk.Key) map[string]any {
-	t.Helper()
-	pub, err := k.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func staticKey(k jwk.Key) KeyFunc {
@@ -109,27 +72,6 @@ func staticKey(k jwk.Key) KeyFunc {
 
 func fixedClock(sec int64) func() time.Time {
 	return func() time.Time { return time.Unix(sec, 0) }
-}
-
-// signJWS signs payload (marshalled as is) with the given extra protected
-// header members; it is how tests build hostile tokens.
-func signJWS(t testing.TB, key jwk.Key, alg jwa.SignatureAlgorithm, hdr map[string]any, payload any) string {
-	t.Helper()
-	h := jws.NewHeaders()
-	for k, v := range hdr {
-		if err := h.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	body, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 // disc encodes a disclosure array as sent.

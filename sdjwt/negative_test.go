@@ -52,7 +52,7 @@ func (f *fixture) payload(t testing.TB) map[string]any {
 		"iat":     negNow - 60,
 		"exp":     negNow + 3600,
 		"_sd_alg": "sha-256",
-		"cnf":     map[string]any{"jwk": publicJWKMap(t, f.holder)},
+		"cnf":     map[string]any{"jwk": testkeys.PublicJWK(t, f.holder)},
 	}
 }
 
@@ -63,7 +63,7 @@ func (f *fixture) cred(t testing.TB, payload map[string]any, discs ...string) st
 
 func (f *fixture) credWith(t testing.TB, key jwk.Key, alg jwa.SignatureAlgorithm, hdr, payload map[string]any, discs ...string) string {
 	var b strings.Builder
-	b.WriteString(signJWS(t, key, alg, hdr, payload))
+	b.WriteString(testkeys.SignJWS(t, key, alg, hdr, payload))
 	b.WriteByte('~')
 	for _, d := range discs {
 		b.WriteString(d)
@@ -88,7 +88,7 @@ func (f *fixture) kbJWT(t testing.TB, key jwk.Key, pres string, edit func(hdr, p
 	if edit != nil {
 		edit(hdr, payload)
 	}
-	return signJWS(t, key, jwa.ES256, hdr, payload)
+	return testkeys.SignJWS(t, key, jwa.ES256, hdr, payload)
 }
 
 // unsigned builds a compact JWS with the given header and an empty signature.
@@ -437,7 +437,7 @@ func TestVerifyAccepts(t *testing.T) {
 			ed, edPub := testkeys.Pair(t, jwa.EdDSA, "ed-1")
 			f2 := *f
 			f2.issuerPub = edPub
-			return f2.credWith(t, ed, jwa.EdDSA, map[string]any{"typ": TypVC}, p, given) + "|" + mustJSON(t, publicJWKMap(t, edPub))
+			return f2.credWith(t, ed, jwa.EdDSA, map[string]any{"typ": TypVC}, p, given) + "|" + mustJSON(t, testkeys.PublicJWK(t, edPub))
 		}, nil},
 	}
 	for _, c := range cases {

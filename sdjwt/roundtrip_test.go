@@ -73,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			issuer, issuerPub := testkeys.Pair(t, alg, "issuer-"+string(alg))
 			holder, _ := testkeys.Pair(t, alg, "holder-"+string(alg))
-			claims := agentClaims(t, publicJWKMap(t, holder))
+			claims := agentClaims(t, testkeys.PublicJWK(t, holder))
 			sdjwt, err := Issue(claims, agentDisclosable, issuer, &IssueOptions{Decoys: 5})
 			if err != nil {
 				t.Fatal(err)
@@ -93,9 +93,9 @@ func TestRoundTrip(t *testing.T) {
 			if tok.UnverifiedPayload()["_sd_alg"] != SDAlgSHA256 {
 				t.Fatal("no _sd_alg")
 			}
-			digests := countDigests(canon(t, tok.UnverifiedPayload()))
+			digests := countDigests(testkit.Canon(t, tok.UnverifiedPayload()))
 			for _, d := range tok.Disclosures {
-				digests += countDigests(canon(t, d.Value))
+				digests += countDigests(testkit.Canon(t, d.Value))
 			}
 			if digests != 11+5 {
 				t.Fatalf("%d digests in payload and disclosures, want 11 + 5 decoys", digests)
@@ -195,7 +195,7 @@ func TestRoundTrip(t *testing.T) {
 func TestPresentExactDisclosures(t *testing.T) {
 	issuer, _ := testkeys.Pair(t, jwa.EdDSA, "i")
 	holder, _ := testkeys.Pair(t, jwa.EdDSA, "h")
-	sdjwt, err := Issue(agentClaims(t, publicJWKMap(t, holder)), agentDisclosable, issuer, nil)
+	sdjwt, err := Issue(agentClaims(t, testkeys.PublicJWK(t, holder)), agentDisclosable, issuer, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestSec12IssueRefusesWhatVerifiersRefuse(t *testing.T) {
 
 	// Largest credential that still leaves room for the KB-JWT: found by
 	// growing one clear claim up to the bound.
-	claims := map[string]any{"iss": "x", "cnf": map[string]any{"jwk": publicJWKMap(t, priv)}, "pad": ""}
+	claims := map[string]any{"iss": "x", "cnf": map[string]any{"jwk": testkeys.PublicJWK(t, priv)}, "pad": ""}
 	lo, hi := 0, DefaultMaxPresentationBytes
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
@@ -73,7 +73,7 @@ func TestSec12IssueRefusesWhatVerifiersRefuse(t *testing.T) {
 // the whole string would differ.
 func TestSec14CredentialDigestIgnoresSignatureMalleability(t *testing.T) {
 	priv, pub := testkeys.Pair(t, jwa.ES256, "issuer#k")
-	claims := map[string]any{"iss": "x", "cnf": map[string]any{"jwk": publicJWKMap(t, priv)}, "a": "1", "b": "2"}
+	claims := map[string]any{"iss": "x", "cnf": map[string]any{"jwk": testkeys.PublicJWK(t, priv)}, "a": "1", "b": "2"}
 	cred, err := Issue(claims, []string{"/a"}, priv, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -386,7 +386,7 @@ func TestRebuildPayloadVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			got["_sd_alg"] = SDAlgSHA256
-			want := stripDecoys(canon(t, c.payload), referencedDigests(ds))
+			want := stripDecoys(testkit.Canon(t, c.payload), referencedDigests(ds))
 			if !jsonEqual(t, got, want) {
 				t.Fatalf("rebuilt payload:\n%s\nwant:\n%s", mustJSON(t, got), mustJSON(t, want))
 			}
@@ -397,7 +397,7 @@ func TestRebuildPayloadVectors(t *testing.T) {
 				t.Fatalf("disclosures differ")
 			}
 			if c.decoys != nil {
-				removed := countDigests(canon(t, c.payload)) - countDigests(want)
+				removed := countDigests(testkit.Canon(t, c.payload)) - countDigests(want)
 				if removed != len(c.decoys) {
 					t.Fatalf("%d decoys found, vector lists %d", removed, len(c.decoys))
 				}

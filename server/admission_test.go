@@ -202,7 +202,7 @@ func TestLoadSheddingQueueTimeout(t *testing.T) {
 		c.HTTP.Admission.RetryAfter = 2500 * time.Millisecond
 	})
 	s := env.Server
-	var logs syncBuffer
+	var logs testkit.Buffer
 	s.log = slog.New(slog.NewJSONHandler(&logs, nil))
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()

@@ -21,6 +21,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/oid4vci"
 )
@@ -194,20 +195,6 @@ func rawProof(t *testing.T, signer, named jwk.Key, typ string, claims map[string
 	return string(out)
 }
 
-func jwtPayload(t *testing.T, sdjwt string) map[string]any {
-	t.Helper()
-	parts := strings.Split(strings.SplitN(sdjwt, "~", 2)[0], ".")
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestOID4VCIFlow(t *testing.T) {
 	e := newVCIEnv(t)
 	var md oid4vci.IssuerMetadata
@@ -266,7 +253,7 @@ func TestOID4VCIFlow(t *testing.T) {
 	}
 	idx := map[float64]bool{}
 	for i, k := range []jwk.Key{k1, k2} {
-		p := jwtPayload(t, got.Credentials[i].Credential)
+		p := testkit.JWTPayload(t, got.Credentials[i].Credential)
 		wantSub, _ := did.KeyDID(k)
 		pub, _ := keyutil.Public(k)
 		wantX, _ := pub.Get("x")

@@ -1,35 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // requestLines returns the decoded "request" log lines.
 func requestLines(t *testing.T, logs string) []map[string]any {
@@ -50,9 +31,9 @@ func requestLines(t *testing.T, logs string) []map[string]any {
 	return out
 }
 
-func logFixture(t *testing.T) (*statusFixture, *syncBuffer) {
+func logFixture(t *testing.T) (*statusFixture, *testkit.Buffer) {
 	f := newStatusFixture(t)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	f.server.log = slog.New(slog.NewJSONHandler(logs, nil))
 	return f, logs
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -42,18 +43,6 @@ type approvalFixture struct {
 	apDID    string
 	apCred   string
 	policy   Policy
-}
-
-func jwkMap(t *testing.T, k jwk.Key) map[string]any {
-	t.Helper()
-	pub, err := keyutil.Public(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(pub)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return m
 }
 
 func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
@@ -104,7 +93,7 @@ func (f *approvalFixture) newApprover() (jwk.Key, string) {
 func (f *approvalFixture) approverCred(signer jwk.Key, iss string, key jwk.Key, sub, principal, vct string) string {
 	cred, err := sdjwt.Issue(map[string]any{
 		"iss": iss, "vct": vct, "iat": f.now.Unix(), "exp": f.now.Add(24 * time.Hour).Unix(), "sub": sub,
-		"cnf": map[string]any{"jwk": jwkMap(f.t, key)}, "principal": map[string]any{"id": principal},
+		"cnf": map[string]any{"jwk": testkeys.PublicJWK(f.t, key)}, "principal": map[string]any{"id": principal},
 		"approver": map[string]any{"name": "Dana"},
 	}, nil, signer, nil)
 	if err != nil {
@@ -125,7 +114,7 @@ func (f *approvalFixture) presentNonce(nonce string, perms ...map[string]any) st
 	}
 	cred, err := sdjwt.Issue(map[string]any{
 		"iss": apIssuer, "vct": "urn:x", "iat": f.now.Unix(), "exp": f.now.Add(24 * time.Hour).Unix(), "sub": f.agentDID,
-		"cnf": map[string]any{"jwk": jwkMap(f.t, f.agent)}, "principal": map[string]any{"id": apPrincipal, "name": "ACME"},
+		"cnf": map[string]any{"jwk": testkeys.PublicJWK(f.t, f.agent)}, "principal": map[string]any{"id": apPrincipal, "name": "ACME"},
 		"permissions": ps,
 	}, nil, f.issuer, nil)
 	if err != nil {

@@ -2,13 +2,11 @@ package verifier
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/did"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -45,10 +43,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			pub, _ := keyutil.Public(agentKey)
-			raw, _ := json.Marshal(pub)
-			var cnf map[string]any
-			_ = json.Unmarshal(raw, &cnf)
+			cnf := testkeys.PublicJWK(b, agentKey)
 			perms := []any{}
 			for i := 0; i < 5; i++ {
 				perms = append(perms, map[string]any{"action": fmt.Sprintf("res%d:read", i)})

@@ -83,7 +83,7 @@ func BenchmarkMiddleware(b *testing.B) {
 
 func (e *channelEnv) presentationFor(tb testing.TB, a *agent) string {
 	n, _, _ := e.nonces.Issue()
-	p, err := sdjwt.Present(a.cred, []string{""}, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clock()})
+	p, err := sdjwt.Present(a.cred, []string{""}, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func (e *channelEnv) signedRequest(tb testing.TB, a *agent, i int, pres string) 
 		req.Header.Set(verifier.HeaderAgentCredential, pres)
 	}
 	alg, _ := httpsig.KeyAlg(a.key)
-	now := e.clock()
+	now := e.clk.Now()
 	in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components("@method", "@authority", "@path", "@query", "content-digest"),
 		httpsig.Params{Created: now, Expires: now.Add(time.Minute), Nonce: "bench-" + strconv.Itoa(i) + "-" + strconv.FormatInt(benchSeq.Add(1), 10), Alg: alg, KeyID: a.kid, Tag: verifier.TagWebBotAuth}, a.key)
 	if err != nil {

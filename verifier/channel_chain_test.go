@@ -12,7 +12,6 @@ import (
 	"github.com/agentcert/agentcert/agentclient"
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/schemas"
@@ -32,10 +31,7 @@ func TestChannelWithDelegationChain(t *testing.T) {
 	agentKey, agentDID := testkeys.DIDKey(t, jwa.EdDSA)
 	subKey, subDID := testkeys.DIDKey(t, jwa.ES256)
 	cnf := func(k jwk.Key) map[string]any {
-		pub, _ := keyutil.Public(k)
-		b, _ := json.Marshal(pub)
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
+		m := testkeys.PublicJWK(t, k)
 		delete(m, "kid")
 		return map[string]any{"jwk": m}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/noncestore/redisnonce"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/testsvc"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/revocation"
@@ -35,7 +36,7 @@ const statusURI = "https://issuer.example/statuslists/1"
 type channelEnv struct {
 	t       testing.TB
 	mu      sync.Mutex
-	now     time.Time
+	clk     *testkit.Clock
 	iss     jwk.Key
 	issDID  string
 	list    *revocation.List
@@ -48,18 +49,6 @@ type channelEnv struct {
 	// logPath is the action log (a receipt.FileSink) every decision is
 	// recorded in; "" when the env signs no receipts (benchmarks).
 	logPath string
-}
-
-func (e *channelEnv) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
-
-func (e *channelEnv) advance(d time.Duration) {
-	e.mu.Lock()
-	e.now = e.now.Add(d)
-	e.mu.Unlock()
 }
 
 type agent struct {
@@ -93,14 +82,15 @@ func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*v
 // each in a JSON-lines file sink.
 func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy), chOpts verifier.ChannelOptions, receipts bool, from ...*channelEnv) *channelEnv {
 	t.Helper()
-	e := &channelEnv{t: t, now: time.Now().Truncate(time.Second)}
+	e := &channelEnv{t: t, clk: testkit.NewClock(time.Now().Truncate(time.Second))}
 	if len(from) > 0 {
-		e.iss, e.issDID, e.list, e.now, e.idx = from[0].iss, from[0].issDID, from[0].list, from[0].clock(), 1000*len(from)
+		e.iss, e.issDID, e.list, e.idx = from[0].iss, from[0].issDID, from[0].list, 1000*len(from)
+		e.clk.Set(from[0].clk.Now())
 	} else {
 		e.iss, e.issDID = testkeys.DIDKey(t, jwa.ES256)
 		e.list, _ = revocation.NewList(131072, 2)
 	}
-	e.nonces, _ = verifier.NewNonces(nil, time.Minute, e.clock)
+	e.nonces, _ = verifier.NewNonces(nil, time.Minute, e.clk.Now)
 	p := verifier.DefaultPolicy()
 	p.Trusted[e.issDID] = []string{"urn:x"}
 	p.MaxStatusAge = time.Minute
@@ -111,7 +101,7 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 	var sink receipt.Sink
 	if receipts {
 		vk, vdid := testkeys.DIDKey(t, jwa.EdDSA)
-		signer, err := receipt.SignerFromJWK(vdid, vk, receipt.WithClock(e.clock))
+		signer, err := receipt.SignerFromJWK(vdid, vk, receipt.WithClock(e.clk.Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,9 +114,9 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 		t.Cleanup(func() { _ = fs.Close() })
 		sink = fs
 	}
-	v, err := verifier.New(p, append(vopts, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clock),
+	v, err := verifier.New(p, append(vopts, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clk.Now),
 		verifier.WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
-			now := e.clock()
+			now := e.clk.Now()
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			tok, err := revocation.SignToken(e.list, revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, e.iss)
@@ -177,12 +167,9 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 func (e *channelEnv) agent(alg jwa.SignatureAlgorithm, principal string) *agent {
 	e.t.Helper()
 	k, sub := testkeys.DIDKey(e.t, alg)
-	pub, _ := keyutil.Public(k)
-	raw, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(raw, &cnf)
+	cnf := testkeys.PublicJWK(e.t, k)
 	e.idx++
-	now := e.clock()
+	now := e.clk.Now()
 	cred, err := sdjwt.Issue(map[string]any{
 		"iss": e.issDID, "sub": sub, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": cnf},
 		"status":       map[string]any{"status_list": map[string]any{"idx": e.idx, "uri": statusURI}},
@@ -219,7 +206,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (e *channelEnv) client(a *agent, nonceURL bool) (*http.Client, *recorder) {
 	rec := &recorder{base: e.srv.Client().Transport}
-	o := agentclient.Options{Credential: a.cred, Key: a.key, Audience: func(*http.Request) string { return "aud" }, Now: e.clock, Base: rec}
+	o := agentclient.Options{Credential: a.cred, Key: a.key, Audience: func(*http.Request) string { return "aud" }, Now: e.clk.Now, Base: rec}
 	if nonceURL {
 		nonceSrv := httptest.NewServer(e.nonces.Handler())
 		e.t.Cleanup(nonceSrv.Close)
@@ -246,15 +233,16 @@ func do(t *testing.T, c *http.Client, method, url, body string) answer {
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, url, rd)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return answerOf(t, c, req)
+}
+
+// answerOf sends req with c; the answer's code is the problem code of the
+// body, if any.
+func answerOf(t *testing.T, c *http.Client, req *http.Request) answer {
+	t.Helper()
+	status, hdr, m := testkit.DoJSON(t, c, req)
 	code, _ := m["code"].(string)
-	return answer{resp.StatusCode, errcode.Code(code), m, resp.Header}
+	return answer{status, errcode.Code(code), m, hdr}
 }
 
 func TestChannelSessionFlow(t *testing.T) {
@@ -321,7 +309,7 @@ func (e *channelEnv) send(t *testing.T, o signOpts) answer {
 // sendTo is send with another method and path.
 func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answer {
 	t.Helper()
-	now := e.clock()
+	now := e.clk.Now()
 	if o.created.IsZero() {
 		o.created = now
 	}
@@ -363,15 +351,7 @@ func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answe
 	if o.mutate != nil {
 		o.mutate(req)
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	code, _ := m["code"].(string)
-	return answer{resp.StatusCode, errcode.Code(code), m, resp.Header}
+	return answerOf(t, e.srv.Client(), req)
 }
 
 // logged returns the receipts in the env's action log, oldest first.
@@ -420,7 +400,7 @@ func (e *channelEnv) establish(t *testing.T, a *agent) {
 func (e *channelEnv) presentation(t *testing.T, a *agent) string {
 	t.Helper()
 	n, _, _ := e.nonces.Issue()
-	p, err := sdjwt.Present(a.cred, []string{""}, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clock()})
+	p, err := sdjwt.Present(a.cred, []string{""}, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +417,7 @@ func TestChannelRefusals(t *testing.T) {
 	e.establish(t, b)
 	stranger, _ := keyutil.Generate(jwa.EdDSA)
 	strangerKid, _ := httpsig.Thumbprint(stranger)
-	now := e.clock()
+	now := e.clk.Now()
 
 	if got := e.send(t, signOpts{key: a.key, kid: a.kid, body: "{}"}); got.status != 200 {
 		t.Fatalf("baseline: %+v", got)
@@ -529,11 +509,11 @@ func TestChannelRevokedMidSession(t *testing.T) {
 	e.mu.Lock()
 	_ = e.list.Set(a.idx, 1)
 	e.mu.Unlock()
-	e.advance(30 * time.Second)
+	e.clk.Advance(30 * time.Second)
 	if got := do(t, c, http.MethodGet, e.srv.URL+"/invoices", ""); got.status != 200 {
 		t.Fatalf("within the status max age the session stands: %+v", got)
 	}
-	e.advance(31 * time.Second)
+	e.clk.Advance(31 * time.Second)
 	got := do(t, c, http.MethodGet, e.srv.URL+"/invoices", "")
 	if got.status != 401 || got.code != errcode.Revoked {
 		t.Fatalf("after the status max age: %+v", got)
@@ -602,7 +582,7 @@ func TestRateLimits(t *testing.T) {
 	if got := do(t, ca, http.MethodPost, e.srv.URL+"/invoices/x/pay", "{}"); got.status != 403 {
 		t.Fatalf("unlimited class: %+v", got)
 	}
-	e.advance(30 * time.Second)
+	e.clk.Advance(30 * time.Second)
 	if got := do(t, ca, http.MethodGet, e.srv.URL+"/invoices", ""); got.status != 200 {
 		t.Fatalf("after Retry-After: %+v", got)
 	}
@@ -715,7 +695,7 @@ func TestChannelReceipts(t *testing.T) {
 		PerAgent: verifier.Rate{Requests: 1, Per: time.Hour}}})
 	a := e.agent(jwa.EdDSA, "did:web:acme.example")
 	pres := e.presentation(t, a)
-	now := e.clock()
+	now := e.clk.Now()
 
 	// The request that opens the session.
 	opened := e.send(t, signOpts{key: a.key, kid: a.kid, pres: pres, nonce: "n-open"})
@@ -769,7 +749,7 @@ func TestChannelReceipts(t *testing.T) {
 	e.mu.Lock()
 	_ = e.list.Set(a.idx, 1)
 	e.mu.Unlock()
-	e.advance(2 * time.Minute)
+	e.clk.Advance(2 * time.Minute)
 	revoked := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a), nonce: "n-7"})
 	c = e.receiptOf(t, revoked)
 	if revoked.status != 401 || c.Error != string(errcode.Revoked) || c.Status == nil || c.Status.Value != "revoked" ||

@@ -3,7 +3,6 @@ package verifier
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -38,15 +38,15 @@ type vcFixture struct {
 	agentKey jwk.Key
 	agentDID string
 
+	clk   *testkit.Clock
 	mu    sync.Mutex
-	now   time.Time
 	list  *revocation.List
 	token string
 }
 
 func newVCFixture(tb testing.TB, alg jwa.SignatureAlgorithm, opts ...Option) *vcFixture {
 	tb.Helper()
-	f := &vcFixture{t: tb, alg: alg, now: time.Now()}
+	f := &vcFixture{t: tb, alg: alg, clk: testkit.NewClock(time.Now())}
 	f.issKey, f.issDID = testkeys.DIDKey(tb, alg)
 	f.agentKey, f.agentDID = testkeys.DIDKey(tb, alg)
 	f.list, _ = revocation.NewList(131072, 2)
@@ -58,9 +58,9 @@ func newVCFixture(tb testing.TB, alg jwa.SignatureAlgorithm, opts ...Option) *vc
 	p.Trusted[f.issDID] = []string{"urn:agentcert:agent-certification:v1"}
 	p.MaxStatusAge = time.Hour
 	v, err := New(p, append([]Option{
-		WithClock(f.clock),
+		WithClock(f.clk.Now),
 		WithCache(time.Hour, 64),
-		WithResolver(did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, f.clock)),
+		WithResolver(did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, f.clk.Now)),
 		WithFetch(func(context.Context, string, string, int64) ([]byte, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -74,21 +74,9 @@ func newVCFixture(tb testing.TB, alg jwa.SignatureAlgorithm, opts ...Option) *vc
 	return f
 }
 
-func (f *vcFixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *vcFixture) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
-
 // sign re-signs the status list token as of now.
 func (f *vcFixture) sign() {
-	tok, err := revocation.SignToken(f.list, revocation.TokenClaims{Subject: fixtureStatusURI, Issuer: f.issDID, IssuedAt: f.now, Expires: f.now.Add(24 * time.Hour), TTL: 24 * time.Hour}, f.issKey)
+	tok, err := revocation.SignToken(f.list, revocation.TokenClaims{Subject: fixtureStatusURI, Issuer: f.issDID, IssuedAt: f.clk.Now(), Expires: f.clk.Now().Add(24 * time.Hour), TTL: 24 * time.Hour}, f.issKey)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -98,7 +86,7 @@ func (f *vcFixture) sign() {
 // verify2 presents cred bound to another audience.
 func (f *vcFixture) verify2(cred, nonce, aud string) string {
 	f.t.Helper()
-	pres, err := sdjwt.Present(cred, []string{"/permissions/0"}, &sdjwt.KBOptions{Key: f.agentKey, Audience: aud, Nonce: nonce, IssuedAt: f.clock()})
+	pres, err := sdjwt.Present(cred, []string{"/permissions/0"}, &sdjwt.KBOptions{Key: f.agentKey, Audience: aud, Nonce: nonce, IssuedAt: f.clk.Now()})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -116,15 +104,12 @@ func dropFirstDisclosure(pres string) string {
 // five selectively disclosable permissions res0:read ... res4:read.
 func (f *vcFixture) credential(idx int, ttl time.Duration) string {
 	f.t.Helper()
-	pub, _ := keyutil.Public(f.agentKey)
-	raw, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(raw, &cnf)
+	cnf := testkeys.PublicJWK(f.t, f.agentKey)
 	perms := []any{}
 	for i := 0; i < 5; i++ {
 		perms = append(perms, map[string]any{"action": fmt.Sprintf("res%d:read", i)})
 	}
-	now := f.clock()
+	now := f.clk.Now()
 	claims := map[string]any{
 		"iss": f.issDID, "sub": f.agentDID, "vct": "urn:agentcert:agent-certification:v1", "iat": now.Unix(), "exp": now.Add(ttl).Unix(),
 		"cnf": map[string]any{"jwk": cnf}, "status": map[string]any{"status_list": map[string]any{"idx": idx, "uri": fixtureStatusURI}},
@@ -141,7 +126,7 @@ func (f *vcFixture) credential(idx int, ttl time.Duration) string {
 // present discloses the first two permissions, bound to aud/nonce with key.
 func (f *vcFixture) present(cred string, key jwk.Key, nonce string) string {
 	f.t.Helper()
-	pres, err := sdjwt.Present(cred, []string{"/permissions/0", "/permissions/1"}, &sdjwt.KBOptions{Key: key, Audience: "aud", Nonce: nonce, IssuedAt: f.clock()})
+	pres, err := sdjwt.Present(cred, []string{"/permissions/0", "/permissions/1"}, &sdjwt.KBOptions{Key: key, Audience: "aud", Nonce: nonce, IssuedAt: f.clk.Now()})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -201,7 +186,7 @@ func TestCredentialCacheEveryCheckRunsOnAHit(t *testing.T) {
 		// signs the KB-JWT over it: the disclosure check refuses it.
 		base, _ := sdjwt.Present(cred, []string{"/permissions/0"}, nil)
 		forged := base + base64.RawURLEncoding.EncodeToString([]byte(`["c2FsdHNhbHRzYWx0","extra",1]`)) + "~"
-		pres, err := sdjwt.AddKeyBinding(forged, &sdjwt.KBOptions{Key: f.agentKey, Audience: "aud", Nonce: "n5", IssuedAt: f.clock()})
+		pres, err := sdjwt.AddKeyBinding(forged, &sdjwt.KBOptions{Key: f.agentKey, Audience: "aud", Nonce: "n5", IssuedAt: f.clk.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +239,7 @@ func TestCredentialCacheEveryCheckRunsOnAHit(t *testing.T) {
 		if r := f.verify(f.present(short, f.agentKey, "e1"), "e1", ""); !r.Verified {
 			t.Fatalf("%+v", r.Error)
 		}
-		f.advance(2 * time.Minute)
+		f.clk.Advance(2 * time.Minute)
 		if r := f.verify(f.present(short, f.agentKey, "e2"), "e2", ""); r.Verified || r.Code() != errcode.Expired {
 			t.Fatalf("expired credential on a hit: verified %v, %s", r.Verified, r.Code())
 		}
@@ -278,8 +263,8 @@ func TestCredentialCacheDiesWithItsKey(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 	// The issuer key is read anew: the same public key, another object.
-	f.v.keys = ttlcache.New[jwk.Key](64, f.clock)
-	f.v.s.resolver = did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, f.clock)
+	f.v.keys = ttlcache.New[jwk.Key](64, f.clk.Now)
+	f.v.s.resolver = did.NewCachingResolver(did.NewResolver(nil), time.Hour, 16, f.clk.Now)
 	if r := f.verify(f.present(cred, f.agentKey, "c"), "c", ""); !r.Verified {
 		t.Fatalf("%+v", r.Error)
 	}
@@ -291,7 +276,7 @@ func TestCredentialCacheDiesWithItsKey(t *testing.T) {
 	otherPub, _ := keyutil.Public(other)
 	tok, _ := sdjwt.Parse(cred, sdjwt.Limits{})
 	kid, _ := tok.UnverifiedHeader()["kid"].(string)
-	f.v.keys.Put(f.issDID+"\x00"+kid, otherPub, f.clock().Add(time.Hour))
+	f.v.keys.Put(f.issDID+"\x00"+kid, otherPub, f.clk.Now().Add(time.Hour))
 	if r := f.verify(f.present(cred, f.agentKey, "d"), "d", ""); r.Verified || r.Code() != errcode.BadSignature {
 		t.Fatalf("another issuer key: verified %v, %s; want bad_signature", r.Verified, r.Code())
 	}

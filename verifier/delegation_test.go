@@ -100,10 +100,7 @@ func (e *chainEnv) issueRoot(claims map[string]any) string {
 }
 
 func (e *chainEnv) jwkMap(i int) map[string]any {
-	pub, _ := keyutil.Public(e.keys[i])
-	b, _ := json.Marshal(pub)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
+	m := testkeys.PublicJWK(e.t, e.keys[i])
 	delete(m, "kid")
 	return m
 }
@@ -293,19 +290,13 @@ func TestChainOnlyFromAgentCertifications(t *testing.T) {
 	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	agent, agentDID := testkeys.DIDKey(t, jwa.EdDSA)
 	sub, subDID := testkeys.DIDKey(t, jwa.EdDSA)
-	pub, _ := keyutil.Public(agent)
-	b, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(b, &cnf)
+	cnf := testkeys.PublicJWK(t, agent)
 	now := time.Now()
 	root, err := sdjwt.Issue(map[string]any{"iss": issDID, "vct": "urn:x", "sub": agentDID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": cnf}}, nil, iss, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spub, _ := keyutil.Public(sub)
-	b, _ = json.Marshal(spub)
-	var scnf map[string]any
-	_ = json.Unmarshal(b, &scnf)
+	scnf := testkeys.PublicJWK(t, sub)
 	d, err := sdjwt.Delegate(root, map[string]any{"vct": schemas.DelegationV1, "sub": subDID, "cnf": map[string]any{"jwk": scnf}, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "permissions": []any{map[string]any{"action": "a:b"}}, "prohibitions": []any{}}, sdjwt.DelegateOptions{Key: agent})
 	if err != nil {
 		t.Fatal(err)

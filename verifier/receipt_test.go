@@ -12,7 +12,6 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/revocation"
@@ -36,10 +35,7 @@ func newReceiptFixture(t *testing.T, maxStatusAge time.Duration) *receiptFixture
 	t.Helper()
 	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	agent, agentDID := testkeys.DIDKey(t, jwa.EdDSA)
-	apub, _ := keyutil.Public(agent)
-	raw, _ := json.Marshal(apub)
-	var cnf map[string]any
-	_ = json.Unmarshal(raw, &cnf)
+	cnf := testkeys.PublicJWK(t, agent)
 	now := time.Now()
 	const uri = "https://issuer.example/statuslists/1"
 	cred, err := sdjwt.Issue(map[string]any{

@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"testing"
@@ -37,18 +36,7 @@ func newSecFixture(t *testing.T) *secFixture {
 
 func (f *secFixture) claims(holder jwk.Key) map[string]any {
 	f.t.Helper()
-	pub, err := keyutil.Public(holder)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	b, err := keyutil.Marshal(pub)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var cnf map[string]any
-	if err := json.Unmarshal(b, &cnf); err != nil {
-		f.t.Fatal(err)
-	}
+	cnf := testkeys.PublicJWK(f.t, holder)
 	return map[string]any{
 		"iss": f.issDID, "vct": schemas.AgentCertificationV1, "iat": f.now.Unix(), "exp": f.now.Add(time.Hour).Unix(),
 		"sub": f.sub, "cnf": map[string]any{"jwk": cnf},

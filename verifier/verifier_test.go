@@ -115,10 +115,7 @@ func httpsFixture(t *testing.T, metadata func(pub jwk.Key) any) (*Verifier, Requ
 	_ = k.Set(jwk.KeyIDKey, "k1")
 	pub, _ := keyutil.Public(k)
 	agent, _ := keyutil.Generate(jwa.EdDSA)
-	apub, _ := keyutil.Public(agent)
-	raw, _ := json.Marshal(apub)
-	var cnf map[string]any
-	_ = json.Unmarshal(raw, &cnf)
+	cnf := testkeys.PublicJWK(t, agent)
 	now := time.Now()
 	cred, err := sdjwt.Issue(map[string]any{
 		"iss": iss, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": cnf},
@@ -325,10 +322,7 @@ func TestWithheldRestrictions(t *testing.T) {
 func TestNonceSpentOnlyOnSuccess(t *testing.T) {
 	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	agent, _ := keyutil.Generate(jwa.EdDSA)
-	apub, _ := keyutil.Public(agent)
-	raw, _ := json.Marshal(apub)
-	var cnf map[string]any
-	_ = json.Unmarshal(raw, &cnf)
+	cnf := testkeys.PublicJWK(t, agent)
 	now := time.Now()
 	const uri = "https://issuer.example/statuslists/1"
 	cred, err := sdjwt.Issue(map[string]any{

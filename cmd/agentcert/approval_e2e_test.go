@@ -50,7 +50,7 @@ verifier:
   max_status_age: 0s
   approve_irreversible: true
 `, port, e.base, filepath.Join(e.dir, "data")))
-	admin := srv.value("bootstrap admin token (shown once, store it now): ")
+	admin := srv.Value("bootstrap admin token (shown once, store it now): ")
 	status, tok := httpJSON(t, "POST", e.base+"/v1/admin/tokens", admin, map[string]any{"role": "issuer"})
 	if status != 201 {
 		t.Fatalf("token: %d %v", status, tok)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
@@ -57,25 +57,6 @@ func wantVerify(t *testing.T, dir, want string, args ...string) *verifier.Result
 		t.Errorf("verify %v: exit %d code %q, want exit %d code %q (result %+v)", args, code, firstCode(res), wantExit, want, res)
 	}
 	return res
-}
-
-// jwtPayload decodes the issuer JWT payload of an SD-JWT.
-func jwtPayload(t *testing.T, sdJWT string) map[string]any {
-	t.Helper()
-	jwt, _, _ := strings.Cut(sdJWT, "~")
-	seg := strings.Split(jwt, ".")
-	if len(seg) != 3 {
-		t.Fatalf("not a compact JWT: %q", jwt)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(seg[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 // cliSetup creates an issuer (did:key, ES256) and an agent (did:jwk,
@@ -259,7 +240,7 @@ func TestCLIIssueFlags(t *testing.T) {
 	dir, _, agentDID := cliSetup(t)
 	const iss, vct = "https://issuer.example/tenants/7", "urn:example:test-credential:v1"
 	cred := mustRun(t, dir, "issue", "--key", "issuer.jwk", "--claims", "claims.json", "--holder", agentDID, "--iss", iss, "--vct", vct, "--ttl", "1h")
-	p := jwtPayload(t, cred)
+	p := testkit.JWTPayload(t, cred)
 	iat, _ := p["iat"].(float64)
 	exp, _ := p["exp"].(float64)
 	nbf, _ := p["nbf"].(float64)
@@ -278,7 +259,7 @@ func TestCLIIssueFlags(t *testing.T) {
 
 	// The defaults: iss from the key's DID, the agent certification vct, 24h.
 	issuerDID := strings.TrimSpace(mustRun(t, dir, "did", "create", "--method", "key", "--out", "issuer2.jwk"))
-	p = jwtPayload(t, mustRun(t, dir, "issue", "--key", "issuer2.jwk", "--claims", "claims.json", "--holder", agentDID))
+	p = testkit.JWTPayload(t, mustRun(t, dir, "issue", "--key", "issuer2.jwk", "--claims", "claims.json", "--holder", agentDID))
 	iat, _ = p["iat"].(float64)
 	exp, _ = p["exp"].(float64)
 	if p["iss"] != issuerDID || p["vct"] != "urn:agentcert:agent-certification:v1" || exp-iat != 86400 {

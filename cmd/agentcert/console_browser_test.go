@@ -271,7 +271,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if want := 10 * len(viewports); len(files) != want {
 		t.Errorf("%d screenshots, want %d", len(files), want)
 	}
-	if status, _ := ts.do(http.MethodGet, "/healthz", "", nil); status != http.StatusOK {
+	if status, _ := ts.Do(http.MethodGet, "/healthz", "", nil); status != http.StatusOK {
 		t.Errorf("healthz after the browser session: %d", status)
 	}
 }

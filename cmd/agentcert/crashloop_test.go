@@ -408,7 +408,7 @@ func runCrashLoop(t *testing.T, env []string) {
 	for k := 1; k <= crashKills; k++ {
 		l.awaitAcks(t, rng.Intn(crashMaxAcks+1))
 		l.gate.down()
-		ts.kill()
+		ts.Kill()
 		down := time.Now()
 		hc.CloseIdleConnections()
 		if rng.Intn(4) == 0 {
@@ -417,7 +417,7 @@ func runCrashLoop(t *testing.T, env []string) {
 			killDuringStart(t, ts, time.Duration(rng.Intn(300))*time.Millisecond)
 			startKills++
 		}
-		ts.restart()
+		ts.Restart()
 		downtime += time.Since(down)
 		l.drainAcks()
 		l.gate.up()
@@ -442,7 +442,7 @@ func runCrashLoop(t *testing.T, env []string) {
 func killDuringStart(t *testing.T, ts *testServer, after time.Duration) {
 	t.Helper()
 	cmd := exec.Command(binPath, "serve", "--config", ts.Config)
-	cmd.Env = ts.env
+	cmd.Env = ts.Env()
 	cmd.Dir = ts.DataDir
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -470,7 +470,7 @@ func checkCrashRecords(t *testing.T, ts *testServer, l *crashLoad, auditorTok st
 			Credentials []crashRecord `json:"credentials"`
 			NextCursor  string        `json:"next_cursor"`
 		}
-		status, body := ts.do(http.MethodGet, "/v1/credentials?limit=1000&cursor="+url.QueryEscape(cursor), auditorTok, nil)
+		status, body := ts.Do(http.MethodGet, "/v1/credentials?limit=1000&cursor="+url.QueryEscape(cursor), auditorTok, nil)
 		if status != http.StatusOK || json.Unmarshal(body, &page) != nil {
 			t.Fatalf("GET /v1/credentials: %d %s", status, body)
 		}
@@ -527,7 +527,7 @@ func checkCrashRecords(t *testing.T, ts *testServer, l *crashLoad, auditorTok st
 			} `json:"entries"`
 			NextCursor string `json:"next_cursor"`
 		}
-		status, body := ts.do(http.MethodGet, "/v1/audit?limit=1000&cursor="+cursor, auditorTok, nil)
+		status, body := ts.Do(http.MethodGet, "/v1/audit?limit=1000&cursor="+cursor, auditorTok, nil)
 		if status != http.StatusOK || json.Unmarshal(body, &page) != nil {
 			t.Fatalf("GET /v1/audit: %d %s", status, body)
 		}

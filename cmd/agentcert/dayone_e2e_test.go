@@ -102,13 +102,13 @@ func TestServeDerivesPublicURL(t *testing.T) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	srv := startFromConfig(t, dir, "data_dir: "+filepath.Join(dir, "data")+"\n", "--listen", addr)
-	if got, want := srv.value("issuer DID: "), "did:web:127.0.0.1%3A"+strconv.Itoa(port); got != want {
+	if got, want := srv.Value("issuer DID: "), "did:web:127.0.0.1%3A"+strconv.Itoa(port); got != want {
 		t.Fatalf("issuer DID %q, want %q", got, want)
 	}
 	if srv.url != "http://"+addr {
 		t.Fatalf("listening on %q", srv.url)
 	}
-	admin := srv.value("bootstrap admin token (shown once, store it now): ")
+	admin := srv.Value("bootstrap admin token (shown once, store it now): ")
 	tok := mustRun(t, dir, "token", "create", "--role", "issuer", "--server", srv.url, "--token", admin)
 	_, cred, key := issueCLI(t, dir, srv.url, tok)
 	if res, code := remoteVerifyCLI(t, dir, srv.url, "", cred, key, ""); code != 0 || !res.Verified || res.Status.Value != "valid" {
@@ -169,7 +169,7 @@ func TestDataDirectoryLock(t *testing.T) {
 	if !strings.HasPrefix(kid, ts.IssuerDID+"#") {
 		t.Fatalf("keys rotate --server printed %q", kid)
 	}
-	status, body := ts.do(http.MethodGet, "/.well-known/did.json", "", nil)
+	status, body := ts.Do(http.MethodGet, "/.well-known/did.json", "", nil)
 	if status != 200 || !strings.Contains(string(body), kid) {
 		t.Fatalf("the DID document does not list the new key %s: %s", kid, body)
 	}
@@ -193,7 +193,7 @@ func TestDataDirectoryLock(t *testing.T) {
 	if _, errOut, code := run(t, dir, "token", "revoke", "tok_nope", "--server", ts.URL, "--token", ts.AdminToken); code != 1 || !strings.Contains(errOut, "(not_found)") {
 		t.Fatalf("token revoke of an unknown id online: exit %d, stderr %q", code, errOut)
 	}
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	// Stopped: the offline commands work again, with clear errors.
@@ -209,7 +209,7 @@ func TestDataDirectoryLock(t *testing.T) {
 func TestMissingKEKRefused(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir)
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	kek := filepath.Join(dir, "kek.key")
@@ -246,11 +246,11 @@ func TestLocalVerifierSeesStatusAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := startFromConfig(t, dir, fmt.Sprintf("listen: 127.0.0.1:%d\ndata_dir: %s\nstatus: {ttl: 5m}\nverifier: {max_status_age: 5m}\n", port, filepath.Join(dir, "data")))
-	admin := srv.value("bootstrap admin token (shown once, store it now): ")
+	admin := srv.Value("bootstrap admin token (shown once, store it now): ")
 	issuerTok := mustRun(t, dir, "token", "create", "--role", "issuer", "--server", srv.url, "--token", admin)
 	auditor := mustRun(t, dir, "token", "create", "--role", "auditor", "--server", srv.url, "--token", admin)
 	id, cred, key := issueCLI(t, dir, srv.url, issuerTok)
-	issuerDID := srv.value("issuer DID: ")
+	issuerDID := srv.Value("issuer DID: ")
 
 	// A remote verifier-only replica trusting this issuer.
 	vport, err := freePort()
@@ -302,10 +302,10 @@ func TestShippedConfigs(t *testing.T) {
 		dir := t.TempDir()
 		port, _ := freePort()
 		srv := startFromConfigFile(t, dir, "../../configs/dev.yaml", "AGENTCERT_LISTEN=127.0.0.1:"+strconv.Itoa(port), "AGENTCERT_DATA_DIR="+filepath.Join(dir, "data"))
-		if got := srv.value("issuer DID: "); got != "did:web:127.0.0.1%3A"+strconv.Itoa(port) {
+		if got := srv.Value("issuer DID: "); got != "did:web:127.0.0.1%3A"+strconv.Itoa(port) {
 			t.Fatalf("dev issuer DID %q", got)
 		}
-		admin := srv.value("bootstrap admin token (shown once, store it now): ")
+		admin := srv.Value("bootstrap admin token (shown once, store it now): ")
 		tok := mustRun(t, dir, "token", "create", "--role", "issuer", "--server", srv.url, "--token", admin)
 		_, cred, key := issueCLI(t, dir, srv.url, tok)
 		if res, code := remoteVerifyCLI(t, dir, srv.url, "", cred, key, "invoices:read"); code != 0 || !res.Allowed() {
@@ -319,14 +319,14 @@ func TestShippedConfigs(t *testing.T) {
 		if srv.url != "http://0.0.0.0:"+strconv.Itoa(port) {
 			t.Fatalf("issuer.yaml: listening on %q, want http://0.0.0.0:%d", srv.url, port)
 		}
-		if got := srv.value("issuer DID: "); got != "did:web:issuer.example.com" {
+		if got := srv.Value("issuer DID: "); got != "did:web:issuer.example.com" {
 			t.Fatalf("issuer.yaml DID %q", got)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "data", "kek.key")); !os.IsNotExist(err) {
 			t.Fatalf("issuer.yaml wrote a kek.key (%v)", err)
 		}
 		url := "http://127.0.0.1:" + strconv.Itoa(port)
-		admin := srv.value("bootstrap admin token (shown once, store it now): ")
+		admin := srv.Value("bootstrap admin token (shown once, store it now): ")
 		tok := mustRun(t, dir, "token", "create", "--role", "issuer", "--server", url, "--token", admin)
 		_, cred, key := issueCLI(t, dir, url, tok)
 		// require_token: the verifier answers only with a token.
@@ -343,7 +343,7 @@ func TestShippedConfigs(t *testing.T) {
 		dir := t.TempDir()
 		port, _ := freePort()
 		srv := startFromConfigFile(t, dir, "../../configs/verifier.yaml", "AGENTCERT_LISTEN=127.0.0.1:"+strconv.Itoa(port))
-		if srv.value("issuer DID: ") != "" {
+		if srv.Value("issuer DID: ") != "" {
 			t.Fatal("verifier.yaml started an issuer")
 		}
 		// A credential of an issuer it does not trust.

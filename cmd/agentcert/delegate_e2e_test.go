@@ -26,7 +26,7 @@ func TestDelegationEndToEnd(t *testing.T) {
 	subDID := mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "sub.jwk")
 	sub2DID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "sub2.jwk")
 
-	status, body := ts.do(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agentDID, "claims": demoClaims()})
+	status, body := ts.Do(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agentDID, "claims": demoClaims()})
 	if status != http.StatusCreated {
 		t.Fatalf("issue: HTTP %d %s", status, body)
 	}
@@ -126,7 +126,7 @@ func TestDelegationEndToEnd(t *testing.T) {
 	}
 
 	// Revoking the root certification refuses every chain built on it.
-	if status, body := ts.do(http.MethodPost, "/v1/credentials/"+cred.ID+"/revoke", auditor, map[string]any{"reason": "key_compromise", "incident": "INC-9"}); status != http.StatusOK {
+	if status, body := ts.Do(http.MethodPost, "/v1/credentials/"+cred.ID+"/revoke", auditor, map[string]any{"reason": "key_compromise", "incident": "INC-9"}); status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", status, body)
 	}
 	for _, args := range [][]string{remote, offline} {

@@ -123,7 +123,7 @@ func (d *diskCase) issue(t *testing.T) issuedCredential {
 
 func (d *diskCase) change(t *testing.T, id, action string) {
 	t.Helper()
-	status, body := d.ts.do(http.MethodPost, "/v1/credentials/"+id+"/"+action, d.auditorTok, issuer.StatusRequest{Reason: "incident"})
+	status, body := d.ts.Do(http.MethodPost, "/v1/credentials/"+id+"/"+action, d.auditorTok, issuer.StatusRequest{Reason: "incident"})
 	if status != http.StatusOK {
 		t.Fatalf("%s %s: %d %s", action, id, status, body)
 	}
@@ -148,7 +148,7 @@ func (d *diskCase) writesRefused(t *testing.T, cause string) {
 		{"revoke", "/v1/credentials/" + d.valid.ID + "/revoke", d.auditorTok, issuer.StatusRequest{Reason: "incident"}},
 		{"create a token", "/v1/admin/tokens", d.ts.AdminToken, map[string]any{"role": "auditor"}},
 	} {
-		status, hdr, body := d.ts.doHeaders(http.MethodPost, w.path, w.token, w.body, nil)
+		status, hdr, body := d.ts.DoHeaders(http.MethodPost, w.path, w.token, w.body, nil)
 		p := wantProblem(t, w.what, status, hdr, body, http.StatusServiceUnavailable, "storage_unwritable")
 		if !strings.Contains(p.Detail, cause) {
 			t.Errorf("%s: detail %q does not say %q", w.what, p.Detail, cause)
@@ -163,7 +163,7 @@ func (d *diskCase) writesRefused(t *testing.T, cause string) {
 func (d *diskCase) readsWork(t *testing.T) {
 	t.Helper()
 	for _, c := range []issuedCredential{d.valid, d.revoked} {
-		status, body := d.ts.do(http.MethodGet, "/v1/credentials/"+c.ID, d.auditorTok, nil)
+		status, body := d.ts.Do(http.MethodGet, "/v1/credentials/"+c.ID, d.auditorTok, nil)
 		var rec crashRecord
 		if status != http.StatusOK || json.Unmarshal(body, &rec) != nil {
 			t.Fatalf("GET credential %s: %d %s", c.ID, status, body)
@@ -190,7 +190,7 @@ func (d *diskCase) readsWork(t *testing.T) {
 	}
 	// Ready: the store answers, and reads are what it can serve.
 	for _, path := range []string{"/healthz", "/readyz"} {
-		if status, body := d.ts.do(http.MethodGet, path, "", nil); status != http.StatusOK {
+		if status, body := d.ts.Do(http.MethodGet, path, "", nil); status != http.StatusOK {
 			t.Errorf("%s: %d %s", path, status, body)
 		}
 	}
@@ -205,7 +205,7 @@ func (d *diskCase) verify(t *testing.T, cred string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := d.ts.do(http.MethodPost, "/v1/verify", "", map[string]any{"presentation": pres, "audience": testVerifierAud, "nonce": nonce})
+	status, body := d.ts.Do(http.MethodPost, "/v1/verify", "", map[string]any{"presentation": pres, "audience": testVerifierAud, "nonce": nonce})
 	var res verifier.Result
 	if status != http.StatusOK || json.Unmarshal(body, &res) != nil {
 		t.Fatalf("POST /v1/verify: %d %s", status, body)
@@ -226,9 +226,9 @@ func (d *diskCase) writesResume(t *testing.T) {
 // that SQLite finds the database file intact.
 func (d *diskCase) intact(t *testing.T) {
 	t.Helper()
-	d.ts.restart()
+	d.ts.Restart()
 	for _, c := range d.issued {
-		status, body := d.ts.do(http.MethodGet, "/v1/credentials/"+c.ID, d.auditorTok, nil)
+		status, body := d.ts.Do(http.MethodGet, "/v1/credentials/"+c.ID, d.auditorTok, nil)
 		var rec crashRecord
 		if status != http.StatusOK || json.Unmarshal(body, &rec) != nil {
 			t.Fatalf("GET credential %s after restart: %d %s", c.ID, status, body)
@@ -300,8 +300,8 @@ func TestDiskReadOnly(t *testing.T) {
 
 	// Repair as an operator would: stop, check the file system, mount it
 	// again; then everything acknowledged is there and writes resume.
-	d.ts.signal(syscall.SIGTERM)
-	d.ts.wait()
+	d.ts.Signal(syscall.SIGTERM)
+	d.ts.Wait()
 	if err := syscall.Unmount(mnt, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func TestDurabilityKill9(t *testing.T) {
 	case <-allDone:
 		t.Fatalf("the revoke phase ended before the kill (%d acknowledged): %v", acked.Load(), l.errs)
 	}
-	ts.kill()
+	ts.Kill()
 	close(stop)
 	revokers.Wait()
 	issuers.Wait()
@@ -261,7 +261,7 @@ func TestDurabilityKill9(t *testing.T) {
 		len(l.revoked), len(l.tried), beforeKill, beforeKill-durCredentials)
 
 	// 3. Restart on the same data directory and issue some more.
-	ts.restart()
+	ts.Restart()
 	for range durAfterRestart {
 		if !durIssue(issuing, l, subject) {
 			t.Fatalf("issue after restart failed: %v", l.errs)
@@ -358,7 +358,7 @@ func durFetchLists(t *testing.T, ts *testServer, creds []issuer.Issued) map[stri
 		if out[uri] != nil {
 			continue
 		}
-		status, hdr, body := ts.doHeaders(http.MethodGet, uri[len(ts.URL):], "", nil, nil)
+		status, hdr, body := ts.DoHeaders(http.MethodGet, uri[len(ts.URL):], "", nil, nil)
 		if status != http.StatusOK || hdr.Get("Content-Type") != revocation.MediaTypeStatusListJWT {
 			t.Fatalf("GET %s: HTTP %d %s", uri, status, body)
 		}

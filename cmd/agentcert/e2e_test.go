@@ -16,16 +16,7 @@ import (
 // binPath is the agentcert binary built once for the end-to-end tests.
 var binPath string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbin.Build()
-	if err != nil {
-		panic("build agentcert: " + err.Error())
-	}
-	binPath = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &binPath) }
 
 // run runs the binary and returns stdout, stderr and the exit code.
 func run(t *testing.T, dir string, args ...string) (string, string, int) {

@@ -138,7 +138,7 @@ func TestEverydayOnlineCommands(t *testing.T) {
 			listURI = strings.Fields(v)[0]
 		}
 	}
-	status, body := ts.do(http.MethodGet, strings.TrimPrefix(listURI, ts.URL), "", nil)
+	status, body := ts.Do(http.MethodGet, strings.TrimPrefix(listURI, ts.URL), "", nil)
 	if status != 200 {
 		t.Fatalf("GET %s: %d", listURI, status)
 	}
@@ -205,7 +205,7 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Fatalf("a second backup over the first: exit %d %q", code, errOut)
 	}
 	after, _, _ := issueCLI(t, dir, ts.URL, tok) // not in the backup
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -232,18 +232,18 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	ts.DataDir = restored
-	ts.writeConfig()
-	ts.restart()
+	ts.WriteConfig()
+	ts.Restart()
 	for _, id := range ids {
-		if status, body := ts.do(http.MethodGet, "/v1/credentials/"+id, auditor, nil); status != 200 {
+		if status, body := ts.Do(http.MethodGet, "/v1/credentials/"+id, auditor, nil); status != 200 {
 			t.Fatalf("credential %s after restore: %d %s", id, status, body)
 		}
 	}
-	_, body := ts.do(http.MethodGet, "/v1/credentials/"+ids[0], auditor, nil)
+	_, body := ts.Do(http.MethodGet, "/v1/credentials/"+ids[0], auditor, nil)
 	if !strings.Contains(string(body), `"status":"suspended"`) {
 		t.Fatalf("the suspension was not restored: %s", body)
 	}
-	if status, _ := ts.do(http.MethodGet, "/v1/credentials/"+after, auditor, nil); status != 404 {
+	if status, _ := ts.Do(http.MethodGet, "/v1/credentials/"+after, auditor, nil); status != 404 {
 		t.Fatalf("a credential issued after the backup exists after restore: %d", status)
 	}
 	if out := mustRun(t, dir, "audit", "verify", "--data-dir", restored); !strings.HasPrefix(out, "audit log intact") {
@@ -318,12 +318,12 @@ func TestEverydayCLIDetails(t *testing.T) {
 
 	ts := startServer(t, t.TempDir())
 	for _, path := range []string{"/vct/", "/vct/agent-certification/v1/"} {
-		status, hdr, body := ts.doHeaders(http.MethodGet, path, "", nil, nil)
+		status, hdr, body := ts.DoHeaders(http.MethodGet, path, "", nil, nil)
 		if wantProblem(t, "GET "+path, status, hdr, body, 404, "not_found"); strings.Contains(string(body), "href") {
 			t.Errorf("GET %s lists a directory: %s", path, body)
 		}
 	}
-	status, hdr, body := ts.doHeaders(http.MethodDelete, "/v1/verify", "", nil, map[string]string{"X-Request-Id": "del-1"})
+	status, hdr, body := ts.DoHeaders(http.MethodDelete, "/v1/verify", "", nil, map[string]string{"X-Request-Id": "del-1"})
 	p := wantProblem(t, "DELETE /v1/verify", status, hdr, body, 405, "invalid_input")
 	if hdr.Get("Allow") != "POST" || hdr.Get("X-Request-Id") != "del-1" || !strings.Contains(string(body), `"request_id":"del-1"`) {
 		t.Errorf("DELETE /v1/verify: Allow %q, X-Request-Id %q, %+v", hdr.Get("Allow"), hdr.Get("X-Request-Id"), p)
@@ -332,9 +332,9 @@ func TestEverydayCLIDetails(t *testing.T) {
 	// answer is complete, so it may follow the answer by a moment).
 	line := regexp.MustCompile(`"msg":"request","method":"DELETE","route":"unmatched","status":405,"duration_ms":[0-9.]+,"bytes":\d+,"request_id":"del-1"`)
 	deadline := time.Now().Add(10 * time.Second)
-	for !line.MatchString(ts.stderrText()) {
+	for !line.MatchString(ts.Stderr()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no request log line for del-1 in:\n%s", ts.stderrText())
+			t.Fatalf("no request log line for del-1 in:\n%s", ts.Stderr())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -45,7 +45,7 @@ func TestIncidentFlowOnPostgreSQL(t *testing.T) {
 		var out struct {
 			Token string `json:"token"`
 		}
-		status, body := ts.do(http.MethodPost, "/v1/admin/tokens", ts.AdminToken, map[string]any{"role": role, "name": "pg-" + role})
+		status, body := ts.Do(http.MethodPost, "/v1/admin/tokens", ts.AdminToken, map[string]any{"role": role, "name": "pg-" + role})
 		if status != http.StatusCreated || json.Unmarshal(body, &out) != nil || out.Token == "" {
 			t.Fatalf("create %s token: %d %s", role, status, body)
 		}
@@ -63,7 +63,7 @@ func incidentFlow(t *testing.T, dir string, ts *testServer, tokens func(role str
 
 	agentKey := filepath.Join(dir, "agent.jwk")
 	agent := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", agentKey)
-	status, body := ts.do(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agent, "claims": demoClaims()})
+	status, body := ts.Do(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agent, "claims": demoClaims()})
 	if status != http.StatusCreated {
 		t.Fatalf("issue: %d %s", status, body)
 	}
@@ -120,9 +120,9 @@ func incidentFlow(t *testing.T, dir string, ts *testServer, tokens func(role str
 		forged[k] = v
 	}
 	forged["receipts"] = []string{tampered}
-	status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/incidents", reporter, forged, nil)
+	status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/incidents", reporter, forged, nil)
 	wantProblem(t, "forged receipt", status, hdr, body, 400, "receipt_bad_signature")
-	status, body = ts.do(http.MethodPost, "/v1/incidents", reporter, report)
+	status, body = ts.Do(http.MethodPost, "/v1/incidents", reporter, report)
 	if status != http.StatusCreated {
 		t.Fatalf("report: %d %s", status, body)
 	}
@@ -150,7 +150,7 @@ func incidentFlow(t *testing.T, dir string, ts *testServer, tokens func(role str
 	if !strings.Contains(out, `"state": "resolved"`) || !strings.Contains(out, `"decision": "revoke"`) {
 		t.Fatalf("incidents resolve: %s", out)
 	}
-	status, body = ts.do(http.MethodGet, "/v1/audit?target="+in.ID, auditor, nil)
+	status, body = ts.Do(http.MethodGet, "/v1/audit?target="+in.ID, auditor, nil)
 	if status != 200 || !strings.Contains(string(body), "incident.report") || !strings.Contains(string(body), "incident.resolve") {
 		t.Fatalf("audit of the incident: %d %s", status, body)
 	}

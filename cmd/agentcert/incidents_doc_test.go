@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,14 +19,7 @@ func runDocScript(t *testing.T, docPath, block, extraYAML string) (string, strin
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed; .ci/run installs it")
 	}
-	page, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)" + block + ".*?```sh\n(.*?)```").FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("%s has no shell block after %q", docPath, block)
-	}
+	docScript := shellBlock(t, docPath, block)
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -41,15 +33,15 @@ func runDocScript(t *testing.T, docPath, block, extraYAML string) (string, strin
 		t.Fatal(err)
 	}
 	srv := startFromConfig(t, dir, "listen: 127.0.0.1:"+p+"\npublic_url: http://127.0.0.1:"+p+"\n"+extraYAML)
-	if !strings.Contains(srv.stdout, "bootstrap admin token") {
-		t.Fatalf("serve printed no bootstrap token:\n%s", srv.stdout)
+	if !strings.Contains(srv.Stdout(), "bootstrap admin token") {
+		t.Fatalf("serve printed no bootstrap token:\n%s", srv.Stdout())
 	}
-	script := strings.ReplaceAll(string(m[1]), "127.0.0.1:8080", "127.0.0.1:"+p)
+	script := strings.ReplaceAll(docScript, "127.0.0.1:8080", "127.0.0.1:"+p)
 	script = strings.ReplaceAll(script, "127.0.0.1%3A8080", "127.0.0.1%3A"+p)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
 	// The script makes tokens through the admin API (the data directory is locked).
-	cmd.Env = append(os.Environ(), "ADMIN_TOKEN="+srv.value("bootstrap admin token (shown once, store it now): "))
+	cmd.Env = append(os.Environ(), "ADMIN_TOKEN="+srv.Value("bootstrap admin token (shown once, store it now): "))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s script failed: %v\n%s", docPath, err, out)

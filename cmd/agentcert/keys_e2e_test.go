@@ -50,7 +50,7 @@ func TestCLIKeysRotateAndRetire(t *testing.T) {
 	if code != 0 || !res.Verified || res.Status.Value != "valid" {
 		t.Fatalf("verify with configs/dev.yaml: exit %d %+v", code, res)
 	}
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -66,7 +66,7 @@ func TestCLIKeysRotateAndRetire(t *testing.T) {
 	if !strings.HasPrefix(newKID, ts.IssuerDID+"#") || newKID == oldKID {
 		t.Fatalf("rotate printed %q (old %s)", newKID, oldKID)
 	}
-	ts.restart()
+	ts.Restart()
 	fresh := ts.issue(t, tok, issueRequest(agent))
 	if kid := headerKID(t, fresh.Credential); kid != newKID {
 		t.Fatalf("after rotation and restart the kid is %s, want %s", kid, newKID)
@@ -75,14 +75,14 @@ func TestCLIKeysRotateAndRetire(t *testing.T) {
 		t.Fatalf("a credential signed before the rotation: exit %d %+v", code, res.Error)
 	}
 
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if _, errOut, code := run(t, dir, "keys", "retire", newKID, "--config", ts.Config); code == 0 || !strings.Contains(errOut, "conflict") {
 		t.Fatalf("retiring the active key: exit %d, stderr %q", code, errOut)
 	}
 	mustRun(t, dir, "keys", "retire", oldKID, "--config", ts.Config)
-	ts.restart()
+	ts.Restart()
 	if res, code := verifyWithDevConfig(t, ts, dir, old.Credential, agentKey); code != 1 || res.Verified || res.Code() != "key_not_found" {
 		t.Fatalf("a credential of a retired key: exit %d %+v", code, res.Error)
 	}

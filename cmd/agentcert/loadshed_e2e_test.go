@@ -190,7 +190,7 @@ func vmRSS(pid int) (int64, error) {
 // (labels as Prometheus prints them, in name order), 0 when absent.
 func (ts *testServer) labelledMetric(t *testing.T, series string) float64 {
 	t.Helper()
-	status, body := ts.do(http.MethodGet, "/metrics", "", nil)
+	status, body := ts.Do(http.MethodGet, "/metrics", "", nil)
 	if status != http.StatusOK {
 		t.Fatalf("/metrics: %d", status)
 	}
@@ -226,9 +226,7 @@ func TestLoadSheddingAtTwiceCapacity(t *testing.T) {
 		"AGENTCERT_LOG_LEVEL=warn",
 		fmt.Sprintf("AGENTCERT_HTTP_MAX_CONNECTIONS=%d", loadShedMaxConns),
 	)
-	ts.mu.Lock()
-	pid := ts.cmd.Process.Pid
-	ts.mu.Unlock()
+	pid := ts.Pid()
 
 	agent, agentKey := newAgent(t, dir, "agent")
 	cred := ts.issue(t, issueToken(t, dir, "issuer"), issueRequest(agent))

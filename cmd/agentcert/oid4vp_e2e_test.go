@@ -51,7 +51,7 @@ func (ts *testServer) presentationRequest(t *testing.T, req map[string]any) vpCr
 	if _, ok := req["dcql_query"]; !ok {
 		req["dcql_query"] = json.RawMessage(vpReadQuery)
 	}
-	status, body := ts.do(http.MethodPost, "/v1/presentation-requests", "", req)
+	status, body := ts.Do(http.MethodPost, "/v1/presentation-requests", "", req)
 	if status != http.StatusCreated {
 		t.Fatalf("POST /v1/presentation-requests: %d %s", status, body)
 	}
@@ -64,7 +64,7 @@ func (ts *testServer) presentationRequest(t *testing.T, req map[string]any) vpCr
 
 func (ts *testServer) presentationResult(t *testing.T, id string) (int, vpResult) {
 	t.Helper()
-	status, body := ts.do(http.MethodGet, "/v1/presentation-requests/"+id, "", nil)
+	status, body := ts.Do(http.MethodGet, "/v1/presentation-requests/"+id, "", nil)
 	var out vpResult
 	if status == http.StatusOK {
 		if err := json.Unmarshal(body, &out); err != nil {
@@ -208,7 +208,7 @@ func TestOID4VPWalletPresent(t *testing.T) {
 	e := ts.presentationRequest(t, map[string]any{"expires_in": 1})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		status, _ := ts.do(http.MethodGet, strings.TrimPrefix(e.RequestURI, ts.URL), "", nil)
+		status, _ := ts.Do(http.MethodGet, strings.TrimPrefix(e.RequestURI, ts.URL), "", nil)
 		if status != http.StatusOK {
 			break
 		}

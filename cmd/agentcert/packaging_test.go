@@ -22,15 +22,7 @@ import (
 // backup while the server serves, the directory lost, a restore, the same
 // issuer and tokens back.
 func TestOperationsBackupRestore(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/operations.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)## Backup and restore\n.*?```sh\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/operations.md has no backup and restore shell block")
-	}
-	script := strings.ReplaceAll(string(m[1]), "127.0.0.1:8095", "127.0.0.1:8090")
+	script := strings.ReplaceAll(shellBlock(t, "../../docs/operations.md", "## Backup and restore\n"), "127.0.0.1:8095", "127.0.0.1:8090")
 	_, out, err := runShellDoc(t, script)
 	if err != nil {
 		t.Fatalf("backup and restore failed: %v\n%s", err, out)

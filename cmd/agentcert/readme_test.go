@@ -11,6 +11,21 @@ import (
 	"testing"
 )
 
+// shellBlock returns the first ```sh block after heading (a regular
+// expression) in the document at path.
+func shellBlock(t *testing.T, path, heading string) string {
+	t.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)" + heading + ".*?```sh\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatalf("%s has no shell block after %q", path, heading)
+	}
+	return string(m[1])
+}
+
 // runShellDoc runs a shell script taken from a document in dir, with
 // bin/agentcert (the binary under test) and a `make` that only knows
 // `build` (the binary is built already) on PATH, TMPDIR inside dir, and
@@ -58,15 +73,7 @@ func runShellDoc(t *testing.T, script string) (dir string, out []byte, err error
 // block as written (only the port is changed): it starts its own server in
 // a fresh directory, issues, presents and verifies.
 func TestReadmeQuickStart(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)### Your first verified presentation.*?```sh\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md has no quick-start shell block")
-	}
-	script := string(m[1])
+	script := shellBlock(t, "../../README.md", "### Your first verified presentation")
 	// What the paragraph after the block says of a denied action.
 	const stop = "# done: stop the server"
 	if !strings.Contains(script, stop) {

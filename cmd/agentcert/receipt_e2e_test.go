@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // startVerifierOnly runs `agentcert serve` in verifier-only mode with the
@@ -27,40 +23,7 @@ func startVerifierOnly(t *testing.T, receipts string) (url, workDir string) {
 	cfgDir, workDir := t.TempDir(), t.TempDir()
 	cfgFile := filepath.Join(cfgDir, "verifier.yaml")
 	write(t, cfgFile, fmt.Sprintf("listen: 127.0.0.1:%d\npublic_url: %s\ndata_dir: \"\"\nissuer:\n  enabled: false\nverifier:\n  trust_local_issuer: false\nreceipts:\n%s", port, url, receipts))
-	cmd := exec.Command(binPath, "serve", "--config", cfgFile)
-	cmd.Dir = workDir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-	listening := make(chan bool)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sent := false
-		for sc.Scan() {
-			if !sent && strings.HasPrefix(sc.Text(), "listening on ") {
-				sent = true
-				listening <- true
-			}
-		}
-		if !sent {
-			listening <- false
-		}
-	}()
-	select {
-	case ok := <-listening:
-		if !ok {
-			t.Fatalf("verifier exited: %s", stderr.String())
-		}
-	case <-time.After(serverStartTimeout):
-		t.Fatalf("verifier did not start: %s", stderr.String())
-	}
+	startProc(t, workDir, nil, "serve", "--config", cfgFile)
 	return url, workDir
 }
 

@@ -35,7 +35,7 @@ func issueForRevoke(t *testing.T, ts *testServer, token string) issuer.Issued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := ts.do(http.MethodPost, "/v1/credentials", token, map[string]any{"subject": agent, "claims": demoClaims()})
+	status, body := ts.Do(http.MethodPost, "/v1/credentials", token, map[string]any{"subject": agent, "claims": demoClaims()})
 	if status != http.StatusCreated {
 		t.Fatalf("issue: HTTP %d %s", status, body)
 	}

@@ -71,7 +71,7 @@ func startCluster(t *testing.T) *cluster {
 
 func (c *cluster) token(t *testing.T, node *testServer, role string) string {
 	t.Helper()
-	status, body := node.do(http.MethodPost, "/v1/admin/tokens", c.admin, map[string]any{"role": role})
+	status, body := node.Do(http.MethodPost, "/v1/admin/tokens", c.admin, map[string]any{"role": role})
 	if status != http.StatusCreated {
 		t.Fatalf("create %s token: %d %s", role, status, body)
 	}
@@ -117,7 +117,7 @@ func (r *statusReader) status(node *testServer, uri string, idx int) (uint8, err
 	if !ok {
 		return 0, fmt.Errorf("status URI %s is not under %s", uri, r.pub)
 	}
-	status, _, body, err := node.tryDo(http.MethodGet, path, "", nil, nil)
+	status, _, body, err := node.TryDo(http.MethodGet, path, "", nil, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +134,7 @@ func (r *statusReader) status(node *testServer, uri string, idx int) (uint8, err
 // issueOn issues one credential on node; the answer's zero value when the
 // node did not acknowledge.
 func issueOn(node *testServer, token, subject string, hdr map[string]string) (issuer.Issued, int, error) {
-	status, _, body, err := node.tryDo(http.MethodPost, "/v1/credentials", token, map[string]any{"subject": subject, "claims": demoClaims()}, hdr)
+	status, _, body, err := node.TryDo(http.MethodPost, "/v1/credentials", token, map[string]any{"subject": subject, "claims": demoClaims()}, hdr)
 	if err != nil {
 		return issuer.Issued{}, 0, err
 	}
@@ -252,7 +252,7 @@ func TestScaleOutTwoIssuerNodes(t *testing.T) {
 	r := newStatusReader(c)
 	var lat []time.Duration
 	for _, out := range issued[:40] {
-		status, body := c.a.do(http.MethodPost, "/v1/credentials/"+out.ID+"/revoke", c.audit, issuer.StatusRequest{Reason: "incident"})
+		status, body := c.a.Do(http.MethodPost, "/v1/credentials/"+out.ID+"/revoke", c.audit, issuer.StatusRequest{Reason: "incident"})
 		if status != http.StatusOK {
 			t.Fatalf("revoke on A: %d %s", status, body)
 		}
@@ -277,12 +277,12 @@ func TestScaleOutTwoIssuerNodes(t *testing.T) {
 
 	// B cannot undo A's revocation, nor suspend it.
 	for _, action := range []string{"reinstate", "suspend"} {
-		status, hdr, body := c.b.doHeaders(http.MethodPost, "/v1/credentials/"+issued[0].ID+"/"+action, c.audit, issuer.StatusRequest{Reason: "other"}, nil)
+		status, hdr, body := c.b.DoHeaders(http.MethodPost, "/v1/credentials/"+issued[0].ID+"/"+action, c.audit, issuer.StatusRequest{Reason: "other"}, nil)
 		wantProblem(t, action+" on B", status, hdr, body, http.StatusConflict, "conflict")
 	}
 
 	// A rotation on B: A signs with the new key within the refresh interval.
-	status, body := c.b.do(http.MethodPost, "/v1/admin/keys/rotate", c.admin, nil)
+	status, body := c.b.Do(http.MethodPost, "/v1/admin/keys/rotate", c.admin, nil)
 	if status != http.StatusOK && status != http.StatusCreated {
 		t.Fatalf("rotate on B: %d %s", status, body)
 	}
@@ -306,13 +306,13 @@ func TestScaleOutTwoIssuerNodes(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, didDoc := c.a.do(http.MethodGet, "/.well-known/did.json", "", nil)
+	_, didDoc := c.a.Do(http.MethodGet, "/.well-known/did.json", "", nil)
 	if !strings.Contains(string(didDoc), rot.KID) {
 		t.Fatalf("A's did.json lacks the key B made: %s", didDoc)
 	}
 
 	// A token revoked on A stops working on B at once.
-	status, body = c.a.do(http.MethodPost, "/v1/admin/tokens", c.admin, map[string]any{"role": "issuer"})
+	status, body = c.a.Do(http.MethodPost, "/v1/admin/tokens", c.admin, map[string]any{"role": "issuer"})
 	var tok struct{ ID, Token string }
 	if err := json.Unmarshal(body, &tok); status != http.StatusCreated || err != nil || tok.ID == "" {
 		t.Fatalf("create token: %d %s", status, body)
@@ -320,7 +320,7 @@ func TestScaleOutTwoIssuerNodes(t *testing.T) {
 	if _, st, err := issueOn(c.b, tok.Token, subject, nil); err != nil || st != http.StatusCreated {
 		t.Fatalf("new token on B: %d %v", st, err)
 	}
-	if status, body := c.a.do(http.MethodDelete, "/v1/admin/tokens/"+tok.ID, c.admin, nil); status != http.StatusNoContent {
+	if status, body := c.a.Do(http.MethodDelete, "/v1/admin/tokens/"+tok.ID, c.admin, nil); status != http.StatusNoContent {
 		t.Fatalf("revoke token on A: %d %s", status, body)
 	}
 	if _, st, _ := issueOn(c.b, tok.Token, subject, nil); st != http.StatusUnauthorized {
@@ -386,7 +386,7 @@ func TestScaleOutKill9DuringRevocationStorm(t *testing.T) {
 		node := []*testServer{c.a, c.b}[w%2]
 		revokers.Go(func() {
 			for out := range work {
-				status, _, body, err := node.tryDo(http.MethodPost, "/v1/credentials/"+out.ID+"/revoke", c.audit, issuer.StatusRequest{Reason: "incident", Incident: "STORM"}, nil)
+				status, _, body, err := node.TryDo(http.MethodPost, "/v1/credentials/"+out.ID+"/revoke", c.audit, issuer.StatusRequest{Reason: "incident", Incident: "STORM"}, nil)
 				if err != nil {
 					if node == c.a {
 						return // A is gone: this client stops
@@ -412,14 +412,14 @@ func TestScaleOutKill9DuringRevocationStorm(t *testing.T) {
 	case <-done:
 		t.Fatalf("the storm ended before the kill (%d acknowledged)", acked.Load())
 	}
-	c.a.kill()
+	c.a.Kill()
 	<-done
 	if err, _ := unexpected.Load().(error); err != nil {
 		t.Fatalf("unexpected answer: %v", err)
 	}
 	t.Logf("SIGKILL of A after %d acknowledged revocations; %d acknowledged in all", killAt, acked.Load())
 
-	c.a.restart()
+	c.a.Restart()
 	_, stored := storedSlots(t, c.db)
 	r := newStatusReader(c)
 	var count int

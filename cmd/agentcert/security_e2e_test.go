@@ -17,7 +17,7 @@ import (
 // postVerify sends a presentation to POST /v1/verify and decodes the result.
 func postVerify(t *testing.T, ts *testServer, pres, nonce string) verifier.Result {
 	t.Helper()
-	status, body := ts.do(http.MethodPost, "/v1/verify", "", map[string]any{"presentation": pres, "audience": testVerifierAud, "nonce": nonce})
+	status, body := ts.Do(http.MethodPost, "/v1/verify", "", map[string]any{"presentation": pres, "audience": testVerifierAud, "nonce": nonce})
 	if status != http.StatusOK {
 		t.Fatalf("POST /v1/verify: %d %s", status, body)
 	}
@@ -46,7 +46,7 @@ func TestSec02Sec03NonceSingleUseOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := ts.do(http.MethodGet, "/v1/nonce", "", nil)
+	status, body := ts.Do(http.MethodGet, "/v1/nonce", "", nil)
 	var n struct {
 		Nonce string `json:"nonce"`
 	}
@@ -64,7 +64,7 @@ func TestSec02Sec03NonceSingleUseOverHTTP(t *testing.T) {
 	if r := postVerify(t, ts, pres, ""); r.Verified || firstErr(r) != "nonce_replayed" {
 		t.Fatalf("replay without naming the nonce: verified=%v %+v", r.Verified, r.Error)
 	}
-	ts.restart()
+	ts.Restart()
 	if r := postVerify(t, ts, pres, n.Nonce); r.Verified || firstErr(r) != "nonce_expired" {
 		t.Fatalf("replay after a restart with the same secrets: verified=%v %+v, want nonce_expired", r.Verified, r.Error)
 	}

@@ -68,7 +68,7 @@ func issueRequest(subject string) map[string]any {
 // issue issues a credential and fails the test unless the answer is 201.
 func (ts *testServer) issue(t *testing.T, token string, req any) issuedCredential {
 	t.Helper()
-	status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/credentials", token, req, nil)
+	status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", token, req, nil)
 	if status != http.StatusCreated {
 		t.Fatalf("issue: status %d: %s", status, body)
 	}
@@ -181,7 +181,7 @@ func randomHex(n int) string {
 // metricValue returns the value of an unlabelled metric from /metrics.
 func (ts *testServer) metricValue(t *testing.T, name string) float64 {
 	t.Helper()
-	status, body := ts.do(http.MethodGet, "/metrics", "", nil)
+	status, body := ts.Do(http.MethodGet, "/metrics", "", nil)
 	if status != http.StatusOK {
 		t.Fatalf("/metrics: %d", status)
 	}
@@ -221,7 +221,7 @@ func TestServerIssueAndVerify(t *testing.T) {
 	}
 
 	// The record: found by id, hash of the issued string, issued by this token.
-	status, body := ts.do(http.MethodGet, "/v1/credentials/"+out.ID, tok, nil)
+	status, body := ts.Do(http.MethodGet, "/v1/credentials/"+out.ID, tok, nil)
 	if status != http.StatusOK {
 		t.Fatalf("GET credential: %d %s", status, body)
 	}
@@ -287,7 +287,7 @@ func TestServerAPI(t *testing.T) {
 
 	t.Run("health", func(t *testing.T) {
 		for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready"`} {
-			status, body := ts.do(http.MethodGet, path, "", nil)
+			status, body := ts.Do(http.MethodGet, path, "", nil)
 			if status != http.StatusOK || !strings.Contains(string(body), want) {
 				t.Errorf("%s: %d %s", path, status, body)
 			}
@@ -312,14 +312,14 @@ func TestServerAPI(t *testing.T) {
 			"not a token":   "hello",
 			"revoked token": revokedTok,
 		} {
-			status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/credentials", tok, issueRequest(agent), nil)
+			status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", tok, issueRequest(agent), nil)
 			wantProblem(t, name, status, hdr, body, http.StatusUnauthorized, "unauthorized")
 			if !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("%s: WWW-Authenticate %q", name, hdr.Get("WWW-Authenticate"))
 			}
 		}
 		// A scheme other than Bearer is no token at all.
-		status, hdr, body := ts.doHeaders(http.MethodGet, "/v1/credentials", "", nil, map[string]string{"Authorization": "Basic " + auditorTok})
+		status, hdr, body := ts.DoHeaders(http.MethodGet, "/v1/credentials", "", nil, map[string]string{"Authorization": "Basic " + auditorTok})
 		wantProblem(t, "basic scheme", status, hdr, body, http.StatusUnauthorized, "unauthorized")
 	})
 
@@ -334,7 +334,7 @@ func TestServerAPI(t *testing.T) {
 			{"issuer reads audit", http.MethodGet, "/v1/audit", issuerTok, nil},
 			{"auditor creates tokens", http.MethodPost, "/v1/admin/tokens", auditorTok, map[string]string{"role": "admin"}},
 		} {
-			status, hdr, body := ts.doHeaders(tc.method, tc.path, tc.tok, tc.body, nil)
+			status, hdr, body := ts.DoHeaders(tc.method, tc.path, tc.tok, tc.body, nil)
 			wantProblem(t, tc.name, status, hdr, body, http.StatusForbidden, "forbidden")
 		}
 	})
@@ -345,7 +345,7 @@ func TestServerAPI(t *testing.T) {
 		claims["autonomy"] = "unsupervised"
 		claims["permissions"] = []any{map[string]any{"action": "no verb"}}
 		bad["claims"] = claims
-		status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/credentials", issuerTok, bad, nil)
+		status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, bad, nil)
 		p := wantProblem(t, "schema", status, hdr, body, http.StatusBadRequest, "schema_invalid")
 		paths := map[string]bool{}
 		for _, e := range p.Errors {
@@ -388,21 +388,21 @@ func TestServerAPI(t *testing.T) {
 			{"prohibitions disclosable", with("selectively_disclosable", []string{"/prohibitions"}), "not_disclosable"},
 			{"private holder_jwk", with("holder_jwk", json.RawMessage(privateJWK)), "invalid_input"},
 		} {
-			status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/credentials", issuerTok, tc.body, nil)
+			status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, tc.body, nil)
 			wantProblem(t, tc.name, status, hdr, body, http.StatusBadRequest, tc.code)
 		}
 	})
 
 	t.Run("body limit", func(t *testing.T) {
 		big := `{"subject":"` + strings.Repeat("a", 1<<20) + `"}`
-		status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/credentials", issuerTok, big, nil)
+		status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, big, nil)
 		wantProblem(t, "1 MiB body", status, hdr, body, http.StatusRequestEntityTooLarge, "too_large")
 	})
 
 	t.Run("unknown endpoint", func(t *testing.T) {
-		status, hdr, body := ts.doHeaders(http.MethodGet, "/v1/nope", issuerTok, nil, nil)
+		status, hdr, body := ts.DoHeaders(http.MethodGet, "/v1/nope", issuerTok, nil, nil)
 		wantProblem(t, "unknown endpoint", status, hdr, body, http.StatusNotFound, "not_found")
-		status, hdr, body = ts.doHeaders(http.MethodGet, "/v1/credentials/urn:uuid:00000000-0000-4000-8000-000000000000", issuerTok, nil, nil)
+		status, hdr, body = ts.DoHeaders(http.MethodGet, "/v1/credentials/urn:uuid:00000000-0000-4000-8000-000000000000", issuerTok, nil, nil)
 		wantProblem(t, "unknown credential", status, hdr, body, http.StatusNotFound, "not_found")
 	})
 
@@ -412,7 +412,7 @@ func TestServerAPI(t *testing.T) {
 		key := map[string]string{"Idempotency-Key": "order-" + randomHex(8)}
 		var first issuedCredential
 		for i := 0; i < 3; i++ {
-			status, _, body := ts.doHeaders(http.MethodPost, "/v1/credentials", issuerTok, req, key)
+			status, _, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, req, key)
 			if status != http.StatusCreated {
 				t.Fatalf("attempt %d: %d %s", i, status, body)
 			}
@@ -429,7 +429,7 @@ func TestServerAPI(t *testing.T) {
 			}
 		}
 		countFor := func() int {
-			status, body := ts.do(http.MethodGet, "/v1/credentials?subject="+subject, auditorTok, nil)
+			status, body := ts.Do(http.MethodGet, "/v1/credentials?subject="+subject, auditorTok, nil)
 			if status != http.StatusOK {
 				t.Fatalf("list: %d %s", status, body)
 			}
@@ -448,7 +448,7 @@ func TestServerAPI(t *testing.T) {
 		// Same key, another body: 409, and still one record.
 		other := issueRequest(subject)
 		other["valid_for"] = "48h"
-		status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/credentials", issuerTok, other, key)
+		status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, other, key)
 		wantProblem(t, "same key, other body", status, hdr, body, http.StatusConflict, "conflict")
 		if n := countFor(); n != 1 {
 			t.Fatalf("%d records after the conflicting request, want 1", n)
@@ -456,7 +456,7 @@ func TestServerAPI(t *testing.T) {
 
 		// Another key, or another token with the same key, is a new issuance.
 		ts.issue(t, issuerTok, req)
-		status, _, body = ts.doHeaders(http.MethodPost, "/v1/credentials", issueToken(t, dir, "issuer"), req, key)
+		status, _, body = ts.DoHeaders(http.MethodPost, "/v1/credentials", issueToken(t, dir, "issuer"), req, key)
 		if status != http.StatusCreated || strings.Contains(string(body), first.ID) {
 			t.Fatalf("same key under another token: %d %s", status, body)
 		}
@@ -464,7 +464,7 @@ func TestServerAPI(t *testing.T) {
 			t.Fatalf("%d records, want 3", n)
 		}
 		long := map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}
-		status, hdr, body = ts.doHeaders(http.MethodPost, "/v1/credentials", issuerTok, req, long)
+		status, hdr, body = ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, req, long)
 		wantProblem(t, "256-byte key", status, hdr, body, http.StatusBadRequest, "invalid_input")
 	})
 }
@@ -477,25 +477,25 @@ func TestServerRestartAndKill(t *testing.T) {
 	tok := issueToken(t, dir, "issuer")
 	agent, agentKey := newAgent(t, dir, "agent")
 	before := ts.issue(t, tok, issueRequest(agent))
-	_, keysBefore := ts.do(http.MethodGet, "/v1/admin/keys", ts.AdminToken, nil)
-	_, didBefore := ts.do(http.MethodGet, "/.well-known/did.json", "", nil)
+	_, keysBefore := ts.Do(http.MethodGet, "/v1/admin/keys", ts.AdminToken, nil)
+	_, didBefore := ts.Do(http.MethodGet, "/.well-known/did.json", "", nil)
 	admin, issuerDID := ts.AdminToken, ts.IssuerDID
 
-	ts.restart()
+	ts.Restart()
 	if ts.AdminToken != admin || ts.IssuerDID != issuerDID {
 		t.Fatalf("after restart: admin token %q issuer %q", ts.AdminToken, ts.IssuerDID)
 	}
-	if strings.Contains(ts.stdout.String(), "bootstrap admin token") {
+	if strings.Contains(ts.Stdout(), "bootstrap admin token") {
 		t.Fatal("a second bootstrap token was printed on restart")
 	}
-	status, keysAfter := ts.do(http.MethodGet, "/v1/admin/keys", admin, nil)
+	status, keysAfter := ts.Do(http.MethodGet, "/v1/admin/keys", admin, nil)
 	if status != http.StatusOK || string(keysAfter) != string(keysBefore) {
 		t.Fatalf("keys changed across the restart (%d):\n%s\n%s", status, keysBefore, keysAfter)
 	}
-	if _, didAfter := ts.do(http.MethodGet, "/.well-known/did.json", "", nil); string(didAfter) != string(didBefore) {
+	if _, didAfter := ts.Do(http.MethodGet, "/.well-known/did.json", "", nil); string(didAfter) != string(didBefore) {
 		t.Fatalf("DID document changed across the restart:\n%s\n%s", didBefore, didAfter)
 	}
-	if status, body := ts.do(http.MethodGet, "/v1/credentials/"+before.ID, tok, nil); status != http.StatusOK {
+	if status, body := ts.Do(http.MethodGet, "/v1/credentials/"+before.ID, tok, nil); status != http.StatusOK {
 		t.Fatalf("record lost across the restart: %d %s", status, body)
 	}
 	after := ts.issue(t, tok, issueRequest(agent)) // the issuer token still works
@@ -517,7 +517,7 @@ func TestServerRestartAndKill(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				status, _, body, err := ts.tryDo(http.MethodPost, "/v1/credentials", tok, req, nil)
+				status, _, body, err := ts.TryDo(http.MethodPost, "/v1/credentials", tok, req, nil)
 				if err != nil {
 					return // the server is gone
 				}
@@ -541,13 +541,13 @@ func TestServerRestartAndKill(t *testing.T) {
 			t.Fatalf("only %d issuances acknowledged in a minute", n)
 		}
 	}
-	ts.kill()
+	ts.Kill()
 	wg.Wait()
-	ts.restart()
+	ts.Restart()
 	mu.Lock()
 	defer mu.Unlock()
 	for _, id := range acked {
-		if status, body := ts.do(http.MethodGet, "/v1/credentials/"+id, tok, nil); status != http.StatusOK {
+		if status, body := ts.Do(http.MethodGet, "/v1/credentials/"+id, tok, nil); status != http.StatusOK {
 			t.Errorf("acknowledged credential %s lost after kill -9: %d %s", id, status, body)
 		}
 	}
@@ -566,7 +566,7 @@ func TestServerKeyRotation(t *testing.T) {
 	old := ts.issue(t, tok, issueRequest(agent))
 	oldKID := headerKID(t, old.Credential)
 
-	status, body := ts.do(http.MethodPost, "/v1/admin/keys/rotate", ts.AdminToken, map[string]string{"alg": "EdDSA"})
+	status, body := ts.Do(http.MethodPost, "/v1/admin/keys/rotate", ts.AdminToken, map[string]string{"alg": "EdDSA"})
 	if status != http.StatusOK {
 		t.Fatalf("rotate: %d %s", status, body)
 	}
@@ -574,7 +574,7 @@ func TestServerKeyRotation(t *testing.T) {
 	if err := json.Unmarshal(body, &rot); err != nil || !strings.HasPrefix(rot.KID, ts.IssuerDID+"#") || rot.KID == oldKID {
 		t.Fatalf("rotate answered %s (old kid %s)", body, oldKID)
 	}
-	status, hdr, body := ts.doHeaders(http.MethodPost, "/v1/admin/keys/rotate", ts.AdminToken, map[string]string{"alg": "RS256"}, nil)
+	status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/admin/keys/rotate", ts.AdminToken, map[string]string{"alg": "RS256"}, nil)
 	wantProblem(t, "rotate to RS256", status, hdr, body, http.StatusBadRequest, "invalid_input")
 
 	fresh := ts.issue(t, tok, issueRequest(agent))
@@ -585,7 +585,7 @@ func TestServerKeyRotation(t *testing.T) {
 	if raw, _ := base64.RawURLEncoding.DecodeString(h); !strings.Contains(string(raw), `"alg":"EdDSA"`) {
 		t.Fatalf("new credential header %s is not EdDSA", raw)
 	}
-	_, didDoc := ts.do(http.MethodGet, "/.well-known/did.json", "", nil)
+	_, didDoc := ts.Do(http.MethodGet, "/.well-known/did.json", "", nil)
 	for _, kid := range []string{oldKID, rot.KID} {
 		if !strings.Contains(string(didDoc), kid) {
 			t.Fatalf("DID document lacks %s:\n%s", kid, didDoc)
@@ -597,7 +597,7 @@ func TestServerKeyRotation(t *testing.T) {
 	ts.wantVerified(t, "credential signed after the rotation", res, code, agent)
 
 	// The rotation survives a restart.
-	ts.restart()
+	ts.Restart()
 	again := ts.issue(t, tok, issueRequest(agent))
 	if kid := headerKID(t, again.Credential); kid != rot.KID {
 		t.Fatalf("after restart the kid is %s, want %s", kid, rot.KID)
@@ -614,7 +614,7 @@ func TestServerAuditTamper(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		ts.issue(t, tok, issueRequest(agent))
 	}
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	out := mustRun(t, dir, "audit", "verify", "--data-dir", dir)
@@ -672,7 +672,7 @@ func TestServerGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ts.signal(syscall.SIGTERM)
+	ts.Signal(syscall.SIGTERM)
 	// Wait until the listener is closed: shutdown has begun.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -686,7 +686,7 @@ func TestServerGracefulShutdown(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if ts.hasExited() {
+	if ts.Exited() {
 		t.Fatal("the server exited with a request in flight")
 	}
 
@@ -703,16 +703,16 @@ func TestServerGracefulShutdown(t *testing.T) {
 		t.Fatalf("in-flight request: %d %+v %v", resp.StatusCode, out, err)
 	}
 	resp.Body.Close()
-	if code := ts.wait(); code != 0 {
+	if code := ts.Wait(); code != 0 {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
-	if !strings.Contains(ts.stderrText(), `"msg":"stopped"`) {
-		t.Errorf("no \"stopped\" log line:\n%s", ts.stderrText())
+	if !strings.Contains(ts.Stderr(), `"msg":"stopped"`) {
+		t.Errorf("no \"stopped\" log line:\n%s", ts.Stderr())
 	}
 
 	// And it was recorded.
-	ts.restart()
-	if status, b := ts.do(http.MethodGet, "/v1/credentials/"+out.ID, tok, nil); status != http.StatusOK {
+	ts.Restart()
+	if status, b := ts.Do(http.MethodGet, "/v1/credentials/"+out.ID, tok, nil); status != http.StatusOK {
 		t.Fatalf("in-flight credential not recorded: %d %s", status, b)
 	}
 }
@@ -729,9 +729,9 @@ func TestServerKEKFromEnv(t *testing.T) {
 	tok := issueToken(t, dir, "issuer")
 	agent, _ := newAgent(t, dir, "agent")
 	ts.issue(t, tok, issueRequest(agent))
-	ts.restart() // same key: starts, same issuer keys
+	ts.Restart() // same key: starts, same issuer keys
 	ts.issue(t, tok, issueRequest(agent))
-	if err := ts.stop(); err != nil {
+	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

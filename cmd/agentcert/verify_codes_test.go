@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -51,11 +51,8 @@ func serveStatusList(t *testing.T, k testKey) string {
 // codesClaims is an agent certification by iss for agent that passes every
 // check of the server in TestVerifyEndpointMoreCodes: prohibitions in clear
 // and a status reference (idx 7 of statusURI).
-func codesClaims(agent testKey, iss, statusURI string) map[string]any {
-	pub, _ := jwk.PublicKeyOf(agent.key)
-	b, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(b, &cnf)
+func codesClaims(t *testing.T, agent testKey, iss, statusURI string) map[string]any {
+	cnf := testkeys.PublicJWK(t, agent.key)
 	now := time.Now()
 	return map[string]any{
 		"iss": iss, "sub": agent.did, "vct": "urn:agentcert:agent-certification:v1",
@@ -81,33 +78,12 @@ func issueWith(t *testing.T, k testKey, claims map[string]any, sd []string, opts
 	return cred
 }
 
-// signJWS signs payload as a compact JWS with alg and key and the given
-// protected header members.
-func signJWS(t *testing.T, payload map[string]any, alg jwa.SignatureAlgorithm, key any, header map[string]any) string {
-	t.Helper()
-	body, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdr := jws.NewHeaders()
-	for k, v := range header {
-		if err := hdr.Set(k, v); err != nil {
-			t.Fatalf("header %s: %v", k, err)
-		}
-	}
-	b, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // kbOver returns a KB-JWT signed by holder whose sd_hash is over sdHashInput
 // (a presentation ending in '~'), built with jws.Sign directly.
 func kbOver(t *testing.T, holder testKey, sdHashInput, aud, nonce string, iat time.Time) string {
 	t.Helper()
-	return signJWS(t, map[string]any{"iat": iat.Unix(), "aud": aud, "nonce": nonce, "sd_hash": sdjwt.SDHash(sdHashInput)},
-		jwa.ES256, holder.key, map[string]any{jws.TypeKey: sdjwt.TypKB})
+	return testkeys.SignJWS(t, holder.key, jwa.ES256, map[string]any{jws.TypeKey: sdjwt.TypKB},
+		map[string]any{"iat": iat.Unix(), "aud": aud, "nonce": nonce, "sd_hash": sdjwt.SDHash(sdHashInput)})
 }
 
 // bind appends to pres (ending in '~') a valid KB-JWT for codesAud and nonce.
@@ -172,7 +148,7 @@ verifier:
 `, port, base, filepath.Join(dir, "data"), x.did, webIss))
 
 	const nonce = "n-1"
-	claims := func() map[string]any { return codesClaims(agent, x.did, listURI) }
+	claims := func() map[string]any { return codesClaims(t, agent, x.did, listURI) }
 	std := []string{"/permissions/*"}
 	good := issueWith(t, x, claims(), std, nil)
 	present := func(cred string, kb *sdjwt.KBOptions, disclose ...string) string {
@@ -235,13 +211,13 @@ verifier:
 	{
 		p := claims()
 		p["_sd_alg"] = "sha-256"
-		hs := signJWS(t, p, jwa.HS256, []byte("0123456789abcdef0123456789abcdef"), map[string]any{jws.TypeKey: sdjwt.TypVC, jws.KeyIDKey: x.key.KeyID()})
+		hs := testkeys.SignJWS(t, []byte("0123456789abcdef0123456789abcdef"), jwa.HS256, map[string]any{jws.TypeKey: sdjwt.TypVC, jws.KeyIDKey: x.key.KeyID()}, p)
 		add("unsupported_alg HS256", bind(t, agent, hs+"~", nonce), "unsupported_alg")
-		crit := signJWS(t, p, jwa.ES256, x.key, map[string]any{jws.TypeKey: sdjwt.TypVC, jws.KeyIDKey: x.key.KeyID(), jws.CriticalKey: []string{"x"}, "x": 1})
+		crit := testkeys.SignJWS(t, x.key, jwa.ES256, map[string]any{jws.TypeKey: sdjwt.TypVC, jws.KeyIDKey: x.key.KeyID(), jws.CriticalKey: []string{"x"}, "x": 1}, p)
 		add("unknown_crit", bind(t, agent, crit+"~", nonce), "unknown_crit")
 		// The same hand-made JWT without crit verifies: the rows above fail
 		// for their header alone.
-		plain := signJWS(t, p, jwa.ES256, x.key, map[string]any{jws.TypeKey: sdjwt.TypVC, jws.KeyIDKey: x.key.KeyID()})
+		plain := testkeys.SignJWS(t, x.key, jwa.ES256, map[string]any{jws.TypeKey: sdjwt.TypVC, jws.KeyIDKey: x.key.KeyID()}, p)
 		add("control hand-made JWT", bind(t, agent, plain+"~", nonce), "")
 	}
 
@@ -304,7 +280,7 @@ verifier:
 		k, _ := x.key.Clone()
 		_ = k.Set(jwk.KeyIDKey, webIss+"#key-1")
 		web := testKey{key: k, did: webIss}
-		add("did_resolution_failed", present(issueWith(t, web, codesClaims(agent, webIss, listURI), std, nil), kbOpts(agent, now)), "did_resolution_failed")
+		add("did_resolution_failed", present(issueWith(t, web, codesClaims(t, agent, webIss, listURI), std, nil), kbOpts(agent, now)), "did_resolution_failed")
 	}
 
 	// The agent certification's prohibitions must be in clear.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -9,15 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testbin"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -25,9 +24,8 @@ import (
 
 // vproc is an `agentcert serve` process started from a config text.
 type vproc struct {
-	url, stdout string
-	cmd         *exec.Cmd
-	stderr      *lockedBuffer
+	*testbin.Proc
+	url string
 }
 
 // startFromConfig starts the binary with the YAML config text (which must
@@ -42,67 +40,21 @@ func startFromConfig(t *testing.T, dir, yaml string, args ...string) *vproc {
 }
 
 // startProc starts the binary with args (a serve command) and extra
-// environment in dir and waits until it listens.
+// environment in dir and waits until it listens. It is interrupted at the
+// end of the test.
 func startProc(t *testing.T, dir string, env []string, args ...string) *vproc {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.StdoutPipe()
+	p, err := testbin.StartProc(binPath, dir, append(os.Environ(), env...), args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("start server: %v", err)
 	}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &vproc{cmd: cmd, stderr: stderr}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		_ = p.Stop(os.Interrupt)
 		if t.Failed() {
-			t.Logf("server stderr:\n%s", stderr.String())
+			t.Logf("server stderr:\n%s", p.Stderr())
 		}
 	})
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("server exited before listening:\n%s\n%s", p.stdout, stderr.String())
-			}
-			p.stdout += line + "\n"
-			if u, ok := strings.CutPrefix(line, "listening on "); ok {
-				p.url = u
-				go func() {
-					for range lines {
-					}
-				}()
-				return p
-			}
-		case <-deadline:
-			t.Fatal("server did not start")
-		}
-	}
-}
-
-func (p *vproc) value(prefix string) string {
-	for _, l := range strings.Split(p.stdout, "\n") {
-		if v, ok := strings.CutPrefix(l, prefix); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	return &vproc{Proc: p, url: p.Value("listening on ")}
 }
 
 func httpJSON(t *testing.T, method, url, token string, body any) (int, map[string]any) {
@@ -116,14 +68,8 @@ func httpJSON(t *testing.T, method, url, token string, body any) (int, map[strin
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	status, _, m := testkit.DoJSON(t, http.DefaultClient, req)
+	return status, m
 }
 
 // testKey is a key with a did:key (or a chosen kid).
@@ -142,10 +88,7 @@ func newTestKey(t *testing.T) testKey {
 // on k) for agent, with the given status URI (none when empty).
 func offlineCred(t *testing.T, k testKey, iss string, agent testKey, statusURI string) string {
 	t.Helper()
-	pub, _ := keyutil.Public(agent.key)
-	b, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(b, &cnf)
+	cnf := testkeys.PublicJWK(t, agent.key)
 	now := time.Now()
 	claims := map[string]any{
 		"iss": iss, "sub": agent.did, "vct": "urn:agentcert:agent-certification:v1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
@@ -222,10 +165,10 @@ verifier:
   nonce_ttl: 5s
   trusted: [{issuer: %q, vcts: [urn:agentcert:agent-certification:v1]}]
 `, port, base, filepath.Join(dir, "data"), trustedX.did))
-	issuerDID := srv.value("issuer DID: ")
-	admin := srv.value("bootstrap admin token (shown once, store it now): ")
+	issuerDID := srv.Value("issuer DID: ")
+	admin := srv.Value("bootstrap admin token (shown once, store it now): ")
 	if issuerDID == "" || admin == "" {
-		t.Fatalf("no DID or token in:\n%s", srv.stdout)
+		t.Fatalf("no DID or token in:\n%s", srv.Stdout())
 	}
 	status, tok := httpJSON(t, "POST", base+"/v1/admin/tokens", admin, map[string]any{"role": "issuer"})
 	if status != 201 {

@@ -30,7 +30,7 @@ func (ts *testServer) createOffer(t *testing.T, token string, txCode bool) map[s
 	if txCode {
 		req["tx_code"] = map[string]any{"description": "the code your operator sent"}
 	}
-	status, body := ts.do("POST", "/v1/offers", token, req)
+	status, body := ts.Do("POST", "/v1/offers", token, req)
 	if status != 201 {
 		t.Fatalf("POST /v1/offers: %d %s", status, body)
 	}
@@ -55,7 +55,7 @@ func TestWalletReceive(t *testing.T) {
 	didB := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", keyB)
 
 	offer := ts.createOffer(t, token, true)
-	ts.restart() // the offer and its code survive
+	ts.Restart() // the offer and its code survive
 	link, tx := offer["offer_uri_link"].(string), offer["tx_code"].(string)
 	out := filepath.Join(dir, "creds.txt")
 	got := mustRun(t, dir, "wallet", "receive", link, "--key", keyA, "--key", keyB, "--tx-code", tx, "--out", out)
@@ -188,7 +188,7 @@ func TestOID4VCINegativesE2E(t *testing.T) {
 	o2 := ts.createOffer(t, token, false)
 	code2 := o2["credential_offer"].(map[string]any)["grants"].(map[string]any)[oid4vci.GrantPreAuthorizedCode].(map[string]any)["pre-authorized_code"].(string)
 	_, tok2 := vciToken(t, ts, code2, "")
-	ts.restart() // spent nonces and tokens survive
+	ts.Restart() // spent nonces and tokens survive
 	req["proofs"] = map[string]any{"jwt": []string{good(other, spent)}}
 	if st, a := vciPost(t, ts, oid4vci.CredentialPath, tok2.AccessToken, req); st != http.StatusBadRequest || a.Code != "nonce_replayed" {
 		t.Fatalf("the spent c_nonce after a restart: %d %+v", st, a)

@@ -30,7 +30,7 @@ func vciToken(t *testing.T, node *testServer, code, tx string) (int, vciAnswer) 
 	if tx != "" {
 		form.Set("tx_code", tx)
 	}
-	status, _, body := node.doHeaders(http.MethodPost, oid4vci.TokenPath, "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	status, _, body := node.DoHeaders(http.MethodPost, oid4vci.TokenPath, "", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	var a vciAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatalf("token answer %s: %v", body, err)
@@ -40,7 +40,7 @@ func vciToken(t *testing.T, node *testServer, code, tx string) (int, vciAnswer) 
 
 func vciPost(t *testing.T, node *testServer, path, token string, body any) (int, vciAnswer) {
 	t.Helper()
-	status, b := node.do(http.MethodPost, path, token, body)
+	status, b := node.Do(http.MethodPost, path, token, body)
 	var a vciAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("%s answer %s: %v", path, b, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
@@ -40,10 +41,11 @@ const statusURI = "https://issuer.example/statuslists/1"
 // idx of the issuer's status list.
 func certify(t *testing.T, issuer, agent party, idx int) string {
 	t.Helper()
-	pub, _ := did.PublicKey(agent.did)
-	b, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(b, &cnf)
+	pub, err := did.PublicKey(agent.did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnf := testkit.JSONMap(t, pub)
 	now := time.Now()
 	claims := map[string]any{
 		"iss": issuer.did, "sub": agent.did, "vct": vct, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
@@ -221,14 +223,8 @@ func TestInvoiceAPISignedRequests(t *testing.T) {
 	c := &http.Client{Transport: tr}
 	get := func(method, path string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		status, _, m := testkit.DoJSON(t, c, req)
+		return status, m
 	}
 	for _, path := range []string{"/invoices", "/invoices/inv-1", "/invoices/inv-2"} {
 		code, body := get(http.MethodGet, path)

@@ -38,6 +38,8 @@ var forbidden = map[string][]string{
 	"internal/problem": {"database/sql", "github.com/gorilla/mux"},
 	// Load shedding decides; server speaks HTTP.
 	"internal/admission": {"net/http", "database/sql", mod + "server"},
+	// The bench report's core reads and writes text; cmd/benchreport runs the tools.
+	"internal/benchreport": {"net/http", "os/exec", "database/sql"},
 }
 
 // everywhere lists what no core package may depend on.

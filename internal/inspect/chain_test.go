@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/schemas"
@@ -50,13 +49,7 @@ func newChainFixture(t testing.TB) *chainFixture {
 }
 
 func (f *chainFixture) jwkMap(t testing.TB, i int) map[string]any {
-	pub, err := keyutil.Public(f.keys[i])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(pub)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
+	m := testkeys.PublicJWK(t, f.keys[i])
 	delete(m, "kid")
 	return m
 }

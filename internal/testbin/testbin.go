@@ -67,3 +67,17 @@ func MustRun(t testing.TB, bin, dir string, env []string, args ...string) string
 	}
 	return strings.TrimSpace(out)
 }
+
+// Main is the TestMain of a package of end-to-end tests: it builds the CLI
+// (see Build) into *bin, runs the tests, removes the binary and exits with
+// the tests' code.
+func Main(m *testing.M, bin *string) {
+	path, cleanup, err := Build()
+	if err != nil {
+		panic("build agentcert: " + err.Error())
+	}
+	*bin = path
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}

@@ -4,11 +4,9 @@
 package testcred
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -25,13 +23,7 @@ const VCT = "urn:x"
 func Presentation(t testing.TB, iss jwk.Key, issDID, statusURI, aud, nonce string) string {
 	t.Helper()
 	agent, agentDID := testkeys.DIDKey(t, jwa.EdDSA)
-	pub, err := keyutil.Public(agent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(pub)
-	var cnf map[string]any
-	_ = json.Unmarshal(raw, &cnf)
+	cnf := testkeys.PublicJWK(t, agent)
 	now := time.Now()
 	cred, err := sdjwt.Issue(map[string]any{"iss": issDID, "sub": agentDID, "vct": VCT, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		"cnf": map[string]any{"jwk": cnf}, "status": map[string]any{"status_list": map[string]any{"idx": 1, "uri": statusURI}}}, nil, iss, nil)

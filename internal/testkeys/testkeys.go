@@ -11,8 +11,10 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // DIDKey returns a new private key for alg (kid set) and its did:key.
@@ -82,4 +84,48 @@ func Pair(t testing.TB, alg jwa.SignatureAlgorithm, kid string) (priv, pub jwk.K
 		t.Fatal(err)
 	}
 	return priv, pub
+}
+
+// PublicJWK returns the public key of k as a decoded JSON object (what a
+// cnf.jwk or a JWK file holds).
+func PublicJWK(t testing.TB, k jwk.Key) map[string]any {
+	t.Helper()
+	pub, err := k.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testkit.JSONMap(t, pub)
+}
+
+// SignJWS signs payload (a []byte as is, anything else as its JSON) with
+// key (a jwk.Key, or a raw key from Raw so that jwx adds no header of its
+// own) and alg, with exactly the protected header members hdr besides alg;
+// it is how tests build tokens a library would refuse to make.
+func SignJWS(t testing.TB, key any, alg jwa.SignatureAlgorithm, hdr map[string]any, payload any) string {
+	t.Helper()
+	body, ok := payload.([]byte)
+	if !ok {
+		body = testkit.JSON(t, payload)
+	}
+	h := jws.NewHeaders()
+	for name, v := range hdr {
+		if err := h.Set(name, v); err != nil {
+			t.Fatalf("header %s: %v", name, err)
+		}
+	}
+	out, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// Raw returns the raw key (*ecdsa.PrivateKey, ed25519.PrivateKey, ...) of k.
+func Raw(t testing.TB, k jwk.Key) any {
+	t.Helper()
+	var raw any
+	if err := k.Raw(&raw); err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
