@@ -105,11 +105,11 @@ func (w *wtx) audit(a *AuditEntry) error {
 }
 
 // AppendAudit appends an entry that records no state change of its own.
-func (s *SQLite) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, error) {
+func (s SQLBase) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, error) {
 	var out AuditEntry
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.Run(ctx, func(tx SQLTx) error {
 		var err error
-		out, err = w.appendAudit(a)
+		out, err = tx.AppendAudit(a)
 		return err
 	})
 	if err != nil {
@@ -118,9 +118,11 @@ func (s *SQLite) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, err
 	return out, nil
 }
 
-const auditCols = "seq, time, actor, action, target, details, prev_hash, hash"
+// AuditCols are the columns ScanAudit reads.
+const AuditCols = "seq, time, actor, action, target, details, prev_hash, hash"
 
-func scanAudit(sc interface{ Scan(...any) error }) (AuditEntry, error) {
+// ScanAudit reads an audit entry (AuditCols).
+func ScanAudit(sc Scanner) (AuditEntry, error) {
 	var e AuditEntry
 	var t int64
 	var details string
@@ -133,55 +135,29 @@ func scanAudit(sc interface{ Scan(...any) error }) (AuditEntry, error) {
 }
 
 // Audit returns the entries matching f, ascending by seq.
-func (s *SQLite) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	release, err := s.acquire()
-	if err != nil {
+func (s SQLBase) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	if err := CheckAuditFilter(f); err != nil {
 		return nil, err
 	}
-	defer release()
 	where := []string{"seq > ?"}
 	args := []any{f.AfterSeq}
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
 	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
 		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
+			add(c.col+" = ?", c.v)
 		}
 	}
 	if !f.Since.IsZero() {
-		n, err := Nanos(f.Since, nil, "since")
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, "time >= ?")
-		args = append(args, n)
+		add("time >= ?", f.Since.UnixNano())
 	}
 	if !f.Until.IsZero() {
-		n, err := Nanos(f.Until, nil, "until")
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, "time < ?")
-		args = append(args, n)
+		add("time < ?", f.Until.UnixNano())
 	}
-	args = append(args, ClampLimit(f.Limit))
-	q := "SELECT " + auditCols + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY seq LIMIT ?"
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, mapErr(err, "audit")
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, mapErr(err, "audit")
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "audit")
-	}
-	return out, nil
+	q := "SELECT " + AuditCols + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY seq LIMIT ?"
+	return ReadAll(s.DB, ctx, "audit", q, ScanAudit, append(args, ClampLimit(f.Limit))...)
 }
 
 // VerifyAudit recomputes the chain from the first entry, in one snapshot.
@@ -196,14 +172,14 @@ func (s *SQLite) VerifyAudit(ctx context.Context) (checked int64, firstBroken in
 		return 0, 0, mapErr(err, "verify audit")
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
+	rows, err := tx.QueryContext(ctx, "SELECT "+AuditCols+" FROM audit_log ORDER BY seq")
 	if err != nil {
 		return 0, 0, mapErr(err, "verify audit")
 	}
 	defer rows.Close()
 	prev := genesisHash
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		e, err := ScanAudit(rows)
 		if err != nil {
 			return checked, 0, mapErr(err, "verify audit")
 		}

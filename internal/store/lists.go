@@ -2,29 +2,14 @@ package store
 
 import (
 	"context"
+	"fmt"
 )
 
-// CreateStatusList inserts a status list with Used 0 and Version 1.
-func (s *SQLite) CreateStatusList(ctx context.Context, l StatusList, a *AuditEntry) error {
-	if err := CheckStatusList(l); err != nil {
-		return err
-	}
-	return s.write(ctx, func(w *wtx) error {
-		created, err := Nanos(l.CreatedAt, s.now, "created_at")
-		if err != nil {
-			return err
-		}
-		if _, err := w.exec("INSERT INTO status_lists (id, size, bits, used, version, created_at) VALUES (?, ?, ?, 0, 1, ?)",
-			l.ID, l.Size, l.Bits, created); err != nil {
-			return mapErr(err, "create status list %q", l.ID)
-		}
-		return w.audit(a)
-	})
-}
+// ListCols are the columns ScanList reads.
+const ListCols = "id, size, bits, used, version, created_at"
 
-const listCols = "id, size, bits, used, version, created_at"
-
-func scanList(sc interface{ Scan(...any) error }) (StatusList, error) {
+// ScanList reads a status list (ListCols).
+func ScanList(sc Scanner) (StatusList, error) {
 	var l StatusList
 	var created int64
 	if err := sc.Scan(&l.ID, &l.Size, &l.Bits, &l.Used, &l.Version, &created); err != nil {
@@ -34,45 +19,36 @@ func scanList(sc interface{ Scan(...any) error }) (StatusList, error) {
 	return l, nil
 }
 
-// StatusLists returns every list, oldest first.
-func (s *SQLite) StatusLists(ctx context.Context) ([]StatusList, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return nil, err
+// CreateStatusList inserts a status list with Used 0 and Version 1.
+func (s SQLBase) CreateStatusList(ctx context.Context, l StatusList, a *AuditEntry) error {
+	if err := CheckStatusList(l); err != nil {
+		return err
 	}
-	defer release()
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+listCols+" FROM status_lists ORDER BY created_at, rowid")
-	if err != nil {
-		return nil, mapErr(err, "status lists")
-	}
-	defer rows.Close()
-	var out []StatusList
-	for rows.Next() {
-		l, err := scanList(rows)
+	return s.Run(ctx, func(tx SQLTx) error {
+		created, err := Nanos(l.CreatedAt, s.Now, "created_at")
 		if err != nil {
-			return nil, mapErr(err, "status lists")
+			return err
 		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "status lists")
-	}
-	return out, nil
+		if _, err := tx.Exec("INSERT INTO status_lists (id, size, bits, used, version, created_at) VALUES (?, ?, ?, 0, 1, ?)",
+			l.ID, l.Size, l.Bits, created); err != nil {
+			return tx.MapErr(err, "create status list %q", l.ID)
+		}
+		return audit(tx, a)
+	})
 }
 
-// StatusList returns one list.
-func (s *SQLite) StatusList(ctx context.Context, id string) (StatusList, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return StatusList{}, err
-	}
-	defer release()
-	l, err := scanList(s.rdb.QueryRowContext(ctx, "SELECT "+listCols+" FROM status_lists WHERE id = ?", id))
-	if err != nil {
-		return StatusList{}, mapErr(err, "status list %q", id)
-	}
-	return l, nil
+// StatusLists returns every list, oldest first.
+func (s SQLBase) StatusLists(ctx context.Context) ([]StatusList, error) {
+	return ReadAll(s.DB, ctx, "status lists", "SELECT "+ListCols+" FROM status_lists ORDER BY created_at, "+s.Ord, ScanList)
 }
+
+// StatusList returns one list. Its Version is read afresh on every call, so
+// a change committed by any writer is seen by the next call.
+func (s SQLBase) StatusList(ctx context.Context, id string) (StatusList, error) {
+	return ReadOne(s.DB, ctx, fmt.Sprintf("status list %q", id), "SELECT "+ListCols+" FROM status_lists WHERE id = ?", ScanList, id)
+}
+
+// The reads of one snapshot are the SQLite store's own.
 
 // ListEntries returns the list's version and its non-zero statuses, read in
 // one transaction so that the two agree.

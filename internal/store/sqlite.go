@@ -66,6 +66,8 @@ func WithMaxBatch(n int) Option {
 
 // SQLite is the SQLite implementation of Store. Create it with Open.
 type SQLite struct {
+	SQLBase // the methods the SQL stores share
+
 	opt  options
 	path string
 	wdb  *sql.DB // exactly one connection, used only by the writer goroutine
@@ -177,6 +179,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 		MaxBatch: o.maxBatch, Queue: o.queue, Commit: s.commitBatch,
 		AfterBatch: s.prepareSeen, Closed: ErrClosed,
 	})
+	s.SQLBase = SQLBase{DB: sqliteDB{s}, Run: s.runShared, Now: s.now, Ord: "rowid"}
 	return s, nil
 }
 

@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,68 +33,18 @@ func (w *wtx) audit(a *store.AuditEntry) error {
 	return err
 }
 
-// AppendAudit appends an entry that records no state change of its own.
-func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) (store.AuditEntry, error) {
-	var out store.AuditEntry
-	err := s.write(ctx, func(w *wtx) error {
-		var err error
-		out, err = w.appendAudit(a)
-		return err
-	})
-	if err != nil {
-		return store.AuditEntry{}, err
-	}
-	return out, nil
-}
-
-const auditCols = "seq, time, actor, action, target, details, prev_hash, hash"
-
-func scanAudit(sc interface{ Scan(...any) error }) (store.AuditEntry, error) {
-	var e store.AuditEntry
-	var t int64
-	var details string
-	if err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Target, &details, &e.PrevHash, &e.Hash); err != nil {
-		return store.AuditEntry{}, err
-	}
-	e.Time = store.FromNanos(t)
-	e.Details = json.RawMessage(details)
-	return e, nil
-}
-
-// Audit returns the entries matching f, ascending by seq.
-func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
-	if err := store.CheckAuditFilter(f); err != nil {
-		return nil, err
-	}
-	var w where
-	w.add("seq > ?", f.AfterSeq)
-	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
-		if c.v != "" {
-			w.add(c.col+" = ?", c.v)
-		}
-	}
-	if !f.Since.IsZero() {
-		w.add("time >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		w.add("time < ?", f.Until.UnixNano())
-	}
-	q := "SELECT " + auditCols + " FROM audit_log WHERE " + w.String() + " ORDER BY seq LIMIT " + w.next(store.ClampLimit(f.Limit))
-	return readAll(s, ctx, "audit", q, scanAudit, w.args...)
-}
-
 // VerifyAudit recomputes the chain from the first entry, in one snapshot,
 // and checks that the head row names the last entry.
 func (s *Store) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
 	err = s.snapshot(ctx, "verify audit", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
+		rows, err := tx.Query(ctx, "SELECT "+store.AuditCols+" FROM audit_log ORDER BY seq")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		prev := store.GenesisHash()
 		for rows.Next() {
-			e, err := scanAudit(rows)
+			e, err := store.ScanAudit(rows)
 			if err != nil {
 				return err
 			}

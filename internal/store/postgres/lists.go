@@ -4,50 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/agentcert/agentcert/internal/store"
 )
-
-// CreateStatusList inserts a status list with Used 0 and Version 1.
-func (s *Store) CreateStatusList(ctx context.Context, l store.StatusList, a *store.AuditEntry) error {
-	if err := store.CheckStatusList(l); err != nil {
-		return err
-	}
-	return s.write(ctx, func(w *wtx) error {
-		created, err := store.Nanos(l.CreatedAt, s.now, "created_at")
-		if err != nil {
-			return err
-		}
-		if _, err := w.exec("INSERT INTO status_lists (id, size, bits, used, version, created_at) VALUES ($1, $2, $3, 0, 1, $4)",
-			l.ID, l.Size, l.Bits, created); err != nil {
-			return mapErr(err, "create status list %q", l.ID)
-		}
-		return w.audit(a)
-	})
-}
-
-const listCols = "id, size, bits, used, version, created_at"
-
-func scanList(sc interface{ Scan(...any) error }) (store.StatusList, error) {
-	var l store.StatusList
-	var created int64
-	if err := sc.Scan(&l.ID, &l.Size, &l.Bits, &l.Used, &l.Version, &created); err != nil {
-		return store.StatusList{}, err
-	}
-	l.CreatedAt = store.FromNanos(created)
-	return l, nil
-}
-
-// StatusLists returns every list, oldest first.
-func (s *Store) StatusLists(ctx context.Context) ([]store.StatusList, error) {
-	return readAll(s, ctx, "status lists", "SELECT "+listCols+" FROM status_lists ORDER BY created_at, ord", scanList)
-}
-
-// StatusList returns one list. Its Version is read afresh on every call, so
-// a change committed by any node is seen by the next call on every other.
-func (s *Store) StatusList(ctx context.Context, id string) (store.StatusList, error) {
-	return readOne(s, ctx, "status list "+id, "SELECT "+listCols+" FROM status_lists WHERE id = $1", scanList, id)
-}
 
 // snapshot runs fn in a read-only REPEATABLE READ transaction, so that its
 // queries see one state of the database.

@@ -13,7 +13,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token, a *store.AuditEn
 	if err := store.CheckToken(t); err != nil {
 		return err
 	}
-	revoked, err := nullNanos(t.RevokedAt, "revoked_at")
+	revoked, err := store.NullNanos(t.RevokedAt, "revoked_at")
 	if err != nil {
 		return err
 	}
@@ -40,18 +40,18 @@ func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 		return store.Token{}, err
 	}
 	t.CreatedAt = store.FromNanos(created)
-	t.RevokedAt = fromNull(revoked)
+	t.RevokedAt = store.FromNull(revoked)
 	return t, nil
 }
 
 // TokenByHash returns the token with that hash, revoked or not.
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
-	return readOne(s, ctx, "token by hash", "SELECT "+tokenCols+" FROM tokens WHERE hash = $1", scanToken, hash)
+	return store.ReadOne(s.DB, ctx, "token by hash", "SELECT "+tokenCols+" FROM tokens WHERE hash = $1", scanToken, hash)
 }
 
 // Tokens returns every token, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
-	return readAll(s, ctx, "tokens", "SELECT "+tokenCols+" FROM tokens ORDER BY created_at, ord", scanToken)
+	return store.ReadAll(s.DB, ctx, "tokens", "SELECT "+tokenCols+" FROM tokens ORDER BY created_at, ord", scanToken)
 }
 
 // RevokeToken marks a token revoked.
