@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/apiwire"
 	"github.com/spf13/cobra"
 )
 
@@ -206,17 +207,7 @@ func newAuditListCmd() *cobra.Command {
 				}
 				q.Set("cursor", strconv.FormatInt(cursor, 10))
 			}
-			var page struct {
-				Entries []struct {
-					Seq     int64           `json:"seq"`
-					Time    time.Time       `json:"time"`
-					Actor   string          `json:"actor"`
-					Action  string          `json:"action"`
-					Target  string          `json:"target"`
-					Details json.RawMessage `json:"details"`
-				} `json:"entries"`
-				NextCursor string `json:"next_cursor"`
-			}
+			var page apiwire.AuditPage
 			if printed, err := getList(cmd, &api, "audit list", "/v1/audit", q, asJSON, &page); printed || err != nil {
 				return err
 			}

@@ -160,37 +160,49 @@ func (s SQLBase) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	return ReadAll(s.DB, ctx, "audit", q, ScanAudit, append(args, ClampLimit(f.Limit))...)
 }
 
-// VerifyAudit recomputes the chain from the first entry, in one snapshot.
-func (s *SQLite) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
-	release, err := s.acquire()
+// VerifyAudit recomputes the chain from the first entry, in one snapshot,
+// and where the store keeps a head row (AuditHead) checks that it names
+// the last entry.
+func (s SQLBase) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
+	err = s.DB.Snapshot(ctx, "verify audit", func(q Querier) error {
+		rows, err := q.Query("SELECT " + AuditCols + " FROM audit_log ORDER BY seq")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		prev := genesisHash
+		for rows.Next() {
+			e, err := ScanAudit(rows)
+			if err != nil {
+				return err
+			}
+			checked++
+			if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, ChainHash(prev, e)) {
+				firstBroken = e.Seq
+				return nil
+			}
+			prev = e.Hash
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if s.AuditHead == "" {
+			return nil
+		}
+		var headSeq int64
+		var headHash []byte
+		if err := q.QueryRow(s.AuditHead).Scan(&headSeq, &headHash); err != nil {
+			return err
+		}
+		if headSeq != checked || !bytes.Equal(headHash, prev) {
+			// Entries after the last one the log holds were chained and
+			// lost, or the head was moved: the first missing seq is broken.
+			firstBroken = checked + 1
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, 0, err
 	}
-	defer release()
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, 0, mapErr(err, "verify audit")
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT "+AuditCols+" FROM audit_log ORDER BY seq")
-	if err != nil {
-		return 0, 0, mapErr(err, "verify audit")
-	}
-	defer rows.Close()
-	prev := genesisHash
-	for rows.Next() {
-		e, err := ScanAudit(rows)
-		if err != nil {
-			return checked, 0, mapErr(err, "verify audit")
-		}
-		checked++
-		if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, ChainHash(prev, e)) {
-			return checked, e.Seq, nil
-		}
-		prev = e.Hash
-	}
-	if err := rows.Err(); err != nil {
-		return checked, 0, mapErr(err, "verify audit")
-	}
-	return checked, 0, nil
+	return checked, firstBroken, nil
 }

@@ -48,76 +48,61 @@ func (s SQLBase) StatusList(ctx context.Context, id string) (StatusList, error) 
 	return ReadOne(s.DB, ctx, fmt.Sprintf("status list %q", id), "SELECT "+ListCols+" FROM status_lists WHERE id = ?", ScanList, id)
 }
 
-// The reads of one snapshot are the SQLite store's own.
-
-// ListEntries returns the list's version and its non-zero statuses, read in
-// one transaction so that the two agree.
-func (s *SQLite) ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error) {
-	release, err := s.acquire()
+// ListEntries returns the list's version and its non-zero statuses, read
+// from one snapshot so that the two agree.
+func (s SQLBase) ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error) {
+	var version int64
+	entries := map[int]uint8{}
+	err := s.DB.Snapshot(ctx, fmt.Sprintf("list entries %q", listID), func(q Querier) error {
+		if err := q.QueryRow("SELECT version FROM status_lists WHERE id = ?", listID).Scan(&version); err != nil {
+			return err
+		}
+		rows, err := q.Query("SELECT idx, status FROM credentials WHERE list_id = ? AND status <> 0", listID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var idx int
+			var st uint8
+			if err := rows.Scan(&idx, &st); err != nil {
+				return err
+			}
+			entries[idx] = st
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return 0, nil, err
-	}
-	defer release()
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
-	}
-	defer tx.Rollback()
-	var version int64
-	if err := tx.QueryRowContext(ctx, "SELECT version FROM status_lists WHERE id = ?", listID).Scan(&version); err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT idx, status FROM credentials WHERE list_id = ? AND status <> 0", listID)
-	if err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
-	}
-	defer rows.Close()
-	entries := map[int]uint8{}
-	for rows.Next() {
-		var idx int
-		var st uint8
-		if err := rows.Scan(&idx, &st); err != nil {
-			return 0, nil, mapErr(err, "list entries %q", listID)
-		}
-		entries[idx] = st
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
 	}
 	return version, entries, nil
 }
 
 // UsedIndexes returns every assigned index of the list, ascending.
-func (s *SQLite) UsedIndexes(ctx context.Context, listID string) ([]int, error) {
-	release, err := s.acquire()
+func (s SQLBase) UsedIndexes(ctx context.Context, listID string) ([]int, error) {
+	var out []int
+	err := s.DB.Snapshot(ctx, fmt.Sprintf("used indexes %q", listID), func(q Querier) error {
+		var one int
+		if err := q.QueryRow("SELECT 1 FROM status_lists WHERE id = ?", listID).Scan(&one); err != nil {
+			return err
+		}
+		rows, err := q.Query("SELECT idx FROM credentials WHERE list_id = ? ORDER BY idx", listID)
+		if err != nil {
+			return err
+		}
+		var err2 error
+		out, err2 = Collect(rows, func(sc Scanner) (int, error) {
+			var idx int
+			err := sc.Scan(&idx)
+			return idx, err
+		})
+		return err2
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
-	}
-	defer tx.Rollback()
-	var one int
-	if err := tx.QueryRowContext(ctx, "SELECT 1 FROM status_lists WHERE id = ?", listID).Scan(&one); err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT idx FROM credentials WHERE list_id = ? ORDER BY idx", listID)
-	if err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
-	}
-	defer rows.Close()
-	out := []int{}
-	for rows.Next() {
-		var idx int
-		if err := rows.Scan(&idx); err != nil {
-			return nil, mapErr(err, "used indexes %q", listID)
-		}
-		out = append(out, idx)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
+	if out == nil {
+		out = []int{}
 	}
 	return out, nil
 }

@@ -334,23 +334,6 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// nullNanos converts an optional time: zero or nil is NULL.
-func nullNanos(t *time.Time, what string) (sql.NullInt64, error) {
-	if t == nil || t.IsZero() {
-		return sql.NullInt64{}, nil
-	}
-	n, err := Nanos(*t, nil, what)
-	return sql.NullInt64{Int64: n, Valid: err == nil}, err
-}
-
-func fromNull(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := FromNanos(n.Int64)
-	return &t
-}
-
 // mapErr turns SQLite uniqueness violations and the refusals of the
 // status-transition trigger into ErrConflict and
 // sql.ErrNoRows into ErrNotFound, and wraps with context.

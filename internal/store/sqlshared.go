@@ -41,6 +41,12 @@ func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 	return out, rows.Err()
 }
 
+// Querier runs the queries of one read snapshot or one write.
+type Querier interface {
+	QueryRow(q string, args ...any) Scanner
+	Query(q string, args ...any) (Rows, error)
+}
+
 // SQLDB is the read side of a SQL store.
 type SQLDB interface {
 	// Acquire registers a read in flight (Close waits for it) or fails
@@ -48,6 +54,9 @@ type SQLDB interface {
 	Acquire() (release func(), err error)
 	QueryRow(ctx context.Context, q string, args ...any) Scanner
 	Query(ctx context.Context, q string, args ...any) (Rows, error)
+	// Snapshot runs fn in a read-only transaction, so that its queries see
+	// one state of the database; what names it in errors.
+	Snapshot(ctx context.Context, what string, fn func(Querier) error) error
 	// MapErr wraps err with context, as ErrNotFound or ErrConflict where
 	// the driver's error is one.
 	MapErr(err error, format string, args ...any) error
@@ -91,8 +100,7 @@ func ReadAll[T any](db SQLDB, ctx context.Context, what, q string, scan func(Sca
 type SQLTx interface {
 	// Exec runs a statement and returns how many rows it changed.
 	Exec(q string, args ...any) (int64, error)
-	QueryRow(q string, args ...any) Scanner
-	Query(q string, args ...any) (Rows, error)
+	Querier
 	// AppendAudit chains a to the audit log and returns the stored entry.
 	AppendAudit(a AuditEntry) (AuditEntry, error)
 	// MapErr is SQLDB.MapErr.
@@ -135,12 +143,15 @@ func Numbered(q string) string {
 // SQLBase implements the methods both SQL stores implement the same way.
 // A store embeds it: DB is its read side, Run submits an op to its writer
 // and waits for the commit, Now is its clock and Ord the column that orders
-// rows by insertion. Checks of the arguments run before an op is submitted.
+// rows by insertion. AuditHead, when not empty, selects the (seq, hash) of
+// the audit chain's head row, which VerifyAudit checks against the last
+// entry. Checks of the arguments run before an op is submitted.
 type SQLBase struct {
-	DB  SQLDB
-	Run func(ctx context.Context, op func(SQLTx) error) error
-	Now func() time.Time
-	Ord string
+	DB        SQLDB
+	Run       func(ctx context.Context, op func(SQLTx) error) error
+	Now       func() time.Time
+	Ord       string
+	AuditHead string
 }
 
 // NullNanos converts an optional time: zero or nil is NULL (a nil

@@ -58,6 +58,43 @@ func (d sqliteDB) Query(ctx context.Context, q string, args ...any) (Rows, error
 	return sqlRows{rows}, nil
 }
 
+// Snapshot runs fn in a read transaction, which in WAL mode sees one state
+// of the database.
+func (d sqliteDB) Snapshot(ctx context.Context, what string, fn func(Querier) error) error {
+	release, err := d.s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := d.s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, "%s", what)
+	}
+	defer tx.Rollback()
+	if err := fn(sqlQuerier{ctx, tx}); err != nil {
+		return mapErr(err, "%s", what)
+	}
+	return nil
+}
+
+// sqlQuerier runs the queries of a snapshot.
+type sqlQuerier struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (q sqlQuerier) QueryRow(query string, args ...any) Scanner {
+	return q.tx.QueryRowContext(q.ctx, query, args...)
+}
+
+func (q sqlQuerier) Query(query string, args ...any) (Rows, error) {
+	rows, err := q.tx.QueryContext(q.ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
 func (d sqliteDB) MapErr(err error, format string, args ...any) error {
 	return mapErr(err, format, args...)
 }

@@ -1,11 +1,6 @@
 package postgres
 
 import (
-	"bytes"
-	"context"
-
-	"github.com/jackc/pgx/v5"
-
 	"github.com/agentcert/agentcert/internal/store"
 )
 
@@ -22,56 +17,4 @@ func (w *wtx) appendAudit(a store.AuditEntry) (store.AuditEntry, error) {
 	}
 	w.headSeq, w.headHash = e.Seq, e.Hash
 	return e, nil
-}
-
-// audit appends a when it is not nil.
-func (w *wtx) audit(a *store.AuditEntry) error {
-	if a == nil {
-		return nil
-	}
-	_, err := w.appendAudit(*a)
-	return err
-}
-
-// VerifyAudit recomputes the chain from the first entry, in one snapshot,
-// and checks that the head row names the last entry.
-func (s *Store) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
-	err = s.snapshot(ctx, "verify audit", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+store.AuditCols+" FROM audit_log ORDER BY seq")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		prev := store.GenesisHash()
-		for rows.Next() {
-			e, err := store.ScanAudit(rows)
-			if err != nil {
-				return err
-			}
-			checked++
-			if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, store.ChainHash(prev, e)) {
-				firstBroken = e.Seq
-				return nil
-			}
-			prev = e.Hash
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var headSeq int64
-		var headHash []byte
-		if err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head").Scan(&headSeq, &headHash); err != nil {
-			return err
-		}
-		if headSeq != checked || !bytes.Equal(headHash, prev) {
-			// Entries after the last one the log holds were chained and
-			// lost, or the head was moved: the first missing seq is broken.
-			firstBroken = checked + 1
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	return checked, firstBroken, nil
 }

@@ -148,7 +148,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	s.q = groupcommit.New(groupcommit.Config[*wtx]{
 		MaxBatch: o.maxBatch, Queue: DefaultQueue, Commit: s.commitBatch, Closed: store.ErrClosed,
 	})
-	s.SQLBase = store.SQLBase{DB: pgDB{s}, Run: s.runShared, Now: s.now, Ord: "ord"}
+	s.SQLBase = store.SQLBase{DB: pgDB{s}, Run: s.runShared, Now: s.now, Ord: "ord",
+		AuditHead: "SELECT seq, hash FROM audit_head"}
 	return s, nil
 }
 

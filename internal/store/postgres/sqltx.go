@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/jackc/pgx/v5"
 )
 
 // The PostgreSQL store as the shared SQL logic (store.SQLBase) sees it: its
@@ -53,6 +54,39 @@ func (d pgDB) QueryRow(ctx context.Context, q string, args ...any) store.Scanner
 
 func (d pgDB) Query(ctx context.Context, q string, args ...any) (store.Rows, error) {
 	return d.s.pool.Query(ctx, store.Numbered(q), args...)
+}
+
+// Snapshot runs fn in a read-only REPEATABLE READ transaction, so that its
+// queries see one state of the database.
+func (d pgDB) Snapshot(ctx context.Context, what string, fn func(store.Querier) error) error {
+	release, err := d.s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	tx, err := d.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return mapErr(err, "%s", what)
+	}
+	defer tx.Rollback(context.Background())
+	if err := fn(pgQuerier{ctx, tx}); err != nil {
+		return mapErr(err, "%s", what)
+	}
+	return nil
+}
+
+// pgQuerier runs the queries of a snapshot.
+type pgQuerier struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (q pgQuerier) QueryRow(sql string, args ...any) store.Scanner {
+	return q.tx.QueryRow(q.ctx, store.Numbered(sql), args...)
+}
+
+func (q pgQuerier) Query(sql string, args ...any) (store.Rows, error) {
+	return q.tx.Query(q.ctx, store.Numbered(sql), args...)
 }
 
 func (d pgDB) MapErr(err error, format string, args ...any) error {
