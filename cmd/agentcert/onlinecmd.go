@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/internal/apiwire"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/spf13/cobra"
 )
 
@@ -70,7 +71,7 @@ func newCredentialsIssueCmd() *cobra.Command {
 			if err := json.Unmarshal(b, &issued); err != nil || issued.Credential == "" {
 				return apiFailed(cmd, "credentials issue", fmt.Errorf("the answer holds no credential"))
 			}
-			if err := writeNewFile(out, []byte(issued.Credential+"\n")); err != nil {
+			if err := keyutil.WriteNewFile(out, []byte(issued.Credential+"\n")); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), issued.ID)
