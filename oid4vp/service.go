@@ -351,13 +351,7 @@ func (s *Service) sign(obj AuthorizationRequest) (string, error) {
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "request object")
 	}
-	hdr := jws.NewHeaders()
-	for k, v := range map[string]any{jws.TypeKey: RequestObjectTyp, jws.KeyIDKey: s.cfg.SigningKey.KeyID()} {
-		if err := hdr.Set(k, v); err != nil {
-			return "", errcode.Wrap(errcode.Internal, err, "request object header")
-		}
-	}
-	out, err := jws.Sign(body, jws.WithKey(alg, s.cfg.SigningKey, jws.WithProtectedHeaders(hdr)))
+	out, err := jose.Sign(body, alg, s.cfg.SigningKey, map[string]any{jws.TypeKey: RequestObjectTyp, jws.KeyIDKey: s.cfg.SigningKey.KeyID()})
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "request object signing failed")
 	}
