@@ -31,26 +31,7 @@ import (
 //
 //	go test -run '^$' -bench VerifyHandlerOverVerify -benchtime 2000x -count 3 ./server/
 func BenchmarkVerifyHandlerOverVerify(b *testing.B) {
-	env := newTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" }, func(cfg config.Config, parts *issuer.Parts) []verifier.Option {
-		prefix := strings.TrimRight(cfg.PublicURL, "/") + "/statuslists/"
-		return []verifier.Option{verifier.WithLocalIssuer(&verifier.LocalIssuer{
-			DID: parts.Keys.Issuer(),
-			Document: func(context.Context) (*did.Document, error) {
-				return did.NewWebDocument(parts.Keys.Issuer(), parts.Keys.PublicKeys())
-			},
-			StatusList: func(ctx context.Context, uri string) (string, bool, error) {
-				id, ok := strings.CutPrefix(uri, prefix)
-				if !ok {
-					return "", false, nil
-				}
-				p, err := parts.Statuses.Publish(ctx, id, "", "")
-				if err != nil {
-					return "", true, err
-				}
-				return p.Token, true, nil
-			},
-		})}
-	})
+	env := newLocalIssuerEnv(b)
 	ctx := context.Background()
 	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
 	issued, err := env.Parts.Service.Issue(ctx, issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
@@ -116,4 +97,31 @@ func medianOf(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// newLocalIssuerEnv is a test server (log level warn) whose verifier reads
+// its own issuer's keys and status lists in process, as `agentcert serve`
+// wires it.
+func newLocalIssuerEnv(b *testing.B) *TestEnv {
+	b.Helper()
+	return newTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" }, func(cfg config.Config, parts *issuer.Parts) []verifier.Option {
+		prefix := strings.TrimRight(cfg.PublicURL, "/") + "/statuslists/"
+		return []verifier.Option{verifier.WithLocalIssuer(&verifier.LocalIssuer{
+			DID: parts.Keys.Issuer(),
+			Document: func(context.Context) (*did.Document, error) {
+				return did.NewWebDocument(parts.Keys.Issuer(), parts.Keys.PublicKeys())
+			},
+			StatusList: func(ctx context.Context, uri string) (string, bool, error) {
+				id, ok := strings.CutPrefix(uri, prefix)
+				if !ok {
+					return "", false, nil
+				}
+				p, err := parts.Statuses.Publish(ctx, id, "", "")
+				if err != nil {
+					return "", true, err
+				}
+				return p.Token, true, nil
+			},
+		})}
+	})
 }

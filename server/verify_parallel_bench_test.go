@@ -3,11 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 
-	"github.com/agentcert/agentcert/did"
-	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -26,26 +23,7 @@ import (
 //
 //	go test -run '^$' -bench VerifyParallel -benchtime 5000x ./server/
 func BenchmarkVerifyParallel(b *testing.B) {
-	env := newTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" }, func(cfg config.Config, parts *issuer.Parts) []verifier.Option {
-		prefix := strings.TrimRight(cfg.PublicURL, "/") + "/statuslists/"
-		return []verifier.Option{verifier.WithLocalIssuer(&verifier.LocalIssuer{
-			DID: parts.Keys.Issuer(),
-			Document: func(context.Context) (*did.Document, error) {
-				return did.NewWebDocument(parts.Keys.Issuer(), parts.Keys.PublicKeys())
-			},
-			StatusList: func(ctx context.Context, uri string) (string, bool, error) {
-				id, ok := strings.CutPrefix(uri, prefix)
-				if !ok {
-					return "", false, nil
-				}
-				p, err := parts.Statuses.Publish(ctx, id, "", "")
-				if err != nil {
-					return "", true, err
-				}
-				return p.Token, true, nil
-			},
-		})}
-	})
+	env := newLocalIssuerEnv(b)
 	ctx := context.Background()
 	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
 	issued, err := env.Parts.Service.Issue(ctx, issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
