@@ -18,6 +18,7 @@ import (
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // BenchmarkVerifyHandlerOverVerify measures what POST /v1/verify costs
@@ -33,21 +34,13 @@ import (
 func BenchmarkVerifyHandlerOverVerify(b *testing.B) {
 	env := newLocalIssuerEnv(b)
 	ctx := context.Background()
-	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
-	issued, err := env.Parts.Service.Issue(ctx, issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
-		Subject: agent,
-		Claims: map[string]any{
-			"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME Corp", "type": "organization"},
-			"agent":        map[string]any{"class": "bench-agent", "version": "1.0.0"},
-			"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
-			"prohibitions": []any{"payments:approve"},
-			"autonomy":     "supervised",
-		},
-		SelectivelyDisclosable: []string{"/permissions/*"},
-	}, "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	issued, agentKey := issueLocal(b, env, map[string]any{
+		"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME Corp", "type": "organization"},
+		"agent":        map[string]any{"class": "bench-agent", "version": "1.0.0"},
+		"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
+		"prohibitions": []any{"payments:approve"},
+		"autonomy":     "supervised",
+	})
 	pres, err := sdjwt.Present(issued.Credential, []string{"/permissions/0", "/permissions/2"}, &sdjwt.KBOptions{Key: agentKey, Audience: "https://shop.example", Nonce: "n-1"})
 	if err != nil {
 		b.Fatal(err)
@@ -124,4 +117,21 @@ func newLocalIssuerEnv(b *testing.B) *TestEnv {
 			},
 		})}
 	})
+}
+
+// issueLocal issues, through env's issuer core, a certification with claims
+// (its permissions selectively disclosable) to a new ES256 agent, and
+// returns it and the agent's key.
+func issueLocal(b *testing.B, env *TestEnv, claims map[string]any) (*issuer.Issued, jwk.Key) {
+	b.Helper()
+	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
+	issued, err := env.Parts.Service.Issue(context.Background(), issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
+		Subject:                agent,
+		Claims:                 claims,
+		SelectivelyDisclosable: []string{"/permissions/*"},
+	}, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return issued, agentKey
 }

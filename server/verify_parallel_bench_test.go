@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/agentcert/agentcert/internal/testkeys"
-	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // BenchmarkVerifyParallel measures the in-process throughput of
@@ -25,20 +22,12 @@ import (
 func BenchmarkVerifyParallel(b *testing.B) {
 	env := newLocalIssuerEnv(b)
 	ctx := context.Background()
-	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
-	issued, err := env.Parts.Service.Issue(ctx, issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
-		Subject: agent,
-		Claims: map[string]any{
-			"principal":   map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
-			"agent":       map[string]any{"class": "ap-assistant", "version": "1.4.0"},
-			"permissions": []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
-			"autonomy":    "supervised",
-		},
-		SelectivelyDisclosable: []string{"/permissions/*"},
-	}, "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	issued, agentKey := issueLocal(b, env, map[string]any{
+		"principal":   map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
+		"agent":       map[string]any{"class": "ap-assistant", "version": "1.4.0"},
+		"permissions": []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
+		"autonomy":    "supervised",
+	})
 	pres, err := sdjwt.Present(issued.Credential, []string{"/permissions/0"}, &sdjwt.KBOptions{Key: agentKey, Audience: "https://cp.example", Nonce: "n1"})
 	if err != nil {
 		b.Fatal(err)
