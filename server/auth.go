@@ -60,6 +60,10 @@ func (s *Server) bearer(r *http.Request) (store.Token, error) {
 		return store.Token{}, errcode.New(errcode.Unauthorized, "this server has no token store")
 	}
 	hash := tokens.Hash(strings.TrimSpace(secret))
+	if tok, ok := s.tokenCache.get(hash); ok {
+		return tok, nil
+	}
+	gen := s.tokenCache.generation()
 	tok, err := s.tokens.TokenByHash(r.Context(), hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, errcode.New(errcode.Unauthorized, "unknown token")
@@ -70,5 +74,6 @@ func (s *Server) bearer(r *http.Request) (store.Token, error) {
 	if subtle.ConstantTimeCompare(tok.Hash, hash) != 1 || tok.RevokedAt != nil {
 		return store.Token{}, errcode.New(errcode.Unauthorized, "unknown or revoked token")
 	}
+	s.tokenCache.put(hash, tok, gen)
 	return tok, nil
 }

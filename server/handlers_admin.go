@@ -105,6 +105,9 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	now := s.now().UTC()
 	err := s.store.RevokeToken(r.Context(), id, now, &store.AuditEntry{Time: now, Actor: actorOf(r).TokenID, Action: "token.revoke", Target: id, Details: records.AuditDetails(r.Context(), nil)})
+	// Whatever the outcome (already revoked, say by the CLI), no cached
+	// token outlives this answer.
+	s.tokenCache.invalidate()
 	if errors.Is(err, store.ErrNotFound) {
 		err = errcode.New(errcode.NotFound, "no token %s", id)
 	}

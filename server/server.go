@@ -55,17 +55,18 @@ type Options struct {
 
 // Server is one agentcert HTTP server.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   store.Store
-	tokens  TokenLookup
-	issuer  *issuer.Service
-	schemas *schemas.Registry
-	now     func() time.Time
-	metrics *metrics
-	router  *mux.Router
-	status  *issuer.Statuses
-	sigDir  sigDirCache
+	cfg        config.Config
+	log        *slog.Logger
+	store      store.Store
+	tokens     TokenLookup
+	tokenCache *tokenCache
+	issuer     *issuer.Service
+	schemas    *schemas.Registry
+	now        func() time.Time
+	metrics    *metrics
+	router     *mux.Router
+	status     *issuer.Statuses
+	sigDir     sigDirCache
 
 	verifier *verifier.Verifier
 	nonces   *verifier.Nonces
@@ -90,6 +91,16 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	s := &Server{cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, schemas: o.Schemas, now: o.Now, metrics: newMetrics()}
+	// Only this server writes a SQLite store's tokens while it runs (the
+	// data directory lock keeps the offline CLI out), so its cache sees
+	// every revocation. Nodes sharing a PostgreSQL store read the token on
+	// every request, so that one revoked on any node is refused by all at
+	// once.
+	tokenTTL := o.Config.HTTP.TokenCacheTTL
+	if o.Config.Store.URL != "" {
+		tokenTTL = 0
+	}
+	s.tokenCache = newTokenCache(tokenTTL, o.Now)
 	if o.Store != nil {
 		s.tokens = o.Store
 		if st, ok := o.Store.(interface{ Stats() store.Stats }); ok {

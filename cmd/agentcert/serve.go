@@ -251,6 +251,7 @@ func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issue
 // serve runs the service until ctx is done.
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	tuneGC(cfg.MemoryLimitMB, log)
 	reg, err := schemas.New()
 	if err != nil {
 		return err

@@ -21,6 +21,11 @@ type Config struct {
 	PublicURL string `mapstructure:"public_url"` // URL clients use to reach this service; the did:web is derived from it (empty: derived from a loopback listen address)
 	DataDir   string `mapstructure:"data_dir"`   // SQLite file, key-encryption key file (dev)
 	LogLevel  string `mapstructure:"log_level"`  // debug | info | warn | error
+	// MemoryLimitMB, when not 0, is the Go runtime's soft memory limit
+	// (MiB); under it the garbage collector runs less often (GOGC 400), so
+	// that a busy server spends less CPU on it. GOMEMLIMIT and GOGC in the
+	// environment take precedence.
+	MemoryLimitMB int64 `mapstructure:"memory_limit_mb"`
 
 	HTTP     HTTP     `mapstructure:"http"`
 	Store    Store    `mapstructure:"store"`
@@ -46,6 +51,15 @@ type HTTP struct {
 	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// TokenCacheTTL is how long a server on SQLite remembers a bearer
+	// token it found valid (by its hash) before reading the token table
+	// again; 0 reads it on every request. A revocation through the API
+	// applies at once (it clears the cache before it answers), and the
+	// data directory lock keeps the offline CLI from revoking behind the
+	// server's back. With a PostgreSQL store (store.url) tokens are read on
+	// every request, so that a token revoked on one node is refused by
+	// every node at once.
+	TokenCacheTTL time.Duration `mapstructure:"token_cache_ttl"`
 	// Admission sheds load: per route class a bound on concurrent
 	// requests and on those waiting, and a per-token rate.
 	Admission Admission `mapstructure:"admission"`
@@ -181,6 +195,14 @@ const AgentCertificationVCT = "urn:agentcert:agent-certification:v1"
 // MinStatusListSize is the smallest list size allowed, for herd privacy.
 const MinStatusListSize = 131072
 
+// MinMemoryLimitMB is the smallest memory_limit_mb (other than 0, none): a
+// limit the live heap reaches makes the collector run without pause.
+const MinMemoryLimitMB = 64
+
+// MaxTokenCacheTTL bounds http.token_cache_ttl: a revocation made outside
+// the API must not wait long to apply.
+const MaxTokenCacheTTL = time.Minute
+
 // Default returns the development defaults that `make run` uses. They are
 // the same values as configs/dev.yaml (a test keeps the two equal).
 func Default() Config {
@@ -195,6 +217,7 @@ func Default() Config {
 			WriteTimeout:    30 * time.Second,
 			IdleTimeout:     120 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
+			TokenCacheTTL:   time.Second,
 			Admission: Admission{
 				Verify:     AdmissionClass{MaxConcurrent: 64, MaxQueue: 512, QueueTimeout: 2 * time.Second},
 				Issue:      AdmissionClass{MaxConcurrent: 32, MaxQueue: 256, QueueTimeout: 2 * time.Second},
@@ -289,6 +312,9 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	if c.MemoryLimitMB != 0 && (c.MemoryLimitMB < MinMemoryLimitMB || c.MemoryLimitMB > math.MaxInt64>>20) {
+		bad("memory_limit_mb", "must be 0 (none) or at least %d", MinMemoryLimitMB)
+	}
 	if c.HTTP.MaxBodyBytes <= 0 {
 		bad("http.max_body_bytes", "must be positive")
 	}
@@ -300,6 +326,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad(key, "must be a positive duration")
 		}
+	}
+	if c.HTTP.TokenCacheTTL < 0 || c.HTTP.TokenCacheTTL > MaxTokenCacheTTL {
+		bad("http.token_cache_ttl", "must be between 0 (off) and %s", MaxTokenCacheTTL)
 	}
 	c.HTTP.Admission.validate(bad)
 	if c.Issuer.Enabled {

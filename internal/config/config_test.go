@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -65,6 +66,8 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"log_level":                func(c *Config) { c.LogLevel = "loud" },
 		"http.max_body_bytes":      func(c *Config) { c.HTTP.MaxBodyBytes = 0 },
 		"http.read_timeout":        func(c *Config) { c.HTTP.ReadTimeout = 0 },
+		"http.token_cache_ttl":     func(c *Config) { c.HTTP.TokenCacheTTL = -time.Second },
+		"memory_limit_mb":          func(c *Config) { c.MemoryLimitMB = MinMemoryLimitMB - 1 },
 		"issuer.did_method":        func(c *Config) { c.Issuer.DIDMethod = "ion" },
 		"issuer.key_alg":           func(c *Config) { c.Issuer.KeyAlg = "RS256" },
 		"issuer.default_validity":  func(c *Config) { c.Issuer.MaxValidity = c.Issuer.DefaultValidity / 2 },
@@ -92,6 +95,17 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: error %v does not name it", key, err)
+		}
+	}
+}
+
+func TestTokenCacheTTLBounds(t *testing.T) {
+	for ttl, ok := range map[time.Duration]bool{0: true, time.Second: true, MaxTokenCacheTTL: true, MaxTokenCacheTTL + 1: false, -1: false} {
+		c := Default()
+		c.HTTP.TokenCacheTTL = ttl
+		err := c.Validate()
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "http.token_cache_ttl")) {
+			t.Errorf("token_cache_ttl %s: %v", ttl, err)
 		}
 	}
 }

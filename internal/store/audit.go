@@ -77,21 +77,25 @@ func (w *wtx) appendAudit(a AuditEntry) (AuditEntry, error) {
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	var seq int64
-	var prev []byte
-	err = w.queryRow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		seq, prev = 0, genesisHash
-	case err != nil:
-		return AuditEntry{}, fmt.Errorf("store: audit head: %w", err)
+	if !w.head.known {
+		var seq int64
+		var prev []byte
+		err = w.queryRow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			seq, prev = 0, genesisHash
+		case err != nil:
+			return AuditEntry{}, fmt.Errorf("store: audit head: %w", err)
+		}
+		w.head = auditHead{known: true, seq: seq, hash: prev}
 	}
-	e = Chain(e, seq, prev)
+	e = Chain(e, w.head.seq, w.head.hash)
 	t := e.Time.UnixNano()
 	if _, err := w.exec(`INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, t, e.Actor, e.Action, e.Target, string(e.Details), e.PrevHash, e.Hash); err != nil {
 		return AuditEntry{}, mapErr(err, "append audit")
 	}
+	w.head = auditHead{known: true, seq: e.Seq, hash: e.Hash}
 	return e, nil
 }
 

@@ -27,8 +27,16 @@ func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idemp
 		if err != nil {
 			return err
 		}
+		// One statement bumps the list's Used (and its version for a
+		// credential born not valid) and reads its size; an index outside
+		// the list fails the op, which rolls the bump back.
+		bumpVersion := 0
+		if c.Status != StatusValid {
+			bumpVersion = 1
+		}
 		var size int
-		if err := w.queryRow("SELECT size FROM status_lists WHERE id = ?", c.ListID).Scan(&size); err != nil {
+		if err := w.queryRow("UPDATE status_lists SET used = used + 1, version = version + ? WHERE id = ? RETURNING size",
+			bumpVersion, c.ListID).Scan(&size); err != nil {
 			return mapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
 		}
 		if c.Idx >= size {
@@ -40,14 +48,6 @@ func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idemp
 			c.ID, c.Subject, c.PrincipalID, c.AgentClass, c.VCT, c.ListID, c.Idx, c.Status,
 			issued, expires, c.JWTHash, c.TokenID, c.StatusReason, c.StatusIncident, c.StatusNote, changed); err != nil {
 			return mapErr(err, "insert credential %q", c.ID)
-		}
-		if _, err := w.exec("UPDATE status_lists SET used = used + 1 WHERE id = ?", c.ListID); err != nil {
-			return mapErr(err, "insert credential %q: bump used", c.ID)
-		}
-		if c.Status != StatusValid {
-			if _, err := w.exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", c.ListID); err != nil {
-				return mapErr(err, "insert credential %q: bump version", c.ID)
-			}
 		}
 		if idem != nil {
 			created, err := Nanos(idem.CreatedAt, s.now, "idempotency created_at")

@@ -204,3 +204,53 @@ func TestDatabaseRefusesUnrevoke(t *testing.T) {
 		t.Fatalf("update keeping revoked refused: %v", err)
 	}
 }
+
+// TestAuditHeadPerBatch: one batch appends several entries (the head read
+// once, then carried from op to op, and put back when an op is rolled
+// back), and a second writer on the same file (as the CLI is) appends
+// between batches: every entry is chained onto the one before it.
+func TestAuditHeadPerBatch(t *testing.T) {
+	s := openInternal(t)
+	ctx := t.Context()
+	appendOne := func(target string) func(*wtx) error {
+		return func(w *wtx) error { return w.audit(&AuditEntry{Action: "test", Target: target}) }
+	}
+	boom := errors.New("boom")
+	rolledBack := func(w *wtx) error {
+		if err := appendOne("gone")(w); err != nil {
+			return err
+		}
+		return boom
+	}
+	fns := []func(*wtx) error{appendOne("a"), appendOne("b"), rolledBack, appendOne("c")}
+	errs := make([]error, len(fns))
+	if err := s.commitBatch(fns, errs); err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], boom) || errs[3] != nil {
+		t.Fatalf("errs = %v", errs)
+	}
+
+	other, err := Open(ctx, s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for i, st := range []*SQLite{other, s, other, s} {
+		e, err := st.AppendAudit(ctx, AuditEntry{Action: "test", Target: "writer"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(4 + i); e.Seq != want {
+			t.Fatalf("append %d: seq %d, want %d", i, e.Seq, want)
+		}
+	}
+	checked, broken, err := s.VerifyAudit(ctx)
+	if err != nil || broken != 0 || checked != 7 {
+		t.Fatalf("VerifyAudit = %d checked, broken at %d, %v; want 7, 0", checked, broken, err)
+	}
+	got, err := s.Audit(ctx, AuditFilter{Target: "gone"})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("the rolled-back op's entry: %v, %v", got, err)
+	}
+}

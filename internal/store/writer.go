@@ -18,8 +18,22 @@ import (
 // Its statements never use a caller's context: cancelling one caller must
 // not interrupt a transaction shared with others.
 type wtx struct {
-	s  *SQLite
-	tx *sql.Tx
+	s    *SQLite
+	tx   *sql.Tx
+	head auditHead
+}
+
+// auditHead is the last entry of the audit chain as the batch has left it.
+// The batch's first append reads it from the database; later appends of
+// the same batch take it from here. That is safe because the batch
+// transaction holds the write lock from its BEGIN (_txlock=immediate): no
+// other connection or process appends until it commits. A new batch reads
+// the head again, so appends made by another process between batches (the
+// CLI writes the same file) are chained onto, never over.
+type auditHead struct {
+	known bool
+	seq   int64
+	hash  []byte
 }
 
 // stmt returns q as a statement of this transaction: one prepared on the
@@ -85,12 +99,14 @@ func (s *SQLite) commitBatch(fns []func(*wtx) error, errs []error) error {
 	}
 	w := &wtx{s: s, tx: tx}
 	for i, fn := range fns {
+		head := w.head // an op rolled back to its savepoint leaves no audit entry behind
 		if _, err := w.exec("SAVEPOINT op"); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("store: savepoint: %w", err)
 		}
 		if err := fn(w); err != nil {
 			errs[i] = err
+			w.head = head
 			if _, rerr := w.exec("ROLLBACK TO op"); rerr != nil {
 				// SQLite rolled the whole transaction back (I/O error,
 				// disk full, interrupt): nothing in this batch is written.
