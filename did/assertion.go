@@ -60,21 +60,9 @@ const keyMemoLife = 24 * time.Hour
 
 // AssertionKey is the package's AssertionKey, remembering parsed keys in m.
 func (m *KeyMemo) AssertionKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) {
-	u, err := ParseURL(kid)
+	did, want, doc, err := resolveKID(ctx, r, kid)
 	if err != nil {
 		return nil, err
-	}
-	if u.Fragment == "" || u.Path != "" || u.Query != "" {
-		return nil, errcode.New(errcode.KeyNotFound, "kid %q is not a DID URL of the form did#fragment", kid)
-	}
-	did := u.DID.String()
-	want := did + "#" + u.Fragment
-	doc, err := r.Resolve(ctx, did)
-	if err != nil {
-		return nil, err
-	}
-	if doc == nil || doc.ID != did {
-		return nil, errcode.New(errcode.DIDResolutionFailed, "resolved document is not the document of %s", did)
 	}
 	var vm *VerificationMethod
 	for _, rel := range doc.AssertionMethod {

@@ -38,7 +38,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		code = string(res.Error.Code)
 	}
 	s.metrics.verified.WithLabelValues(code).Inc()
-	if err := s.auditDecision(r.Context(), r, res); err != nil {
+	if err := s.auditDecision(r.Context(), res); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}

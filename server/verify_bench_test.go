@@ -23,6 +23,7 @@ import (
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // BenchmarkVerifyHandlerOverVerify measures what POST /v1/verify costs
@@ -166,7 +167,35 @@ func BenchmarkVerifyLoopbackOverInProcess(b *testing.B) {
 // time, an action decided) with its JSON body.
 func newVerifyBenchEnv(b *testing.B) (*TestEnv, verifier.Request, []byte) {
 	b.Helper()
-	env := newTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" }, func(cfg config.Config, parts *issuer.Parts) []verifier.Option {
+	env := newLocalIssuerEnv(b)
+	issued, agentKey := issueLocal(b, env, map[string]any{
+		"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME Corp", "type": "organization"},
+		"agent":        map[string]any{"class": "bench-agent", "version": "1.0.0"},
+		"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
+		"prohibitions": []any{"payments:approve"},
+		"autonomy":     "supervised",
+	})
+	pres, err := sdjwt.Present(issued.Credential, []string{"/permissions/0", "/permissions/2"}, &sdjwt.KBOptions{Key: agentKey, Audience: "https://shop.example", Nonce: "n-1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := verifier.Request{Presentation: pres, Audience: "https://shop.example", Nonce: "n-1", Action: "payments:initiate", Attributes: map[string]any{"amount": json.Number("120"), "currency": "EUR"}}
+	body, _ := json.Marshal(req)
+	return env, req, body
+}
+
+func medianOf(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// newLocalIssuerEnv is a test server (log level warn) whose verifier reads
+// its own issuer's keys and status lists in process, as `agentcert serve`
+// wires it.
+func newLocalIssuerEnv(b *testing.B) *TestEnv {
+	b.Helper()
+	return newTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" }, func(cfg config.Config, parts *issuer.Parts) []verifier.Option {
 		prefix := strings.TrimRight(cfg.PublicURL, "/") + "/statuslists/"
 		return []verifier.Option{verifier.WithLocalIssuer(&verifier.LocalIssuer{
 			DID: parts.Keys.Issuer(),
@@ -186,33 +215,21 @@ func newVerifyBenchEnv(b *testing.B) (*TestEnv, verifier.Request, []byte) {
 			},
 		})}
 	})
-	ctx := context.Background()
+}
+
+// issueLocal issues, through env's issuer core, a certification with claims
+// (its permissions selectively disclosable) to a new ES256 agent, and
+// returns it and the agent's key.
+func issueLocal(b *testing.B, env *TestEnv, claims map[string]any) (*issuer.Issued, jwk.Key) {
+	b.Helper()
 	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
-	issued, err := env.Parts.Service.Issue(ctx, issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
-		Subject: agent,
-		Claims: map[string]any{
-			"principal":    map[string]any{"id": "did:web:acme.example", "name": "ACME Corp", "type": "organization"},
-			"agent":        map[string]any{"class": "bench-agent", "version": "1.0.0"},
-			"permissions":  []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
-			"prohibitions": []any{"payments:approve"},
-			"autonomy":     "supervised",
-		},
+	issued, err := env.Parts.Service.Issue(context.Background(), issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
+		Subject:                agent,
+		Claims:                 claims,
 		SelectivelyDisclosable: []string{"/permissions/*"},
 	}, "", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	pres, err := sdjwt.Present(issued.Credential, []string{"/permissions/0", "/permissions/2"}, &sdjwt.KBOptions{Key: agentKey, Audience: "https://shop.example", Nonce: "n-1"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := verifier.Request{Presentation: pres, Audience: "https://shop.example", Nonce: "n-1", Action: "payments:initiate", Attributes: map[string]any{"amount": json.Number("120"), "currency": "EUR"}}
-	body, _ := json.Marshal(req)
-	return env, req, body
-}
-
-func medianOf(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return issued, agentKey
 }

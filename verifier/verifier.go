@@ -205,6 +205,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	if req.Action != "" {
 		// A task's expiry gets the same leeway as exp.
 		d := authorize(authority(out, chain), req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway), v.authzOptions())
+		if req.RequireApproval && d.Allowed {
+			d.Allowed, d.Code, d.Reason = false, errcode.ApprovalRequired, "the counterparty asks for a person's approval"
+		}
 		if d.Code == errcode.ApprovalRequired {
 			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval)
 		}
