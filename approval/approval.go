@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -166,13 +167,11 @@ func Sign(req Request, approver string, key jwk.Key, credential string, now time
 	if err != nil {
 		return "", fmt.Errorf("approval: encode: %w", err)
 	}
-	h := jws.NewHeaders()
-	_ = h.Set(jws.TypeKey, Typ)
-	_ = h.Set(jws.KeyIDKey, key.KeyID())
+	hdr := map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: key.KeyID()}
 	if credential != "" {
-		_ = h.Set(HeaderCredential, credential)
+		hdr[HeaderCredential] = credential
 	}
-	out, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	out, err := jose.Sign(payload, alg, key, hdr)
 	if err != nil {
 		return "", fmt.Errorf("approval: sign: %w", err)
 	}

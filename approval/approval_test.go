@@ -2,35 +2,15 @@ package approval
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/agentcert/agentcert/internal/testkeys"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 )
-
-func newKey(t testing.TB, kid string) (priv, pub jwk.Key) {
-	t.Helper()
-	p, s, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err = jwk.FromRaw(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err = jwk.FromRaw(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = priv.Set(jwk.KeyIDKey, kid)
-	_ = pub.Set(jwk.KeyIDKey, kid)
-	return priv, pub
-}
 
 const (
 	principal = "did:web:acme.example"
@@ -45,8 +25,8 @@ func pay(amount int) json.RawMessage {
 
 func TestVerifyCodes(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	priv, pub := newKey(t, "alice")
-	otherPriv, otherPub := newKey(t, "mallory")
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	otherPriv, otherPub := testkeys.Pair(t, jwa.EdDSA, "mallory")
 	roster := Roster{principal: {pub}, "did:web:other.example": {otherPub}}
 	req, err := NewRequest("payments.create", pay(250), aud, principal, agent, 5*time.Minute, now)
 	if err != nil {
@@ -113,7 +93,7 @@ func TestVerifyCodes(t *testing.T) {
 
 func TestWrongTyp(t *testing.T) {
 	// A JWT with another typ (for example a KB-JWT) is never an approval.
-	priv, _ := newKey(t, "alice")
+	priv, _ := testkeys.Pair(t, jwa.EdDSA, "alice")
 	now := time.Unix(1_800_000_000, 0)
 	req, _ := NewRequest("a", nil, aud, principal, agent, time.Minute, now)
 	tok, err := Sign(req, "x", priv, "", now)
@@ -133,7 +113,7 @@ func TestWrongTyp(t *testing.T) {
 }
 
 func TestSignRefusesExpiredRequest(t *testing.T) {
-	priv, _ := newKey(t, "alice")
+	priv, _ := testkeys.Pair(t, jwa.EdDSA, "alice")
 	now := time.Unix(1_800_000_000, 0)
 	req, _ := NewRequest("a", nil, aud, principal, agent, time.Minute, now)
 	if _, err := Sign(req, "x", priv, "", now.Add(time.Hour)); errcode.CodeOf(err) != errcode.ApprovalExpired {
@@ -148,7 +128,7 @@ func TestSignRefusesExpiredRequest(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	priv, _ := newKey(f, "alice")
+	priv, _ := testkeys.Pair(f, jwa.EdDSA, "alice")
 	now := time.Unix(1_800_000_000, 0)
 	req, _ := NewRequest("payments.create", pay(250), aud, principal, agent, time.Minute, now)
 	tok, _ := Sign(req, "x", priv, "", now)
@@ -189,7 +169,7 @@ func TestParseRequest(t *testing.T) {
 	if _, err := ParseRequest(tb); errcode.CodeOf(err) != errcode.ApprovalDigestMismatch {
 		t.Fatalf("tampered params: %v", err)
 	}
-	priv, _ := newKey(t, "alice")
+	priv, _ := testkeys.Pair(t, jwa.EdDSA, "alice")
 	if _, err := Sign(tampered, "x", priv, "", now); errcode.CodeOf(err) != errcode.ApprovalDigestMismatch {
 		t.Fatalf("signing a tampered request: %v", err)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -24,21 +26,43 @@ import (
 // private; did_method_unsupported for a key type other than Ed25519 and
 // P-256 (or no key material); and whatever r returns.
 func AssertionKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) {
-	u, err := ParseURL(kid)
+	return (*KeyMemo)(nil).AssertionKey(ctx, r, kid)
+}
+
+// KeyMemo remembers the public keys parsed out of verification methods,
+// keyed by the method's absolute id and its exact key material, so that a
+// DID document that is built or read afresh for every lookup (the local
+// issuer's) costs no key parsing while its keys stay the same. Only the
+// parsing is remembered: every lookup still resolves the document and
+// finds the method under assertionMethod, so a key that is rotated out or
+// retired is gone at once. Bounded (least recently used first); safe for
+// concurrent use. A nil *KeyMemo parses every time.
+type KeyMemo struct {
+	c *ttlcache.Cache[jwk.Key]
+}
+
+// NewKeyMemo returns a KeyMemo of at most entries keys.
+func NewKeyMemo(entries int) *KeyMemo {
+	return &KeyMemo{c: ttlcache.New[jwk.Key](entries, nil)}
+}
+
+// Len reports how many parsed keys m holds.
+func (m *KeyMemo) Len() int {
+	if m == nil {
+		return 0
+	}
+	return m.c.Len()
+}
+
+// keyMemoLife only bounds how long an unused entry keeps its place: a
+// method's parsed key never goes stale.
+const keyMemoLife = 24 * time.Hour
+
+// AssertionKey is the package's AssertionKey, remembering parsed keys in m.
+func (m *KeyMemo) AssertionKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) {
+	did, want, doc, err := resolveKID(ctx, r, kid)
 	if err != nil {
 		return nil, err
-	}
-	if u.Fragment == "" || u.Path != "" || u.Query != "" {
-		return nil, errcode.New(errcode.KeyNotFound, "kid %q is not a DID URL of the form did#fragment", kid)
-	}
-	did := u.DID.String()
-	want := did + "#" + u.Fragment
-	doc, err := r.Resolve(ctx, did)
-	if err != nil {
-		return nil, err
-	}
-	if doc == nil || doc.ID != did {
-		return nil, errcode.New(errcode.DIDResolutionFailed, "resolved document is not the document of %s", did)
 	}
 	var vm *VerificationMethod
 	for _, rel := range doc.AssertionMethod {
@@ -55,11 +79,25 @@ func AssertionKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) 
 	if vm == nil {
 		return nil, errcode.New(errcode.KeyNotFound, "%s is not listed under assertionMethod", want)
 	}
+	var memoKey string
+	if m != nil {
+		memoKey = want + "\x00" + string(vm.PublicKeyJwk) + "\x00" + vm.PublicKeyMultibase
+		if k, ok := m.c.Get(memoKey); ok {
+			return k, nil
+		}
+	}
 	p, err := methodKey(vm)
 	if err != nil {
 		return nil, err
 	}
-	return p.key(want)
+	k, err := p.key(want)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		m.c.Put(memoKey, k, time.Now().Add(keyMemoLife))
+	}
+	return k, nil
 }
 
 // lookupMethod finds the one verification method of doc with the absolute id.
@@ -108,6 +146,11 @@ func methodKey(vm *VerificationMethod) (pubKey, error) {
 // missing kid (other methods), a kid that is not a DID URL or belongs to
 // another DID; then AssertionKey's.
 func IssuerKey(ctx context.Context, r Resolver, iss, kid string) (jwk.Key, error) {
+	return (*KeyMemo)(nil).IssuerKey(ctx, r, iss, kid)
+}
+
+// IssuerKey is the package's IssuerKey, remembering parsed keys in m.
+func (m *KeyMemo) IssuerKey(ctx context.Context, r Resolver, iss, kid string) (jwk.Key, error) {
 	if !strings.HasPrefix(iss, "did:") {
 		return nil, errcode.New(errcode.UntrustedIssuer, "issuer %q is not a DID", iss)
 	}
@@ -129,5 +172,5 @@ func IssuerKey(ctx context.Context, r Resolver, iss, kid string) (jwk.Key, error
 	if u.DID.String() != iss {
 		return nil, errcode.New(errcode.KeyNotFound, "kid %q does not belong to issuer %q", kid, iss)
 	}
-	return AssertionKey(ctx, r, kid)
+	return m.AssertionKey(ctx, r, kid)
 }

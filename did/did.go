@@ -78,20 +78,7 @@ func checkMethodSpecificID(id string) error {
 	if id == "" || id[len(id)-1] == ':' {
 		return errcode.New(errcode.DIDInvalid, "DID method-specific id is empty or ends in ':'")
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case isAlnum(c) || c == '.' || c == '-' || c == '_' || c == ':':
-		case c == '%':
-			if i+2 >= len(id) || !isHex(id[i+1]) || !isHex(id[i+2]) {
-				return errcode.New(errcode.DIDInvalid, "bad percent-encoding in DID")
-			}
-			i += 2
-		default:
-			return errcode.New(errcode.DIDInvalid, "character %q not allowed in a DID", c)
-		}
-	}
-	return nil
+	return checkChars(id, "DID", func(c byte) bool { return isAlnum(c) || c == '.' || c == '-' || c == '_' || c == ':' })
 }
 
 // ParseURL parses a DID URL: a DID, then an optional path-abempty, "?" query
@@ -134,17 +121,25 @@ func ParseURL(s string) (URL, error) {
 // checkURIChars accepts pchar (RFC 3986: unreserved, pct-encoded, sub-delims,
 // ":" and "@") plus the characters in extra.
 func checkURIChars(s, extra string) error {
+	return checkChars(s, "DID URL", func(c byte) bool {
+		return isAlnum(c) || strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0 || strings.IndexByte(extra, c) >= 0
+	})
+}
+
+// checkChars accepts the bytes allowed admits and percent-encoded octets;
+// what names s in errors.
+func checkChars(s, what string, allowed func(c byte) bool) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case isAlnum(c) || strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0 || strings.IndexByte(extra, c) >= 0:
+		case allowed(c):
 		case c == '%':
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return errcode.New(errcode.DIDInvalid, "bad percent-encoding in DID URL")
+				return errcode.New(errcode.DIDInvalid, "bad percent-encoding in %s", what)
 			}
 			i += 2
 		default:
-			return errcode.New(errcode.DIDInvalid, "character %q not allowed in a DID URL", c)
+			return errcode.New(errcode.DIDInvalid, "character %q not allowed in a %s", c, what)
 		}
 	}
 	return nil

@@ -19,21 +19,9 @@ import (
 // method; did_resolution_failed for a document that is not the DID's or
 // holds the method twice or malformed; and whatever r returns.
 func MethodKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) {
-	u, err := ParseURL(kid)
+	id, want, doc, err := resolveKID(ctx, r, kid)
 	if err != nil {
 		return nil, err
-	}
-	if u.Fragment == "" || u.Path != "" || u.Query != "" {
-		return nil, errcode.New(errcode.KeyNotFound, "kid %q is not a DID URL of the form did#fragment", kid)
-	}
-	id := u.DID.String()
-	want := id + "#" + u.Fragment
-	doc, err := r.Resolve(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if doc == nil || doc.ID != id {
-		return nil, errcode.New(errcode.DIDResolutionFailed, "resolved document is not the document of %s", id)
 	}
 	var found *VerificationMethod
 	for i := range doc.VerificationMethod {
@@ -53,4 +41,25 @@ func MethodKey(ctx context.Context, r Resolver, kid string) (jwk.Key, error) {
 		return nil, err
 	}
 	return p.key(want)
+}
+
+// resolveKID resolves the DID of kid, a DID URL with a fragment and no
+// path or query, and returns the DID, kid as an absolute DID URL and the
+// DID's document.
+func resolveKID(ctx context.Context, r Resolver, kid string) (did, abs string, doc *Document, err error) {
+	u, err := ParseURL(kid)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if u.Fragment == "" || u.Path != "" || u.Query != "" {
+		return "", "", nil, errcode.New(errcode.KeyNotFound, "kid %q is not a DID URL of the form did#fragment", kid)
+	}
+	did = u.DID.String()
+	if doc, err = r.Resolve(ctx, did); err != nil {
+		return "", "", nil, err
+	}
+	if doc == nil || doc.ID != did {
+		return "", "", nil, errcode.New(errcode.DIDResolutionFailed, "resolved document is not the document of %s", did)
+	}
+	return did, did + "#" + u.Fragment, doc, nil
 }

@@ -179,7 +179,7 @@ const (
 	ApprovalDigestMismatch Code = "approval_digest_mismatch" // the approval was given for a different request object
 	ApprovalWrongAudience  Code = "approval_wrong_audience"  // the approval's aud is not this verifier
 	ApprovalExpired        Code = "approval_expired"         // the approval has expired or its lifetime is out of bounds
-	ApprovalReplayed       Code = "approval_replayed"        // the approval's nonce was already used
+	ApprovalReplayed       Code = "approval_replayed"        // the approval's nonce was already used, or (over OpenID4VP) it was given for another presentation request
 )
 
 // Codes for OpenID4VP presentation requests and responses.

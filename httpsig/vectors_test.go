@@ -12,11 +12,11 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -60,14 +60,8 @@ type rawMessage struct {
 
 func loadVectors(t testing.TB) *vectorFile {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/vectors/rfc9421/vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v vectorFile
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testkit.LoadVector(t, "rfc9421/vectors.json", &v)
 	if len(v.Cases) != 8 {
 		t.Fatalf("want 8 cases, have %d", len(v.Cases))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/internal/testkit"
+	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -72,17 +73,9 @@ func TestAgentcertToSDJWTJS(t *testing.T) {
 	}
 	issuerJWK := testkit.JSONMap(t, issuerPub)
 
-	type issued struct {
-		ID         string `json:"id"`
-		Credential string `json:"credential"`
-		Status     struct {
-			Idx int    `json:"idx"`
-			URI string `json:"uri"`
-		} `json:"status"`
-	}
-	issue := func(t *testing.T) issued {
+	issue := func(t *testing.T) issuer.Issued {
 		t.Helper()
-		var out issued
+		var out issuer.Issued
 		body := map[string]any{"subject": agentDID, "claims": certClaims(), "selectively_disclosable": []string{"/principal/name", "/agent/version", "/agent/operator"}}
 		if st := srv.call(t, http.MethodPost, "/v1/credentials", issuerTok, body, &out); st != http.StatusCreated || out.Credential == "" {
 			t.Fatalf("POST /v1/credentials: HTTP %d %+v", st, out)
@@ -129,7 +122,7 @@ func TestAgentcertToSDJWTJS(t *testing.T) {
 		revoked, suspended := cred, issue(t)
 		auditor := srv.token(t, "auditor")
 		for _, c := range []struct {
-			cred   issued
+			cred   issuer.Issued
 			action string
 		}{{revoked, "revoke"}, {suspended, "suspend"}} {
 			if st := srv.call(t, http.MethodPost, "/v1/credentials/"+c.cred.ID+"/"+c.action, auditor, map[string]string{"reason": "other"}, nil); st != http.StatusOK {
@@ -155,7 +148,7 @@ func TestAgentcertToSDJWTJS(t *testing.T) {
 		if !reflect.DeepEqual(tok.Values, []int{1, 2}) {
 			t.Fatalf("sd-jwt-js reads statuses %v, want [1 2] (revoked, suspended)", tok.Values)
 		}
-		for _, c := range []issued{revoked, suspended} {
+		for _, c := range []issuer.Issued{revoked, suspended} {
 			f := filepath.Join(dir, c.ID[strings.LastIndex(c.ID, ":")+1:]+".txt")
 			writeFile(t, f, c.Credential)
 			v := jsVerify(t, present(t, f, "--disclose-all"))

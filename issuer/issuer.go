@@ -398,15 +398,7 @@ func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]a
 			}
 		}
 	}
-	b, err := keyutil.Marshal(key)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("issuer: holder key: %w", err)
-	}
-	return m, nil
+	return keyutil.ToMap(key)
 }
 
 // subjectKeys resolves subject (through the resolver, and so the guarded

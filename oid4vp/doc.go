@@ -25,7 +25,9 @@
 // action when one was named), then the KB-JWT's transaction_data_hashes
 // against the request's transaction data, then the whole response against
 // the query (dcql.Query.Check): every requested claim disclosed, nothing
-// disclosed that the query did not ask for. A request expires, is closed
+// disclosed that the query did not ask for. A person's approval of the
+// action travels as agentcert_approval transaction data and comes back in
+// the KB-JWT (approval.go; docs/approvals.md). A request expires, is closed
 // by its first response with the right state, and its result is fetched
 // once; the Store keeps requests (MemoryStore: in memory, never on disk).
 package oid4vp

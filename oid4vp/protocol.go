@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/oid4vp/dcql"
@@ -75,16 +76,20 @@ type JWKS struct {
 
 // TransactionData is one decoded transaction_data entry: its type, the
 // credential queries that may authorize it, and whatever else the type
-// defines (kept in Fields).
+// defines (kept in Fields). Approval is the approval request of an entry
+// of type TypeApproval.
 type TransactionData struct {
 	Type          string
 	CredentialIDs []string
 	HashAlgs      []string
 	Fields        map[string]any
+	Approval      *approval.Request
 }
 
-// DecodeTransactionData reads one base64url-encoded transaction_data entry.
-// Errors: invalid_input.
+// DecodeTransactionData reads one base64url-encoded transaction_data entry;
+// one of type TypeApproval must name one credential query and carry an
+// approval request whose digest is that of its action and params.
+// Errors: invalid_input, too_large.
 func DecodeTransactionData(s string) (*TransactionData, error) {
 	if len(s) > MaxTransactionDataSz {
 		return nil, errcode.New(errcode.TooLarge, "a transaction data entry is at most %d bytes", MaxTransactionDataSz)
@@ -122,6 +127,13 @@ func DecodeTransactionData(s string) (*TransactionData, error) {
 			return nil, errcode.New(errcode.InvalidInput, "transaction_data_hashes_alg must be a non-empty array of strings")
 		}
 	}
+	if td.Type == TypeApproval {
+		r, err := decodeApprovalData(m, td.CredentialIDs)
+		if err != nil {
+			return nil, err
+		}
+		td.Approval = r
+	}
 	return td, nil
 }
 
@@ -145,7 +157,8 @@ func TransactionDataHash(entry string) string {
 }
 
 // checkTransactionData decodes every entry and checks that each names
-// credential queries of q and accepts sha-256.
+// credential queries of q and accepts sha-256, and that at most one asks
+// for an approval.
 func checkTransactionData(entries []string, q *dcql.Query) ([]*TransactionData, error) {
 	if len(entries) > MaxTransactionData {
 		return nil, errcode.New(errcode.TooLarge, "at most %d transaction data entries", MaxTransactionData)
@@ -163,6 +176,9 @@ func checkTransactionData(entries []string, q *dcql.Query) ([]*TransactionData, 
 		}
 		if !td.hashAlgOK() {
 			return nil, errcode.New(errcode.InvalidInput, "transaction data %d does not accept %s", i, HashSHA256)
+		}
+		if td.Approval != nil && approvalIndex(out) >= 0 {
+			return nil, errcode.New(errcode.InvalidInput, "at most one %s transaction data entry", TypeApproval)
 		}
 		out = append(out, td)
 	}

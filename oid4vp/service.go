@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/jsonstrict"
@@ -79,10 +80,21 @@ type Config struct {
 // requests, serves their request objects, checks responses and keeps the
 // result for the counterparty to fetch once. It is safe for concurrent use.
 type Service struct {
-	cfg   Config
-	store Store
-	v     Verifier
-	now   func() time.Time
+	cfg    Config
+	store  Store
+	v      Verifier
+	now    func() time.Time
+	record func(ctx context.Context, r *verifier.Result) error
+}
+
+// OnPresentation sets record, which Respond hands the verifier's result of
+// each presentation of a response (the audit log and receipt sink of an
+// agentcert server: an approval's use is recorded as /v1/verify records
+// it) before the outcome is stored; an error fails the response
+// (internal), so that nothing is allowed unrecorded. Call it before the
+// service is used.
+func (s *Service) OnPresentation(record func(ctx context.Context, r *verifier.Result) error) {
+	s.record = record
 }
 
 // New returns the verifier side over a store of pending requests.
@@ -128,6 +140,11 @@ type CreateRequest struct {
 	ActionCredential string         `json:"action_credential,omitempty"`
 	Attributes       map[string]any `json:"request,omitempty"`
 	ExpiresIn        int64          `json:"expires_in,omitempty"` // seconds; default and cap: the service's request TTL
+	// Approval, with Action, asks a person's approval of the action: the
+	// service adds an agentcert_approval transaction data entry for the
+	// action credential (see ApprovalAsk), and the presentation must carry
+	// the approval in its KB-JWT.
+	Approval *ApprovalAsk `json:"approval,omitempty"`
 }
 
 // Created is the answer to a CreateRequest: the request by value (the
@@ -141,10 +158,18 @@ type Created struct {
 	RequestObject string               `json:"request_object,omitempty"`
 	RequestURI    string               `json:"request_uri,omitempty"`
 	Link          string               `json:"link"`
+	// ApprovalRequest and ApprovalLink, when the request asks for an
+	// approval, are what the approver is asked (the agentcert_approval
+	// transaction data's approval request, and its approval link for
+	// agentcert approve).
+	ApprovalRequest *approval.Request `json:"approval_request,omitempty"`
+	ApprovalLink    string            `json:"approval_link,omitempty"`
 }
 
 // Create makes an authorization request. Errors: invalid_input,
-// dcql_invalid, too_large, rate_limited (too many pending).
+// dcql_invalid, too_large, rate_limited (too many pending). Transaction
+// data of type agentcert_approval is made from req.Approval, never taken
+// from req.TransactionData.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, error) {
 	if len(req.DCQLQuery) == 0 {
 		return nil, errcode.New(errcode.InvalidInput, "dcql_query is required")
@@ -185,20 +210,23 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	if req.ExpiresIn > 0 {
 		ttl = min(ttl, time.Duration(req.ExpiresIn)*time.Second)
 	}
+	if req.Approval != nil && req.Action == "" {
+		return nil, errcode.New(errcode.InvalidInput, "approval without an action")
+	}
 	var td []string
 	for _, raw := range req.TransactionData {
 		var obj map[string]any
 		if err := jsonstrict.Decode(raw, &obj); err != nil {
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "a transaction_data entry must be a JSON object")
 		}
+		if obj["type"] == TypeApproval {
+			return nil, errcode.New(errcode.InvalidInput, "%s transaction data is made by the service: ask with member approval", TypeApproval)
+		}
 		b, err := json.Marshal(obj)
 		if err != nil {
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "transaction_data")
 		}
 		td = append(td, b64.EncodeToString(b))
-	}
-	if _, err := checkTransactionData(td, q); err != nil {
-		return nil, err
 	}
 	id, ref, state := randomID(), randomID(), randomID()
 	nonce := randomID()
@@ -214,17 +242,34 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	if prefix == "decentralized_identifier" {
 		clientID = PrefixDID + s.cfg.ClientDID
 	}
+	actionCred := req.ActionCredential
+	if req.Action != "" && actionCred == "" {
+		actionCred = q.Credentials[0].ID
+	}
+	var areq *approval.Request
+	if req.Approval != nil {
+		r, err := newApprovalRequest(req, clientID, ttl, now)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := approvalTransactionData(r, actionCred)
+		if err != nil {
+			return nil, err
+		}
+		areq = &r
+		td = append(td, b64.EncodeToString(raw))
+	}
+	if _, err := checkTransactionData(td, q); err != nil {
+		return nil, err
+	}
 	ar := AuthorizationRequest{
 		ResponseType: ResponseTypeVPToken, ClientID: clientID, ResponseMode: mode, ResponseURI: responseURI,
 		Nonce: nonce, State: state, DCQLQuery: compact(req.DCQLQuery), TransactionData: td,
 		ClientMetadata: &ClientMetadata{VPFormatsSupported: s.vpFormats()},
 	}
 	rec := &Record{ID: id, Ref: ref, ClientID: clientID, Nonce: nonce, State: state, Mode: mode, Query: q,
-		TransactionData: td, Action: req.Action, ActionCredential: req.ActionCredential, Attributes: req.Attributes,
+		TransactionData: td, Action: req.Action, ActionCredential: actionCred, Attributes: req.Attributes,
 		CreatedAt: now, ExpiresAt: exp}
-	if rec.Action != "" && rec.ActionCredential == "" {
-		rec.ActionCredential = q.Credentials[0].ID
-	}
 	if mode == ModeDirectPostJWT {
 		priv, pub, err := encryptionKey()
 		if err != nil {
@@ -239,6 +284,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 		ar.ClientMetadata.EncryptedResponseEncValuesSupported = EncValues
 	}
 	out := &Created{ID: id, ClientID: clientID, ExpiresAt: exp.UTC(), Request: ar}
+	if areq != nil {
+		link, err := approval.Link(*areq)
+		if err != nil {
+			return nil, err
+		}
+		out.ApprovalRequest, out.ApprovalLink = areq, link
+	}
 	if prefix == "decentralized_identifier" {
 		obj := ar
 		// No iss: client_id names the verifier, and an iss carrying the
@@ -299,13 +351,7 @@ func (s *Service) sign(obj AuthorizationRequest) (string, error) {
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "request object")
 	}
-	hdr := jws.NewHeaders()
-	for k, v := range map[string]any{jws.TypeKey: RequestObjectTyp, jws.KeyIDKey: s.cfg.SigningKey.KeyID()} {
-		if err := hdr.Set(k, v); err != nil {
-			return "", errcode.Wrap(errcode.Internal, err, "request object header")
-		}
-	}
-	out, err := jws.Sign(body, jws.WithKey(alg, s.cfg.SigningKey, jws.WithProtectedHeaders(hdr)))
+	out, err := jose.Sign(body, alg, s.cfg.SigningKey, map[string]any{jws.TypeKey: RequestObjectTyp, jws.KeyIDKey: s.cfg.SigningKey.KeyID()})
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "request object signing failed")
 	}
@@ -455,6 +501,9 @@ func (s *Service) Respond(ctx context.Context, ref string, form url.Values) (*Re
 		failure = errcode.New(errcode.PresentationDeclined, "the wallet declined: %s", resp.Error)
 	} else {
 		failure = s.evaluate(ctx, rec, resp.VPToken, res)
+		if err := s.recordAll(ctx, res); err != nil && failure == nil {
+			failure = err
+		}
 		res.Status = StatusVerified
 		res.Verified = failure == nil
 		res.Allowed = res.Verified
@@ -590,6 +639,7 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 		return err
 	}
 	bound := make([]bool, len(tds))
+	ai := approvalIndex(tds)
 	res.Presentations = map[string][]*verifier.Result{}
 	presented := map[string][]dcql.Presented{}
 	ids := make([]string, 0, len(tok))
@@ -607,6 +657,27 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 			if rec.Action != "" && id == rec.ActionCredential {
 				vreq.Action, vreq.Attributes = rec.Action, rec.Attributes
 			}
+			asked := ai >= 0 && slices.Contains(tds[ai].CredentialIDs, id)
+			if asked {
+				// The approval is read from the KB-JWT before the verifier
+				// checks it, and refused there when it answers another
+				// request or the KB-JWT does not bind the transaction data,
+				// so that it is spent only by the request it was given for.
+				kb, err := kbClaims(p)
+				if err != nil {
+					return err
+				}
+				if kb == nil {
+					return errcode.New(errcode.KBMissing, "transaction data %d asks a person's approval; the presentation of %q has no KB-JWT", ai, id)
+				}
+				if err := checkHashes(kb, id, rec.TransactionData, tds, make([]bool, len(tds))); err != nil {
+					return err
+				}
+				if vreq.Approval, err = boundApproval(kb, id, ai, tds[ai].Approval); err != nil {
+					return err
+				}
+				vreq.RequireApproval = true
+			}
 			vr := s.v.Verify(ctx, vreq)
 			res.Presentations[id] = append(res.Presentations[id], vr)
 			if !vr.Verified {
@@ -614,6 +685,13 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 			}
 			if err := checkHashes(vr.KeyBinding, id, rec.TransactionData, tds, bound); err != nil {
 				return err
+			}
+			if asked {
+				if err := approvalOutcome(vr, vreq.Approval, ai, tds[ai].Approval); err != nil {
+					return err
+				}
+			} else if _, ok := vr.KeyBinding[ClaimApproval]; ok {
+				return errcode.New(errcode.TransactionDataMismatch, "the KB-JWT of %q carries an approval (%s) no transaction data asked for", id, ClaimApproval)
 			}
 			paths, err := sdjwt.DisclosurePaths(p)
 			if err != nil {
@@ -635,6 +713,27 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 	}
 	for _, td := range tds {
 		res.TransactionData = append(res.TransactionData, td.Fields)
+	}
+	return nil
+}
+
+// recordAll hands every presentation's result to the record hook, in
+// credential query order.
+func (s *Service) recordAll(ctx context.Context, res *Result) error {
+	if s.record == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(res.Presentations))
+	for id := range res.Presentations {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, vr := range res.Presentations[id] {
+			if err := s.record(ctx, vr); err != nil {
+				return errcode.Wrap(errcode.Internal, err, "the presentation could not be recorded")
+			}
+		}
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ const testVCT = "urn:x:agent"
 type env struct {
 	t     *testing.T
 	svc   *Service
+	v     *verifier.Verifier
 	agent jwk.Key
 	cred  string
 	opts  WalletOptions
@@ -60,6 +61,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.agent = agent
+	e.serve(issDID)
+	return e
+}
+
+// serve makes e's verifier, trusting issDID for testVCT, and its service.
+func (e *env) serve(issDID string) {
+	t := e.t
 	p := verifier.DefaultPolicy()
 	p.CheckStatus = false
 	p.Trusted[issDID] = []string{testVCT}
@@ -67,6 +75,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.v = v
 	vk, vdid := testkeys.DIDKey(t, jwa.ES256)
 	e.svc, err = New(Config{BaseURL: "https://verifier.example", ClientDID: vdid, SigningKey: vk}, NewMemoryStore(e.clock), v, e.clock)
 	if err != nil {
@@ -81,7 +90,6 @@ func newEnv(t *testing.T) *env {
 		jwt, err := e.svc.RequestObject(ctx, ref)
 		return []byte(jwt), err
 	}}
-	return e
 }
 
 const readQuery = `{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},

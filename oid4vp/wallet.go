@@ -212,8 +212,13 @@ func requestFromParams(v url.Values) (*AuthorizationRequest, error) {
 }
 
 // Held is one credential the wallet holds: an SD-JWT without a KB-JWT.
+// Approval, when set, is a person's approval (package approval) that the
+// wallet binds into the KB-JWT of this credential's presentation (claim
+// agentcert_approval) when the request's agentcert_approval transaction
+// data names its credential query.
 type Held struct {
-	SDJWT string
+	SDJWT    string
+	Approval string
 }
 
 // Presentation is what the wallet sends for one credential query.
@@ -236,9 +241,13 @@ type Answer struct {
 // presents each chosen credential disclosing the least that satisfies its
 // query (dcql.Pick) with a KB-JWT signed by key (aud the client_id, the
 // request's nonce, and the hashes of the transaction data that name its
-// query), and builds the response for the request's response mode
-// (direct_post.jwt: encrypted with ECDH-ES to the request's key).
-// Errors: query_unsatisfied, invalid_input, request_object_invalid.
+// query, and the credential's approval when agentcert_approval transaction
+// data names its query), and builds the response for the request's
+// response mode (direct_post.jwt: encrypted with ECDH-ES to the request's
+// key). Nothing is answered when an approval is asked for and the chosen
+// credential has none (approval_required), or one is held and none asked
+// for (invalid_input). Errors: query_unsatisfied, invalid_input,
+// request_object_invalid, approval_required.
 func (r *Resolved) Answer(held []Held, key jwk.Key, now time.Time) (*Answer, error) {
 	creds := make([]dcql.Credential, 0, len(held))
 	for i, h := range held {
@@ -254,6 +263,7 @@ func (r *Resolved) Answer(held []Held, key jwk.Key, now time.Time) (*Answer, err
 	}
 	vp := map[string][]string{}
 	out := &Answer{}
+	ai := approvalIndex(r.TransactionData)
 	for _, ch := range choices {
 		var hashes []string
 		for i, td := range r.TransactionData {
@@ -264,6 +274,15 @@ func (r *Resolved) Answer(held []Held, key jwk.Key, now time.Time) (*Answer, err
 		kb := &sdjwt.KBOptions{Key: key, Audience: r.ClientID, Nonce: r.Nonce, IssuedAt: now}
 		if len(hashes) > 0 {
 			kb.Claims = map[string]any{"transaction_data_hashes": hashes, "transaction_data_hashes_alg": HashSHA256}
+		}
+		tok := held[ch.Credential].Approval
+		switch asked := ai >= 0 && slices.Contains(r.TransactionData[ai].CredentialIDs, ch.QueryID); {
+		case asked && tok == "":
+			return nil, errcode.New(errcode.ApprovalRequired, "the request asks a person's approval of %s for %q (agentcert_approval transaction data), and none is held", r.TransactionData[ai].Approval.Action, ch.QueryID)
+		case asked:
+			kb.Claims[ClaimApproval] = tok
+		case tok != "":
+			return nil, errcode.New(errcode.InvalidInput, "an approval is held for credential %d, and the request asks for none for %q", ch.Credential, ch.QueryID)
 		}
 		ptrs := make([]string, 0, len(ch.Pointers))
 		for _, p := range ch.Pointers {

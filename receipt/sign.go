@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -120,14 +121,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("receipt: encode: %w", err)
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, Typ); err != nil {
-		return "", err
-	}
-	if err := hdr.Set(jws.KeyIDKey, s.kid); err != nil {
-		return "", err
-	}
-	out, err := jws.Sign(payload, jws.WithKey(s.alg, s.key, jws.WithProtectedHeaders(hdr)))
+	out, err := jose.Sign(payload, s.alg, s.key, map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: s.kid})
 	if err != nil {
 		return "", fmt.Errorf("receipt: sign: %w", err)
 	}

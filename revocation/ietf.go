@@ -40,30 +40,43 @@ func DecodeIETF(lst string, bits, maxBytes int) (*List, error) {
 	if !validBits(bits) {
 		return nil, errcode.New(errcode.StatusInvalid, "status_list bits must be 1, 2, 4 or 8, got %d", bits)
 	}
-	maxBytes = bound(maxBytes, DefaultMaxBytes)
-	if len(lst) > maxEncodedLen(maxBytes) {
-		return nil, errcode.New(errcode.TooLarge, "encoded status list of %d characters exceeds the limit", len(lst))
-	}
-	z, err := base64.RawURLEncoding.Strict().DecodeString(lst)
+	raw, err := decompress(lst, bound(maxBytes, DefaultMaxBytes), "status list", "ZLIB", func(r io.Reader) (io.ReadCloser, error) {
+		return zlib.NewReader(r)
+	})
 	if err != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list is not base64url without padding")
+		return nil, err
+	}
+	return &List{bits: bits, n: len(raw) * 8 / bits, b: raw}, nil
+}
+
+// decompress decodes s, base64url without padding, and inflates the one
+// stream of format kind it holds (opened by open), refusing more than
+// maxBytes bytes, bytes after the stream and an empty result. what names
+// the value in errors.
+func decompress(s string, maxBytes int, what, kind string, open func(io.Reader) (io.ReadCloser, error)) ([]byte, error) {
+	if len(s) > maxEncodedLen(maxBytes) {
+		return nil, errcode.New(errcode.TooLarge, "%s of %d characters exceeds the limit", what, len(s))
+	}
+	z, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.StatusInvalid, err, "%s is not base64url without padding", what)
 	}
 	src := bytes.NewReader(z)
-	zr, err := zlib.NewReader(src)
+	zr, err := open(src)
 	if err != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list is not a ZLIB stream")
+		return nil, errcode.Wrap(errcode.StatusInvalid, err, "%s is not a %s stream", what, kind)
 	}
 	raw, err := inflate(zr, maxBytes)
 	if err != nil {
 		return nil, err
 	}
 	if src.Len() != 0 {
-		return nil, errcode.New(errcode.StatusInvalid, "%d trailing bytes after the ZLIB stream", src.Len())
+		return nil, errcode.New(errcode.StatusInvalid, "%d trailing bytes after the %s stream", src.Len(), kind)
 	}
 	if len(raw) == 0 {
-		return nil, errcode.New(errcode.StatusInvalid, "empty status list")
+		return nil, errcode.New(errcode.StatusInvalid, "empty %s", what)
 	}
-	return &List{bits: bits, n: len(raw) * 8 / bits, b: raw}, nil
+	return raw, nil
 }
 
 // inflate reads r to its end, refusing more than maxBytes bytes. Only

@@ -111,18 +111,11 @@ func sign(payload any, typ string, key jwk.Key) (string, error) {
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "encode payload")
 	}
-	h := jws.NewHeaders()
-	for k, v := range map[string]any{jws.TypeKey: typ, jws.KeyIDKey: key.KeyID()} {
-		if err := h.Set(k, v); err != nil {
-			return "", errcode.Wrap(errcode.Internal, err, "set header %s", k)
-		}
-	}
+	hdr := map[string]any{jws.TypeKey: typ, jws.KeyIDKey: key.KeyID()}
 	if typ == TypVCJWT {
-		if err := h.Set(jws.ContentTypeKey, "vc"); err != nil {
-			return "", errcode.Wrap(errcode.Internal, err, "set header cty")
-		}
+		hdr[jws.ContentTypeKey] = "vc"
 	}
-	out, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	out, err := jose.Sign(body, alg, key, hdr)
 	if err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "sign status list")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"io"
 	"math/bits"
 	"strings"
 
@@ -60,28 +61,16 @@ func DecodeW3C(encoded string, minEntries, maxBytes int) (*List, error) {
 	if !ok {
 		return nil, errcode.New(errcode.StatusInvalid, `encodedList lacks the multibase base64url prefix "u"`)
 	}
-	if len(rest) > maxEncodedLen(maxBytes) {
-		return nil, errcode.New(errcode.TooLarge, "encodedList of %d characters exceeds the limit", len(rest))
-	}
-	z, err := base64.RawURLEncoding.Strict().DecodeString(rest)
-	if err != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, err, "encodedList is not base64url without padding")
-	}
-	src := bytes.NewReader(z)
-	zr, err := gzip.NewReader(src)
-	if err != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, err, "encodedList is not a GZIP stream")
-	}
-	zr.Multistream(false)
-	raw, err := inflate(zr, maxBytes)
+	raw, err := decompress(rest, maxBytes, "encodedList", "GZIP", func(r io.Reader) (io.ReadCloser, error) {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		zr.Multistream(false)
+		return zr, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if src.Len() != 0 {
-		return nil, errcode.New(errcode.StatusInvalid, "%d trailing bytes after the GZIP stream", src.Len())
-	}
-	if len(raw) == 0 {
-		return nil, errcode.New(errcode.StatusInvalid, "empty encodedList")
 	}
 	if len(raw)*8 < minEntries {
 		return nil, errcode.New(errcode.StatusInvalid, "status list has %d entries, fewer than the minimum %d (STATUS_LIST_LENGTH_ERROR)", len(raw)*8, minEntries)

@@ -518,11 +518,7 @@ func delegate(prev string, payloads []map[string]any, opts DelegateOptions) (str
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "KB-SD-JWT payload")
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, typ); err != nil {
-		return "", errcode.Wrap(errcode.Internal, err, "KB-SD-JWT header")
-	}
-	signed, err := jws.Sign(enc, jws.WithKey(alg, opts.Key, jws.WithProtectedHeaders(hdr)))
+	signed, err := jose.Sign(enc, alg, opts.Key, map[string]any{jws.TypeKey: typ})
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "KB-SD-JWT signing failed")
 	}

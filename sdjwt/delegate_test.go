@@ -356,7 +356,7 @@ func swapKB(t testing.TB, a, b string) string {
 // testdata/vectors/delegate-sd-jwt/README.md): roots carry their claims in a
 // delegate_payload of their own, hops end without a final KB-JWT.
 func TestAP2DelegateVectors(t *testing.T) {
-	dir := filepath.Join(vectorsDir, "delegate-sd-jwt", "ap2")
+	dir := filepath.Join(testkit.VectorsDir(), "delegate-sd-jwt", "ap2")
 	doc := readJSON(t, filepath.Join(dir, "vectors.json")).(map[string]any)
 	iat, _ := doc["kb_iat"].(json.Number).Int64()
 	for _, e := range doc["vectors"].([]any) {
@@ -450,7 +450,7 @@ func checkAssertion(t *testing.T, payloads []any, a map[string]any) {
 // every failure must carry a code, and a chain that verifies must re-parse
 // into the same number of hops.
 func FuzzVerifyChain(f *testing.F) {
-	doc := readJSON(f, filepath.Join(vectorsDir, "delegate-sd-jwt", "ap2", "vectors.json")).(map[string]any)
+	doc := readJSON(f, filepath.Join(testkit.VectorsDir(), "delegate-sd-jwt", "ap2", "vectors.json")).(map[string]any)
 	for _, e := range doc["vectors"].([]any) {
 		f.Add(e.(map[string]any)["compact_serialization"].(string))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // Seeds come from the vectors in testdata, so the fuzzers start from real
@@ -16,13 +17,13 @@ import (
 
 func vectorPresentations(f *testing.F) []string {
 	var out []string
-	files, _ := filepath.Glob(filepath.Join(vectorsDir, "*", "*", "*", "sd_jwt_presentation.txt"))
-	more, _ := filepath.Glob(filepath.Join(vectorsDir, "*", "*", "*", "*", "sd_jwt_presentation.txt"))
+	files, _ := filepath.Glob(filepath.Join(testkit.VectorsDir(), "*", "*", "*", "sd_jwt_presentation.txt"))
+	more, _ := filepath.Glob(filepath.Join(testkit.VectorsDir(), "*", "*", "*", "*", "sd_jwt_presentation.txt"))
 	for _, p := range append(files, more...) {
 		out = append(out, readText(f, p))
 	}
 	for _, name := range specVectors {
-		v := readJSON(f, filepath.Join(vectorsDir, name, "vector.json")).(map[string]any)
+		v := readJSON(f, filepath.Join(testkit.VectorsDir(), name, "vector.json")).(map[string]any)
 		out = append(out, v["presentation"].(map[string]any)["serialized"].(string))
 	}
 	if len(out) < 20 {
@@ -76,7 +77,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func FuzzParseDisclosure(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(vectorsDir, "*", "*", "*", "vector.json"))
+	files, _ := filepath.Glob(filepath.Join(testkit.VectorsDir(), "*", "*", "*", "vector.json"))
 	for _, p := range files {
 		v := readJSON(f, p).(map[string]any)
 		list, _ := v["disclosures"].([]any)
@@ -84,7 +85,7 @@ func FuzzParseDisclosure(f *testing.F) {
 			f.Add(e.(map[string]any)["disclosure"].(string))
 		}
 	}
-	enc, _ := os.ReadFile(filepath.Join(vectorsDir, "sdjwt/rfc9901/disclosure-encoding/vector.json"))
+	enc, _ := os.ReadFile(filepath.Join(testkit.VectorsDir(), "sdjwt/rfc9901/disclosure-encoding/vector.json"))
 	var de struct {
 		Equivalent []struct{ Disclosure string } `json:"equivalent_encodings_of_same_claim"`
 	}

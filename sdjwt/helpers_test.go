@@ -15,8 +15,6 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
-const vectorsDir = "../testdata/vectors"
-
 // readJSON decodes a testdata file with numbers as json.Number.
 func readJSON(t testing.TB, path string) any {
 	t.Helper()

@@ -27,6 +27,7 @@ type Token struct {
 	sdHashInput  string // the presentation up to and including the last '~'
 	limits       Limits
 	holder       jwk.Key // the clear cnf.jwk, set by VerifyIssuer when it parsed or cached it
+	kbKey        jwk.Key // the holder key VerifyKeyBinding verified the KB-JWT with
 }
 
 // Parse splits and decodes a compact SD-JWT without verifying anything.

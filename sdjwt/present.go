@@ -109,11 +109,7 @@ func signKB(pres string, kb *KBOptions) (string, error) {
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "KB-JWT payload")
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, TypKB); err != nil {
-		return "", errcode.Wrap(errcode.Internal, err, "KB-JWT header")
-	}
-	signed, err := jws.Sign(body, jws.WithKey(alg, kb.Key, jws.WithProtectedHeaders(hdr)))
+	signed, err := jose.Sign(body, alg, kb.Key, map[string]any{jws.TypeKey: TypKB})
 	if err != nil {
 		return "", errcode.Wrap(errcode.Internal, err, "KB-JWT signing failed")
 	}

@@ -399,7 +399,7 @@ func must[T any](v T, err error) T {
 }
 
 func TestProcessDisclosuresLeavesInputs(t *testing.T) {
-	v := readJSON(t, vectorsDir+"/sdjwt/rfc9901/address_only_recursive/vector.json").(map[string]any)
+	v := readJSON(t, testkit.VectorsDir()+"/sdjwt/rfc9901/address_only_recursive/vector.json").(map[string]any)
 	payload := v["sd_jwt_payload"].(map[string]any)
 	var ds []*Disclosure
 	for _, e := range v["disclosures"].([]any) {

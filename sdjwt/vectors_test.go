@@ -36,7 +36,7 @@ var specVectors = []string{
 func TestSpecPresentations(t *testing.T) {
 	for _, name := range specVectors {
 		t.Run(name, func(t *testing.T) {
-			v := readJSON(t, filepath.Join(vectorsDir, name, "vector.json")).(map[string]any)
+			v := readJSON(t, filepath.Join(testkit.VectorsDir(), name, "vector.json")).(map[string]any)
 			pres := v["presentation"].(map[string]any)
 			typ := v["issuer_signed_jwt_header"].(map[string]any)["typ"].(string)
 			opts := VerifyOptions{
@@ -105,11 +105,11 @@ func TestSpecPresentations(t *testing.T) {
 // TestVectorDigests checks every listed disclosure: its digest over the
 // string as published, and its decoded salt, name and value.
 func TestVectorDigests(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(vectorsDir, "*", "*", "*", "vector.json"))
+	files, err := filepath.Glob(filepath.Join(testkit.VectorsDir(), "*", "*", "*", "vector.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, _ := filepath.Glob(filepath.Join(vectorsDir, "sdjwt", "rfc9901", "*", "vector.json"))
+	more, _ := filepath.Glob(filepath.Join(testkit.VectorsDir(), "sdjwt", "rfc9901", "*", "vector.json"))
 	files = append(files, more...)
 	n := 0
 	for _, f := range files {
@@ -145,7 +145,7 @@ func TestVectorDigests(t *testing.T) {
 // TestDisclosureEncoding covers RFC 9901 sections 4.2.1 to 4.2.4: the
 // digest is over the string as sent, so equivalent encodings differ.
 func TestDisclosureEncoding(t *testing.T) {
-	v := readJSON(t, filepath.Join(vectorsDir, "sdjwt/rfc9901/disclosure-encoding/vector.json")).(map[string]any)
+	v := readJSON(t, filepath.Join(testkit.VectorsDir(), "sdjwt/rfc9901/disclosure-encoding/vector.json")).(map[string]any)
 	op := v["object_property"].(map[string]any)
 	d, err := ParseDisclosure(op["disclosure"].(string))
 	if err != nil {
@@ -248,7 +248,7 @@ func refimplOptions(t testing.TB, dir, aud string) (VerifyOptions, bool) {
 
 func TestRefimplPresentations(t *testing.T) {
 	for _, c := range refimplCorpora {
-		for _, dir := range listDirs(t, filepath.Join(vectorsDir, c.dir)) {
+		for _, dir := range listDirs(t, filepath.Join(testkit.VectorsDir(), c.dir)) {
 			name := c.dir + "/" + filepath.Base(dir)
 			t.Run(name, func(t *testing.T) {
 				opts, hasKB := refimplOptions(t, dir, c.audience)
@@ -308,8 +308,8 @@ func TestRebuildPayloadVectors(t *testing.T) {
 		decoys  []any          // decoy digests, when published
 	}
 	var cases []rebuildCase
-	files, _ := filepath.Glob(filepath.Join(vectorsDir, "sdjwt", "rfc9901", "*", "vector.json"))
-	vc, _ := filepath.Glob(filepath.Join(vectorsDir, "sdjwt-vc", "*", "*", "vector.json"))
+	files, _ := filepath.Glob(filepath.Join(testkit.VectorsDir(), "sdjwt", "rfc9901", "*", "vector.json"))
+	vc, _ := filepath.Glob(filepath.Join(testkit.VectorsDir(), "sdjwt-vc", "*", "*", "vector.json"))
 	for _, f := range append(files, vc...) {
 		v := readJSON(t, f).(map[string]any)
 		p, ok := v["sd_jwt_payload"].(map[string]any)
@@ -325,7 +325,7 @@ func TestRebuildPayloadVectors(t *testing.T) {
 		cases = append(cases, c)
 	}
 	for _, corp := range refimplCorpora {
-		for _, dir := range listDirs(t, filepath.Join(vectorsDir, corp.dir)) {
+		for _, dir := range listDirs(t, filepath.Join(testkit.VectorsDir(), corp.dir)) {
 			tok, err := Parse(readText(t, filepath.Join(dir, "sd_jwt_issuance.txt")), Limits{})
 			if err != nil {
 				t.Fatal(err)

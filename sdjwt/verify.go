@@ -57,7 +57,14 @@ type Result struct {
 	IssuerPayload map[string]any
 
 	byDigest map[string]int // index in Disclosures by digest
+	kbKey    jwk.Key        // the holder key the KB-JWT verified with
 }
+
+// KBKey returns the holder key (cnf.jwk, parsed) that the KB-JWT's
+// signature verified with; nil when no KB-JWT was verified. Callers that
+// compare the holder key with something else use it instead of parsing
+// cnf.jwk again.
+func (r *Result) KBKey() jwk.Key { return r.kbKey }
 
 // Disclosure returns the presented disclosure whose digest is digest.
 func (r *Result) Disclosure(digest string) (*Disclosure, bool) {
@@ -91,7 +98,11 @@ func Verify(ctx context.Context, presentation string, opts VerifyOptions) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb, IssuerPayload: payload, byDigest: byDigest}, nil
+	res := &Result{Header: hdr, Claims: claims, Disclosures: t.Disclosures, KeyBinding: kb, IssuerPayload: payload, byDigest: byDigest}
+	if kb != nil {
+		res.kbKey = t.kbKey
+	}
+	return res, nil
 }
 
 // VerifyIssuer checks the issuer-signed JWT: alg on the allow-list (before
@@ -243,9 +254,12 @@ func dateClaim(p map[string]any, name string) (t time.Time, ok bool, err error) 
 func (t *Token) VerifyKeyBinding(claims map[string]any, opts VerifyOptions) (map[string]any, error) {
 	return t.verifyKeyBinding(func() (jwk.Key, error) {
 		if t.holder != nil { // the clear cnf.jwk, parsed or cached by VerifyIssuer
+			t.kbKey = t.holder
 			return t.holder, nil
 		}
-		return HolderKey(claims)
+		k, err := HolderKey(claims)
+		t.kbKey = k
+		return k, err
 	}, opts)
 }
 

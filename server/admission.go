@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +74,10 @@ func newAdmitter(cfg config.Admission) (*admitter, error) {
 		names:      map[*admission.Limiter]string{},
 	}
 	for class, c := range map[string]config.AdmissionClass{classVerify: cfg.Verify, classIssue: cfg.Issue, classStatus: cfg.Status, classAdmin: cfg.Admin} {
-		l, err := admission.New(admission.Limits{MaxConcurrent: c.MaxConcurrent, MaxQueue: c.MaxQueue, QueueTimeout: c.QueueTimeout})
+		l, err := admission.New(admission.Limits{
+			MaxConcurrent: slots(c.MaxConcurrent, runtime.GOMAXPROCS(0)), MaxQueue: c.MaxQueue, QueueTimeout: c.QueueTimeout,
+			OverloadAfter: cfg.OverloadAfter, OverloadWait: cfg.OverloadWait,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("server: http.admission.%s: %w", class, err)
 		}
@@ -90,6 +94,19 @@ func newAdmitter(cfg config.Admission) (*admitter, error) {
 		a.tokenRate = tr
 	}
 	return a, nil
+}
+
+// slots is a class's max_concurrent: as configured, or for 0 one fewer
+// than the procs the Go runtime runs code on (at least 1). A CPU-bound
+// class given every core leaves none for what runs before admission
+// (accepting, reading and routing requests, answering the shed ones), and
+// its admitted requests then wait for the CPU behind the very load that is
+// being shed.
+func slots(configured, procs int) int {
+	if configured > 0 {
+		return configured
+	}
+	return max(1, procs-1)
 }
 
 // retrySeconds is d in whole seconds, rounded up, at least 1.

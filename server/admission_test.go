@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/agentcert/agentcert/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -286,5 +288,92 @@ func TestTokenRateLimit(t *testing.T) {
 	plain := NewTestEnv(t, nil)
 	if plain.Server.admission.tokenRate != nil {
 		t.Fatal("token_rate 0 must not limit")
+	}
+}
+
+// TestDerivedSlots: max_concurrent 0 leaves one of the runtime's procs
+// free for the work before admission (at least one slot); a configured
+// value is kept; the server publishes the bounds it runs with.
+func TestDerivedSlots(t *testing.T) {
+	for _, c := range []struct{ configured, procs, want int }{
+		{0, 1, 1}, {0, 2, 1}, {0, 8, 7}, {5, 2, 5}, {1, 64, 1},
+	} {
+		if got := slots(c.configured, c.procs); got != c.want {
+			t.Errorf("slots(%d, %d procs) = %d, want %d", c.configured, c.procs, got, c.want)
+		}
+	}
+	env := NewTestEnv(t, func(c *config.Config) {
+		c.HTTP.Admission.Verify.MaxConcurrent = 0
+		c.HTTP.Admission.Issue.MaxConcurrent = 3
+	})
+	want := max(1, runtime.GOMAXPROCS(0)-1)
+	if got := env.Server.admission.classes[classVerify].Limits().MaxConcurrent; got != want {
+		t.Fatalf("verify slots %d with max_concurrent 0, want %d", got, want)
+	}
+	srv := httptest.NewServer(env.Server.Handler())
+	defer srv.Close()
+	resp, err := get(t, context.Background(), srv.URL+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{
+		fmt.Sprintf(`agentcert_admission_max_concurrent{class="verify"} %d`, want),
+		`agentcert_admission_max_concurrent{class="issue"} 3`,
+		`agentcert_admission_max_queue{class="verify"} 512`,
+		`agentcert_admission_overloaded{class="verify"} 0`,
+	} {
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+}
+
+// TestOverloadedClassServesNewestFirst: over HTTP, a verify queue longer
+// than its slots that has not drained for overload_after is reported
+// overloaded and its waits are cut to overload_wait: the waiters and a
+// request arriving then are shed (queue_timeout) long before
+// queue_timeout, while the slot is still held.
+func TestOverloadedClassServesNewestFirst(t *testing.T) {
+	env := NewTestEnv(t, func(c *config.Config) {
+		c.HTTP.Admission.Verify = config.AdmissionClass{MaxConcurrent: 1, MaxQueue: 8, QueueTimeout: time.Hour}
+		c.HTTP.Admission.OverloadAfter, c.HTTP.Admission.OverloadWait = time.Millisecond, time.Millisecond
+	})
+	s := env.Server
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	lim := s.admission.classes[classVerify]
+	release := holdSlot(t, srv.URL)
+	defer release()
+	testkit.Eventually(t, "the held request has the slot", func() bool { return lim.Active() == 1 })
+
+	// Two waiters for the one slot join with the hour-long timeout; once
+	// the queue has stood for overload_after, the next arrival drops them,
+	// and that arrival itself waits only overload_wait.
+	early := make(chan *http.Response, 2)
+	for i := range 2 {
+		go func() {
+			resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
+			if err != nil {
+				resp = &http.Response{StatusCode: -1, Body: io.NopCloser(strings.NewReader(err.Error()))}
+			}
+			early <- resp
+		}()
+		testkit.Eventually(t, "the waiter is queued", func() bool { return lim.Waiting() == i+1 })
+	}
+	testkit.Eventually(t, "the class is overloaded", func() bool { return lim.Overloaded() })
+	resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantShed(t, "a request arriving while overloaded", resp)
+	wantShed(t, "a waiter from before the overload", <-early)
+	wantShed(t, "a waiter from before the overload", <-early)
+	if n := count(s.metrics.shedded.WithLabelValues(classVerify, "queue_timeout")); n != 3 {
+		t.Fatalf("shed queue_timeout %v, want 3", n)
+	}
+	if lim.Active() != 1 || lim.Waiting() != 0 || lim.Overloaded() {
+		t.Fatalf("active %d waiting %d overloaded %v, want 1, 0, false", lim.Active(), lim.Waiting(), lim.Overloaded())
 	}
 }

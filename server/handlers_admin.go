@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/apiwire"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/internal/store"
@@ -45,25 +46,13 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	type entry struct {
-		Seq     int64           `json:"seq"`
-		Time    time.Time       `json:"time"`
-		Actor   string          `json:"actor"`
-		Action  string          `json:"action"`
-		Target  string          `json:"target"`
-		Details json.RawMessage `json:"details"`
-		Hash    string          `json:"hash"`
-	}
-	out := struct {
-		Entries    []entry `json:"entries"`
-		NextCursor string  `json:"next_cursor,omitempty"`
-	}{Entries: []entry{}}
+	out := apiwire.AuditPage{Entries: []apiwire.AuditEntry{}}
 	for _, e := range es {
 		d := e.Details
 		if len(d) == 0 {
 			d = json.RawMessage("{}")
 		}
-		out.Entries = append(out.Entries, entry{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Details: d, Hash: fmt.Sprintf("%x", e.Hash)})
+		out.Entries = append(out.Entries, apiwire.AuditEntry{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Details: d, Hash: fmt.Sprintf("%x", e.Hash)})
 	}
 	if len(es) == f.Limit {
 		out.NextCursor = strconv.FormatInt(es[len(es)-1].Seq, 10)
@@ -89,15 +78,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
-	type view struct {
-		ID        string     `json:"id"`
-		Name      string     `json:"name"`
-		Role      string     `json:"role"`
-		CreatedAt time.Time  `json:"created_at"`
-		RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	}
-	writeList(s, w, r, "tokens", s.store.Tokens, func(t store.Token) view {
-		return view{t.ID, t.Name, t.Role, t.CreatedAt, t.RevokedAt}
+	writeList(s, w, r, "tokens", s.store.Tokens, func(t store.Token) apiwire.Token {
+		return apiwire.Token{ID: t.ID, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
 	})
 }
 

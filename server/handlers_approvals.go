@@ -59,7 +59,7 @@ func (s *Server) createApprovalRequest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	if err := s.auditApproval(r.Context(), r, "approval.request", req.Nonce, map[string]any{
+	if err := s.auditApproval(r.Context(), "approval.request", req.Nonce, map[string]any{
 		"action": req.Action, "digest": req.Digest, "audience": req.Audience, "principal": req.Principal, "subject": req.Subject, "expires_at": time.Unix(req.Expiry, 0).UTC(),
 	}); err != nil {
 		writeError(w, r, s.log, err)
@@ -76,11 +76,12 @@ func (s *Server) createApprovalRequest(w http.ResponseWriter, r *http.Request) {
 
 // auditApproval appends an approval event to the issuer's audit log when
 // this server is the issuer (a verifier-only server has no audit log).
-func (s *Server) auditApproval(ctx context.Context, r *http.Request, action, target string, details map[string]any) error {
+func (s *Server) auditApproval(ctx context.Context, action, target string, details map[string]any) error {
 	if s.issuer == nil || s.store == nil {
 		return nil
 	}
-	actor := actorOf(r).TokenID
+	t, _ := tokenFrom(ctx)
+	actor := t.ID
 	if actor == "" {
 		actor = "anonymous"
 	}
@@ -92,19 +93,20 @@ func (s *Server) auditApproval(ctx context.Context, r *http.Request, action, tar
 }
 
 // auditDecision records, on the issuer's audit log, an approval a
-// verification used or asked for.
-func (s *Server) auditDecision(ctx context.Context, r *http.Request, res *verifier.Result) error {
+// verification (/v1/verify, or a presentation over OpenID4VP) used or
+// asked for.
+func (s *Server) auditDecision(ctx context.Context, res *verifier.Result) error {
 	d := res.Decision
 	switch {
 	case d == nil:
 		return nil
 	case d.Approval != nil:
-		return s.auditApproval(ctx, r, "approval.use", d.Approval.Nonce, map[string]any{
+		return s.auditApproval(ctx, "approval.use", d.Approval.Nonce, map[string]any{
 			"action": d.Action, "digest": d.Approval.Digest, "approver": d.Approval.Approver, "principal": d.Approval.Principal, "subject": res.Subject,
 		})
 	case d.ApprovalRequest != nil:
 		a := d.ApprovalRequest
-		return s.auditApproval(ctx, r, "approval.request", a.Nonce, map[string]any{
+		return s.auditApproval(ctx, "approval.request", a.Nonce, map[string]any{
 			"action": a.Action, "digest": a.Digest, "audience": a.Audience, "principal": a.Principal, "subject": a.Subject, "expires_at": time.Unix(a.Expiry, 0).UTC(),
 		})
 	}

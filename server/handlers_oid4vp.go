@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/agentcert/agentcert/did"
 
@@ -90,8 +91,27 @@ func (s *Server) createPresentationRequest(w http.ResponseWriter, r *http.Reques
 		writeError(w, r, s.log, err)
 		return
 	}
+	if a := out.ApprovalRequest; a != nil {
+		if err := s.auditApproval(r.Context(), "approval.request", a.Nonce, map[string]any{
+			"action": a.Action, "digest": a.Digest, "audience": a.Audience, "principal": a.Principal, "subject": a.Subject,
+			"expires_at": time.Unix(a.Expiry, 0).UTC(), "via": "openid4vp",
+		}); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// recordPresentation records a presentation verified over OpenID4VP as
+// /v1/verify records one: the approval it used or asked for in the
+// issuer's audit log, its receipt in the receipt sink.
+func (s *Server) recordPresentation(ctx context.Context, res *verifier.Result) error {
+	if err := s.auditDecision(ctx, res); err != nil {
+		return err
+	}
+	return s.recordReceipt(ctx, res)
 }
 
 func (s *Server) presentationResult(w http.ResponseWriter, r *http.Request) {

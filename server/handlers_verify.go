@@ -38,7 +38,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		code = string(res.Error.Code)
 	}
 	s.metrics.verified.WithLabelValues(code).Inc()
-	if err := s.auditDecision(r.Context(), r, res); err != nil {
+	if err := s.auditDecision(r.Context(), res); err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
@@ -56,11 +56,15 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	problem.WriteEncoded(w, http.StatusOK, "application/json", out)
 }
 
-// decodeVerifyRequest decodes a POST /v1/verify body in one pass
-// (jsonstrict.DecodeValue, with every check decodeStrict applies) into the
+// decodeVerifyRequest decodes a POST /v1/verify body in one pass (the
+// usual body by decodeVerifyBodyFast, any other by jsonstrict.DecodeValue,
+// with every check decodeStrict applies) into the
 // verifier's Request, refusing what decodeStrict refuses: a member that is
 // not exactly one of Request's JSON names, a value of the wrong type.
 func decodeVerifyRequest(b []byte) (verifier.Request, error) {
+	if req, ok := decodeVerifyBodyFast(b); ok {
+		return req, nil
+	}
 	var req verifier.Request
 	v, err := jsonstrict.DecodeValue(b)
 	if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentcert/agentcert/internal/admission"
 	"github.com/agentcert/agentcert/internal/store"
 )
 
@@ -25,6 +27,8 @@ type metrics struct {
 	admitted *prometheus.CounterVec // by class
 	queued   *prometheus.CounterVec // by class: requests that waited for a slot, whatever came of it
 	shedded  *prometheus.CounterVec // by class and reason
+
+	connLimitReached prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -56,7 +60,10 @@ func newMetrics() *metrics {
 			Name: "agentcert_admission_shed_total", Help: "Requests refused by load shedding, by route class and reason (queue_full, queue_timeout, client_gone: 503; token_rate: 429).",
 		}, []string{"class", "reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.issued, m.statusCh, m.verified, m.admitted, m.queued, m.shedded,
+	m.connLimitReached = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "agentcert_http_connection_limit_reached_total", Help: "Times the open connections reached http.max_connections (answers then close their connection until they are below it).",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.issued, m.statusCh, m.verified, m.admitted, m.queued, m.shedded, m.connLimitReached,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -121,7 +128,29 @@ func (m *metrics) watchStore(st interface{ Stats() store.Stats }) {
 	}, func() float64 { return float64(st.Stats().Refused) }))
 }
 
-// watchAdmission publishes each class's slots in use and queue length.
+// watchConns publishes the open connections and their bound (0 before
+// Serve or without http.max_connections).
+func (m *metrics) watchConns(p *atomic.Pointer[admission.ConnLimiter]) {
+	read := func(f func(*admission.ConnLimiter) int) func() float64 {
+		return func() float64 {
+			if cl := p.Load(); cl != nil {
+				return float64(f(cl))
+			}
+			return 0
+		}
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "agentcert_http_connections_open", Help: "Connections open now (counted when http.max_connections bounds them).",
+		}, read((*admission.ConnLimiter).Open)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "agentcert_http_max_connections", Help: "The bound on open connections (http.max_connections; 0: none).",
+		}, read((*admission.ConnLimiter).Max)),
+	)
+}
+
+// watchAdmission publishes each class's slots in use and queue length,
+// its bounds, and whether it is overloaded.
 func (m *metrics) watchAdmission(a *admitter) {
 	for class, l := range a.classes {
 		m.reg.MustRegister(
@@ -131,6 +160,20 @@ func (m *metrics) watchAdmission(a *admitter) {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "agentcert_admission_waiting", Help: "Requests waiting for a slot of their route class now.", ConstLabels: prometheus.Labels{"class": class},
 			}, func() float64 { return float64(l.Waiting()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentcert_admission_max_concurrent", Help: "Slots of the route class (http.admission.<class>.max_concurrent, or what 0 derived from GOMAXPROCS).", ConstLabels: prometheus.Labels{"class": class},
+			}, func() float64 { return float64(l.Limits().MaxConcurrent) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentcert_admission_max_queue", Help: "Queue bound of the route class (http.admission.<class>.max_queue).", ConstLabels: prometheus.Labels{"class": class},
+			}, func() float64 { return float64(l.Limits().MaxQueue) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentcert_admission_overloaded", Help: "1 while the route class's queue has not drained for http.admission.overload_after (served newest first, waits cut to overload_wait).", ConstLabels: prometheus.Labels{"class": class},
+			}, func() float64 {
+				if l.Overloaded() {
+					return 1
+				}
+				return 0
+			}),
 		)
 	}
 }

@@ -56,6 +56,10 @@ func FuzzDecodeVerifyRequest(f *testing.F) {
 		`{}`, `null`, `[]`, `"x"`, `{"presentation":null,"request":null}`, `{"request":[]}`, `{"request":"x"}`, `{"presentation":5}`,
 		`{"Presentation":"x"}`, `{"presentation":"x","presentation":"y"}`, `{"nonces":"x"}`, `{"require_kb":true}`, `{"RequireKB":true}`, `{"request":{"a":1,"A":2}}`,
 		`{"request":{"n":1e999}}`, `{"audience":"a"} {}`, `{"audience":"\u00e9\ud800"}`,
+		`{ "presentation" : "a~b~" , "nonce":null, "request" : { "s" : "}]\"{" } }`, `{"request":{"a":1}]`, `{"request":{"a":[1}}`,
+		`{"action":"x\u0041"}`, `{"action":"\x7f"}`, `{"request":{},"request":{}}`, `{"request":{"a":1,"a":2}}`, `{"presentation":"a"`,
+		`{"request":` + strings.Repeat(`{"a":`, 31) + `1` + strings.Repeat(`}`, 31) + `}`,
+		`{"request":` + strings.Repeat(`{"a":`, 32) + `1` + strings.Repeat(`}`, 32) + `}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -76,4 +80,37 @@ func FuzzDecodeVerifyRequest(f *testing.F) {
 			t.Fatalf("%q: one pass %#v, decodeStrict %#v", b, got, want)
 		}
 	})
+}
+
+// TestDecodeVerifyBodyFast: the usual bodies take the one-scan path; the
+// others go to the general decoding, which the fuzz target holds the fast
+// path to.
+func TestDecodeVerifyBodyFast(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		fast bool
+	}{
+		{`{"presentation":"a~b~","audience":"https://shop.example","nonce":"n-1","action":"payments:initiate","request":{"amount":120,"currency":"EUR"}}`, true},
+		{` { "presentation" : "a~" , "approval" : null } `, true},
+		{`{}`, true},
+		{`{"request":` + strings.Repeat(`{"a":`, 31) + `1` + strings.Repeat(`}`, 31) + `}`, true},
+		{`{"request":` + strings.Repeat(`{"a":`, 32) + `1` + strings.Repeat(`}`, 32) + `}`, false}, // too deep in the body
+		{`{"action":"\u0041"}`, false},
+		{`{"Presentation":"x"}`, false},
+		{`{"nonce":"a","nonce":"b"}`, false},
+		{`{"request":[]}`, false},
+		{`{"request":{"a":1,"A":2}}`, false},
+		{`{"audience":"a"} {}`, false},
+		{`null`, false},
+	} {
+		want := verifier.Request{}
+		werr := decodeStrict([]byte(tc.body), &want)
+		got, fast := decodeVerifyBodyFast([]byte(tc.body))
+		if fast != tc.fast {
+			t.Errorf("%s: fast path %v, want %v", tc.body, fast, tc.fast)
+		}
+		if fast && (werr != nil || !reflect.DeepEqual(got, want)) {
+			t.Errorf("%s: fast path %#v, decodeStrict %#v (%v)", tc.body, got, want, werr)
+		}
+	}
 }

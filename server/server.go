@@ -19,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/console"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/incident"
+	"github.com/agentcert/agentcert/internal/admission"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/store"
@@ -73,11 +74,13 @@ type Server struct {
 	vci      *oid4vci.Service
 	vp       *oid4vp.Service
 
-	receipts    *receipt.Signer
-	receiptSink receipt.Sink
-	incidents   *incident.Service
-	console     http.Handler // nil when the console is off
-	admission   *admitter
+	receipts     *receipt.Signer
+	receiptSink  receipt.Sink
+	incidents    *incident.Service
+	console      http.Handler // nil when the console is off
+	admission    *admitter
+	conns        atomic.Pointer[admission.ConnLimiter] // set by Serve with http.max_connections
+	keepAliveOff atomic.Bool                           // the connection bound is reached: no keep-alive
 
 	readyAt atomic.Int64 // unix nanos of the last successful store check
 }
@@ -113,6 +116,9 @@ func New(o Options) (*Server, error) {
 	s.status = o.Statuses
 	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
 	s.vci, s.vp = o.OID4VCI, o.OID4VP
+	if s.vp != nil {
+		s.vp.OnPresentation(s.recordPresentation)
+	}
 	if o.OID4VP != nil && o.Verifier == nil {
 		return nil, errors.New("server: OpenID4VP needs the verifier")
 	}
@@ -135,6 +141,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.admission = adm
 	s.metrics.watchAdmission(adm)
+	s.metrics.watchConns(&s.conns)
 	if o.Issuer != nil && o.Config.Console.Enabled {
 		if err := s.newConsole(); err != nil {
 			return nil, err
@@ -333,6 +340,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if n := s.cfg.HTTP.MaxConnections; n > 0 {
+		cl := admission.LimitConns(ln, n, func(full bool) {
+			if full {
+				s.metrics.connLimitReached.Inc()
+			}
+		})
+		s.conns.Store(cl)
+		ln = cl
+		// At the bound every answer closes its connection, so that the
+		// clients waiting in the backlog get their turn. (Closing idle
+		// connections at once would race with clients reusing them: a
+		// POST sent as the server closes is lost, not retried.)
+		h := hs.Handler
+		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cl.Full() {
+				w.Header().Set("Connection", "close")
+			}
+			h.ServeHTTP(w, r)
+		})
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

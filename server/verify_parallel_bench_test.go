@@ -3,16 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 
-	"github.com/agentcert/agentcert/did"
-	"github.com/agentcert/agentcert/internal/config"
-	"github.com/agentcert/agentcert/internal/testkeys"
-	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // BenchmarkVerifyParallel measures the in-process throughput of
@@ -26,41 +20,14 @@ import (
 //
 //	go test -run '^$' -bench VerifyParallel -benchtime 5000x ./server/
 func BenchmarkVerifyParallel(b *testing.B) {
-	env := newTestEnv(b, func(c *config.Config) { c.LogLevel = "warn" }, func(cfg config.Config, parts *issuer.Parts) []verifier.Option {
-		prefix := strings.TrimRight(cfg.PublicURL, "/") + "/statuslists/"
-		return []verifier.Option{verifier.WithLocalIssuer(&verifier.LocalIssuer{
-			DID: parts.Keys.Issuer(),
-			Document: func(context.Context) (*did.Document, error) {
-				return did.NewWebDocument(parts.Keys.Issuer(), parts.Keys.PublicKeys())
-			},
-			StatusList: func(ctx context.Context, uri string) (string, bool, error) {
-				id, ok := strings.CutPrefix(uri, prefix)
-				if !ok {
-					return "", false, nil
-				}
-				p, err := parts.Statuses.Publish(ctx, id, "", "")
-				if err != nil {
-					return "", true, err
-				}
-				return p.Token, true, nil
-			},
-		})}
-	})
+	env := newLocalIssuerEnv(b)
 	ctx := context.Background()
-	agentKey, agent := testkeys.DIDKey(b, jwa.ES256)
-	issued, err := env.Parts.Service.Issue(ctx, issuer.Actor{TokenID: "bench", Role: "issuer"}, issuer.IssueRequest{
-		Subject: agent,
-		Claims: map[string]any{
-			"principal":   map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
-			"agent":       map[string]any{"class": "ap-assistant", "version": "1.4.0"},
-			"permissions": []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
-			"autonomy":    "supervised",
-		},
-		SelectivelyDisclosable: []string{"/permissions/*"},
-	}, "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	issued, agentKey := issueLocal(b, env, map[string]any{
+		"principal":   map[string]any{"id": "did:web:acme.example", "name": "ACME", "type": "organization"},
+		"agent":       map[string]any{"class": "ap-assistant", "version": "1.4.0"},
+		"permissions": []any{map[string]any{"action": "invoices:read"}, map[string]any{"action": "invoices:list"}, map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": json.Number("500"), "currency": "EUR"}}},
+		"autonomy":    "supervised",
+	})
 	pres, err := sdjwt.Present(issued.Credential, []string{"/permissions/0"}, &sdjwt.KBOptions{Key: agentKey, Audience: "https://cp.example", Nonce: "n1"})
 	if err != nil {
 		b.Fatal(err)

@@ -399,3 +399,39 @@ func TestMiddlewareApproval(t *testing.T) {
 		t.Fatalf("replayed: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// Request.RequireApproval: the counterparty asks for an approval of an
+// action the credential allows without one; it is checked all the same.
+func TestRequireApproval(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	pres := f.present(payPerm)
+	ask := func(token string) *Result {
+		r := f.v.Verify(context.Background(), Request{Presentation: pres, Audience: apAudience, Nonce: "n", Action: "payments:initiate",
+			Attributes: pay(50), Approval: token, RequireApproval: true})
+		if !r.Verified {
+			t.Fatalf("presentation refused: %+v", r.Error)
+		}
+		return r
+	}
+	d := ask("").Decision
+	if d.Allowed || d.Code != errcode.ApprovalRequired || d.ApprovalRequest == nil {
+		t.Fatalf("small payment, approval asked: %+v", d)
+	}
+	otherKey, otherDID := f.newApprover()
+	if d := ask(f.sign(*d.ApprovalRequest, otherKey, otherDID, f.apCred)).Decision; d.Allowed || d.Code != errcode.ApprovalUnauthorized {
+		t.Fatalf("an uncertified approver: %+v", d)
+	}
+	tok := f.sign(*d.ApprovalRequest, f.approver, f.apDID, f.apCred)
+	if d := ask(tok).Decision; !d.Allowed || d.Approval == nil {
+		t.Fatalf("approved small payment: %+v", d)
+	}
+	if d := ask(tok).Decision; d.Allowed || d.Code != errcode.ApprovalReplayed {
+		t.Fatalf("second use: %+v", d)
+	}
+	// A denial stays a denial: no approval is looked at.
+	r := f.v.Verify(context.Background(), Request{Presentation: pres, Audience: apAudience, Nonce: "n", Action: "payments:initiate",
+		Attributes: pay(5000), Approval: tok, RequireApproval: true})
+	if r.Decision.Allowed || r.Decision.Code != errcode.ConstraintViolated {
+		t.Fatalf("payment above max_amount: %+v", r.Decision)
+	}
+}

@@ -52,12 +52,7 @@ type Authority struct {
 // RootAuthority is the authority of a certification's processed claims:
 // it ends at exp, or at task.expires when that is earlier.
 func RootAuthority(claims map[string]any) Authority {
-	a := Authority{}
-	a.Permissions, _ = asList(claims["permissions"])
-	a.Prohibitions, _ = asList(claims["prohibitions"])
-	if t, ok := numericTime(claims["exp"]); ok {
-		a.Expires = t
-	}
+	a := authorityOf(claims)
 	if task, ok := claims["task"].(map[string]any); ok {
 		if t, ok := numericTime(task["expires"]); ok && (a.Expires.IsZero() || t.Before(a.Expires)) {
 			a.Expires = t
@@ -67,11 +62,14 @@ func RootAuthority(claims map[string]any) Authority {
 }
 
 // DelegateAuthority is the authority a hop's delegate payload grants.
-func DelegateAuthority(delegate map[string]any) Authority {
+func DelegateAuthority(delegate map[string]any) Authority { return authorityOf(delegate) }
+
+// authorityOf reads the permissions, prohibitions and exp of a claim set.
+func authorityOf(claims map[string]any) Authority {
 	a := Authority{}
-	a.Permissions, _ = asList(delegate["permissions"])
-	a.Prohibitions, _ = asList(delegate["prohibitions"])
-	if t, ok := numericTime(delegate["exp"]); ok {
+	a.Permissions, _ = asList(claims["permissions"])
+	a.Prohibitions, _ = asList(claims["prohibitions"])
+	if t, ok := numericTime(claims["exp"]); ok {
 		a.Expires = t
 	}
 	return a

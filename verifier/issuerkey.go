@@ -28,7 +28,10 @@ func (v *Verifier) issuerKey(ctx context.Context, iss string, hdr jws.Headers) (
 		return v.s.pinned, nil
 	}
 	if l := v.s.local; l != nil && l.Document != nil && iss == l.DID {
-		return did.IssuerKey(ctx, did.ResolverFunc(l.resolve), iss, hdr.KeyID())
+		// The document is read on every lookup, so that a rotated or
+		// retired key is seen at once; only the parsing of a key it still
+		// lists is remembered.
+		return v.localKeys.IssuerKey(ctx, did.ResolverFunc(l.resolve), iss, hdr.KeyID())
 	}
 	if strings.HasPrefix(iss, "did:") {
 		ck := iss + "\x00" + hdr.KeyID()

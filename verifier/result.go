@@ -27,6 +27,11 @@ type Request struct {
 	// RequireKB demands key binding even if the policy does not (the
 	// middleware sets it). Never read from JSON.
 	RequireKB bool `json:"-"`
+	// RequireApproval makes an allowed action need Approval too, whatever
+	// the permission says: the counterparty asked for a person's approval
+	// (OpenID4VP's agentcert_approval transaction data). Never read from
+	// JSON.
+	RequireApproval bool `json:"-"`
 }
 
 // ErrorInfo is a failure with its stable code. Cause, when present, is the

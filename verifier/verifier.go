@@ -29,9 +29,11 @@ type Verifier struct {
 	keys       *ttlcache.Cache[jwk.Key] // parsed DID issuer keys, by issuer and kid
 	verified   *credentialCache         // issuer-signed JWTs already verified; nil when off
 	hopSchemas *hopSchemaCache          // delegate payloads already schema-validated; nil when off
+	subjects   *subjectKeys             // keys of did:key and did:jwk subjects, decoded once
 	reg        *schemas.Registry        // validates delegation hops
 
 	localLists   *ttlcache.Cache[*localList] // the local issuer's verified lists, by uri
+	localKeys    *did.KeyMemo                // the local issuer's keys, parsed once per key
 	approvals    *MemorySpentStore           // used approval nonces, when there is no nonce service
 	policyDigest string                      // JCS digest of p, for receipts
 }
@@ -82,7 +84,8 @@ func New(p Policy, opts ...Option) (*Verifier, error) {
 		s.resolver = did.NewCachingResolver(did.NewResolver(s.fetcher), s.cacheTTL, s.cacheEntries, s.now)
 	}
 	v := &Verifier{p: p, s: s, jwks: ttlcache.New[jwk.Set](s.cacheEntries, s.now), keys: ttlcache.New[jwk.Key](s.cacheEntries, s.now),
-		localLists: ttlcache.New[*localList](s.cacheEntries, s.now)}
+		localLists: ttlcache.New[*localList](s.cacheEntries, s.now), subjects: newSubjectKeys(s.cacheEntries, s.now),
+		localKeys: did.NewKeyMemo(s.cacheEntries)}
 	if !s.noCredentialCache {
 		v.verified = newCredentialCache(s.cacheEntries, s.cacheTTL, s.now)
 		v.hopSchemas = newHopSchemaCache(s.cacheEntries, s.cacheTTL, s.now)
@@ -172,7 +175,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	if !v.trusts(res.Issuer, res.VCT) {
 		return res.fail(errcode.New(errcode.UntrustedIssuer, "issuer %q is not trusted for vct %q", res.Issuer, res.VCT))
 	}
-	if err := checkSubjectKey(out.Claims); err != nil {
+	if err := checkSubjectKey(out.Claims, out.KBKey(), v.subjects); err != nil {
 		return res.fail(err)
 	}
 	if err := checkRestrictions(out.IssuerPayload, out.Claims, out.Disclosure, v.p.Restrictions[res.VCT]); err != nil {
@@ -202,6 +205,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	if req.Action != "" {
 		// A task's expiry gets the same leeway as exp.
 		d := authorize(authority(out, chain), req.Action, req.Attributes, v.s.now().Add(-v.p.Leeway), v.authzOptions())
+		if req.RequireApproval && d.Allowed {
+			d.Allowed, d.Code, d.Reason = false, errcode.ApprovalRequired, "the counterparty asks for a person's approval"
+		}
 		if d.Code == errcode.ApprovalRequired {
 			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/apiwire"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
@@ -88,13 +89,7 @@ func newTokenCmd() *cobra.Command {
 			var ts []store.Token
 			if listAPI.online() {
 				var out struct {
-					Tokens []struct {
-						ID        string     `json:"id"`
-						Name      string     `json:"name"`
-						Role      string     `json:"role"`
-						CreatedAt time.Time  `json:"created_at"`
-						RevokedAt *time.Time `json:"revoked_at"`
-					} `json:"tokens"`
+					Tokens []apiwire.Token `json:"tokens"`
 				}
 				if err := listAPI.callJSON(cmd, "token list", http.MethodGet, "/v1/admin/tokens", nil, http.StatusOK, &out); err != nil {
 					return err

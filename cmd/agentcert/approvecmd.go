@@ -24,11 +24,13 @@ func newApproveCmd() *cobra.Command {
 		Short: "Show what an approval request asks, in words, and sign an approval of it",
 		Long: `Approve one high-risk action of an agent (docs/approvals.md). REQUEST is an approval link
 (agentcert-approval:?request=..., the approval_link of POST /v1/approvals/requests) or a file (- for
-stdin) with the approval request: the answer of POST /v1/approvals/requests, an approval_required
-problem or /v1/verify result, or the bare request. Its digest is checked against its action and parameters,
+stdin) with the approval request: the answer of POST /v1/approvals/requests or of POST
+/v1/presentation-requests with approval, an agentcert_approval transaction data entry (decoded),
+an approval_required problem or /v1/verify result, or the bare request. Its digest is checked against its action and parameters,
 and what it asks is shown in words (action, amount, counterparty, agent, principal, audience).
 Unless --yes is given, the approval is signed only after you answer y. The approval is printed:
-the agent sends it as the approval member of /v1/verify or in the Agent-Approval header.
+the agent sends it as the approval member of /v1/verify, in the Agent-Approval header, or over
+OpenID4VP with agentcert wallet present --approval.
 
 --key is the approver's private JWK, --credential the approver credential the issuer made for its
 public key (vct urn:agentcert:approver:v1, via agentcert credentials issue with "vct"); it travels

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -90,7 +89,7 @@ func issueOffline(key jwk.Key, claims map[string]any, o offlineIssue) (string, e
 		if err != nil {
 			return "", fmt.Errorf("--holder: %w", err)
 		}
-		cnf, err := jwkToMap(pub)
+		cnf, err := keyutil.ToMap(pub)
 		if err != nil {
 			return "", err
 		}
@@ -183,19 +182,6 @@ func readJSONObject(path string) (map[string]any, error) {
 	}
 	if m == nil {
 		return nil, errcode.New(errcode.InvalidInput, "%s: not a JSON object", path)
-	}
-	return m, nil
-}
-
-// jwkToMap renders a public key as a JSON object for cnf.jwk.
-func jwkToMap(k jwk.Key) (map[string]any, error) {
-	b, err := keyutil.Marshal(k)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode JWK: %w", err)
 	}
 	return m, nil
 }

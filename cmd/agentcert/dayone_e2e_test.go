@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/agentcert/agentcert/internal/testbin"
 	"github.com/agentcert/agentcert/verifier"
 )
 
@@ -23,20 +22,7 @@ import (
 // runEnv is run with extra environment entries.
 func runEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return out.String(), errb.String(), ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return out.String(), errb.String(), 0
+	return testbin.Run(t, binPath, dir, append(os.Environ(), env...), args...)
 }
 
 // remoteVerify presents cred (disclosing everything) to the verifier at

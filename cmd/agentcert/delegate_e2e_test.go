@@ -26,14 +26,8 @@ func TestDelegationEndToEnd(t *testing.T) {
 	subDID := mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "sub.jwk")
 	sub2DID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "sub2.jwk")
 
-	status, body := ts.Do(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agentDID, "claims": demoClaims()})
-	if status != http.StatusCreated {
-		t.Fatalf("issue: HTTP %d %s", status, body)
-	}
 	var cred issuer.Issued
-	if err := json.Unmarshal(body, &cred); err != nil {
-		t.Fatal(err)
-	}
+	ts.Call(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agentDID, "claims": demoClaims()}, http.StatusCreated, &cred)
 	write(t, filepath.Join(dir, "cred.txt"), cred.Credential)
 
 	hop1 := mustRun(t, dir, "delegate", "--credential", "cred.txt", "--key", "agent.jwk", "--to", subDID,

@@ -190,7 +190,7 @@ func delegateIdentity(to, toJWK string) (string, map[string]any, error) {
 		}
 		pub = k
 	}
-	m, err := jwkToMap(pub)
+	m, err := keyutil.ToMap(pub)
 	if err != nil {
 		return "", nil, err
 	}

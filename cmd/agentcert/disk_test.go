@@ -93,8 +93,8 @@ type diskCase struct {
 	issuerTok, auditorTok    string
 	agent                    jwk.Key
 	subject                  string
-	valid, revoked           issuedCredential
-	issued                   []issuedCredential // every acknowledged issuance
+	valid, revoked           issuer.Issued
+	issued                   []issuer.Issued // every acknowledged issuance
 	revokedIDs, suspendedIDs map[string]bool
 }
 
@@ -114,7 +114,7 @@ func (d *diskCase) issueRequest() map[string]any {
 	return map[string]any{"subject": d.subject, "claims": demoClaims(), "valid_for": "24h"}
 }
 
-func (d *diskCase) issue(t *testing.T) issuedCredential {
+func (d *diskCase) issue(t *testing.T) issuer.Issued {
 	t.Helper()
 	c := d.ts.issue(t, d.issuerTok, d.issueRequest())
 	d.issued = append(d.issued, c)
@@ -162,7 +162,7 @@ func (d *diskCase) writesRefused(t *testing.T, cause string) {
 // readsWork checks the records, the published status list and verification.
 func (d *diskCase) readsWork(t *testing.T) {
 	t.Helper()
-	for _, c := range []issuedCredential{d.valid, d.revoked} {
+	for _, c := range []issuer.Issued{d.valid, d.revoked} {
 		status, body := d.ts.Do(http.MethodGet, "/v1/credentials/"+c.ID, d.auditorTok, nil)
 		var rec crashRecord
 		if status != http.StatusOK || json.Unmarshal(body, &rec) != nil {

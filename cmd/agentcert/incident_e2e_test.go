@@ -41,16 +41,7 @@ func TestIncidentFlowOnPostgreSQL(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir, "AGENTCERT_STORE_URL="+db, "AGENTCERT_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(kek),
 		"AGENTCERT_RECEIPTS_LOG_STORE="+logDB)
-	tokens := func(role string) string {
-		var out struct {
-			Token string `json:"token"`
-		}
-		status, body := ts.Do(http.MethodPost, "/v1/admin/tokens", ts.AdminToken, map[string]any{"role": role, "name": "pg-" + role})
-		if status != http.StatusCreated || json.Unmarshal(body, &out) != nil || out.Token == "" {
-			t.Fatalf("create %s token: %d %s", role, status, body)
-		}
-		return out.Token
-	}
+	tokens := func(role string) string { return ts.Token(ts.AdminToken, role, "pg-"+role) }
 	incidentFlow(t, dir, ts, tokens, []string{"--store", logDB})
 }
 
@@ -63,12 +54,8 @@ func incidentFlow(t *testing.T, dir string, ts *testServer, tokens func(role str
 
 	agentKey := filepath.Join(dir, "agent.jwk")
 	agent := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", agentKey)
-	status, body := ts.Do(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agent, "claims": demoClaims()})
-	if status != http.StatusCreated {
-		t.Fatalf("issue: %d %s", status, body)
-	}
 	var issued issuer.Issued
-	_ = json.Unmarshal(body, &issued)
+	ts.Call(http.MethodPost, "/v1/credentials", issuerTok, map[string]any{"subject": agent, "claims": demoClaims()}, http.StatusCreated, &issued)
 	credFile := filepath.Join(dir, "credential.txt")
 	write(t, credFile, issued.Credential)
 

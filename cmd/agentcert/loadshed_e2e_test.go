@@ -26,6 +26,10 @@ import (
 // and queue, so the bound leaves room for the runtime and nothing more.
 const loadShedRSSBound = 128 << 20
 
+// loadShedMaxConns is the server's connection bound in the test, below the
+// driver's 256 requests in flight, so that the bound is reached.
+const loadShedMaxConns = 64
+
 // shedDriver sends POST /v1/verify with one body and classifies every
 // answer: admitted (200, verified), shed (503 overloaded with Retry-After
 // and problem+json) or anything else, which the test refuses.
@@ -202,14 +206,17 @@ func (ts *testServer) labelledMetric(t *testing.T, series string) float64 {
 	return 0
 }
 
-// TestLoadSheddingAtTwiceCapacity runs the real binary with one verify
-// slot and a queue of two, measures its verification capacity, then drives
-// POST /v1/verify open loop at twice that rate. Every answer must be a
-// verified 200 or a 503 overloaded with Retry-After and problem+json; some
-// must be each; the server's count of shed requests must equal the
-// client's; its resident memory must stay under loadShedRSSBound; and once
-// the load stops the next requests must all be served. Latency figures are
-// logged, not asserted (docs/security.md#load-shedding has measured ones).
+// TestLoadSheddingAtTwiceCapacity runs the real binary with the default
+// admission settings (verify slots derived from GOMAXPROCS, the overload
+// mode of the queue) and a connection bound below the driver's requests in
+// flight, measures its verification capacity, then drives POST /v1/verify
+// open loop at twice that rate. Every answer must be a verified 200 or a
+// 503 overloaded with Retry-After and problem+json; some must be each; the
+// server's count of shed requests must equal the client's; the connection
+// bound must have been reached and held; its resident memory must stay
+// under loadShedRSSBound; and once the load stops the next requests must
+// all be served. Latency figures are logged, not asserted
+// (docs/security.md#load-shedding has measured ones).
 func TestLoadSheddingAtTwiceCapacity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the server past its capacity")
@@ -217,9 +224,7 @@ func TestLoadSheddingAtTwiceCapacity(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir,
 		"AGENTCERT_LOG_LEVEL=warn",
-		"AGENTCERT_HTTP_ADMISSION_VERIFY_MAX_CONCURRENT=1",
-		"AGENTCERT_HTTP_ADMISSION_VERIFY_MAX_QUEUE=2",
-		"AGENTCERT_HTTP_ADMISSION_VERIFY_QUEUE_TIMEOUT=1s",
+		fmt.Sprintf("AGENTCERT_HTTP_MAX_CONNECTIONS=%d", loadShedMaxConns),
 	)
 	pid := ts.Pid()
 
@@ -310,6 +315,12 @@ func TestLoadSheddingAtTwiceCapacity(t *testing.T) {
 		ts.labelledMetric(t, `agentcert_admission_shed_total{class="verify",reason="queue_timeout"}`)
 	if got := int(shedAfter - shedBefore); got != totalShed {
 		t.Fatalf("the server shed %d, the client saw %d 503s", got, totalShed)
+	}
+	if n := ts.labelledMetric(t, "agentcert_http_connection_limit_reached_total"); n < 1 {
+		t.Fatalf("the connection bound of %d was never reached with up to 256 requests in flight", loadShedMaxConns)
+	}
+	if n := ts.labelledMetric(t, "agentcert_http_max_connections"); n != loadShedMaxConns {
+		t.Fatalf("agentcert_http_max_connections %v, want %d", n, loadShedMaxConns)
 	}
 	testkit.Eventually(t, "the verify class is idle", func() bool {
 		return ts.labelledMetric(t, `agentcert_admission_waiting{class="verify"}`) == 0 &&

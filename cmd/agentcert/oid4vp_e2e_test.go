@@ -51,14 +51,8 @@ func (ts *testServer) presentationRequest(t *testing.T, req map[string]any) vpCr
 	if _, ok := req["dcql_query"]; !ok {
 		req["dcql_query"] = json.RawMessage(vpReadQuery)
 	}
-	status, body := ts.Do(http.MethodPost, "/v1/presentation-requests", "", req)
-	if status != http.StatusCreated {
-		t.Fatalf("POST /v1/presentation-requests: %d %s", status, body)
-	}
 	var out vpCreated
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatal(err)
-	}
+	ts.Call(http.MethodPost, "/v1/presentation-requests", "", req, http.StatusCreated, &out)
 	return out
 }
 

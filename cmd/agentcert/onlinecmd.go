@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/apiwire"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/spf13/cobra"
 )
 
@@ -69,7 +71,7 @@ func newCredentialsIssueCmd() *cobra.Command {
 			if err := json.Unmarshal(b, &issued); err != nil || issued.Credential == "" {
 				return apiFailed(cmd, "credentials issue", fmt.Errorf("the answer holds no credential"))
 			}
-			if err := writeNewFile(out, []byte(issued.Credential+"\n")); err != nil {
+			if err := keyutil.WriteNewFile(out, []byte(issued.Credential+"\n")); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), issued.ID)
@@ -206,17 +208,7 @@ func newAuditListCmd() *cobra.Command {
 				}
 				q.Set("cursor", strconv.FormatInt(cursor, 10))
 			}
-			var page struct {
-				Entries []struct {
-					Seq     int64           `json:"seq"`
-					Time    time.Time       `json:"time"`
-					Actor   string          `json:"actor"`
-					Action  string          `json:"action"`
-					Target  string          `json:"target"`
-					Details json.RawMessage `json:"details"`
-				} `json:"entries"`
-				NextCursor string `json:"next_cursor"`
-			}
+			var page apiwire.AuditPage
 			if printed, err := getList(cmd, &api, "audit list", "/v1/audit", q, asJSON, &page); printed || err != nil {
 				return err
 			}

@@ -35,14 +35,8 @@ func issueForRevoke(t *testing.T, ts *testServer, token string) issuer.Issued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := ts.Do(http.MethodPost, "/v1/credentials", token, map[string]any{"subject": agent, "claims": demoClaims()})
-	if status != http.StatusCreated {
-		t.Fatalf("issue: HTTP %d %s", status, body)
-	}
 	var out issuer.Issued
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatal(err)
-	}
+	ts.Call(http.MethodPost, "/v1/credentials", token, map[string]any{"subject": agent, "claims": demoClaims()}, http.StatusCreated, &out)
 	return out
 }
 

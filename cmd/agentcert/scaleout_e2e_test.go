@@ -71,15 +71,7 @@ func startCluster(t *testing.T) *cluster {
 
 func (c *cluster) token(t *testing.T, node *testServer, role string) string {
 	t.Helper()
-	status, body := node.Do(http.MethodPost, "/v1/admin/tokens", c.admin, map[string]any{"role": role})
-	if status != http.StatusCreated {
-		t.Fatalf("create %s token: %d %s", role, status, body)
-	}
-	var m struct{ Token string }
-	if err := json.Unmarshal(body, &m); err != nil || m.Token == "" {
-		t.Fatalf("token answer %s: %v", body, err)
-	}
-	return m.Token
+	return node.Token(c.admin, role, "")
 }
 
 // cli runs the binary with the cluster's database.

@@ -17,14 +17,8 @@ import (
 // postVerify sends a presentation to POST /v1/verify and decodes the result.
 func postVerify(t *testing.T, ts *testServer, pres, nonce string) verifier.Result {
 	t.Helper()
-	status, body := ts.Do(http.MethodPost, "/v1/verify", "", map[string]any{"presentation": pres, "audience": testVerifierAud, "nonce": nonce})
-	if status != http.StatusOK {
-		t.Fatalf("POST /v1/verify: %d %s", status, body)
-	}
 	var res verifier.Result
-	if err := json.Unmarshal(body, &res); err != nil {
-		t.Fatal(err)
-	}
+	ts.Call(http.MethodPost, "/v1/verify", "", map[string]any{"presentation": pres, "audience": testVerifierAud, "nonce": nonce}, http.StatusOK, &res)
 	return res
 }
 

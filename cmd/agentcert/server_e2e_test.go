@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	_ "github.com/mattn/go-sqlite3"
@@ -31,17 +32,6 @@ import (
 // loopback port with a temporary data directory (helpers in testutil_test.go).
 
 const testVerifierAud = "https://verifier.example"
-
-// issuedCredential is the 201 body of POST /v1/credentials.
-type issuedCredential struct {
-	ID         string `json:"id"`
-	Credential string `json:"credential"`
-	Status     struct {
-		Idx int    `json:"idx"`
-		URI string `json:"uri"`
-	} `json:"status"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
 
 // newAgent creates an agent did:key with its private JWK in dir.
 func newAgent(t *testing.T, dir, name string) (did, keyFile string) {
@@ -66,13 +56,13 @@ func issueRequest(subject string) map[string]any {
 }
 
 // issue issues a credential and fails the test unless the answer is 201.
-func (ts *testServer) issue(t *testing.T, token string, req any) issuedCredential {
+func (ts *testServer) issue(t *testing.T, token string, req any) issuer.Issued {
 	t.Helper()
 	status, hdr, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", token, req, nil)
 	if status != http.StatusCreated {
 		t.Fatalf("issue: status %d: %s", status, body)
 	}
-	var out issuedCredential
+	var out issuer.Issued
 	if err := json.Unmarshal(body, &out); err != nil {
 		t.Fatalf("issue: %v: %s", err, body)
 	}
@@ -410,13 +400,13 @@ func TestServerAPI(t *testing.T) {
 		subject, _ := newAgent(t, dir, "idem-agent")
 		req := issueRequest(subject)
 		key := map[string]string{"Idempotency-Key": "order-" + randomHex(8)}
-		var first issuedCredential
+		var first issuer.Issued
 		for i := 0; i < 3; i++ {
 			status, _, body := ts.DoHeaders(http.MethodPost, "/v1/credentials", issuerTok, req, key)
 			if status != http.StatusCreated {
 				t.Fatalf("attempt %d: %d %s", i, status, body)
 			}
-			var got issuedCredential
+			var got issuer.Issued
 			if err := json.Unmarshal(body, &got); err != nil {
 				t.Fatal(err)
 			}
@@ -521,7 +511,7 @@ func TestServerRestartAndKill(t *testing.T) {
 				if err != nil {
 					return // the server is gone
 				}
-				var out issuedCredential
+				var out issuer.Issued
 				if status == http.StatusCreated && json.Unmarshal(body, &out) == nil {
 					mu.Lock()
 					acked = append(acked, out.ID)
@@ -698,7 +688,7 @@ func TestServerGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("in-flight response: %v", err)
 	}
-	var out issuedCredential
+	var out issuer.Issued
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated || out.ID == "" {
 		t.Fatalf("in-flight request: %d %+v %v", resp.StatusCode, out, err)
 	}

@@ -30,14 +30,8 @@ func (ts *testServer) createOffer(t *testing.T, token string, txCode bool) map[s
 	if txCode {
 		req["tx_code"] = map[string]any{"description": "the code your operator sent"}
 	}
-	status, body := ts.Do("POST", "/v1/offers", token, req)
-	if status != 201 {
-		t.Fatalf("POST /v1/offers: %d %s", status, body)
-	}
 	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatal(err)
-	}
+	ts.Call(http.MethodPost, "/v1/offers", token, req, http.StatusCreated, &out)
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/oid4vp"
 	"github.com/spf13/cobra"
@@ -17,10 +18,10 @@ import (
 
 func newWalletPresentCmd() *cobra.Command {
 	var credFiles []string
-	var keyFile string
+	var keyFile, approvalFile string
 	var decline, dryRun, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "present REQUEST --credential FILE [--credential FILE]... --key FILE",
+		Use:   "present REQUEST --credential FILE [--credential FILE]... --key FILE [--approval FILE]",
 		Short: "Answer an OpenID4VP presentation request, disclosing the least it asks for",
 		Long: `Answer an OpenID for Verifiable Presentations 1.0 request. REQUEST is an openid4vp:// link, an https
 URL (a link, or the request_uri itself), a file holding either or the request's JSON, or "-" for
@@ -31,7 +32,12 @@ the file wallet receive writes), and each chosen credential is presented disclos
 query asks for, with a KB-JWT signed by --key for the verifier's client_id and nonce that binds the
 request's transaction data. The response (direct_post, or direct_post.jwt encrypted to the
 verifier's key) is posted to response_uri. --decline posts access_denied instead; --dry-run prints
-what would be disclosed and posts nothing. Plain http is used only for loopback hosts.`,
+what would be disclosed and posts nothing. Plain http is used only for loopback hosts.
+
+A request whose transaction data is of type agentcert_approval asks a person's approval of the
+action (docs/approvals.md, "Over OpenID4VP"): what is asked is shown with its approval link, for
+agentcert approve; --approval is the file with the approval it printed, carried in the KB-JWT
+beside the transaction data hashes. Without it nothing is posted (approval_required).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(credFiles) == 0 || keyFile == "") && !decline {
@@ -65,6 +71,16 @@ what would be disclosed and posts nothing. Plain http is used only for loopback 
 				b, _ := json.Marshal(td.Fields)
 				fmt.Fprintf(cmd.ErrOrStderr(), "transaction data (%s) bound into the key binding: %s\n", td.Type, b)
 			}
+			for _, td := range req.TransactionData {
+				if td.Approval == nil {
+					continue
+				}
+				link, err := approval.Link(*td.Approval)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "the request asks a person's approval:\n%s  approval link (agentcert approve): %s\n", approval.Describe(*td.Approval), link)
+			}
 			var form url.Values
 			var ans *oid4vp.Answer
 			if decline {
@@ -73,6 +89,12 @@ what would be disclosed and posts nothing. Plain http is used only for loopback 
 				}
 			} else {
 				var held []oid4vp.Held
+				var tok string
+				if approvalFile != "" {
+					if tok, err = readText(approvalFile); err != nil {
+						return usageErr("--approval %s: %v", approvalFile, err)
+					}
+				}
 				for _, f := range credFiles {
 					b, err := os.ReadFile(f)
 					if err != nil {
@@ -80,7 +102,7 @@ what would be disclosed and posts nothing. Plain http is used only for loopback 
 					}
 					for _, line := range strings.Split(string(b), "\n") {
 						if line = strings.TrimSpace(line); line != "" {
-							held = append(held, oid4vp.Held{SDJWT: line})
+							held = append(held, oid4vp.Held{SDJWT: line, Approval: tok})
 						}
 					}
 				}
@@ -103,6 +125,7 @@ what would be disclosed and posts nothing. Plain http is used only for loopback 
 	}
 	cmd.Flags().StringArrayVar(&credFiles, "credential", nil, "file of SD-JWT credentials, one per line (repeatable)")
 	cmd.Flags().StringVar(&keyFile, "key", "", "private JWK of the holder key (cnf) of the credentials")
+	cmd.Flags().StringVar(&approvalFile, "approval", "", "file with a person's approval (agentcert approve) that the request's agentcert_approval transaction data asks for")
 	cmd.Flags().BoolVar(&decline, "decline", false, "answer access_denied instead of presenting")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be disclosed; post nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/agentcert/agentcert/internal/testkit"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,6 +37,8 @@ func TestNewRefusesBadLimits(t *testing.T) {
 		{MaxConcurrent: 0, MaxQueue: 1, QueueTimeout: time.Second},
 		{MaxConcurrent: 1, MaxQueue: -1, QueueTimeout: time.Second},
 		{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: 0},
+		{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Second, OverloadAfter: -time.Millisecond, OverloadWait: time.Millisecond},
+		{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Second, OverloadAfter: time.Millisecond},
 	} {
 		if _, err := New(lim); err == nil {
 			t.Errorf("New(%+v) accepted", lim)
@@ -215,6 +218,200 @@ func TestNoQueue(t *testing.T) {
 	} else {
 		tk2.Release()
 	}
+}
+
+// fakeClock is a settable time for the overload detection.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newClocked(t *testing.T, lim Limits) (*Limiter, *fakeClock) {
+	t.Helper()
+	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	l, err := New(lim, WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, c
+}
+
+// queue starts a waiter and waits until it is in the queue (n waiting).
+func queue(t *testing.T, l *Limiter, n int) <-chan result {
+	t.Helper()
+	ch := acquireAsync(l, context.Background())
+	testkit.Eventually(t, "the waiter is queued", func() bool { return l.Waiting() == n })
+	return ch
+}
+
+func admitted(t *testing.T, what string, ch <-chan result) *Ticket {
+	t.Helper()
+	r := <-ch
+	if r.err != nil || !r.tk.Queued {
+		t.Fatalf("%s: %v, want admitted after queueing", what, r.err)
+	}
+	return r.tk
+}
+
+func notYet(t *testing.T, what string, ch <-chan result) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Fatalf("%s answered (%v) with no free slot", what, r.err)
+	default:
+	}
+}
+
+// TestOverloadServesNewestFirst: a queue that has stayed non-empty for
+// OverloadAfter is served newest first; before that, and once it has
+// drained, first come first served.
+func TestOverloadServesNewestFirst(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Hour})
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, l, 1)
+	clock.advance(50 * time.Millisecond)
+	b := queue(t, l, 2)
+	if l.Overloaded() {
+		t.Fatal("overloaded after 50ms of queue, want only after 100ms")
+	}
+	held.Release()
+	ta := admitted(t, "the oldest waiter, before the overload", a)
+	notYet(t, "the second waiter", b)
+
+	clock.advance(60 * time.Millisecond) // the queue has not been empty for 110ms
+	if l.Overloaded() {
+		t.Fatal("one waiter for one slot: want not overloaded, however long it stands")
+	}
+	c := queue(t, l, 2)
+	if !l.Overloaded() {
+		t.Fatal("queue non-empty for 110ms, two waiters for one slot: want overloaded")
+	}
+	ta.Release()
+	tc := admitted(t, "the newest waiter, while overloaded", c)
+	notYet(t, "the older waiter", b)
+	tc.Release()
+	tb := admitted(t, "the last waiter", b)
+	if l.Overloaded() {
+		t.Fatal("the queue drained: want no longer overloaded")
+	}
+	// Empty again: the next queue is first come first served.
+	d := queue(t, l, 1)
+	clock.advance(10 * time.Millisecond)
+	e := queue(t, l, 2)
+	tb.Release()
+	td := admitted(t, "the oldest waiter after the overload", d)
+	notYet(t, "the newer waiter", e)
+	td.Release()
+	admitted(t, "the newer waiter", e).Release()
+	if l.Active() != 0 || l.Waiting() != 0 {
+		t.Fatalf("active %d waiting %d", l.Active(), l.Waiting())
+	}
+}
+
+// TestOverloadCutsTheWait: once overloaded, a waiter that has waited
+// OverloadWait is refused (ErrQueueTimeout) at the next arrival or
+// release, even though it joined with the long QueueTimeout, and a caller
+// arriving then waits at most OverloadWait.
+func TestOverloadCutsTheWait(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: 10 * time.Millisecond})
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := queue(t, l, 1)
+	clock.advance(5 * time.Millisecond)
+	younger := queue(t, l, 2)
+	clock.advance(100 * time.Millisecond) // overloaded; both waited 100ms or more
+	late := acquireAsync(l, context.Background())
+	for what, ch := range map[string]<-chan result{"the oldest waiter": old, "the younger waiter": younger} {
+		if r := <-ch; !errors.Is(r.err, ErrQueueTimeout) {
+			t.Fatalf("%s while overloaded: %v, want ErrQueueTimeout", what, r.err)
+		}
+	}
+	// The late caller's own wait is the overload wait (on a real timer).
+	if r := <-late; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("a caller arriving during the overload: %v, want ErrQueueTimeout after the overload wait", r.err)
+	}
+	if l.Waiting() != 0 || l.Active() != 1 {
+		t.Fatalf("waiting %d active %d, want 0 and 1", l.Waiting(), l.Active())
+	}
+	held.Release()
+	tk, err := l.Acquire(context.Background())
+	if err != nil || tk.Queued {
+		t.Fatalf("after the overload: %v, want admitted at once", err)
+	}
+	tk.Release()
+}
+
+// TestOneRoundIsNotOverload: a queue no longer than the slots is one
+// round of work: however long it stands (a slow request, a stalled
+// machine) it stays first come first served with the long timeout.
+func TestOneRoundIsNotOverload(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Millisecond})
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, l, 1)
+	clock.advance(time.Second)
+	if l.Overloaded() {
+		t.Fatal("one waiter for one slot counted as overloaded")
+	}
+	held.Release()
+	ta := admitted(t, "the single waiter, after a long wait", a)
+	// A second waiter makes the standing queue longer than the slots.
+	b := queue(t, l, 1)
+	clock.advance(time.Second)
+	c := queue(t, l, 2)
+	if !l.Overloaded() {
+		t.Fatal("two waiters for one slot, standing for 2s: want overloaded")
+	}
+	// Back to one waiter, it stays overloaded until the queue drains.
+	ta.Release() // to c, the newest
+	tc := admitted(t, "the newest waiter", c)
+	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("the waiter from before the overload: %v, want dropped", r.err)
+	}
+	if l.Overloaded() {
+		t.Fatal("drained: want no longer overloaded")
+	}
+	tc.Release()
+}
+
+// TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue
+// stays first come first served however long it stands.
+func TestNoOverloadModeWithoutOverloadAfter(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour})
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, l, 1)
+	clock.advance(time.Hour)
+	b := queue(t, l, 2)
+	if l.Overloaded() {
+		t.Fatal("overloaded with OverloadAfter 0")
+	}
+	held.Release()
+	ta := admitted(t, "the oldest waiter", a)
+	notYet(t, "the newer waiter", b)
+	ta.Release()
+	admitted(t, "the newer waiter", b).Release()
 }
 
 func BenchmarkAcquireRelease(b *testing.B) {

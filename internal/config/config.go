@@ -51,6 +51,10 @@ type HTTP struct {
 	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// MaxConnections bounds the connections open at once (0: no bound);
+	// past it new connections wait in the kernel's backlog, and every
+	// answer closes its connection until the count is below the bound.
+	MaxConnections int `mapstructure:"max_connections"`
 	// TokenCacheTTL is how long a server on SQLite remembers a bearer
 	// token it found valid (by its hash) before reading the token table
 	// again; 0 reads it on every request. A revocation through the API
@@ -68,12 +72,19 @@ type HTTP struct {
 // Admission bounds the work each route class takes on at once. A request
 // finding every slot of its class taken waits in the class's queue; past
 // max_queue, or after queue_timeout, it is answered 503 (overloaded) with
-// Retry-After. Health, readiness and metrics are never shed.
+// Retry-After. A queue that has not drained for overload_after is served
+// newest first and nobody waits in it longer than overload_wait. Health,
+// readiness and metrics are never shed.
 type Admission struct {
 	Verify AdmissionClass `mapstructure:"verify"` // POST /v1/verify, GET /v1/nonce
 	Issue  AdmissionClass `mapstructure:"issue"`  // issuance, status changes, offers, the OpenID4VCI endpoints
 	Status AdmissionClass `mapstructure:"status"` // public reads: status lists, DID document, metadata, schemas
 	Admin  AdmissionClass `mapstructure:"admin"`  // tokens, keys, audit, credential records, incidents
+	// OverloadAfter: a class whose queue has stayed non-empty this long is
+	// overloaded (0: never; the queue stays first come first served).
+	OverloadAfter time.Duration `mapstructure:"overload_after"`
+	// OverloadWait is the longest wait in an overloaded class's queue.
+	OverloadWait time.Duration `mapstructure:"overload_wait"`
 	// RetryAfter is what a 503 tells the client to wait (whole seconds,
 	// rounded up).
 	RetryAfter time.Duration `mapstructure:"retry_after"`
@@ -86,7 +97,7 @@ type Admission struct {
 
 // AdmissionClass is one route class's bounds.
 type AdmissionClass struct {
-	MaxConcurrent int           `mapstructure:"max_concurrent"` // requests served at once
+	MaxConcurrent int           `mapstructure:"max_concurrent"` // requests served at once (0: one fewer than GOMAXPROCS, at least 1)
 	MaxQueue      int           `mapstructure:"max_queue"`      // requests waiting at once (0: none)
 	QueueTimeout  time.Duration `mapstructure:"queue_timeout"`  // longest wait for a slot
 }
@@ -217,14 +228,17 @@ func Default() Config {
 			WriteTimeout:    30 * time.Second,
 			IdleTimeout:     120 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
+			MaxConnections:  1024,
 			TokenCacheTTL:   time.Second,
 			Admission: Admission{
-				Verify:     AdmissionClass{MaxConcurrent: 64, MaxQueue: 512, QueueTimeout: 2 * time.Second},
-				Issue:      AdmissionClass{MaxConcurrent: 32, MaxQueue: 256, QueueTimeout: 2 * time.Second},
-				Status:     AdmissionClass{MaxConcurrent: 128, MaxQueue: 1024, QueueTimeout: 2 * time.Second},
-				Admin:      AdmissionClass{MaxConcurrent: 16, MaxQueue: 128, QueueTimeout: 2 * time.Second},
-				RetryAfter: time.Second,
-				TokenBurst: 100,
+				Verify:        AdmissionClass{MaxConcurrent: 0, MaxQueue: 512, QueueTimeout: 2 * time.Second},
+				Issue:         AdmissionClass{MaxConcurrent: 32, MaxQueue: 256, QueueTimeout: 2 * time.Second},
+				Status:        AdmissionClass{MaxConcurrent: 128, MaxQueue: 1024, QueueTimeout: 2 * time.Second},
+				Admin:         AdmissionClass{MaxConcurrent: 16, MaxQueue: 128, QueueTimeout: 2 * time.Second},
+				OverloadAfter: 100 * time.Millisecond,
+				OverloadWait:  5 * time.Millisecond,
+				RetryAfter:    time.Second,
+				TokenBurst:    100,
 			},
 		},
 		Store: Store{RefreshInterval: time.Second},
@@ -326,6 +340,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad(key, "must be a positive duration")
 		}
+	}
+	if c.HTTP.MaxConnections < 0 {
+		bad("http.max_connections", "must be 0 (no bound) or more")
 	}
 	if c.HTTP.TokenCacheTTL < 0 || c.HTTP.TokenCacheTTL > MaxTokenCacheTTL {
 		bad("http.token_cache_ttl", "must be between 0 (off) and %s", MaxTokenCacheTTL)
@@ -438,8 +455,8 @@ func (a Admission) validate(bad func(key, format string, args ...any)) {
 		cl   AdmissionClass
 	}{{"verify", a.Verify}, {"issue", a.Issue}, {"status", a.Status}, {"admin", a.Admin}} {
 		key, cl := "http.admission."+c.name, c.cl
-		if cl.MaxConcurrent < 1 {
-			bad(key+".max_concurrent", "must be at least 1")
+		if cl.MaxConcurrent < 0 {
+			bad(key+".max_concurrent", "must be 0 (one fewer than GOMAXPROCS) or more")
 		}
 		if cl.MaxQueue < 0 {
 			bad(key+".max_queue", "must not be negative")
@@ -447,6 +464,12 @@ func (a Admission) validate(bad func(key, format string, args ...any)) {
 		if cl.QueueTimeout <= 0 {
 			bad(key+".queue_timeout", "must be a positive duration")
 		}
+	}
+	if a.OverloadAfter < 0 {
+		bad("http.admission.overload_after", "must be 0 (never overloaded) or a positive duration")
+	}
+	if a.OverloadAfter > 0 && a.OverloadWait <= 0 {
+		bad("http.admission.overload_wait", "must be a positive duration when overload_after is set")
 	}
 	if a.RetryAfter <= 0 {
 		bad("http.admission.retry_after", "must be a positive duration")

@@ -66,6 +66,7 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"log_level":                func(c *Config) { c.LogLevel = "loud" },
 		"http.max_body_bytes":      func(c *Config) { c.HTTP.MaxBodyBytes = 0 },
 		"http.read_timeout":        func(c *Config) { c.HTTP.ReadTimeout = 0 },
+		"http.max_connections":     func(c *Config) { c.HTTP.MaxConnections = -1 },
 		"http.token_cache_ttl":     func(c *Config) { c.HTTP.TokenCacheTTL = -time.Second },
 		"memory_limit_mb":          func(c *Config) { c.MemoryLimitMB = MinMemoryLimitMB - 1 },
 		"issuer.did_method":        func(c *Config) { c.Issuer.DIDMethod = "ion" },
@@ -124,7 +125,9 @@ func TestValidateAcceptsScaleOut(t *testing.T) {
 // with its key.
 func TestAdmissionValidated(t *testing.T) {
 	for key, mod := range map[string]func(*Admission){
-		"http.admission.verify.max_concurrent": func(a *Admission) { a.Verify.MaxConcurrent = 0 },
+		"http.admission.verify.max_concurrent": func(a *Admission) { a.Verify.MaxConcurrent = -1 },
+		"http.admission.overload_after":        func(a *Admission) { a.OverloadAfter = -time.Millisecond },
+		"http.admission.overload_wait":         func(a *Admission) { a.OverloadWait = 0 },
 		"http.admission.issue.max_queue":       func(a *Admission) { a.Issue.MaxQueue = -1 },
 		"http.admission.status.queue_timeout":  func(a *Admission) { a.Status.QueueTimeout = 0 },
 		"http.admission.admin.max_concurrent":  func(a *Admission) { a.Admin.MaxConcurrent = -3 },
@@ -142,6 +145,8 @@ func TestAdmissionValidated(t *testing.T) {
 	c := Default()
 	c.HTTP.Admission.Verify.MaxQueue = 0 // no queue: shed at once
 	c.HTTP.Admission.TokenRate, c.HTTP.Admission.TokenBurst = 0.5, 1
+	c.HTTP.Admission.OverloadAfter, c.HTTP.Admission.OverloadWait = 0, 0 // never overloaded: no wait needed
+	c.HTTP.Admission.Admin.MaxConcurrent = 0                             // derived from GOMAXPROCS
 	if err := c.Validate(); err != nil {
 		t.Fatalf("valid admission settings refused: %v", err)
 	}

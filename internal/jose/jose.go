@@ -160,6 +160,19 @@ func SigningAlg(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	return alg, nil
 }
 
+// Sign signs payload as a compact JWS with alg and key; hdr holds the
+// members of its protected header besides alg (typ, kid, ...), which the
+// signing sets. key is a jwk.Key or what jws.WithKey takes (a crypto.Signer).
+func Sign(payload []byte, alg jwa.SignatureAlgorithm, key any, hdr map[string]any) ([]byte, error) {
+	h := jws.NewHeaders()
+	for k, v := range hdr {
+		if err := h.Set(k, v); err != nil {
+			return nil, fmt.Errorf("jose: header %s: %w", k, err)
+		}
+	}
+	return jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+}
+
 // LookupKey calls f and classifies its failure: an error with a code is
 // returned as is, any other error, or no key, is key_not_found. what names
 // the token in messages.

@@ -171,11 +171,18 @@ func WriteFile(path string, key jwk.Key) error {
 	if err != nil {
 		return err
 	}
+	return WriteNewFile(path, append(b, '\n'))
+}
+
+// WriteNewFile writes b to a new file at path (mode 0600) and syncs it,
+// refusing to overwrite an existing file: the way secrets (keys,
+// credentials) are written.
+func WriteNewFile(path string, b []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return errcode.Wrap(errcode.InvalidInput, err, "create key file %s", path)
+		return errcode.Wrap(errcode.InvalidInput, err, "create %s", path)
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("keyutil: write %s: %w", path, err)
 	}
@@ -184,6 +191,19 @@ func WriteFile(path string, key jwk.Key) error {
 		return fmt.Errorf("keyutil: sync %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// ToMap renders key as a JSON object (for a claim such as cnf.jwk).
+func ToMap(key jwk.Key) (map[string]any, error) {
+	b, err := Marshal(key)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("keyutil: decode JWK: %w", err)
+	}
+	return m, nil
 }
 
 // SameKey reports whether a and b (public or private) hold the same public

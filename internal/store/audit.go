@@ -109,11 +109,11 @@ func (w *wtx) audit(a *AuditEntry) error {
 }
 
 // AppendAudit appends an entry that records no state change of its own.
-func (s *SQLite) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, error) {
+func (s SQLBase) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, error) {
 	var out AuditEntry
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.Run(ctx, func(tx SQLTx) error {
 		var err error
-		out, err = w.appendAudit(a)
+		out, err = tx.AppendAudit(a)
 		return err
 	})
 	if err != nil {
@@ -122,9 +122,11 @@ func (s *SQLite) AppendAudit(ctx context.Context, a AuditEntry) (AuditEntry, err
 	return out, nil
 }
 
-const auditCols = "seq, time, actor, action, target, details, prev_hash, hash"
+// AuditCols are the columns ScanAudit reads.
+const AuditCols = "seq, time, actor, action, target, details, prev_hash, hash"
 
-func scanAudit(sc interface{ Scan(...any) error }) (AuditEntry, error) {
+// ScanAudit reads an audit entry (AuditCols).
+func ScanAudit(sc Scanner) (AuditEntry, error) {
 	var e AuditEntry
 	var t int64
 	var details string
@@ -137,88 +139,74 @@ func scanAudit(sc interface{ Scan(...any) error }) (AuditEntry, error) {
 }
 
 // Audit returns the entries matching f, ascending by seq.
-func (s *SQLite) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	release, err := s.acquire()
-	if err != nil {
+func (s SQLBase) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	if err := CheckAuditFilter(f); err != nil {
 		return nil, err
 	}
-	defer release()
 	where := []string{"seq > ?"}
 	args := []any{f.AfterSeq}
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
 	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
 		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
+			add(c.col+" = ?", c.v)
 		}
 	}
 	if !f.Since.IsZero() {
-		n, err := Nanos(f.Since, nil, "since")
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, "time >= ?")
-		args = append(args, n)
+		add("time >= ?", f.Since.UnixNano())
 	}
 	if !f.Until.IsZero() {
-		n, err := Nanos(f.Until, nil, "until")
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, "time < ?")
-		args = append(args, n)
+		add("time < ?", f.Until.UnixNano())
 	}
-	args = append(args, ClampLimit(f.Limit))
-	q := "SELECT " + auditCols + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY seq LIMIT ?"
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, mapErr(err, "audit")
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, mapErr(err, "audit")
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "audit")
-	}
-	return out, nil
+	q := "SELECT " + AuditCols + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY seq LIMIT ?"
+	return ReadAll(s.DB, ctx, "audit", q, ScanAudit, append(args, ClampLimit(f.Limit))...)
 }
 
-// VerifyAudit recomputes the chain from the first entry, in one snapshot.
-func (s *SQLite) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
-	release, err := s.acquire()
+// VerifyAudit recomputes the chain from the first entry, in one snapshot,
+// and where the store keeps a head row (AuditHead) checks that it names
+// the last entry.
+func (s SQLBase) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
+	err = s.DB.Snapshot(ctx, "verify audit", func(q Querier) error {
+		rows, err := q.Query("SELECT " + AuditCols + " FROM audit_log ORDER BY seq")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		prev := genesisHash
+		for rows.Next() {
+			e, err := ScanAudit(rows)
+			if err != nil {
+				return err
+			}
+			checked++
+			if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, ChainHash(prev, e)) {
+				firstBroken = e.Seq
+				return nil
+			}
+			prev = e.Hash
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if s.AuditHead == "" {
+			return nil
+		}
+		var headSeq int64
+		var headHash []byte
+		if err := q.QueryRow(s.AuditHead).Scan(&headSeq, &headHash); err != nil {
+			return err
+		}
+		if headSeq != checked || !bytes.Equal(headHash, prev) {
+			// Entries after the last one the log holds were chained and
+			// lost, or the head was moved: the first missing seq is broken.
+			firstBroken = checked + 1
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, 0, err
 	}
-	defer release()
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, 0, mapErr(err, "verify audit")
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
-	if err != nil {
-		return 0, 0, mapErr(err, "verify audit")
-	}
-	defer rows.Close()
-	prev := genesisHash
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return checked, 0, mapErr(err, "verify audit")
-		}
-		checked++
-		if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, ChainHash(prev, e)) {
-			return checked, e.Seq, nil
-		}
-		prev = e.Hash
-	}
-	if err := rows.Err(); err != nil {
-		return checked, 0, mapErr(err, "verify audit")
-	}
-	return checked, 0, nil
+	return checked, firstBroken, nil
 }

@@ -2,204 +2,156 @@ package store
 
 import (
 	"context"
-	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
 
-// InsertCredential records an issued credential, its idempotency key (when
-// idem is not nil) and its audit entry in one transaction, and bumps the
-// list's Used.
-func (s *SQLite) InsertCredential(ctx context.Context, c Credential, idem *Idempotency, a *AuditEntry) error {
-	if err := CheckCredential(c, idem); err != nil {
-		return err
-	}
-	expires, err := nullNanos(&c.ExpiresAt, "expires_at")
-	if err != nil {
-		return err
-	}
-	changed, err := nullNanos(c.StatusChangedAt, "status_changed_at")
-	if err != nil {
-		return err
-	}
-	return s.write(ctx, func(w *wtx) error {
-		issued, err := Nanos(c.IssuedAt, s.now, "issued_at")
-		if err != nil {
-			return err
-		}
-		// One statement bumps the list's Used (and its version for a
-		// credential born not valid) and reads its size; an index outside
-		// the list fails the op, which rolls the bump back.
-		bumpVersion := 0
-		if c.Status != StatusValid {
-			bumpVersion = 1
-		}
-		var size int
-		if err := w.queryRow("UPDATE status_lists SET used = used + 1, version = version + ? WHERE id = ? RETURNING size",
-			bumpVersion, c.ListID).Scan(&size); err != nil {
-			return mapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
-		}
-		if c.Idx >= size {
-			return IndexOutside(c, size)
-		}
-		if _, err := w.exec(`INSERT INTO credentials (id, subject, principal_id, agent_class, vct, list_id, idx, status,
-			issued_at, expires_at, jwt_hash, token_id, status_reason, status_incident, status_note, status_changed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Subject, c.PrincipalID, c.AgentClass, c.VCT, c.ListID, c.Idx, c.Status,
-			issued, expires, c.JWTHash, c.TokenID, c.StatusReason, c.StatusIncident, c.StatusNote, changed); err != nil {
-			return mapErr(err, "insert credential %q", c.ID)
-		}
-		if idem != nil {
-			created, err := Nanos(idem.CreatedAt, s.now, "idempotency created_at")
-			if err != nil {
-				return err
-			}
-			if _, err := w.exec("INSERT INTO idempotency (token_id, key, request_hash, credential_id, response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-				idem.TokenID, idem.Key, idem.RequestHash, c.ID, idem.Response, created); err != nil {
-				return mapErr(err, "insert credential %q: idempotency key", c.ID)
-			}
-		}
-		return w.audit(a)
-	})
-}
+// Credential records, in the methods both SQL stores share (SQLBase).
 
-const credCols = `id, subject, principal_id, agent_class, vct, list_id, idx, status, issued_at, expires_at,
+// CredentialCols are the columns ScanCredential reads.
+const CredentialCols = `id, subject, principal_id, agent_class, vct, list_id, idx, status, issued_at, expires_at,
 	jwt_hash, token_id, status_reason, status_incident, status_note, status_changed_at`
 
-func scanCred(sc interface{ Scan(...any) error }) (Credential, error) {
+// ScanCredential reads a credential record (CredentialCols).
+func ScanCredential(sc Scanner) (Credential, error) {
 	var c Credential
 	var issued int64
-	var expires, changed sql.NullInt64
+	var expires, changed *int64
 	if err := sc.Scan(&c.ID, &c.Subject, &c.PrincipalID, &c.AgentClass, &c.VCT, &c.ListID, &c.Idx, &c.Status,
 		&issued, &expires, &c.JWTHash, &c.TokenID, &c.StatusReason, &c.StatusIncident, &c.StatusNote, &changed); err != nil {
 		return Credential{}, err
 	}
 	c.IssuedAt = FromNanos(issued)
-	if expires.Valid {
-		c.ExpiresAt = FromNanos(expires.Int64)
+	if expires != nil {
+		c.ExpiresAt = FromNanos(*expires)
 	}
-	c.StatusChangedAt = fromNull(changed)
+	c.StatusChangedAt = FromNull(changed)
 	return c, nil
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-func queryCreds(ctx context.Context, db querier, q string, args ...any) ([]Credential, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Credential
-	for rows.Next() {
-		c, err := scanCred(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // Credential returns one credential record.
-func (s *SQLite) Credential(ctx context.Context, id string) (Credential, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return Credential{}, err
-	}
-	defer release()
-	c, err := scanCred(s.rdb.QueryRowContext(ctx, "SELECT "+credCols+" FROM credentials WHERE id = ?", id))
-	if err != nil {
-		return Credential{}, mapErr(err, "credential %q", id)
-	}
-	return c, nil
-}
-
-// credWhere builds the WHERE clause of a credential filter (without paging).
-func credWhere(f CredentialFilter) ([]string, []any, error) {
-	if err := CheckFilter(f); err != nil {
-		return nil, nil, err
-	}
-	var where []string
-	var args []any
-	for _, c := range []struct{ col, v string }{{"subject", f.Subject}, {"principal_id", f.PrincipalID}, {"agent_class", f.AgentClass}} {
-		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	if !f.IssuedAfter.IsZero() {
-		n, err := Nanos(f.IssuedAfter, nil, "issued_after")
-		if err != nil {
-			return nil, nil, err
-		}
-		where = append(where, "issued_at >= ?")
-		args = append(args, n)
-	}
-	if !f.IssuedBefore.IsZero() {
-		n, err := Nanos(f.IssuedBefore, nil, "issued_before")
-		if err != nil {
-			return nil, nil, err
-		}
-		where = append(where, "issued_at < ?")
-		args = append(args, n)
-	}
-	if f.Status != nil {
-		where = append(where, "status = ?")
-		args = append(args, *f.Status)
-	}
-	return where, args, nil
+func (s SQLBase) Credential(ctx context.Context, id string) (Credential, error) {
+	return ReadOne(s.DB, ctx, fmt.Sprintf("credential %q", id), "SELECT "+CredentialCols+" FROM credentials WHERE id = ?", ScanCredential, id)
 }
 
 // Credentials returns one page of the records matching f, ascending by id.
-func (s *SQLite) Credentials(ctx context.Context, f CredentialFilter) ([]Credential, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	where, args, err := credWhere(f)
+func (s SQLBase) Credentials(ctx context.Context, f CredentialFilter) ([]Credential, error) {
+	where, args, err := CredentialWhere(f)
 	if err != nil {
 		return nil, err
 	}
 	where = append(where, "id > ?")
 	args = append(args, f.AfterID, ClampLimit(f.Limit))
-	out, err := queryCreds(ctx, s.rdb, "SELECT "+credCols+" FROM credentials WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
-	if err != nil {
-		return nil, mapErr(err, "credentials")
-	}
-	return out, nil
+	return ReadAll(s.DB, ctx, "credentials", "SELECT "+CredentialCols+" FROM credentials WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", ScanCredential, args...)
 }
 
-// SetStatus changes one credential's status from from to ch.Value and bumps
-// its list's version, atomically with the audit entry. The transition is
-// checked here and again by a trigger in the database (migration 0002).
-func (s *SQLite) SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error) {
+// Idempotent returns the idempotency record of (tokenID, key).
+func (s SQLBase) Idempotent(ctx context.Context, tokenID, key string) (Idempotency, error) {
+	return ReadOne(s.DB, ctx, "idempotency key", "SELECT token_id, key, request_hash, credential_id, response, created_at FROM idempotency WHERE token_id = ? AND key = ?",
+		func(sc Scanner) (Idempotency, error) {
+			var i Idempotency
+			var created int64
+			err := sc.Scan(&i.TokenID, &i.Key, &i.RequestHash, &i.CredentialID, &i.Response, &created)
+			i.CreatedAt = FromNanos(created)
+			return i, err
+		}, tokenID, key)
+}
+
+// InsertCredential records an issued credential, its idempotency key (when
+// idem is not nil) and its audit entry in one write, and bumps the list's
+// Used. UNIQUE (list_id, idx) refuses an index already given.
+func (s SQLBase) InsertCredential(ctx context.Context, c Credential, idem *Idempotency, a *AuditEntry) error {
+	if err := CheckCredential(c, idem); err != nil {
+		return err
+	}
+	expires, err := NullNanos(&c.ExpiresAt, "expires_at")
+	if err != nil {
+		return err
+	}
+	changed, err := NullNanos(c.StatusChangedAt, "status_changed_at")
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx, func(tx SQLTx) error {
+		issued, err := Nanos(c.IssuedAt, s.Now, "issued_at")
+		if err != nil {
+			return err
+		}
+		bumpVersion := 0
+		if c.Status != StatusValid {
+			bumpVersion = 1
+		}
+		var size int
+		if err := tx.QueryRow("UPDATE status_lists SET used = used + 1, version = version + ? WHERE id = ? RETURNING size",
+			bumpVersion, c.ListID).Scan(&size); err != nil {
+			return tx.MapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
+		}
+		if c.Idx >= size {
+			return IndexOutside(c, size)
+		}
+		if _, err := tx.Exec(`INSERT INTO credentials (id, subject, principal_id, agent_class, vct, list_id, idx, status,
+			issued_at, expires_at, jwt_hash, token_id, status_reason, status_incident, status_note, status_changed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Subject, c.PrincipalID, c.AgentClass, c.VCT, c.ListID, c.Idx, c.Status,
+			issued, expires, c.JWTHash, c.TokenID, c.StatusReason, c.StatusIncident, c.StatusNote, changed); err != nil {
+			return tx.MapErr(err, "insert credential %q", c.ID)
+		}
+		if idem != nil {
+			created, err := Nanos(idem.CreatedAt, s.Now, "idempotency created_at")
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec("INSERT INTO idempotency (token_id, key, request_hash, credential_id, response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+				idem.TokenID, idem.Key, idem.RequestHash, c.ID, idem.Response, created); err != nil {
+				return tx.MapErr(err, "insert credential %q: idempotency key", c.ID)
+			}
+		}
+		return audit(tx, a)
+	})
+}
+
+// setStatusSQL changes one credential's status (arguments: the change,
+// its time, then the credential's id).
+const setStatusSQL = `UPDATE credentials SET status = ?, status_reason = ?, status_incident = ?, status_note = ?,
+	status_changed_at = ? WHERE id = ?`
+
+// SetStatus changes one credential's status from from to ch.Value and
+// bumps its list's version, atomically with the audit entry. The UPDATE
+// matches only a row still at from, so that of two writers changing the
+// same credential one wins and the other gets ErrConflict; a trigger in
+// the database refuses leaving revocation whatever the statement.
+func (s SQLBase) SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error) {
 	if err := CheckTransition(from, ch); err != nil {
 		return Credential{}, err
 	}
 	var out Credential
-	err := s.write(ctx, func(w *wtx) error {
-		at, err := Nanos(ch.At, s.now, "status change time")
+	err := s.Run(ctx, func(tx SQLTx) error {
+		at, err := Nanos(ch.At, s.Now, "status change time")
 		if err != nil {
 			return err
 		}
-		c, err := scanCred(w.queryRow("SELECT "+credCols+" FROM credentials WHERE id = ?", credID))
+		c, err := ScanCredential(tx.QueryRow(setStatusSQL+" AND status = ? RETURNING "+CredentialCols,
+			ch.Value, ch.Reason, ch.Incident, ch.Note, at, credID, from))
 		if err != nil {
-			return mapErr(err, "set status of %q", credID)
+			if err := tx.MapErr(err, "set status of %q", credID); !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			// Either there is no such credential or it is not at from.
+			var cur uint8
+			if err := tx.QueryRow("SELECT status FROM credentials WHERE id = ?", credID).Scan(&cur); err != nil {
+				return tx.MapErr(err, "set status of %q", credID)
+			}
+			return StaleStatus(credID, cur, from)
 		}
-		if c.Status != from {
-			return StaleStatus(credID, c.Status, from)
+		if _, err := tx.Exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", c.ListID); err != nil {
+			return tx.MapErr(err, "set status of %q: bump version", credID)
 		}
-		if err := w.setStatus(c.ID, c.ListID, ch, at); err != nil {
+		if err := audit(tx, a); err != nil {
 			return err
 		}
-		if err := w.audit(a); err != nil {
-			return err
-		}
-		out = Changed(c, ch, FromNanos(at))
+		out = c
 		return nil
 	})
 	if err != nil {
@@ -208,15 +160,69 @@ func (s *SQLite) SetStatus(ctx context.Context, credID string, from uint8, ch St
 	return out, nil
 }
 
-func (w *wtx) setStatus(id, listID string, ch StatusChange, at int64) error {
-	if _, err := w.exec(`UPDATE credentials SET status = ?, status_reason = ?, status_incident = ?, status_note = ?,
-		status_changed_at = ? WHERE id = ?`, ch.Value, ch.Reason, ch.Incident, ch.Note, at, id); err != nil {
-		return mapErr(err, "set status of %q", id)
+// CredentialWhere is the WHERE clause of a credential filter without
+// paging, with ? placeholders: the conditions, to be joined with AND, and
+// their arguments.
+func CredentialWhere(f CredentialFilter) ([]string, []any, error) {
+	if err := CheckFilter(f); err != nil {
+		return nil, nil, err
 	}
-	if _, err := w.exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", listID); err != nil {
-		return mapErr(err, "set status of %q: bump version", id)
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
 	}
-	return nil
+	for _, c := range []struct{ col, v string }{{"subject", f.Subject}, {"principal_id", f.PrincipalID}, {"agent_class", f.AgentClass}} {
+		if c.v != "" {
+			add(c.col+" = ?", c.v)
+		}
+	}
+	// CheckFilter made sure the times can be stored.
+	if !f.IssuedAfter.IsZero() {
+		add("issued_at >= ?", f.IssuedAfter.UnixNano())
+	}
+	if !f.IssuedBefore.IsZero() {
+		add("issued_at < ?", f.IssuedBefore.UnixNano())
+	}
+	if f.Status != nil {
+		add("status = ?", *f.Status)
+	}
+	return where, args, nil
+}
+
+// CredentialAt returns the credential at a status list index.
+func (s SQLBase) CredentialAt(ctx context.Context, listID string, idx int) (Credential, error) {
+	return ReadOne(s.DB, ctx, fmt.Sprintf("credential at %s/%d", listID, idx),
+		"SELECT "+CredentialCols+" FROM credentials WHERE list_id = ? AND idx = ?", ScanCredential, listID, idx)
+}
+
+// CredentialStats counts credentials by status and by day.
+func (s SQLBase) CredentialStats(ctx context.Context, since time.Time) (CredentialStats, error) {
+	var n int64 // a zero since counts from the start
+	if !since.IsZero() {
+		var err error
+		if n, err = Nanos(since, nil, "since"); err != nil {
+			return CredentialStats{}, err
+		}
+	}
+	type row struct {
+		kind       string
+		key, count int64
+	}
+	rows, err := ReadAll(s.DB, ctx, "credential stats", statsQuery, func(sc Scanner) (row, error) {
+		var r row
+		err := sc.Scan(&r.kind, &r.key, &r.count)
+		return r, err
+	}, n, n)
+	if err != nil {
+		return CredentialStats{}, err
+	}
+	st := NewStats()
+	for _, r := range rows {
+		AddStat(&st, r.kind, r.key, r.count)
+	}
+	return st, nil
 }
 
 // bulkWhere is the filter of BulkSetStatus: f plus the rule that skips
@@ -225,7 +231,7 @@ func bulkWhere(f CredentialFilter, ch StatusChange) (string, []any, error) {
 	if err := CheckBulk(f, ch); err != nil {
 		return "", nil, err
 	}
-	where, args, err := credWhere(f)
+	where, args, err := CredentialWhere(f)
 	if err != nil {
 		return "", nil, err
 	}
@@ -238,51 +244,49 @@ func bulkWhere(f CredentialFilter, ch StatusChange) (string, []any, error) {
 	return strings.Join(where, " AND "), args, nil
 }
 
-// BulkSetStatus applies ch to every matching credential in one transaction.
-func (s *SQLite) BulkSetStatus(ctx context.Context, f CredentialFilter, ch StatusChange, dryRun bool, a func(c Credential) *AuditEntry) (int, error) {
+// BulkSetStatus applies ch to every matching credential in one write.
+func (s SQLBase) BulkSetStatus(ctx context.Context, f CredentialFilter, ch StatusChange, dryRun bool, a func(c Credential) *AuditEntry) (int, error) {
 	where, args, err := bulkWhere(f, ch)
 	if err != nil {
 		return 0, err
 	}
 	if dryRun {
-		release, err := s.acquire()
-		if err != nil {
-			return 0, err
-		}
-		defer release()
-		var n int
-		if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM credentials WHERE "+where, args...).Scan(&n); err != nil {
-			return 0, mapErr(err, "bulk status dry run")
-		}
-		return n, nil
+		return ReadOne(s.DB, ctx, "bulk status dry run", "SELECT COUNT(*) FROM credentials WHERE "+where, func(sc Scanner) (int, error) {
+			var n int
+			err := sc.Scan(&n)
+			return n, err
+		}, args...)
 	}
 	var count int
-	err = s.write(ctx, func(w *wtx) error {
+	err = s.Run(ctx, func(tx SQLTx) error {
 		count = 0
-		at, err := Nanos(ch.At, s.now, "status change time")
+		at, err := Nanos(ch.At, s.Now, "status change time")
 		if err != nil {
 			return err
 		}
-		creds, err := queryCreds(context.Background(), w.tx, "SELECT "+credCols+" FROM credentials WHERE "+where+" ORDER BY id", args...)
+		rows, err := tx.Query("SELECT "+CredentialCols+" FROM credentials WHERE "+where+" ORDER BY id"+tx.Lock(), args...)
 		if err != nil {
-			return mapErr(err, "bulk status")
+			return tx.MapErr(err, "bulk status")
+		}
+		creds, err := Collect(rows, ScanCredential)
+		if err != nil {
+			return tx.MapErr(err, "bulk status")
 		}
 		lists := map[string]bool{}
 		for _, c := range creds {
-			if _, err := w.exec(`UPDATE credentials SET status = ?, status_reason = ?, status_incident = ?, status_note = ?,
-				status_changed_at = ? WHERE id = ?`, ch.Value, ch.Reason, ch.Incident, ch.Note, at, c.ID); err != nil {
-				return mapErr(err, "bulk status: %q", c.ID)
+			if _, err := tx.Exec(setStatusSQL, ch.Value, ch.Reason, ch.Incident, ch.Note, at, c.ID); err != nil {
+				return tx.MapErr(err, "bulk status: %q", c.ID)
 			}
 			lists[c.ListID] = true
 			if a != nil {
-				if err := w.audit(a(c)); err != nil {
+				if err := audit(tx, a(c)); err != nil {
 					return err
 				}
 			}
 		}
 		for id := range lists {
-			if _, err := w.exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", id); err != nil {
-				return mapErr(err, "bulk status: bump version of %q", id)
+			if _, err := tx.Exec("UPDATE status_lists SET version = version + 1 WHERE id = ?", id); err != nil {
+				return tx.MapErr(err, "bulk status: bump version of %q", id)
 			}
 		}
 		count = len(creds)
@@ -292,56 +296,4 @@ func (s *SQLite) BulkSetStatus(ctx context.Context, f CredentialFilter, ch Statu
 		return 0, err
 	}
 	return count, nil
-}
-
-// Idempotent returns the idempotency record of (tokenID, key).
-func (s *SQLite) Idempotent(ctx context.Context, tokenID, key string) (Idempotency, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return Idempotency{}, err
-	}
-	defer release()
-	var i Idempotency
-	var created int64
-	err = s.rdb.QueryRowContext(ctx, "SELECT token_id, key, request_hash, credential_id, response, created_at FROM idempotency WHERE token_id = ? AND key = ?",
-		tokenID, key).Scan(&i.TokenID, &i.Key, &i.RequestHash, &i.CredentialID, &i.Response, &created)
-	if err != nil {
-		return Idempotency{}, mapErr(err, "idempotency key")
-	}
-	i.CreatedAt = FromNanos(created)
-	return i, nil
-}
-
-// CredentialStats counts credentials by status and by day.
-func (s *SQLite) CredentialStats(ctx context.Context, since time.Time) (CredentialStats, error) {
-	var n int64 // a zero since counts from the start
-	if !since.IsZero() {
-		var err error
-		if n, err = Nanos(since, nil, "since"); err != nil {
-			return CredentialStats{}, err
-		}
-	}
-	release, err := s.acquire()
-	if err != nil {
-		return CredentialStats{}, err
-	}
-	defer release()
-	rows, err := s.rdb.QueryContext(ctx, StatsQuery(func(int) string { return "?" }), n, n)
-	if err != nil {
-		return CredentialStats{}, mapErr(err, "credential stats")
-	}
-	defer rows.Close()
-	st := NewStats()
-	for rows.Next() {
-		var kind string
-		var key, count int64
-		if err := rows.Scan(&kind, &key, &count); err != nil {
-			return CredentialStats{}, mapErr(err, "credential stats")
-		}
-		AddStat(&st, kind, key, count)
-	}
-	if err := rows.Err(); err != nil {
-		return CredentialStats{}, mapErr(err, "credential stats")
-	}
-	return st, nil
 }

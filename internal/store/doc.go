@@ -66,4 +66,14 @@
 // takes a credential out of revocation, whoever sends it.
 //
 // Times are stored as nanoseconds since the Unix epoch and returned in UTC.
+//
+// # One logic, two SQL stores
+//
+// The SQLite store and the PostgreSQL one (package postgres) embed SQLBase,
+// which implements what they do alike: each statement is written once with
+// ? placeholders, each record family scanned by one function. A store
+// supplies its read pool (SQLDB) and its writes (SQLTx): how a statement
+// runs, how the driver's errors become ErrNotFound and ErrConflict, and
+// whether a write locks the rows it reads (several PostgreSQL nodes write
+// to one database; a SQLite store has one writer).
 package store

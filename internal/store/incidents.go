@@ -79,31 +79,6 @@ func DecodeReceipts(id, col string) ([]string, error) {
 	return out, nil
 }
 
-// CreateIncident inserts an open incident.
-func (s *SQLite) CreateIncident(ctx context.Context, in Incident, a *AuditEntry) error {
-	occurred, receipts, err := CheckIncident(in)
-	if err != nil {
-		return err
-	}
-	return s.write(ctx, func(w *wtx) error {
-		created, err := Nanos(in.CreatedAt, s.now, "created_at")
-		if err != nil {
-			return err
-		}
-		var one int
-		if err := w.queryRow("SELECT 1 FROM credentials WHERE id = ?", in.CredentialID).Scan(&one); err != nil {
-			return mapErr(err, "create incident %q: credential %q", in.ID, in.CredentialID)
-		}
-		if _, err := w.exec(`INSERT INTO incidents (id, category, severity, description, occurred_at, requested_action, receipts,
-			verifier, credential_id, subject, principal_id, reporter_token_id, reporter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			in.ID, in.Category, in.Severity, in.Description, occurred, in.RequestedAction, string(receipts),
-			in.Verifier, in.CredentialID, in.Subject, in.PrincipalID, in.ReporterTokenID, in.Reporter, created); err != nil {
-			return mapErr(err, "create incident %q", in.ID)
-		}
-		return w.audit(a)
-	})
-}
-
 // IncidentCols are the incident columns, in the order ScanIncident reads.
 const IncidentCols = `id, state, category, severity, description, occurred_at, requested_action, receipts, verifier, credential_id,
 	subject, principal_id, reporter_token_id, reporter, created_at, decision, resolution_note, resolved_by, resolved_at`
@@ -132,27 +107,38 @@ func ScanIncident(sc interface{ Scan(...any) error }) (Incident, error) {
 	return in, nil
 }
 
-// Incident returns one incident.
-func (s *SQLite) Incident(ctx context.Context, id string) (Incident, error) {
-	release, err := s.acquire()
+// CreateIncident inserts an open incident.
+func (s SQLBase) CreateIncident(ctx context.Context, in Incident, a *AuditEntry) error {
+	occurred, receipts, err := CheckIncident(in)
 	if err != nil {
-		return Incident{}, err
+		return err
 	}
-	defer release()
-	in, err := ScanIncident(s.rdb.QueryRowContext(ctx, "SELECT "+IncidentCols+" FROM incidents WHERE id = ?", id))
-	if err != nil {
-		return Incident{}, mapErr(err, "incident %q", id)
-	}
-	return in, nil
+	return s.Run(ctx, func(tx SQLTx) error {
+		created, err := Nanos(in.CreatedAt, s.Now, "created_at")
+		if err != nil {
+			return err
+		}
+		var one int
+		if err := tx.QueryRow("SELECT 1 FROM credentials WHERE id = ?", in.CredentialID).Scan(&one); err != nil {
+			return tx.MapErr(err, "create incident %q: credential %q", in.ID, in.CredentialID)
+		}
+		if _, err := tx.Exec(`INSERT INTO incidents (id, category, severity, description, occurred_at, requested_action, receipts,
+			verifier, credential_id, subject, principal_id, reporter_token_id, reporter, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.ID, in.Category, in.Severity, in.Description, occurred, in.RequestedAction, string(receipts),
+			in.Verifier, in.CredentialID, in.Subject, in.PrincipalID, in.ReporterTokenID, in.Reporter, created); err != nil {
+			return tx.MapErr(err, "create incident %q", in.ID)
+		}
+		return audit(tx, a)
+	})
 }
 
-// Incidents returns the incidents matching f.
-func (s *SQLite) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+// Incident returns one incident.
+func (s SQLBase) Incident(ctx context.Context, id string) (Incident, error) {
+	return ReadOne(s.DB, ctx, fmt.Sprintf("incident %q", id), "SELECT "+IncidentCols+" FROM incidents WHERE id = ?", ScanIncident, id)
+}
+
+// Incidents returns the incidents matching f, by ascending id.
+func (s SQLBase) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
 	where, args := []string{"id > ?"}, []any{f.AfterID}
 	for _, c := range []struct{ col, v string }{{"credential_id", f.CredentialID}, {"principal_id", f.PrincipalID}, {"state", f.State}} {
 		if c.v != "" {
@@ -160,69 +146,42 @@ func (s *SQLite) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, e
 			args = append(args, c.v)
 		}
 	}
-	limit := ClampLimit(f.Limit)
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+IncidentCols+" FROM incidents WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", append(args, limit)...)
-	if err != nil {
-		return nil, mapErr(err, "incidents")
+	q := "SELECT " + IncidentCols + " FROM incidents WHERE " + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?"
+	out, err := ReadAll(s.DB, ctx, "incidents", q, ScanIncident, append(args, ClampLimit(f.Limit))...)
+	if out == nil && err == nil {
+		out = []Incident{}
 	}
-	defer rows.Close()
-	out := []Incident{}
-	for rows.Next() {
-		in, err := ScanIncident(rows)
-		if err != nil {
-			return nil, mapErr(err, "incidents")
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "incidents")
-	}
-	return out, nil
+	return out, err
 }
 
-// ResolveIncident records the resolution of an open incident.
-func (s *SQLite) ResolveIncident(ctx context.Context, id string, r Resolution, a *AuditEntry) (Incident, error) {
+// ResolveIncident records the resolution of an open incident; a second
+// resolution, by this writer or another, is ErrConflict.
+func (s SQLBase) ResolveIncident(ctx context.Context, id string, r Resolution, a *AuditEntry) (Incident, error) {
 	if err := CheckResolution(r); err != nil {
 		return Incident{}, err
 	}
 	var out Incident
-	err := s.write(ctx, func(w *wtx) error {
-		at, err := Nanos(r.At, s.now, "resolved_at")
+	err := s.Run(ctx, func(tx SQLTx) error {
+		at, err := Nanos(r.At, s.Now, "resolved_at")
 		if err != nil {
 			return err
 		}
 		var state string
-		if err := w.queryRow("SELECT state FROM incidents WHERE id = ?", id).Scan(&state); err != nil {
-			return mapErr(err, "resolve incident %q", id)
+		if err := tx.QueryRow("SELECT state FROM incidents WHERE id = ?"+tx.Lock(), id).Scan(&state); err != nil {
+			return tx.MapErr(err, "resolve incident %q", id)
 		}
 		if state != records.IncidentOpen {
 			return fmt.Errorf("store: resolve incident %q: already resolved: %w", id, ErrConflict)
 		}
-		if _, err := w.exec("UPDATE incidents SET state = 'resolved', decision = ?, resolution_note = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open'",
-			r.Decision, r.Note, r.By, at, id); err != nil {
-			return mapErr(err, "resolve incident %q", id)
+		if out, err = ScanIncident(tx.QueryRow(`UPDATE incidents SET state = 'resolved', decision = ?, resolution_note = ?,
+			resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open' RETURNING `+IncidentCols,
+			r.Decision, r.Note, r.By, at, id)); err != nil {
+			return tx.MapErr(err, "resolve incident %q", id)
 		}
-		if out, err = ScanIncident(w.queryRow("SELECT "+IncidentCols+" FROM incidents WHERE id = ?", id)); err != nil {
-			return mapErr(err, "resolve incident %q", id)
-		}
-		return w.audit(a)
+		return audit(tx, a)
 	})
 	if err != nil {
 		return Incident{}, err
 	}
 	return out, nil
-}
-
-// CredentialAt returns the credential at a status list index.
-func (s *SQLite) CredentialAt(ctx context.Context, listID string, idx int) (Credential, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return Credential{}, err
-	}
-	defer release()
-	c, err := scanCred(s.rdb.QueryRowContext(ctx, "SELECT "+credCols+" FROM credentials WHERE list_id = ? AND idx = ?", listID, idx))
-	if err != nil {
-		return Credential{}, mapErr(err, "credential at %s/%d", listID, idx)
-	}
-	return c, nil
 }

@@ -2,29 +2,14 @@ package store
 
 import (
 	"context"
+	"fmt"
 )
 
-// CreateStatusList inserts a status list with Used 0 and Version 1.
-func (s *SQLite) CreateStatusList(ctx context.Context, l StatusList, a *AuditEntry) error {
-	if err := CheckStatusList(l); err != nil {
-		return err
-	}
-	return s.write(ctx, func(w *wtx) error {
-		created, err := Nanos(l.CreatedAt, s.now, "created_at")
-		if err != nil {
-			return err
-		}
-		if _, err := w.exec("INSERT INTO status_lists (id, size, bits, used, version, created_at) VALUES (?, ?, ?, 0, 1, ?)",
-			l.ID, l.Size, l.Bits, created); err != nil {
-			return mapErr(err, "create status list %q", l.ID)
-		}
-		return w.audit(a)
-	})
-}
+// ListCols are the columns ScanList reads.
+const ListCols = "id, size, bits, used, version, created_at"
 
-const listCols = "id, size, bits, used, version, created_at"
-
-func scanList(sc interface{ Scan(...any) error }) (StatusList, error) {
+// ScanList reads a status list (ListCols).
+func ScanList(sc Scanner) (StatusList, error) {
 	var l StatusList
 	var created int64
 	if err := sc.Scan(&l.ID, &l.Size, &l.Bits, &l.Used, &l.Version, &created); err != nil {
@@ -34,114 +19,90 @@ func scanList(sc interface{ Scan(...any) error }) (StatusList, error) {
 	return l, nil
 }
 
-// StatusLists returns every list, oldest first.
-func (s *SQLite) StatusLists(ctx context.Context) ([]StatusList, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return nil, err
+// CreateStatusList inserts a status list with Used 0 and Version 1.
+func (s SQLBase) CreateStatusList(ctx context.Context, l StatusList, a *AuditEntry) error {
+	if err := CheckStatusList(l); err != nil {
+		return err
 	}
-	defer release()
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+listCols+" FROM status_lists ORDER BY created_at, rowid")
-	if err != nil {
-		return nil, mapErr(err, "status lists")
-	}
-	defer rows.Close()
-	var out []StatusList
-	for rows.Next() {
-		l, err := scanList(rows)
+	return s.Run(ctx, func(tx SQLTx) error {
+		created, err := Nanos(l.CreatedAt, s.Now, "created_at")
 		if err != nil {
-			return nil, mapErr(err, "status lists")
+			return err
 		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "status lists")
-	}
-	return out, nil
+		if _, err := tx.Exec("INSERT INTO status_lists (id, size, bits, used, version, created_at) VALUES (?, ?, ?, 0, 1, ?)",
+			l.ID, l.Size, l.Bits, created); err != nil {
+			return tx.MapErr(err, "create status list %q", l.ID)
+		}
+		return audit(tx, a)
+	})
 }
 
-// StatusList returns one list.
-func (s *SQLite) StatusList(ctx context.Context, id string) (StatusList, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return StatusList{}, err
-	}
-	defer release()
-	l, err := scanList(s.rdb.QueryRowContext(ctx, "SELECT "+listCols+" FROM status_lists WHERE id = ?", id))
-	if err != nil {
-		return StatusList{}, mapErr(err, "status list %q", id)
-	}
-	return l, nil
+// StatusLists returns every list, oldest first.
+func (s SQLBase) StatusLists(ctx context.Context) ([]StatusList, error) {
+	return ReadAll(s.DB, ctx, "status lists", "SELECT "+ListCols+" FROM status_lists ORDER BY created_at, "+s.Ord, ScanList)
 }
 
-// ListEntries returns the list's version and its non-zero statuses, read in
-// one transaction so that the two agree.
-func (s *SQLite) ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error) {
-	release, err := s.acquire()
+// StatusList returns one list. Its Version is read afresh on every call, so
+// a change committed by any writer is seen by the next call.
+func (s SQLBase) StatusList(ctx context.Context, id string) (StatusList, error) {
+	return ReadOne(s.DB, ctx, fmt.Sprintf("status list %q", id), "SELECT "+ListCols+" FROM status_lists WHERE id = ?", ScanList, id)
+}
+
+// ListEntries returns the list's version and its non-zero statuses, read
+// from one snapshot so that the two agree.
+func (s SQLBase) ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error) {
+	var version int64
+	entries := map[int]uint8{}
+	err := s.DB.Snapshot(ctx, fmt.Sprintf("list entries %q", listID), func(q Querier) error {
+		if err := q.QueryRow("SELECT version FROM status_lists WHERE id = ?", listID).Scan(&version); err != nil {
+			return err
+		}
+		rows, err := q.Query("SELECT idx, status FROM credentials WHERE list_id = ? AND status <> 0", listID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var idx int
+			var st uint8
+			if err := rows.Scan(&idx, &st); err != nil {
+				return err
+			}
+			entries[idx] = st
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return 0, nil, err
-	}
-	defer release()
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
-	}
-	defer tx.Rollback()
-	var version int64
-	if err := tx.QueryRowContext(ctx, "SELECT version FROM status_lists WHERE id = ?", listID).Scan(&version); err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT idx, status FROM credentials WHERE list_id = ? AND status <> 0", listID)
-	if err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
-	}
-	defer rows.Close()
-	entries := map[int]uint8{}
-	for rows.Next() {
-		var idx int
-		var st uint8
-		if err := rows.Scan(&idx, &st); err != nil {
-			return 0, nil, mapErr(err, "list entries %q", listID)
-		}
-		entries[idx] = st
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, mapErr(err, "list entries %q", listID)
 	}
 	return version, entries, nil
 }
 
 // UsedIndexes returns every assigned index of the list, ascending.
-func (s *SQLite) UsedIndexes(ctx context.Context, listID string) ([]int, error) {
-	release, err := s.acquire()
+func (s SQLBase) UsedIndexes(ctx context.Context, listID string) ([]int, error) {
+	var out []int
+	err := s.DB.Snapshot(ctx, fmt.Sprintf("used indexes %q", listID), func(q Querier) error {
+		var one int
+		if err := q.QueryRow("SELECT 1 FROM status_lists WHERE id = ?", listID).Scan(&one); err != nil {
+			return err
+		}
+		rows, err := q.Query("SELECT idx FROM credentials WHERE list_id = ? ORDER BY idx", listID)
+		if err != nil {
+			return err
+		}
+		var err2 error
+		out, err2 = Collect(rows, func(sc Scanner) (int, error) {
+			var idx int
+			err := sc.Scan(&idx)
+			return idx, err
+		})
+		return err2
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
-	}
-	defer tx.Rollback()
-	var one int
-	if err := tx.QueryRowContext(ctx, "SELECT 1 FROM status_lists WHERE id = ?", listID).Scan(&one); err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT idx FROM credentials WHERE list_id = ? ORDER BY idx", listID)
-	if err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
-	}
-	defer rows.Close()
-	out := []int{}
-	for rows.Next() {
-		var idx int
-		if err := rows.Scan(&idx); err != nil {
-			return nil, mapErr(err, "used indexes %q", listID)
-		}
-		out = append(out, idx)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err, "used indexes %q", listID)
+	if out == nil {
+		out = []int{}
 	}
 	return out, nil
 }

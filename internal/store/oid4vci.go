@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -43,8 +42,62 @@ type OID4VCI interface {
 
 var _ OID4VCI = (*SQLite)(nil)
 
+// OfferCols are the columns ScanOffer reads.
+const OfferCols = "id, ref_hash, code_hash, tx_code_hash, template, token_id, created_at, expires_at, attempts, redeemed_at"
+
+// ScanOffer reads an offer (OfferCols).
+func ScanOffer(sc Scanner) (Offer, error) {
+	var o Offer
+	var redeemed *int64
+	var tpl string
+	var created, exp int64
+	if err := sc.Scan(&o.ID, &o.RefHash, &o.CodeHash, &o.TxCodeHash, &tpl, &o.TokenID, &created, &exp, &o.Attempts, &redeemed); err != nil {
+		return Offer{}, err
+	}
+	o.Template = []byte(tpl)
+	o.CreatedAt, o.ExpiresAt, o.RedeemedAt = FromNanos(created), FromNanos(exp), FromNull(redeemed)
+	return o, nil
+}
+
+// OfferByRef returns an offer by the hash of its reference.
+func (s SQLBase) OfferByRef(ctx context.Context, refHash []byte) (Offer, error) {
+	return ReadOne(s.DB, ctx, "offer by ref", "SELECT "+OfferCols+" FROM oid4vci_offers WHERE ref_hash = ?", ScanOffer, refHash)
+}
+
+// accessTokenSQL selects an access token by its hash with its offer.
+const accessTokenSQL = "SELECT t.hash, t.offer_id, t.created_at, t.expires_at, t.used_at, " +
+	"o.id, o.ref_hash, o.code_hash, o.tx_code_hash, o.template, o.token_id, o.created_at, o.expires_at, o.attempts, o.redeemed_at " +
+	"FROM oid4vci_tokens t JOIN oid4vci_offers o ON o.id = t.offer_id WHERE t.hash = ?"
+
+// AccessToken returns an access token and its offer, read together.
+func (s SQLBase) AccessToken(ctx context.Context, hash []byte) (AccessToken, Offer, error) {
+	p, err := ReadOne(s.DB, ctx, "access token", accessTokenSQL, scanAccessToken, hash)
+	return p.Token, p.Offer, err
+}
+
+// tokenOffer is an access token with its offer.
+type tokenOffer struct {
+	Token AccessToken
+	Offer Offer
+}
+
+func scanAccessToken(sc Scanner) (tokenOffer, error) {
+	var p tokenOffer
+	var created, exp, ocreated, oexp int64
+	var used, redeemed *int64
+	var tpl string
+	if err := sc.Scan(&p.Token.Hash, &p.Token.OfferID, &created, &exp, &used, &p.Offer.ID, &p.Offer.RefHash, &p.Offer.CodeHash,
+		&p.Offer.TxCodeHash, &tpl, &p.Offer.TokenID, &ocreated, &oexp, &p.Offer.Attempts, &redeemed); err != nil {
+		return tokenOffer{}, err
+	}
+	p.Token.CreatedAt, p.Token.ExpiresAt, p.Token.UsedAt = FromNanos(created), FromNanos(exp), FromNull(used)
+	p.Offer.Template = []byte(tpl)
+	p.Offer.CreatedAt, p.Offer.ExpiresAt, p.Offer.RedeemedAt = FromNanos(ocreated), FromNanos(oexp), FromNull(redeemed)
+	return p, nil
+}
+
 // CreateOffer inserts an offer.
-func (s *SQLite) CreateOffer(ctx context.Context, o Offer, a *AuditEntry) error {
+func (s SQLBase) CreateOffer(ctx context.Context, o Offer, a *AuditEntry) error {
 	if o.ID == "" || len(o.RefHash) == 0 || len(o.CodeHash) == 0 || len(o.Template) == 0 {
 		return errcode.New(errcode.InvalidInput, "store: create offer: id, ref hash, code hash and template are required")
 	}
@@ -52,69 +105,37 @@ func (s *SQLite) CreateOffer(ctx context.Context, o Offer, a *AuditEntry) error 
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(w *wtx) error {
-		created, err := Nanos(o.CreatedAt, s.now, "created_at")
+	return s.Run(ctx, func(tx SQLTx) error {
+		created, err := Nanos(o.CreatedAt, s.Now, "created_at")
 		if err != nil {
 			return err
 		}
-		var tx any
-		if o.TxCodeHash != nil {
-			tx = o.TxCodeHash
+		if _, err := tx.Exec("INSERT INTO oid4vci_offers (id, ref_hash, code_hash, tx_code_hash, template, token_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			o.ID, o.RefHash, o.CodeHash, nullBytes(o.TxCodeHash), string(o.Template), o.TokenID, created, exp); err != nil {
+			return tx.MapErr(err, "create offer %q", o.ID)
 		}
-		if _, err := w.exec("INSERT INTO oid4vci_offers (id, ref_hash, code_hash, tx_code_hash, template, token_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			o.ID, o.RefHash, o.CodeHash, tx, string(o.Template), o.TokenID, created, exp); err != nil {
-			return mapErr(err, "create offer %q", o.ID)
-		}
-		return w.audit(a)
+		return audit(tx, a)
 	})
 }
 
-const offerCols = "id, ref_hash, code_hash, tx_code_hash, template, token_id, created_at, expires_at, attempts, redeemed_at"
-
-func scanOffer(sc interface{ Scan(...any) error }) (Offer, error) {
-	var o Offer
-	var tpl string
-	var created, exp int64
-	var redeemed sql.NullInt64
-	if err := sc.Scan(&o.ID, &o.RefHash, &o.CodeHash, &o.TxCodeHash, &tpl, &o.TokenID, &created, &exp, &o.Attempts, &redeemed); err != nil {
-		return Offer{}, err
-	}
-	o.Template = []byte(tpl)
-	o.CreatedAt, o.ExpiresAt, o.RedeemedAt = FromNanos(created), FromNanos(exp), fromNull(redeemed)
-	return o, nil
-}
-
-// OfferByRef returns an offer by the hash of its reference.
-func (s *SQLite) OfferByRef(ctx context.Context, refHash []byte) (Offer, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return Offer{}, err
-	}
-	defer release()
-	o, err := scanOffer(s.rdb.QueryRowContext(ctx, "SELECT "+offerCols+" FROM oid4vci_offers WHERE ref_hash = ?", refHash))
-	if err != nil {
-		return Offer{}, mapErr(err, "offer by ref")
-	}
-	return o, nil
-}
-
-// RedeemCode decides on and applies a token request atomically.
-func (s *SQLite) RedeemCode(ctx context.Context, codeHash []byte, decide func(Offer) Redemption) error {
+// RedeemCode decides on and applies a token request atomically, holding
+// the offer (locked where writers share the database).
+func (s SQLBase) RedeemCode(ctx context.Context, codeHash []byte, decide func(Offer) Redemption) error {
 	var result error
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.Run(ctx, func(tx SQLTx) error {
 		result = nil
-		o, err := scanOffer(w.queryRow("SELECT "+offerCols+" FROM oid4vci_offers WHERE code_hash = ?", codeHash))
+		o, err := ScanOffer(tx.QueryRow("SELECT "+OfferCols+" FROM oid4vci_offers WHERE code_hash = ?"+tx.Lock(), codeHash))
 		if err != nil {
-			return mapErr(err, "redeem code")
+			return tx.MapErr(err, "redeem code")
 		}
 		r := decide(o)
 		if r.FailedAttempt {
-			if _, err := w.exec("UPDATE oid4vci_offers SET attempts = attempts + 1 WHERE id = ?", o.ID); err != nil {
-				return mapErr(err, "redeem code: count attempt")
+			if _, err := tx.Exec("UPDATE oid4vci_offers SET attempts = attempts + 1 WHERE id = ?", o.ID); err != nil {
+				return tx.MapErr(err, "redeem code: count attempt")
 			}
 		}
 		if t := r.Token; t != nil {
-			at, err := Nanos(t.CreatedAt, s.now, "created_at")
+			at, err := Nanos(t.CreatedAt, s.Now, "created_at")
 			if err != nil {
 				return err
 			}
@@ -122,18 +143,18 @@ func (s *SQLite) RedeemCode(ctx context.Context, codeHash []byte, decide func(Of
 			if err != nil {
 				return err
 			}
-			res, err := w.exec("UPDATE oid4vci_offers SET redeemed_at = ? WHERE id = ? AND redeemed_at IS NULL", at, o.ID)
+			n, err := tx.Exec("UPDATE oid4vci_offers SET redeemed_at = ? WHERE id = ? AND redeemed_at IS NULL", at, o.ID)
 			if err != nil {
-				return mapErr(err, "redeem code")
+				return tx.MapErr(err, "redeem code")
 			}
-			if n, err := res.RowsAffected(); err != nil || n != 1 {
+			if n != 1 {
 				return fmt.Errorf("store: redeem code: offer %q already redeemed: %w", o.ID, ErrConflict)
 			}
-			if _, err := w.exec("INSERT INTO oid4vci_tokens (hash, offer_id, created_at, expires_at) VALUES (?, ?, ?, ?)", t.Hash, o.ID, at, exp); err != nil {
-				return mapErr(err, "redeem code: store token")
+			if _, err := tx.Exec("INSERT INTO oid4vci_tokens (hash, offer_id, created_at, expires_at) VALUES (?, ?, ?, ?)", t.Hash, o.ID, at, exp); err != nil {
+				return tx.MapErr(err, "redeem code: store token")
 			}
 		}
-		if err := w.audit(r.Audit); err != nil {
+		if err := audit(tx, r.Audit); err != nil {
 			return err
 		}
 		result = r.Err
@@ -145,66 +166,47 @@ func (s *SQLite) RedeemCode(ctx context.Context, codeHash []byte, decide func(Of
 	return result
 }
 
-// AccessToken returns an access token and its offer.
-func (s *SQLite) AccessToken(ctx context.Context, hash []byte) (AccessToken, Offer, error) {
-	release, err := s.acquire()
-	if err != nil {
-		return AccessToken{}, Offer{}, err
-	}
-	defer release()
-	var t AccessToken
-	var created, exp int64
-	var used sql.NullInt64
-	if err := s.rdb.QueryRowContext(ctx, "SELECT hash, offer_id, created_at, expires_at, used_at FROM oid4vci_tokens WHERE hash = ?", hash).
-		Scan(&t.Hash, &t.OfferID, &created, &exp, &used); err != nil {
-		return AccessToken{}, Offer{}, mapErr(err, "access token")
-	}
-	t.CreatedAt, t.ExpiresAt, t.UsedAt = FromNanos(created), FromNanos(exp), fromNull(used)
-	o, err := scanOffer(s.rdb.QueryRowContext(ctx, "SELECT "+offerCols+" FROM oid4vci_offers WHERE id = ?", t.OfferID))
-	if err != nil {
-		return AccessToken{}, Offer{}, mapErr(err, "access token: offer")
-	}
-	return t, o, nil
-}
-
-// SpendToken uses an access token and spends nonces atomically.
-func (s *SQLite) SpendToken(ctx context.Context, tokenHash []byte, nonces []SpentNonce, at time.Time, a *AuditEntry) error {
-	for _, n := range nonces {
+// SpendToken uses an access token and spends nonces atomically: the token
+// by a conditional UPDATE, each nonce by its primary key.
+func (s SQLBase) SpendToken(ctx context.Context, tokenHash []byte, nonces []SpentNonce, at time.Time, a *AuditEntry) error {
+	exps := make([]int64, len(nonces))
+	for i, n := range nonces {
 		if len(n.ID) == 0 {
 			return errcode.New(errcode.InvalidInput, "store: spend token: a nonce without id")
 		}
-		if _, err := Nanos(n.ExpiresAt, nil, "nonce expires_at"); err != nil {
+		var err error
+		if exps[i], err = Nanos(n.ExpiresAt, nil, "nonce expires_at"); err != nil {
 			return err
 		}
 	}
-	return s.write(ctx, func(w *wtx) error {
-		now, err := Nanos(at, s.now, "used_at")
+	return s.Run(ctx, func(tx SQLTx) error {
+		now, err := Nanos(at, s.Now, "used_at")
 		if err != nil {
 			return err
 		}
-		if _, err := w.exec("DELETE FROM oid4vci_spent_nonces WHERE expires_at <= ?", now); err != nil {
-			return mapErr(err, "spend token: forget expired nonces")
+		if _, err := tx.Exec("DELETE FROM oid4vci_spent_nonces WHERE expires_at <= ?", now); err != nil {
+			return tx.MapErr(err, "spend token: forget expired nonces")
 		}
-		res, err := w.exec("UPDATE oid4vci_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL", now, tokenHash)
+		n, err := tx.Exec("UPDATE oid4vci_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL", now, tokenHash)
 		if err != nil {
-			return mapErr(err, "spend token")
+			return tx.MapErr(err, "spend token")
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
+		if n != 1 {
 			var one int
-			if err := w.queryRow("SELECT 1 FROM oid4vci_tokens WHERE hash = ?", tokenHash).Scan(&one); err != nil {
-				return mapErr(err, "spend token")
+			if err := tx.QueryRow("SELECT 1 FROM oid4vci_tokens WHERE hash = ?", tokenHash).Scan(&one); err != nil {
+				return tx.MapErr(err, "spend token")
 			}
 			return fmt.Errorf("store: spend token: %w: %w", ErrConflict, records.ErrTokenSpent)
 		}
-		for _, n := range nonces {
-			exp, _ := Nanos(n.ExpiresAt, nil, "nonce expires_at")
-			if _, err := w.exec("INSERT INTO oid4vci_spent_nonces (id, expires_at) VALUES (?, ?)", n.ID, exp); err != nil {
-				if e := mapErr(err, "spend nonce"); errcode.CodeOf(e) == errcode.Conflict {
-					return fmt.Errorf("store: spend token: %w: %w", ErrConflict, records.ErrNonceSpent)
-				}
-				return mapErr(err, "spend nonce")
+		for i, nonce := range nonces {
+			n, err := tx.Exec("INSERT INTO oid4vci_spent_nonces (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", nonce.ID, exps[i])
+			if err != nil {
+				return tx.MapErr(err, "spend nonce")
+			}
+			if n != 1 {
+				return fmt.Errorf("store: spend token: %w: %w", ErrConflict, records.ErrNonceSpent)
 			}
 		}
-		return w.audit(a)
+		return audit(tx, a)
 	})
 }

@@ -66,6 +66,8 @@ func WithMaxBatch(n int) Option {
 
 // SQLite is the SQLite implementation of Store. Create it with Open.
 type SQLite struct {
+	SQLBase // the methods the SQL stores share
+
 	opt  options
 	path string
 	wdb  *sql.DB // exactly one connection, used only by the writer goroutine
@@ -177,6 +179,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 		MaxBatch: o.maxBatch, Queue: o.queue, Commit: s.commitBatch,
 		AfterBatch: s.prepareSeen, Closed: ErrClosed,
 	})
+	s.SQLBase = SQLBase{DB: sqliteDB{s}, Run: s.runShared, Now: s.now, Ord: "rowid"}
 	return s, nil
 }
 
@@ -330,23 +333,6 @@ var (
 	minTime = time.Unix(0, math.MinInt64)
 	maxTime = time.Unix(0, math.MaxInt64)
 )
-
-// nullNanos converts an optional time: zero or nil is NULL.
-func nullNanos(t *time.Time, what string) (sql.NullInt64, error) {
-	if t == nil || t.IsZero() {
-		return sql.NullInt64{}, nil
-	}
-	n, err := Nanos(*t, nil, what)
-	return sql.NullInt64{Int64: n, Valid: err == nil}, err
-}
-
-func fromNull(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := FromNanos(n.Int64)
-	return &t
-}
 
 // mapErr turns SQLite uniqueness violations and the refusals of the
 // status-transition trigger into ErrConflict and

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -155,25 +154,24 @@ func CheckFilter(f CredentialFilter) error {
 	if f.Status != nil && *f.Status > StatusSuspended {
 		return errcode.New(errcode.InvalidInput, "store: status filter %d is not 0, 1 or 2", *f.Status)
 	}
-	for _, t := range []struct {
-		t    time.Time
-		what string
-	}{{f.IssuedAfter, "issued_after"}, {f.IssuedBefore, "issued_before"}} {
-		if !t.t.IsZero() {
-			if _, err := Nanos(t.t, nil, t.what); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return checkTimes(namedTime{"issued_after", f.IssuedAfter}, namedTime{"issued_before", f.IssuedBefore})
 }
 
 // CheckAuditFilter checks the times of an audit filter.
 func CheckAuditFilter(f AuditFilter) error {
-	for _, t := range []struct {
-		t    time.Time
-		what string
-	}{{f.Since, "since"}, {f.Until, "until"}} {
+	return checkTimes(namedTime{"since", f.Since}, namedTime{"until", f.Until})
+}
+
+// namedTime is a time of a filter and its name in errors.
+type namedTime struct {
+	what string
+	t    time.Time
+}
+
+// checkTimes checks that every time given (a zero one means none) can be
+// stored.
+func checkTimes(ts ...namedTime) error {
+	for _, t := range ts {
 		if !t.t.IsZero() {
 			if _, err := Nanos(t.t, nil, t.what); err != nil {
 				return err
@@ -242,25 +240,10 @@ func FromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // statsQuery counts credentials by status and, from a time on (both
 // placeholders), issued and revoked ones by UTC day: rows of (kind, key,
-// count) that AddStat folds. "?" is each store's placeholder.
+// count) that AddStat folds.
 const statsQuery = `SELECT 's', CAST(status AS BIGINT), COUNT(*) FROM credentials GROUP BY status
 	UNION ALL SELECT 'i', issued_at / 86400000000000, COUNT(*) FROM credentials WHERE issued_at >= ? GROUP BY issued_at / 86400000000000
 	UNION ALL SELECT 'r', status_changed_at / 86400000000000, COUNT(*) FROM credentials WHERE status = 1 AND status_changed_at >= ? GROUP BY status_changed_at / 86400000000000`
-
-// StatsQuery returns statsQuery with each "?" replaced by mark(i), i from 1.
-func StatsQuery(mark func(i int) string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range statsQuery {
-		if r == '?' {
-			n++
-			b.WriteString(mark(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // NewStats returns empty stats.
 func NewStats() CredentialStats {

@@ -405,6 +405,39 @@ func (ts *Server) DoHeaders(method, path, token string, body any, hdr map[string
 	return status, h, b
 }
 
+// Call is Do for a JSON API: it fails the test unless the status is want,
+// and decodes the body into out (when not nil).
+func (ts *Server) Call(method, path, token string, body any, want int, out any) {
+	ts.t.Helper()
+	status, b := ts.Do(method, path, token, body)
+	if status != want {
+		ts.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			ts.t.Fatalf("%s %s: answer %s: %v", method, path, b, err)
+		}
+	}
+}
+
+// Token creates an API token with role (and name, when not empty) through
+// the admin API with the admin token admin, and returns its secret.
+func (ts *Server) Token(admin, role, name string) string {
+	ts.t.Helper()
+	req := map[string]any{"role": role}
+	if name != "" {
+		req["name"] = name
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	ts.Call(http.MethodPost, "/v1/admin/tokens", admin, req, http.StatusCreated, &out)
+	if out.Token == "" {
+		ts.t.Fatalf("create %s token: no token in the answer", role)
+	}
+	return out.Token
+}
+
 // TryDo is DoHeaders that returns transport errors instead of failing the
 // test, so it may be used from other goroutines and while the server dies.
 func (ts *Server) TryDo(method, path, token string, body any, hdr map[string]string) (int, http.Header, []byte, error) {

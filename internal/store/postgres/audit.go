@@ -1,12 +1,6 @@
 package postgres
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-
-	"github.com/jackc/pgx/v5"
-
 	"github.com/agentcert/agentcert/internal/store"
 )
 
@@ -23,106 +17,4 @@ func (w *wtx) appendAudit(a store.AuditEntry) (store.AuditEntry, error) {
 	}
 	w.headSeq, w.headHash = e.Seq, e.Hash
 	return e, nil
-}
-
-// audit appends a when it is not nil.
-func (w *wtx) audit(a *store.AuditEntry) error {
-	if a == nil {
-		return nil
-	}
-	_, err := w.appendAudit(*a)
-	return err
-}
-
-// AppendAudit appends an entry that records no state change of its own.
-func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) (store.AuditEntry, error) {
-	var out store.AuditEntry
-	err := s.write(ctx, func(w *wtx) error {
-		var err error
-		out, err = w.appendAudit(a)
-		return err
-	})
-	if err != nil {
-		return store.AuditEntry{}, err
-	}
-	return out, nil
-}
-
-const auditCols = "seq, time, actor, action, target, details, prev_hash, hash"
-
-func scanAudit(sc interface{ Scan(...any) error }) (store.AuditEntry, error) {
-	var e store.AuditEntry
-	var t int64
-	var details string
-	if err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Target, &details, &e.PrevHash, &e.Hash); err != nil {
-		return store.AuditEntry{}, err
-	}
-	e.Time = store.FromNanos(t)
-	e.Details = json.RawMessage(details)
-	return e, nil
-}
-
-// Audit returns the entries matching f, ascending by seq.
-func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
-	if err := store.CheckAuditFilter(f); err != nil {
-		return nil, err
-	}
-	var w where
-	w.add("seq > ?", f.AfterSeq)
-	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
-		if c.v != "" {
-			w.add(c.col+" = ?", c.v)
-		}
-	}
-	if !f.Since.IsZero() {
-		w.add("time >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		w.add("time < ?", f.Until.UnixNano())
-	}
-	q := "SELECT " + auditCols + " FROM audit_log WHERE " + w.String() + " ORDER BY seq LIMIT " + w.next(store.ClampLimit(f.Limit))
-	return readAll(s, ctx, "audit", q, scanAudit, w.args...)
-}
-
-// VerifyAudit recomputes the chain from the first entry, in one snapshot,
-// and checks that the head row names the last entry.
-func (s *Store) VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error) {
-	err = s.snapshot(ctx, "verify audit", func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+auditCols+" FROM audit_log ORDER BY seq")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		prev := store.GenesisHash()
-		for rows.Next() {
-			e, err := scanAudit(rows)
-			if err != nil {
-				return err
-			}
-			checked++
-			if e.Seq != checked || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, store.ChainHash(prev, e)) {
-				firstBroken = e.Seq
-				return nil
-			}
-			prev = e.Hash
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var headSeq int64
-		var headHash []byte
-		if err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head").Scan(&headSeq, &headHash); err != nil {
-			return err
-		}
-		if headSeq != checked || !bytes.Equal(headHash, prev) {
-			// Entries after the last one the log holds were chained and
-			// lost, or the head was moved: the first missing seq is broken.
-			firstBroken = checked + 1
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	return checked, firstBroken, nil
 }

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	neturl "net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -96,6 +95,8 @@ func WithMaxBatch(n int) Option {
 
 // Store is the PostgreSQL store. Create it with Open.
 type Store struct {
+	store.SQLBase // the methods the SQL stores share
+
 	opt  options
 	pool *pgxpool.Pool
 
@@ -147,6 +148,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	s.q = groupcommit.New(groupcommit.Config[*wtx]{
 		MaxBatch: o.maxBatch, Queue: DefaultQueue, Commit: s.commitBatch, Closed: store.ErrClosed,
 	})
+	s.SQLBase = store.SQLBase{DB: pgDB{s}, Run: s.runShared, Now: s.now, Ord: "ord",
+		AuditHead: "SELECT seq, hash FROM audit_head"}
 	return s, nil
 }
 
@@ -263,26 +266,6 @@ func (s *Store) acquire() (release func(), err error) {
 
 func (s *Store) now() time.Time { return s.opt.now() }
 
-// nullNanos converts an optional time: zero or nil is NULL.
-func nullNanos(t *time.Time, what string) (*int64, error) {
-	if t == nil || t.IsZero() {
-		return nil, nil
-	}
-	n, err := store.Nanos(*t, nil, what)
-	if err != nil {
-		return nil, err
-	}
-	return &n, nil
-}
-
-func fromNull(n *int64) *time.Time {
-	if n == nil {
-		return nil
-	}
-	t := store.FromNanos(*n)
-	return &t
-}
-
 // unwritable classifies the errors with which PostgreSQL refuses a write
 // for want of space (class 53: disk_full, insufficient_resources) or because
 // the database is read-only (read_only_sql_transaction: a standby, or
@@ -320,29 +303,3 @@ func mapErr(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf("store: %s: %w", msg, err)
 }
-
-// where builds a conjunction with numbered placeholders.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, arg any) {
-	w.args = append(w.args, arg)
-	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
-}
-
-// next returns the placeholder of one more argument.
-func (w *where) next(arg any) string {
-	w.args = append(w.args, arg)
-	return "$" + strconv.Itoa(len(w.args))
-}
-
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return "TRUE"
-	}
-	return strings.Join(w.conds, " AND ")
-}
-
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
