@@ -116,6 +116,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
+// settings describes the run's lengths and iteration counts.
+func (o options) settings() string {
+	return fmt.Sprintf("%v per HTTP run, verify at %d clients, issue at %d; iterations: %d raw-signature rounds, %d parallel verifies, %d handler rounds, %d revocations, %d encodes of each list",
+		o.secs, o.clients, o.issueClients, o.rawN, o.parallelN, o.handlerN, o.revokeN, o.encodeN)
+}
+
 // parseSecs reads a number of seconds ("10", "2.5") or a duration ("1m").
 func parseSecs(v string) (time.Duration, error) {
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
@@ -216,7 +222,7 @@ func measure(ctx context.Context, o options, stderr io.Writer) (*benchreport.Fig
 		defer os.RemoveAll(tmp)
 	}
 	e := &env{o: o, tmp: tmp, log: stderr}
-	f := &benchreport.Figures{When: time.Now(), Command: o.command, Quick: o.quick}
+	f := &benchreport.Figures{When: time.Now(), Command: o.command, Quick: o.quick, Settings: o.settings()}
 	f.Machine = e.machine(ctx)
 	f.Commit = e.commit(ctx)
 	problem := func(what string, err error) {

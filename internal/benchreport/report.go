@@ -42,6 +42,7 @@ type Figures struct {
 	LoadBefore Loadavg
 	LoadAfter  Loadavg
 	Command    string // how the run was started
+	Settings   string // run lengths and iteration counts, as the report prints them
 	Quick      bool   // tiny runs (a test of the tool): the figures mean nothing
 	// Problems says what could not be measured, and why.
 	Problems []string
@@ -198,6 +199,9 @@ func Render(f Figures) string {
 	w(".\n")
 	if f.Command != "" {
 		w("Command: `%s`.\n", f.Command)
+	}
+	if f.Settings != "" {
+		w("Settings: %s.\n", f.Settings)
 	}
 	w("\n| measure | target | measured | ratio | result |\n|---|---|---|---|---|\n")
 	for _, r := range Rows(f) {

@@ -11,6 +11,7 @@ func figures() Figures {
 	return Figures{
 		When:       time.Date(2026, 12, 2, 7, 30, 0, 0, time.UTC),
 		Commit:     "abc123",
+		Settings:   "10s per HTTP run",
 		Machine:    Machine{CPUs: 2, CPUModel: "AMD EPYC", OS: "linux", Arch: "amd64", GoVersion: "go1.26.8"},
 		LoadBefore: Loadavg{3.1, 2, 1},
 		LoadAfter:  Loadavg{4.2, 2.5, 1.2},
@@ -124,6 +125,7 @@ func TestRender(t *testing.T) {
 		"on 2026-12-02 07:30 UTC at commit `abc123`",
 		"Machine: 2 CPUs, AMD EPYC, linux/amd64, go1.26.8.",
 		"**Load average (1 / 5 / 15 min): 3.10 / 2.00 / 1.00 when measuring began (after the build), 4.20 / 2.50 / 1.20 at the end** — more runnable work than CPUs",
+		"Settings: 10s per HTTP run.\n",
 		"| measure | target | measured | ratio | result |",
 		"| repeat presentation ÷ the two raw ES256 checks (in process) | ≤ 0.80 | 160 µs ÷ 250 µs | 0.64 | pass |",
 		"| ES256 | 1000 | 330 µs | 160 µs | 250 µs | 1.32 | 0.64 |",
