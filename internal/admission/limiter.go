@@ -155,6 +155,12 @@ func (l *Limiter) Acquire(ctx context.Context) (*Ticket, error) {
 	}
 
 	l.mu.Lock()
+	if now := l.now(); !w.granted && !w.dropped && l.overloaded(now) {
+		// Nobody waits longer than OverloadWait while overloaded: a
+		// waiter timing out refuses, with itself, those that joined
+		// before the overload was seen (with the longer timeout).
+		l.dropStale(now)
+	}
 	granted, dropped := w.granted, w.dropped
 	if !granted && !dropped {
 		l.remove(w)
