@@ -4,33 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
 )
-
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // countingLookup counts the token reads that reach the real store.
 type countingLookup struct {
@@ -48,7 +30,7 @@ func (c *countingLookup) TokenByHash(ctx context.Context, hash []byte) (store.To
 type tokenCacheEnv struct {
 	env    *TestEnv
 	reads  *countingLookup
-	clock  *testClock
+	clock  *testkit.Clock
 	admin  string
 	issuer string
 	id     string // the issuer token's id
@@ -57,8 +39,8 @@ type tokenCacheEnv struct {
 func newTokenCacheEnv(t *testing.T, ttl time.Duration) *tokenCacheEnv {
 	t.Helper()
 	env := NewTestEnv(t, func(c *config.Config) { c.HTTP.TokenCacheTTL = ttl })
-	clock := &testClock{t: time.Now()}
-	env.Server.tokenCache = newTokenCache(ttl, clock.now)
+	clock := testkit.NewClock(time.Now())
+	env.Server.tokenCache = newTokenCache(ttl, clock.Now)
 	reads := &countingLookup{TokenLookup: env.Server.tokens}
 	env.Server.tokens = reads
 	ctx := context.Background()
@@ -97,7 +79,7 @@ func TestTokenCacheSparesStoreReads(t *testing.T) {
 	if n := e.reads.n.Load(); n != 1 {
 		t.Fatalf("%d token reads for 5 requests within the TTL, want 1", n)
 	}
-	e.clock.add(time.Second)
+	e.clock.Advance(time.Second)
 	if got := e.call(t, http.MethodGet, unknownCredential, e.issuer); got != http.StatusNotFound {
 		t.Fatalf("after the TTL: status %d", got)
 	}
@@ -175,7 +157,7 @@ func TestTokenCacheRevokedOutsideAPI(t *testing.T) {
 	if got := e.call(t, http.MethodGet, unknownCredential, e.issuer); got != http.StatusNotFound {
 		t.Fatalf("within the TTL: status %d; the cached entry should still answer (the documented delay)", got)
 	}
-	e.clock.add(time.Second)
+	e.clock.Advance(time.Second)
 	if got := e.call(t, http.MethodGet, unknownCredential, e.issuer); got != http.StatusUnauthorized {
 		t.Fatalf("after the TTL: status %d, want 401", got)
 	}
@@ -233,8 +215,8 @@ func TestTokenCacheStoreErrorFailsClosed(t *testing.T) {
 }
 
 func TestTokenCacheUnit(t *testing.T) {
-	clock := &testClock{t: time.Unix(1000, 0)}
-	c := newTokenCache(time.Second, clock.now)
+	clock := testkit.NewClock(time.Unix(1000, 0))
+	c := newTokenCache(time.Second, clock.Now)
 	h := tokens.Hash("a")
 	tok := store.Token{ID: "tok_a", Role: tokens.RoleIssuer, Hash: h}
 
@@ -259,7 +241,7 @@ func TestTokenCacheUnit(t *testing.T) {
 
 	// Revoked tokens and hashes of the wrong size are not cached.
 	revoked := tok
-	at := clock.now()
+	at := clock.Now()
 	revoked.RevokedAt = &at
 	c.put(h, revoked, c.generation())
 	if _, ok := c.get(h); ok {
@@ -272,11 +254,11 @@ func TestTokenCacheUnit(t *testing.T) {
 
 	// Expiry at exactly the TTL.
 	c.put(h, tok, c.generation())
-	clock.add(time.Second - time.Nanosecond)
+	clock.Advance(time.Second - time.Nanosecond)
 	if _, ok := c.get(h); !ok {
 		t.Fatal("expired early")
 	}
-	clock.add(time.Nanosecond)
+	clock.Advance(time.Nanosecond)
 	if _, ok := c.get(h); ok {
 		t.Fatal("answered at the TTL")
 	}
@@ -288,7 +270,7 @@ func TestTokenCacheUnit(t *testing.T) {
 	if n := c.len(); n != maxCachedTokens {
 		t.Fatalf("%d entries, want the bound %d", n, maxCachedTokens)
 	}
-	clock.add(time.Second)
+	clock.Advance(time.Second)
 	c.put(h, tok, c.generation())
 	if _, ok := c.get(h); !ok || c.len() != 1 {
 		t.Fatalf("after expiry a full cache should make room: %d entries", c.len())

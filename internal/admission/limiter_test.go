@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"github.com/agentcert/agentcert/internal/testkit"
-	"sync"
 	"testing"
 	"time"
 )
@@ -220,28 +219,10 @@ func TestNoQueue(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable time for the overload detection.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClocked(t *testing.T, lim Limits) (*Limiter, *fakeClock) {
+func newClocked(t *testing.T, lim Limits) (*Limiter, *testkit.Clock) {
 	t.Helper()
-	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	l, err := New(lim, WithClock(c.now))
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l, err := New(lim, WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +265,7 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := queue(t, l, 1)
-	clock.advance(50 * time.Millisecond)
+	clock.Advance(50 * time.Millisecond)
 	b := queue(t, l, 2)
 	if l.Overloaded() {
 		t.Fatal("overloaded after 50ms of queue, want only after 100ms")
@@ -293,7 +274,7 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 	ta := admitted(t, "the oldest waiter, before the overload", a)
 	notYet(t, "the second waiter", b)
 
-	clock.advance(60 * time.Millisecond) // the queue has not been empty for 110ms
+	clock.Advance(60 * time.Millisecond) // the queue has not been empty for 110ms
 	if l.Overloaded() {
 		t.Fatal("one waiter for one slot: want not overloaded, however long it stands")
 	}
@@ -311,7 +292,7 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 	}
 	// Empty again: the next queue is first come first served.
 	d := queue(t, l, 1)
-	clock.advance(10 * time.Millisecond)
+	clock.Advance(10 * time.Millisecond)
 	e := queue(t, l, 2)
 	tb.Release()
 	td := admitted(t, "the oldest waiter after the overload", d)
@@ -334,9 +315,9 @@ func TestOverloadCutsTheWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := queue(t, l, 1)
-	clock.advance(5 * time.Millisecond)
+	clock.Advance(5 * time.Millisecond)
 	younger := queue(t, l, 2)
-	clock.advance(100 * time.Millisecond) // overloaded; both waited 100ms or more
+	clock.Advance(100 * time.Millisecond) // overloaded; both waited 100ms or more
 	late := acquireAsync(l, context.Background())
 	for what, ch := range map[string]<-chan result{"the oldest waiter": old, "the younger waiter": younger} {
 		if r := <-ch; !errors.Is(r.err, ErrQueueTimeout) {
@@ -368,7 +349,7 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := queue(t, l, 1)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if l.Overloaded() {
 		t.Fatal("one waiter for one slot counted as overloaded")
 	}
@@ -376,7 +357,7 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 	ta := admitted(t, "the single waiter, after a long wait", a)
 	// A second waiter makes the standing queue longer than the slots.
 	b := queue(t, l, 1)
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	c := queue(t, l, 2)
 	if !l.Overloaded() {
 		t.Fatal("two waiters for one slot, standing for 2s: want overloaded")
@@ -402,7 +383,7 @@ func TestNoOverloadModeWithoutOverloadAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := queue(t, l, 1)
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	b := queue(t, l, 2)
 	if l.Overloaded() {
 		t.Fatal("overloaded with OverloadAfter 0")
