@@ -14,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/server"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -83,7 +84,7 @@ func BenchmarkIssueHTTP(b *testing.B) {
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
-	bi.cpu = processCPU()
+	bi.cpu = testkit.ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/credentials", bytes.NewReader(bi.body))
@@ -113,7 +114,7 @@ func BenchmarkIssueHandler(b *testing.B) {
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
-	bi.cpu = processCPU()
+	bi.cpu = testkit.ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest(http.MethodPost, "/v1/credentials", bytes.NewReader(bi.body))
@@ -135,7 +136,7 @@ func BenchmarkIssueHandler(b *testing.B) {
 // side included) and the store's mean group-commit size.
 func (bi *benchIssuer) report(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "credentials/s")
-	b.ReportMetric(float64((processCPU()-bi.cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((testkit.ProcessCPU()-bi.cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 	if st := bi.store.Stats(); st.Commits > 0 {
 		b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/httpsig"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -66,7 +67,7 @@ func serveAll(b *testing.B, handler http.Handler, reqs []*http.Request) {
 	b.Helper()
 	runtime.GC()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := testkit.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, reqs[i])
@@ -75,7 +76,7 @@ func serveAll(b *testing.B, handler http.Handler, reqs []*http.Request) {
 		}
 	}
 	runtime.GC() // the garbage this loop made is its cost
-	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((testkit.ProcessCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 func (e *channelEnv) presentationFor(tb testing.TB, a *agent) string {
@@ -127,12 +128,12 @@ func BenchmarkMiddlewareRatio(b *testing.B) {
 			e := newChannelEnvTB(b, nil)
 			a := e.agent(alg, "p1")
 			handler := e.bare
-			defer lockThread()()
+			defer testkit.LockThread()()
 			serve := func(req *http.Request) (time.Duration, time.Duration) {
 				rec := httptest.NewRecorder()
-				start, cpu := time.Now(), threadCPU()
+				start, cpu := time.Now(), testkit.ThreadCPU()
 				handler.ServeHTTP(rec, req)
-				d, c := time.Since(start), threadCPU()-cpu
+				d, c := time.Since(start), testkit.ThreadCPU()-cpu
 				if rec.Code != 200 {
 					b.Fatalf("%d %s", rec.Code, rec.Body)
 				}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/testkit"
 )
 
 // BenchmarkInsertCredentialParallel measures durable issuance records per
@@ -29,7 +30,7 @@ func BenchmarkInsertCredentialParallel(b *testing.B) {
 	now := time.Now()
 	b.SetParallelism(32) // many concurrent HTTP requests per core
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := testkit.ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
@@ -52,7 +53,7 @@ func BenchmarkInsertCredentialParallel(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((testkit.ProcessCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 	if st := s.Stats(); st.Commits > 0 {
 		b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
