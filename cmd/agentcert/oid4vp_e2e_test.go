@@ -94,11 +94,8 @@ func postForm(t *testing.T, uri string, form url.Values) (int, string) {
 // cannot satisfy, an expired request, and hand-made responses with the
 // wrong nonce, the wrong audience and a claim the query did not ask for.
 func TestOID4VPWalletPresent(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	token := issueToken(t, dir, "issuer")
-	agentDID, agentKey := newAgent(t, dir, "agent")
-	cred := ts.issue(t, token, issueRequest(agentDID)).Credential
+	s := startIssued(t)
+	ts, dir, agentKey, cred := s.testServer, s.Dir, s.AgentKey, s.Cred.Credential
 	credFile, err := createTemp(dir, "cred-*.txt", cred+"\n")
 	if err != nil {
 		t.Fatal(err)
@@ -232,11 +229,9 @@ func TestOID4VPCallback(t *testing.T) {
 		got <- res
 	}))
 	defer cb.Close()
-	dir := t.TempDir()
-	ts := startServer(t, dir, "AGENTCERT_VERIFIER_PRESENTATION_CALLBACK="+cb.URL+"/outcomes")
-	token := issueToken(t, dir, "issuer")
-	agentDID, agentKey := newAgent(t, dir, "agent")
-	credFile, err := createTemp(dir, "cred-*.txt", ts.issue(t, token, issueRequest(agentDID)).Credential)
+	s := startIssued(t, "AGENTCERT_VERIFIER_PRESENTATION_CALLBACK="+cb.URL+"/outcomes")
+	ts, dir, agentKey := s.testServer, s.Dir, s.AgentKey
+	credFile, err := createTemp(dir, "cred-*.txt", s.Cred.Credential)
 	if err != nil {
 		t.Fatal(err)
 	}
