@@ -27,6 +27,7 @@ func TestHeadersOfReadsLikeJWX(t *testing.T) {
 		`{"alg":"EdDSA","cty":"json","jku":"https://i.example/jwks","x5u":"https://i.example/c","x5t":"AAA","x5t#S256":"BBB","x-private":"p"}`,
 		`{"alg":"ES256","kid":"k","x-number":7}`,
 		`{"alg":"ES256","crit":["exp"],"exp":1}`,
+		`{"alg":"ES257","kid":"k"}`, // an alg jwx does not know: its decoding keeps it
 		`{}`,
 	} {
 		m := decodedHeader(t, raw)
