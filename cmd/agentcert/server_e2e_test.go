@@ -266,9 +266,7 @@ func TestServerIssueAndVerify(t *testing.T) {
 // operational endpoints.
 func TestServerAPI(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	issuerTok := issueToken(t, dir, "issuer")
-	auditorTok := issueToken(t, dir, "auditor")
+	ts, issuerTok, auditorTok := startWithTokens(t, dir)
 	agent, agentKey := newAgent(t, dir, "agent")
 	privateJWK, err := os.ReadFile(agentKey)
 	if err != nil {

@@ -42,6 +42,14 @@ func startServer(t *testing.T, dataDir string, extraEnv ...string) *testServer {
 	return ts
 }
 
+// startWithTokens starts a server on dataDir (extraEnv as for
+// startServer) and creates an issuer and an auditor API token on it.
+func startWithTokens(t *testing.T, dataDir string, extraEnv ...string) (ts *testServer, issuerTok, auditorTok string) {
+	t.Helper()
+	ts = startServer(t, dataDir, extraEnv...)
+	return ts, issueToken(t, dataDir, "issuer"), issueToken(t, dataDir, "auditor")
+}
+
 // issuedServer is a running server with an issuer token, an agent did:key
 // and one credential issued to that agent (see startIssued).
 type issuedServer struct {
