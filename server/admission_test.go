@@ -331,7 +331,7 @@ func TestDerivedSlots(t *testing.T) {
 }
 
 // TestOverloadedClassServesNewestFirst: over HTTP, a verify queue longer
-// than its slots that has not drained for overload_after is reported
+// than its slots that has stayed long for overload_after is reported
 // overloaded and its waits are cut to overload_wait: the waiters and a
 // request arriving then are shed (queue_timeout) long before
 // queue_timeout, while the slot is still held.
@@ -376,5 +376,5 @@ func TestOverloadedClassServesNewestFirst(t *testing.T) {
 	if lim.Active() != 1 || lim.Waiting() != 0 {
 		t.Fatalf("active %d waiting %d, want 1 and 0", lim.Active(), lim.Waiting())
 	}
-	testkit.Eventually(t, "the overload ends once the queue has stayed empty for overload_after", func() bool { return !lim.Overloaded() })
+	testkit.Eventually(t, "the overload ends once the queue has stayed short for overload_after", func() bool { return !lim.Overloaded() })
 }

@@ -167,7 +167,7 @@ func (m *metrics) watchAdmission(a *admitter) {
 				Name: "agentcert_admission_max_queue", Help: "Queue bound of the route class (http.admission.<class>.max_queue).", ConstLabels: prometheus.Labels{"class": class},
 			}, func() float64 { return float64(l.Limits().MaxQueue) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "agentcert_admission_overloaded", Help: "1 while the route class's queue has not drained for http.admission.overload_after (served newest first, waits cut to overload_wait).", ConstLabels: prometheus.Labels{"class": class},
+				Name: "agentcert_admission_overloaded", Help: "1 while the route class is overloaded: its queue stayed long (more work than its slots get through in http.admission.overload_wait) for overload_after, and has not stayed short as long since (served newest first, waits cut to overload_wait).", ConstLabels: prometheus.Labels{"class": class},
 			}, func() float64 {
 				if l.Overloaded() {
 					return 1

@@ -24,29 +24,37 @@ type Limits struct {
 	MaxQueue      int           // callers waiting at once; 0 for none
 	QueueTimeout  time.Duration // longest wait in the queue; positive
 
-	// OverloadAfter is how long the queue must have stayed non-empty, with
-	// more waiters than MaxConcurrent, for the limiter to count as
-	// overloaded, and how long it must then stay empty for the overload to
-	// end; 0 never counts as overloaded (first come first served,
-	// QueueTimeout for everyone). While overloaded the newest waiter is
-	// admitted first, and nobody waits longer than OverloadWait: a queue
-	// that never drains is not absorbing a burst, it only adds its length
-	// to the latency of every admitted caller. (A queue no longer than the
-	// slots is one round of work: slow requests, not overload.) A queue
-	// that empties for a moment under a load that goes on is still
-	// overloaded: were it first come first served again, the next callers
-	// would wait the long QueueTimeout until the overload was seen anew.
+	// OverloadAfter is how long the queue must have stayed long for the
+	// limiter to count as overloaded, and how long it must then stay short
+	// for the overload to end; 0 never counts as overloaded (first come
+	// first served, QueueTimeout for everyone). A queue is long when it
+	// holds more waiters than slots and more work than the slots get
+	// through in OverloadWait (waiters × the mean time a slot is held >
+	// slots × OverloadWait): its newest waiter would wait longer than
+	// that, first come first served. A queue that stands that long is not
+	// absorbing a burst, it only adds its length to the latency of every
+	// admitted caller; while overloaded the newest waiter is admitted
+	// first, and nobody waits longer than OverloadWait. Under a load the
+	// slots keep up with, the queue stays short however many callers take
+	// turns in it (a queue no longer than the slots is one round of work:
+	// slow requests, not overload); under a load they do not, it stays
+	// long even while the waits are cut, so a queue that empties for a
+	// moment does not end the overload (first come first served again,
+	// its next callers would wait the long QueueTimeout until the overload
+	// was seen anew).
 	OverloadAfter time.Duration
-	// OverloadWait is the longest wait while overloaded; positive when
-	// OverloadAfter is set (and used only up to QueueTimeout).
+	// OverloadWait is the queueing delay the limiter aims at: a queue of
+	// more work than that is long, and while overloaded nobody waits
+	// longer; positive when OverloadAfter is set (and used only up to
+	// QueueTimeout).
 	OverloadWait time.Duration
 }
 
 // Limiter admits at most MaxConcurrent callers at once and queues at most
 // MaxQueue more. Normally the queue is first come first served; once it has
-// not been empty for OverloadAfter (and holds more waiters than slots), it
-// is served newest first and its waits are cut to OverloadWait, until it
-// has stayed empty for OverloadAfter. It is safe for concurrent use.
+// stayed long (Limits.OverloadAfter) for OverloadAfter, it is served newest
+// first and its waits are cut to OverloadWait, until it has stayed short
+// for OverloadAfter. It is safe for concurrent use.
 type Limiter struct {
 	lim Limits
 	now func() time.Time
@@ -55,9 +63,11 @@ type Limiter struct {
 	active        int
 	head, tail    *waiter   // oldest, newest
 	queued        int       // waiters in the list
-	nonEmptySince time.Time // when the queue last went from empty to not
-	emptySince    time.Time // when the queue last drained
-	overload      bool      // overloaded; cleared once the queue has stayed empty for OverloadAfter
+	meanHold      time.Duration // moving mean of how long a slot is held
+	crowdedSince  time.Time     // when the queue last grew past the slots
+	longSince     time.Time     // when the queue last became long (zero: it is short)
+	shortSince    time.Time     // when the queue last became short (zero: it is long)
+	overload      bool          // overloaded; cleared once the queue has stayed short for OverloadAfter
 
 	activeN, waitingN atomic.Int64 // copies of active and queued for readers
 }
@@ -68,6 +78,7 @@ type waiter struct {
 	ready      chan struct{} // closed when granted a slot or dropped
 	at         time.Time     // when it joined the queue
 	granted    bool          // it holds a slot (set with ready closed)
+	grantedAt  time.Time     // when it was granted one
 	dropped    bool          // removed while overloaded, having waited OverloadWait
 	prev, next *waiter
 }
@@ -107,6 +118,7 @@ func (l *Limiter) Limits() Limits { return l.lim }
 // Ticket is an admitted caller's slot.
 type Ticket struct {
 	l      *Limiter
+	at     time.Time // when the slot was taken
 	done   atomic.Bool
 	Queued bool // the caller waited in the queue before it was admitted
 }
@@ -117,7 +129,7 @@ func (t *Ticket) Release() {
 	if t.done.Swap(true) {
 		return
 	}
-	t.l.release()
+	t.l.release(t.at)
 }
 
 // Acquire admits the caller, possibly after a wait in the queue, or tells
@@ -134,7 +146,7 @@ func (l *Limiter) Acquire(ctx context.Context) (*Ticket, error) {
 		l.active++
 		l.activeN.Store(int64(l.active))
 		l.mu.Unlock()
-		return &Ticket{l: l}, nil
+		return &Ticket{l: l, at: now}, nil
 	}
 	if l.queued >= l.lim.MaxQueue {
 		l.mu.Unlock()
@@ -168,28 +180,39 @@ func (l *Limiter) Acquire(ctx context.Context) (*Ticket, error) {
 	}
 	granted, dropped := w.granted, w.dropped
 	if !granted && !dropped {
-		l.remove(w)
+		l.remove(w, l.now())
 	}
 	l.mu.Unlock()
 	switch {
 	case granted && ctx.Err() != nil:
 		// Its client went away as the slot came: pass the slot on.
-		l.release()
+		l.release(time.Time{})
 		return nil, fmt.Errorf("admission: left the queue: %w", ctx.Err())
 	case granted:
-		return &Ticket{l: l, Queued: true}, nil
+		return &Ticket{l: l, at: w.grantedAt, Queued: true}, nil
 	case dropped:
 		return nil, ErrQueueTimeout
 	}
 	return nil, why
 }
 
-// release hands the slot to a waiter (the oldest, or the newest while
-// overloaded) or frees it.
-func (l *Limiter) release() {
+// holdWeight is the weight of each new hold time in the moving mean.
+const holdWeight = 8
+
+// release hands the slot taken at (zero: a slot never used) to a waiter
+// (the oldest, or the newest while overloaded) or frees it.
+func (l *Limiter) release(at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if !at.IsZero() {
+		hold := max(now.Sub(at), 0)
+		if l.meanHold == 0 {
+			l.meanHold = hold
+		} else {
+			l.meanHold += (hold - l.meanHold) / holdWeight
+		}
+	}
 	var w *waiter
 	if l.overloaded(now) {
 		l.dropStale(now)
@@ -202,21 +225,70 @@ func (l *Limiter) release() {
 		l.activeN.Store(int64(l.active))
 		return
 	}
-	l.remove(w)
-	w.granted = true
+	l.remove(w, now)
+	w.granted, w.grantedAt = true, now
 	close(w.ready)
 }
 
-// overloaded: the queue has stayed non-empty for OverloadAfter and is
-// longer than the slots, or was so and has not stayed empty for
-// OverloadAfter since. Called with l.mu held.
+// long reports whether the queue is long (see Limits.OverloadAfter): more
+// waiters than slots, and more work than the slots get through in
+// OverloadWait by the mean hold time; or, first come first served, an
+// oldest waiter who has already waited OverloadWait (the direct reading,
+// also before any slot was given back). While overloaded the waits are
+// cut, so only the work counts. Called with l.mu held.
+//
+// It returns since when the queue has been long: by the direct reading,
+// since the oldest waiter's wait passed OverloadWait with the queue
+// already past the slots; by the work, now.
+func (l *Limiter) long(now time.Time) (bool, time.Time) {
+	if l.queued <= l.lim.MaxConcurrent {
+		return false, time.Time{}
+	}
+	work := time.Duration(l.queued) * l.meanHold
+	if work > time.Duration(l.lim.MaxConcurrent)*l.lim.OverloadWait {
+		return true, now
+	}
+	if !l.overload && l.head != nil && now.Sub(l.head.at) >= l.lim.OverloadWait {
+		since := l.head.at.Add(l.lim.OverloadWait)
+		if l.crowdedSince.After(since) {
+			since = l.crowdedSince
+		}
+		return true, since
+	}
+	return false, time.Time{}
+}
+
+// observe notes whether the queue is long or short now, and when it
+// became so. Called with l.mu held, after every change to the queue.
+func (l *Limiter) observe(now time.Time) {
+	if l.lim.OverloadAfter == 0 {
+		return
+	}
+	if long, since := l.long(now); long {
+		if l.longSince.IsZero() || since.Before(l.longSince) {
+			l.longSince = since
+		}
+		l.shortSince = time.Time{}
+	} else {
+		if l.shortSince.IsZero() {
+			l.shortSince = now
+		}
+		l.longSince = time.Time{}
+	}
+}
+
+// overloaded: the queue has stayed long for OverloadAfter, or was so and
+// has not stayed short for OverloadAfter since. Called with l.mu held.
 func (l *Limiter) overloaded(now time.Time) bool {
+	l.observe(now)
 	switch {
 	case l.lim.OverloadAfter == 0:
-	case l.overload && l.queued == 0 && now.Sub(l.emptySince) >= l.lim.OverloadAfter:
+	case l.overload && !l.shortSince.IsZero() && now.Sub(l.shortSince) >= l.lim.OverloadAfter:
 		l.overload = false // the load has gone: first come first served again
-	case !l.overload && l.queued > l.lim.MaxConcurrent && now.Sub(l.nonEmptySince) >= l.lim.OverloadAfter:
+		l.observe(now)
+	case !l.overload && !l.longSince.IsZero() && now.Sub(l.longSince) >= l.lim.OverloadAfter:
 		l.overload = true
+		l.observe(now)
 	}
 	return l.overload
 }
@@ -226,7 +298,7 @@ func (l *Limiter) overloaded(now time.Time) bool {
 // the longer timeout). Called with l.mu held.
 func (l *Limiter) dropStale(now time.Time) {
 	for w := l.head; w != nil && now.Sub(w.at) >= l.lim.OverloadWait; w = l.head {
-		l.remove(w)
+		l.remove(w, now)
 		w.dropped = true
 		close(w.ready)
 	}
@@ -234,9 +306,6 @@ func (l *Limiter) dropStale(now time.Time) {
 
 // push appends w as the newest waiter. Called with l.mu held.
 func (l *Limiter) push(w *waiter, now time.Time) {
-	if l.queued == 0 {
-		l.nonEmptySince = now
-	}
 	w.prev = l.tail
 	if l.tail != nil {
 		l.tail.next = w
@@ -245,11 +314,15 @@ func (l *Limiter) push(w *waiter, now time.Time) {
 	}
 	l.tail = w
 	l.queued++
+	if l.queued == l.lim.MaxConcurrent+1 {
+		l.crowdedSince = now
+	}
 	l.waitingN.Store(int64(l.queued))
+	l.observe(now)
 }
 
 // remove unlinks w, which is in the queue. Called with l.mu held.
-func (l *Limiter) remove(w *waiter) {
+func (l *Limiter) remove(w *waiter, now time.Time) {
 	if w.prev != nil {
 		w.prev.next = w.next
 	} else {
@@ -262,10 +335,8 @@ func (l *Limiter) remove(w *waiter) {
 	}
 	w.prev, w.next = nil, nil
 	l.queued--
-	if l.queued == 0 {
-		l.emptySince = l.now()
-	}
 	l.waitingN.Store(int64(l.queued))
+	l.observe(now)
 }
 
 // Active is how many callers hold a slot now.
@@ -274,9 +345,9 @@ func (l *Limiter) Active() int { return int(l.activeN.Load()) }
 // Waiting is how many callers are in the queue now.
 func (l *Limiter) Waiting() int { return int(l.waitingN.Load()) }
 
-// Overloaded tells whether the queue has stayed non-empty for
-// OverloadAfter with more waiters than slots, and has not stayed empty for
-// OverloadAfter since (so it is served newest first, with the short wait).
+// Overloaded tells whether the queue has stayed long for OverloadAfter and
+// has not stayed short for OverloadAfter since (so it is served newest
+// first, with the short wait).
 func (l *Limiter) Overloaded() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

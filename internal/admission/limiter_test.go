@@ -255,50 +255,60 @@ func notYet(t *testing.T, what string, ch <-chan result) {
 	}
 }
 
-// TestOverloadServesNewestFirst: a queue that has stayed non-empty for
-// OverloadAfter is served newest first; before that, and once it has
-// stayed empty for OverloadAfter, first come first served.
+// The overload tests run on a fake clock with OverloadWait 1s (the real
+// timers of waiters that join while overloaded then run 1s, far longer
+// than the test takes to grant them) and OverloadAfter 100ms.
+var overloadLimits = Limits{MaxConcurrent: 1, MaxQueue: 64, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Second}
+
+// TestOverloadServesNewestFirst: a queue that has stayed long for
+// OverloadAfter (here: its oldest waiter has waited OverloadWait, first
+// come first served) is served newest first; before that, and once it has
+// stayed short for OverloadAfter, first come first served.
 func TestOverloadServesNewestFirst(t *testing.T) {
-	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Hour})
+	l, clock := newClocked(t, overloadLimits)
 	held, err := l.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := queue(t, l, 1)
-	clock.Advance(50 * time.Millisecond)
+	clock.Advance(500 * time.Millisecond)
 	b := queue(t, l, 2)
+	clock.Advance(550 * time.Millisecond) // a has waited 1.05s: long for 50ms
 	if l.Overloaded() {
-		t.Fatal("overloaded after 50ms of queue, want only after 100ms")
+		t.Fatal("long for 50ms, want overloaded only after 100ms")
 	}
-	held.Release()
+	held.Release() // held 1.05s: the mean hold time
 	ta := admitted(t, "the oldest waiter, before the overload", a)
 	notYet(t, "the second waiter", b)
 
-	clock.Advance(60 * time.Millisecond) // the queue has not been empty for 110ms
+	clock.Advance(time.Second) // b has waited 1.55s, but is alone
 	if l.Overloaded() {
-		t.Fatal("one waiter for one slot: want not overloaded, however long it stands")
+		t.Fatal("one waiter for one slot: want not overloaded, however long it waits")
 	}
 	c := queue(t, l, 2)
+	clock.Advance(100 * time.Millisecond)
 	if !l.Overloaded() {
-		t.Fatal("queue non-empty for 110ms, two waiters for one slot: want overloaded")
+		t.Fatal("two waiters for one slot, 2 x 1.05s of work, for 100ms: want overloaded")
 	}
 	ta.Release()
 	tc := admitted(t, "the newest waiter, while overloaded", c)
-	notYet(t, "the older waiter", b)
-	tc.Release()
-	tb := admitted(t, "the last waiter", b)
+	// b, from before the overload, has waited more than OverloadWait: it
+	// was refused when the slot came free.
+	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("the waiter from before the overload: %v, want ErrQueueTimeout", r.err)
+	}
 	if !l.Overloaded() {
 		t.Fatal("the queue drained a moment ago: want still overloaded")
 	}
 	clock.Advance(100 * time.Millisecond)
 	if l.Overloaded() {
-		t.Fatal("the queue has stayed empty for OverloadAfter: want no longer overloaded")
+		t.Fatal("the queue has stayed short for OverloadAfter: want no longer overloaded")
 	}
-	// Empty for OverloadAfter: the next queue is first come first served.
+	// Short for OverloadAfter: the next queue is first come first served.
 	d := queue(t, l, 1)
 	clock.Advance(10 * time.Millisecond)
 	e := queue(t, l, 2)
-	tb.Release()
+	tc.Release()
 	td := admitted(t, "the oldest waiter after the overload", d)
 	notYet(t, "the newer waiter", e)
 	td.Release()
@@ -313,7 +323,7 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 // release, even though it joined with the long QueueTimeout, and a caller
 // arriving then waits at most OverloadWait.
 func TestOverloadCutsTheWait(t *testing.T) {
-	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: 10 * time.Millisecond})
+	l, clock := newClocked(t, overloadLimits)
 	held, err := l.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +331,7 @@ func TestOverloadCutsTheWait(t *testing.T) {
 	old := queue(t, l, 1)
 	clock.Advance(5 * time.Millisecond)
 	younger := queue(t, l, 2)
-	clock.Advance(100 * time.Millisecond) // overloaded; both waited 100ms or more
+	clock.Advance(1100 * time.Millisecond) // long since old waited 1s, 100ms ago
 	late := acquireAsync(l, context.Background())
 	for what, ch := range map[string]<-chan result{"the oldest waiter": old, "the younger waiter": younger} {
 		if r := <-ch; !errors.Is(r.err, ErrQueueTimeout) {
@@ -347,13 +357,13 @@ func TestOverloadCutsTheWait(t *testing.T) {
 // round of work: however long it stands (a slow request, a stalled
 // machine) it stays first come first served with the long timeout.
 func TestOneRoundIsNotOverload(t *testing.T) {
-	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Millisecond})
+	l, clock := newClocked(t, overloadLimits)
 	held, err := l.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := queue(t, l, 1)
-	clock.Advance(time.Second)
+	clock.Advance(time.Hour / 2)
 	if l.Overloaded() {
 		t.Fatal("one waiter for one slot counted as overloaded")
 	}
@@ -363,10 +373,12 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 	b := queue(t, l, 1)
 	clock.Advance(time.Second)
 	c := queue(t, l, 2)
+	clock.Advance(100 * time.Millisecond)
 	if !l.Overloaded() {
-		t.Fatal("two waiters for one slot, standing for 2s: want overloaded")
+		t.Fatal("two waiters for one slot, standing: want overloaded")
 	}
-	// Back to one waiter, it stays overloaded until the queue drains.
+	// Back to one waiter, it stays overloaded until the queue has stayed
+	// short for OverloadAfter.
 	ta.Release() // to c, the newest
 	tc := admitted(t, "the newest waiter", c)
 	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
@@ -378,26 +390,92 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 	tc.Release()
 	clock.Advance(100 * time.Millisecond)
 	if l.Overloaded() {
-		t.Fatal("empty for OverloadAfter: want no longer overloaded")
+		t.Fatal("short for OverloadAfter: want no longer overloaded")
+	}
+}
+
+// TestManyTurnsAreNotOverload: callers taking turns faster than the
+// slots' work lasts OverloadWait are not overload, however many queue at
+// once (a closed loop of clients larger than the slots); the same queue
+// with slow slots is.
+func TestManyTurnsAreNotOverload(t *testing.T) {
+	lim := overloadLimits
+	lim.MaxConcurrent = 2
+	l, clock := newClocked(t, lim)
+	// One slot turns over every 100ms, so each is held 200ms: 8 waiters
+	// are 800ms of work for the 2 slots, and each waits 800ms.
+	var held []*Ticket
+	for range 2 {
+		tk, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, tk)
+	}
+	var waiting []<-chan result
+	for i := range 8 {
+		waiting = append(waiting, queue(t, l, i+1))
+	}
+	for round := 0; round < 40; round++ {
+		clock.Advance(100 * time.Millisecond)
+		if l.Overloaded() {
+			t.Fatalf("round %d: 8 waiters, 800ms of work for 2 slots: want not overloaded", round)
+		}
+		// One slot turns over: its holder leaves, the oldest waiter takes
+		// it, and the holder comes back as the newest waiter.
+		held[0].Release()
+		r := <-waiting[0]
+		if r.err != nil {
+			t.Fatalf("round %d: %v", round, r.err)
+		}
+		held = append(held[1:], r.tk)
+		waiting = append(waiting[1:], queue(t, l, 8))
+	}
+	// The slots slow down to 300ms a turn: 8 waiters are 1.2s of work, more
+	// than the slots get through in OverloadWait.
+	for round := 0; round < 20; round++ {
+		clock.Advance(300 * time.Millisecond)
+		if l.Overloaded() {
+			break
+		}
+		held[0].Release()
+		r := <-waiting[0]
+		if r.err != nil {
+			t.Fatalf("slow round %d: %v", round, r.err)
+		}
+		held = append(held[1:], r.tk)
+		waiting = append(waiting[1:], queue(t, l, 8))
+	}
+	if !l.Overloaded() {
+		t.Fatal("8 waiters, 1.2s of work for 2 slots, for seconds: want overloaded")
+	}
+	for _, tk := range held {
+		tk.Release()
+	}
+	for i := len(waiting) - 1; i >= 0; i-- { // newest first, as they are served
+		if r := <-waiting[i]; r.err == nil {
+			r.tk.Release()
+		}
 	}
 }
 
 // TestOverloadOutlastsAMomentaryDrain: a queue that empties for a moment
 // under a load that goes on stays overloaded: the next waiters are served
 // newest first and wait at most OverloadWait, not QueueTimeout. Only a
-// queue that stays empty for OverloadAfter ends the overload, counted from
-// the last waiter's leaving.
+// queue that stays short for OverloadAfter ends the overload, counted from
+// when it became short.
 func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
-	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 8, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: 10 * time.Millisecond})
+	l, clock := newClocked(t, overloadLimits)
 	held, err := l.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := queue(t, l, 1)
-	clock.Advance(100 * time.Millisecond)
+	clock.Advance(time.Second)
 	b := queue(t, l, 2)
+	clock.Advance(100 * time.Millisecond)
 	if !l.Overloaded() {
-		t.Fatal("a queue for 100ms, now two waiters for one slot: want overloaded")
+		t.Fatal("a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
 	}
 	held.Release()
 	tb := admitted(t, "the newest waiter", b)
@@ -409,35 +487,31 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	c := queue(t, l, 1)
 	d := queue(t, l, 2)
 	if !l.Overloaded() {
-		t.Fatal("the queue was empty for 50ms of the 100ms: want still overloaded")
+		t.Fatal("short for 50ms of the 100ms: want still overloaded")
 	}
 	tb.Release()
 	td := admitted(t, "the newest waiter after a momentary drain", d)
 	notYet(t, "the older waiter", c)
-	// c waited with OverloadWait, not QueueTimeout: it is refused on its
-	// own real timer.
+	// c waits OverloadWait, not QueueTimeout: it is refused on its own
+	// real timer.
 	if r := <-c; !errors.Is(r.err, ErrQueueTimeout) {
 		t.Fatalf("a waiter queued during the overload: %v, want ErrQueueTimeout after the overload wait", r.err)
 	}
-	// c's leaving emptied the queue again: the 100ms count starts anew.
+	// Short since d was admitted (one waiter, then none).
 	clock.Advance(60 * time.Millisecond)
 	if !l.Overloaded() {
-		t.Fatal("empty for 60ms since the last waiter left: want still overloaded")
+		t.Fatal("short for 60ms: want still overloaded")
 	}
 	clock.Advance(40 * time.Millisecond)
 	if l.Overloaded() {
-		t.Fatal("empty for 100ms: want no longer overloaded")
+		t.Fatal("short for 100ms: want no longer overloaded")
 	}
 	td.Release()
-	// Overload over: a caller is admitted at once.
 	tk, err := l.Acquire(context.Background())
 	if err != nil || tk.Queued {
 		t.Fatalf("after the overload: %v, want admitted at once", err)
 	}
 	tk.Release()
-	if l.Active() != 0 || l.Waiting() != 0 {
-		t.Fatalf("active %d waiting %d", l.Active(), l.Waiting())
-	}
 }
 
 // TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue

@@ -72,20 +72,22 @@ type HTTP struct {
 // Admission bounds the work each route class takes on at once. A request
 // finding every slot of its class taken waits in the class's queue; past
 // max_queue, or after queue_timeout, it is answered 503 (overloaded) with
-// Retry-After. A queue that has not drained for overload_after is served
-// newest first and nobody waits in it longer than overload_wait, until it
-// has stayed empty for overload_after. Health, readiness and metrics are
-// never shed.
+// Retry-After. A queue that has held more work than its slots get through
+// in overload_wait for overload_after is served newest first and nobody
+// waits in it longer than overload_wait, until it has held less for
+// overload_after. Health, readiness and metrics are never shed.
 type Admission struct {
 	Verify AdmissionClass `mapstructure:"verify"` // POST /v1/verify, GET /v1/nonce
 	Issue  AdmissionClass `mapstructure:"issue"`  // issuance, status changes, offers, the OpenID4VCI endpoints
 	Status AdmissionClass `mapstructure:"status"` // public reads: status lists, DID document, metadata, schemas
 	Admin  AdmissionClass `mapstructure:"admin"`  // tokens, keys, audit, credential records, incidents
-	// OverloadAfter: a class whose queue has stayed non-empty this long is
-	// overloaded, until its queue has stayed empty this long (0: never; the
-	// queue stays first come first served).
+	// OverloadAfter: a class whose queue has stayed long (more waiters
+	// than slots, and more work than the slots get through in
+	// OverloadWait) this long is overloaded, until its queue has stayed
+	// short this long (0: never; the queue stays first come first served).
 	OverloadAfter time.Duration `mapstructure:"overload_after"`
-	// OverloadWait is the longest wait in an overloaded class's queue.
+	// OverloadWait is the queueing delay aimed at: the work that makes a
+	// queue long, and the longest wait in an overloaded class's queue.
 	OverloadWait time.Duration `mapstructure:"overload_wait"`
 	// RetryAfter is what a 503 tells the client to wait (whole seconds,
 	// rounded up).
@@ -237,8 +239,8 @@ func Default() Config {
 				Issue:         AdmissionClass{MaxConcurrent: 32, MaxQueue: 256, QueueTimeout: 2 * time.Second},
 				Status:        AdmissionClass{MaxConcurrent: 128, MaxQueue: 1024, QueueTimeout: 2 * time.Second},
 				Admin:         AdmissionClass{MaxConcurrent: 16, MaxQueue: 128, QueueTimeout: 2 * time.Second},
-				OverloadAfter: 100 * time.Millisecond,
-				OverloadWait:  5 * time.Millisecond,
+				OverloadAfter: 20 * time.Millisecond,
+				OverloadWait:  10 * time.Millisecond,
 				RetryAfter:    time.Second,
 				TokenBurst:    100,
 			},
