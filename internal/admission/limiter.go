@@ -34,27 +34,30 @@ type Limits struct {
 	// that, first come first served. A queue that stands that long is not
 	// absorbing a burst, it only adds its length to the latency of every
 	// admitted caller; while overloaded the newest waiter is admitted
-	// first, and nobody waits longer than OverloadWait. Under a load the
+	// first, and a waiter passed over for four turns of a slot (the mean
+	// hold time over the slots, within OverloadWait/10 and OverloadWait)
+	// is refused rather than admitted late. Under a load the
 	// slots keep up with, the queue stays short however many callers take
 	// turns in it (a queue no longer than the slots is one round of work:
 	// slow requests, not overload); under a load they do not, it stays
-	// long even while the waits are cut, so a queue that empties for a
-	// moment does not end the overload (first come first served again,
-	// its next callers would wait the long QueueTimeout until the overload
-	// was seen anew).
+	// long, or the waits cut keep it short by refusing callers, so a queue
+	// that empties for a moment does not end the overload: only a queue
+	// that stays short, with nobody refused, for OverloadAfter does (first
+	// come first served again at once, its next callers would wait the
+	// long QueueTimeout until the overload was seen anew).
 	OverloadAfter time.Duration
 	// OverloadWait is the queueing delay the limiter aims at: a queue of
 	// more work than that is long, and while overloaded nobody waits
-	// longer; positive when OverloadAfter is set (and used only up to
-	// QueueTimeout).
+	// longer (most far less, see above); positive when OverloadAfter is set
+	// (and used only up to QueueTimeout).
 	OverloadWait time.Duration
 }
 
 // Limiter admits at most MaxConcurrent callers at once and queues at most
 // MaxQueue more. Normally the queue is first come first served; once it has
 // stayed long (Limits.OverloadAfter) for OverloadAfter, it is served newest
-// first and its waits are cut to OverloadWait, until it has stayed short
-// for OverloadAfter. It is safe for concurrent use.
+// first and its waits are cut, until it has stayed short, with nobody
+// refused, for OverloadAfter. It is safe for concurrent use.
 type Limiter struct {
 	lim Limits
 	now func() time.Time
@@ -65,6 +68,7 @@ type Limiter struct {
 	queued        int       // waiters in the list
 	meanHold      time.Duration // moving mean of how long a slot is held
 	crowdedSince  time.Time     // when the queue last grew past the slots
+	lastRefusal   time.Time     // when a waiter was last refused while overloaded
 	longSince     time.Time     // when the queue last became long (zero: it is short)
 	shortSince    time.Time     // when the queue last became short (zero: it is long)
 	overload      bool          // overloaded; cleared once the queue has stayed short for OverloadAfter
@@ -155,8 +159,8 @@ func (l *Limiter) Acquire(ctx context.Context) (*Ticket, error) {
 	w := &waiter{ready: make(chan struct{}), at: now}
 	l.push(w, now)
 	wait := l.lim.QueueTimeout
-	if overloaded && l.lim.OverloadWait < wait {
-		wait = l.lim.OverloadWait
+	if cut := l.cut(); overloaded && cut < wait {
+		wait = cut
 	}
 	l.mu.Unlock()
 
@@ -180,7 +184,11 @@ func (l *Limiter) Acquire(ctx context.Context) (*Ticket, error) {
 	}
 	granted, dropped := w.granted, w.dropped
 	if !granted && !dropped {
-		l.remove(w, l.now())
+		now := l.now()
+		if why == ErrQueueTimeout && l.overload {
+			l.lastRefusal = now
+		}
+		l.remove(w, now)
 	}
 	l.mu.Unlock()
 	switch {
@@ -248,6 +256,7 @@ func (l *Limiter) long(now time.Time) (bool, time.Time) {
 	if work > time.Duration(l.lim.MaxConcurrent)*l.lim.OverloadWait {
 		return true, now
 	}
+
 	if !l.overload && l.head != nil && now.Sub(l.head.at) >= l.lim.OverloadWait {
 		since := l.head.at.Add(l.lim.OverloadWait)
 		if l.crowdedSince.After(since) {
@@ -278,13 +287,17 @@ func (l *Limiter) observe(now time.Time) {
 }
 
 // overloaded: the queue has stayed long for OverloadAfter, or was so and
-// has not stayed short for OverloadAfter since. Called with l.mu held.
+// has not since stayed short, with no waiter refused, for OverloadAfter.
+// Called with l.mu held.
 func (l *Limiter) overloaded(now time.Time) bool {
 	l.observe(now)
 	switch {
 	case l.lim.OverloadAfter == 0:
-	case l.overload && !l.shortSince.IsZero() && now.Sub(l.shortSince) >= l.lim.OverloadAfter:
-		l.overload = false // the load has gone: first come first served again
+	case l.overload && !l.shortSince.IsZero() && now.Sub(l.shortSince) >= l.lim.OverloadAfter && now.Sub(l.lastRefusal) >= l.lim.OverloadAfter:
+		// Short, and nobody refused, for OverloadAfter: the load has gone
+		// (refusing the waiters passed over for too long keeps the queue
+		// short, not the load), first come first served again.
+		l.overload = false
 		l.observe(now)
 	case !l.overload && !l.longSince.IsZero() && now.Sub(l.longSince) >= l.lim.OverloadAfter:
 		l.overload = true
@@ -297,11 +310,23 @@ func (l *Limiter) overloaded(now time.Time) bool {
 // OverloadWait or longer (they joined before the overload was seen, with
 // the longer timeout). Called with l.mu held.
 func (l *Limiter) dropStale(now time.Time) {
-	for w := l.head; w != nil && now.Sub(w.at) >= l.lim.OverloadWait; w = l.head {
+	cut := l.cut()
+	for w := l.head; w != nil && now.Sub(w.at) >= cut; w = l.head {
+		l.lastRefusal = now
 		l.remove(w, now)
 		w.dropped = true
 		close(w.ready)
 	}
+}
+
+// cut is the longest wait while overloaded: four times the interval at
+// which a slot comes free (the mean hold time over the slots), so that a
+// waiter passed over for the newer ones a few times is refused rather than
+// admitted late, within OverloadWait/10 and OverloadWait. Called with l.mu
+// held.
+func (l *Limiter) cut() time.Duration {
+	c := 4 * l.meanHold / time.Duration(l.lim.MaxConcurrent)
+	return min(max(c, l.lim.OverloadWait/10), l.lim.OverloadWait)
 }
 
 // push appends w as the newest waiter. Called with l.mu held.

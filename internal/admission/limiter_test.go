@@ -463,7 +463,8 @@ func TestManyTurnsAreNotOverload(t *testing.T) {
 // under a load that goes on stays overloaded: the next waiters are served
 // newest first and wait at most OverloadWait, not QueueTimeout. Only a
 // queue that stays short for OverloadAfter ends the overload, counted from
-// when it became short.
+// when it became short, and from the last refusal (the refusals, not the
+// load, may be what keeps the queue short).
 func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	l, clock := newClocked(t, overloadLimits)
 	held, err := l.Acquire(context.Background())
@@ -492,12 +493,12 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	tb.Release()
 	td := admitted(t, "the newest waiter after a momentary drain", d)
 	notYet(t, "the older waiter", c)
-	// c waits OverloadWait, not QueueTimeout: it is refused on its own
-	// real timer.
+	// c waits at most OverloadWait (the cut), not QueueTimeout: it is
+	// refused on its own real timer.
 	if r := <-c; !errors.Is(r.err, ErrQueueTimeout) {
 		t.Fatalf("a waiter queued during the overload: %v, want ErrQueueTimeout after the overload wait", r.err)
 	}
-	// Short since d was admitted (one waiter, then none).
+	// Short, and nobody refused, since c left and d was admitted.
 	clock.Advance(60 * time.Millisecond)
 	if !l.Overloaded() {
 		t.Fatal("short for 60ms: want still overloaded")
@@ -512,6 +513,49 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 		t.Fatalf("after the overload: %v, want admitted at once", err)
 	}
 	tk.Release()
+}
+
+// TestOverloadCutFollowsTheHoldTime: while overloaded, a waiter passed
+// over for four slot turns (the mean hold time over the slots) is refused,
+// well before OverloadWait; one younger than that still waits.
+func TestOverloadCutFollowsTheHoldTime(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 64, QueueTimeout: time.Hour, OverloadAfter: 200 * time.Millisecond, OverloadWait: 250 * time.Millisecond})
+	// One turn of 25ms: the mean hold time, so the cut is 100ms.
+	tk, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(25 * time.Millisecond)
+	tk.Release()
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 waiters, 500ms of work for one slot: long, overloaded 200ms later.
+	var early []<-chan result
+	for i := range 20 {
+		early = append(early, queue(t, l, i+1))
+	}
+	clock.Advance(250 * time.Millisecond)
+	if !l.Overloaded() {
+		t.Fatal("20 waiters, 500ms of work for one slot, for 250ms: want overloaded")
+	}
+	// Every early waiter has waited 250ms, more than the 100ms cut (and
+	// than OverloadWait): the next arrival refuses them all.
+	fresh := queue(t, l, 1)
+	for i, ch := range early {
+		if r := <-ch; !errors.Is(r.err, ErrQueueTimeout) {
+			t.Fatalf("early waiter %d: %v, want refused past the cut", i, r.err)
+		}
+	}
+	clock.Advance(60 * time.Millisecond) // fresh has waited 60ms: under the cut
+	newer := queue(t, l, 2)
+	clock.Advance(50 * time.Millisecond) // fresh 110ms, newer 50ms; a refusal 110ms ago
+	held.Release()
+	if r := <-fresh; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("a waiter 110ms old, past the 100ms cut, less than OverloadWait: %v, want refused", r.err)
+	}
+	admitted(t, "the newer waiter, 50ms old", newer).Release()
 }
 
 // TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue
