@@ -18,7 +18,6 @@ import (
 	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/receipt"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -150,7 +149,7 @@ func Sign(req Request, approver string, key jwk.Key, credential string, now time
 	if key.KeyID() == "" {
 		return "", errcode.New(errcode.InvalidInput, "approval: approver key has no kid")
 	}
-	alg, err := algOf(key)
+	alg, err := jose.SigningAlg(key)
 	if err != nil {
 		return "", err
 	}
@@ -176,16 +175,6 @@ func Sign(req Request, approver string, key jwk.Key, credential string, now time
 		return "", fmt.Errorf("approval: sign: %w", err)
 	}
 	return string(out), nil
-}
-
-func algOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
-	switch key.KeyType() {
-	case jwa.EC:
-		return jwa.ES256, nil
-	case jwa.OKP:
-		return jwa.EdDSA, nil
-	}
-	return "", errcode.New(errcode.UnsupportedAlg, "approval: key type %s not supported", key.KeyType())
 }
 
 // check reports a request whose digest is not that of its action and
@@ -293,7 +282,7 @@ func Parse(token string) (Claims, jws.Headers, error) {
 	if h.Type() != Typ {
 		return Claims{}, nil, errcode.New(errcode.ApprovalMalformed, "approval: typ is %q, want %q", h.Type(), Typ)
 	}
-	if a := h.Algorithm(); a != jwa.ES256 && a != jwa.EdDSA {
+	if a := h.Algorithm(); !jose.Allowed(a.String(), nil) {
 		return Claims{}, nil, errcode.New(errcode.UnsupportedAlg, "approval: alg %q not allowed", a)
 	}
 	var c Claims
@@ -340,6 +329,9 @@ func Verify(ctx context.Context, token string, want Expect, roster Roster, repla
 	}
 	if key == nil {
 		return Claims{}, errcode.New(errcode.ApprovalUnauthorized, "approval: key %q is not an approver key of %q", h.KeyID(), want.Principal)
+	}
+	if _, err := jose.PublicKeyFor(h.Algorithm(), key); err != nil {
+		return Claims{}, errcode.Wrap(errcode.ApprovalBadSignature, err, "approval: the approver key does not fit %s", h.Algorithm())
 	}
 	if _, err := jws.Verify([]byte(token), jws.WithKey(h.Algorithm(), key)); err != nil {
 		return Claims{}, errcode.Wrap(errcode.ApprovalBadSignature, err, "approval: signature")

@@ -2,6 +2,9 @@ package approval
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 const (
@@ -222,4 +226,69 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("accepted a request whose digest is not its own: %q", in)
 		}
 	})
+}
+
+// TestSignAlgorithmFromKey: the algorithm comes from jose.SigningAlg, the
+// mapping every signer uses: ES256 only for a P-256 key, EdDSA for
+// Ed25519; a P-384 or P-521 key (which the old type-only mapping labelled
+// ES256), a public key or an HMAC key signs nothing.
+func TestSignAlgorithmFromKey(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	req, _ := NewRequest("a", nil, aud, principal, agent, time.Minute, now)
+	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
+		tok, err := Sign(req, "x", testkeys.New(t, alg, "k"), "", now)
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if _, h, err := Parse(tok); err != nil || h.Algorithm() != alg {
+			t.Fatalf("%s: header alg %v, %v", alg, h, err)
+		}
+	}
+	ecKey := func(c elliptic.Curve, alg jwa.SignatureAlgorithm) jwk.Key {
+		raw, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := jwk.FromRaw(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = k.Set(jwk.KeyIDKey, "k")
+		if alg != "" {
+			_ = k.Set(jwk.AlgorithmKey, alg)
+		}
+		return k
+	}
+	_, pub := testkeys.Pair(t, jwa.ES256, "k")
+	for _, tc := range []struct {
+		name string
+		key  jwk.Key
+		code errcode.Code
+	}{
+		{"P-384 without alg", ecKey(elliptic.P384(), ""), errcode.InvalidInput},
+		{"P-384 labelled ES384", ecKey(elliptic.P384(), jwa.ES384), errcode.UnsupportedAlg},
+		{"P-521 without alg", ecKey(elliptic.P521(), ""), errcode.InvalidInput},
+		{"P-384 labelled ES256", ecKey(elliptic.P384(), jwa.ES256), errcode.InvalidInput},
+		{"public key", pub, errcode.InvalidInput},
+		{"HMAC", testkeys.New(t, jwa.HS256, "k"), errcode.UnsupportedAlg},
+	} {
+		tok, err := Sign(req, "x", tc.key, "", now)
+		if tok != "" || errcode.CodeOf(err) != tc.code {
+			t.Errorf("%s: Sign = %q, %v; want no token, %s", tc.name, tok, err, tc.code)
+		}
+	}
+	// An approver key on the roster that does not fit the token's alg is
+	// refused before any signature check.
+	tok, err := Sign(req, "x", testkeys.New(t, jwa.ES256, "k"), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecKey(elliptic.P384(), "").PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Expect{Action: "a", Audience: aud, Principal: principal, Subject: agent}
+	if _, err := Verify(context.Background(), tok, want, Roster{principal: {p384}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalBadSignature || !strings.Contains(err.Error(), "does not fit") {
+		t.Fatalf("P-384 roster key for an ES256 approval: %v", err)
+	}
 }

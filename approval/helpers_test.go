@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -17,7 +18,7 @@ func signRaw(key jwk.Key, typ, tok string) (string, error) {
 	h := jws.NewHeaders()
 	_ = h.Set(jws.TypeKey, typ)
 	_ = h.Set(jws.KeyIDKey, key.KeyID())
-	alg, err := algOf(key)
+	alg, err := jose.SigningAlg(key)
 	if err != nil {
 		return "", err
 	}

@@ -457,12 +457,15 @@ func TestFetcherResponses(t *testing.T) {
 func TestFetcherTLS(t *testing.T) {
 	srv := httptest.NewTLSServer(okHandler)
 	t.Cleanup(srv.Close)
-	f := NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}})
 	// Unknown CA: a TLS failure is fetch_failed.
-	_, err := f.Get(context.Background(), srv.URL, "", 0)
+	_, err := NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}}).Get(context.Background(), srv.URL, "", 0)
 	testkit.WantCode(t, err, errcode.FetchFailed)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
+	// A fetcher that trusts the server's CA from the start: changing the
+	// TLS config of a transport that has dialled already races with the
+	// dial, which may still be reading it.
+	f := NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}})
 	f.client.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
 	resp, err := f.Get(context.Background(), srv.URL, "", 0)
 	if err != nil || string(resp.Body) != "ok" {

@@ -124,3 +124,32 @@ func BenchmarkCachedStatus(b *testing.B) {
 		b.Fatalf("%d fetches", fetches)
 	}
 }
+
+// BenchmarkStatusMiss measures a Status lookup that misses the cache
+// (MaxAge 0 fetches every time): the token is fetched, parsed once,
+// its signature and claims checked and its list decoded, as a verifier
+// does when a list is first seen or has gone stale.
+func BenchmarkStatusMiss(b *testing.B) {
+	l := benchList(b, 2, StatusRevoked)
+	key := testkeys.New(b, "ES256", "did:web:issuer.example#k")
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	const uri = "https://issuer.example/statuslists/1"
+	tok, err := SignToken(l, TokenClaims{Subject: uri, Issuer: "did:web:issuer.example", IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewClient(ClientOptions{
+		Fetch: func(context.Context, string, string, int64) ([]byte, error) { return []byte(tok), nil },
+		Key:   staticKey("did:web:issuer.example", publicOf(b, key)),
+		Now:   func() time.Time { return now },
+	})
+	ctx := context.Background()
+	ref := Reference{URI: uri, Idx: 12345}
+	b.SetBytes(int64(len(tok)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Status(ctx, ref, "did:web:issuer.example"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

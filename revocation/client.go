@@ -159,7 +159,7 @@ func (c *Client) fetch(ctx context.Context, key, uri, issuer string) (*cacheEntr
 			errcode.New(errcode.TooLarge, "status list token of %d bytes exceeds %d", len(body), c.o.MaxBytes),
 			"status list %s could not be fetched", uri)
 	}
-	tok, err := VerifyToken(ctx, string(bytes.TrimSpace(body)), VerifyTokenOptions{
+	tok, err := verifyToken(ctx, bytes.TrimSpace(body), VerifyTokenOptions{
 		Key:             c.o.Key,
 		ExpectedIssuer:  issuer,
 		ExpectedSubject: uri,

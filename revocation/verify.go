@@ -1,10 +1,11 @@
 package revocation
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -12,7 +13,6 @@ import (
 	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // Token is a verified Status List Token.
@@ -61,6 +61,12 @@ type VerifyTokenOptions struct {
 //     expected values, or ttl is not a positive number
 //  7. list: DecodeIETF's errors (status_invalid, too_large)
 func VerifyToken(ctx context.Context, token string, o VerifyTokenOptions) (*Token, error) {
+	return verifyToken(ctx, []byte(token), o)
+}
+
+// verifyToken is VerifyToken on the token's bytes as fetched, so that a
+// fetched body is not copied into a string and back.
+func verifyToken(ctx context.Context, token []byte, o VerifyTokenOptions) (*Token, error) {
 	maxBytes := bound(o.MaxBytes, DefaultMaxBytes)
 	if len(token) > maxBytes {
 		return nil, errcode.New(errcode.TooLarge, "status list token of %d bytes exceeds %d", len(token), maxBytes)
@@ -68,10 +74,10 @@ func VerifyToken(ctx context.Context, token string, o VerifyTokenOptions) (*Toke
 	if o.Key == nil {
 		return nil, errcode.New(errcode.InvalidInput, "VerifyTokenOptions.Key is required")
 	}
-	if strings.Count(token, ".") != 2 {
+	if bytes.Count(token, []byte{'.'}) != 2 {
 		return nil, errcode.New(errcode.StatusInvalid, "status list token is not a compact JWS")
 	}
-	msg, err := jws.Parse([]byte(token), jws.WithCompact())
+	msg, err := jws.Parse(token, jws.WithCompact())
 	if err != nil {
 		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list token does not parse")
 	}
@@ -90,14 +96,16 @@ func VerifyToken(ctx context.Context, token string, o VerifyTokenOptions) (*Toke
 	if !jose.Allowed(alg.String(), o.Algorithms) {
 		return nil, errcode.New(errcode.UnsupportedAlg, "alg %q is not allowed", alg)
 	}
-	// The claims are decoded once, here; nothing in them is used before the
-	// signature verifies but the iss handed to Key, and a decoding failure
-	// is reported only after the signature check.
-	claims, claimsErr := jwt.Parse(msg.Payload(), jwt.WithVerify(false), jwt.WithValidate(false),
-		jwt.WithTypedClaim("status_list", statusListClaim{}))
+	// The payload is decoded once, here, in one strict pass: a member
+	// given twice (two status_list claims, one for each parser that might
+	// read the token) or two that differ only in case are refused, not
+	// resolved last-wins. Nothing in it is used before the signature
+	// verifies but the iss handed to Key, and a decoding failure is
+	// reported only after the signature check.
+	claims, claimsErr := decodeClaims(msg.Payload())
 	keyIss := o.ExpectedIssuer
-	if keyIss == "" && claimsErr == nil {
-		keyIss = claims.Issuer()
+	if keyIss == "" {
+		keyIss, _ = claims["iss"].(string)
 	}
 	key, err := jose.LookupKey(ctx, o.Key, keyIss, hdr, "status list")
 	if err != nil {
@@ -106,60 +114,68 @@ func VerifyToken(ctx context.Context, token string, o VerifyTokenOptions) (*Toke
 	if ka := jose.KeyAlg(key); ka != "" && ka != alg.String() {
 		return nil, errcode.New(errcode.BadSignature, "token alg %q differs from the key's alg %q", alg, ka)
 	}
-	if err := jose.Verify(alg, key, []byte(token[:strings.LastIndexByte(token, '.')]), sigs[0].Signature()); err != nil {
+	if err := jose.Verify(alg, key, token[:bytes.LastIndexByte(token, '.')], sigs[0].Signature()); err != nil {
 		return nil, errcode.Wrap(errcode.BadSignature, err, "status list token signature does not verify")
 	}
-	// A member given twice (two status_list claims, one for each parser
-	// that might read the token) is refused, not resolved last-wins.
-	if err := jsonstrict.Check(msg.Payload()); err != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list token payload: %s", err)
-	}
 	if claimsErr != nil {
-		return nil, errcode.Wrap(errcode.StatusInvalid, claimsErr, "status list token claims do not parse")
+		return nil, errcode.Wrap(errcode.StatusInvalid, claimsErr, "status list token payload: %s", claimsErr)
 	}
 	return checkClaims(claims, o, maxBytes)
 }
 
-func checkClaims(tok jwt.Token, o VerifyTokenOptions, maxBytes int) (*Token, error) {
-	now := o.Now
-	if now == nil {
-		now = time.Now
+// decodeClaims decodes a token payload, which must be a JSON object, with
+// jsonstrict's checks.
+func decodeClaims(payload []byte) (map[string]any, error) {
+	v, err := jsonstrict.DecodeValue(payload)
+	if err != nil {
+		return nil, err
 	}
-	vopts := []jwt.ValidateOption{
-		jwt.WithClock(jwt.ClockFunc(now)),
-		jwt.WithAcceptableSkew(o.Leeway),
-		jwt.WithRequiredClaim(jwt.SubjectKey),
-		jwt.WithRequiredClaim(jwt.IssuedAtKey),
-		jwt.WithRequiredClaim("status_list"),
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("not a JSON object")
 	}
+	return m, nil
+}
+
+// checkClaims applies steps 6 and 7 of VerifyToken to the decoded payload.
+func checkClaims(p map[string]any, o VerifyTokenOptions, maxBytes int) (*Token, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	if err := jose.CheckTimes(p, now(), o.Leeway, errcode.StatusInvalid); err != nil {
+		return nil, errcode.Wrap(errcode.CodeOf(err), err, "status list token")
+	}
+	required := []string{"sub", "iat", "status_list"}
 	if o.ExpectedIssuer != "" {
-		vopts = append(vopts, jwt.WithRequiredClaim(jwt.IssuerKey))
+		required = append(required, "iss")
 	}
-	if err := jwt.Validate(tok, vopts...); err != nil {
-		switch {
-		case errors.Is(err, jwt.ErrTokenExpired()):
-			return nil, errcode.Wrap(errcode.Expired, err, "status list token expired")
-		case errors.Is(err, jwt.ErrInvalidIssuedAt()), errors.Is(err, jwt.ErrTokenNotYetValid()):
-			return nil, errcode.Wrap(errcode.NotYetValid, err, "status list token is not yet valid")
-		case errors.Is(err, jwt.ErrRequiredClaim()):
-			return nil, errcode.Wrap(errcode.MissingClaim, err, "status list token lacks a required claim")
-		default:
-			return nil, errcode.Wrap(errcode.StatusInvalid, err, "status list token claims are invalid")
+	for _, name := range required {
+		if p[name] == nil {
+			return nil, errcode.New(errcode.MissingClaim, "status list token lacks the %s claim", name)
 		}
 	}
-	if _, ok := tok.Get(jwt.ExpirationKey); ok && !tok.Expiration().After(tok.IssuedAt()) {
+	iss, issOK := stringClaim(p, "iss")
+	sub, subOK := stringClaim(p, "sub")
+	if !issOK || !subOK {
+		return nil, errcode.New(errcode.StatusInvalid, "status list token iss and sub must be strings")
+	}
+	iat, _, _ := jose.DateClaim(p, "iat", errcode.StatusInvalid) // a NumericDate: CheckTimes read it
+	exp, hasExp, _ := jose.DateClaim(p, "exp", errcode.StatusInvalid)
+	if hasExp && !exp.After(iat) {
 		return nil, errcode.New(errcode.StatusInvalid, "status list token exp is not after its iat")
 	}
-	if o.ExpectedIssuer != "" && tok.Issuer() != o.ExpectedIssuer {
-		return nil, errcode.New(errcode.StatusInvalid, "status list token iss %q is not the credential issuer %q", tok.Issuer(), o.ExpectedIssuer)
+	if o.ExpectedIssuer != "" && iss != o.ExpectedIssuer {
+		return nil, errcode.New(errcode.StatusInvalid, "status list token iss %q is not the credential issuer %q", iss, o.ExpectedIssuer)
 	}
-	if o.ExpectedSubject != "" && tok.Subject() != o.ExpectedSubject {
-		return nil, errcode.New(errcode.StatusInvalid, "status list token sub %q is not the referenced uri %q", tok.Subject(), o.ExpectedSubject)
+	if o.ExpectedSubject != "" && sub != o.ExpectedSubject {
+		return nil, errcode.New(errcode.StatusInvalid, "status list token sub %q is not the referenced uri %q", sub, o.ExpectedSubject)
 	}
 	var ttl time.Duration
-	if v, ok := tok.Get("ttl"); ok {
-		f, isNum := v.(float64)
-		if !isNum || !(f > 0) {
+	if v, ok := p["ttl"]; ok {
+		n, isNum := v.(json.Number)
+		f, err := n.Float64()
+		if !isNum || err != nil || !(f > 0) {
 			return nil, errcode.New(errcode.StatusInvalid, "ttl must be a positive number of seconds")
 		}
 		if f >= maxTTL.Seconds() {
@@ -168,21 +184,48 @@ func checkClaims(tok jwt.Token, o VerifyTokenOptions, maxBytes int) (*Token, err
 			ttl = time.Duration(math.Ceil(f * float64(time.Second)))
 		}
 	}
-	raw, _ := tok.Get("status_list")
-	sl, ok := raw.(statusListClaim)
-	if !ok {
-		return nil, errcode.New(errcode.StatusInvalid, "status_list is not an object")
+	sl, err := listClaim(p["status_list"])
+	if err != nil {
+		return nil, err
 	}
 	l, err := DecodeIETF(sl.Lst, sl.Bits, maxBytes)
 	if err != nil {
 		return nil, err
 	}
-	return &Token{
-		Subject:  tok.Subject(),
-		Issuer:   tok.Issuer(),
-		IssuedAt: tok.IssuedAt(),
-		Expires:  tok.Expiration(),
-		TTL:      ttl,
-		List:     l,
-	}, nil
+	return &Token{Subject: sub, Issuer: iss, IssuedAt: iat, Expires: exp, TTL: ttl, List: l}, nil
+}
+
+// stringClaim returns claim name of p; ok is false when it is present and
+// not a string.
+func stringClaim(p map[string]any, name string) (s string, ok bool) {
+	v, present := p[name]
+	if !present {
+		return "", true
+	}
+	s, ok = v.(string)
+	return s, ok
+}
+
+// listClaim reads the status_list claim: an object whose bits is an
+// integer and whose lst is a string (DecodeIETF checks their values).
+func listClaim(v any) (statusListClaim, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return statusListClaim{}, errcode.New(errcode.StatusInvalid, "status_list is not an object")
+	}
+	var c statusListClaim
+	if b, present := m["bits"]; present {
+		n, isNum := b.(json.Number)
+		bits, err := n.Int64()
+		if !isNum || err != nil || bits < 0 || bits > math.MaxInt32 {
+			return statusListClaim{}, errcode.New(errcode.StatusInvalid, "status_list bits is not an integer")
+		}
+		c.Bits = int(bits)
+	}
+	if l, present := m["lst"]; present {
+		if c.Lst, ok = l.(string); !ok {
+			return statusListClaim{}, errcode.New(errcode.StatusInvalid, "status_list lst is not a string")
+		}
+	}
+	return c, nil
 }

@@ -263,7 +263,7 @@ func verifyHop(hop, prev *Token, prevKey func() (jwk.Key, error), wantTyp string
 		return nil, errcode.Wrap(errcode.DelegationBadSignature, err, "the hop is not signed by the cnf key of the component before it")
 	}
 	p := hop.payload
-	iat, ok := numericDate(p["iat"])
+	iat, ok := jose.NumericDate(p["iat"])
 	if !ok {
 		return nil, errcode.New(errcode.DelegationMalformed, "the KB-SD-JWT iat is missing or not a NumericDate")
 	}
@@ -303,7 +303,7 @@ func verifyHop(hop, prev *Token, prevKey func() (jwk.Key, error), wantTyp string
 	if !ok {
 		return nil, errcode.New(errcode.DelegationMalformed, "the delegate payload is not a JSON object")
 	}
-	if err := checkTimes(delegate, opts.now(), opts.Leeway); err != nil {
+	if err := jose.CheckTimes(delegate, opts.now(), opts.Leeway, errcode.Malformed); err != nil {
 		return nil, err
 	}
 	var key jwk.Key

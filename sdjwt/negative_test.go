@@ -232,6 +232,19 @@ func TestVerifyRejects(t *testing.T) {
 			r := disc(t, "salt", "_sd", "x")
 			return f.credWith(t, f.other, jwa.ES256, map[string]any{"typ": TypVC}, withSD(map[string]any{"_sd": []any{SDHash(r)}}), r)
 		}, nil, errcode.BadSignature},
+		{"malformed/kid_not_a_string", func() string {
+			return unsigned(t, map[string]any{"alg": "ES256", "typ": TypVC, "kid": 7}, f.payload(t)) + "~"
+		}, nil, errcode.Malformed},
+		{"kid_reaches_key_lookup", func() string {
+			return unsigned(t, map[string]any{"alg": "ES256", "typ": TypVC, "kid": "k-7", "x-extra": 1}, f.payload(t)) + "~"
+		}, func(o *VerifyOptions) {
+			o.IssuerKey = func(_ context.Context, _ string, h jws.Headers) (jwk.Key, error) {
+				if v, _ := h.Get("x-extra"); h.KeyID() != "k-7" || v != 1.0 {
+					return nil, errcode.New(errcode.UntrustedIssuer, "header kid %q x-extra %v", h.KeyID(), v)
+				}
+				return nil, errors.New("seen")
+			}
+		}, errcode.KeyNotFound},
 		{"key_not_found/plain_error", func() string { return valid }, func(o *VerifyOptions) {
 			o.IssuerKey = func(context.Context, string, jws.Headers) (jwk.Key, error) { return nil, errors.New("boom") }
 		}, errcode.KeyNotFound},

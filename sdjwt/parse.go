@@ -20,7 +20,7 @@ type Token struct {
 	KBJWT       string        // "" when absent
 
 	header       map[string]any // issuer JWT protected header
-	hdrJSON      []byte         // its JSON text, for jws.Headers
+	hdrJSON      []byte         // its JSON text, for jose.HeadersOf
 	payload      map[string]any // issuer JWT payload
 	signingInput string         // "<b64 header>.<b64 payload>"
 	signature    []byte

@@ -3,8 +3,6 @@ package sdjwt
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
-	"math"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -12,7 +10,6 @@ import (
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // KeyFunc returns the issuer public key to verify the issuer-signed JWT
@@ -129,7 +126,7 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if opts.IssuerKey == nil {
 		return nil, nil, errcode.New(errcode.Internal, "no issuer key function configured")
 	}
-	hdr, err := t.jwsHeaders()
+	hdr, err := jose.HeadersOf(t.header, t.hdrJSON)
 	if err != nil {
 		return nil, nil, errcode.Wrap(errcode.Malformed, err, "issuer-signed JWT header has invalid members")
 	}
@@ -145,7 +142,7 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if opts.Verified != nil {
 		cacheKey = VerifiedKey(t.IssuerJWT)
 		if e, ok := opts.Verified.Get(cacheKey, key); ok && (e.IssuerKey == key || keyutil.SameKey(e.IssuerKey, key)) {
-			if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
+			if err := jose.CheckTimes(t.payload, opts.now(), opts.Leeway, errcode.Malformed); err != nil {
 				return nil, nil, err
 			}
 			t.holder = e.Holder
@@ -155,7 +152,7 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 	if err := jose.Verify(jwa.SignatureAlgorithm(alg), key, []byte(t.signingInput), t.signature); err != nil {
 		return nil, nil, errcode.Wrap(errcode.BadSignature, err, "issuer signature does not verify")
 	}
-	if err := checkTimes(t.payload, opts.now(), opts.Leeway); err != nil {
+	if err := jose.CheckTimes(t.payload, opts.now(), opts.Leeway, errcode.Malformed); err != nil {
 		return nil, nil, err
 	}
 	if opts.Verified != nil {
@@ -163,84 +160,6 @@ func (t *Token) VerifyIssuer(ctx context.Context, opts VerifyOptions) (header, p
 		opts.Verified.Put(cacheKey, VerifiedIssuerJWT{IssuerKey: key, Holder: t.holder})
 	}
 	return t.header, t.payload, nil
-}
-
-// jwsHeaders gives the protected header as jws.Headers for the KeyFunc.
-// A header of string members only (the usual alg, typ, kid) is copied from
-// the decoded map; anything else goes through jwx's own decoding.
-func (t *Token) jwsHeaders() (jws.Headers, error) {
-	hdr := jws.NewHeaders()
-	for k, v := range t.header {
-		s, ok := v.(string)
-		if !ok {
-			hdr = jws.NewHeaders()
-			return hdr, json.Unmarshal(t.hdrJSON, hdr)
-		}
-		if err := hdr.Set(k, s); err != nil {
-			return nil, err
-		}
-	}
-	return hdr, nil
-}
-
-// numericDate reads a JWT NumericDate (seconds since the epoch).
-func numericDate(v any) (time.Time, bool) {
-	var f float64
-	switch n := v.(type) {
-	case json.Number:
-		var err error
-		if f, err = n.Float64(); err != nil {
-			return time.Time{}, false
-		}
-	case float64:
-		f = n
-	case int64:
-		f = float64(n)
-	case int:
-		f = float64(n)
-	default:
-		return time.Time{}, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e12 {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), true
-}
-
-// checkTimes applies exp, nbf and iat with leeway.
-func checkTimes(p map[string]any, now time.Time, leeway time.Duration) error {
-	exp, ok, err := dateClaim(p, "exp")
-	if err != nil {
-		return err
-	}
-	if ok && !now.Before(exp.Add(leeway)) {
-		return errcode.New(errcode.Expired, "expired at %s", exp.UTC().Format(time.RFC3339))
-	}
-	// Neither nbf nor iat may lie ahead of now (give or take leeway).
-	for _, c := range []struct{ name, msg string }{{"nbf", "not valid before %s"}, {"iat", "issued in the future (%s)"}} {
-		t, ok, err := dateClaim(p, c.name)
-		if err != nil {
-			return err
-		}
-		if ok && now.Add(leeway).Before(t) {
-			return errcode.New(errcode.NotYetValid, c.msg, t.UTC().Format(time.RFC3339))
-		}
-	}
-	return nil
-}
-
-// dateClaim reads the NumericDate claim name of p; ok is false when p has
-// none.
-func dateClaim(p map[string]any, name string) (t time.Time, ok bool, err error) {
-	v, ok := p[name]
-	if !ok {
-		return time.Time{}, false, nil
-	}
-	if t, ok = numericDate(v); !ok {
-		return time.Time{}, false, errcode.New(errcode.Malformed, "%s is not a NumericDate", name)
-	}
-	return t, true, nil
 }
 
 // VerifyKeyBinding checks the KB-JWT (RFC 9901 section 7.3) against the
@@ -306,7 +225,7 @@ func (t *Token) verifyKeyBinding(holderKey func() (jwk.Key, error), opts VerifyO
 	if err := jose.Verify(jwa.SignatureAlgorithm(alg), holder, []byte(t.KBJWT[:len(h)+1+len(p)]), sig); err != nil {
 		return nil, errcode.Wrap(errcode.KBBadSignature, err, "KB-JWT signature does not verify with cnf.jwk")
 	}
-	iat, ok := numericDate(payload["iat"])
+	iat, ok := jose.NumericDate(payload["iat"])
 	if !ok {
 		return nil, errcode.New(errcode.KBMalformed, "KB-JWT iat is missing or not a NumericDate")
 	}

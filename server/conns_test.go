@@ -63,6 +63,23 @@ func (r *rawConn) hold() {
 	}
 }
 
+// serveLoopback runs s.Serve on a new loopback listener and returns its
+// address; stop cancels Serve and returns its error.
+func serveLoopback(t *testing.T, s *Server) (addr string, stop func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() error {
+		cancel()
+		return <-served
+	}
+}
+
 // closedByServer: the server closed the connection (a read sees EOF).
 func (r *rawConn) closedByServer() bool {
 	_ = r.c.SetReadDeadline(time.Now().Add(time.Minute))
@@ -82,20 +99,12 @@ func TestConnectionLimit(t *testing.T) {
 		c.HTTP.ReadTimeout = time.Minute          // and keep it while the test runs
 	})
 	s := env.Server
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
+	addr, stop := serveLoopback(t, s)
 	defer func() {
-		cancel()
-		if err := <-served; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	addr := ln.Addr().String()
 	testkit.Eventually(t, "Serve bounds the listener", func() bool { return s.conns.Load() != nil })
 	cl := s.conns.Load()
 	open := func(n int) func() bool { return func() bool { return cl.Open() == n } }
@@ -172,16 +181,10 @@ func TestConnectionLimit(t *testing.T) {
 func TestNoConnectionLimit(t *testing.T) {
 	env := NewTestEnv(t, func(c *config.Config) { c.HTTP.MaxConnections = 0 })
 	s := env.Server
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
+	addr, stop := serveLoopback(t, s)
 	var conns []*rawConn
 	for range 5 {
-		conns = append(conns, dialRaw(t, ln.Addr().String()))
+		conns = append(conns, dialRaw(t, addr))
 	}
 	for i, c := range conns {
 		if resp := c.get("/healthz"); resp.StatusCode != http.StatusOK || resp.Close {
@@ -191,8 +194,7 @@ func TestNoConnectionLimit(t *testing.T) {
 	if s.conns.Load() != nil {
 		t.Fatal("max_connections 0 bounded the listener")
 	}
-	cancel()
-	if err := <-served; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -45,9 +45,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skipf("%s is missing: apt-get install chromium to run the console's browser test", chromiumPath)
 	}
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	auditor := issueToken(t, dir, "auditor")
-	issuerTok := issueToken(t, dir, "issuer")
+	ts, issuerTok, auditor := startWithTokens(t, dir)
 	creds := []issuer.Issued{issueForRevoke(t, ts, issuerTok), issueForRevoke(t, ts, issuerTok)}
 	statusOf := func(c issuer.Issued) string {
 		t.Helper()

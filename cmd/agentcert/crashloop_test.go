@@ -350,9 +350,7 @@ func runCrashLoop(t *testing.T, env []string) {
 	began := time.Now()
 
 	dir := t.TempDir()
-	ts := startServer(t, dir, env...)
-	issuerTok := issueToken(t, dir, "issuer")
-	auditorTok := issueToken(t, dir, "auditor")
+	ts, issuerTok, auditorTok := startWithTokens(t, dir, env...)
 	workers := crashIssuers + crashChangers + crashVerifiers
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	defer hc.CloseIdleConnections()

@@ -19,9 +19,7 @@ import (
 // is refused at delegation time; revoking the root refuses the chain.
 func TestDelegationEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, "AGENTCERT_VERIFIER_MAX_STATUS_AGE=0s", "AGENTCERT_STATUS_TTL=1s")
-	issuerTok := issueToken(t, dir, "issuer")
-	auditor := issueToken(t, dir, "auditor")
+	ts, issuerTok, auditor := startWithTokens(t, dir, "AGENTCERT_VERIFIER_MAX_STATUS_AGE=0s", "AGENTCERT_STATUS_TTL=1s")
 	agentDID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "EdDSA", "--out", "agent.jwk")
 	subDID := mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "sub.jwk")
 	sub2DID := mustRun(t, dir, "did", "create", "--method", "key", "--alg", "ES256", "--out", "sub2.jwk")

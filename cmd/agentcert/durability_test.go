@@ -150,9 +150,7 @@ func TestDurabilityKill9(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	issuerTok := issueToken(t, dir, "issuer")
-	auditorTok := issueToken(t, dir, "auditor")
+	ts, issuerTok, auditorTok := startWithTokens(t, dir)
 	hc := &http.Client{Timeout: durClientTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: durRevokers + durIssuers}}
 	issuing := &durClient{base: ts.URL, hc: hc, token: issuerTok}
 	auditing := &durClient{base: ts.URL, hc: hc, token: auditorTok}

@@ -17,9 +17,7 @@ import (
 // inspect against a running server, with --server and --token.
 func TestEverydayOnlineCommands(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	issuerTok := issueToken(t, dir, "issuer")
-	auditor := issueToken(t, dir, "auditor")
+	ts, issuerTok, auditor := startWithTokens(t, dir)
 	id, credFile, key := issueCLI(t, dir, ts.URL, issuerTok)
 
 	// get: the issuer that issued it, and the auditor.
@@ -184,9 +182,7 @@ func TestVersion(t *testing.T) {
 // refuses to overwrite without --force and keeps the old database aside.
 func TestBackupAndRestore(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	tok := issueToken(t, dir, "issuer")
-	auditor := issueToken(t, dir, "auditor")
+	ts, tok, auditor := startWithTokens(t, dir)
 	var ids []string
 	for i := 0; i < 5; i++ {
 		id, _, _ := issueCLI(t, dir, ts.URL, tok)

@@ -40,11 +40,8 @@ func verifyWithDevConfig(t *testing.T, ts *testServer, dir, cred, agentKey strin
 // data directory; a rotation keeps old credentials verifying, a retirement
 // stops them, and a data directory refuses keys for another DID.
 func TestCLIKeysRotateAndRetire(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	tok := issueToken(t, dir, "issuer")
-	agent, agentKey := newAgent(t, dir, "agent")
-	old := ts.issue(t, tok, issueRequest(agent))
+	s := startIssued(t)
+	ts, dir, tok, agent, agentKey, old := s.testServer, s.Dir, s.Token, s.Agent, s.AgentKey, s.Cred
 	oldKID := headerKID(t, old.Credential)
 	res, code := verifyWithDevConfig(t, ts, dir, old.Credential, agentKey)
 	if code != 0 || !res.Verified || res.Status.Value != "valid" {

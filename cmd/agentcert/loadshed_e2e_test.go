@@ -221,15 +221,12 @@ func TestLoadSheddingAtTwiceCapacity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the server past its capacity")
 	}
-	dir := t.TempDir()
-	ts := startServer(t, dir,
+	s := startIssued(t,
 		"AGENTCERT_LOG_LEVEL=warn",
 		fmt.Sprintf("AGENTCERT_HTTP_MAX_CONNECTIONS=%d", loadShedMaxConns),
 	)
+	ts, dir, agentKey, cred := s.testServer, s.Dir, s.AgentKey, s.Cred
 	pid := ts.Pid()
-
-	agent, agentKey := newAgent(t, dir, "agent")
-	cred := ts.issue(t, issueToken(t, dir, "issuer"), issueRequest(agent))
 	f, err := createTemp(dir, "cred-*.txt", cred.Credential)
 	if err != nil {
 		t.Fatal(err)

@@ -11,55 +11,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/oid4vp"
 )
-
-// vpCreated is the 201 body of POST /v1/presentation-requests.
-type vpCreated struct {
-	ID         string `json:"id"`
-	ClientID   string `json:"client_id"`
-	RequestURI string `json:"request_uri"`
-	Link       string `json:"link"`
-	Request    struct {
-		ResponseURI string `json:"response_uri"`
-		Nonce       string `json:"nonce"`
-		State       string `json:"state"`
-	} `json:"request"`
-}
-
-// vpResult is the body of GET /v1/presentation-requests/{id}.
-type vpResult struct {
-	Status   string `json:"status"`
-	Verified bool   `json:"verified"`
-	Allowed  bool   `json:"allowed"`
-	Error    *struct {
-		Code string `json:"code"`
-	} `json:"error"`
-	Presentations map[string][]struct {
-		Claims   map[string]any `json:"claims"`
-		Decision *struct {
-			Allowed bool `json:"allowed"`
-		} `json:"decision"`
-	} `json:"presentations"`
-	TransactionData []map[string]any `json:"transaction_data"`
-}
 
 const vpReadQuery = `{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["urn:agentcert:agent-certification:v1"]},
 	"claims":[{"path":["permissions",null,"action"],"values":["invoices:read"]},{"path":["principal","id"]}]}]}`
 
-func (ts *testServer) presentationRequest(t *testing.T, req map[string]any) vpCreated {
+func (ts *testServer) presentationRequest(t *testing.T, req map[string]any) oid4vp.Created {
 	t.Helper()
 	if _, ok := req["dcql_query"]; !ok {
 		req["dcql_query"] = json.RawMessage(vpReadQuery)
 	}
-	var out vpCreated
+	var out oid4vp.Created
 	ts.Call(http.MethodPost, "/v1/presentation-requests", "", req, http.StatusCreated, &out)
 	return out
 }
 
-func (ts *testServer) presentationResult(t *testing.T, id string) (int, vpResult) {
+func (ts *testServer) presentationResult(t *testing.T, id string) (int, oid4vp.Result) {
 	t.Helper()
 	status, body := ts.Do(http.MethodGet, "/v1/presentation-requests/"+id, "", nil)
-	var out vpResult
+	var out oid4vp.Result
 	if status == http.StatusOK {
 		if err := json.Unmarshal(body, &out); err != nil {
 			t.Fatal(err)
@@ -94,11 +66,8 @@ func postForm(t *testing.T, uri string, form url.Values) (int, string) {
 // cannot satisfy, an expired request, and hand-made responses with the
 // wrong nonce, the wrong audience and a claim the query did not ask for.
 func TestOID4VPWalletPresent(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	token := issueToken(t, dir, "issuer")
-	agentDID, agentKey := newAgent(t, dir, "agent")
-	cred := ts.issue(t, token, issueRequest(agentDID)).Credential
+	s := startIssued(t)
+	ts, dir, agentKey, cred := s.testServer, s.Dir, s.AgentKey, s.Cred.Credential
 	credFile, err := createTemp(dir, "cred-*.txt", cred+"\n")
 	if err != nil {
 		t.Fatal(err)
@@ -173,13 +142,13 @@ func TestOID4VPWalletPresent(t *testing.T) {
 	// Hand-made responses to unsigned requests (the state travels by value).
 	for _, tc := range []struct {
 		name       string
-		aud, nonce func(c vpCreated) string
+		aud, nonce func(c oid4vp.Created) string
 		disclose   []string
 		code       string
 	}{
-		{"wrong nonce", func(c vpCreated) string { return c.ClientID }, func(vpCreated) string { return "n-elsewhere" }, []string{"/permissions/0"}, "kb_wrong_nonce"},
-		{"wrong audience", func(vpCreated) string { return "https://elsewhere.example" }, func(c vpCreated) string { return c.Request.Nonce }, []string{"/permissions/0"}, "kb_wrong_audience"},
-		{"over-disclosure", func(c vpCreated) string { return c.ClientID }, func(c vpCreated) string { return c.Request.Nonce }, []string{"/permissions/0", "/permissions/1"}, "over_disclosure"},
+		{"wrong nonce", func(c oid4vp.Created) string { return c.ClientID }, func(oid4vp.Created) string { return "n-elsewhere" }, []string{"/permissions/0"}, "kb_wrong_nonce"},
+		{"wrong audience", func(oid4vp.Created) string { return "https://elsewhere.example" }, func(c oid4vp.Created) string { return c.Request.Nonce }, []string{"/permissions/0"}, "kb_wrong_audience"},
+		{"over-disclosure", func(c oid4vp.Created) string { return c.ClientID }, func(c oid4vp.Created) string { return c.Request.Nonce }, []string{"/permissions/0", "/permissions/1"}, "over_disclosure"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.presentationRequest(t, map[string]any{"client_id_prefix": "redirect_uri"})
@@ -192,7 +161,7 @@ func TestOID4VPWalletPresent(t *testing.T) {
 			if status, code := postForm(t, c.Request.ResponseURI, url.Values{"vp_token": {string(vp)}, "state": {c.Request.State}}); status != http.StatusBadRequest || code != tc.code {
 				t.Fatalf("response: %d %s, want 400 %s", status, code, tc.code)
 			}
-			if _, r := ts.presentationResult(t, c.ID); r.Status != "failed" || r.Error == nil || r.Error.Code != tc.code {
+			if _, r := ts.presentationResult(t, c.ID); r.Status != "failed" || r.Error == nil || string(r.Error.Code) != tc.code {
 				t.Fatalf("result %+v", r)
 			}
 		})
@@ -222,9 +191,9 @@ func TestOID4VPWalletPresent(t *testing.T) {
 // TestOID4VPCallback: with verifier.presentation_callback the outcome is
 // posted to the counterparty's URL and not kept for fetching.
 func TestOID4VPCallback(t *testing.T) {
-	got := make(chan vpResult, 1)
+	got := make(chan oid4vp.Result, 1)
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var res vpResult
+		var res oid4vp.Result
 		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&res) != nil {
 			http.Error(w, "bad callback", http.StatusBadRequest)
 			return
@@ -232,11 +201,9 @@ func TestOID4VPCallback(t *testing.T) {
 		got <- res
 	}))
 	defer cb.Close()
-	dir := t.TempDir()
-	ts := startServer(t, dir, "AGENTCERT_VERIFIER_PRESENTATION_CALLBACK="+cb.URL+"/outcomes")
-	token := issueToken(t, dir, "issuer")
-	agentDID, agentKey := newAgent(t, dir, "agent")
-	credFile, err := createTemp(dir, "cred-*.txt", ts.issue(t, token, issueRequest(agentDID)).Credential)
+	s := startIssued(t, "AGENTCERT_VERIFIER_PRESENTATION_CALLBACK="+cb.URL+"/outcomes")
+	ts, dir, agentKey := s.testServer, s.Dir, s.AgentKey
+	credFile, err := createTemp(dir, "cred-*.txt", s.Cred.Credential)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,9 +42,7 @@ func issueForRevoke(t *testing.T, ts *testServer, token string) issuer.Issued {
 
 func TestCLIRevokeAndStatusCheck(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	auditor := issueToken(t, dir, "auditor")
-	issuerA := issueToken(t, dir, "issuer")
+	ts, issuerA, auditor := startWithTokens(t, dir)
 	issuerB := issueToken(t, dir, "issuer")
 	a := issueForRevoke(t, ts, issuerA)
 	b := issueForRevoke(t, ts, issuerA)

@@ -30,12 +30,9 @@ func firstErr(r verifier.Result) string { return string(r.Code()) }
 // restart with the same fixed nonce_secrets it does not verify again
 // (nonce_expired: the nonce's epoch died with the process).
 func TestSec02Sec03NonceSingleUseOverHTTP(t *testing.T) {
-	dir := t.TempDir()
 	secret := base64.StdEncoding.EncodeToString([]byte("fixed-nonce-secret-for-this-test"))
-	ts := startServer(t, dir, "AGENTCERT_VERIFIER_NONCE_SECRETS="+secret)
-	token := issueToken(t, dir, "issuer")
-	agent, agentKey := newAgent(t, dir, "agent")
-	cred := ts.issue(t, token, issueRequest(agent))
+	s := startIssued(t, "AGENTCERT_VERIFIER_NONCE_SECRETS="+secret)
+	ts, dir, agentKey, cred := s.testServer, s.Dir, s.AgentKey, s.Cred
 	credFile, err := createTemp(dir, "cred-*.txt", cred.Credential)
 	if err != nil {
 		t.Fatal(err)

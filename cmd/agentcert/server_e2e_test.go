@@ -266,9 +266,7 @@ func TestServerIssueAndVerify(t *testing.T) {
 // operational endpoints.
 func TestServerAPI(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir)
-	issuerTok := issueToken(t, dir, "issuer")
-	auditorTok := issueToken(t, dir, "auditor")
+	ts, issuerTok, auditorTok := startWithTokens(t, dir)
 	agent, agentKey := newAgent(t, dir, "agent")
 	privateJWK, err := os.ReadFile(agentKey)
 	if err != nil {
@@ -462,11 +460,8 @@ func TestServerAPI(t *testing.T) {
 // TestServerRestartAndKill: a graceful restart keeps keys, tokens and
 // records; every issuance acknowledged before a kill -9 is still there.
 func TestServerRestartAndKill(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	tok := issueToken(t, dir, "issuer")
-	agent, agentKey := newAgent(t, dir, "agent")
-	before := ts.issue(t, tok, issueRequest(agent))
+	s := startIssued(t)
+	ts, dir, tok, agent, agentKey, before := s.testServer, s.Dir, s.Token, s.Agent, s.AgentKey, s.Cred
 	_, keysBefore := ts.Do(http.MethodGet, "/v1/admin/keys", ts.AdminToken, nil)
 	_, didBefore := ts.Do(http.MethodGet, "/.well-known/did.json", "", nil)
 	admin, issuerDID := ts.AdminToken, ts.IssuerDID
@@ -549,11 +544,8 @@ func TestServerRestartAndKill(t *testing.T) {
 // TestServerKeyRotation: after POST /v1/admin/keys/rotate a credential
 // issued before still verifies and a new one carries the new kid.
 func TestServerKeyRotation(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	tok := issueToken(t, dir, "issuer")
-	agent, agentKey := newAgent(t, dir, "agent")
-	old := ts.issue(t, tok, issueRequest(agent))
+	s := startIssued(t)
+	ts, dir, tok, agent, agentKey, old := s.testServer, s.Dir, s.Token, s.Agent, s.AgentKey, s.Cred
 	oldKID := headerKID(t, old.Credential)
 
 	status, body := ts.Do(http.MethodPost, "/v1/admin/keys/rotate", ts.AdminToken, map[string]string{"alg": "EdDSA"})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/testbin"
+	"github.com/agentcert/agentcert/issuer"
 )
 
 // Helpers shared by the end-to-end tests that run `agentcert serve` (binPath,
@@ -39,6 +40,38 @@ func startServer(t *testing.T, dataDir string, extraEnv ...string) *testServer {
 	servers.Store(dataDir, ts)
 	t.Cleanup(func() { servers.Delete(dataDir) })
 	return ts
+}
+
+// startWithTokens starts a server on dataDir (extraEnv as for
+// startServer) and creates an issuer and an auditor API token on it.
+func startWithTokens(t *testing.T, dataDir string, extraEnv ...string) (ts *testServer, issuerTok, auditorTok string) {
+	t.Helper()
+	ts = startServer(t, dataDir, extraEnv...)
+	return ts, issueToken(t, dataDir, "issuer"), issueToken(t, dataDir, "auditor")
+}
+
+// issuedServer is a running server with an issuer token, an agent did:key
+// and one credential issued to that agent (see startIssued).
+type issuedServer struct {
+	*testServer
+	Dir      string        // the data directory
+	Token    string        // an issuer API token
+	Agent    string        // the agent's did:key
+	AgentKey string        // the file of the agent's private JWK, in Dir
+	Cred     issuer.Issued // the credential issued to Agent
+}
+
+// startIssued starts a server on a new data directory (extraEnv as for
+// startServer), creates an issuer token and an agent "agent", and issues
+// the agent a credential (issueRequest) through POST /v1/credentials.
+func startIssued(t *testing.T, extraEnv ...string) *issuedServer {
+	t.Helper()
+	dir := t.TempDir()
+	s := &issuedServer{testServer: startServer(t, dir, extraEnv...), Dir: dir}
+	s.Token = issueToken(t, dir, "issuer")
+	s.Agent, s.AgentKey = newAgent(t, dir, "agent")
+	s.Cred = s.issue(t, s.Token, issueRequest(s.Agent))
+	return s
 }
 
 // freePort returns a loopback port that was free a moment ago.

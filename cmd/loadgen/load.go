@@ -114,15 +114,8 @@ func (r *recorder) add(s sample) {
 func load(ctx context.Context, o options, w *workload) *Report {
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if o.rate > 0 {
-		// Open loop: connections are not a client-side queue.
-		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = o.maxInflight, o.maxInflight
-	} else {
-		tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = o.c, o.c, o.c
-	}
-	client := &http.Client{Transport: tr, Timeout: o.timeout}
-	defer tr.CloseIdleConnections()
+	client := newClient(o, w)
+	defer client.CloseIdleConnections()
 
 	rec := &recorder{}
 	start := time.Now()
@@ -144,7 +137,7 @@ func load(ctx context.Context, o options, w *workload) *Report {
 	}
 	switch {
 	case sent >= int64(o.n):
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), ctx.Err() == nil && ended(ctx):
 		rep.Stopped = "duration"
 	default:
 		rep.Stopped = "interrupted"
@@ -161,6 +154,27 @@ func load(ctx context.Context, o options, w *workload) *Report {
 	return rep
 }
 
+// newClient is the run's HTTP client: connTransport for http:// (the
+// default; -client std picks net/http's Transport), net/http's Transport
+// for https://. Either keeps as many connections as requests can be
+// outstanding: -c in a closed loop, -max-inflight in an open one, where
+// connections must not become a client-side queue.
+func newClient(o options, w *workload) *http.Client {
+	idle := o.c
+	if o.rate > 0 {
+		idle = o.maxInflight
+	}
+	if w.host != "" && o.client == "lean" {
+		return &http.Client{Transport: newConnTransport(w.host, o.timeout, idle)}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = idle, idle
+	if o.rate == 0 {
+		tr.MaxConnsPerHost = o.c
+	}
+	return &http.Client{Transport: tr, Timeout: o.timeout}
+}
+
 // closedLoop runs o.c clients, each sending its next request when the last
 // was answered. It returns how many requests were taken.
 func closedLoop(ctx context.Context, o options, w *workload, client *http.Client, rec *recorder) int64 {
@@ -172,7 +186,7 @@ func closedLoop(ctx context.Context, o options, w *workload, client *http.Client
 			defer wg.Done()
 			for {
 				i := next.Add(1)
-				if i > int64(o.n) || ctx.Err() != nil {
+				if i > int64(o.n) || ended(ctx) {
 					return
 				}
 				k := w.cycle[(i-1)%int64(len(w.cycle))]
@@ -210,7 +224,7 @@ func openLoop(ctx context.Context, o options, w *workload, client *http.Client, 
 				return due
 			case <-timer.C:
 			}
-		} else if ctx.Err() != nil {
+		} else if ended(ctx) {
 			break
 		}
 		due = i
@@ -274,12 +288,23 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[rank-1]
 }
 
+// ended reports whether the run is over: its context is done, or its
+// deadline has passed (a socket deadline taken from the context can expire
+// a moment before the context's own timer marks it done).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // send makes request i and returns its error class ("" on success,
 // "canceled" when the run ended first).
 func send(ctx context.Context, client *http.Client, t *target, i int64) string {
 	body, err := t.body(ctx, client, i)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return "canceled"
 		}
 		if errors.Is(err, errNonce) {
@@ -298,15 +323,17 @@ func send(ctx context.Context, client *http.Client, t *target, i int64) string {
 	req.Header = t.header(i)
 	resp, err := client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			return "canceled"
 		}
 		return "transport"
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		if ctx.Err() != nil {
+	var b []byte
+	if ab, ok := resp.Body.(answerBody); ok {
+		b = ab.b // read whole by connTransport
+	} else if b, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer)); err != nil {
+		if ended(ctx) {
 			return "canceled"
 		}
 		return "transport"

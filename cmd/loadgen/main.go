@@ -72,7 +72,7 @@ type options struct {
 	action                     string
 	body, path                 string
 	statusPath                 string
-	mix                        string
+	mix, client                string
 	idempotency, asJSON, quiet bool
 }
 
@@ -105,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.mix, "mix", "", "mix: kinds and weights, e.g. verify=8,issue=1,status=1")
 	fs.BoolVar(&o.idempotency, "idempotency", false, "issue: send a unique Idempotency-Key with each request")
 	fs.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
+	fs.StringVar(&o.client, "client", "lean", "HTTP client for http:// URLs: lean (keep-alive connections read and written on the sending goroutine) or std (net/http's Transport)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

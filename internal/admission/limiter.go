@@ -26,12 +26,16 @@ type Limits struct {
 
 	// OverloadAfter is how long the queue must have stayed non-empty, with
 	// more waiters than MaxConcurrent, for the limiter to count as
-	// overloaded (until the queue next drains); 0 never does (first come
-	// first served, QueueTimeout for everyone). While overloaded the newest
-	// waiter is admitted first, and nobody waits longer than OverloadWait:
-	// a queue that never drains is not absorbing a burst, it only adds its
-	// length to the latency of every admitted caller. (A queue no longer
-	// than the slots is one round of work: slow requests, not overload.)
+	// overloaded, and how long it must then stay empty for the overload to
+	// end; 0 never counts as overloaded (first come first served,
+	// QueueTimeout for everyone). While overloaded the newest waiter is
+	// admitted first, and nobody waits longer than OverloadWait: a queue
+	// that never drains is not absorbing a burst, it only adds its length
+	// to the latency of every admitted caller. (A queue no longer than the
+	// slots is one round of work: slow requests, not overload.) A queue
+	// that empties for a moment under a load that goes on is still
+	// overloaded: were it first come first served again, the next callers
+	// would wait the long QueueTimeout until the overload was seen anew.
 	OverloadAfter time.Duration
 	// OverloadWait is the longest wait while overloaded; positive when
 	// OverloadAfter is set (and used only up to QueueTimeout).
@@ -42,7 +46,7 @@ type Limits struct {
 // MaxQueue more. Normally the queue is first come first served; once it has
 // not been empty for OverloadAfter (and holds more waiters than slots), it
 // is served newest first and its waits are cut to OverloadWait, until it
-// drains. It is safe for concurrent use.
+// has stayed empty for OverloadAfter. It is safe for concurrent use.
 type Limiter struct {
 	lim Limits
 	now func() time.Time
@@ -52,7 +56,8 @@ type Limiter struct {
 	head, tail    *waiter   // oldest, newest
 	queued        int       // waiters in the list
 	nonEmptySince time.Time // when the queue last went from empty to not
-	overload      bool      // overloaded since nonEmptySince; cleared when the queue drains
+	emptySince    time.Time // when the queue last drained
+	overload      bool      // overloaded; cleared once the queue has stayed empty for OverloadAfter
 
 	activeN, waitingN atomic.Int64 // copies of active and queued for readers
 }
@@ -203,10 +208,14 @@ func (l *Limiter) release() {
 }
 
 // overloaded: the queue has stayed non-empty for OverloadAfter and is
-// longer than the slots, or was so since it last drained. Called with
-// l.mu held.
+// longer than the slots, or was so and has not stayed empty for
+// OverloadAfter since. Called with l.mu held.
 func (l *Limiter) overloaded(now time.Time) bool {
-	if !l.overload && l.lim.OverloadAfter > 0 && l.queued > l.lim.MaxConcurrent && now.Sub(l.nonEmptySince) >= l.lim.OverloadAfter {
+	switch {
+	case l.lim.OverloadAfter == 0:
+	case l.overload && l.queued == 0 && now.Sub(l.emptySince) >= l.lim.OverloadAfter:
+		l.overload = false // the load has gone: first come first served again
+	case !l.overload && l.queued > l.lim.MaxConcurrent && now.Sub(l.nonEmptySince) >= l.lim.OverloadAfter:
 		l.overload = true
 	}
 	return l.overload
@@ -254,7 +263,7 @@ func (l *Limiter) remove(w *waiter) {
 	w.prev, w.next = nil, nil
 	l.queued--
 	if l.queued == 0 {
-		l.overload = false // drained: the next queue starts first come first served
+		l.emptySince = l.now()
 	}
 	l.waitingN.Store(int64(l.queued))
 }
@@ -266,8 +275,8 @@ func (l *Limiter) Active() int { return int(l.activeN.Load()) }
 func (l *Limiter) Waiting() int { return int(l.waitingN.Load()) }
 
 // Overloaded tells whether the queue has stayed non-empty for
-// OverloadAfter with more waiters than slots, and has not drained since
-// (so it is served newest first, with the short wait).
+// OverloadAfter with more waiters than slots, and has not stayed empty for
+// OverloadAfter since (so it is served newest first, with the short wait).
 func (l *Limiter) Overloaded() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

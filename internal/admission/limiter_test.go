@@ -257,7 +257,7 @@ func notYet(t *testing.T, what string, ch <-chan result) {
 
 // TestOverloadServesNewestFirst: a queue that has stayed non-empty for
 // OverloadAfter is served newest first; before that, and once it has
-// drained, first come first served.
+// stayed empty for OverloadAfter, first come first served.
 func TestOverloadServesNewestFirst(t *testing.T) {
 	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: time.Hour})
 	held, err := l.Acquire(context.Background())
@@ -287,10 +287,14 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 	notYet(t, "the older waiter", b)
 	tc.Release()
 	tb := admitted(t, "the last waiter", b)
-	if l.Overloaded() {
-		t.Fatal("the queue drained: want no longer overloaded")
+	if !l.Overloaded() {
+		t.Fatal("the queue drained a moment ago: want still overloaded")
 	}
-	// Empty again: the next queue is first come first served.
+	clock.Advance(100 * time.Millisecond)
+	if l.Overloaded() {
+		t.Fatal("the queue has stayed empty for OverloadAfter: want no longer overloaded")
+	}
+	// Empty for OverloadAfter: the next queue is first come first served.
 	d := queue(t, l, 1)
 	clock.Advance(10 * time.Millisecond)
 	e := queue(t, l, 2)
@@ -368,10 +372,72 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
 		t.Fatalf("the waiter from before the overload: %v, want dropped", r.err)
 	}
-	if l.Overloaded() {
-		t.Fatal("drained: want no longer overloaded")
+	if !l.Overloaded() {
+		t.Fatal("drained a moment ago: want still overloaded")
 	}
 	tc.Release()
+	clock.Advance(100 * time.Millisecond)
+	if l.Overloaded() {
+		t.Fatal("empty for OverloadAfter: want no longer overloaded")
+	}
+}
+
+// TestOverloadOutlastsAMomentaryDrain: a queue that empties for a moment
+// under a load that goes on stays overloaded: the next waiters are served
+// newest first and wait at most OverloadWait, not QueueTimeout. Only a
+// queue that stays empty for OverloadAfter ends the overload, counted from
+// the last waiter's leaving.
+func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
+	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 8, QueueTimeout: time.Hour, OverloadAfter: 100 * time.Millisecond, OverloadWait: 10 * time.Millisecond})
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, l, 1)
+	clock.Advance(100 * time.Millisecond)
+	b := queue(t, l, 2)
+	if !l.Overloaded() {
+		t.Fatal("a queue for 100ms, now two waiters for one slot: want overloaded")
+	}
+	held.Release()
+	tb := admitted(t, "the newest waiter", b)
+	if r := <-a; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("the waiter from before the overload: %v, want dropped", r.err)
+	}
+	// Drained for 50ms, then two more callers: newest first, short waits.
+	clock.Advance(50 * time.Millisecond)
+	c := queue(t, l, 1)
+	d := queue(t, l, 2)
+	if !l.Overloaded() {
+		t.Fatal("the queue was empty for 50ms of the 100ms: want still overloaded")
+	}
+	tb.Release()
+	td := admitted(t, "the newest waiter after a momentary drain", d)
+	notYet(t, "the older waiter", c)
+	// c waited with OverloadWait, not QueueTimeout: it is refused on its
+	// own real timer.
+	if r := <-c; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("a waiter queued during the overload: %v, want ErrQueueTimeout after the overload wait", r.err)
+	}
+	// c's leaving emptied the queue again: the 100ms count starts anew.
+	clock.Advance(60 * time.Millisecond)
+	if !l.Overloaded() {
+		t.Fatal("empty for 60ms since the last waiter left: want still overloaded")
+	}
+	clock.Advance(40 * time.Millisecond)
+	if l.Overloaded() {
+		t.Fatal("empty for 100ms: want no longer overloaded")
+	}
+	td.Release()
+	// Overload over: a caller is admitted at once.
+	tk, err := l.Acquire(context.Background())
+	if err != nil || tk.Queued {
+		t.Fatalf("after the overload: %v, want admitted at once", err)
+	}
+	tk.Release()
+	if l.Active() != 0 || l.Waiting() != 0 {
+		t.Fatalf("active %d waiting %d", l.Active(), l.Waiting())
+	}
 }
 
 // TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue

@@ -73,15 +73,17 @@ type HTTP struct {
 // finding every slot of its class taken waits in the class's queue; past
 // max_queue, or after queue_timeout, it is answered 503 (overloaded) with
 // Retry-After. A queue that has not drained for overload_after is served
-// newest first and nobody waits in it longer than overload_wait. Health,
-// readiness and metrics are never shed.
+// newest first and nobody waits in it longer than overload_wait, until it
+// has stayed empty for overload_after. Health, readiness and metrics are
+// never shed.
 type Admission struct {
 	Verify AdmissionClass `mapstructure:"verify"` // POST /v1/verify, GET /v1/nonce
 	Issue  AdmissionClass `mapstructure:"issue"`  // issuance, status changes, offers, the OpenID4VCI endpoints
 	Status AdmissionClass `mapstructure:"status"` // public reads: status lists, DID document, metadata, schemas
 	Admin  AdmissionClass `mapstructure:"admin"`  // tokens, keys, audit, credential records, incidents
 	// OverloadAfter: a class whose queue has stayed non-empty this long is
-	// overloaded (0: never; the queue stays first come first served).
+	// overloaded, until its queue has stayed empty this long (0: never; the
+	// queue stays first come first served).
 	OverloadAfter time.Duration `mapstructure:"overload_after"`
 	// OverloadWait is the longest wait in an overloaded class's queue.
 	OverloadWait time.Duration `mapstructure:"overload_wait"`

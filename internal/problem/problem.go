@@ -6,6 +6,7 @@ package problem
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/agentcert/agentcert/errcode"
 )
@@ -76,15 +77,24 @@ func Write(w http.ResponseWriter, p Problem) {
 // WriteJSON sends v as JSON of media type ctype with status, and tells
 // browsers not to sniff it.
 func WriteJSON(w http.ResponseWriter, status int, ctype string, v any) {
-	writeHeader(w, status, ctype)
-	_ = json.NewEncoder(w).Encode(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a value no JSON can hold gets here: answer as the encoder
+		// would have, with the status and no body.
+		writeHeader(w, status, ctype)
+		return
+	}
+	WriteEncoded(w, status, ctype, b)
 }
 
 // WriteEncoded is WriteJSON for a body already encoded (b, without the
-// final newline, which it adds as json.Encoder does).
+// final newline, which it adds as json.Encoder does). The answer carries
+// its Content-Length, so that it goes out in one piece, not chunked.
 func WriteEncoded(w http.ResponseWriter, status int, ctype string, b []byte) {
+	b = append(b, '\n')
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	writeHeader(w, status, ctype)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 func writeHeader(w http.ResponseWriter, status int, ctype string) {
