@@ -7,19 +7,14 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/apiwire"
 	"github.com/agentcert/agentcert/internal/records"
 )
 
 type auditForm struct{ Actor, Action, Target, Since, Until string }
 
 func (f auditForm) query() url.Values {
-	q := url.Values{}
-	for k, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target, "since": f.Since, "until": f.Until} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
+	return apiwire.Query(map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target, "since": f.Since, "until": f.Until})
 }
 
 // chainCheck is the outcome of recomputing the audit hash chain.

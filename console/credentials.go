@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/incident"
+	"github.com/agentcert/agentcert/internal/apiwire"
 	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
@@ -41,13 +42,7 @@ type searchForm struct {
 }
 
 func (f searchForm) query() url.Values {
-	q := url.Values{}
-	for k, v := range map[string]string{"subject": f.Subject, "principal": f.Principal, "agent_class": f.AgentClass, "status": f.Status, "issued_from": f.IssuedFrom, "issued_until": f.IssuedUntil} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
+	return apiwire.Query(map[string]string{"subject": f.Subject, "principal": f.Principal, "agent_class": f.AgentClass, "status": f.Status, "issued_from": f.IssuedFrom, "issued_until": f.IssuedUntil})
 }
 
 func (f searchForm) filter() (records.CredentialFilter, error) {

@@ -398,7 +398,7 @@ func (s *Service) holderKey(ctx context.Context, req IssueRequest) (map[string]a
 			}
 		}
 	}
-	return keyutil.ToMap(key)
+	return cnfJWK(key)
 }
 
 // subjectKeys resolves subject (through the resolver, and so the guarded

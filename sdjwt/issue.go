@@ -80,7 +80,7 @@ func Issue(claims map[string]any, disclosable []string, key jwk.Key, opts *Issue
 		return "", err
 	}
 	payload["_sd_alg"] = SDAlgSHA256
-	body, err := marshalJSON(payload)
+	body, err := encodeJSON(payload)
 	if err != nil {
 		return "", errcode.Wrap(errcode.InvalidInput, err, "payload cannot be encoded")
 	}
@@ -237,7 +237,7 @@ func (b *builder) randomDisclosure(_ []string, name string, isArray bool, value 
 	if err != nil {
 		return "", err
 	}
-	return newDisclosure(b64.EncodeToString(salt), name, isArray, value)
+	return encodeDisclosure(b64.EncodeToString(salt), name, isArray, value)
 }
 
 func (b *builder) random() ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/incident"
+	"github.com/agentcert/agentcert/internal/apiwire"
 	"github.com/spf13/cobra"
 )
 
@@ -33,12 +34,7 @@ func newIncidentsCmd() *cobra.Command {
 			if state != "" && state != "open" && state != "resolved" {
 				return usageErr("--state must be open or resolved")
 			}
-			q := url.Values{}
-			for k, v := range map[string]string{"credential_id": credential, "principal_id": principal, "state": state, "cursor": cursor} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
+			q := apiwire.Query(map[string]string{"credential_id": credential, "principal_id": principal, "state": state, "cursor": cursor})
 			if limit > 0 {
 				q.Set("limit", fmt.Sprint(limit))
 			}

@@ -126,12 +126,7 @@ func newCredentialsListCmd() *cobra.Command {
 			"\"next: CURSOR\" on stderr when there is another page (pass it as --cursor).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := url.Values{}
-			for k, v := range map[string]string{"subject": subject, "principal_id": principal, "agent_class": agentClass, "status": status, "issued_before": before, "cursor": cursor} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
+			q := apiwire.Query(map[string]string{"subject": subject, "principal_id": principal, "agent_class": agentClass, "status": status, "issued_before": before, "cursor": cursor})
 			if status != "" && !contains(statusValues, status) {
 				return usageErr("--status must be one of %s", strings.Join(statusValues, ", "))
 			}
@@ -186,12 +181,7 @@ func newAuditListCmd() *cobra.Command {
 			"`agentcert audit verify` checks the log's hash chain.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := url.Values{}
-			for k, v := range map[string]string{"actor": actor, "action": action, "target": target, "since": since, "until": until} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
+			q := apiwire.Query(map[string]string{"actor": actor, "action": action, "target": target, "since": since, "until": until})
 			for name, v := range map[string]string{"since": since, "until": until} {
 				if v != "" {
 					if _, err := time.Parse(time.RFC3339, v); err != nil {

@@ -5,6 +5,7 @@ package apiwire
 
 import (
 	"encoding/json"
+	"net/url"
 	"time"
 )
 
@@ -35,4 +36,17 @@ type Token struct {
 	Role      string     `json:"role"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Query is the query string of a filtered list (GET /v1/credentials,
+// /v1/audit, /v1/incidents, and the console's pages over them): each named
+// filter that is not empty, and nothing for the empty ones.
+func Query(filters map[string]string) url.Values {
+	q := url.Values{}
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
 }

@@ -83,12 +83,19 @@ func (s SQLBase) InsertCredential(ctx context.Context, c Credential, idem *Idemp
 		if c.Status != StatusValid {
 			bumpVersion = 1
 		}
-		var size int
-		if err := tx.QueryRow("UPDATE status_lists SET used = used + 1, version = version + ? WHERE id = ? RETURNING size",
-			bumpVersion, c.ListID).Scan(&size); err != nil {
+		// One plain UPDATE (no result rows to read) bumps the list when the
+		// index lies inside it; only when it matches no row does a second
+		// statement tell a missing list from an index outside it.
+		n, err := tx.Exec("UPDATE status_lists SET used = used + 1, version = version + ? WHERE id = ? AND size > ?",
+			bumpVersion, c.ListID, c.Idx)
+		if err != nil {
 			return tx.MapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
 		}
-		if c.Idx >= size {
+		if n == 0 {
+			var size int
+			if err := tx.QueryRow("SELECT size FROM status_lists WHERE id = ?", c.ListID).Scan(&size); err != nil {
+				return tx.MapErr(err, "insert credential %q: status list %q", c.ID, c.ListID)
+			}
 			return IndexOutside(c, size)
 		}
 		if _, err := tx.Exec(`INSERT INTO credentials (id, subject, principal_id, agent_class, vct, list_id, idx, status,

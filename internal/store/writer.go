@@ -21,6 +21,9 @@ type wtx struct {
 	s    *SQLite
 	tx   *sql.Tx
 	head auditHead
+	// bound are the prepared statements already bound to tx, so that each
+	// is bound once per batch and not once per use.
+	bound map[string]*sql.Stmt
 }
 
 // auditHead is the last entry of the audit chain as the batch has left it.
@@ -40,8 +43,16 @@ type auditHead struct {
 // write connection between batches when q has been seen before (SQLite then
 // skips parsing it again), else nil, and q is noted for preparing.
 func (w *wtx) stmt(q string) *sql.Stmt {
+	if st, ok := w.bound[q]; ok {
+		return st
+	}
 	if st, ok := w.s.stmts[q]; ok {
-		return w.tx.StmtContext(context.Background(), st)
+		st = w.tx.StmtContext(context.Background(), st)
+		if w.bound == nil {
+			w.bound = make(map[string]*sql.Stmt, 8)
+		}
+		w.bound[q] = st
+		return st
 	}
 	w.s.unprepared[q] = struct{}{}
 	return nil
