@@ -62,16 +62,16 @@ type Limiter struct {
 	lim Limits
 	now func() time.Time
 
-	mu            sync.Mutex
-	active        int
-	head, tail    *waiter   // oldest, newest
-	queued        int       // waiters in the list
-	meanHold      time.Duration // moving mean of how long a slot is held
-	crowdedSince  time.Time     // when the queue last grew past the slots
-	lastRefusal   time.Time     // when a waiter was last refused while overloaded
-	longSince     time.Time     // when the queue last became long (zero: it is short)
-	shortSince    time.Time     // when the queue last became short (zero: it is long)
-	overload      bool          // overloaded; cleared once the queue has stayed short for OverloadAfter
+	mu           sync.Mutex
+	active       int
+	head, tail   *waiter       // oldest, newest
+	queued       int           // waiters in the list
+	meanHold     time.Duration // moving mean of how long a slot is held
+	crowdedSince time.Time     // when the queue last grew past the slots
+	lastRefusal  time.Time     // when a waiter was last refused while overloaded
+	longSince    time.Time     // when the queue last became long (zero: it is short)
+	shortSince   time.Time     // when the queue last became short (zero: it is long)
+	overload     bool          // overloaded; cleared once the queue has stayed short for OverloadAfter
 
 	activeN, waitingN atomic.Int64 // copies of active and queued for readers
 }
