@@ -38,11 +38,26 @@ func post(t *testing.T, c *http.Client, ctx context.Context, url, body string) (
 	return resp, b, err
 }
 
+// countingServer starts a test server with h that counts the connections
+// made to it.
+func countingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
 // The transport keeps a connection alive across requests, sends the body
 // and headers as net/http would, and hands the whole answer back.
 func TestConnTransportKeepsConnectionsAlive(t *testing.T) {
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if r.Header.Get("X-Test") != "1" || r.ContentLength != int64(len(b)) {
 			http.Error(w, "bad request", http.StatusTeapot)
@@ -51,13 +66,6 @@ func TestConnTransportKeepsConnectionsAlive(t *testing.T) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "echo:"+string(b))
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
 	c, tr := wireClient(t, srv, 5*time.Second)
 	for i := range 20 {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", strings.NewReader(strings.Repeat("a", i)))
@@ -87,21 +95,13 @@ func TestConnTransportKeepsConnectionsAlive(t *testing.T) {
 // request goes again on a new connection. An answer with Connection: close
 // is read, and its connection is not reused.
 func TestConnTransportStaleAndClosedConnections(t *testing.T) {
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body)
 		if r.URL.Path == "/close" {
 			w.Header().Set("Connection", "close")
 		}
 		io.WriteString(w, "ok")
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
 	c, tr := wireClient(t, srv, 5*time.Second)
 	ctx := context.Background()
 	if _, b, err := post(t, c, ctx, srv.URL+"/a", "x"); err != nil || string(b) != "ok" {
