@@ -1,9 +1,6 @@
 package sdjwt
 
 import (
-	"encoding/json"
-	"slices"
-
 	"github.com/agentcert/agentcert/internal/jsonval"
 )
 
@@ -25,109 +22,13 @@ func encodeJSON(v any) ([]byte, error) {
 	return marshalJSON(v)
 }
 
-// appendJSON appends the encoding of v to dst. ok is false when v holds a
-// value other than map[string]any, []any, string, json.Number (a valid
-// number), bool or nil; dst is then to be thrown away.
-func appendJSON(dst []byte, v any) ([]byte, bool) {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, "null"...), true
-	case bool:
-		if x {
-			return append(dst, "true"...), true
-		}
-		return append(dst, "false"...), true
-	case string:
-		return appendJSONString(dst, x), true
-	case json.Number:
-		if !validNumber(string(x)) {
-			return dst, false
-		}
-		return append(dst, x...), true
-	case []any:
-		if x == nil {
-			return append(dst, "null"...), true
-		}
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var ok bool
-			if dst, ok = appendJSON(dst, e); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, ']'), true
-	case map[string]any:
-		if x == nil {
-			return append(dst, "null"...), true
-		}
-		var small [16]string
-		keys := small[:0]
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-			dst = append(dst, ':')
-			var ok bool
-			if dst, ok = appendJSON(dst, x[k]); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, '}'), true
-	}
-	return dst, false
-}
+// appendJSON appends the encoding of v to dst (jsonval.AppendValue
+// without HTML escaping, as marshalJSON writes); ok is false, and dst to be
+// thrown away, for a value other than generic JSON.
+func appendJSON(dst []byte, v any) ([]byte, bool) { return jsonval.AppendValue(dst, v, false) }
 
 // appendJSONString writes s as encoding/json does with HTML escaping off.
 func appendJSONString(dst []byte, s string) []byte { return jsonval.AppendString(dst, s, false) }
-
-// validNumber reports whether s is a JSON number (RFC 8259, section 6).
-func validNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(s)
-}
 
 // encodeDisclosure is newDisclosure without the detour through []any and
 // encoding/json: base64url of ["salt","name",value] (or ["salt",value] for

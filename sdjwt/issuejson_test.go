@@ -88,17 +88,6 @@ func TestAppendJSONLeavesOtherValuesToEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestValidNumber(t *testing.T) {
-	for s, want := range map[string]bool{
-		"0": true, "-0": true, "12": true, "1.25": true, "1e5": true, "1E-5": true, "-1.5e+10": true,
-		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false, "+1": false, "0x1": false, "1.5.": false,
-	} {
-		if got := validNumber(s); got != want {
-			t.Errorf("validNumber(%q) = %v, want %v", s, got, want)
-		}
-	}
-}
-
 func TestEncodeDisclosureMatchesNewDisclosure(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

@@ -2,7 +2,6 @@ package verifier
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 
 	"github.com/agentcert/agentcert/internal/jsonval"
@@ -86,52 +85,13 @@ func (r *Result) AppendJSON(b []byte) ([]byte, error) {
 }
 
 // appendAny appends a decoded JSON value (maps, slices, strings,
-// json.Number, bools, nil); anything else goes through encoding/json.
+// json.Number, bools, nil) as jsonval.AppendValue writes it, HTML-safe;
+// anything else goes through encoding/json, whose bytes are the same.
 func appendAny(b []byte, v any) ([]byte, error) {
-	var err error
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case string:
-		return appendString(b, x), nil
-	case bool:
-		return strconv.AppendBool(b, x), nil
-	case map[string]any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendString(b, k), ':')
-			if b, err = appendAny(b, x[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
-	case []any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendAny(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+	if out, ok := jsonval.AppendValue(b, v, true); ok {
+		return out, nil
 	}
-	return appendMarshal(b, v) // json.Number (validated there) and other types
+	return appendMarshal(b, v) // json.Marshal validates a json.Number there
 }
 
 func appendMarshal(b []byte, v any) ([]byte, error) {

@@ -41,3 +41,43 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestValidNumber(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0": true, "-0": true, "12": true, "1.25": true, "1e5": true, "1E-5": true, "-1.5e+10": true,
+		"": false, "-": false, "01": false, "1.": false, ".5": false, "1e": false, "1e+": false, "+1": false, "0x1": false, "1.5.": false,
+	} {
+		if got := ValidNumber(s); got != want {
+			t.Errorf("ValidNumber(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// AppendValue writes what encoding/json writes for generic JSON values,
+// with and without HTML escaping, and declines anything else.
+func TestAppendValue(t *testing.T) {
+	v := map[string]any{"b": []any{json.Number("1.5e3"), "<x>&", true, nil, map[string]any{}}, "a": map[string]any{"z": false, "\u2028": "é"}, "c": []any(nil)}
+	for _, html := range []bool{true, false} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(html)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := AppendValue(nil, v, html)
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !ok || !bytes.Equal(got, want) {
+			t.Errorf("html %v: %s, %v; want %s", html, got, ok, want)
+		}
+	}
+	for name, v := range map[string]any{
+		"an int":             map[string]any{"n": 1},
+		"a typed map":        []any{map[string]string{"a": "b"}},
+		"an invalid number":  []any{json.Number("01")},
+		"a struct":           struct{}{},
+		"deep inside a list": []any{[]any{[]any{1.5}}},
+	} {
+		if _, ok := AppendValue(nil, v, true); ok {
+			t.Errorf("%s: encoded, want declined", name)
+		}
+	}
+}
