@@ -153,6 +153,9 @@ func (l *Limiter) Acquire(ctx context.Context) (*Ticket, error) {
 		return &Ticket{l: l, at: now}, nil
 	}
 	if l.queued >= l.lim.MaxQueue {
+		if l.overload {
+			l.lastRefusal = now
+		}
 		l.mu.Unlock()
 		return nil, ErrQueueFull
 	}

@@ -558,6 +558,63 @@ func TestOverloadCutFollowsTheHoldTime(t *testing.T) {
 	admitted(t, "the newer waiter, 50ms old", newer).Release()
 }
 
+// TestFullQueueRefusalKeepsTheOverload: a caller refused because the
+// queue is full while overloaded counts as a refusal: the overload lasts
+// OverloadAfter past it, though the queue is short all along.
+func TestFullQueueRefusalKeepsTheOverload(t *testing.T) {
+	lim := overloadLimits
+	lim.MaxQueue = 2
+	l, clock := newClocked(t, lim)
+	// A 10ms turn first, so that after the slow one below the mean hold
+	// time is about 146ms and two waiters are a short queue (292ms of
+	// work, under OverloadWait).
+	warm, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Millisecond)
+	warm.Release()
+	held, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, l, 1)
+	clock.Advance(time.Second)
+	b := queue(t, l, 2)
+	clock.Advance(100 * time.Millisecond)
+	if !l.Overloaded() {
+		t.Fatal("a waited 1.1s, b behind it for 100ms: want overloaded")
+	}
+	held.Release() // a refused (waited past the cut), b admitted
+	tb := admitted(t, "the newest waiter", b)
+	if r := <-a; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("the old waiter: %v", r.err)
+	}
+	// Short from here on; 90ms later the queue is full for a moment and a
+	// caller is refused for it.
+	clock.Advance(90 * time.Millisecond)
+	c := queue(t, l, 1)
+	d := queue(t, l, 2)
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("a third waiter for a queue of 2: %v, want ErrQueueFull", err)
+	}
+	tb.Release() // to d, the newest
+	td := admitted(t, "the newest waiter", d)
+	td.Release()
+	tc := admitted(t, "the last waiter", c)
+	tc.Release()
+	// Short since a was refused, 150ms ago by now; the queue-full refusal
+	// was 60ms ago: still overloaded, and 40ms later not.
+	clock.Advance(60 * time.Millisecond)
+	if !l.Overloaded() {
+		t.Fatal("a queue-full refusal 60ms ago: want still overloaded")
+	}
+	clock.Advance(40 * time.Millisecond)
+	if l.Overloaded() {
+		t.Fatal("short and nobody refused for 100ms: want no longer overloaded")
+	}
+}
+
 // TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue
 // stays first come first served however long it stands.
 func TestNoOverloadModeWithoutOverloadAfter(t *testing.T) {
