@@ -106,10 +106,7 @@ func TestLimitAndQueueBound(t *testing.T) {
 // queue timeout and leaves the queue.
 func TestQueueTimeout(t *testing.T) {
 	l := mustNew(t, Limits{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: 20 * time.Millisecond})
-	tk, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := mustAcquire(t, l)
 	defer tk.Release()
 	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrQueueTimeout) {
 		t.Fatalf("waited past the timeout: %v, want ErrQueueTimeout", err)
@@ -124,10 +121,7 @@ func TestQueueTimeout(t *testing.T) {
 // place in the queue, and never takes a slot.
 func TestCancelledWaiterLeavesTheQueue(t *testing.T) {
 	l := mustNew(t, Limits{MaxConcurrent: 1, MaxQueue: 1, QueueTimeout: time.Hour})
-	tk, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := mustAcquire(t, l)
 	ctx, cancel := context.WithCancel(context.Background())
 	gone := acquireAsync(l, ctx)
 	testkit.Eventually(t, "queued", func() bool { return l.Waiting() == 1 })
@@ -219,6 +213,26 @@ func TestNoQueue(t *testing.T) {
 	}
 }
 
+// mustAcquire takes a slot that must be free.
+func mustAcquire(t *testing.T, l *Limiter) *Ticket {
+	t.Helper()
+	tk, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// wantAdmittedAtOnce: a caller is admitted without queueing, and leaves.
+func wantAdmittedAtOnce(t *testing.T, l *Limiter, when string) {
+	t.Helper()
+	tk, err := l.Acquire(context.Background())
+	if err != nil || tk.Queued {
+		t.Fatalf("%s: %v, want admitted at once", when, err)
+	}
+	tk.Release()
+}
+
 func newClocked(t *testing.T, lim Limits) (*Limiter, *testkit.Clock) {
 	t.Helper()
 	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
@@ -266,10 +280,7 @@ var overloadLimits = Limits{MaxConcurrent: 1, MaxQueue: 64, QueueTimeout: time.H
 // stayed short for OverloadAfter, first come first served.
 func TestOverloadServesNewestFirst(t *testing.T) {
 	l, clock := newClocked(t, overloadLimits)
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	a := queue(t, l, 1)
 	clock.Advance(500 * time.Millisecond)
 	b := queue(t, l, 2)
@@ -324,10 +335,7 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 // arriving then waits at most OverloadWait.
 func TestOverloadCutsTheWait(t *testing.T) {
 	l, clock := newClocked(t, overloadLimits)
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	old := queue(t, l, 1)
 	clock.Advance(5 * time.Millisecond)
 	younger := queue(t, l, 2)
@@ -346,11 +354,7 @@ func TestOverloadCutsTheWait(t *testing.T) {
 		t.Fatalf("waiting %d active %d, want 0 and 1", l.Waiting(), l.Active())
 	}
 	held.Release()
-	tk, err := l.Acquire(context.Background())
-	if err != nil || tk.Queued {
-		t.Fatalf("after the overload: %v, want admitted at once", err)
-	}
-	tk.Release()
+	wantAdmittedAtOnce(t, l, "after the overload")
 }
 
 // TestOneRoundIsNotOverload: a queue no longer than the slots is one
@@ -358,10 +362,7 @@ func TestOverloadCutsTheWait(t *testing.T) {
 // machine) it stays first come first served with the long timeout.
 func TestOneRoundIsNotOverload(t *testing.T) {
 	l, clock := newClocked(t, overloadLimits)
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	a := queue(t, l, 1)
 	clock.Advance(time.Hour / 2)
 	if l.Overloaded() {
@@ -467,10 +468,7 @@ func TestManyTurnsAreNotOverload(t *testing.T) {
 // load, may be what keeps the queue short).
 func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	l, clock := newClocked(t, overloadLimits)
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	a := queue(t, l, 1)
 	clock.Advance(time.Second)
 	b := queue(t, l, 2)
@@ -508,11 +506,7 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 		t.Fatal("short for 100ms: want no longer overloaded")
 	}
 	td.Release()
-	tk, err := l.Acquire(context.Background())
-	if err != nil || tk.Queued {
-		t.Fatalf("after the overload: %v, want admitted at once", err)
-	}
-	tk.Release()
+	wantAdmittedAtOnce(t, l, "after the overload")
 }
 
 // TestOverloadCutFollowsTheHoldTime: while overloaded, a waiter passed
@@ -521,16 +515,10 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 func TestOverloadCutFollowsTheHoldTime(t *testing.T) {
 	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 64, QueueTimeout: time.Hour, OverloadAfter: 200 * time.Millisecond, OverloadWait: 250 * time.Millisecond})
 	// One turn of 25ms: the mean hold time, so the cut is 100ms.
-	tk, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk := mustAcquire(t, l)
 	clock.Advance(25 * time.Millisecond)
 	tk.Release()
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	// 20 waiters, 500ms of work for one slot: long, overloaded 200ms later.
 	var early []<-chan result
 	for i := range 20 {
@@ -568,16 +556,10 @@ func TestFullQueueRefusalKeepsTheOverload(t *testing.T) {
 	// A 10ms turn first, so that after the slow one below the mean hold
 	// time is about 146ms and two waiters are a short queue (292ms of
 	// work, under OverloadWait).
-	warm, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	warm := mustAcquire(t, l)
 	clock.Advance(10 * time.Millisecond)
 	warm.Release()
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	a := queue(t, l, 1)
 	clock.Advance(time.Second)
 	b := queue(t, l, 2)
@@ -619,10 +601,7 @@ func TestFullQueueRefusalKeepsTheOverload(t *testing.T) {
 // stays first come first served however long it stands.
 func TestNoOverloadModeWithoutOverloadAfter(t *testing.T) {
 	l, clock := newClocked(t, Limits{MaxConcurrent: 1, MaxQueue: 4, QueueTimeout: time.Hour})
-	held, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	held := mustAcquire(t, l)
 	a := queue(t, l, 1)
 	clock.Advance(time.Hour)
 	b := queue(t, l, 2)
