@@ -213,6 +213,22 @@ func TestNoQueue(t *testing.T) {
 	}
 }
 
+// refused: the waiter was refused with ErrQueueTimeout.
+func refused(t *testing.T, what string, ch <-chan result) {
+	t.Helper()
+	if r := <-ch; !errors.Is(r.err, ErrQueueTimeout) {
+		t.Fatalf("%s: %v, want ErrQueueTimeout", what, r.err)
+	}
+}
+
+// wantOverloaded fails with why unless l.Overloaded() is want.
+func wantOverloaded(t *testing.T, l *Limiter, want bool, why string) {
+	t.Helper()
+	if l.Overloaded() != want {
+		t.Fatal(why)
+	}
+}
+
 // mustAcquire takes a slot that must be free.
 func mustAcquire(t *testing.T, l *Limiter) *Ticket {
 	t.Helper()
@@ -285,36 +301,24 @@ func TestOverloadServesNewestFirst(t *testing.T) {
 	clock.Advance(500 * time.Millisecond)
 	b := queue(t, l, 2)
 	clock.Advance(550 * time.Millisecond) // a has waited 1.05s: long for 50ms
-	if l.Overloaded() {
-		t.Fatal("long for 50ms, want overloaded only after 100ms")
-	}
+	wantOverloaded(t, l, false, "long for 50ms, want overloaded only after 100ms")
 	held.Release() // held 1.05s: the mean hold time
 	ta := admitted(t, "the oldest waiter, before the overload", a)
 	notYet(t, "the second waiter", b)
 
 	clock.Advance(time.Second) // b has waited 1.55s, but is alone
-	if l.Overloaded() {
-		t.Fatal("one waiter for one slot: want not overloaded, however long it waits")
-	}
+	wantOverloaded(t, l, false, "one waiter for one slot: want not overloaded, however long it waits")
 	c := queue(t, l, 2)
 	clock.Advance(100 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("two waiters for one slot, 2 x 1.05s of work, for 100ms: want overloaded")
-	}
+	wantOverloaded(t, l, true, "two waiters for one slot, 2 x 1.05s of work, for 100ms: want overloaded")
 	ta.Release()
 	tc := admitted(t, "the newest waiter, while overloaded", c)
 	// b, from before the overload, has waited more than OverloadWait: it
 	// was refused when the slot came free.
-	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
-		t.Fatalf("the waiter from before the overload: %v, want ErrQueueTimeout", r.err)
-	}
-	if !l.Overloaded() {
-		t.Fatal("the queue drained a moment ago: want still overloaded")
-	}
+	refused(t, "the waiter from before the overload (want ErrQueueTimeout)", b)
+	wantOverloaded(t, l, true, "the queue drained a moment ago: want still overloaded")
 	clock.Advance(100 * time.Millisecond)
-	if l.Overloaded() {
-		t.Fatal("the queue has stayed short for OverloadAfter: want no longer overloaded")
-	}
+	wantOverloaded(t, l, false, "the queue has stayed short for OverloadAfter: want no longer overloaded")
 	// Short for OverloadAfter: the next queue is first come first served.
 	d := queue(t, l, 1)
 	clock.Advance(10 * time.Millisecond)
@@ -347,9 +351,7 @@ func TestOverloadCutsTheWait(t *testing.T) {
 		}
 	}
 	// The late caller's own wait is the overload wait (on a real timer).
-	if r := <-late; !errors.Is(r.err, ErrQueueTimeout) {
-		t.Fatalf("a caller arriving during the overload: %v, want ErrQueueTimeout after the overload wait", r.err)
-	}
+	refused(t, "a caller arriving during the overload (want ErrQueueTimeout after the overload wait)", late)
 	if l.Waiting() != 0 || l.Active() != 1 {
 		t.Fatalf("waiting %d active %d, want 0 and 1", l.Waiting(), l.Active())
 	}
@@ -365,9 +367,7 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 	held := mustAcquire(t, l)
 	a := queue(t, l, 1)
 	clock.Advance(time.Hour / 2)
-	if l.Overloaded() {
-		t.Fatal("one waiter for one slot counted as overloaded")
-	}
+	wantOverloaded(t, l, false, "one waiter for one slot counted as overloaded")
 	held.Release()
 	ta := admitted(t, "the single waiter, after a long wait", a)
 	// A second waiter makes the standing queue longer than the slots.
@@ -375,24 +375,16 @@ func TestOneRoundIsNotOverload(t *testing.T) {
 	clock.Advance(time.Second)
 	c := queue(t, l, 2)
 	clock.Advance(100 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("two waiters for one slot, standing: want overloaded")
-	}
+	wantOverloaded(t, l, true, "two waiters for one slot, standing: want overloaded")
 	// Back to one waiter, it stays overloaded until the queue has stayed
 	// short for OverloadAfter.
 	ta.Release() // to c, the newest
 	tc := admitted(t, "the newest waiter", c)
-	if r := <-b; !errors.Is(r.err, ErrQueueTimeout) {
-		t.Fatalf("the waiter from before the overload: %v, want dropped", r.err)
-	}
-	if !l.Overloaded() {
-		t.Fatal("drained a moment ago: want still overloaded")
-	}
+	refused(t, "the waiter from before the overload (want dropped)", b)
+	wantOverloaded(t, l, true, "drained a moment ago: want still overloaded")
 	tc.Release()
 	clock.Advance(100 * time.Millisecond)
-	if l.Overloaded() {
-		t.Fatal("short for OverloadAfter: want no longer overloaded")
-	}
+	wantOverloaded(t, l, false, "short for OverloadAfter: want no longer overloaded")
 }
 
 // TestManyTurnsAreNotOverload: callers taking turns faster than the
@@ -447,9 +439,7 @@ func TestManyTurnsAreNotOverload(t *testing.T) {
 		held = append(held[1:], r.tk)
 		waiting = append(waiting[1:], queue(t, l, 8))
 	}
-	if !l.Overloaded() {
-		t.Fatal("8 waiters, 1.2s of work for 2 slots, for seconds: want overloaded")
-	}
+	wantOverloaded(t, l, true, "8 waiters, 1.2s of work for 2 slots, for seconds: want overloaded")
 	for _, tk := range held {
 		tk.Release()
 	}
@@ -473,38 +463,26 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	clock.Advance(time.Second)
 	b := queue(t, l, 2)
 	clock.Advance(100 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
-	}
+	wantOverloaded(t, l, true, "a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
 	held.Release()
 	tb := admitted(t, "the newest waiter", b)
-	if r := <-a; !errors.Is(r.err, ErrQueueTimeout) {
-		t.Fatalf("the waiter from before the overload: %v, want dropped", r.err)
-	}
+	refused(t, "the waiter from before the overload (want dropped)", a)
 	// Drained for 50ms, then two more callers: newest first, short waits.
 	clock.Advance(50 * time.Millisecond)
 	c := queue(t, l, 1)
 	d := queue(t, l, 2)
-	if !l.Overloaded() {
-		t.Fatal("short for 50ms of the 100ms: want still overloaded")
-	}
+	wantOverloaded(t, l, true, "short for 50ms of the 100ms: want still overloaded")
 	tb.Release()
 	td := admitted(t, "the newest waiter after a momentary drain", d)
 	notYet(t, "the older waiter", c)
 	// c waits at most OverloadWait (the cut), not QueueTimeout: it is
 	// refused on its own real timer.
-	if r := <-c; !errors.Is(r.err, ErrQueueTimeout) {
-		t.Fatalf("a waiter queued during the overload: %v, want ErrQueueTimeout after the overload wait", r.err)
-	}
+	refused(t, "a waiter queued during the overload (want ErrQueueTimeout after the overload wait)", c)
 	// Short, and nobody refused, since c left and d was admitted.
 	clock.Advance(60 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("short for 60ms: want still overloaded")
-	}
+	wantOverloaded(t, l, true, "short for 60ms: want still overloaded")
 	clock.Advance(40 * time.Millisecond)
-	if l.Overloaded() {
-		t.Fatal("short for 100ms: want no longer overloaded")
-	}
+	wantOverloaded(t, l, false, "short for 100ms: want no longer overloaded")
 	td.Release()
 	wantAdmittedAtOnce(t, l, "after the overload")
 }
@@ -525,9 +503,7 @@ func TestOverloadCutFollowsTheHoldTime(t *testing.T) {
 		early = append(early, queue(t, l, i+1))
 	}
 	clock.Advance(250 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("20 waiters, 500ms of work for one slot, for 250ms: want overloaded")
-	}
+	wantOverloaded(t, l, true, "20 waiters, 500ms of work for one slot, for 250ms: want overloaded")
 	// Every early waiter has waited 250ms, more than the 100ms cut (and
 	// than OverloadWait): the next arrival refuses them all.
 	fresh := queue(t, l, 1)
@@ -540,9 +516,7 @@ func TestOverloadCutFollowsTheHoldTime(t *testing.T) {
 	newer := queue(t, l, 2)
 	clock.Advance(50 * time.Millisecond) // fresh 110ms, newer 50ms; a refusal 110ms ago
 	held.Release()
-	if r := <-fresh; !errors.Is(r.err, ErrQueueTimeout) {
-		t.Fatalf("a waiter 110ms old, past the 100ms cut, less than OverloadWait: %v, want refused", r.err)
-	}
+	refused(t, "a waiter 110ms old, past the 100ms cut, less than OverloadWait (want refused)", fresh)
 	admitted(t, "the newer waiter, 50ms old", newer).Release()
 }
 
@@ -564,9 +538,7 @@ func TestFullQueueRefusalKeepsTheOverload(t *testing.T) {
 	clock.Advance(time.Second)
 	b := queue(t, l, 2)
 	clock.Advance(100 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("a waited 1.1s, b behind it for 100ms: want overloaded")
-	}
+	wantOverloaded(t, l, true, "a waited 1.1s, b behind it for 100ms: want overloaded")
 	held.Release() // a refused (waited past the cut), b admitted
 	tb := admitted(t, "the newest waiter", b)
 	if r := <-a; !errors.Is(r.err, ErrQueueTimeout) {
@@ -588,13 +560,9 @@ func TestFullQueueRefusalKeepsTheOverload(t *testing.T) {
 	// Short since a was refused, 150ms ago by now; the queue-full refusal
 	// was 60ms ago: still overloaded, and 40ms later not.
 	clock.Advance(60 * time.Millisecond)
-	if !l.Overloaded() {
-		t.Fatal("a queue-full refusal 60ms ago: want still overloaded")
-	}
+	wantOverloaded(t, l, true, "a queue-full refusal 60ms ago: want still overloaded")
 	clock.Advance(40 * time.Millisecond)
-	if l.Overloaded() {
-		t.Fatal("short and nobody refused for 100ms: want no longer overloaded")
-	}
+	wantOverloaded(t, l, false, "short and nobody refused for 100ms: want no longer overloaded")
 }
 
 // TestNoOverloadModeWithoutOverloadAfter: with OverloadAfter 0 the queue
@@ -605,9 +573,7 @@ func TestNoOverloadModeWithoutOverloadAfter(t *testing.T) {
 	a := queue(t, l, 1)
 	clock.Advance(time.Hour)
 	b := queue(t, l, 2)
-	if l.Overloaded() {
-		t.Fatal("overloaded with OverloadAfter 0")
-	}
+	wantOverloaded(t, l, false, "overloaded with OverloadAfter 0")
 	held.Release()
 	ta := admitted(t, "the oldest waiter", a)
 	notYet(t, "the newer waiter", b)
