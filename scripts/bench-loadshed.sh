@@ -8,6 +8,8 @@
 #   2x        open loop at twice the capacity: shed fraction (503), p99 of the
 #             admitted requests, and the server's peak VmRSS
 #   after     the next requests, closed loop with one client
+# and, under 2x, the CPU the server and loadgen took per request and how
+# much of the machine stayed idle (/proc/PID/stat, /usr/bin/time, /proc/stat),
 # and prints "ratio" = admitted p99 at 2x / unloaded p99 (the goal: at most 2).
 # It builds the binaries from this checkout unless BIN and LOAD are given.
 # Usage: scripts/bench-loadshed.sh [seconds per open-loop run, default 10]
@@ -57,6 +59,8 @@ V=(-url "$URL" -mode verify -presentation "$WORK/pres.txt" -aud "$AUD" -nonce n1
 
 # The verify class's effective bounds, as the server reports them (older
 # servers without the gauges: MAXC and MAXQ, or 2 and 2).
+srvcpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+idle() { awk '$1 == "cpu" {print $5}' /proc/stat; }
 metric() { curl -sf "$URL/metrics" | awk -v m="$1" '$1 == m "{class=\"verify\"}" {print $2}'; }
 SLOTS=$(metric agentcert_admission_max_concurrent); SLOTS=${SLOTS:-${MAXC:-2}}
 QUEUE=$(metric agentcert_admission_max_queue); QUEUE=${QUEUE:-${MAXQ:-2}}
@@ -71,17 +75,23 @@ for RUN in $(seq 1 "$RUNS"); do
 
   R=$(jq -n "$CAP / 4")
   "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/low.json" || true
-  jq -r '"unloaded (\(.offered_rate | floor)/s open loop): \(.requests) requests, \(.failed) failed, p50 \(.p50_ns / 1e6) ms, p99 \(.p99_ns / 1e6) ms"' "$WORK/low.json"
+  jq -r '"unloaded (\(.offered_rate | floor)/s open loop): \(.requests) requests, \(.failed) failed, p50 \(.p50_ns / 1e6) ms, p99 \(.p99_ns / 1e6) ms, errors \(.errors // {})"' "$WORK/low.json"
 
   R=$(jq -n "$CAP * 2")
   ( while kill -0 "$PID" 2>/dev/null; do awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; sleep 0.1; done ) >"$WORK/rss" &
   RSSPID=$!
-  "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/high.json" || true
+  S0=$(srvcpu); M0=$(idle)
+  /usr/bin/time -o "$WORK/ltime" -f '%U %S' "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/high.json" || true
+  S1=$(srvcpu); M1=$(idle)
   kill "$RSSPID" 2>/dev/null || true
   wait "$RSSPID" 2>/dev/null || true
   PEAK=$(sort -n "$WORK/rss" | tail -1)
   jq -r '"2x (\(.offered_rate | floor)/s open loop): \(.requests) requests, \(.succeeded) admitted, \(.errors["503"] // 0) shed (\(100 * (.errors["503"] // 0) / .requests | floor)%), other failures \(.failed - (.errors["503"] // 0)), dropped by loadgen \(.dropped); admitted p50 \(.succeeded_p50_ns / 1e6) ms, p99 \(.succeeded_p99_ns / 1e6) ms"' "$WORK/high.json"
   echo "server VmRSS peak under 2x: $((PEAK / 1024)) MiB"
+  N=$(jq .requests "$WORK/high.json")
+  awk -v s0="$S0" -v s1="$S1" -v m0="$M0" -v m1="$M1" -v n="$N" -v secs="$SECS" -v cores="$(nproc)" 'END {
+    tick = 1e6 / 100; l = ($1 + $2) * 1e6
+    printf "CPU under 2x: server %.0f us/request, loadgen %.0f us/request, machine idle %.0f%%\n", (s1 - s0) * tick / n, l / n, 100 * (m1 - m0) / (secs * 100 * cores) }' "$WORK/ltime"
   "$LOAD" "${V[@]}" -n 50 -c 1 >"$WORK/after.json" || true
   jq -r '"after: \(.succeeded) of \(.requests) served at once, p99 \(.p99_ns / 1e6) ms"' "$WORK/after.json"
   jq -rn --slurpfile lo "$WORK/low.json" --slurpfile hi "$WORK/high.json" --arg la "$(cut -d" " -f1-3 /proc/loadavg)" \

@@ -45,7 +45,11 @@ type Report struct {
 	Stats
 	// Dropped counts open-loop requests that fell due while -max-inflight
 	// were outstanding; they were never sent.
-	Dropped int64             `json:"dropped"`
+	Dropped int64 `json:"dropped"`
+	// LateP50 and LateP99 (open loop) say how long after falling due the
+	// requests were sent: the load tool's own share of the latencies.
+	LateP50 time.Duration     `json:"sent_late_p50_ns,omitempty"`
+	LateP99 time.Duration     `json:"sent_late_p99_ns,omitempty"`
 	Elapsed time.Duration     `json:"elapsed_ns"`
 	Kinds   map[string]*Stats `json:"kinds"`
 	Stopped string            `json:"stopped"` // "n", "duration" or "interrupted"
@@ -60,6 +64,7 @@ func (r *Report) print(w io.Writer) {
 	r.Stats.print(w, "")
 	if r.Loop == "open" {
 		fmt.Fprintf(w, "dropped:     %d\n", r.Dropped)
+		fmt.Fprintf(w, "sent late:   p50 %s  p99 %s\n", r.LateP50, r.LateP99)
 	}
 	if len(r.Kinds) > 1 {
 		names := make([]string, 0, len(r.Kinds))
@@ -95,7 +100,8 @@ func (s *Stats) print(w io.Writer, indent string) {
 type sample struct {
 	kind  int
 	lat   time.Duration
-	class string // "" on success
+	late  time.Duration // open loop: from falling due to being sent
+	class string        // "" on success
 }
 
 // recorder collects samples from many goroutines.
@@ -134,6 +140,12 @@ func load(ctx context.Context, o options, w *workload) *Report {
 	}
 	if o.rate > 0 {
 		rep.Loop, rep.Concurrency, rep.OfferedRate = "open", 0, o.rate
+		late := make([]time.Duration, len(rec.samples))
+		for i, s := range rec.samples {
+			late[i] = s.late
+		}
+		slices.Sort(late)
+		rep.LateP50, rep.LateP99 = percentile(late, 50), percentile(late, 99)
 	}
 	switch {
 	case sent >= int64(o.n):
@@ -211,18 +223,14 @@ func openLoop(ctx context.Context, o options, w *workload, client *http.Client, 
 	var inflight atomic.Int64
 	var wg sync.WaitGroup
 	var due int64
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
+	p := newPacer()
+	defer p.release()
 	for i := int64(1); i <= int64(o.n); i++ {
 		at := start.Add(time.Duration(math.Round(float64(i-1) * interval)))
-		if d := time.Until(at); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
+		if time.Until(at) > 0 {
+			if !p.sleepUntil(ctx, at) {
 				wg.Wait()
 				return due
-			case <-timer.C:
 			}
 		} else if ended(ctx) {
 			break
@@ -238,11 +246,12 @@ func openLoop(ctx context.Context, o options, w *workload, client *http.Client, 
 		go func(i int64, k int, at time.Time) {
 			defer wg.Done()
 			defer inflight.Add(-1)
+			late := time.Since(at)
 			class := send(ctx, client, w.targets[k], i)
 			if class == "canceled" {
 				return
 			}
-			rec.add(sample{kind: k, lat: time.Since(at), class: class})
+			rec.add(sample{kind: k, lat: time.Since(at), late: late, class: class})
 		}(i, k, at)
 	}
 	wg.Wait()

@@ -12,7 +12,11 @@
 //	open loop (-rate N)    requests leave on a fixed schedule, N per second,
 //	                       whatever the latency, and each latency is counted
 //	                       from the moment its request was due: a server that
-//	                       falls behind shows it in the percentiles. At most
+//	                       falls behind shows it in the percentiles. How
+//	                       late the tool itself sent them is reported as
+//	                       "sent late" (on Linux it sleeps on a thread of
+//	                       its own with nanosleep, and sends within tens of
+//	                       microseconds of the due time). At most
 //	                       -max-inflight requests are outstanding; one that is
 //	                       due while that many are is counted as "dropped"
 //

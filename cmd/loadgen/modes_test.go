@@ -63,6 +63,10 @@ func TestOpenLoopSendsOnSchedule(t *testing.T) {
 	if rep.Max < 18*time.Millisecond || rep.P50 > rep.P999 || rep.P999 > rep.Max {
 		t.Fatalf("open-loop latencies %+v", rep.Stats)
 	}
+	// How late each request left is part of its latency, never more.
+	if rep.LateP50 <= 0 || rep.LateP50 > rep.LateP99 || rep.LateP99 > rep.P99 {
+		t.Fatalf("sent late p50 %s p99 %s, latency p99 %s", rep.LateP50, rep.LateP99, rep.P99)
+	}
 
 	h, arrived = barrier(2, 300*time.Millisecond)
 	srv2 := httptest.NewServer(h)
