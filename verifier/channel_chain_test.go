@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"sync"
 	"testing"
 	"time"
@@ -68,7 +69,10 @@ func TestChannelWithDelegationChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces, Channel: ch})
+	// GET /invoices/{verb} needs invoices:{verb}: the root allows every
+	// invoices action, the delegate only invoices:read.
+	action := func(r *http.Request) (string, map[string]any) { return "invoices:" + path.Base(r.URL.Path), nil }
+	mw, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces, Channel: ch, Action: action})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +89,8 @@ func TestChannelWithDelegationChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &http.Client{Transport: tr}
-	get := func() (int, map[string]any) {
-		resp, err := c.Get(srv.URL + "/invoices")
+	get := func(verb string) (int, map[string]any) {
+		resp, err := c.Get(srv.URL + "/invoices/" + verb)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,17 +99,28 @@ func TestChannelWithDelegationChain(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
-	for i := 0; i < 2; i++ { // the first presents the chain, the second rides the session
-		if status, m := get(); status != http.StatusOK || m["hops"] != float64(1) {
+	// Actions are decided on the last delegate's authority, not the
+	// root's: invoices:approve is the root's to do, not the sub-agent's,
+	// whether the request presents the chain or rides its session.
+	denied := func(when string) {
+		t.Helper()
+		if status, m := get("approve"); status != http.StatusForbidden || m["code"] != string(errcode.ActionNotPermitted) {
+			t.Fatalf("an action only the root may take, %s: %d %v", when, status, m)
+		}
+	}
+	denied("presenting the chain")
+	for i := 0; i < 2; i++ {
+		if status, m := get("read"); status != http.StatusOK || m["hops"] != float64(1) {
 			t.Fatalf("request %d: %d %v", i, status, m)
 		}
 	}
+	denied("over the session")
 	// Past the hop's exp (the root and the session lifetime are far off):
 	// the session is gone and the chain no longer verifies.
 	mu.Lock()
 	now = now.Add(11 * time.Minute)
 	mu.Unlock()
-	if status, m := get(); status != http.StatusUnauthorized || m["code"] != string(errcode.Expired) {
+	if status, m := get("read"); status != http.StatusUnauthorized || m["code"] != string(errcode.Expired) {
 		t.Fatalf("after the hop expired: %d %v", status, m)
 	}
 }

@@ -154,7 +154,8 @@ func hopDisclosure(h *sdjwt.Hop) func(digest string) (*sdjwt.Disclosure, bool) {
 }
 
 // presenterClaims are the claims that name the key of whoever presented:
-// the credential's, or for a chain the last hop's.
+// the credential's, or for a chain the last hop's. They are also the
+// authority an action is decided on (authority), on every path.
 func (r *Result) presenterClaims() map[string]any {
 	if r.presenter != nil {
 		return r.presenter
