@@ -3,6 +3,7 @@ package jsonstrict
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,48 @@ func FuzzCheck(f *testing.F) {
 		if err := Decode(b, &v); err != nil {
 			t.Fatalf("Check accepted %q but Decode refused it: %v", b, err)
 		}
+		if err := Check(append(slices.Clip(b), " \r\n\t"...)); err != nil {
+			t.Fatalf("Check accepted %q but not with white space after it: %v", b, err)
+		}
+		if err := Check(append(slices.Clip(b), " 0"...)); err == nil {
+			t.Fatalf("Check accepted %q followed by another value", b)
+		}
 	})
+}
+
+// TestDataAfterTheValue: only JSON white space (space, tab, CR, LF) may
+// follow the value.
+func TestDataAfterTheValue(t *testing.T) {
+	for _, s := range []string{"{}", "{} ", "{}\r\n\t ", " [1] ", "12", "12\n", `"x"  `} {
+		if err := Check([]byte(s)); err != nil {
+			t.Errorf("Check(%q): %v", s, err)
+		}
+		if _, err := DecodeValue([]byte(s)); err != nil {
+			t.Errorf("DecodeValue(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"{} x", "{}{}", "1 2", "{}\x00", "{}\f", "{}\v", "{}\u00a0", "[1]]", `"x""y"`} {
+		if err := Check([]byte(s)); err == nil || !strings.Contains(err.Error(), "after the JSON value") {
+			t.Errorf("Check(%q): %v", s, err)
+		}
+		if _, err := DecodeValue([]byte(s)); err == nil {
+			t.Errorf("DecodeValue(%q) accepted it", s)
+		}
+		var v struct{}
+		if err := Decode([]byte(s), &v); err == nil {
+			t.Errorf("Decode(%q) accepted it", s)
+		}
+	}
+}
+
+func BenchmarkDecodeValue(b *testing.B) {
+	doc := []byte(`{"presentation":"eyJhbGciOiJFUzI1NiJ9.e30.sig~WyJzYWx0IiwiYSIsMV0~","audience":"https://cp.example","nonce":"n1","action":"invoices:read","attributes":{"amount":"120.00","currency":"EUR"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeValue(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // FuzzDecodeValue: the one-pass DecodeValue refuses exactly what Check
