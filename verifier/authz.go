@@ -47,7 +47,9 @@ const (
 // (verified, disclosed) claims of an agent certification and the attributes
 // of the request (amount, currency, resource, ...; a request "action" member is
 // ignored: action is the argument). It does no I/O and never fails: every
-// problem is a denial with a code.
+// problem is a denial with a code. For the Result of a delegation chain,
+// decide on its Authority (the last hop's), not its Claims (the root
+// certification's, which grant more): Verify with Request.Action does so.
 //
 // Authorization is default-deny. The rules, checked in this order:
 //

@@ -162,7 +162,7 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*decision, *
 		d.req.Approval = r.Header.Get(HeaderApproval)
 		// A chain's action is decided on its last delegate's authority
 		// (Verify does the same), never the root credential's.
-		dec := authorize(d.res.presenterClaims(), d.req.Action, d.req.Attributes, c.v.s.now().Add(-c.v.p.Leeway), c.v.authzOptions())
+		dec := authorize(d.res.Authority(), d.req.Action, d.req.Attributes, c.v.s.now().Add(-c.v.p.Leeway), c.v.authzOptions())
 		if dec.Code == errcode.ApprovalRequired {
 			c.v.settleApproval(r.Context(), &dec, d.res, d.req.Attributes, opts.Audience, d.req.Approval)
 		}

@@ -153,6 +153,13 @@ func hopDisclosure(h *sdjwt.Hop) func(digest string) (*sdjwt.Disclosure, bool) {
 	}
 }
 
+// Authority is what an action of this result is decided on (by Verify,
+// the middleware and the signed-request channel alike): the credential's
+// claims, or for a delegation chain the last hop's delegate payload, whose
+// permissions, prohibitions and task the narrowing rules keep within every
+// ancestor's. Pass it, not Claims, to Authorize.
+func (r *Result) Authority() map[string]any { return r.presenterClaims() }
+
 // presenterClaims are the claims that name the key of whoever presented:
 // the credential's, or for a chain the last hop's. They are also the
 // authority an action is decided on (authority), on every path.

@@ -192,6 +192,14 @@ func TestChainsOfOneToThreeHops(t *testing.T) {
 		if r.Decision.Code != errcode.ActionProhibited {
 			t.Fatalf("%d hops, vendors: %+v", n, r.Decision)
 		}
+		// Authorize on the result's Authority decides as Verify did; on
+		// its Claims (the root's) it would allow what no hop was given.
+		if d := Authorize(r.Authority(), "invoices:annotate", map[string]any{"resource": "invoices/2026/01/7"}, e.now); d.Allowed || d.Code != errcode.ActionNotPermitted {
+			t.Fatalf("%d hops, Authorize on Authority: %+v", n, d)
+		}
+		if d := Authorize(r.Claims, "invoices:annotate", map[string]any{"resource": "invoices/2026/01/7"}, e.now); !d.Allowed {
+			t.Fatalf("%d hops, the root's claims should allow annotating: %+v", n, d)
+		}
 	}
 }
 
