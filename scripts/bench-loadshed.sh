@@ -16,7 +16,10 @@
 # Settings (unset: the server's defaults): MAXC (max_concurrent), MAXQ
 # (max_queue), QT (queue_timeout), OA (overload_after), OW (overload_wait),
 # LOGLEVEL (default info, the default); INFLIGHT (loadgen -max-inflight,
-# default 256); RUNS (repeat the measurement, default 1).
+# default 256); RUNS (repeat the measurement, default 1); PIN=1 (the server
+# on the last CPU, loadgen on the others, so that the load generator does not
+# take the server's CPU, as on separate machines; SRVPROCS sets the server's
+# GOMAXPROCS, which serve otherwise raises to 2 on one CPU).
 set -euo pipefail
 SECS=${1:-10}
 cd "$(dirname "$0")/.."
@@ -43,7 +46,14 @@ SET=()
 [ -n "${QT:-}" ] && SET+=(AGENTCERT_HTTP_ADMISSION_VERIFY_QUEUE_TIMEOUT="$QT")
 [ -n "${OA:-}" ] && SET+=(AGENTCERT_HTTP_ADMISSION_OVERLOAD_AFTER="$OA")
 [ -n "${OW:-}" ] && SET+=(AGENTCERT_HTTP_ADMISSION_OVERLOAD_WAIT="$OW")
-env "${SET[@]}" "$BIN" serve --config "$WORK/config.yaml" >"$WORK/out" 2>"$WORK/err" &
+SP=() LP=()
+if [ -n "${PIN:-}" ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "PIN needs at least 2 CPUs" >&2; exit 2; }
+  LAST=$(($(nproc) - 1))
+  SP=(taskset -c "$LAST") LP=(taskset -c "0-$((LAST - 1))")
+  [ -n "${SRVPROCS:-}" ] && SET+=(GOMAXPROCS="$SRVPROCS")
+fi
+env "${SET[@]}" "${SP[@]}" "$BIN" serve --config "$WORK/config.yaml" >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 1 100); do grep -q '^listening on' "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^listening on' "$WORK/out" || { cat "$WORK/err" >&2; exit 1; }
@@ -64,24 +74,24 @@ idle() { awk '$1 == "cpu" {print $5}' /proc/stat; }
 metric() { curl -sf "$URL/metrics" | awk -v m="$1" '$1 == m "{class=\"verify\"}" {print $2}'; }
 SLOTS=$(metric agentcert_admission_max_concurrent); SLOTS=${SLOTS:-${MAXC:-2}}
 QUEUE=$(metric agentcert_admission_max_queue); QUEUE=${QUEUE:-${MAXQ:-2}}
-echo "binary $BIN; verify class: max_concurrent $SLOTS, max_queue $QUEUE${QT:+, queue_timeout $QT}${OA:+, overload_after $OA}${OW:+, overload_wait $OW}; log_level $LOGLEVEL; $(nproc) cores"
+echo "binary $BIN; verify class: max_concurrent $SLOTS, max_queue $QUEUE${QT:+, queue_timeout $QT}${OA:+, overload_after $OA}${OW:+, overload_wait $OW}; log_level $LOGLEVEL; $(nproc) cores${PIN:+, server pinned to CPU $LAST with GOMAXPROCS ${SRVPROCS:-as serve sets it}, loadgen to the others}"
 
-"$LOAD" "${V[@]}" -n 500 -c 1 >/dev/null || true # warm up: DID document and status list cached
+"${LP[@]}" "$LOAD" "${V[@]}" -n 500 -c 1 >/dev/null || true # warm up: DID document and status list cached
 for RUN in $(seq 1 "$RUNS"); do
   echo "-- run $RUN: load average $(cut -d" " -f1-3 /proc/loadavg)"
-  "$LOAD" "${V[@]}" -n 100000 -duration 5s -c $((2 * SLOTS)) >"$WORK/cap.json" || true
+  "${LP[@]}" "$LOAD" "${V[@]}" -n 100000 -duration 5s -c $((2 * SLOTS)) >"$WORK/cap.json" || true
   CAP=$(jq .succeeded_per_second "$WORK/cap.json")
   jq -r '"capacity: \(.succeeded_per_second | floor)/s closed loop, \(.concurrency) clients (\(.failed) failed)"' "$WORK/cap.json"
 
   R=$(jq -n "$CAP / 4")
-  "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/low.json" || true
+  "${LP[@]}" "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/low.json" || true
   jq -r '"unloaded (\(.offered_rate | floor)/s open loop): \(.requests) requests, \(.failed) failed, p50 \(.p50_ns / 1e6) ms, p99 \(.p99_ns / 1e6) ms, errors \(.errors // {})"' "$WORK/low.json"
 
   R=$(jq -n "$CAP * 2")
   ( while kill -0 "$PID" 2>/dev/null; do awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; sleep 0.1; done ) >"$WORK/rss" &
   RSSPID=$!
   S0=$(srvcpu); M0=$(idle)
-  /usr/bin/time -o "$WORK/ltime" -f '%U %S' "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/high.json" || true
+  /usr/bin/time -o "$WORK/ltime" -f '%U %S' "${LP[@]}" "$LOAD" "${V[@]}" -rate "$R" -max-inflight "$INFLIGHT" -n 10000000 -duration "${SECS}s" >"$WORK/high.json" || true
   S1=$(srvcpu); M1=$(idle)
   kill "$RSSPID" 2>/dev/null || true
   wait "$RSSPID" 2>/dev/null || true
@@ -92,7 +102,7 @@ for RUN in $(seq 1 "$RUNS"); do
   awk -v s0="$S0" -v s1="$S1" -v m0="$M0" -v m1="$M1" -v n="$N" -v secs="$SECS" -v cores="$(nproc)" 'END {
     tick = 1e6 / 100; l = ($1 + $2) * 1e6
     printf "CPU under 2x: server %.0f us/request, loadgen %.0f us/request, machine idle %.0f%%\n", (s1 - s0) * tick / n, l / n, 100 * (m1 - m0) / (secs * 100 * cores) }' "$WORK/ltime"
-  "$LOAD" "${V[@]}" -n 50 -c 1 >"$WORK/after.json" || true
+  "${LP[@]}" "$LOAD" "${V[@]}" -n 50 -c 1 >"$WORK/after.json" || true
   jq -r '"after: \(.succeeded) of \(.requests) served at once, p99 \(.p99_ns / 1e6) ms"' "$WORK/after.json"
   jq -rn --slurpfile lo "$WORK/low.json" --slurpfile hi "$WORK/high.json" --arg la "$(cut -d" " -f1-3 /proc/loadavg)" \
     '"ratio: \($hi[0].succeeded_p99_ns / $lo[0].p99_ns * 100 | round / 100) (admitted p99 at 2x \($hi[0].succeeded_p99_ns / 1e4 | round / 100) ms / unloaded p99 \($lo[0].p99_ns / 1e4 | round / 100) ms; goal <= 2); load average \($la)"'

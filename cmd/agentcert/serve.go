@@ -252,6 +252,7 @@ func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issue
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	tuneGC(cfg.MemoryLimitMB, log)
+	ensureProcs(log)
 	reg, err := schemas.New()
 	if err != nil {
 		return err

@@ -36,7 +36,14 @@ const serverStartTimeout = testbin.StartTimeout
 // stopped with SIGTERM at the end of the test.
 func startServer(t *testing.T, dataDir string, extraEnv ...string) *testServer {
 	t.Helper()
-	ts := &testServer{testbin.StartServer(t, binPath, dataDir, testbin.ServerOptions{Config: "status:\n  ttl: 2s\n", Env: extraEnv})}
+	return startServerOn(t, dataDir, "", extraEnv...)
+}
+
+// startServerOn is startServer with the server on the CPUs of a taskset(1)
+// list (all when empty).
+func startServerOn(t *testing.T, dataDir, cpus string, extraEnv ...string) *testServer {
+	t.Helper()
+	ts := &testServer{testbin.StartServer(t, binPath, dataDir, testbin.ServerOptions{Config: "status:\n  ttl: 2s\n", Env: extraEnv, CPUs: cpus})}
 	servers.Store(dataDir, ts)
 	t.Cleanup(func() { servers.Delete(dataDir) })
 	return ts
@@ -66,8 +73,15 @@ type issuedServer struct {
 // the agent a credential (issueRequest) through POST /v1/credentials.
 func startIssued(t *testing.T, extraEnv ...string) *issuedServer {
 	t.Helper()
+	return startIssuedOn(t, "", extraEnv...)
+}
+
+// startIssuedOn is startIssued with the server on the CPUs of a taskset(1)
+// list (all when empty).
+func startIssuedOn(t *testing.T, cpus string, extraEnv ...string) *issuedServer {
+	t.Helper()
 	dir := t.TempDir()
-	s := &issuedServer{testServer: startServer(t, dir, extraEnv...), Dir: dir}
+	s := &issuedServer{testServer: startServerOn(t, dir, cpus, extraEnv...), Dir: dir}
 	s.Token = issueToken(t, dir, "issuer")
 	s.Agent, s.AgentKey = newAgent(t, dir, "agent")
 	s.Cred = s.issue(t, s.Token, issueRequest(s.Agent))

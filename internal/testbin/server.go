@@ -193,6 +193,9 @@ type ServerOptions struct {
 	// NoIssuer says the config disables the issuer, so the server prints
 	// no issuer DID (otherwise a start that prints none fails).
 	NoIssuer bool
+	// CPUs, when set, is a taskset(1) CPU list the server runs on ("0":
+	// one CPU, as in a container limited to one), on every (re)start.
+	CPUs string
 }
 
 // Server is one running `agentcert serve` on a free loopback port with a
@@ -274,7 +277,11 @@ func (ts *Server) WriteConfig() {
 
 // launch starts the process and waits until it serves.
 func (ts *Server) launch() error {
-	p, err := StartProc(ts.bin, ts.DataDir, ts.env, "serve", "--config", ts.Config)
+	bin, args := ts.bin, []string{"serve", "--config", ts.Config}
+	if ts.opts.CPUs != "" {
+		bin, args = "taskset", append([]string{"-c", ts.opts.CPUs, ts.bin}, args...)
+	}
+	p, err := StartProc(bin, ts.DataDir, ts.env, args...)
 	if err != nil {
 		return err
 	}
