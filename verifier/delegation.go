@@ -157,8 +157,16 @@ func hopDisclosure(h *sdjwt.Hop) func(digest string) (*sdjwt.Disclosure, bool) {
 // the middleware and the signed-request channel alike): the credential's
 // claims, or for a delegation chain the last hop's delegate payload, whose
 // permissions, prohibitions and task the narrowing rules keep within every
-// ancestor's. Pass it, not Claims, to Authorize.
-func (r *Result) Authority() map[string]any { return r.presenterClaims() }
+// ancestor's. Pass it, not Claims, to Authorize. A chain's Result read
+// back from JSON (the answer of POST /v1/verify) does not hold the last
+// hop's payload: its Authority is empty and grants nothing (decide with
+// the Decision the verifier made, Request.Action).
+func (r *Result) Authority() map[string]any {
+	if r.presenter == nil && len(r.Chain) > 0 {
+		return map[string]any{}
+	}
+	return r.presenterClaims()
+}
 
 // presenterClaims are the claims that name the key of whoever presented:
 // the credential's, or for a chain the last hop's. They are also the
