@@ -102,6 +102,12 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 	if len(c.Hops) > lim.MaxDepth {
 		return errcode.New(errcode.DelegationDepth, "%d delegation hops, more than the policy's max_delegation_depth %d", len(c.Hops), lim.MaxDepth)
 	}
+	if why := unreadableRestriction(res.Claims); why != "" {
+		// Authorize denies the certification every action; RootAuthority
+		// would drop the restriction, and a hop would grant what the
+		// certification does not.
+		return errcode.New(errcode.DelegationWidened, "the certification's %s, so no hop can be shown to keep it", why)
+	}
 	parent := RootAuthority(res.Claims)
 	res.Chain = make([]HopInfo, 0, len(c.Hops))
 	restricting := schemas.RestrictingClaims(schemas.DelegationV1)
@@ -139,6 +145,30 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 	res.EffectivePermissions = parent.Permissions
 	res.presenter = c.Hops[len(c.Hops)-1].Delegate
 	return nil
+}
+
+// unreadableRestriction names a restriction of a certification's claims
+// that cannot be read (a prohibitions claim that is not an array, a task
+// that is not an object or whose expires is not a NumericDate), or is "".
+// Authorize denies every action of such a claim set.
+func unreadableRestriction(claims map[string]any) string {
+	if raw, ok := claims["prohibitions"]; ok {
+		if _, ok := asList(raw); !ok {
+			return "prohibitions claim is malformed"
+		}
+	}
+	if raw, ok := claims["task"]; ok && raw != nil {
+		task, ok := raw.(map[string]any)
+		if !ok {
+			return "task claim is malformed"
+		}
+		if exp, ok := task["expires"]; ok {
+			if _, ok := numericTime(exp); !ok {
+				return "task expires is malformed"
+			}
+		}
+	}
+	return ""
 }
 
 // hopDisclosure finds a disclosure sent with hop h by its digest.

@@ -547,3 +547,35 @@ func TestChainAuthorityReadBackFromJSON(t *testing.T) {
 		t.Fatalf("a plain credential's result read back: %+v", d)
 	}
 }
+
+// A root certification whose prohibitions or task cannot be read denies
+// every action (Authorize fails closed); a delegation hop must not turn
+// that into a usable authority by stating well-formed claims of its own.
+func TestChainFromUnreadableRootRestrictions(t *testing.T) {
+	for name, change := range map[string]func(map[string]any){
+		"prohibitions not an array": func(c map[string]any) { c["prohibitions"] = "payments:approve" },
+		"task not an object":        func(c map[string]any) { c["task"] = "T-1" },
+		"task expires negative":     func(c map[string]any) { c["task"] = map[string]any{"id": "T-1", "expires": -1} },
+		"task expires a string":     func(c map[string]any) { c["task"] = map[string]any{"id": "T-1", "expires": "tomorrow"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newChainEnv(t, 1)
+			claims := e.rootClaims()
+			change(claims)
+			e.root = e.issueRoot(claims)
+			read := map[string]any{"resource": "invoices/2026/01/7"}
+			pres, err := sdjwt.Present(e.root, []string{""}, &sdjwt.KBOptions{Key: e.keys[0], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := e.verify(pres, "invoices:read", read); r.Allowed() {
+				t.Fatalf("the root itself allows: %+v %+v", r.Error, r.Decision)
+			}
+			if r := e.verify(e.chain(e.hop(1)), "invoices:read", read); r.Allowed() {
+				t.Fatalf("a hop from it allows: %+v", r.Decision)
+			} else if r.Verified || r.Code() != errcode.DelegationWidened {
+				t.Fatalf("a hop from it: verified=%v %+v, want %s", r.Verified, r.Error, errcode.DelegationWidened)
+			}
+		})
+	}
+}
