@@ -778,3 +778,31 @@ func TestChannelReceipts(t *testing.T) {
 		t.Fatalf("no credential: %d %+v", resp.StatusCode, c)
 	}
 }
+
+// TestChannelNonceAtTheEdgeOfItsWindow: a signature nonce is remembered
+// for as long as the signature is accepted, to its last instant
+// (expires plus the policy's leeway), in this process and in a shared
+// store alike: a replay at that instant is refused.
+func TestChannelNonceAtTheEdgeOfItsWindow(t *testing.T) {
+	var clk func() time.Time
+	for name, spent := range map[string]verifier.SpentNonces{
+		"in process":   nil,
+		"shared store": verifier.NewMemorySpentStore(1000, func() time.Time { return clk() }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour }, verifier.ChannelOptions{Spent: spent})
+			clk = e.clk.Now
+			a := e.agent(jwa.EdDSA, "p1")
+			e.establish(t, a)
+			now := e.clk.Now()
+			o := signOpts{key: a.key, kid: a.kid, created: now, expires: now.Add(time.Minute), nonce: "edge-" + name}
+			if got := e.send(t, o); got.status != 200 {
+				t.Fatalf("first use: %+v", got)
+			}
+			e.clk.Set(now.Add(time.Minute + verifier.DefaultLeeway))
+			if got := e.send(t, o); got.status == 200 {
+				t.Fatalf("replayed at expires + leeway: %d, accepted", got.status)
+			}
+		})
+	}
+}
