@@ -299,6 +299,7 @@ type signOpts struct {
 	tag        string
 	pres       string
 	mutate     func(r *http.Request)
+	omit       string // a parameter left out of the signature: created, expires, nonce or keyid
 }
 
 func (e *channelEnv) send(t *testing.T, o signOpts) answer {
@@ -341,8 +342,18 @@ func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answe
 		req.Header.Set(verifier.HeaderAgentCredential, o.pres)
 	}
 	alg, _ := httpsig.KeyAlg(o.key)
-	in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components(o.components...),
-		httpsig.Params{Created: o.created, Expires: o.expires, Nonce: o.nonce, Alg: alg, KeyID: o.kid, Tag: o.tag}, o.key)
+	params := httpsig.Params{Created: o.created, Expires: o.expires, Nonce: o.nonce, Alg: alg, KeyID: o.kid, Tag: o.tag}
+	switch o.omit {
+	case "created":
+		params.Created = time.Time{}
+	case "expires":
+		params.Expires = time.Time{}
+	case "nonce":
+		params.Nonce = ""
+	case "keyid":
+		params.KeyID = ""
+	}
+	in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components(o.components...), params, o.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -804,5 +815,57 @@ func TestChannelNonceAtTheEdgeOfItsWindow(t *testing.T) {
 				t.Fatalf("replayed at expires + leeway: %d, accepted", got.status)
 			}
 		})
+	}
+}
+
+// TestChannelSignatureProfile: a signature covers @method, @authority,
+// @path and @query (@target-uri does not stand for the last three), and
+// carries created, expires, nonce and keyid; one that lacks any of them is
+// refused however well it verifies. A nonce stays spent for its key when
+// the agent opens a new session, and is its key's alone.
+func TestChannelSignatureProfile(t *testing.T) {
+	noDigest := []string{"@method", "@authority", "@path", "@query"}
+	e := newChannelEnv(t, nil)
+	a := e.agent(jwa.EdDSA, "p1")
+	b := e.agent(jwa.ES256, "p1")
+	e.establish(t, a)
+	e.establish(t, b)
+	for _, tc := range []struct {
+		name string
+		o    signOpts
+		code errcode.Code
+	}{
+		{"@target-uri instead of @authority @path @query", signOpts{components: []string{"@method", "@target-uri"}}, errcode.SigCoverage},
+		{"no @method", signOpts{components: []string{"@authority", "@path", "@query"}}, errcode.SigCoverage},
+		{"no @authority", signOpts{components: []string{"@method", "@path", "@query"}}, errcode.SigCoverage},
+		{"no @path", signOpts{components: []string{"@method", "@authority", "@query"}}, errcode.SigCoverage},
+		{"content-digest only with a parameter", signOpts{body: "{}", components: noDigest, mutate: func(r *http.Request) {
+			// Covered as "content-digest";bs, not as the field itself.
+			r.Header.Set("Signature-Input", strings.Replace(r.Header.Get("Signature-Input"), `"@query")`, `"@query" "content-digest";bs)`, 1))
+		}}, errcode.SigCoverage},
+		{"no created", signOpts{omit: "created"}, errcode.SigMalformed},
+		{"no expires", signOpts{omit: "expires"}, errcode.SigMalformed},
+		{"no nonce", signOpts{omit: "nonce"}, errcode.SigMalformed},
+		{"no keyid", signOpts{omit: "keyid"}, errcode.SigMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.key, tc.o.kid = a.key, a.kid
+			if got := e.send(t, tc.o); got.status != 401 || got.code != tc.code {
+				t.Fatalf("got %d %s (%v), want 401 %s", got.status, got.code, got.body["detail"], tc.code)
+			}
+		})
+	}
+	// Spent under a's key, across a new session, and not under b's.
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "kept"}); got.status != 200 {
+		t.Fatalf("first use: %+v", got.code)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 200 {
+		t.Fatalf("a new session: %+v", got.code)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "kept"}); got.status != 401 || got.code != errcode.NonceReplayed {
+		t.Fatalf("replayed in the new session: %d %s", got.status, got.code)
+	}
+	if got := e.send(t, signOpts{key: b.key, kid: b.kid, nonce: "kept"}); got.status != 200 {
+		t.Fatalf("the same nonce under another key: %d %s", got.status, got.code)
 	}
 }
