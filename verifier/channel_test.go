@@ -869,3 +869,38 @@ func TestChannelSignatureProfile(t *testing.T) {
 		t.Fatalf("the same nonce under another key: %d %s", got.status, got.code)
 	}
 }
+
+// TestChannelSessionEndsWithTheCredential: a session stands no longer than
+// the credential it was opened with, however long SessionLifetime and
+// MaxStatusAge are; the agent must then present again, and an expired
+// credential is refused.
+func TestChannelSessionEndsWithTheCredential(t *testing.T) {
+	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour; p.Leeway = 0 }, verifier.ChannelOptions{SessionLifetime: time.Hour})
+	a := e.agent(jwa.EdDSA, "p1")
+	now := e.clk.Now()
+	pub := testkeys.PublicJWK(t, a.key)
+	sub, _ := did.KeyDID(a.key)
+	cred, err := sdjwt.Issue(map[string]any{
+		"iss": e.issDID, "sub": sub, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(), "cnf": map[string]any{"jwk": pub},
+		"status":      map[string]any{"status_list": map[string]any{"idx": a.idx, "uri": statusURI}},
+		"permissions": []any{map[string]any{"action": "invoices:*"}}, "prohibitions": []any{},
+	}, nil, e.iss, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cred = cred
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 200 {
+		t.Fatalf("opening: %d %s", got.status, got.code)
+	}
+	e.clk.Advance(time.Minute)
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
+		t.Fatalf("in the session: %d %s", got.status, got.code)
+	}
+	e.clk.Advance(time.Minute)
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 401 || got.code != errcode.CredentialRequired {
+		t.Fatalf("at the credential's exp: %d %s", got.status, got.code)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 401 || got.code != errcode.Expired {
+		t.Fatalf("presenting the expired credential: %d %s", got.status, got.code)
+	}
+}
