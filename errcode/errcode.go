@@ -85,7 +85,7 @@ const (
 	DelegationBadLink        Code = "delegation_bad_link"        // a hop's sd_hash / issuer_jwt_hash is missing or does not match the component before it
 	DelegationPayloadCount   Code = "delegation_payload_count"   // a hop does not disclose exactly one delegate_payload element
 	DelegationDepth          Code = "delegation_depth"           // more hops than the limit or the policy's max_delegation_depth
-	DelegationWidened        Code = "delegation_widened"         // a hop grants more than its parent: a permission not covered, a looser constraint, a dropped prohibition
+	DelegationWidened        Code = "delegation_widened"         // a hop grants more than its parent: a permission not covered, a looser constraint, a dropped prohibition, or a certification whose prohibitions or task cannot be read
 	DelegationOutlivesParent Code = "delegation_outlives_parent" // a hop expires after its parent
 	DelegationLifetime       Code = "delegation_lifetime"        // a hop is valid for longer than the policy's maximum hop lifetime
 	DelegationKeyMismatch    Code = "delegation_key_mismatch"    // a hop's cnf.jwk is not the key of its did:key / did:jwk sub

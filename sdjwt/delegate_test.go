@@ -595,3 +595,66 @@ func BenchmarkVerifyChainOverRaw(b *testing.B) {
 	slices.Sort(raw)
 	b.ReportMetric(float64(chain[len(chain)/2])/float64(raw[len(raw)/2]), "median-ratio")
 }
+
+// Hops cannot be reordered, repeated or moved onto another chain: each is
+// signed by the cnf key of the component before it and linked to that
+// component's exact bytes.
+func TestChainHopsCannotBeReorderedOrReused(t *testing.T) {
+	f := newChainFixture(t, 2)
+	split := func(s string) (parts []string, kb string) {
+		last := strings.LastIndexByte(s, '~')
+		return strings.Split(s[:last], "~~"), s[last+1:]
+	}
+	join := func(parts []string, kb string) string { return strings.Join(parts, "~~") + "~" + kb }
+	two, kb := split(f.chain(t, 2, LinkSDHash, "https://rp.example"))
+	// The same key delegating to itself: a repeated hop is signed by the
+	// right key, but its link names the root, not the hop before it.
+	self, err := Delegate(f.root, f.hopPayload(t, 0), DelegateOptions{Key: f.keys[0], IssuedAt: time.Unix(chainNow-5, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	selfParts, _ := split(self + "x")
+	selfPres, err := PresentChain(self, nil, &KBOptions{Key: f.keys[0], Audience: "https://rp.example", Nonce: "n-1", IssuedAt: time.Unix(chainNow, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyChain(context.Background(), selfPres, f.opts()); err != nil {
+		t.Fatalf("a self-delegation: %v", err)
+	}
+	repeated := append(append([]string(nil), selfParts...), selfParts[1])
+	// Another credential of the same issuer for the same agent key.
+	otherRoot, err := Issue(map[string]any{
+		"iss": "https://issuer.example", "iat": chainNow - 60, "exp": chainNow + 3600,
+		"vct": "urn:example:cert", "sub": "agent", "cnf": map[string]any{"jwk": testkeys.PublicJWK(t, f.keys[0])},
+		"permissions": []any{map[string]any{"action": "payments:*"}},
+	}, nil, f.issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		pres string
+		want errcode.Code
+	}{
+		"hops swapped":           {join([]string{two[0], two[2], two[1]}, kb), errcode.DelegationBadSignature},
+		"first hop dropped":      {join([]string{two[0], two[2]}, kb), errcode.DelegationBadSignature},
+		"a hop repeated":         {presentWith(t, strings.Join(repeated, "~~")+"~", f.keys[0]), errcode.DelegationBadLink},
+		"hop on another root":    {join([]string{otherRoot[:len(otherRoot)-1], two[1], two[2]}, kb), errcode.DelegationBadLink},
+		"hop 2 on another hop 1": {join([]string{two[0], strings.TrimSuffix(f.chainHop(t, 1), "~"), two[2]}, kb), errcode.DelegationBadLink},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := VerifyChain(context.Background(), c.pres, f.opts())
+			testkit.WantCode(t, err, c.want)
+		})
+	}
+}
+
+// chainHop is a fresh first hop to delegate 1 (another salt and nonce than
+// any chain's), as "<JWT>~<D>~".
+func (f *chainFixture) chainHop(t testing.TB, i int) string {
+	t.Helper()
+	s, err := Delegate(f.root, f.hopPayload(t, i), DelegateOptions{Key: f.keys[i-1], IssuedAt: time.Unix(chainNow-5, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s[len(f.root)+1:]
+}

@@ -248,13 +248,15 @@ func (c *Channel) checkProfile(r *http.Request, s *httpsig.Signature, now time.T
 	case p.Expires.Before(p.Created):
 		return refuse(http.StatusUnauthorized, errcode.SigMalformed, "the signature expires before it is created")
 	}
+	// The window ends before expires + leeway (and created + max age +
+	// leeway), the instant its nonce is forgotten (useNonce).
 	leeway := c.v.p.Leeway
 	switch {
 	case p.Created.After(now.Add(leeway)):
 		return refuse(http.StatusUnauthorized, errcode.SigNotYetValid, "the signature is created in the future")
-	case now.After(p.Expires.Add(leeway)):
+	case !now.Before(p.Expires.Add(leeway)):
 		return refuse(http.StatusUnauthorized, errcode.SigExpired, "the signature expired at %s", p.Expires.UTC().Format(time.RFC3339))
-	case now.After(p.Created.Add(c.o.MaxSignatureAge + leeway)):
+	case !now.Before(p.Created.Add(c.o.MaxSignatureAge + leeway)):
 		return refuse(http.StatusUnauthorized, errcode.SigExpired, "the signature is older than %s", c.o.MaxSignatureAge)
 	case p.Expires.Sub(p.Created) > c.o.MaxSignatureAge:
 		return refuse(http.StatusUnauthorized, errcode.SigExpired, "the signature is valid for longer than %s", c.o.MaxSignatureAge)

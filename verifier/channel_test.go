@@ -299,6 +299,7 @@ type signOpts struct {
 	tag        string
 	pres       string
 	mutate     func(r *http.Request)
+	omit       string // a parameter left out of the signature: created, expires, nonce or keyid
 }
 
 func (e *channelEnv) send(t *testing.T, o signOpts) answer {
@@ -341,8 +342,18 @@ func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answe
 		req.Header.Set(verifier.HeaderAgentCredential, o.pres)
 	}
 	alg, _ := httpsig.KeyAlg(o.key)
-	in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components(o.components...),
-		httpsig.Params{Created: o.created, Expires: o.expires, Nonce: o.nonce, Alg: alg, KeyID: o.kid, Tag: o.tag}, o.key)
+	params := httpsig.Params{Created: o.created, Expires: o.expires, Nonce: o.nonce, Alg: alg, KeyID: o.kid, Tag: o.tag}
+	switch o.omit {
+	case "created":
+		params.Created = time.Time{}
+	case "expires":
+		params.Expires = time.Time{}
+	case "nonce":
+		params.Nonce = ""
+	case "keyid":
+		params.KeyID = ""
+	}
+	in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components(o.components...), params, o.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -776,5 +787,120 @@ func TestChannelReceipts(t *testing.T) {
 	c = e.receiptOf(t, answer{status: resp.StatusCode, code: errcode.KBMissing, header: resp.Header})
 	if resp.StatusCode != 401 || c.Channel != nil || c.Error != string(errcode.KBMissing) || c.Reference != "" {
 		t.Fatalf("no credential: %d %+v", resp.StatusCode, c)
+	}
+}
+
+// TestChannelNonceAtTheEdgeOfItsWindow: a signature nonce is remembered
+// for as long as the signature is accepted, to its last instant
+// (expires plus the policy's leeway), in this process and in a shared
+// store alike: a replay at that instant is refused.
+func TestChannelNonceAtTheEdgeOfItsWindow(t *testing.T) {
+	var clk func() time.Time
+	for name, spent := range map[string]verifier.SpentNonces{
+		"in process":   nil,
+		"shared store": verifier.NewMemorySpentStore(1000, func() time.Time { return clk() }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour }, verifier.ChannelOptions{Spent: spent})
+			clk = e.clk.Now
+			a := e.agent(jwa.EdDSA, "p1")
+			e.establish(t, a)
+			now := e.clk.Now()
+			o := signOpts{key: a.key, kid: a.kid, created: now, expires: now.Add(time.Minute), nonce: "edge-" + name}
+			if got := e.send(t, o); got.status != 200 {
+				t.Fatalf("first use: %+v", got)
+			}
+			e.clk.Set(now.Add(time.Minute + verifier.DefaultLeeway))
+			if got := e.send(t, o); got.status == 200 {
+				t.Fatalf("replayed at expires + leeway: %d, accepted", got.status)
+			}
+		})
+	}
+}
+
+// TestChannelSignatureProfile: a signature covers @method, @authority,
+// @path and @query (@target-uri does not stand for the last three), and
+// carries created, expires, nonce and keyid; one that lacks any of them is
+// refused however well it verifies. A nonce stays spent for its key when
+// the agent opens a new session, and is its key's alone.
+func TestChannelSignatureProfile(t *testing.T) {
+	noDigest := []string{"@method", "@authority", "@path", "@query"}
+	e := newChannelEnv(t, nil)
+	a := e.agent(jwa.EdDSA, "p1")
+	b := e.agent(jwa.ES256, "p1")
+	e.establish(t, a)
+	e.establish(t, b)
+	for _, tc := range []struct {
+		name string
+		o    signOpts
+		code errcode.Code
+	}{
+		{"@target-uri instead of @authority @path @query", signOpts{components: []string{"@method", "@target-uri"}}, errcode.SigCoverage},
+		{"no @method", signOpts{components: []string{"@authority", "@path", "@query"}}, errcode.SigCoverage},
+		{"no @authority", signOpts{components: []string{"@method", "@path", "@query"}}, errcode.SigCoverage},
+		{"no @path", signOpts{components: []string{"@method", "@authority", "@query"}}, errcode.SigCoverage},
+		{"content-digest only with a parameter", signOpts{body: "{}", components: noDigest, mutate: func(r *http.Request) {
+			// Covered as "content-digest";bs, not as the field itself.
+			r.Header.Set("Signature-Input", strings.Replace(r.Header.Get("Signature-Input"), `"@query")`, `"@query" "content-digest";bs)`, 1))
+		}}, errcode.SigCoverage},
+		{"no created", signOpts{omit: "created"}, errcode.SigMalformed},
+		{"no expires", signOpts{omit: "expires"}, errcode.SigMalformed},
+		{"no nonce", signOpts{omit: "nonce"}, errcode.SigMalformed},
+		{"no keyid", signOpts{omit: "keyid"}, errcode.SigMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.key, tc.o.kid = a.key, a.kid
+			if got := e.send(t, tc.o); got.status != 401 || got.code != tc.code {
+				t.Fatalf("got %d %s (%v), want 401 %s", got.status, got.code, got.body["detail"], tc.code)
+			}
+		})
+	}
+	// Spent under a's key, across a new session, and not under b's.
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "kept"}); got.status != 200 {
+		t.Fatalf("first use: %+v", got.code)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 200 {
+		t.Fatalf("a new session: %+v", got.code)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "kept"}); got.status != 401 || got.code != errcode.NonceReplayed {
+		t.Fatalf("replayed in the new session: %d %s", got.status, got.code)
+	}
+	if got := e.send(t, signOpts{key: b.key, kid: b.kid, nonce: "kept"}); got.status != 200 {
+		t.Fatalf("the same nonce under another key: %d %s", got.status, got.code)
+	}
+}
+
+// TestChannelSessionEndsWithTheCredential: a session stands no longer than
+// the credential it was opened with, however long SessionLifetime and
+// MaxStatusAge are; the agent must then present again, and an expired
+// credential is refused.
+func TestChannelSessionEndsWithTheCredential(t *testing.T) {
+	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour; p.Leeway = 0 }, verifier.ChannelOptions{SessionLifetime: time.Hour})
+	a := e.agent(jwa.EdDSA, "p1")
+	now := e.clk.Now()
+	pub := testkeys.PublicJWK(t, a.key)
+	sub, _ := did.KeyDID(a.key)
+	cred, err := sdjwt.Issue(map[string]any{
+		"iss": e.issDID, "sub": sub, "vct": "urn:x", "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(), "cnf": map[string]any{"jwk": pub},
+		"status":      map[string]any{"status_list": map[string]any{"idx": a.idx, "uri": statusURI}},
+		"permissions": []any{map[string]any{"action": "invoices:*"}}, "prohibitions": []any{},
+	}, nil, e.iss, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cred = cred
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 200 {
+		t.Fatalf("opening: %d %s", got.status, got.code)
+	}
+	e.clk.Advance(time.Minute)
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
+		t.Fatalf("in the session: %d %s", got.status, got.code)
+	}
+	e.clk.Advance(time.Minute)
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 401 || got.code != errcode.CredentialRequired {
+		t.Fatalf("at the credential's exp: %d %s", got.status, got.code)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 401 || got.code != errcode.Expired {
+		t.Fatalf("presenting the expired credential: %d %s", got.status, got.code)
 	}
 }

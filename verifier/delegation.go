@@ -102,6 +102,12 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 	if len(c.Hops) > lim.MaxDepth {
 		return errcode.New(errcode.DelegationDepth, "%d delegation hops, more than the policy's max_delegation_depth %d", len(c.Hops), lim.MaxDepth)
 	}
+	if why := unreadableRestriction(res.Claims); why != "" {
+		// Authorize denies the certification every action; RootAuthority
+		// would drop the restriction, and a hop would grant what the
+		// certification does not.
+		return errcode.New(errcode.DelegationWidened, "the certification's %s, so no hop can be shown to keep it", why)
+	}
 	parent := RootAuthority(res.Claims)
 	res.Chain = make([]HopInfo, 0, len(c.Hops))
 	restricting := schemas.RestrictingClaims(schemas.DelegationV1)
@@ -141,6 +147,30 @@ func (v *Verifier) checkDelegation(res *Result, c *sdjwt.ChainResult) error {
 	return nil
 }
 
+// unreadableRestriction names a restriction of a certification's claims
+// that cannot be read (a prohibitions claim that is not an array, a task
+// that is not an object or whose expires is not a NumericDate), or is "".
+// Authorize denies every action of such a claim set.
+func unreadableRestriction(claims map[string]any) string {
+	if raw, ok := claims["prohibitions"]; ok {
+		if _, ok := asList(raw); !ok {
+			return "prohibitions claim is malformed"
+		}
+	}
+	if raw, ok := claims["task"]; ok && raw != nil {
+		task, ok := raw.(map[string]any)
+		if !ok {
+			return "task claim is malformed"
+		}
+		if exp, ok := task["expires"]; ok {
+			if _, ok := numericTime(exp); !ok {
+				return "task expires is malformed"
+			}
+		}
+	}
+	return ""
+}
+
 // hopDisclosure finds a disclosure sent with hop h by its digest.
 func hopDisclosure(h *sdjwt.Hop) func(digest string) (*sdjwt.Disclosure, bool) {
 	return func(digest string) (*sdjwt.Disclosure, bool) {
@@ -157,8 +187,16 @@ func hopDisclosure(h *sdjwt.Hop) func(digest string) (*sdjwt.Disclosure, bool) {
 // the middleware and the signed-request channel alike): the credential's
 // claims, or for a delegation chain the last hop's delegate payload, whose
 // permissions, prohibitions and task the narrowing rules keep within every
-// ancestor's. Pass it, not Claims, to Authorize.
-func (r *Result) Authority() map[string]any { return r.presenterClaims() }
+// ancestor's. Pass it, not Claims, to Authorize. A chain's Result read
+// back from JSON (the answer of POST /v1/verify) does not hold the last
+// hop's payload: its Authority is empty and grants nothing (decide with
+// the Decision the verifier made, Request.Action).
+func (r *Result) Authority() map[string]any {
+	if r.presenter == nil && len(r.Chain) > 0 {
+		return map[string]any{}
+	}
+	return r.presenterClaims()
+}
 
 // presenterClaims are the claims that name the key of whoever presented:
 // the credential's, or for a chain the last hop's. They are also the

@@ -499,3 +499,83 @@ func TestMiddlewareAcceptsChains(t *testing.T) {
 		t.Fatalf("widened chain: %d", code)
 	}
 }
+
+// A Result read back from JSON (the answer of POST /v1/verify) does not
+// carry the last hop's payload, only the root certification's claims: for
+// a chain its Authority must grant nothing, not fall back to the root's
+// claims, which grant more than any hop. A plain credential's result read
+// back still decides on its claims.
+func TestChainAuthorityReadBackFromJSON(t *testing.T) {
+	e := newChainEnv(t, 1)
+	annotate := map[string]any{"resource": "invoices/2026/01/7"}
+	r := e.verify(e.chain(e.hop(1)), "", nil)
+	if !r.Verified {
+		t.Fatal(r.Error)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Chain) != 1 || back.Claims == nil {
+		t.Fatalf("read back %+v", back)
+	}
+	if d := Authorize(back.Authority(), "invoices:annotate", annotate, e.now); d.Allowed {
+		t.Fatalf("a chain's result read back from JSON grants the root's authority: %+v", d)
+	}
+	if d := Authorize(r.Authority(), "invoices:read", annotate, e.now); !d.Allowed {
+		t.Fatalf("the verified chain's own authority: %+v", d)
+	}
+
+	pres, err := sdjwt.Present(e.root, []string{""}, &sdjwt.KBOptions{Key: e.keys[0], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := e.verify(pres, "", nil)
+	if !plain.Verified {
+		t.Fatal(plain.Error)
+	}
+	b, _ = json.Marshal(plain)
+	back = Result{}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if d := Authorize(back.Authority(), "invoices:annotate", annotate, e.now); !d.Allowed {
+		t.Fatalf("a plain credential's result read back: %+v", d)
+	}
+}
+
+// A root certification whose prohibitions or task cannot be read denies
+// every action (Authorize fails closed); a delegation hop must not turn
+// that into a usable authority by stating well-formed claims of its own.
+func TestChainFromUnreadableRootRestrictions(t *testing.T) {
+	for name, change := range map[string]func(map[string]any){
+		"prohibitions not an array": func(c map[string]any) { c["prohibitions"] = "payments:approve" },
+		"task not an object":        func(c map[string]any) { c["task"] = "T-1" },
+		"task expires negative":     func(c map[string]any) { c["task"] = map[string]any{"id": "T-1", "expires": -1} },
+		"task expires a string":     func(c map[string]any) { c["task"] = map[string]any{"id": "T-1", "expires": "tomorrow"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newChainEnv(t, 1)
+			claims := e.rootClaims()
+			change(claims)
+			e.root = e.issueRoot(claims)
+			read := map[string]any{"resource": "invoices/2026/01/7"}
+			pres, err := sdjwt.Present(e.root, []string{""}, &sdjwt.KBOptions{Key: e.keys[0], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := e.verify(pres, "invoices:read", read); r.Allowed() {
+				t.Fatalf("the root itself allows: %+v %+v", r.Error, r.Decision)
+			}
+			if r := e.verify(e.chain(e.hop(1)), "invoices:read", read); r.Allowed() {
+				t.Fatalf("a hop from it allows: %+v", r.Decision)
+			} else if r.Verified || r.Code() != errcode.DelegationWidened {
+				t.Fatalf("a hop from it: verified=%v %+v, want %s", r.Verified, r.Error, errcode.DelegationWidened)
+			}
+		})
+	}
+}
