@@ -484,9 +484,35 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 	if err := json.Unmarshal(offer.Template, &tpl); err != nil {
 		return nil, errcode.Wrap(errcode.Internal, err, "stored offer %s", offer.ID)
 	}
+	// Each request is checked as the issuer will take it before the token
+	// and the nonces are spent, so that what the issuer refuses is answered
+	// as the client's mistake and leaves the token usable: a proof's key the
+	// subject's DID does not list as a holder key (a did:web key that is not
+	// under authentication), or an offer whose certification can no longer
+	// be issued (its expires_at has passed).
+	reqs := make([]issuer.IssueRequest, len(keys))
 	subjects := make([]string, len(keys))
 	for i, k := range keys {
-		subjects[i] = k.DID
+		ir := tpl.Request
+		ir.Subject = k.DID
+		if ir.HolderJWK, err = keyutil.Marshal(k.Key); err != nil {
+			return nil, err
+		}
+		if err := s.issuer.Check(ctx, ir); err != nil {
+			if terr := s.issuer.Check(ctx, tpl.Request); terr != nil {
+				return nil, terr
+			}
+			if c := errcode.CodeOf(err); c == errcode.Internal || c == errcode.StorageUnwritable {
+				return nil, err
+			}
+			msg := err.Error()
+			var ce *errcode.Error
+			if errors.As(err, &ce) {
+				msg = ce.Message
+			}
+			return nil, fmt.Errorf("proof %d: %w", i, errcode.Wrap(errcode.ProofKeyInvalid, err, "no credential for %s can be bound to this key: %s", k.DID, msg))
+		}
+		reqs[i], subjects[i] = ir, k.DID
 	}
 	d, _ := json.Marshal(map[string]any{"subjects": subjects})
 	err = s.state.SpendToken(ctx, tokHash, spent, now, &records.AuditEntry{Time: now, Actor: "oid4vci", Action: "oid4vci.credential", Target: offer.ID, Details: d})
@@ -499,12 +525,7 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 		return nil, err
 	}
 	out := &CredentialResponse{}
-	for _, k := range keys {
-		ir := tpl.Request
-		ir.Subject = k.DID
-		if ir.HolderJWK, err = keyutil.Marshal(k.Key); err != nil {
-			return nil, err
-		}
+	for _, ir := range reqs {
 		issued, err := s.issuer.Issue(ctx, issuer.Actor{TokenID: offer.TokenID, Role: "issuer"}, ir, "", nil)
 		if err != nil {
 			return nil, fmt.Errorf("oid4vci: issue for offer %s: %w", offer.ID, err)

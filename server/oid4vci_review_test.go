@@ -1,0 +1,156 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/store"
+	"github.com/agentcert/agentcert/internal/tokens"
+	"github.com/agentcert/agentcert/issuer"
+	"github.com/agentcert/agentcert/oid4vci"
+)
+
+// newVCIEnvResolving is newVCIEnv whose issuer and OpenID4VCI flow resolve
+// DIDs with resolve (falling back to the offline did:key and did:jwk
+// documents), and whose issuer runs on the flow's clock.
+func newVCIEnvResolving(t *testing.T, resolve func(id string) *did.Document) *vciEnv {
+	t.Helper()
+	env := NewTestEnv(t, nil)
+	r := did.ResolverFunc(func(_ context.Context, id string) (*did.Document, error) {
+		if doc := resolve(id); doc != nil {
+			return doc, nil
+		}
+		if doc, err := did.DocumentFor(id); err == nil {
+			return doc, nil
+		}
+		return nil, errcode.New(errcode.DIDResolutionFailed, "test resolver")
+	})
+	cfg := env.Cfg
+	alg, err := keyutil.ParseAlg(cfg.Issuer.KeyAlg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := issuer.Settings{DIDMethod: cfg.Issuer.DIDMethod, WebDID: TestIssuerDID, KeyAlg: alg, StatusTTL: cfg.Status.TTL, StatusValidity: cfg.Status.Validity}
+	settings.Config = issuer.Config{PublicURL: cfg.PublicURL, VCT: config.AgentCertificationVCT, ListSize: cfg.Status.ListSize, DefaultValidity: cfg.Issuer.DefaultValidity, MaxValidity: cfg.Issuer.MaxValidity}
+	kek := bytes.Repeat([]byte{7}, issuer.KEKSize)
+	clock := &vciClock{t: time.Now()}
+	parts, err := issuer.Open(context.Background(), env.Store, kek, settings, env.Server.schemas, r, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vci, err := NewOID4VCI(cfg, env.Store, parts.Service, kek, r, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{
+		Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: env.Store,
+		Issuer: parts.Service, Statuses: parts.Statuses, Schemas: env.Server.schemas, OID4VCI: vci,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleIssuer, "vci", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &vciEnv{t: t, s: s, st: env.Store, doc: loadOpenAPI(t), clock: clock, issuer: secret, aud: cfg.PublicURL}
+}
+
+// webDoc is a did:web document whose method #k1, the public key of k, is
+// listed under assertionMethod; authentication lists #k1 too when auth is k,
+// else method #k2 with the key auth (none when nil).
+func webDoc(t *testing.T, id string, k, auth jwk.Key) *did.Document {
+	t.Helper()
+	method := func(frag string, k jwk.Key) did.VerificationMethod {
+		pub, _ := keyutil.Public(k)
+		_ = pub.Remove(jwk.KeyIDKey)
+		b, err := json.Marshal(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return did.VerificationMethod{ID: id + frag, Type: did.TypeJsonWebKey2020, Controller: id, PublicKeyJwk: b}
+	}
+	doc := &did.Document{ID: id, VerificationMethod: []did.VerificationMethod{method("#k1", k)}, AssertionMethod: []did.Relationship{{Ref: id + "#k1"}}}
+	switch {
+	case auth == k:
+		doc.Authentication = []did.Relationship{{Ref: id + "#k1"}}
+	case auth != nil:
+		doc.VerificationMethod = append(doc.VerificationMethod, method("#k2", auth))
+		doc.Authentication = []did.Relationship{{Ref: id + "#k2"}}
+	}
+	return doc
+}
+
+// TestOID4VCIDIDWebKid: a proof whose kid is a did:web key is checked
+// against what the credential will bind. A key the document lists under
+// authentication is issued to; one it lists only under assertionMethod
+// (which the issuer does not take as the subject's holder key) is the
+// client's mistake: invalid_proof, not a 500, and the access token is not
+// used up by it.
+func TestOID4VCIDIDWebKid(t *testing.T) {
+	good, other, none := agentKey(t, jwa.ES256, false), agentKey(t, jwa.ES256, false), agentKey(t, jwa.EdDSA, false)
+	docs := map[string]*did.Document{
+		"did:web:good.example":  webDoc(t, "did:web:good.example", good, good),
+		"did:web:other.example": webDoc(t, "did:web:other.example", other, agentKey(t, jwa.ES256, false)),
+		"did:web:none.example":  webDoc(t, "did:web:none.example", none, nil),
+	}
+	e := newVCIEnvResolving(t, func(id string) *did.Document { return docs[id] })
+	_ = good.Set(jwk.KeyIDKey, "did:web:good.example#k1")
+	_ = other.Set(jwk.KeyIDKey, "did:web:other.example#k1")
+	_ = none.Set(jwk.KeyIDKey, "did:web:none.example#k1")
+
+	o := e.offer("")
+	tok, _ := e.tokenReq("token", preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+	for name, k := range map[string]jwk.Key{"authentication lists another key": other, "no authentication": none} {
+		var refused oauthErr
+		e.credential(name, tok.AccessToken, []string{e.proof(k, e.nonce())}, 400, &refused)
+		wantOAuth(t, name, refused, "invalid_proof", "proof_key_invalid")
+	}
+
+	var got oid4vci.CredentialResponse
+	e.credential("did:web key under authentication", tok.AccessToken, []string{e.proof(good, e.nonce())}, 200, &got)
+	if len(got.Credentials) != 1 {
+		t.Fatalf("%d credentials, want 1", len(got.Credentials))
+	}
+}
+
+// TestOID4VCIOfferOutlivesItsCertification: an offer whose certification's
+// expires_at passes before the agent asks for it is refused as
+// invalid_credential_request before anything is spent or audited as
+// issued.
+func TestOID4VCIOfferOutlivesItsCertification(t *testing.T) {
+	e := newVCIEnvResolving(t, func(string) *did.Document { return nil })
+	exp := e.clock.now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+	o := e.offer(`,"expires_at":"` + exp + `","offer_valid_for":"30m"`)
+	e.clock.add(11 * time.Minute)
+	tok, _ := e.tokenReq("token", preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+	var bad oauthErr
+	e.credential("certification expired", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 400, &bad)
+	wantOAuth(t, "certification expired", bad, "invalid_credential_request", "invalid_input")
+	at, _, err := e.st.AccessToken(context.Background(), tokenHash(tok.AccessToken))
+	if err != nil || at.UsedAt != nil {
+		t.Fatalf("access token after a refusal: used %v (%v), want unused", at.UsedAt, err)
+	}
+	issued, err := e.st.Audit(context.Background(), store.AuditFilter{Target: o.ID, Action: "oid4vci.credential", Limit: 10})
+	if err != nil || len(issued) != 0 {
+		t.Fatalf("%d oid4vci.credential entries (%v) for a refused request", len(issued), err)
+	}
+}
+
+func tokenHash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
