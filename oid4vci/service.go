@@ -241,6 +241,16 @@ type template struct {
 	TxCode  *TxCode             `json:"tx_code,omitempty"`
 }
 
+// decode reads a stored template with its numbers as they were offered
+// (json.Number, as the request body was decoded): through float64 an
+// integer beyond 2^53, such as a max_amount, would be issued rounded, and
+// a number beyond float64's range would not decode at all.
+func (t *template) decode(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(t)
+}
+
 // CreateOffer validates the prepared certification and records an offer
 // for it.
 func (s *Service) CreateOffer(ctx context.Context, actor issuer.Actor, req OfferRequest) (*CreatedOffer, error) {
@@ -331,7 +341,7 @@ func (s *Service) OfferByRef(ctx context.Context, ref string) (*CredentialOffer,
 		return nil, err
 	}
 	var tpl template
-	if err := json.Unmarshal(o.Template, &tpl); err != nil {
+	if err := tpl.decode(o.Template); err != nil {
 		return nil, errcode.Wrap(errcode.Internal, err, "stored offer %s", o.ID)
 	}
 	offer := s.offer(s.codeFor(ref), tpl.TxCode)
@@ -481,7 +491,7 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 		keys = append(keys, k)
 	}
 	var tpl template
-	if err := json.Unmarshal(offer.Template, &tpl); err != nil {
+	if err := tpl.decode(offer.Template); err != nil {
 		return nil, errcode.Wrap(errcode.Internal, err, "stored offer %s", offer.ID)
 	}
 	// Each request is checked as the issuer will take it before the token

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,4 +155,49 @@ func TestOID4VCIOfferOutlivesItsCertification(t *testing.T) {
 func tokenHash(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
+}
+
+// disclosed returns the credential's issuer-signed JWT and disclosures
+// decoded, as JSON text.
+func disclosed(t *testing.T, cred string) string {
+	t.Helper()
+	var out strings.Builder
+	for i, part := range strings.Split(cred, "~") {
+		if part == "" {
+			continue
+		}
+		if i == 0 {
+			_, p, _ := strings.Cut(part, ".")
+			part, _, _ = strings.Cut(p, ".")
+		}
+		b, err := base64.RawURLEncoding.DecodeString(part)
+		if err != nil {
+			t.Fatalf("part %d of the credential: %v", i, err)
+		}
+		out.Write(b)
+		out.WriteByte('\n')
+	}
+	return out.String()
+}
+
+// TestOID4VCIOfferKeepsNumbers: the certification issued for an offer has
+// the claims exactly as offered, as POST /v1/credentials would issue them:
+// a max_amount beyond float64's integers is not rounded (9007199254740995
+// went to ...996, widening the agent's authority), and a number float64 cannot hold is
+// not a 500 at the credential endpoint.
+func TestOID4VCIOfferKeepsNumbers(t *testing.T) {
+	e := newVCIEnv(t)
+	for _, amount := range []string{"9007199254740995", "1e400"} {
+		claims := strings.Replace(vciClaims, `{"action":"invoices:read"}`,
+			`{"action":"payments:initiate","constraints":{"max_amount":`+amount+`,"currency":"EUR"}}`, 1)
+		claims = strings.Replace(claims, `"prohibitions":["payments:initiate"]`, `"prohibitions":["payments:approve"]`, 1)
+		var o oid4vci.CreatedOffer
+		e.call("create offer "+amount, "POST", "/v1/offers", "/v1/offers", e.issuer, "", `{"claims":`+claims+`}`, 201, &o)
+		tok, _ := e.tokenReq("token "+amount, preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+		var got oid4vci.CredentialResponse
+		e.credential("credential "+amount, tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 200, &got)
+		if text := disclosed(t, got.Credentials[0].Credential); !strings.Contains(text, `"max_amount":`+amount+`}`) && !strings.Contains(text, `"max_amount":`+amount+`,`) {
+			t.Fatalf("offered max_amount %s, issued:\n%s", amount, text)
+		}
+	}
 }
