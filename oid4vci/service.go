@@ -95,6 +95,10 @@ type Config struct {
 	// Secret derives pre-authorized codes from the secret in an offer's
 	// credential_offer_uri, so that neither is stored; at least 32 bytes.
 	Secret []byte
+	// SigningAlg, when set, returns the algorithm of the key the issuer
+	// signs with now (an admin may rotate to another algorithm), which the
+	// metadata then names instead of SigningAlgs.
+	SigningAlg func() string
 }
 
 // Service is the issuer side of the pre-authorized code flow.
@@ -167,6 +171,12 @@ func (s *Service) Metadata() IssuerMetadata {
 	for _, a := range s.cfg.ProofAlgs {
 		proofAlgs = append(proofAlgs, a.String())
 	}
+	signingAlgs := s.cfg.SigningAlgs
+	if s.cfg.SigningAlg != nil {
+		if a := s.cfg.SigningAlg(); a != "" {
+			signingAlgs = []string{a}
+		}
+	}
 	base := s.cfg.CredentialIssuer
 	disp := func(name, desc string) []Display { return []Display{{Name: name, Locale: "en-US", Description: desc}} }
 	return IssuerMetadata{
@@ -181,7 +191,7 @@ func (s *Service) Metadata() IssuerMetadata {
 				Format:                               FormatSDJWTVC,
 				VCT:                                  s.cfg.VCT,
 				CryptographicBindingMethodsSupported: []string{"jwk", "did:key", "did:jwk", "did:web"},
-				CredentialSigningAlgValuesSupported:  s.cfg.SigningAlgs,
+				CredentialSigningAlgValuesSupported:  signingAlgs,
 				ProofTypesSupported:                  map[string]ProofType{"jwt": {ProofSigningAlgValuesSupported: proofAlgs}},
 				CredentialMetadata: &CredentialMetadata{
 					Display: disp("Agent certification", "What an AI agent instance may and may not do, on whose behalf"),

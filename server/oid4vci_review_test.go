@@ -201,3 +201,31 @@ func TestOID4VCIOfferKeepsNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestOID4VCIMetadataSigningAlg: credential_signing_alg_values_supported
+// names the algorithm credentials are signed with, also after an admin
+// rotated the issuer key to another algorithm than the configured one.
+func TestOID4VCIMetadataSigningAlg(t *testing.T) {
+	e := newVCIEnv(t)
+	admin, _, err := tokens.Create(context.Background(), e.st, tokens.RoleAdmin, "admin", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"EdDSA", "ES256"} {
+		e.call("rotate to "+alg, "POST", "/v1/admin/keys/rotate", "/v1/admin/keys/rotate", admin, "", `{"alg":"`+alg+`"}`, 200, nil)
+		var md oid4vci.IssuerMetadata
+		e.call("issuer metadata", "GET", oid4vci.WellKnownIssuer, oid4vci.WellKnownIssuer, "", "", "", 200, &md)
+		algs := md.CredentialConfigurationsSupported[oid4vci.DefaultConfigurationID].CredentialSigningAlgValuesSupported
+		o := e.offer("")
+		tok, _ := e.tokenReq("token", preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+		var got oid4vci.CredentialResponse
+		e.credential("credential", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 200, &got)
+		hdr, _, _ := strings.Cut(got.Credentials[0].Credential, ".")
+		b, _ := base64.RawURLEncoding.DecodeString(hdr)
+		var h struct{ Alg string }
+		_ = json.Unmarshal(b, &h)
+		if h.Alg != alg || len(algs) != 1 || algs[0] != alg {
+			t.Fatalf("after rotating to %s: credential signed with %s, metadata says %v", alg, h.Alg, algs)
+		}
+	}
+}
