@@ -229,3 +229,21 @@ func TestOID4VCIMetadataSigningAlg(t *testing.T) {
 		}
 	}
 }
+
+// TestOID4VCINonceOfAnotherProtocol: a nonce the verifier gives for
+// presentations (GET /v1/nonce) is not a c_nonce, on the same server.
+func TestOID4VCINonceOfAnotherProtocol(t *testing.T) {
+	env := NewTestEnv(t, nil)
+	issuerTok, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleIssuer, "vci", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &vciEnv{t: t, s: env.Server, st: env.Store, doc: loadOpenAPI(t), clock: &vciClock{t: time.Now()}, issuer: issuerTok, aud: env.Cfg.PublicURL}
+	var vn struct{ Nonce string }
+	e.call("verifier nonce", "GET", "/v1/nonce", "/v1/nonce", "", "", "", 200, &vn)
+	o := e.offer("")
+	tok, _ := e.tokenReq("token", preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+	var bad oauthErr
+	e.credential("verifier nonce as c_nonce", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), vn.Nonce)}, 400, &bad)
+	wantOAuth(t, "verifier nonce as c_nonce", bad, "invalid_nonce", "nonce_invalid")
+}
