@@ -95,6 +95,10 @@ type Config struct {
 	// Secret derives pre-authorized codes from the secret in an offer's
 	// credential_offer_uri, so that neither is stored; at least 32 bytes.
 	Secret []byte
+	// SigningAlg, when set, returns the algorithm of the key the issuer
+	// signs with now (an admin may rotate to another algorithm), which the
+	// metadata then names instead of SigningAlgs.
+	SigningAlg func() string
 }
 
 // Service is the issuer side of the pre-authorized code flow.
@@ -167,6 +171,12 @@ func (s *Service) Metadata() IssuerMetadata {
 	for _, a := range s.cfg.ProofAlgs {
 		proofAlgs = append(proofAlgs, a.String())
 	}
+	signingAlgs := s.cfg.SigningAlgs
+	if s.cfg.SigningAlg != nil {
+		if a := s.cfg.SigningAlg(); a != "" {
+			signingAlgs = []string{a}
+		}
+	}
 	base := s.cfg.CredentialIssuer
 	disp := func(name, desc string) []Display { return []Display{{Name: name, Locale: "en-US", Description: desc}} }
 	return IssuerMetadata{
@@ -181,7 +191,7 @@ func (s *Service) Metadata() IssuerMetadata {
 				Format:                               FormatSDJWTVC,
 				VCT:                                  s.cfg.VCT,
 				CryptographicBindingMethodsSupported: []string{"jwk", "did:key", "did:jwk", "did:web"},
-				CredentialSigningAlgValuesSupported:  s.cfg.SigningAlgs,
+				CredentialSigningAlgValuesSupported:  signingAlgs,
 				ProofTypesSupported:                  map[string]ProofType{"jwt": {ProofSigningAlgValuesSupported: proofAlgs}},
 				CredentialMetadata: &CredentialMetadata{
 					Display: disp("Agent certification", "What an AI agent instance may and may not do, on whose behalf"),
@@ -239,6 +249,16 @@ type CreatedOffer struct {
 type template struct {
 	Request issuer.IssueRequest `json:"request"`
 	TxCode  *TxCode             `json:"tx_code,omitempty"`
+}
+
+// decode reads a stored template with its numbers as they were offered
+// (json.Number, as the request body was decoded): through float64 an
+// integer beyond 2^53, such as a max_amount, would be issued rounded, and
+// a number beyond float64's range would not decode at all.
+func (t *template) decode(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(t)
 }
 
 // CreateOffer validates the prepared certification and records an offer
@@ -331,7 +351,7 @@ func (s *Service) OfferByRef(ctx context.Context, ref string) (*CredentialOffer,
 		return nil, err
 	}
 	var tpl template
-	if err := json.Unmarshal(o.Template, &tpl); err != nil {
+	if err := tpl.decode(o.Template); err != nil {
 		return nil, errcode.Wrap(errcode.Internal, err, "stored offer %s", o.ID)
 	}
 	offer := s.offer(s.codeFor(ref), tpl.TxCode)
@@ -481,12 +501,38 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 		keys = append(keys, k)
 	}
 	var tpl template
-	if err := json.Unmarshal(offer.Template, &tpl); err != nil {
+	if err := tpl.decode(offer.Template); err != nil {
 		return nil, errcode.Wrap(errcode.Internal, err, "stored offer %s", offer.ID)
 	}
+	// Each request is checked as the issuer will take it before the token
+	// and the nonces are spent, so that what the issuer refuses is answered
+	// as the client's mistake and leaves the token usable: a proof's key the
+	// subject's DID does not list as a holder key (a did:web key that is not
+	// under authentication), or an offer whose certification can no longer
+	// be issued (its expires_at has passed).
+	reqs := make([]issuer.IssueRequest, len(keys))
 	subjects := make([]string, len(keys))
 	for i, k := range keys {
-		subjects[i] = k.DID
+		ir := tpl.Request
+		ir.Subject = k.DID
+		if ir.HolderJWK, err = keyutil.Marshal(k.Key); err != nil {
+			return nil, err
+		}
+		if err := s.issuer.Check(ctx, ir); err != nil {
+			if terr := s.issuer.Check(ctx, tpl.Request); terr != nil {
+				return nil, terr
+			}
+			if c := errcode.CodeOf(err); c == errcode.Internal || c == errcode.StorageUnwritable {
+				return nil, err
+			}
+			msg := err.Error()
+			var ce *errcode.Error
+			if errors.As(err, &ce) {
+				msg = ce.Message
+			}
+			return nil, fmt.Errorf("proof %d: %w", i, errcode.Wrap(errcode.ProofKeyInvalid, err, "no credential for %s can be bound to this key: %s", k.DID, msg))
+		}
+		reqs[i], subjects[i] = ir, k.DID
 	}
 	d, _ := json.Marshal(map[string]any{"subjects": subjects})
 	err = s.state.SpendToken(ctx, tokHash, spent, now, &records.AuditEntry{Time: now, Actor: "oid4vci", Action: "oid4vci.credential", Target: offer.ID, Details: d})
@@ -499,12 +545,7 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 		return nil, err
 	}
 	out := &CredentialResponse{}
-	for _, k := range keys {
-		ir := tpl.Request
-		ir.Subject = k.DID
-		if ir.HolderJWK, err = keyutil.Marshal(k.Key); err != nil {
-			return nil, err
-		}
+	for _, ir := range reqs {
 		issued, err := s.issuer.Issue(ctx, issuer.Actor{TokenID: offer.TokenID, Role: "issuer"}, ir, "", nil)
 		if err != nil {
 			return nil, fmt.Errorf("oid4vci: issue for offer %s: %w", offer.ID, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/oid4vci"
@@ -38,9 +39,18 @@ func NewOID4VCI(cfg config.Config, st oid4vci.State, svc *issuer.Service, kek []
 	if err != nil {
 		return nil, fmt.Errorf("server: oid4vci nonces: %w", err)
 	}
+	// The metadata names the active key's algorithm, which key rotation
+	// may change from the configured one.
+	signingAlg := func() string {
+		alg, err := keyutil.AlgOf(svc.Keys().Active())
+		if err != nil {
+			return ""
+		}
+		return alg.String()
+	}
 	return oid4vci.New(oid4vci.Config{
 		CredentialIssuer: cfg.PublicURL, VCT: config.AgentCertificationVCT,
-		SigningAlgs: []string{cfg.Issuer.KeyAlg}, Leeway: cfg.Verifier.Leeway, Secret: derive("pre-authorized_code"),
+		SigningAlgs: []string{cfg.Issuer.KeyAlg}, SigningAlg: signingAlg, Leeway: cfg.Verifier.Leeway, Secret: derive("pre-authorized_code"),
 	}, st, svc, nonces, resolver, now)
 }
 
