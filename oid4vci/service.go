@@ -437,7 +437,13 @@ func (s *Service) Credential(ctx context.Context, accessToken string, body []byt
 	maker, err := s.state.TokenByID(ctx, offer.TokenID)
 	switch {
 	case errors.Is(err, records.ErrNotFound) || (err == nil && maker.RevokedAt != nil):
-		return nil, errcode.New(errcode.InvalidToken, "the offer was made by an issuer token that has been revoked")
+		// The access token is valid: the refusal is the offer's, and audited.
+		refused := errcode.New(errcode.InvalidToken, "the offer was made by an issuer token that has been revoked")
+		d, _ := json.Marshal(map[string]any{"code": refused.Code, "issuer_token": offer.TokenID, "revoked": true})
+		if _, aerr := s.state.AppendAudit(ctx, records.AuditEntry{Time: now, Actor: "oid4vci", Action: "oid4vci.credential.refuse", Target: offer.ID, Details: d}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, refused
 	case err != nil:
 		return nil, fmt.Errorf("oid4vci: the offer's issuer token: %w", err)
 	}

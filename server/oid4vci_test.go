@@ -476,4 +476,9 @@ func TestOID4VCIOfferEndsWithItsToken(t *testing.T) {
 	if err != nil || len(issued) != 0 {
 		t.Fatalf("%d credentials issued (%v) on the offers of a revoked token", len(issued), err)
 	}
+	// The refusal is the offer's (its access token is valid): audited.
+	refused, err := e.st.Audit(ctx, store.AuditFilter{Action: "oid4vci.credential.refuse", Target: redeemed.ID, Limit: 100})
+	if err != nil || len(refused) != 1 {
+		t.Fatalf("%d oid4vci.credential.refuse entries for the redeemed offer (%v), want 1", len(refused), err)
+	}
 }
