@@ -150,7 +150,7 @@ const (
 	TxCodeRequired                 Code = "tx_code_required"                 // the offer asks for a transaction code and none was given
 	TxCodeWrong                    Code = "tx_code_wrong"                    // the transaction code does not match the offer's
 	TxCodeAttemptsExceeded         Code = "tx_code_attempts_exceeded"        // too many wrong transaction codes: the offer is locked
-	InvalidToken                   Code = "invalid_token"                    // an access token that is unknown, expired or already used
+	InvalidToken                   Code = "invalid_token"                    // an access token that is unknown, expired or already used, or whose offer's issuer token is revoked
 	InvalidCredentialRequest       Code = "invalid_credential_request"       // a credential request that does not parse or asks for too many credentials
 	UnknownCredentialConfiguration Code = "unknown_credential_configuration" // a credential_configuration_id the issuer does not offer
 	InvalidProof                   Code = "invalid_proof"                    // a key proof that is missing or does not parse

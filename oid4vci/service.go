@@ -40,6 +40,9 @@ import (
 //     with its access token stored; then the audit entry; then returns the
 //     Redemption's Err. Two concurrent redemptions of one code never both
 //     get a token, and attempts are never lost.
+//   - TokenByID returns the API token with that id, revoked or not
+//     (records.ErrNotFound when none): an offer is made by, and issues on
+//     behalf of, an issuer token, and stops issuing once it is revoked.
 //   - SpendToken marks the access token used and records every nonce as
 //     spent, atomically: an error wrapping records.ErrTokenSpent when the
 //     token was used before, records.ErrNonceSpent when a nonce was, and
@@ -49,6 +52,7 @@ type State interface {
 	OfferByRef(ctx context.Context, refHash []byte) (records.Offer, error)
 	RedeemCode(ctx context.Context, codeHash []byte, decide func(records.Offer) records.Redemption) error
 	AccessToken(ctx context.Context, hash []byte) (records.AccessToken, records.Offer, error)
+	TokenByID(ctx context.Context, id string) (records.Token, error)
 	SpendToken(ctx context.Context, tokenHash []byte, nonces []records.SpentNonce, at time.Time, a *records.AuditEntry) error
 	AppendAudit(ctx context.Context, a records.AuditEntry) (records.AuditEntry, error)
 }
@@ -446,6 +450,22 @@ func (s *Service) Credential(ctx context.Context, accessToken string, body []byt
 		return nil, errcode.New(errcode.InvalidToken, "the access token was already used")
 	case !now.Before(tok.ExpiresAt):
 		return nil, errcode.New(errcode.InvalidToken, "the access token has expired")
+	}
+	// The offer issues on behalf of the issuer token that made it: once
+	// that token is revoked (it may have leaked), nothing more is issued on
+	// any of its offers.
+	maker, err := s.state.TokenByID(ctx, offer.TokenID)
+	switch {
+	case errors.Is(err, records.ErrNotFound) || (err == nil && maker.RevokedAt != nil):
+		// The access token is valid: the refusal is the offer's, and audited.
+		refused := errcode.New(errcode.InvalidToken, "the offer was made by an issuer token that has been revoked")
+		d, _ := json.Marshal(map[string]any{"code": refused.Code, "issuer_token": offer.TokenID, "revoked": true})
+		if _, aerr := s.state.AppendAudit(ctx, records.AuditEntry{Time: now, Actor: "oid4vci", Action: "oid4vci.credential.refuse", Target: offer.ID, Details: d}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, refused
+	case err != nil:
+		return nil, fmt.Errorf("oid4vci: the offer's issuer token: %w", err)
 	}
 	out, err := s.credential(ctx, now, tokHash, offer, body)
 	if err != nil && errcode.CodeOf(err) != errcode.Internal && errcode.CodeOf(err) != errcode.InvalidToken {

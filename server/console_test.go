@@ -482,3 +482,48 @@ func TestConsoleDashboard(t *testing.T) {
 	wantPage(t, resp, body, http.StatusOK, `<strong id="count-active">1</strong>`, `<strong id="count-revoked">1</strong>`, `<strong id="count-suspended">0</strong>`,
 		"Issued per day", "Revoked per day", "Status list fill", today+": 2", today+": 1", c.ListID, "2 of ")
 }
+
+// TestConsoleAdminChangesNothing: an admin session reads the console and
+// every change it posts, with a valid CSRF token from this origin, is
+// refused and changes nothing: status changes, the bulk kill switch (its
+// preview included) and incident resolutions.
+func TestConsoleAdminChangesNothing(t *testing.T) {
+	f := newStatusFixture(t)
+	ctx := context.Background()
+	c := f.issue(f.issuerA, "did:web:acme.example", "ap")
+	suspended := f.issue(f.issuerA, "did:web:acme.example", "ap")
+	if code, body := f.change(f.auditor, suspended.ID, "suspend", map[string]string{"reason": "other"}); code != http.StatusOK {
+		t.Fatalf("suspend: %d %s", code, body)
+	}
+	in := store.Incident{ID: "inc_0002", State: records.IncidentOpen, Category: "misuse", Severity: "high", Description: "d",
+		OccurredAt: time.Now().UTC(), RequestedAction: "revoke", Receipts: []string{"eyJ.receipt.x"}, Verifier: "did:web:shop.example",
+		CredentialID: c.ID, Subject: "did:key:z", PrincipalID: "did:web:acme.example", ReporterTokenID: "tok_r", Reporter: "shop", CreatedAt: time.Now().UTC()}
+	if err := f.store.CreateIncident(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newConsoleBrowser(t, f)
+	b.mustSignin(f.admin)
+	for _, p := range []struct {
+		path string
+		form url.Values
+	}{
+		{credentialPath(c.ID) + "/status", url.Values{"action": {"revoke"}, "reason": {"other"}}},
+		{credentialPath(c.ID) + "/status", url.Values{"action": {"suspend"}, "reason": {"other"}}},
+		{credentialPath(suspended.ID) + "/status", url.Values{"action": {"reinstate"}, "reason": {"other"}}},
+		{"/console/bulk", url.Values{"step": {"preview"}, "action": {"revoke"}, "principal": {"did:web:acme.example"}, "reason": {"other"}}},
+		{"/console/bulk", url.Values{"step": {"confirm"}, "expect": {"2"}, "action": {"revoke"}, "principal": {"did:web:acme.example"}, "reason": {"other"}}},
+		{"/console/incidents/inc_0002/resolve", url.Values{"decision": {"revoke"}}},
+		{"/console/incidents/inc_0002/resolve", url.Values{"decision": {"dismiss"}}},
+	} {
+		b.get("/console") // a fresh page, with the session's CSRF token
+		resp, body := b.post(p.path, p.form)
+		wantPage(t, resp, body, http.StatusForbidden, "changes need an auditor token")
+	}
+	if f.value(c) != records.StatusValid || f.value(suspended) != records.StatusSuspended {
+		t.Fatalf("an admin session changed a status: %d %d", f.value(c), f.value(suspended))
+	}
+	got, err := f.store.Incident(ctx, "inc_0002")
+	if err != nil || got.State != records.IncidentOpen {
+		t.Fatalf("an admin session resolved an incident: %+v %v", got, err)
+	}
+}

@@ -68,6 +68,8 @@ func (s *Server) resolveIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in, err := s.incidents.Resolve(r.Context(), incidentActor(r), mux.Vars(r)["id"], req)
+	// A status may have changed, even when closing the incident failed.
+	s.sigDir.reset()
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return

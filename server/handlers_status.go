@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/agentcert/agentcert/incident"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/issuer"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/gorilla/mux"
@@ -109,9 +112,51 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	s.metrics.statusCh.WithLabelValues(revocation.StatusName(c.Status)).Inc()
-	s.sigDir.reset()
+	s.statusChanged(c.Status)
 	writeJSON(w, http.StatusOK, s.view(c))
+}
+
+// statusChanged is what follows every status change this server makes,
+// whichever way it was asked for (API, console, incident resolution): it
+// is counted, and the signatures directory no longer lists a revoked or
+// suspended agent from the next request on.
+func (s *Server) statusChanged(status uint8) {
+	s.metrics.statusCh.WithLabelValues(revocation.StatusName(status)).Inc()
+	s.sigDir.reset()
+}
+
+// consoleStatuses is the status service as the console uses it: a change
+// made there is followed by what follows the API's (statusChanged).
+type consoleStatuses struct{ s *Server }
+
+func (c consoleStatuses) Change(ctx context.Context, actor issuer.Actor, id, action string, req issuer.StatusRequest) (records.Credential, error) {
+	cr, err := c.s.status.Change(ctx, actor, id, action, req)
+	if err == nil {
+		c.s.statusChanged(cr.Status)
+	}
+	return cr, err
+}
+
+func (c consoleStatuses) Bulk(ctx context.Context, actor issuer.Actor, req issuer.BulkRequest) (int, error) {
+	n, err := c.s.status.Bulk(ctx, actor, req)
+	if err == nil && !req.DryRun {
+		c.s.sigDir.reset()
+	}
+	return n, err
+}
+
+// consoleIncidents is the incident service as the console uses it: a
+// resolution may change a status (even when closing the incident then
+// fails), so the signatures directory is rebuilt, as after the API's.
+type consoleIncidents struct {
+	*incident.Service
+	s *Server
+}
+
+func (c consoleIncidents) Resolve(ctx context.Context, actor incident.Actor, id string, r incident.Resolution) (incident.Incident, error) {
+	in, err := c.Service.Resolve(ctx, actor, id, r)
+	c.s.sigDir.reset()
+	return in, err
 }
 
 func (s *Server) bulkRevoke(w http.ResponseWriter, r *http.Request) {

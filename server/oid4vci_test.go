@@ -445,3 +445,40 @@ func TestOID4VCICredentialNegatives(t *testing.T) {
 		t.Fatalf("%d oid4vci.credential.refuse entries (%v), want every refusal with a valid token", len(refused), err)
 	}
 }
+
+// TestOID4VCIOfferEndsWithItsToken: an offer speaks for the issuer token
+// that made it. Once that token is revoked (say it leaked, and whoever
+// holds it made offers to themselves), no credential is issued on any of
+// its offers, whether the pre-authorized code was already exchanged or not.
+func TestOID4VCIOfferEndsWithItsToken(t *testing.T) {
+	e := newVCIEnv(t)
+	ctx := context.Background()
+	redeemed := e.offer("")
+	tok, _ := e.tokenReq("token before revocation", preAuth(redeemed.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+	pending := e.offer("")
+	it, err := e.st.TokenByHash(ctx, tokens.Hash(e.issuer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.st.RevokeToken(ctx, it.ID, now, &store.AuditEntry{Time: now, Actor: "test", Action: "token.revoke", Target: it.ID}); err != nil {
+		t.Fatal(err)
+	}
+	var bad oauthErr
+	e.credential("credential on a redeemed offer of a revoked token", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 401, &bad)
+	wantOAuth(t, "redeemed offer", bad, "invalid_token", "invalid_token")
+	if later, _ := e.tokenReq("token after revocation", preAuth(pending.CredentialOffer.Grants.PreAuthorizedCode.Code), 200); later.AccessToken != "" {
+		bad = oauthErr{}
+		e.credential("credential on a pending offer of a revoked token", later.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 401, &bad)
+		wantOAuth(t, "pending offer", bad, "invalid_token", "invalid_token")
+	}
+	issued, err := e.st.Audit(ctx, store.AuditFilter{Action: "credential.issue", Limit: 100})
+	if err != nil || len(issued) != 0 {
+		t.Fatalf("%d credentials issued (%v) on the offers of a revoked token", len(issued), err)
+	}
+	// The refusal is the offer's (its access token is valid): audited.
+	refused, err := e.st.Audit(ctx, store.AuditFilter{Action: "oid4vci.credential.refuse", Target: redeemed.ID, Limit: 100})
+	if err != nil || len(refused) != 1 {
+		t.Fatalf("%d oid4vci.credential.refuse entries for the redeemed offer (%v), want 1", len(refused), err)
+	}
+}

@@ -157,7 +157,7 @@ func New(o Options) (*Server, error) {
 // newConsole builds the auditor console over the issuer's services.
 func (s *Server) newConsole() error {
 	o := console.Options{
-		Store: s.store, Statuses: s.status, StatusURI: s.issuer.StatusURI, PublicURL: s.cfg.PublicURL,
+		Store: s.store, Statuses: consoleStatuses{s}, StatusURI: s.issuer.StatusURI, PublicURL: s.cfg.PublicURL,
 		IdleTimeout: s.cfg.Console.IdleTimeout, MaxAge: s.cfg.Console.MaxAge, Logger: s.log, Now: s.now,
 		Authenticated: func(r *http.Request, tokenID, role string) {
 			if info := reqInfoFrom(r.Context()); info != nil {
@@ -166,7 +166,7 @@ func (s *Server) newConsole() error {
 		},
 	}
 	if s.incidents != nil {
-		o.Incidents = s.incidents
+		o.Incidents = consoleIncidents{s.incidents, s}
 	}
 	c, err := console.New(o)
 	if err != nil {

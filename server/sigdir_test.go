@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/keyutil"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -161,5 +163,66 @@ func TestBuildSigDir(t *testing.T) {
 	l.err = errors.New("db down")
 	if _, err := buildSigDir(context.Background(), l, now); err == nil {
 		t.Fatal("a store failure must not give an empty directory")
+	}
+}
+
+// TestSignaturesDirectoryAfterEveryStatusPath: a status change leaves the
+// directory at once on this node whichever way it is made: the console's
+// status form and kill switch, and an incident's resolution (API and
+// console), as the API's status calls do.
+func TestSignaturesDirectoryAfterEveryStatusPath(t *testing.T) {
+	f := newStatusFixture(t)
+	ctx := context.Background()
+	form := f.issue(f.issuerA, "did:web:acme.example", "invoice-assistant")
+	f.issue(f.issuerA, "did:web:acme.example", "bulk-class")
+	viaAPI := f.issue(f.issuerA, "did:web:acme.example", "invoice-assistant")
+	viaConsole := f.issue(f.issuerA, "did:web:acme.example", "invoice-assistant")
+	for i, c := range []issued{viaAPI, viaConsole} {
+		rec, err := f.store.Credential(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := store.Incident{ID: fmt.Sprintf("inc_000%d", i), State: records.IncidentOpen, Category: "misuse", Severity: "high", Description: "d",
+			OccurredAt: time.Now().UTC(), RequestedAction: "revoke", Receipts: []string{"eyJ.receipt.x"}, Verifier: "did:web:shop.example",
+			CredentialID: c.ID, Subject: rec.Subject, PrincipalID: "did:web:acme.example", ReporterTokenID: "tok_r", Reporter: "shop", CreatedAt: time.Now().UTC()}
+		if err := f.store.CreateIncident(ctx, in, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := func() int {
+		t.Helper()
+		_, body := f.do(http.MethodGet, sigDirPath, "", nil, nil)
+		return strings.Count(string(body), `"kid"`)
+	}
+	if n := listed(); n != 4 {
+		t.Fatalf("before: %d keys listed, want 4", n)
+	}
+	b := newConsoleBrowser(t, f)
+	b.mustSignin(f.auditor)
+	b.get(credentialPath(form.ID))
+	if resp, body := b.post(credentialPath(form.ID)+"/status", url.Values{"action": {"revoke"}, "reason": {"key_compromise"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console revoke: %d %s", resp.StatusCode, body)
+	}
+	if n := listed(); n != 3 {
+		t.Errorf("after a revocation in the console: %d keys listed, want 3", n)
+	}
+	if resp, body := b.post("/console/bulk", url.Values{"step": {"confirm"}, "expect": {"1"}, "action": {"suspend"}, "agent_class": {"bulk-class"}, "reason": {"other"}}); resp.StatusCode != http.StatusOK || !strings.Contains(body, "1 credentials changed") {
+		t.Fatalf("console bulk: %d %s", resp.StatusCode, body)
+	}
+	if n := listed(); n != 2 {
+		t.Errorf("after a bulk suspension in the console: %d keys listed, want 2", n)
+	}
+	if resp, body := f.do(http.MethodPost, "/v1/incidents/inc_0000/resolve", f.auditor, map[string]string{"decision": "suspend"}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("API resolve: %d %s", resp.StatusCode, body)
+	}
+	if n := listed(); n != 1 {
+		t.Errorf("after an incident resolved through the API: %d keys listed, want 1", n)
+	}
+	b.get("/console/incidents/inc_0001")
+	if resp, body := b.post("/console/incidents/inc_0001/resolve", url.Values{"decision": {"revoke"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console resolve: %d %s", resp.StatusCode, body)
+	}
+	if n := listed(); n != 0 {
+		t.Errorf("after an incident resolved in the console: %d keys listed, want 0", n)
 	}
 }

@@ -84,6 +84,8 @@ type Store interface {
 	CreateToken(ctx context.Context, t Token, a *AuditEntry) error
 	// TokenByHash returns the token with that hash, revoked or not.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// TokenByID returns the token with that id, revoked or not.
+	TokenByID(ctx context.Context, id string) (Token, error)
 	// Tokens returns all tokens, oldest first.
 	Tokens(ctx context.Context) ([]Token, error)
 	// RevokeToken marks the token revoked at at; ErrConflict if it already is.

@@ -49,6 +49,11 @@ func (s SQLBase) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 	return ReadOne(s.DB, ctx, "token by hash", "SELECT "+tokenCols+" FROM tokens WHERE hash = ?", scanToken, hash)
 }
 
+// TokenByID returns the token with that id, whether revoked or not.
+func (s SQLBase) TokenByID(ctx context.Context, id string) (Token, error) {
+	return ReadOne(s.DB, ctx, "token by id", "SELECT "+tokenCols+" FROM tokens WHERE id = ?", scanToken, id)
+}
+
 // Tokens returns every token, oldest first.
 func (s SQLBase) Tokens(ctx context.Context) ([]Token, error) {
 	return ReadAll(s.DB, ctx, "tokens", "SELECT "+tokenCols+" FROM tokens ORDER BY created_at, "+s.Ord, scanToken)

@@ -285,7 +285,9 @@ func unwritable(err error) error {
 }
 
 // mapErr turns uniqueness violations and the refusals of the transition
-// trigger into ErrConflict and no rows into ErrNotFound, and wraps.
+// trigger into ErrConflict, no rows into ErrNotFound and text PostgreSQL
+// cannot hold (a NUL character, bytes that are not UTF-8: the client's
+// input) into invalid_input, and wraps.
 func mapErr(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
@@ -299,6 +301,8 @@ func mapErr(err error, format string, args ...any) error {
 		switch pe.Code {
 		case "23505", "P0001": // unique_violation, raise_exception (our triggers)
 			return fmt.Errorf("store: %s: %w (%s)", msg, store.ErrConflict, pe.Message)
+		case "22021": // character_not_in_repertoire
+			return errcode.Wrap(errcode.InvalidInput, err, "store: %s: text must be UTF-8 without NUL characters", msg)
 		}
 	}
 	return fmt.Errorf("store: %s: %w", msg, err)

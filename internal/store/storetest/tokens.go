@@ -32,6 +32,13 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	_, err = s.TokenByHash(c, []byte("nope"))
 	wantIs(t, err, store.ErrNotFound, "TokenByHash missing")
+	got, err = s.TokenByID(c, a.ID)
+	must(t, err, "TokenByID")
+	if got.ID != a.ID || got.Role != a.Role || !bytes.Equal(got.Hash, a.Hash) || got.RevokedAt != nil {
+		t.Fatalf("TokenByID = %+v, want %+v", got, a)
+	}
+	_, err = s.TokenByID(c, "tok-nope")
+	wantIs(t, err, store.ErrNotFound, "TokenByID missing")
 
 	ts, err := s.Tokens(c)
 	must(t, err, "Tokens")
@@ -46,6 +53,9 @@ func testTokens(t *testing.T, s store.Store) {
 	must(t, err, "TokenByHash revoked")
 	if !samePtrTime(got.RevokedAt, ptr(at(time.Hour))) {
 		t.Fatalf("RevokedAt = %v, want %v", got.RevokedAt, at(time.Hour))
+	}
+	if got, err = s.TokenByID(c, a.ID); err != nil || !samePtrTime(got.RevokedAt, ptr(at(time.Hour))) {
+		t.Fatalf("TokenByID revoked = %+v, %v", got, err)
 	}
 	wantAuditCount(t, s, 3, "token changes")
 }
