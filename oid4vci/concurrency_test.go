@@ -185,6 +185,15 @@ func runConcurrency(t *testing.T, nodes []*oid4vci.Service, iss *countingIssuer)
 	})
 }
 
+// makerToken stores the issuer token "tok" the offers are made with: an
+// offer issues only while the token that made it is not revoked.
+func makerToken(t *testing.T, st store.Store) {
+	t.Helper()
+	if err := st.CreateToken(context.Background(), store.Token{ID: "tok", Role: "issuer", Hash: []byte("tok-hash")}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestConcurrencySQLite: pre-authorized codes, transaction code attempts,
 // access tokens and c_nonces hold under concurrent requests on SQLite.
 func TestConcurrencySQLite(t *testing.T) {
@@ -193,6 +202,7 @@ func TestConcurrencySQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	makerToken(t, st)
 	iss := &countingIssuer{}
 	runConcurrency(t, []*oid4vci.Service{node(t, st, iss)}, iss)
 }
@@ -209,6 +219,9 @@ func TestConcurrencyPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
+		if len(nodes) == 0 {
+			makerToken(t, st)
+		}
 		nodes = append(nodes, node(t, st, iss))
 	}
 	runConcurrency(t, nodes, iss)
