@@ -133,6 +133,7 @@ const (
 	SigExpired         Code = "sig_expired"         // the signature's expires has passed, or created is older than the accepted window
 	SigNotYetValid     Code = "sig_not_yet_valid"   // the signature's created is in the future (beyond leeway)
 	SigCoverage        Code = "sig_coverage"        // a component the profile requires (@method, @authority, @path, @query, content-digest) is not covered
+	SigWrongAuthority  Code = "sig_wrong_authority" // the signed request names another host than this service's (@authority)
 	SigKeyMismatch     Code = "sig_key_mismatch"    // keyid is not the JWK thumbprint of the presented credential's cnf key
 	DigestMismatch     Code = "digest_mismatch"     // Content-Digest does not match the request body
 	CredentialRequired Code = "credential_required" // the signing key has no verified credential in session; present one
@@ -270,7 +271,7 @@ func All() []Code {
 		DIDInvalid, DIDMethodUnsupported, DIDResolutionFailed, KeyNotFound, FetchRefused, FetchFailed,
 		Revoked, Suspended, StatusUnavailable, StatusInvalid,
 		UntrustedIssuer, ClaimNotDisclosed, SubjectKeyMismatch, NonceInvalid, NonceExpired, NonceReplayed, NonceStoreUnavailable, ActionNotPermitted, ActionProhibited, ConstraintViolated,
-		SigMalformed, SigInvalid, SigExpired, SigNotYetValid, SigCoverage, SigKeyMismatch, DigestMismatch, CredentialRequired,
+		SigMalformed, SigInvalid, SigExpired, SigNotYetValid, SigCoverage, SigWrongAuthority, SigKeyMismatch, DigestMismatch, CredentialRequired,
 		InvalidRequest, UnsupportedGrantType, InvalidGrant, CodeUsed, CodeExpired, TxCodeRequired, TxCodeWrong, TxCodeAttemptsExceeded,
 		InvalidToken, InvalidCredentialRequest, UnknownCredentialConfiguration,
 		InvalidProof, ProofWrongTyp, ProofWrongAudience, ProofBadSignature, ProofStale, ProofKeyInvalid, InvalidNonce,

@@ -54,6 +54,11 @@ func fromURL(method, scheme, host string, u *url.URL, h http.Header) *Message {
 	return m
 }
 
+// AuthorityValue returns the value the signature base holds for
+// @authority (RFC 9421 Section 2.2.3): Authority lowercased, without the
+// scheme's default port.
+func (m *Message) AuthorityValue() string { return m.authority() }
+
 // authority is the @authority value: lowercase host, default port removed.
 func (m *Message) authority() string {
 	a := strings.ToLower(m.Authority)

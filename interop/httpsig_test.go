@@ -148,18 +148,20 @@ func TestHTTPSigJSSignsGoVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	nonces, _ := verifier.NewNonces(nil, time.Minute, nil)
-	ch, _ := verifier.NewChannel(v, verifier.ChannelOptions{})
+	srv := httptest.NewUnstartedServer(nil)
+	defer srv.Close()
+	ch, _ := verifier.NewChannel(v, verifier.ChannelOptions{Authorities: []string{srv.Listener.Addr().String()}})
 	mw, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: "aud", Nonces: nonces, Channel: ch,
 		Action: func(*http.Request) (string, map[string]any) { return "invoices:read", nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.Config.Handler = mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _ := verifier.ResultFrom(r.Context())
 		b, _ := io.ReadAll(r.Body)
 		_ = json.NewEncoder(w).Encode(map[string]string{"agent": res.Subject, "body": string(b)})
-	})))
-	defer srv.Close()
+	}))
+	srv.Start()
 
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.EdDSA, jwa.ES256} {
 		t.Run(alg.String(), func(t *testing.T) {

@@ -10,9 +10,12 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
@@ -58,6 +61,15 @@ type ChannelOptions struct {
 	// signature accepted by one replica is refused by the others; nil keeps
 	// them in this process. A store that cannot be asked fails closed (503).
 	Spent SpentNonces
+	// Authorities are the @authority values this service answers to (RFC
+	// 9421 Section 2.2.3: the host, with ":port" when the port is not the
+	// scheme's default), compared without regard to case. A signed request
+	// whose @authority is not one of them was signed for another service
+	// and is refused (sig_wrong_authority) before anything else is
+	// checked. Empty: the authority of MiddlewareOptions.Audience when it
+	// is an https:// or http:// URL; for any other audience Middleware
+	// refuses a channel without Authorities.
+	Authorities []string
 }
 
 // SpentNonces is a set of single-use values shared by replicas: Spend
@@ -73,9 +85,10 @@ type SpentNonces interface {
 // credential's cnf key, and the nonces seen. Set MiddlewareOptions.Channel
 // to use it; it is safe for concurrent use.
 type Channel struct {
-	v        *Verifier
-	o        ChannelOptions
-	sessions *ttlcache.Cache[*session]
+	v           *Verifier
+	o           ChannelOptions
+	sessions    *ttlcache.Cache[*session]
+	authorities map[string]bool // o.Authorities, lowercased
 
 	mu     sync.Mutex
 	nonces map[string]time.Time // keyid " " nonce -> until
@@ -114,7 +127,37 @@ func NewChannel(v *Verifier, o ChannelOptions) (*Channel, error) {
 	if o.MaxBody == 0 {
 		o.MaxBody = 1 << 20
 	}
-	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.s.now), nonces: map[string]time.Time{}}, nil
+	authorities := map[string]bool{}
+	for _, a := range o.Authorities {
+		switch {
+		case a == "":
+			return nil, errors.New("verifier: ChannelOptions.Authorities has an empty entry")
+		case strings.Contains(a, "://"):
+			return nil, fmt.Errorf("verifier: ChannelOptions.Authorities entry %q has a scheme: give host or host:port", a)
+		case strings.ContainsAny(a, "/?#"):
+			return nil, fmt.Errorf("verifier: ChannelOptions.Authorities entry %q has a path: give host or host:port", a)
+		case strings.IndexFunc(a, unicode.IsSpace) >= 0:
+			return nil, fmt.Errorf("verifier: ChannelOptions.Authorities entry %q has white space", a)
+		}
+		authorities[strings.ToLower(a)] = true
+	}
+	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.s.now), authorities: authorities, nonces: map[string]time.Time{}}, nil
+}
+
+// authoritiesFor returns the @authority values the channel accepts behind
+// a middleware with audience aud: ChannelOptions.Authorities, else the
+// authority of aud when it is an https:// or http:// URL.
+func (c *Channel) authoritiesFor(aud string) (map[string]bool, error) {
+	if len(c.authorities) > 0 {
+		return c.authorities, nil
+	}
+	u, err := url.Parse(aud)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("verifier: MiddlewareOptions.Audience %q is not an https:// or http:// URL, so the channel's ChannelOptions.Authorities must name the host[:port] agents sign requests for", aud)
+	}
+	// The same normalization as the signature base's (lowercase, no
+	// default port).
+	return map[string]bool{(&httpsig.Message{Scheme: u.Scheme, Authority: u.Host}).AuthorityValue(): true}, nil
 }
 
 // Sessions returns how many sessions are held.
@@ -147,11 +190,12 @@ func refuse(status int, code errcode.Code, format string, args ...any) *refusal 
 }
 
 // accept checks a signed request and returns the decision, with the
-// request with its body restored. On success the decision's result (with
-// the action's decision) goes to the handler.
-func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions) (*decision, *http.Request) {
+// request with its body restored. authorities are the @authority values
+// accepted (authoritiesFor). On success the decision's result (with the
+// action's decision) goes to the handler.
+func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions, authorities map[string]bool) (*decision, *http.Request) {
 	d := &decision{req: Request{Audience: opts.Audience}, channel: &receipt.Channel{}}
-	r, d.refused = c.check(r, opts, d)
+	r, d.refused = c.check(r, opts, authorities, d)
 	if d.refused != nil {
 		d.refused.signed = true
 	}
@@ -181,7 +225,7 @@ const maxReceiptKeyID = 256
 // check runs the checks of a signed request, filling in d what verified:
 // d.res is the session's result once the signature verified under its key
 // (or the result of the presentation the request carries).
-func (c *Channel) check(r *http.Request, opts *MiddlewareOptions, d *decision) (*http.Request, *refusal) {
+func (c *Channel) check(r *http.Request, opts *MiddlewareOptions, authorities map[string]bool, d *decision) (*http.Request, *refusal) {
 	now := c.v.s.now()
 	sigs, err := httpsig.Parse(r.Header.Values(httpsig.HeaderSignatureInput), r.Header.Values(httpsig.HeaderSignature))
 	if err != nil {
@@ -206,6 +250,12 @@ func (c *Channel) check(r *http.Request, opts *MiddlewareOptions, d *decision) (
 	}
 	if s.HasCreated {
 		d.channel.Created = s.Params.Created.Unix()
+	}
+	// A request signed for another service (replayed here with the Host
+	// it was signed for) verifies, since @authority comes from the
+	// request: it is refused first, whatever it carries.
+	if a := httpsig.Incoming(r).AuthorityValue(); !authorities[a] {
+		return r, refuse(http.StatusUnauthorized, errcode.SigWrongAuthority, "the request is signed for %q, which is not this service", a)
 	}
 	if ce := c.checkProfile(r, s, now); ce != nil {
 		return r, ce

@@ -65,7 +65,9 @@ func TestChannelWithDelegationChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	nonces, _ := verifier.NewNonces(nil, time.Minute, clock)
-	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{SessionLifetime: time.Hour})
+	srv := httptest.NewUnstartedServer(nil)
+	defer srv.Close()
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{SessionLifetime: time.Hour, Authorities: []string{srv.Listener.Addr().String()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +78,11 @@ func TestChannelWithDelegationChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.Config.Handler = mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _ := verifier.ResultFrom(r.Context())
 		_ = json.NewEncoder(w).Encode(map[string]any{"hops": len(res.Chain)})
-	})))
-	defer srv.Close()
+	}))
+	srv.Start()
 	nonceSrv := httptest.NewServer(nonces.Handler())
 	defer nonceSrv.Close()
 	tr, err := agentclient.New(agentclient.Options{Credential: chain, Key: subKey, Audience: func(*http.Request) string { return "aud" }, Now: clock, Base: srv.Client().Transport,

@@ -128,6 +128,13 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 	if chOpts.SessionLifetime == 0 {
 		chOpts.SessionLifetime = 5 * time.Minute
 	}
+	// The audience is no URL: the channel answers to the server's address
+	// (and to api.example, which the benchmarks' requests name).
+	e.srv = httptest.NewUnstartedServer(nil)
+	t.Cleanup(e.srv.Close)
+	if chOpts.Authorities == nil {
+		chOpts.Authorities = []string{e.srv.Listener.Addr().String(), "api.example"}
+	}
 	e.channel, err = verifier.NewChannel(v, chOpts)
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +159,15 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 		t.Fatal(err)
 	}
 	e.bare = mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	e.srv = httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.srv.Config.Handler = mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _ := verifier.ResultFrom(r.Context())
 		b, _ := io.ReadAll(r.Body)
 		e.mu.Lock()
 		e.hits++
 		e.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(map[string]any{"agent": res.Subject, "body": string(b), "receipt": res.Receipt})
-	})))
-	t.Cleanup(e.srv.Close)
+	}))
+	e.srv.Start()
 	return e
 }
 
@@ -300,6 +307,7 @@ type signOpts struct {
 	pres       string
 	mutate     func(r *http.Request)
 	omit       string // a parameter left out of the signature: created, expires, nonce or keyid
+	host       string // the Host the request is signed for and sent with; "" is the env's server
 }
 
 func (e *channelEnv) send(t *testing.T, o signOpts) answer {
@@ -334,6 +342,9 @@ func (e *channelEnv) sendTo(t *testing.T, method, path string, o signOpts) answe
 		rd = strings.NewReader(o.body)
 	}
 	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if o.host != "" {
+		req.Host = o.host
+	}
 	if o.body != "" {
 		cd, _ := httpsig.ContentDigest([]byte(o.body), httpsig.DigestSHA256)
 		req.Header.Set("Content-Digest", cd)
@@ -867,6 +878,138 @@ func TestChannelSignatureProfile(t *testing.T) {
 	}
 	if got := e.send(t, signOpts{key: b.key, kid: b.kid, nonce: "kept"}); got.status != 200 {
 		t.Fatalf("the same nonce under another key: %d %s", got.status, got.code)
+	}
+}
+
+// TestChannelWrongAuthority: a request an agent signed for another
+// counterparty (its @authority), replayed here within its window with the
+// Host it was signed for, is refused before anything else, whether it
+// carries the presentation or rides a session the agent has here; the
+// receipt names no credential.
+func TestChannelWrongAuthority(t *testing.T) {
+	e := newChannelEnv(t, nil)
+	a := e.agent(jwa.EdDSA, "p1")
+	e.establish(t, a)
+	for _, tc := range []struct {
+		name string
+		o    signOpts
+	}{
+		{"in a session", signOpts{key: a.key, kid: a.kid, host: "a.example"}},
+		{"with the presentation", signOpts{key: a.key, kid: a.kid, host: "a.example", pres: e.presentation(t, a)}},
+		{"with a body", signOpts{key: a.key, kid: a.kid, host: "A.Example:8443", body: `{"amount":1}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := e.send(t, tc.o)
+			if got.status != 401 || got.code != errcode.SigWrongAuthority {
+				t.Fatalf("signed for %s, sent here: %d %s (%v)", tc.o.host, got.status, got.code, got.body["detail"])
+			}
+			if !strings.Contains(got.header.Get("Accept-Signature"), `"@authority"`) {
+				t.Fatalf("401 without the Accept-Signature hint: %q", got.header.Get("Accept-Signature"))
+			}
+			c := e.receiptOf(t, got)
+			if c.Channel == nil || c.Channel.Bound || c.Channel.KeyID != a.kid || c.Credential != nil || c.Subject != "" || c.Reference != "" {
+				t.Fatalf("receipt %+v channel %+v", c, c.Channel)
+			}
+		})
+	}
+	// The same agent, signing for this service, is served.
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
+		t.Fatalf("signed for this service: %d %s", got.status, got.code)
+	}
+}
+
+// TestChannelAuthorities: the @authority values a channel accepts are
+// ChannelOptions.Authorities (case-insensitive), else the host[:port] of
+// an https:// or http:// audience (its default port left out); a request
+// naming any other is refused first (sig_wrong_authority), one naming an
+// accepted authority goes on to the other checks (here: a key no
+// credential holds). Malformed entries fail NewChannel, and a channel
+// without Authorities behind an audience that is no URL fails Middleware.
+func TestChannelAuthorities(t *testing.T) {
+	stranger, _ := keyutil.Generate(jwa.EdDSA)
+	kid, _ := httpsig.Thumbprint(stranger)
+	codeFor := func(t *testing.T, h http.Handler, target string) errcode.Code {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		now := time.Now()
+		in, sig, err := httpsig.Sign(httpsig.Incoming(req), "sig1", httpsig.Components(verifier.ChannelComponents...),
+			httpsig.Params{Created: now, Expires: now.Add(time.Minute), Nonce: target, Alg: httpsig.AlgEd25519, KeyID: kid, Tag: verifier.TagAgentCert}, stranger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Signature-Input", in)
+		req.Header.Set("Signature", sig)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var m map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &m)
+		code, _ := m["code"].(string)
+		if rec.Code != 401 {
+			t.Fatalf("%s: %d %s", target, rec.Code, code)
+		}
+		return errcode.Code(code)
+	}
+	nonces, _ := verifier.NewNonces(nil, time.Minute, nil)
+	build := func(t *testing.T, aud string, authorities []string) (http.Handler, error) {
+		t.Helper()
+		v := mustVerifier(t)
+		ch, err := verifier.NewChannel(v, verifier.ChannelOptions{Authorities: authorities})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw, err := verifier.Middleware(v, verifier.MiddlewareOptions{Audience: aud, Nonces: nonces, Channel: ch})
+		if err != nil {
+			return nil, err
+		}
+		return mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("served") })), nil
+	}
+	for _, tc := range []struct {
+		name        string
+		aud         string
+		authorities []string
+		accepted    []string
+		refused     []string
+	}{
+		{"from an https audience", "https://Invoices.Example/api", nil,
+			[]string{"https://invoices.example/x", "https://INVOICES.example:443/x", "http://invoices.example/x"},
+			[]string{"https://a.example/x", "https://invoices.example:8443/x", "http://invoices.example:443/x", "http://127.0.0.1/x"}},
+		{"from an audience with a port", "http://invoices.example:8080", nil,
+			[]string{"http://invoices.example:8080/x", "https://invoices.example:8080/x"},
+			[]string{"http://invoices.example/x", "https://invoices.example/x"}},
+		{"explicit, over the audience", "https://invoices.example", []string{"127.0.0.1:8090", "API.example"},
+			[]string{"http://127.0.0.1:8090/x", "https://api.example/x", "http://Api.Example/x"},
+			[]string{"https://invoices.example/x", "http://127.0.0.1:8091/x", "http://127.0.0.1/x"}},
+		{"explicit, behind a DID audience", "did:web:invoices.example", []string{"invoices.example"},
+			[]string{"https://invoices.example/x"},
+			[]string{"https://did.example/x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := build(t, tc.aud, tc.authorities)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, target := range tc.accepted {
+				if got := codeFor(t, h, target); got != errcode.CredentialRequired {
+					t.Errorf("%s: %s, want it accepted (credential_required)", target, got)
+				}
+			}
+			for _, target := range tc.refused {
+				if got := codeFor(t, h, target); got != errcode.SigWrongAuthority {
+					t.Errorf("%s: %s, want sig_wrong_authority", target, got)
+				}
+			}
+		})
+	}
+	for _, aud := range []string{"did:web:invoices.example", "aud", "urn:x:invoices", "https:invoices.example", "ftp://invoices.example"} {
+		_, err := build(t, aud, nil)
+		if err == nil || !strings.Contains(err.Error(), "ChannelOptions.Authorities") {
+			t.Errorf("audience %q without Authorities: %v", aud, err)
+		}
+	}
+	for _, bad := range []string{"", "https://invoices.example", "invoices.example/api", "invoices.example?x", "invoices .example", "invoices.example\n"} {
+		if _, err := verifier.NewChannel(mustVerifier(t), verifier.ChannelOptions{Authorities: []string{"ok.example", bad}}); err == nil || !strings.Contains(err.Error(), "Authorities") {
+			t.Errorf("authority %q: %v", bad, err)
+		}
 	}
 }
 

@@ -52,8 +52,11 @@
 // With MiddlewareOptions.Channel (NewChannel) an agent presents once and then
 // signs each request with HTTP Message Signatures (RFC 9421) under its cnf
 // key, keyid = the key's RFC 7638 thumbprint; the channel keeps the verified
-// presentation as a session and checks one signature, Content-Digest, the
-// time window and the nonce per request before authorizing the action.
+// presentation as a session and checks, per request, that the signed
+// @authority is this service's (ChannelOptions.Authorities, by default the
+// host of an https:// or http:// Audience), then one signature,
+// Content-Digest, the time window and the nonce before authorizing the
+// action.
 // Policy.RateLimits (or MiddlewareOptions.Limits, NewRateLimiter) put token
 // buckets per principal and per agent on classes of actions. The agent's
 // side is package agentclient; docs/agent-channel.md has the details.

@@ -37,8 +37,10 @@ type MiddlewareOptions struct {
 	Action func(r *http.Request) (action string, attributes map[string]any)
 	// Channel, when set, accepts requests signed with HTTP Message
 	// Signatures (RFC 9421) by the key of a credential verified earlier or
-	// presented in the same request (see Channel). Requests without a
-	// Signature-Input header still need a presentation each.
+	// presented in the same request (see Channel), and made for one of its
+	// ChannelOptions.Authorities (by default this Audience's host when it
+	// is a URL). Requests without a Signature-Input header still need a
+	// presentation each.
 	Channel *Channel
 	// Limits, when set, applies per-principal and per-agent token buckets
 	// to verified requests by the class of their action; a request over
@@ -72,7 +74,8 @@ func ResultFrom(ctx context.Context) (*Result, bool) {
 //
 // Options that cannot work are refused when the middleware is built: no
 // verifier, a verifier built for offline inspection (Inspecting), no
-// Audience, or no Nonces.
+// Audience, no Nonces, or a Channel without ChannelOptions.Authorities
+// behind an Audience that is not an https:// or http:// URL.
 func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Handler, error) {
 	switch {
 	case v == nil:
@@ -86,6 +89,13 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 	case opts.Channel != nil && opts.Channel.v != v:
 		return nil, errors.New("verifier: MiddlewareOptions.Channel was made for another verifier")
 	}
+	var authorities map[string]bool
+	if opts.Channel != nil {
+		var err error
+		if authorities, err = opts.Channel.authoritiesFor(opts.Audience); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Limits == nil && len(v.p.RateLimits) > 0 {
 		l, err := NewRateLimiter(v.p.RateLimits, 0)
 		if err != nil {
@@ -97,7 +107,7 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var d *decision
 			if opts.Channel != nil && r.Header.Get("Signature-Input") != "" {
-				d, r = opts.Channel.accept(r, &opts)
+				d, r = opts.Channel.accept(r, &opts, authorities)
 			} else {
 				d = decidePresented(v, r, &opts)
 			}

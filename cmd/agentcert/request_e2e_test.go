@@ -55,7 +55,10 @@ func signedCounterpartyLogging(t *testing.T, issuerDID, logPath string) (*httpte
 		t.Fatal(err)
 	}
 	nonces, _ := verifier.NewNonces(nil, time.Minute, nil)
-	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{})
+	// Requests are signed for the server's address, not the audience's host.
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{Authorities: []string{srv.Listener.Addr().String()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +79,8 @@ func signedCounterpartyLogging(t *testing.T, issuerDID, logPath string) (*httpte
 		b, _ := io.ReadAll(r.Body)
 		_ = json.NewEncoder(w).Encode(map[string]any{"agent": res.Subject, "method": r.Method, "body": string(b)})
 	})))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv.Config.Handler = mux
+	srv.Start()
 	return srv, ch
 }
 

@@ -12,7 +12,10 @@
 // Agents may also sign each request with HTTP Message Signatures (RFC 9421)
 // under their certified key (agentcert's agentclient, or `agentcert
 // request`): the presentation is then sent once, and later requests carry
-// only a signature that the API checks against the session it opened.
+// only a signature that the API checks against the session it opened. A
+// signature covers the host it was made for (@authority): the API accepts
+// those made for its listen address and for its audience's host (-authority
+// names others).
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -98,11 +102,26 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// authorities are the @authority values signed requests may name: those
+// of list (comma-separated) when given, else the listen address and the
+// audience's host (with its port, if any).
+func authorities(list, listen, audience string) []string {
+	if list != "" {
+		return strings.Split(list, ",")
+	}
+	out := []string{listen}
+	if u, err := url.Parse(audience); err == nil && u.Host != "" {
+		out = append(out, u.Host)
+	}
+	return out
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "listen address")
 	audience := flag.String("audience", "https://invoices.example", "this service's audience (KB-JWT aud)")
 	trust := flag.String("trust", "did:web:127.0.0.1%3A8080", "trusted agentcert issuer DID")
 	allow := flag.String("allow-host", "", "dev only: a host the fetcher may reach over plain http on a private address")
+	authority := flag.String("authority", "", "the host[:port] values signed requests may be made for, comma-separated (default: the listen address and the audience's host)")
 	flag.Parse()
 
 	var hosts []string
@@ -119,7 +138,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{})
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{Authorities: authorities(*authority, *listen, *audience)})
 	if err != nil {
 		log.Fatal(err)
 	}

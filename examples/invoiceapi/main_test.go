@@ -107,7 +107,9 @@ func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{})
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	ch, err := verifier.NewChannel(v, verifier.ChannelOptions{Authorities: authorities("", srv.Listener.Addr().String(), aud)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +117,8 @@ func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	srv.Config.Handler = api
+	srv.Start()
 	return srv, lists
 }
 
@@ -258,5 +260,21 @@ func TestInvoiceAPISignedRequests(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 || resp.Header.Get("Accept-Signature") == "" || resp.Header.Get(verifier.HeaderCredentialNonce) == "" {
 		t.Fatalf("stranger's signature: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The API answers to its listen address and its audience's host; a
+	// request signed for another host is refused before anything else.
+	for host, want := range map[string]errcode.Code{"invoices.example": errcode.CredentialRequired, "other.example": errcode.SigWrongAuthority} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/invoices", nil)
+		req.Host = host
+		in, sig, err := httpsig.Sign(httpsig.Outgoing(req), "sig1", httpsig.Components("@method", "@authority", "@path", "@query"),
+			httpsig.Params{Created: now, Expires: now.Add(time.Minute), Nonce: "n-" + host, Alg: httpsig.AlgECDSAP256, KeyID: kid, Tag: verifier.TagWebBotAuth}, other.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Signature-Input", in)
+		req.Header.Set("Signature", sig)
+		if status, _, m := testkit.DoJSON(t, srv.Client(), req); status != 401 || m["code"] != string(want) {
+			t.Fatalf("signed for %s: %d %v, want 401 %s", host, status, m, want)
+		}
 	}
 }
