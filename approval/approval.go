@@ -266,7 +266,7 @@ type Expect struct {
 }
 
 // Parse parses an approval without verifying its signature (checks size,
-// typ, alg and required claims).
+// typ, alg, that the header has no crit or b64, and required claims).
 func Parse(token string) (Claims, jws.Headers, error) {
 	if len(token) > MaxTokenSize {
 		return Claims{}, nil, errcode.New(errcode.TooLarge, "approval: token exceeds %d bytes", MaxTokenSize)
@@ -284,6 +284,13 @@ func Parse(token string) (Claims, jws.Headers, error) {
 	}
 	if a := h.Algorithm(); !jose.Allowed(a.String(), nil) {
 		return Claims{}, nil, errcode.New(errcode.UnsupportedAlg, "approval: alg %q not allowed", a)
+	}
+	// No extension is understood: a crit header (or b64, RFC 7797) is
+	// refused, not verified with the extension ignored.
+	for _, k := range []string{"crit", "b64"} {
+		if _, ok := h.Get(k); ok {
+			return Claims{}, nil, errcode.New(errcode.ApprovalMalformed, "approval: the header has %s; no JWS extension is understood", k)
+		}
 	}
 	var c Claims
 	if err := jsonstrict.Decode(msg.Payload(), &c); err != nil {

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 const (
@@ -290,5 +292,48 @@ func TestSignAlgorithmFromKey(t *testing.T) {
 	want := Expect{Action: "a", Audience: aud, Principal: principal, Subject: agent}
 	if _, err := Verify(context.Background(), tok, want, Roster{principal: {p384}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalBadSignature || !strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("P-384 roster key for an ES256 approval: %v", err)
+	}
+}
+
+// TestCriticalHeaderRefused: an approval whose protected header names
+// critical extensions (crit), or asks for an unencoded payload (b64,
+// RFC 7797), is not one this verifier understands; it is refused, as
+// every other JWT of the service is, rather than verified with the
+// extension ignored.
+func TestCriticalHeaderRefused(t *testing.T) {
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	now := time.Unix(1_800_000_000, 0)
+	req, _ := NewRequest("payments:initiate", pay(250), aud, principal, agent, time.Minute, now)
+	good, err := Sign(req, "x", priv, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, h, err := Parse(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := jws.Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Expect{Action: req.Action, Params: pay(250), Audience: aud, Principal: principal, Subject: agent}
+	for name, extra := range map[string]map[string]any{
+		"crit": {"crit": []string{"only_if_human"}, "only_if_human": true},
+		"b64":  {"b64": true},
+	} {
+		hdr := map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: h.KeyID()}
+		for k, v := range extra {
+			hdr[k] = v
+		}
+		tok, err := jose.Sign(payload.Payload(), jwa.EdDSA, priv, hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Parse(string(tok)); errcode.CodeOf(err) != errcode.ApprovalMalformed {
+			t.Errorf("%s: Parse: %v, want approval_malformed", name, err)
+		}
+		if _, err := Verify(context.Background(), string(tok), want, Roster{principal: {pub}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalMalformed {
+			t.Errorf("%s: Verify: %v, want approval_malformed", name, err)
+		}
 	}
 }
