@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
@@ -334,6 +335,42 @@ func TestCriticalHeaderRefused(t *testing.T) {
 		}
 		if _, err := Verify(context.Background(), string(tok), want, Roster{principal: {pub}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalMalformed {
 			t.Errorf("%s: Verify: %v, want approval_malformed", name, err)
+		}
+	}
+}
+
+// TestDescribeShowsControlCharactersEscaped: what the approver is shown
+// comes from whoever made the request (the agent's request attributes, a
+// link); a terminal control sequence or a bidirectional override in it
+// could redraw or reorder the lines above it (the amount) and show the
+// approver something other than what is signed. Describe escapes every
+// character that is not printable.
+func TestDescribeShowsControlCharactersEscaped(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	params, _ := json.Marshal(map[string]any{"amount": 9000, "currency": "EUR\u202e",
+		"counterparty": "shop.example\x1b[1A\x1b[2K  amount:        90 EUR\x1b[8m", "memo": "\u009b2J"})
+	req, err := NewRequest("payments:initiate", json.RawMessage(params), aud+"\r", principal+"\x1b]0;x\x07", agent+"\n", time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Describe(req)
+	for _, r := range d {
+		if r != '\n' && !unicode.IsPrint(r) {
+			t.Fatalf("the description carries %U:\n%q", r, d)
+		}
+	}
+	if strings.Count(d, "\n") != 8 || !strings.Contains(d, "9000 EUR") || !strings.Contains(d, `\x1b[1A`) {
+		t.Fatalf("description:\n%s", d)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"shop.example": "shop.example", "Zürich 250 €": "Zürich 250 €", "a\x1b[2Kb": `a\x1b[2Kb`,
+		"\u202eEUR": `\u202eEUR`, "a\nb": `a\nb`, "\x9b2J": `\x9b2J`, "\u009b": `\u009b`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
