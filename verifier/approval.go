@@ -103,9 +103,14 @@ func (v *Verifier) authzOptions() authzOptions {
 }
 
 // approvalSpent is where the verifier records used approval nonces: the
-// nonce service's store when there is one (shared by replicas when it is
-// Redis), else its own.
-func (v *Verifier) approvalSpent() approval.Replay {
+// store of the request's nonce service (a middleware's Nonces) when there
+// is one, else that of the verifier's (WithNonces), else its own set. A
+// nonce service's store is the one replicas share (Redis), so an approval
+// used on one replica is refused on the others.
+func (v *Verifier) approvalSpent(n *Nonces) approval.Replay {
+	if n != nil {
+		return n.store
+	}
 	if v.s.nonces != nil {
 		return v.s.nonces.store
 	}
@@ -115,8 +120,9 @@ func (v *Verifier) approvalSpent() approval.Replay {
 // settleApproval turns an approval_required decision into an allowed one
 // when token is a valid approval of exactly this request; without a token
 // it attaches the approval request to ask for. res is the verified result
-// (its issuer, principal and presenter).
-func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result, attrs map[string]any, audience, token string) {
+// (its issuer, principal and presenter); nonces, when set, is the request's
+// nonce service, whose store records the approval's nonce (approvalSpent).
+func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result, attrs map[string]any, audience, token string, nonces *Nonces) {
 	principal := principalID(res.Claims)
 	subject, _ := res.presenterClaims()["sub"].(string)
 	if principal == "" || subject == "" || audience == "" {
@@ -132,7 +138,7 @@ func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result,
 		d.ApprovalRequest = &req
 		return
 	}
-	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer)
+	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, v.approvalSpent(nonces))
 	if err != nil {
 		d.Code = errcode.CodeOf(err)
 		d.Reason = reason(err)
@@ -150,8 +156,9 @@ const DefaultApprovalTTL = approval.MaxLifetime
 // carries: an SD-JWT VC of vct urn:agentcert:approver:v1 from iss, the
 // issuer of the agent's certification, for the same principal, current and
 // unrevoked, whose cnf.jwk signed the approval (kid: its RFC 7638
-// thumbprint) and whose sub is the approval's iss.
-func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string) (*ApprovalInfo, error) {
+// thumbprint) and whose sub is the approval's iss; its nonce is spent in
+// spent.
+func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string, spent approval.Replay) (*ApprovalInfo, error) {
 	c, h, err := approval.Parse(token)
 	if err != nil {
 		return nil, err
@@ -167,7 +174,7 @@ func (v *Verifier) checkApproval(ctx context.Context, token string, want approva
 	if c.Issuer != sub {
 		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approval names approver %q, its credential %q", c.Issuer, sub)
 	}
-	claims, err := approval.Verify(ctx, token, want, approval.Roster{want.Principal: {key}}, v.approvalSpent(), v.s.now())
+	claims, err := approval.Verify(ctx, token, want, approval.Roster{want.Principal: {key}}, spent, v.s.now())
 	if err != nil {
 		return nil, err
 	}

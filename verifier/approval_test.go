@@ -43,6 +43,7 @@ type approvalFixture struct {
 	apDID    string
 	apCred   string
 	policy   Policy
+	opts     []Option // those v was built with
 }
 
 func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
@@ -62,7 +63,7 @@ func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
 	if edit != nil {
 		edit(&f.policy)
 	}
-	v, err := New(f.policy, WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return f.now }),
+	f.opts = []Option{WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return f.now }),
 		WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 			if url != apIssuer+"/.well-known/jwt-vc-issuer" {
 				return nil, errors.New("unexpected fetch of " + url)
@@ -70,7 +71,8 @@ func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
 			set := jwk.NewSet()
 			_ = set.AddKey(pub)
 			return json.Marshal(map[string]any{"issuer": apIssuer, "jwks": set})
-		}))
+		})}
+	v, err := New(f.policy, f.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,5 +435,66 @@ func TestRequireApproval(t *testing.T) {
 		Attributes: pay(5000), Approval: tok, RequireApproval: true})
 	if r.Decision.Allowed || r.Decision.Code != errcode.ConstraintViolated {
 		t.Fatalf("payment above max_amount: %+v", r.Decision)
+	}
+}
+
+// An approval is single use across replicas that share their spent
+// nonces: the middleware's Nonces (here one store both replicas share, as
+// Redis would be) records it, not a set private to each Verifier built
+// without WithNonces, as a counterparty behind the middleware builds it
+// (examples/invoiceapi), where the approval could be used once per replica.
+func TestMiddlewareApprovalSingleUseAcrossReplicas(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	clock := func() time.Time { return f.now }
+	shared := NewMemorySpentStore(0, clock)
+	secret := [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
+	var issue *Nonces
+	replica := func() http.Handler {
+		v, err := New(f.policy, f.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonces, err := NewNonces(secret, time.Minute, clock, WithSpentStore(shared))
+		if err != nil {
+			t.Fatal(err)
+		}
+		issue = nonces
+		mw, err := Middleware(v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Action: func(*http.Request) (string, map[string]any) {
+			return "payments:initiate", pay(250)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	}
+	a, b := replica(), replica()
+	call := func(h http.Handler, tok string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := issue.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay", nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if tok != "" {
+			req.Header.Set(HeaderApproval, tok)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	_, body := call(a, "")
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s: %v", raw, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, _ := call(a, tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("approved on replica a: %d %s", rec.Code, rec.Body)
+	}
+	if rec, body := call(b, tok); rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalReplayed) {
+		t.Fatalf("the same approval on replica b: %d %s", rec.Code, rec.Body)
 	}
 }

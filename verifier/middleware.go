@@ -29,7 +29,9 @@ type MiddlewareOptions struct {
 	Audience string
 	// Nonces issued the nonces this service accepts; every KB-JWT nonce
 	// must be one of them, unexpired and unused. Serve Nonces.Handler so
-	// that agents can get one.
+	// that agents can get one. Its spent-nonce store also records the
+	// approvals (Agent-Approval) used, so replicas that share it refuse an
+	// approval another replica accepted.
 	Nonces *Nonces
 	// Action maps a request to the action it needs (and its attributes,
 	// e.g. amount and currency). Nil, or an empty action, means the request

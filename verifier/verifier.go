@@ -209,7 +209,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 			d.Allowed, d.Code, d.Reason = false, errcode.ApprovalRequired, "the counterparty asks for a person's approval"
 		}
 		if d.Code == errcode.ApprovalRequired {
-			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval)
+			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval, req.Nonces)
 		}
 		res.Decision = &d
 	}
