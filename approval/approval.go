@@ -391,7 +391,9 @@ func Verify(ctx context.Context, token string, want Expect, roster Roster, repla
 	if now.Unix() >= c.Expiry {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: expired")
 	}
-	if c.Expiry-c.IssuedAt > int64(MaxLifetime/time.Second) || c.IssuedAt > now.Add(time.Minute).Unix() {
+	// exp is in the future here, so exp-MaxLifetime does not overflow
+	// (exp-iat could, for an iat near the smallest int64).
+	if c.IssuedAt < c.Expiry-int64(MaxLifetime/time.Second) || c.IssuedAt > c.Expiry || c.IssuedAt > now.Add(time.Minute).Unix() {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: lifetime out of bounds")
 	}
 	fresh, err := replay.Spend(ctx, "approval:"+c.Nonce, time.Unix(c.Expiry, 0))

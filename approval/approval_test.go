@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -372,5 +373,38 @@ func TestPrintable(t *testing.T) {
 		if got := printable(in); got != want {
 			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLifetimeBoundsWithoutOverflow: exp-iat is bounded however far apart
+// the two are: an iat near the smallest int64 must not wrap the difference
+// around to a negative one and make an approval valid for a year, and an
+// iat after exp is no lifetime of at most MaxLifetime either.
+func TestLifetimeBoundsWithoutOverflow(t *testing.T) {
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	now := time.Unix(1_800_000_000, 0)
+	req, _ := NewRequest("payments:initiate", pay(250), aud, principal, agent, time.Minute, now)
+	want := Expect{Action: req.Action, Params: pay(250), Audience: aud, Principal: principal, Subject: agent}
+	sign := func(iat, exp int64) string {
+		c := Claims{Issuer: "x", Subject: agent, Audience: aud, Principal: principal, Action: req.Action, Digest: req.Digest,
+			Nonce: req.Nonce, IssuedAt: iat, Expiry: exp}
+		b, _ := json.Marshal(c)
+		tok, err := jose.Sign(b, jwa.EdDSA, priv, map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: priv.KeyID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(tok)
+	}
+	year := now.Add(365 * 24 * time.Hour).Unix()
+	for name, tok := range map[string]string{
+		"iat near the smallest int64": sign(math.MinInt64+1, year),
+		"iat after exp":               sign(now.Add(30*time.Second).Unix(), now.Add(10*time.Second).Unix()),
+	} {
+		if _, err := Verify(context.Background(), tok, want, Roster{principal: {pub}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalExpired {
+			t.Errorf("%s: %v, want approval_expired", name, err)
+		}
+	}
+	if _, err := Verify(context.Background(), sign(now.Unix(), now.Add(MaxLifetime).Unix()), want, Roster{principal: {pub}}, spent{}, now); err != nil {
+		t.Fatalf("a lifetime of MaxLifetime: %v", err)
 	}
 }
