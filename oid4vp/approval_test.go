@@ -328,6 +328,15 @@ func TestCreateApprovalRefused(t *testing.T) {
 	if exp := time.Unix(c.ApprovalRequest.Expiry, 0); exp.After(e.clock().Add(approval.MaxLifetime)) {
 		t.Fatalf("the approval lives longer than %s: %v", approval.MaxLifetime, exp)
 	}
+	// An expires_in too large for a time.Duration is no shorter lifetime:
+	// the cap still holds (it wrapped around to a negative duration, and
+	// the approval got the 5 minutes of a request without one).
+	for _, in := range []int64{1 << 62, 9_223_372_037, 1<<63 - 1} {
+		c = e.ask(250, func(r *CreateRequest) { r.ExpiresIn = 60; r.Approval.ExpiresIn = in })
+		if exp := time.Unix(c.ApprovalRequest.Expiry, 0); exp.After(c.ExpiresAt) {
+			t.Fatalf("expires_in %d: the approval outlives the request: %v > %v", in, exp, c.ExpiresAt)
+		}
+	}
 }
 
 func TestDecodeApprovalTransactionData(t *testing.T) {
