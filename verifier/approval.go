@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/errcode"
@@ -117,12 +118,50 @@ func (v *Verifier) approvalSpent(n *Nonces) approval.Replay {
 	return v.approvals
 }
 
+// heldSpend is an approval.Replay that holds the one spend asked of it
+// until commit: the middleware applies its rate limit between an
+// approval's checks and the spending of its nonce, so that a request
+// refused by the limit does not use up the approval (a person would have
+// to approve again).
+type heldSpend struct {
+	store   approval.Replay
+	id      string
+	expires time.Time
+	held    bool
+}
+
+// Spend holds id and reports it fresh; commit spends it.
+func (h *heldSpend) Spend(_ context.Context, id string, expires time.Time) (bool, error) {
+	h.id, h.expires, h.held = id, expires, true
+	return true, nil
+}
+
+// commit spends the nonce held, if any, in the store; d, allowed by the
+// approval, becomes a refusal when the nonce was spent meanwhile
+// (approval_replayed) or the store fails (nonce_store_unavailable).
+func (h *heldSpend) commit(ctx context.Context, d *Decision) {
+	if h == nil || !h.held || d == nil || d.Approval == nil {
+		return
+	}
+	h.held = false
+	fresh, err := h.store.Spend(ctx, h.id, h.expires)
+	switch {
+	case err != nil:
+		d.Code, d.Reason = errcode.NonceStoreUnavailable, "approval: nonce store: "+err.Error()
+	case !fresh:
+		d.Code, d.Reason = errcode.ApprovalReplayed, "approval: already used"
+	default:
+		return
+	}
+	d.Allowed, d.Approval = false, nil
+}
+
 // settleApproval turns an approval_required decision into an allowed one
 // when token is a valid approval of exactly this request; without a token
 // it attaches the approval request to ask for. res is the verified result
-// (its issuer, principal and presenter); nonces, when set, is the request's
-// nonce service, whose store records the approval's nonce (approvalSpent).
-func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result, attrs map[string]any, audience, token string, nonces *Nonces) {
+// (its issuer, principal and presenter); spent records the approval's
+// nonce (approvalSpent, or a heldSpend).
+func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result, attrs map[string]any, audience, token string, spent approval.Replay) {
 	principal := principalID(res.Claims)
 	subject, _ := res.presenterClaims()["sub"].(string)
 	if principal == "" || subject == "" || audience == "" {
@@ -138,7 +177,7 @@ func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result,
 		d.ApprovalRequest = &req
 		return
 	}
-	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, v.approvalSpent(nonces))
+	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, spent)
 	if err != nil {
 		d.Code = errcode.CodeOf(err)
 		d.Reason = reason(err)

@@ -498,3 +498,64 @@ func TestMiddlewareApprovalSingleUseAcrossReplicas(t *testing.T) {
 		t.Fatalf("the same approval on replica b: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// A request refused by the middleware's rate limit does not use up the
+// approval it carries: the limit is applied before the approval's nonce
+// is spent, so the agent retries after Retry-After with the same approval
+// rather than asking a person again.
+func TestMiddlewareRateLimitDoesNotSpendApproval(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	nonces, err := NewNonces(nil, time.Hour, func() time.Time { return f.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits, err := NewRateLimiter([]RateClass{{Name: "pay", Actions: []string{"payments:initiate"}, PerAgent: Rate{Requests: 1, Per: 5 * time.Minute}}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Limits: limits, Action: func(r *http.Request) (string, map[string]any) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
+		return "payments:initiate", pay(n)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	call := func(amount int, tok string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := nonces.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if tok != "" {
+			req.Header.Set(HeaderApproval, tok)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	if rec, _ := call(50, ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("small payment: %d %s", rec.Code, rec.Body)
+	}
+	rec, body := call(250, "")
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s (%d): %v", raw, rec.Code, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, body := call(250, tok); rec.Code != http.StatusTooManyRequests || body["code"] != string(errcode.RateLimited) {
+		t.Fatalf("over the rate: %d %s", rec.Code, rec.Body)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	if rec, _ := call(250, tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("the same approval after Retry-After: %d %s", rec.Code, rec.Body)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	if rec, body := call(250, tok); rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalReplayed) {
+		t.Fatalf("used again: %d %s", rec.Code, rec.Body)
+	}
+}

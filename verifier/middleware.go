@@ -106,6 +106,14 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 			if d.refused == nil {
 				d.refused = limit(v, &opts, d.req.Action, d.res)
 			}
+			if d.refused == nil && d.res != nil && d.res.Decision != nil {
+				// Within the limit: the approval that allowed the
+				// action is used up now, not before.
+				d.held.commit(r.Context(), d.res.Decision)
+				if !d.res.Decision.Allowed {
+					d.refused = refuseDecision(d.res.Decision)
+				}
+			}
 			if v.s.receipts != nil {
 				jwt, err := v.decisionReceipt(d)
 				if err == nil && opts.Sink != nil {
@@ -141,6 +149,9 @@ type decision struct {
 	ref, credID string
 	channel     *receipt.Channel // the signed request, on the channel path
 	refused     *refusal         // nil: the request is served
+	// held is the spend of the approval that allowed the action, made
+	// once the rate limit let the request through.
+	held *heldSpend
 }
 
 // decidePresented is the middleware's path for a request with a
@@ -148,7 +159,8 @@ type decision struct {
 func decidePresented(v *Verifier, r *http.Request, opts *MiddlewareOptions) *decision {
 	pres := r.Header.Get(HeaderAgentCredential)
 	d := &decision{req: Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces, Approval: r.Header.Get(HeaderApproval)},
-		ref: receipt.Reference(pres), credID: receipt.CredentialID(pres)}
+		ref: receipt.Reference(pres), credID: receipt.CredentialID(pres), held: &heldSpend{store: v.approvalSpent(opts.Nonces)}}
+	d.req.spent = d.held
 	if opts.Action != nil {
 		d.req.Action, d.req.Attributes = opts.Action(r)
 	}
