@@ -32,7 +32,7 @@ type ApprovalInfo struct {
 // needsApproval says why the permission perm, which holds for request,
 // needs a person's approval, or "" when it does not: its approval
 // constraint ("always", or an amount above above_amount; a request with no
-// readable amount needs approval), or the policy's rule for irreversible
+// readable amount, or a negative one, needs approval), or the policy's rule for irreversible
 // actions (irreversible is the reversibility the verifier settled on).
 func needsApproval(perm, request map[string]any, irreversible, policyApproves bool) string {
 	cons, _ := perm["constraints"].(map[string]any)
@@ -45,8 +45,10 @@ func needsApproval(perm, request map[string]any, irreversible, policyApproves bo
 	case map[string]any:
 		limit, _ := toRat(a["above_amount"])
 		amount, ok := toRat(request["amount"])
-		if !ok || limit == nil {
-			return "the permission requires approval above an amount, and the request has no readable amount"
+		if !ok || limit == nil || amount.Sign() < 0 {
+			// A negative amount is none under the threshold: without
+			// max_amount nothing else refuses it.
+			return "the permission requires approval above an amount, and the request has no readable, non-negative amount"
 		}
 		if amount.Cmp(limit) > 0 {
 			return fmt.Sprintf("amount %v is above the approval threshold %v", request["amount"], a["above_amount"])
