@@ -201,7 +201,7 @@ func approvalOutcome(vr *verifier.Result, tok string, i int, req *approval.Reque
 	switch d.Code {
 	case errcode.ApprovalRequired, errcode.ApprovalMalformed, errcode.ApprovalBadSignature, errcode.ApprovalUnauthorized,
 		errcode.ApprovalDigestMismatch, errcode.ApprovalWrongAudience, errcode.ApprovalExpired, errcode.ApprovalReplayed,
-		errcode.NonceStoreUnavailable:
+		errcode.NonceStoreUnavailable, errcode.UnsupportedAlg:
 		return errcode.New(d.Code, "the approval of transaction data %d: %s", i, d.Reason)
 	}
 	return nil

@@ -457,3 +457,45 @@ func TestOnPresentation(t *testing.T) {
 		t.Fatalf("recorded %+v", seen)
 	}
 }
+
+// An approval the verifier refuses for its alg (not on Policy.Algorithms)
+// fails the response, as every other refusal of the approval does, rather
+// than passing as an action denied for a reason of its own.
+func TestApprovalAlgorithmRefusedFailsResponse(t *testing.T) {
+	e := newApprovalEnv(t)
+	// An ES256 agent, and a verifier that accepts ES256 only; the
+	// approver signs with EdDSA.
+	e.agent, e.agentDID = testkeys.DIDKey(t, jwa.ES256)
+	agentPub, err := e.agent.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.cred, err = sdjwt.Issue(map[string]any{
+		"iss": e.issDID, "sub": e.agentDID, "vct": testVCT, "iat": e.now.Unix(), "exp": e.now.Add(time.Hour).Unix(),
+		"cnf": map[string]any{"jwk": agentPub}, "principal": map[string]any{"id": apPrincipal, "name": "ACME Corp"},
+		"permissions": []any{map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": 1000, "approval": map[string]any{"above_amount": 100}}}},
+	}, []string{"/permissions/*"}, e.iss, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := verifier.DefaultPolicy()
+	p.CheckStatus = false
+	p.Trusted[e.issDID] = []string{testVCT}
+	p.Algorithms = []jwa.SignatureAlgorithm{jwa.ES256}
+	if e.v, err = verifier.New(p, verifier.WithClock(e.clock)); err != nil {
+		t.Fatal(err)
+	}
+	vk, vdid := testkeys.DIDKey(t, jwa.ES256)
+	if e.svc, err = New(Config{BaseURL: "https://verifier.example", ClientDID: vdid, SigningKey: vk}, NewMemoryStore(e.clock), e.v, e.clock); err != nil {
+		t.Fatal(err)
+	}
+	c := e.ask(250, nil)
+	form, err := e.answerWith(e.resolve(c), e.approve(*c.ApprovalRequest, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Respond(context.Background(), refOf(c), form)
+	testkit.WantCode(t, err, errcode.UnsupportedAlg, "an EdDSA approval under an ES256-only policy")
+	if res != nil && res.Allowed {
+		t.Fatalf("allowed: %+v", res)
+	}
+}

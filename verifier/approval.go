@@ -9,6 +9,7 @@ import (
 	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -203,6 +204,9 @@ func (v *Verifier) checkApproval(ctx context.Context, token string, want approva
 	c, h, err := approval.Parse(token)
 	if err != nil {
 		return nil, err
+	}
+	if a := h.Algorithm(); !jose.Allowed(a.String(), v.p.Algorithms) {
+		return nil, errcode.New(errcode.UnsupportedAlg, "approval: alg %q is not one the policy accepts", a)
 	}
 	cred := approval.Credential(h)
 	if cred == "" {

@@ -559,3 +559,28 @@ func TestMiddlewareRateLimitDoesNotSpendApproval(t *testing.T) {
 		t.Fatalf("used again: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// The policy's algorithm allow-list (Policy.Algorithms) holds for
+// approvals as for credentials and key bindings: with ES256 only, an
+// approval signed with EdDSA is refused, unspent.
+func TestApprovalAlgorithmFromPolicy(t *testing.T) {
+	f := newApprovalFixture(t, func(p *Policy) { p.Algorithms = []jwa.SignatureAlgorithm{jwa.ES256} })
+	f.agent, _ = keyutil.Generate(jwa.ES256)
+	apub, _ := keyutil.Public(f.agent)
+	f.agentDID, _ = did.KeyDID(apub)
+	pres := f.present(payPerm)
+	req := *f.verify(pres, pay(250), "").Decision.ApprovalRequest
+	tok := f.sign(req, f.approver, f.apDID, f.apCred) // EdDSA
+	if r := f.verify(pres, pay(250), tok); r.Allowed() || r.Decision.Code != errcode.UnsupportedAlg {
+		t.Fatalf("an EdDSA approval under an ES256-only policy: %+v", r.Decision)
+	}
+	k, _ := keyutil.Generate(jwa.ES256)
+	tp, _ := httpsig.Thumbprint(k)
+	_ = k.Set(jwk.KeyIDKey, tp)
+	pub, _ := keyutil.Public(k)
+	id, _ := did.KeyDID(pub)
+	cred := f.approverCred(f.issuer, apIssuer, k, id, apPrincipal, schemas.ApproverV1)
+	if r := f.verify(pres, pay(250), f.sign(req, k, id, cred)); !r.Allowed() {
+		t.Fatalf("an ES256 approval: %+v", r.Decision)
+	}
+}
