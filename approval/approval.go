@@ -11,8 +11,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
@@ -222,26 +225,52 @@ func ParseRequest(b []byte) (Request, error) {
 }
 
 // Describe says in words what approving r means, for the person asked.
+// Every value comes from whoever made the request, so characters that are
+// not printable (terminal control sequences, bidirectional overrides, line
+// breaks) are shown escaped: they could otherwise redraw or reorder the
+// lines above them and show the approver something other than what is
+// signed.
 func Describe(r Request) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Approve action %s\n", r.Action)
-	fmt.Fprintf(&b, "  by agent:      %s\n", r.Subject)
-	fmt.Fprintf(&b, "  for principal: %s\n", r.Principal)
-	fmt.Fprintf(&b, "  at:            %s\n", r.Audience)
+	fmt.Fprintf(&b, "Approve action %s\n", printable(r.Action))
+	fmt.Fprintf(&b, "  by agent:      %s\n", printable(r.Subject))
+	fmt.Fprintf(&b, "  for principal: %s\n", printable(r.Principal))
+	fmt.Fprintf(&b, "  at:            %s\n", printable(r.Audience))
 	var p map[string]any
 	if len(r.Params) > 0 && json.Unmarshal(r.Params, &p) == nil {
 		if a, ok := p["amount"]; ok {
 			cur, _ := p["currency"].(string)
-			fmt.Fprintf(&b, "  amount:        %v %s\n", a, cur)
+			fmt.Fprintf(&b, "  amount:        %s %s\n", printable(fmt.Sprint(a)), printable(cur))
 		}
 		for _, k := range []string{"counterparty", "payee", "resource"} {
 			if v, ok := p[k]; ok {
-				fmt.Fprintf(&b, "  %-14s %v\n", k+":", v)
+				fmt.Fprintf(&b, "  %-14s %s\n", k+":", printable(fmt.Sprint(v)))
 			}
 		}
-		fmt.Fprintf(&b, "  parameters:    %s\n", r.Params)
+		fmt.Fprintf(&b, "  parameters:    %s\n", printable(string(r.Params)))
 	}
-	fmt.Fprintf(&b, "  request digest %s, valid until %s\n", r.Digest, time.Unix(r.Expiry, 0).UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "  request digest %s, valid until %s\n", printable(r.Digest), time.Unix(r.Expiry, 0).UTC().Format(time.RFC3339))
+	return b.String()
+}
+
+// printable is s with every character that is not printable (unicode.IsPrint)
+// written as its Go escape (\x1b, \u202e, \n), and every byte that is not
+// UTF-8 as \xNN.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(c):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(c)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
 	return b.String()
 }
 
@@ -266,7 +295,7 @@ type Expect struct {
 }
 
 // Parse parses an approval without verifying its signature (checks size,
-// typ, alg and required claims).
+// typ, alg, that the header has no crit or b64, and required claims).
 func Parse(token string) (Claims, jws.Headers, error) {
 	if len(token) > MaxTokenSize {
 		return Claims{}, nil, errcode.New(errcode.TooLarge, "approval: token exceeds %d bytes", MaxTokenSize)
@@ -284,6 +313,13 @@ func Parse(token string) (Claims, jws.Headers, error) {
 	}
 	if a := h.Algorithm(); !jose.Allowed(a.String(), nil) {
 		return Claims{}, nil, errcode.New(errcode.UnsupportedAlg, "approval: alg %q not allowed", a)
+	}
+	// No extension is understood: a crit header (or b64, RFC 7797) is
+	// refused, not verified with the extension ignored.
+	for _, k := range []string{"crit", "b64"} {
+		if _, ok := h.Get(k); ok {
+			return Claims{}, nil, errcode.New(errcode.ApprovalMalformed, "approval: the header has %s; no JWS extension is understood", k)
+		}
 	}
 	var c Claims
 	if err := jsonstrict.Decode(msg.Payload(), &c); err != nil {
@@ -355,7 +391,9 @@ func Verify(ctx context.Context, token string, want Expect, roster Roster, repla
 	if now.Unix() >= c.Expiry {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: expired")
 	}
-	if c.Expiry-c.IssuedAt > int64(MaxLifetime/time.Second) || c.IssuedAt > now.Add(time.Minute).Unix() {
+	// exp is in the future here, so exp-MaxLifetime does not overflow
+	// (exp-iat could, for an iat near the smallest int64).
+	if c.IssuedAt < c.Expiry-int64(MaxLifetime/time.Second) || c.IssuedAt > c.Expiry || c.IssuedAt > now.Add(time.Minute).Unix() {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: lifetime out of bounds")
 	}
 	fresh, err := replay.Spend(ctx, "approval:"+c.Nonce, time.Unix(c.Expiry, 0))

@@ -6,14 +6,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 const (
@@ -290,5 +294,117 @@ func TestSignAlgorithmFromKey(t *testing.T) {
 	want := Expect{Action: "a", Audience: aud, Principal: principal, Subject: agent}
 	if _, err := Verify(context.Background(), tok, want, Roster{principal: {p384}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalBadSignature || !strings.Contains(err.Error(), "does not fit") {
 		t.Fatalf("P-384 roster key for an ES256 approval: %v", err)
+	}
+}
+
+// TestCriticalHeaderRefused: an approval whose protected header names
+// critical extensions (crit), or asks for an unencoded payload (b64,
+// RFC 7797), is not one this verifier understands; it is refused, as
+// every other JWT of the service is, rather than verified with the
+// extension ignored.
+func TestCriticalHeaderRefused(t *testing.T) {
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	now := time.Unix(1_800_000_000, 0)
+	req, _ := NewRequest("payments:initiate", pay(250), aud, principal, agent, time.Minute, now)
+	good, err := Sign(req, "x", priv, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, h, err := Parse(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := jws.Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Expect{Action: req.Action, Params: pay(250), Audience: aud, Principal: principal, Subject: agent}
+	for name, extra := range map[string]map[string]any{
+		"crit": {"crit": []string{"only_if_human"}, "only_if_human": true},
+		"b64":  {"b64": true},
+	} {
+		hdr := map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: h.KeyID()}
+		for k, v := range extra {
+			hdr[k] = v
+		}
+		tok, err := jose.Sign(payload.Payload(), jwa.EdDSA, priv, hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Parse(string(tok)); errcode.CodeOf(err) != errcode.ApprovalMalformed {
+			t.Errorf("%s: Parse: %v, want approval_malformed", name, err)
+		}
+		if _, err := Verify(context.Background(), string(tok), want, Roster{principal: {pub}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalMalformed {
+			t.Errorf("%s: Verify: %v, want approval_malformed", name, err)
+		}
+	}
+}
+
+// TestDescribeShowsControlCharactersEscaped: what the approver is shown
+// comes from whoever made the request (the agent's request attributes, a
+// link); a terminal control sequence or a bidirectional override in it
+// could redraw or reorder the lines above it (the amount) and show the
+// approver something other than what is signed. Describe escapes every
+// character that is not printable.
+func TestDescribeShowsControlCharactersEscaped(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	params, _ := json.Marshal(map[string]any{"amount": 9000, "currency": "EUR\u202e",
+		"counterparty": "shop.example\x1b[1A\x1b[2K  amount:        90 EUR\x1b[8m", "memo": "\u009b2J"})
+	req, err := NewRequest("payments:initiate", json.RawMessage(params), aud+"\r", principal+"\x1b]0;x\x07", agent+"\n", time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Describe(req)
+	for _, r := range d {
+		if r != '\n' && !unicode.IsPrint(r) {
+			t.Fatalf("the description carries %U:\n%q", r, d)
+		}
+	}
+	if strings.Count(d, "\n") != 8 || !strings.Contains(d, "9000 EUR") || !strings.Contains(d, `\x1b[1A`) {
+		t.Fatalf("description:\n%s", d)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"shop.example": "shop.example", "Zürich 250 €": "Zürich 250 €", "a\x1b[2Kb": `a\x1b[2Kb`,
+		"\u202eEUR": `\u202eEUR`, "a\nb": `a\nb`, "\x9b2J": `\x9b2J`, "\u009b": `\u009b`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLifetimeBoundsWithoutOverflow: exp-iat is bounded however far apart
+// the two are: an iat near the smallest int64 must not wrap the difference
+// around to a negative one and make an approval valid for a year, and an
+// iat after exp is no lifetime of at most MaxLifetime either.
+func TestLifetimeBoundsWithoutOverflow(t *testing.T) {
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	now := time.Unix(1_800_000_000, 0)
+	req, _ := NewRequest("payments:initiate", pay(250), aud, principal, agent, time.Minute, now)
+	want := Expect{Action: req.Action, Params: pay(250), Audience: aud, Principal: principal, Subject: agent}
+	sign := func(iat, exp int64) string {
+		c := Claims{Issuer: "x", Subject: agent, Audience: aud, Principal: principal, Action: req.Action, Digest: req.Digest,
+			Nonce: req.Nonce, IssuedAt: iat, Expiry: exp}
+		b, _ := json.Marshal(c)
+		tok, err := jose.Sign(b, jwa.EdDSA, priv, map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: priv.KeyID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(tok)
+	}
+	year := now.Add(365 * 24 * time.Hour).Unix()
+	for name, tok := range map[string]string{
+		"iat near the smallest int64": sign(math.MinInt64+1, year),
+		"iat after exp":               sign(now.Add(30*time.Second).Unix(), now.Add(10*time.Second).Unix()),
+	} {
+		if _, err := Verify(context.Background(), tok, want, Roster{principal: {pub}}, spent{}, now); errcode.CodeOf(err) != errcode.ApprovalExpired {
+			t.Errorf("%s: %v, want approval_expired", name, err)
+		}
+	}
+	if _, err := Verify(context.Background(), sign(now.Unix(), now.Add(MaxLifetime).Unix()), want, Roster{principal: {pub}}, spent{}, now); err != nil {
+		t.Fatalf("a lifetime of MaxLifetime: %v", err)
 	}
 }

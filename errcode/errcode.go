@@ -174,7 +174,7 @@ const (
 // Codes for human approvals of high-risk actions.
 const (
 	ApprovalRequired       Code = "approval_required"        // the action needs a person's approval and none was presented
-	ApprovalMalformed      Code = "approval_malformed"       // an approval that does not parse, has the wrong typ, or lacks a required claim
+	ApprovalMalformed      Code = "approval_malformed"       // an approval that does not parse, has the wrong typ or a crit header, or lacks a required claim
 	ApprovalBadSignature   Code = "approval_bad_signature"   // the approval's signature does not verify with the approver key it names
 	ApprovalUnauthorized   Code = "approval_unauthorized"    // the approval's key is not an approver key of the principal, or it names another principal or agent
 	ApprovalDigestMismatch Code = "approval_digest_mismatch" // the approval was given for a different request object

@@ -69,8 +69,10 @@ func newApprovalRequest(req CreateRequest, clientID string, ttl time.Duration, n
 		return approval.Request{}, errcode.New(errcode.InvalidInput, "approval.expires_in must be positive")
 	}
 	ttl = min(ttl, approval.MaxLifetime)
-	if a.ExpiresIn > 0 {
-		ttl = min(ttl, time.Duration(a.ExpiresIn)*time.Second)
+	// Only an expires_in below the cap shortens it; a larger one is not
+	// turned into a time.Duration, where it could wrap around.
+	if a.ExpiresIn > 0 && a.ExpiresIn < int64(ttl/time.Second) {
+		ttl = time.Duration(a.ExpiresIn) * time.Second
 	}
 	var params any
 	if req.Attributes != nil {
@@ -199,7 +201,7 @@ func approvalOutcome(vr *verifier.Result, tok string, i int, req *approval.Reque
 	switch d.Code {
 	case errcode.ApprovalRequired, errcode.ApprovalMalformed, errcode.ApprovalBadSignature, errcode.ApprovalUnauthorized,
 		errcode.ApprovalDigestMismatch, errcode.ApprovalWrongAudience, errcode.ApprovalExpired, errcode.ApprovalReplayed,
-		errcode.NonceStoreUnavailable:
+		errcode.NonceStoreUnavailable, errcode.UnsupportedAlg:
 		return errcode.New(d.Code, "the approval of transaction data %d: %s", i, d.Reason)
 	}
 	return nil

@@ -328,6 +328,15 @@ func TestCreateApprovalRefused(t *testing.T) {
 	if exp := time.Unix(c.ApprovalRequest.Expiry, 0); exp.After(e.clock().Add(approval.MaxLifetime)) {
 		t.Fatalf("the approval lives longer than %s: %v", approval.MaxLifetime, exp)
 	}
+	// An expires_in too large for a time.Duration is no shorter lifetime:
+	// the cap still holds (it wrapped around to a negative duration, and
+	// the approval got the 5 minutes of a request without one).
+	for _, in := range []int64{1 << 62, 9_223_372_037, 1<<63 - 1} {
+		c = e.ask(250, func(r *CreateRequest) { r.ExpiresIn = 60; r.Approval.ExpiresIn = in })
+		if exp := time.Unix(c.ApprovalRequest.Expiry, 0); exp.After(c.ExpiresAt) {
+			t.Fatalf("expires_in %d: the approval outlives the request: %v > %v", in, exp, c.ExpiresAt)
+		}
+	}
 }
 
 func TestDecodeApprovalTransactionData(t *testing.T) {
@@ -446,5 +455,47 @@ func TestOnPresentation(t *testing.T) {
 	}
 	if len(seen) != 2 || seen[0].Decision == nil || seen[0].Decision.Approval == nil {
 		t.Fatalf("recorded %+v", seen)
+	}
+}
+
+// An approval the verifier refuses for its alg (not on Policy.Algorithms)
+// fails the response, as every other refusal of the approval does, rather
+// than passing as an action denied for a reason of its own.
+func TestApprovalAlgorithmRefusedFailsResponse(t *testing.T) {
+	e := newApprovalEnv(t)
+	// An ES256 agent, and a verifier that accepts ES256 only; the
+	// approver signs with EdDSA.
+	e.agent, e.agentDID = testkeys.DIDKey(t, jwa.ES256)
+	agentPub, err := e.agent.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.cred, err = sdjwt.Issue(map[string]any{
+		"iss": e.issDID, "sub": e.agentDID, "vct": testVCT, "iat": e.now.Unix(), "exp": e.now.Add(time.Hour).Unix(),
+		"cnf": map[string]any{"jwk": agentPub}, "principal": map[string]any{"id": apPrincipal, "name": "ACME Corp"},
+		"permissions": []any{map[string]any{"action": "payments:initiate", "constraints": map[string]any{"max_amount": 1000, "approval": map[string]any{"above_amount": 100}}}},
+	}, []string{"/permissions/*"}, e.iss, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := verifier.DefaultPolicy()
+	p.CheckStatus = false
+	p.Trusted[e.issDID] = []string{testVCT}
+	p.Algorithms = []jwa.SignatureAlgorithm{jwa.ES256}
+	if e.v, err = verifier.New(p, verifier.WithClock(e.clock)); err != nil {
+		t.Fatal(err)
+	}
+	vk, vdid := testkeys.DIDKey(t, jwa.ES256)
+	if e.svc, err = New(Config{BaseURL: "https://verifier.example", ClientDID: vdid, SigningKey: vk}, NewMemoryStore(e.clock), e.v, e.clock); err != nil {
+		t.Fatal(err)
+	}
+	c := e.ask(250, nil)
+	form, err := e.answerWith(e.resolve(c), e.approve(*c.ApprovalRequest, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Respond(context.Background(), refOf(c), form)
+	testkit.WantCode(t, err, errcode.UnsupportedAlg, "an EdDSA approval under an ES256-only policy")
+	if res != nil && res.Allowed {
+		t.Fatalf("allowed: %+v", res)
 	}
 }

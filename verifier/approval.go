@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/agentcert/agentcert/approval"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
+	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -31,7 +33,7 @@ type ApprovalInfo struct {
 // needsApproval says why the permission perm, which holds for request,
 // needs a person's approval, or "" when it does not: its approval
 // constraint ("always", or an amount above above_amount; a request with no
-// readable amount needs approval), or the policy's rule for irreversible
+// readable amount, or a negative one, needs approval), or the policy's rule for irreversible
 // actions (irreversible is the reversibility the verifier settled on).
 func needsApproval(perm, request map[string]any, irreversible, policyApproves bool) string {
 	cons, _ := perm["constraints"].(map[string]any)
@@ -44,8 +46,10 @@ func needsApproval(perm, request map[string]any, irreversible, policyApproves bo
 	case map[string]any:
 		limit, _ := toRat(a["above_amount"])
 		amount, ok := toRat(request["amount"])
-		if !ok || limit == nil {
-			return "the permission requires approval above an amount, and the request has no readable amount"
+		if !ok || limit == nil || amount.Sign() < 0 {
+			// A negative amount is none under the threshold: without
+			// max_amount nothing else refuses it.
+			return "the permission requires approval above an amount, and the request has no readable, non-negative amount"
 		}
 		if amount.Cmp(limit) > 0 {
 			return fmt.Sprintf("amount %v is above the approval threshold %v", request["amount"], a["above_amount"])
@@ -103,20 +107,64 @@ func (v *Verifier) authzOptions() authzOptions {
 }
 
 // approvalSpent is where the verifier records used approval nonces: the
-// nonce service's store when there is one (shared by replicas when it is
-// Redis), else its own.
-func (v *Verifier) approvalSpent() approval.Replay {
+// store of the request's nonce service (a middleware's Nonces) when there
+// is one, else that of the verifier's (WithNonces), else its own set. A
+// nonce service's store is the one replicas share (Redis), so an approval
+// used on one replica is refused on the others.
+func (v *Verifier) approvalSpent(n *Nonces) approval.Replay {
+	if n != nil {
+		return n.store
+	}
 	if v.s.nonces != nil {
 		return v.s.nonces.store
 	}
 	return v.approvals
 }
 
+// heldSpend is an approval.Replay that holds the one spend asked of it
+// until commit: the middleware applies its rate limit between an
+// approval's checks and the spending of its nonce, so that a request
+// refused by the limit does not use up the approval (a person would have
+// to approve again).
+type heldSpend struct {
+	store   approval.Replay
+	id      string
+	expires time.Time
+	held    bool
+}
+
+// Spend holds id and reports it fresh; commit spends it.
+func (h *heldSpend) Spend(_ context.Context, id string, expires time.Time) (bool, error) {
+	h.id, h.expires, h.held = id, expires, true
+	return true, nil
+}
+
+// commit spends the nonce held, if any, in the store; d, allowed by the
+// approval, becomes a refusal when the nonce was spent meanwhile
+// (approval_replayed) or the store fails (nonce_store_unavailable).
+func (h *heldSpend) commit(ctx context.Context, d *Decision) {
+	if h == nil || !h.held || d == nil || d.Approval == nil {
+		return
+	}
+	h.held = false
+	fresh, err := h.store.Spend(ctx, h.id, h.expires)
+	switch {
+	case err != nil:
+		d.Code, d.Reason = errcode.NonceStoreUnavailable, "approval: nonce store: "+err.Error()
+	case !fresh:
+		d.Code, d.Reason = errcode.ApprovalReplayed, "approval: already used"
+	default:
+		return
+	}
+	d.Allowed, d.Approval = false, nil
+}
+
 // settleApproval turns an approval_required decision into an allowed one
 // when token is a valid approval of exactly this request; without a token
 // it attaches the approval request to ask for. res is the verified result
-// (its issuer, principal and presenter).
-func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result, attrs map[string]any, audience, token string) {
+// (its issuer, principal and presenter); spent records the approval's
+// nonce (approvalSpent, or a heldSpend).
+func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result, attrs map[string]any, audience, token string, spent approval.Replay) {
 	principal := principalID(res.Claims)
 	subject, _ := res.presenterClaims()["sub"].(string)
 	if principal == "" || subject == "" || audience == "" {
@@ -132,7 +180,7 @@ func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result,
 		d.ApprovalRequest = &req
 		return
 	}
-	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer)
+	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, spent)
 	if err != nil {
 		d.Code = errcode.CodeOf(err)
 		d.Reason = reason(err)
@@ -150,11 +198,15 @@ const DefaultApprovalTTL = approval.MaxLifetime
 // carries: an SD-JWT VC of vct urn:agentcert:approver:v1 from iss, the
 // issuer of the agent's certification, for the same principal, current and
 // unrevoked, whose cnf.jwk signed the approval (kid: its RFC 7638
-// thumbprint) and whose sub is the approval's iss.
-func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string) (*ApprovalInfo, error) {
+// thumbprint) and whose sub is the approval's iss; its nonce is spent in
+// spent.
+func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string, spent approval.Replay) (*ApprovalInfo, error) {
 	c, h, err := approval.Parse(token)
 	if err != nil {
 		return nil, err
+	}
+	if a := h.Algorithm(); !jose.Allowed(a.String(), v.p.Algorithms) {
+		return nil, errcode.New(errcode.UnsupportedAlg, "approval: alg %q is not one the policy accepts", a)
 	}
 	cred := approval.Credential(h)
 	if cred == "" {
@@ -167,7 +219,7 @@ func (v *Verifier) checkApproval(ctx context.Context, token string, want approva
 	if c.Issuer != sub {
 		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approval names approver %q, its credential %q", c.Issuer, sub)
 	}
-	claims, err := approval.Verify(ctx, token, want, approval.Roster{want.Principal: {key}}, v.approvalSpent(), v.s.now())
+	claims, err := approval.Verify(ctx, token, want, approval.Roster{want.Principal: {key}}, spent, v.s.now())
 	if err != nil {
 		return nil, err
 	}

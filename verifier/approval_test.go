@@ -43,6 +43,7 @@ type approvalFixture struct {
 	apDID    string
 	apCred   string
 	policy   Policy
+	opts     []Option // those v was built with
 }
 
 func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
@@ -62,7 +63,7 @@ func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
 	if edit != nil {
 		edit(&f.policy)
 	}
-	v, err := New(f.policy, WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return f.now }),
+	f.opts = []Option{WithResolver(did.NewResolver(nil)), WithClock(func() time.Time { return f.now }),
 		WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 			if url != apIssuer+"/.well-known/jwt-vc-issuer" {
 				return nil, errors.New("unexpected fetch of " + url)
@@ -70,7 +71,8 @@ func newApprovalFixture(t *testing.T, edit func(*Policy)) *approvalFixture {
 			set := jwk.NewSet()
 			_ = set.AddKey(pub)
 			return json.Marshal(map[string]any{"issuer": apIssuer, "jwks": set})
-		}))
+		})}
+	v, err := New(f.policy, f.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,5 +435,152 @@ func TestRequireApproval(t *testing.T) {
 		Attributes: pay(5000), Approval: tok, RequireApproval: true})
 	if r.Decision.Allowed || r.Decision.Code != errcode.ConstraintViolated {
 		t.Fatalf("payment above max_amount: %+v", r.Decision)
+	}
+}
+
+// An approval is single use across replicas that share their spent
+// nonces: the middleware's Nonces (here one store both replicas share, as
+// Redis would be) records it, not a set private to each Verifier built
+// without WithNonces, as a counterparty behind the middleware builds it
+// (examples/invoiceapi), where the approval could be used once per replica.
+func TestMiddlewareApprovalSingleUseAcrossReplicas(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	clock := func() time.Time { return f.now }
+	shared := NewMemorySpentStore(0, clock)
+	secret := [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
+	var issue *Nonces
+	replica := func() http.Handler {
+		v, err := New(f.policy, f.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonces, err := NewNonces(secret, time.Minute, clock, WithSpentStore(shared))
+		if err != nil {
+			t.Fatal(err)
+		}
+		issue = nonces
+		mw, err := Middleware(v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Action: func(*http.Request) (string, map[string]any) {
+			return "payments:initiate", pay(250)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	}
+	a, b := replica(), replica()
+	call := func(h http.Handler, tok string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := issue.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay", nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if tok != "" {
+			req.Header.Set(HeaderApproval, tok)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	_, body := call(a, "")
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s: %v", raw, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, _ := call(a, tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("approved on replica a: %d %s", rec.Code, rec.Body)
+	}
+	if rec, body := call(b, tok); rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalReplayed) {
+		t.Fatalf("the same approval on replica b: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A request refused by the middleware's rate limit does not use up the
+// approval it carries: the limit is applied before the approval's nonce
+// is spent, so the agent retries after Retry-After with the same approval
+// rather than asking a person again.
+func TestMiddlewareRateLimitDoesNotSpendApproval(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	nonces, err := NewNonces(nil, time.Hour, func() time.Time { return f.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits, err := NewRateLimiter([]RateClass{{Name: "pay", Actions: []string{"payments:initiate"}, PerAgent: Rate{Requests: 1, Per: 5 * time.Minute}}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Limits: limits, Action: func(r *http.Request) (string, map[string]any) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
+		return "payments:initiate", pay(n)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	call := func(amount int, tok string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := nonces.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if tok != "" {
+			req.Header.Set(HeaderApproval, tok)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
+	}
+	if rec, _ := call(50, ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("small payment: %d %s", rec.Code, rec.Body)
+	}
+	rec, body := call(250, "")
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s (%d): %v", raw, rec.Code, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, body := call(250, tok); rec.Code != http.StatusTooManyRequests || body["code"] != string(errcode.RateLimited) {
+		t.Fatalf("over the rate: %d %s", rec.Code, rec.Body)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	if rec, _ := call(250, tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("the same approval after Retry-After: %d %s", rec.Code, rec.Body)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	if rec, body := call(250, tok); rec.Code != http.StatusForbidden || body["code"] != string(errcode.ApprovalReplayed) {
+		t.Fatalf("used again: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// The policy's algorithm allow-list (Policy.Algorithms) holds for
+// approvals as for credentials and key bindings: with ES256 only, an
+// approval signed with EdDSA is refused, unspent.
+func TestApprovalAlgorithmFromPolicy(t *testing.T) {
+	f := newApprovalFixture(t, func(p *Policy) { p.Algorithms = []jwa.SignatureAlgorithm{jwa.ES256} })
+	f.agent, _ = keyutil.Generate(jwa.ES256)
+	apub, _ := keyutil.Public(f.agent)
+	f.agentDID, _ = did.KeyDID(apub)
+	pres := f.present(payPerm)
+	req := *f.verify(pres, pay(250), "").Decision.ApprovalRequest
+	tok := f.sign(req, f.approver, f.apDID, f.apCred) // EdDSA
+	if r := f.verify(pres, pay(250), tok); r.Allowed() || r.Decision.Code != errcode.UnsupportedAlg {
+		t.Fatalf("an EdDSA approval under an ES256-only policy: %+v", r.Decision)
+	}
+	k, _ := keyutil.Generate(jwa.ES256)
+	tp, _ := httpsig.Thumbprint(k)
+	_ = k.Set(jwk.KeyIDKey, tp)
+	pub, _ := keyutil.Public(k)
+	id, _ := did.KeyDID(pub)
+	cred := f.approverCred(f.issuer, apIssuer, k, id, apPrincipal, schemas.ApproverV1)
+	if r := f.verify(pres, pay(250), f.sign(req, k, id, cred)); !r.Allowed() {
+		t.Fatalf("an ES256 approval: %+v", r.Decision)
 	}
 }

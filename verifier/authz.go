@@ -95,7 +95,7 @@ const (
 //     constraints that are not an object.
 //  6. A permission that holds needs a person's approval when its approval
 //     constraint is "always", or {"above_amount": n} and the request's
-//     amount is above n or not a readable number.
+//     amount is above n, negative or not a readable number.
 //  7. The action is allowed when a matching permission holds and needs no
 //     approval; the decision reports the first such one in disclosure
 //     order. Otherwise, when a matching permission holds but needs

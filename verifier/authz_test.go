@@ -333,7 +333,8 @@ func TestAuthorizeApproval(t *testing.T) {
 		{"action":"vault:open","constraints":{"approval":"always"}},
 		{"action":"bad:one","constraints":{"approval":"sometimes"}},
 		{"action":"bad:two","constraints":{"approval":{"above_amount":-1}}},
-		{"action":"notes:write","reversibility":"reversible"}]}`
+		{"action":"notes:write","reversibility":"reversible"},
+		{"action":"refunds:issue","constraints":{"approval":{"above_amount":100}}}]}`
 	tests := []struct {
 		name    string
 		action  string
@@ -354,6 +355,11 @@ func TestAuthorizeApproval(t *testing.T) {
 		{"irreversible under the policy", "wires:send", `{}`, authzOptions{approveIrreversible: true}, false, errcode.ApprovalRequired, Irreversible},
 		{"policy lists the action as irreversible", "notes:write", `{}`, authzOptions{approveIrreversible: true, irreversible: []string{"notes:*"}}, false, errcode.ApprovalRequired, Irreversible},
 		{"reversible under the policy", "notes:write", `{}`, authzOptions{approveIrreversible: true}, true, "", Reversible},
+		// Without max_amount nothing else refuses a negative amount: it is
+		// no amount under the threshold, and needs approval.
+		{"threshold alone, under it", "refunds:issue", `{"amount":100}`, authzOptions{}, true, "", ""},
+		{"threshold alone, negative amount", "refunds:issue", `{"amount":-5000}`, authzOptions{}, false, errcode.ApprovalRequired, ""},
+		{"threshold alone, amount missing", "refunds:issue", `{}`, authzOptions{}, false, errcode.ApprovalRequired, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

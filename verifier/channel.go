@@ -208,7 +208,8 @@ func (c *Channel) accept(r *http.Request, opts *MiddlewareOptions, authorities m
 		// (Verify does the same), never the root credential's.
 		dec := authorize(d.res.Authority(), d.req.Action, d.req.Attributes, c.v.s.now().Add(-c.v.p.Leeway), c.v.authzOptions())
 		if dec.Code == errcode.ApprovalRequired {
-			c.v.settleApproval(r.Context(), &dec, d.res, d.req.Attributes, opts.Audience, d.req.Approval)
+			d.held = &heldSpend{store: c.v.approvalSpent(opts.Nonces)}
+			c.v.settleApproval(r.Context(), &dec, d.res, d.req.Attributes, opts.Audience, d.req.Approval, d.held)
 		}
 		d.res.Decision = &dec
 		if !dec.Allowed {

@@ -29,7 +29,9 @@ type MiddlewareOptions struct {
 	Audience string
 	// Nonces issued the nonces this service accepts; every KB-JWT nonce
 	// must be one of them, unexpired and unused. Serve Nonces.Handler so
-	// that agents can get one.
+	// that agents can get one. Its spent-nonce store also records the
+	// approvals (Agent-Approval) used, so replicas that share it refuse an
+	// approval another replica accepted.
 	Nonces *Nonces
 	// Action maps a request to the action it needs (and its attributes,
 	// e.g. amount and currency). Nil, or an empty action, means the request
@@ -114,6 +116,14 @@ func Middleware(v *Verifier, opts MiddlewareOptions) (func(http.Handler) http.Ha
 			if d.refused == nil {
 				d.refused = limit(v, &opts, d.req.Action, d.res)
 			}
+			if d.refused == nil && d.res != nil && d.res.Decision != nil {
+				// Within the limit: the approval that allowed the
+				// action is used up now, not before.
+				d.held.commit(r.Context(), d.res.Decision)
+				if !d.res.Decision.Allowed {
+					d.refused = refuseDecision(d.res.Decision)
+				}
+			}
 			if v.s.receipts != nil {
 				jwt, err := v.decisionReceipt(d)
 				if err == nil && opts.Sink != nil {
@@ -149,6 +159,9 @@ type decision struct {
 	ref, credID string
 	channel     *receipt.Channel // the signed request, on the channel path
 	refused     *refusal         // nil: the request is served
+	// held is the spend of the approval that allowed the action, made
+	// once the rate limit let the request through.
+	held *heldSpend
 }
 
 // decidePresented is the middleware's path for a request with a
@@ -156,7 +169,8 @@ type decision struct {
 func decidePresented(v *Verifier, r *http.Request, opts *MiddlewareOptions) *decision {
 	pres := r.Header.Get(HeaderAgentCredential)
 	d := &decision{req: Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces, Approval: r.Header.Get(HeaderApproval)},
-		ref: receipt.Reference(pres), credID: receipt.CredentialID(pres)}
+		ref: receipt.Reference(pres), credID: receipt.CredentialID(pres), held: &heldSpend{store: v.approvalSpent(opts.Nonces)}}
+	d.req.spent = d.held
 	if opts.Action != nil {
 		d.req.Action, d.req.Attributes = opts.Action(r)
 	}

@@ -32,6 +32,9 @@ type Request struct {
 	// (OpenID4VP's agentcert_approval transaction data). Never read from
 	// JSON.
 	RequireApproval bool `json:"-"`
+	// spent, when set, is where the approval's nonce is spent (the
+	// middleware's heldSpend), in place of approvalSpent.
+	spent *heldSpend
 }
 
 // ErrorInfo is a failure with its stable code. Cause, when present, is the

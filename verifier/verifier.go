@@ -209,7 +209,11 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 			d.Allowed, d.Code, d.Reason = false, errcode.ApprovalRequired, "the counterparty asks for a person's approval"
 		}
 		if d.Code == errcode.ApprovalRequired {
-			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval)
+			spent := v.approvalSpent(req.Nonces)
+			if req.spent != nil {
+				spent = req.spent // the middleware's, spent once within its rate limit
+			}
+			v.settleApproval(ctx, &d, res, req.Attributes, req.Audience, req.Approval, spent)
 		}
 		res.Decision = &d
 	}
