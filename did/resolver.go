@@ -55,6 +55,11 @@ func (c *cachingResolver) Resolve(ctx context.Context, did string) (*Document, e
 		return doc, nil
 	}
 	ch := c.group.DoChan(did, func() (any, error) {
+		// A flight that ended between the Get above and DoChan has put
+		// its document: take it rather than resolve again.
+		if doc, ok := c.cache.Get(did); ok {
+			return doc, nil
+		}
 		doc, err := c.next.Resolve(context.WithoutCancel(ctx), did)
 		if err != nil {
 			return nil, err
