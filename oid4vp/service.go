@@ -596,9 +596,15 @@ func (s *Service) decode(rec *Record, form url.Values) (*response, error) {
 	return &r, nil
 }
 
-// decryptResponse opens a direct_post.jwt response: ECDH-ES to the
-// request's key, A128GCM or A256GCM.
+// decryptResponse opens a direct_post.jwt response: a compact JWE (the
+// JSON serialization's unprotected headers, zip among them, would escape
+// the checks below), ECDH-ES to the request's key, A128GCM or A256GCM.
 func decryptResponse(enc string, key jwk.Key) ([]byte, error) {
+	if strings.Count(enc, ".") != 4 || strings.ContainsFunc(enc, func(r rune) bool {
+		return r != '.' && r != '-' && r != '_' && !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		return nil, errcode.New(errcode.InvalidRequest, "the response is not a compact JWE")
+	}
 	msg, err := jwe.Parse([]byte(enc))
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidRequest, "the response is not a compact JWE")

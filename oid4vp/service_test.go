@@ -1,6 +1,8 @@
 package oid4vp
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -17,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwe"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -448,5 +451,49 @@ func TestNotify(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("fetch after a failed delivery: %v", err)
 		}
+	}
+}
+
+// A direct_post.jwt response is a compact JWE: the JSON serialization,
+// whose unprotected headers are not covered by the tag, could carry a zip
+// (or anything else) past the checks made on the protected header.
+func TestEncryptedResponseIsCompact(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{ResponseMode: ModeDirectPostJWT})
+	r := e.resolve(c)
+	r.ResponseMode = ModeDirectPost
+	form := e.answer(r)
+	payload, err := json.Marshal(map[string]any{"vp_token": json.RawMessage(form.Get("vp_token")), "state": form.Get("state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipped bytes.Buffer
+	fw, _ := flate.NewWriter(&zipped, flate.BestCompression)
+	_, _ = fw.Write(payload)
+	_ = fw.Close()
+	key, err := jwk.ParseKey(c.Request.ClientMetadata.JWKS.Keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plain := range map[string][]byte{"plain": payload, "compressed in an unprotected header": zipped.Bytes()} {
+		out, err := jwe.Encrypt(plain, jwe.WithJSON(), jwe.WithKey(jwa.ECDH_ES, key), jwe.WithContentEncryption(jwa.A128GCM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name != "plain" {
+			var m map[string]any
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["header"].(map[string]any)["zip"] = "DEF" // unprotected: the tag still verifies
+			if out, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {string(out)}})
+		testkit.WantCode(t, err, errcode.InvalidRequest, "JSON serialization, "+name)
+	}
+	if _, err := e.svc.Respond(context.Background(), refOf(c), e.answer(e.resolve(c))); err != nil {
+		t.Fatalf("the compact response after the refusals: %v", err)
 	}
 }
