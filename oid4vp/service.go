@@ -532,7 +532,8 @@ func (s *Service) Respond(ctx context.Context, ref string, form url.Values) (*Re
 		return nil, err
 	}
 	if s.cfg.Notify != nil && s.cfg.Notify(ctx, res) {
-		if _, err := s.store.Take(ctx, rec.ID, s.now()); err != nil {
+		// not_found: the counterparty fetched it meanwhile.
+		if _, err := s.store.Take(ctx, rec.ID, s.now()); err != nil && errcode.CodeOf(err) != errcode.NotFound {
 			return nil, err
 		}
 	}

@@ -497,3 +497,27 @@ func TestEncryptedResponseIsCompact(t *testing.T) {
 		t.Fatalf("the compact response after the refusals: %v", err)
 	}
 }
+
+// An outcome the counterparty fetched while the callback was being
+// delivered is not the wallet's failure: its presentation verified.
+func TestNotifyFetchedMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	var fetched *Result
+	e.svc.cfg.Notify = func(ctx context.Context, r *Result) bool {
+		var err error
+		if fetched, err = e.svc.Result(ctx, c.ID); err != nil {
+			t.Errorf("fetch during delivery: %v", err)
+		}
+		return true
+	}
+	res, err := e.svc.Respond(context.Background(), refOf(c), e.answer(e.resolve(c)))
+	if err != nil || !res.Verified {
+		t.Fatalf("Respond: %+v, %v", res, err)
+	}
+	if fetched == nil || !fetched.Verified {
+		t.Fatalf("fetched %+v", fetched)
+	}
+	_, err = e.svc.Result(context.Background(), c.ID)
+	testkit.WantCode(t, err, errcode.NotFound, "fetched once")
+}
