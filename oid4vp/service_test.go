@@ -521,3 +521,69 @@ func TestNotifyFetchedMeanwhile(t *testing.T) {
 	_, err = e.svc.Result(context.Background(), c.ID)
 	testkit.WantCode(t, err, errcode.NotFound, "fetched once")
 }
+
+// Concurrent responses to one request: exactly one is checked, every
+// other is presentation_request_answered, and the result is the winner's.
+func TestRespondConcurrent(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	form := e.answer(e.resolve(c))
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.svc.Respond(context.Background(), refOf(c), form)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch errcode.CodeOf(err) {
+		case "":
+			won++
+		case errcode.RequestAnswered:
+		default:
+			t.Fatalf("a concurrent response: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d responses were accepted", won)
+	}
+	res, err := e.svc.Result(context.Background(), c.ID)
+	if err != nil || !res.Verified {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+}
+
+// The KB-JWT's aud is the client_id with its prefix: the bare DID, or the
+// client_id of another request (redirect_uri: names its response_uri), is
+// another verifier; and a presentation made for one request is refused by
+// another, whatever its state.
+func TestRespondBinding(t *testing.T) {
+	asked := []string{"/permissions/0/action", "/principal/id"}
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	r := e.resolve(c)
+	bare := strings.TrimPrefix(r.ClientID, PrefixDID)
+	_, err := e.svc.Respond(context.Background(), refOf(c), e.present(r, asked, bare, r.Nonce, nil))
+	testkit.WantCode(t, err, errcode.KBWrongAudience, "the DID without its prefix")
+
+	u1 := e.create(CreateRequest{ClientIDPrefix: "redirect_uri"})
+	u2 := e.create(CreateRequest{ClientIDPrefix: "redirect_uri"})
+	r1, r2 := e.resolve(u1), e.resolve(u2)
+	f := e.present(r2, asked, r1.ClientID, r2.Nonce, nil)
+	_, err = e.svc.Respond(context.Background(), refOf(u2), f)
+	testkit.WantCode(t, err, errcode.KBWrongAudience, "another request's redirect_uri client_id")
+
+	d1, d2 := e.create(CreateRequest{}), e.create(CreateRequest{})
+	p1, p2 := e.resolve(d1), e.resolve(d2)
+	f = e.present(p1, asked, p1.ClientID, p1.Nonce, nil)
+	_, err = e.svc.Respond(context.Background(), refOf(d2), f)
+	testkit.WantCode(t, err, errcode.StateMismatch, "another request's state")
+	f.Set("state", p2.State)
+	_, err = e.svc.Respond(context.Background(), refOf(d2), f)
+	testkit.WantCode(t, err, errcode.KBWrongNonce, "a presentation made for another request")
+}
