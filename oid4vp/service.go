@@ -654,13 +654,17 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	// Every presentation carries the request's nonce: the first verified
+	// with a KB-JWT spends it (a verifier nonce), the later ones must
+	// carry it too and do not spend it again.
+	spent := false
 	for _, id := range ids {
 		cq, ok := rec.Query.Credential(id)
 		if !ok {
 			return errcode.New(errcode.QueryUnsatisfied, "the response presents %q, which the query does not ask for", id)
 		}
 		for _, p := range tok[id] {
-			vreq := verifier.Request{Presentation: p, Audience: rec.ClientID, Nonce: rec.Nonce, RequireKB: cq.HolderBinding()}
+			vreq := verifier.Request{Presentation: p, Audience: rec.ClientID, Nonce: rec.Nonce, RequireKB: cq.HolderBinding(), NonceSpent: spent}
 			if rec.Action != "" && id == rec.ActionCredential {
 				vreq.Action, vreq.Attributes = rec.Action, rec.Attributes
 			}
@@ -690,6 +694,7 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 			if !vr.Verified {
 				return verifierError(vr)
 			}
+			spent = spent || vr.KeyBinding != nil
 			if err := checkHashes(vr.KeyBinding, id, rec.TransactionData, tds, bound); err != nil {
 				return err
 			}

@@ -34,6 +34,9 @@ type env struct {
 	agent jwk.Key
 	cred  string
 	opts  WalletOptions
+	iss   string // the issuer's DID
+
+	nonces *verifier.Nonces // set by withNonces
 
 	mu  sync.Mutex
 	now time.Time
@@ -64,8 +67,27 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.agent = agent
+	e.iss = issDID
 	e.serve(issDID)
 	return e
+}
+
+// withNonces makes e's verifier one with single-use nonces, and the
+// service's request nonces its nonces, as agentcert serve wires them.
+func (e *env) withNonces() {
+	e.t.Helper()
+	nonces, err := verifier.NewNonces(nil, DefaultRequestTTL, e.clock)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := verifier.DefaultPolicy()
+	p.CheckStatus = false
+	p.Trusted[e.iss] = []string{testVCT}
+	if e.v, err = verifier.New(p, verifier.WithClock(e.clock), verifier.WithNonces(nonces)); err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc.v, e.nonces = e.v, nonces
+	e.svc.cfg.NewNonce = func() (string, error) { n, _, err := nonces.Issue(); return n, err }
 }
 
 // serve makes e's verifier, trusting issDID for testVCT, and its service.
@@ -586,4 +608,67 @@ func TestRespondBinding(t *testing.T) {
 	f.Set("state", p2.State)
 	_, err = e.svc.Respond(context.Background(), refOf(d2), f)
 	testkit.WantCode(t, err, errcode.KBWrongNonce, "a presentation made for another request")
+}
+
+// Every presentation of a response carries the request's nonce: with the
+// verifier's single-use nonces, a response with several presentations (two
+// credential queries, or multiple) verifies, spending the nonce once, and
+// the nonce is spent for any other use.
+func TestRespondSeveralPresentationsOneNonce(t *testing.T) {
+	two := `{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["principal","id"]}]},
+		{"id":"b","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["agent","class"]}]}]}`
+	multiple := `{"credentials":[{"id":"a","format":"dc+sd-jwt","multiple":true,"meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["principal","id"]}]}]}`
+	for name, q := range map[string]string{"two credential queries": two, "multiple": multiple} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.withNonces()
+			c := e.create(CreateRequest{DCQLQuery: json.RawMessage(q)})
+			r := e.resolve(c)
+			form := e.answer(r)
+			if name == "multiple" {
+				var tok map[string][]string
+				if err := json.Unmarshal([]byte(form.Get("vp_token")), &tok); err != nil {
+					t.Fatal(err)
+				}
+				p, err := sdjwt.Present(e.cred, []string{"/principal/id"}, &sdjwt.KBOptions{Key: e.agent, Audience: r.ClientID, Nonce: r.Nonce, IssuedAt: e.clock()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tok["a"] = append(tok["a"], p)
+				b, _ := json.Marshal(tok)
+				form.Set("vp_token", string(b))
+			}
+			res, err := e.svc.Respond(context.Background(), refOf(c), form)
+			if err != nil || !res.Verified {
+				t.Fatalf("Respond: %+v, %v", res, err)
+			}
+			var tok map[string][]string
+			if err := json.Unmarshal([]byte(form.Get("vp_token")), &tok); err != nil {
+				t.Fatal(err)
+			}
+			vr := e.v.Verify(context.Background(), verifier.Request{Presentation: tok["a"][0], Audience: r.ClientID, Nonce: r.Nonce})
+			if vr.Verified || vr.Error == nil || vr.Error.Code != errcode.NonceReplayed {
+				t.Fatalf("the nonce after the response: %+v", vr.Error)
+			}
+		})
+	}
+	// A later presentation still carries the request's nonce.
+	e := newEnv(t)
+	e.withNonces()
+	c := e.create(CreateRequest{DCQLQuery: json.RawMessage(two)})
+	r := e.resolve(c)
+	var tok map[string][]string
+	if err := json.Unmarshal([]byte(e.answer(r).Get("vp_token")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := e.nonces.Issue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok["b"][0], err = sdjwt.Present(e.cred, []string{"/agent/class"}, &sdjwt.KBOptions{Key: e.agent, Audience: r.ClientID, Nonce: other, IssuedAt: e.clock()}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(tok)
+	_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"vp_token": {string(b)}, "state": {r.State}})
+	testkit.WantCode(t, err, errcode.KBWrongNonce, "a second presentation with another nonce")
 }
