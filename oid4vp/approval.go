@@ -69,8 +69,8 @@ func newApprovalRequest(req CreateRequest, clientID string, ttl time.Duration, n
 		return approval.Request{}, errcode.New(errcode.InvalidInput, "approval.expires_in must be positive")
 	}
 	ttl = min(ttl, approval.MaxLifetime)
-	if a.ExpiresIn > 0 {
-		ttl = min(ttl, time.Duration(a.ExpiresIn)*time.Second)
+	if a.ExpiresIn > 0 && a.ExpiresIn < int64(ttl/time.Second) { // no Duration overflow
+		ttl = time.Duration(a.ExpiresIn) * time.Second
 	}
 	var params any
 	if req.Attributes != nil {

@@ -207,8 +207,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	if req.ExpiresIn < 0 {
 		return nil, errcode.New(errcode.InvalidInput, "expires_in must be positive")
 	}
-	if req.ExpiresIn > 0 {
-		ttl = min(ttl, time.Duration(req.ExpiresIn)*time.Second)
+	if req.ExpiresIn > 0 && req.ExpiresIn < int64(ttl/time.Second) { // no Duration overflow
+		ttl = time.Duration(req.ExpiresIn) * time.Second
 	}
 	if req.Approval != nil && req.Action == "" {
 		return nil, errcode.New(errcode.InvalidInput, "approval without an action")

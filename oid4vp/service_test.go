@@ -453,6 +453,22 @@ func TestCreateRefuses(t *testing.T) {
 	}
 }
 
+// An expires_in beyond the cap is the cap, however large (seconds that
+// overflow a time.Duration made the request expire before it was made).
+func TestCreateExpiresInCapped(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []int64{1 << 40, 10_000_000_000, 1<<63 - 1} {
+		c := e.create(CreateRequest{ExpiresIn: n})
+		if want := e.clock().Add(DefaultRequestTTL).UTC(); !c.ExpiresAt.Equal(want) {
+			t.Fatalf("expires_in %d: expires at %v, want %v", n, c.ExpiresAt, want)
+		}
+		c = e.create(CreateRequest{ExpiresIn: 60, Action: "payments:initiate", Approval: &ApprovalAsk{Principal: "did:web:acme.example", Subject: "did:web:agent.example", ExpiresIn: n}})
+		if c.ApprovalRequest == nil || c.ApprovalRequest.Expiry != c.ExpiresAt.Unix() {
+			t.Fatalf("approval expires_in %d: approval request %+v, the request expires at %v", n, c.ApprovalRequest, c.ExpiresAt)
+		}
+	}
+}
+
 // With Notify, an outcome delivered is not kept for fetching; one that
 // could not be delivered is.
 func TestNotify(t *testing.T) {
