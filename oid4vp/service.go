@@ -807,7 +807,7 @@ func (s *Service) Result(ctx context.Context, id string) (*Result, error) {
 		return rec.Result, nil
 	}
 	st := StatusPending
-	if !s.now().Before(rec.ExpiresAt) {
+	if !rec.Answered && !s.now().Before(rec.ExpiresAt) { // answered: its response is being checked
 		st = StatusExpired
 	}
 	return &Result{ID: rec.ID, Status: st, ExpiresAt: rec.ExpiresAt.UTC()}, nil

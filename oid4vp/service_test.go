@@ -688,3 +688,35 @@ func TestRespondSeveralPresentationsOneNonce(t *testing.T) {
 	_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"vp_token": {string(b)}, "state": {r.State}})
 	testkit.WantCode(t, err, errcode.KBWrongNonce, "a second presentation with another nonce")
 }
+
+// A response being checked when its request expires (a slow status list,
+// say) keeps its request: it is reported pending, not expired, and a full
+// store does not drop it to make room, so its outcome is recorded.
+func TestInFlightResponseKept(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st := NewMemoryStore(e.clock)
+	full, err := New(Config{BaseURL: "https://v.example", MaxPending: 1}, st, e.svc.v, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := full.Create(ctx, CreateRequest{DCQLQuery: json.RawMessage(readQuery), ExpiresIn: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Claim(ctx, refOf(c)); err != nil { // Respond is checking the response
+		t.Fatal(err)
+	}
+	e.advance(61 * time.Second)
+	if res, err := full.Result(ctx, c.ID); err != nil || res.Status != StatusPending {
+		t.Fatalf("while the response is checked: %+v, %v", res, err)
+	}
+	_, err = full.Create(ctx, CreateRequest{DCQLQuery: json.RawMessage(readQuery)})
+	testkit.WantCode(t, err, errcode.RateLimited, "a request whose response is being checked")
+	if err := st.Finish(ctx, refOf(c), &Result{ID: c.ID, Status: StatusVerified, Verified: true}); err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	if res, err := full.Result(ctx, c.ID); err != nil || res.Status != StatusVerified {
+		t.Fatalf("the outcome: %+v, %v", res, err)
+	}
+}
