@@ -235,6 +235,8 @@ func TestCheck(t *testing.T) {
 			pres("/principal/id", "/agent/class"), ""},
 		"optional set unanswered": {mustParse(t, `{"credentials":[{"id":"a",`+base+`},{"id":"b",`+base+`}],"credential_sets":[{"options":[["a"]]},{"options":[["b"]],"required":false}]}`),
 			map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}}, ""},
+		"a query no credential set names": {mustParse(t, `{"credentials":[{"id":"a",`+base+`},{"id":"b",`+base+`}],"credential_sets":[{"options":[["a"]]}]}`),
+			map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}, "b": {{VCT: vct, Claims: c, HolderBound: true}}}, errcode.QueryUnsatisfied},
 		"required set unanswered": {mustParse(t, `{"credentials":[{"id":"a",`+base+`},{"id":"b",`+base+`}],"credential_sets":[{"options":[["b"]]}]}`),
 			map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}}, errcode.QueryUnsatisfied},
 	} {

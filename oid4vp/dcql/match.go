@@ -256,8 +256,9 @@ type Presented struct {
 //     inside it); a disclosure beyond, claims of another option among
 //     them, is over_disclosure. Claims the issuer put in clear are not
 //     disclosures and never count;
-//   - the presented ids satisfy every required credential set (or, with
-//     none, every credential query is presented).
+//   - the presented ids satisfy every required credential set, and each
+//     is named by some set (or, with no sets, every credential query is
+//     presented).
 //
 // Errors: query_unsatisfied, over_disclosure.
 func (q *Query) Check(resp map[string][]Presented) error {
@@ -283,6 +284,14 @@ func (q *Query) Check(resp map[string][]Presented) error {
 			}
 		}
 		return nil
+	}
+	// A credential query no set names is not asked for (section 6.4.2).
+	for id := range resp {
+		if !slices.ContainsFunc(q.CredentialSets, func(s CredentialSet) bool {
+			return slices.ContainsFunc(s.Options, func(o []string) bool { return slices.Contains(o, id) })
+		}) {
+			return errcode.New(errcode.QueryUnsatisfied, "the response presents %q, which no credential set asks for", id)
+		}
 	}
 	for i, s := range q.CredentialSets {
 		if !s.IsRequired() {
