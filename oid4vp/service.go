@@ -606,6 +606,9 @@ func decryptResponse(enc string, key jwk.Key) ([]byte, error) {
 	}) {
 		return nil, errcode.New(errcode.InvalidRequest, "the response is not a compact JWE")
 	}
+	if strings.Split(enc, ".")[1] != "" {
+		return nil, errcode.New(errcode.InvalidRequest, "the response carries an encrypted key, which ECDH-ES (direct key agreement) has not")
+	}
 	msg, err := jwe.Parse([]byte(enc))
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidRequest, "the response is not a compact JWE")

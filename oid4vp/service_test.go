@@ -531,7 +531,15 @@ func TestEncryptedResponseIsCompact(t *testing.T) {
 		_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {string(out)}})
 		testkit.WantCode(t, err, errcode.InvalidRequest, "JSON serialization, "+name)
 	}
-	if _, err := e.svc.Respond(context.Background(), refOf(c), e.answer(e.resolve(c))); err != nil {
+	// ECDH-ES agrees on the content key directly: the JWE Encrypted Key is
+	// empty (RFC 7518, section 4.6), and one that is not is refused rather
+	// than ignored.
+	compact := e.answer(e.resolve(c)).Get("response")
+	parts := strings.Split(compact, ".")
+	parts[1] = "AAAA"
+	_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {strings.Join(parts, ".")}})
+	testkit.WantCode(t, err, errcode.InvalidRequest, "an encrypted key with ECDH-ES")
+	if _, err := e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {compact}}); err != nil {
 		t.Fatalf("the compact response after the refusals: %v", err)
 	}
 }
