@@ -207,8 +207,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	if req.ExpiresIn < 0 {
 		return nil, errcode.New(errcode.InvalidInput, "expires_in must be positive")
 	}
-	if req.ExpiresIn > 0 {
-		ttl = min(ttl, time.Duration(req.ExpiresIn)*time.Second)
+	if req.ExpiresIn > 0 && req.ExpiresIn < int64(ttl/time.Second) { // no Duration overflow
+		ttl = time.Duration(req.ExpiresIn) * time.Second
 	}
 	if req.Approval != nil && req.Action == "" {
 		return nil, errcode.New(errcode.InvalidInput, "approval without an action")
@@ -532,7 +532,8 @@ func (s *Service) Respond(ctx context.Context, ref string, form url.Values) (*Re
 		return nil, err
 	}
 	if s.cfg.Notify != nil && s.cfg.Notify(ctx, res) {
-		if _, err := s.store.Take(ctx, rec.ID, s.now()); err != nil {
+		// not_found: the counterparty fetched it meanwhile.
+		if _, err := s.store.Take(ctx, rec.ID, s.now()); err != nil && errcode.CodeOf(err) != errcode.NotFound {
 			return nil, err
 		}
 	}
@@ -596,9 +597,18 @@ func (s *Service) decode(rec *Record, form url.Values) (*response, error) {
 	return &r, nil
 }
 
-// decryptResponse opens a direct_post.jwt response: ECDH-ES to the
-// request's key, A128GCM or A256GCM.
+// decryptResponse opens a direct_post.jwt response: a compact JWE (the
+// JSON serialization's unprotected headers, zip among them, would escape
+// the checks below), ECDH-ES to the request's key, A128GCM or A256GCM.
 func decryptResponse(enc string, key jwk.Key) ([]byte, error) {
+	if strings.Count(enc, ".") != 4 || strings.ContainsFunc(enc, func(r rune) bool {
+		return r != '.' && r != '-' && r != '_' && !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		return nil, errcode.New(errcode.InvalidRequest, "the response is not a compact JWE")
+	}
+	if strings.Split(enc, ".")[1] != "" {
+		return nil, errcode.New(errcode.InvalidRequest, "the response carries an encrypted key, which ECDH-ES (direct key agreement) has not")
+	}
 	msg, err := jwe.Parse([]byte(enc))
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidRequest, "the response is not a compact JWE")
@@ -647,13 +657,17 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	// Every presentation carries the request's nonce: the first verified
+	// with a KB-JWT spends it (a verifier nonce), the later ones must
+	// carry it too and do not spend it again.
+	spent := false
 	for _, id := range ids {
 		cq, ok := rec.Query.Credential(id)
 		if !ok {
 			return errcode.New(errcode.QueryUnsatisfied, "the response presents %q, which the query does not ask for", id)
 		}
 		for _, p := range tok[id] {
-			vreq := verifier.Request{Presentation: p, Audience: rec.ClientID, Nonce: rec.Nonce, RequireKB: cq.HolderBinding()}
+			vreq := verifier.Request{Presentation: p, Audience: rec.ClientID, Nonce: rec.Nonce, RequireKB: cq.HolderBinding(), NonceSpent: spent}
 			if rec.Action != "" && id == rec.ActionCredential {
 				vreq.Action, vreq.Attributes = rec.Action, rec.Attributes
 			}
@@ -683,6 +697,7 @@ func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMes
 			if !vr.Verified {
 				return verifierError(vr)
 			}
+			spent = spent || vr.KeyBinding != nil
 			if err := checkHashes(vr.KeyBinding, id, rec.TransactionData, tds, bound); err != nil {
 				return err
 			}
@@ -795,7 +810,7 @@ func (s *Service) Result(ctx context.Context, id string) (*Result, error) {
 		return rec.Result, nil
 	}
 	st := StatusPending
-	if !s.now().Before(rec.ExpiresAt) {
+	if !rec.Answered && !s.now().Before(rec.ExpiresAt) { // answered: its response is being checked
 		st = StatusExpired
 	}
 	return &Result{ID: rec.ID, Status: st, ExpiresAt: rec.ExpiresAt.UTC()}, nil

@@ -1,6 +1,8 @@
 package oid4vp
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -17,6 +19,7 @@ import (
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwe"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
@@ -31,6 +34,9 @@ type env struct {
 	agent jwk.Key
 	cred  string
 	opts  WalletOptions
+	iss   string // the issuer's DID
+
+	nonces *verifier.Nonces // set by withNonces
 
 	mu  sync.Mutex
 	now time.Time
@@ -61,8 +67,27 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.agent = agent
+	e.iss = issDID
 	e.serve(issDID)
 	return e
+}
+
+// withNonces makes e's verifier one with single-use nonces, and the
+// service's request nonces its nonces, as agentcert serve wires them.
+func (e *env) withNonces() {
+	e.t.Helper()
+	nonces, err := verifier.NewNonces(nil, DefaultRequestTTL, e.clock)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := verifier.DefaultPolicy()
+	p.CheckStatus = false
+	p.Trusted[e.iss] = []string{testVCT}
+	if e.v, err = verifier.New(p, verifier.WithClock(e.clock), verifier.WithNonces(nonces)); err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc.v, e.nonces = e.v, nonces
+	e.svc.cfg.NewNonce = func() (string, error) { n, _, err := nonces.Issue(); return n, err }
 }
 
 // serve makes e's verifier, trusting issDID for testVCT, and its service.
@@ -428,6 +453,22 @@ func TestCreateRefuses(t *testing.T) {
 	}
 }
 
+// An expires_in beyond the cap is the cap, however large (seconds that
+// overflow a time.Duration made the request expire before it was made).
+func TestCreateExpiresInCapped(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []int64{1 << 40, 10_000_000_000, 1<<63 - 1} {
+		c := e.create(CreateRequest{ExpiresIn: n})
+		if want := e.clock().Add(DefaultRequestTTL).UTC(); !c.ExpiresAt.Equal(want) {
+			t.Fatalf("expires_in %d: expires at %v, want %v", n, c.ExpiresAt, want)
+		}
+		c = e.create(CreateRequest{ExpiresIn: 60, Action: "payments:initiate", Approval: &ApprovalAsk{Principal: "did:web:acme.example", Subject: "did:web:agent.example", ExpiresIn: n}})
+		if c.ApprovalRequest == nil || c.ApprovalRequest.Expiry != c.ExpiresAt.Unix() {
+			t.Fatalf("approval expires_in %d: approval request %+v, the request expires at %v", n, c.ApprovalRequest, c.ExpiresAt)
+		}
+	}
+}
+
 // With Notify, an outcome delivered is not kept for fetching; one that
 // could not be delivered is.
 func TestNotify(t *testing.T) {
@@ -448,5 +489,242 @@ func TestNotify(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("fetch after a failed delivery: %v", err)
 		}
+	}
+}
+
+// A direct_post.jwt response is a compact JWE: the JSON serialization,
+// whose unprotected headers are not covered by the tag, could carry a zip
+// (or anything else) past the checks made on the protected header.
+func TestEncryptedResponseIsCompact(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{ResponseMode: ModeDirectPostJWT})
+	r := e.resolve(c)
+	r.ResponseMode = ModeDirectPost
+	form := e.answer(r)
+	payload, err := json.Marshal(map[string]any{"vp_token": json.RawMessage(form.Get("vp_token")), "state": form.Get("state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipped bytes.Buffer
+	fw, _ := flate.NewWriter(&zipped, flate.BestCompression)
+	_, _ = fw.Write(payload)
+	_ = fw.Close()
+	key, err := jwk.ParseKey(c.Request.ClientMetadata.JWKS.Keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plain := range map[string][]byte{"plain": payload, "compressed in an unprotected header": zipped.Bytes()} {
+		out, err := jwe.Encrypt(plain, jwe.WithJSON(), jwe.WithKey(jwa.ECDH_ES, key), jwe.WithContentEncryption(jwa.A128GCM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name != "plain" {
+			var m map[string]any
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["header"].(map[string]any)["zip"] = "DEF" // unprotected: the tag still verifies
+			if out, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {string(out)}})
+		testkit.WantCode(t, err, errcode.InvalidRequest, "JSON serialization, "+name)
+	}
+	// ECDH-ES agrees on the content key directly: the JWE Encrypted Key is
+	// empty (RFC 7518, section 4.6), and one that is not is refused rather
+	// than ignored.
+	compact := e.answer(e.resolve(c)).Get("response")
+	parts := strings.Split(compact, ".")
+	parts[1] = "AAAA"
+	_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {strings.Join(parts, ".")}})
+	testkit.WantCode(t, err, errcode.InvalidRequest, "an encrypted key with ECDH-ES")
+	if _, err := e.svc.Respond(context.Background(), refOf(c), url.Values{"response": {compact}}); err != nil {
+		t.Fatalf("the compact response after the refusals: %v", err)
+	}
+}
+
+// An outcome the counterparty fetched while the callback was being
+// delivered is not the wallet's failure: its presentation verified.
+func TestNotifyFetchedMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	var fetched *Result
+	e.svc.cfg.Notify = func(ctx context.Context, r *Result) bool {
+		var err error
+		if fetched, err = e.svc.Result(ctx, c.ID); err != nil {
+			t.Errorf("fetch during delivery: %v", err)
+		}
+		return true
+	}
+	res, err := e.svc.Respond(context.Background(), refOf(c), e.answer(e.resolve(c)))
+	if err != nil || !res.Verified {
+		t.Fatalf("Respond: %+v, %v", res, err)
+	}
+	if fetched == nil || !fetched.Verified {
+		t.Fatalf("fetched %+v", fetched)
+	}
+	_, err = e.svc.Result(context.Background(), c.ID)
+	testkit.WantCode(t, err, errcode.NotFound, "fetched once")
+}
+
+// Concurrent responses to one request: exactly one is checked, every
+// other is presentation_request_answered, and the result is the winner's.
+func TestRespondConcurrent(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	form := e.answer(e.resolve(c))
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.svc.Respond(context.Background(), refOf(c), form)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch errcode.CodeOf(err) {
+		case "":
+			won++
+		case errcode.RequestAnswered:
+		default:
+			t.Fatalf("a concurrent response: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d responses were accepted", won)
+	}
+	res, err := e.svc.Result(context.Background(), c.ID)
+	if err != nil || !res.Verified {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+}
+
+// The KB-JWT's aud is the client_id with its prefix: the bare DID, or the
+// client_id of another request (redirect_uri: names its response_uri), is
+// another verifier; and a presentation made for one request is refused by
+// another, whatever its state.
+func TestRespondBinding(t *testing.T) {
+	asked := []string{"/permissions/0/action", "/principal/id"}
+	e := newEnv(t)
+	c := e.create(CreateRequest{})
+	r := e.resolve(c)
+	bare := strings.TrimPrefix(r.ClientID, PrefixDID)
+	_, err := e.svc.Respond(context.Background(), refOf(c), e.present(r, asked, bare, r.Nonce, nil))
+	testkit.WantCode(t, err, errcode.KBWrongAudience, "the DID without its prefix")
+
+	u1 := e.create(CreateRequest{ClientIDPrefix: "redirect_uri"})
+	u2 := e.create(CreateRequest{ClientIDPrefix: "redirect_uri"})
+	r1, r2 := e.resolve(u1), e.resolve(u2)
+	f := e.present(r2, asked, r1.ClientID, r2.Nonce, nil)
+	_, err = e.svc.Respond(context.Background(), refOf(u2), f)
+	testkit.WantCode(t, err, errcode.KBWrongAudience, "another request's redirect_uri client_id")
+
+	d1, d2 := e.create(CreateRequest{}), e.create(CreateRequest{})
+	p1, p2 := e.resolve(d1), e.resolve(d2)
+	f = e.present(p1, asked, p1.ClientID, p1.Nonce, nil)
+	_, err = e.svc.Respond(context.Background(), refOf(d2), f)
+	testkit.WantCode(t, err, errcode.StateMismatch, "another request's state")
+	f.Set("state", p2.State)
+	_, err = e.svc.Respond(context.Background(), refOf(d2), f)
+	testkit.WantCode(t, err, errcode.KBWrongNonce, "a presentation made for another request")
+}
+
+// Every presentation of a response carries the request's nonce: with the
+// verifier's single-use nonces, a response with several presentations (two
+// credential queries, or multiple) verifies, spending the nonce once, and
+// the nonce is spent for any other use.
+func TestRespondSeveralPresentationsOneNonce(t *testing.T) {
+	two := `{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["principal","id"]}]},
+		{"id":"b","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["agent","class"]}]}]}`
+	multiple := `{"credentials":[{"id":"a","format":"dc+sd-jwt","multiple":true,"meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["principal","id"]}]}]}`
+	for name, q := range map[string]string{"two credential queries": two, "multiple": multiple} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.withNonces()
+			c := e.create(CreateRequest{DCQLQuery: json.RawMessage(q)})
+			r := e.resolve(c)
+			form := e.answer(r)
+			if name == "multiple" {
+				var tok map[string][]string
+				if err := json.Unmarshal([]byte(form.Get("vp_token")), &tok); err != nil {
+					t.Fatal(err)
+				}
+				p, err := sdjwt.Present(e.cred, []string{"/principal/id"}, &sdjwt.KBOptions{Key: e.agent, Audience: r.ClientID, Nonce: r.Nonce, IssuedAt: e.clock()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tok["a"] = append(tok["a"], p)
+				b, _ := json.Marshal(tok)
+				form.Set("vp_token", string(b))
+			}
+			res, err := e.svc.Respond(context.Background(), refOf(c), form)
+			if err != nil || !res.Verified {
+				t.Fatalf("Respond: %+v, %v", res, err)
+			}
+			var tok map[string][]string
+			if err := json.Unmarshal([]byte(form.Get("vp_token")), &tok); err != nil {
+				t.Fatal(err)
+			}
+			vr := e.v.Verify(context.Background(), verifier.Request{Presentation: tok["a"][0], Audience: r.ClientID, Nonce: r.Nonce})
+			if vr.Verified || vr.Error == nil || vr.Error.Code != errcode.NonceReplayed {
+				t.Fatalf("the nonce after the response: %+v", vr.Error)
+			}
+		})
+	}
+	// A later presentation still carries the request's nonce.
+	e := newEnv(t)
+	e.withNonces()
+	c := e.create(CreateRequest{DCQLQuery: json.RawMessage(two)})
+	r := e.resolve(c)
+	var tok map[string][]string
+	if err := json.Unmarshal([]byte(e.answer(r).Get("vp_token")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := e.nonces.Issue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok["b"][0], err = sdjwt.Present(e.cred, []string{"/agent/class"}, &sdjwt.KBOptions{Key: e.agent, Audience: r.ClientID, Nonce: other, IssuedAt: e.clock()}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(tok)
+	_, err = e.svc.Respond(context.Background(), refOf(c), url.Values{"vp_token": {string(b)}, "state": {r.State}})
+	testkit.WantCode(t, err, errcode.KBWrongNonce, "a second presentation with another nonce")
+}
+
+// A response being checked when its request expires (a slow status list,
+// say) keeps its request: it is reported pending, not expired, and a full
+// store does not drop it to make room, so its outcome is recorded.
+func TestInFlightResponseKept(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st := NewMemoryStore(e.clock)
+	full, err := New(Config{BaseURL: "https://v.example", MaxPending: 1}, st, e.svc.v, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := full.Create(ctx, CreateRequest{DCQLQuery: json.RawMessage(readQuery), ExpiresIn: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Claim(ctx, refOf(c)); err != nil { // Respond is checking the response
+		t.Fatal(err)
+	}
+	e.advance(61 * time.Second)
+	if res, err := full.Result(ctx, c.ID); err != nil || res.Status != StatusPending {
+		t.Fatalf("while the response is checked: %+v, %v", res, err)
+	}
+	_, err = full.Create(ctx, CreateRequest{DCQLQuery: json.RawMessage(readQuery)})
+	testkit.WantCode(t, err, errcode.RateLimited, "a request whose response is being checked")
+	if err := st.Finish(ctx, refOf(c), &Result{ID: c.ID, Status: StatusVerified, Verified: true}); err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	if res, err := full.Result(ctx, c.ID); err != nil || res.Status != StatusVerified {
+		t.Fatalf("the outcome: %+v, %v", res, err)
 	}
 }

@@ -33,7 +33,7 @@ type Record struct {
 //
 //   - Methods are safe for concurrent use; records are returned as copies.
 //   - Create adds a record; when max records are kept, expired unanswered
-//     ones, and answered ones whose result was not fetched within
+//     ones, and answered ones (with a result or not yet) not fetched within
 //     ResultRetention of the request's expiry, are dropped first and, if
 //     still full, it fails with rate_limited.
 //   - ByRef returns the record with that reference (not_found).
@@ -80,9 +80,10 @@ func (m *MemoryStore) Create(_ context.Context, r *Record, max int) error {
 	if len(m.byRef) >= max {
 		now := m.now()
 		for ref, x := range m.byRef {
-			// Expired and unanswered, or answered and not fetched for
-			// ResultRetention past the request's expiry.
-			if !now.Before(x.ExpiresAt) && (x.Result == nil || !now.Before(x.ExpiresAt.Add(ResultRetention))) {
+			// Expired and unanswered, or answered (its response checked,
+			// or being checked) and not fetched for ResultRetention past
+			// the request's expiry.
+			if !now.Before(x.ExpiresAt) && (!x.Answered || !now.Before(x.ExpiresAt.Add(ResultRetention))) {
 				delete(m.byRef, ref)
 				delete(m.refOf, x.ID)
 			}

@@ -1,13 +1,23 @@
 package server
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
+	"github.com/agentcert/agentcert/oid4vp"
+	"github.com/agentcert/agentcert/verifier"
 )
 
 // TestPresentationRequestsNeedATokenWhenRequired: with
@@ -42,5 +52,67 @@ func TestPresentationRequestsNeedATokenWhenRequired(t *testing.T) {
 	}
 	if rec := call(http.MethodGet, "/oid4vp/requests/unknown", "", ""); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"code":"not_found"`) {
 		t.Fatalf("request object endpoint: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestPresentationCallbackIsGuarded: verifier.presentation_callback is
+// posted through the outbound guard: a loopback callback is refused (the
+// outcome waits to be fetched) unless fetch.allow_hosts names it.
+func TestPresentationCallbackIsGuarded(t *testing.T) {
+	var hits atomic.Int32
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer cb.Close()
+	host := strings.TrimPrefix(cb.URL, "http://")
+	for _, allowed := range []bool{false, true} {
+		var fc did.FetcherConfig
+		if allowed {
+			fc.AllowHosts = []string{host}
+		}
+		cfg := config.Default()
+		cfg.PublicURL, cfg.Verifier.PresentationCallback = "https://verifier.example", cb.URL+"/outcomes"
+		nonces, err := verifier.NewNonces(nil, time.Minute, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := verifier.New(verifier.DefaultPolicy(), verifier.WithNonces(nonces))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vp, err := NewOID4VP(cfg, v, nonces, nil, nil, did.NewFetcher(fc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := vp.Create(t.Context(), oid4vp.CreateRequest{DCQLQuery: json.RawMessage(`{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}}]}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params, err := oid4vp.ParseLink(c.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := oid4vp.ResolveRequest(t.Context(), params, oid4vp.WalletOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, err := r.Decline("", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ref, _ := strings.Cut(c.Request.ResponseURI, oid4vp.ResponsePath)
+		before := hits.Load()
+		_, err = vp.Respond(t.Context(), ref, form)
+		testkit.WantCode(t, err, errcode.PresentationDeclined)
+		if delivered := hits.Load() > before; delivered != allowed {
+			t.Fatalf("allowed=%v: delivered=%v", allowed, delivered)
+		}
+		res, err := vp.Result(t.Context(), c.ID)
+		if allowed {
+			testkit.WantCode(t, err, errcode.NotFound, "a delivered outcome")
+		} else if err != nil || res.Status != oid4vp.StatusDeclined {
+			t.Fatalf("an undelivered outcome: %+v, %v", res, err)
+		}
 	}
 }

@@ -27,6 +27,12 @@ type Request struct {
 	// RequireKB demands key binding even if the policy does not (the
 	// middleware sets it). Never read from JSON.
 	RequireKB bool `json:"-"`
+	// NonceSpent says that Nonce, one of the verifier's single-use
+	// nonces, was spent by an earlier presentation this caller verified
+	// for the same answer (OpenID4VP: every presentation of one response
+	// carries the request's nonce): the KB-JWT nonce must be Nonce, and is
+	// not spent again. Never read from JSON.
+	NonceSpent bool `json:"-"`
 	// RequireApproval makes an allowed action need Approval too, whatever
 	// the permission says: the counterparty asked for a person's approval
 	// (OpenID4VP's agentcert_approval transaction data). Never read from

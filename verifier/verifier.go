@@ -138,6 +138,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 	if opts.RequireKB && req.Audience == "" {
 		return res.fail(errcode.New(errcode.InvalidInput, "an audience is required to check key binding"))
 	}
+	if req.NonceSpent && req.Nonce == "" {
+		return res.fail(errcode.New(errcode.InvalidInput, "a spent nonce needs the nonce"))
+	}
 	// A nonce that carries our MAC is single-use, whatever RequireNonce
 	// says; RequireNonce (or a middleware's Request.Nonces) only decides
 	// whether a foreign nonce, the caller's own, is refused.
@@ -153,6 +156,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) *Result {
 		opts.NonceCheck = func(n string) error {
 			if req.Nonce != "" && n != req.Nonce {
 				return errcode.New(errcode.KBWrongNonce, "the KB-JWT nonce is not the expected one")
+			}
+			if req.NonceSpent {
+				return nil // the caller's earlier presentation spent it
 			}
 			if !requireOurs && !nonces.mine(n) {
 				if req.Nonce == "" {

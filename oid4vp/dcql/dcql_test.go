@@ -205,6 +205,8 @@ func TestCheck(t *testing.T) {
 	pres := func(d ...string) map[string][]Presented {
 		return map[string][]Presented{"a": {{VCT: vct, Claims: c, Disclosed: ptrs(d...), HolderBound: true}}}
 	}
+	// Two alternatives: the principal's id, or the agent's class.
+	sets := mustParse(t, `{"credentials":[{"id":"a",`+base+`,"claims":[{"id":"p","path":["principal","id"]},{"id":"g","path":["agent","class"]}],"claim_sets":[["p"],["g"]]}]}`)
 	for name, tc := range map[string]struct {
 		q    *Query
 		resp map[string][]Presented
@@ -224,8 +226,17 @@ func TestCheck(t *testing.T) {
 		"no key binding":                {q, map[string][]Presented{"a": {{VCT: vct, Claims: c}}}, errcode.QueryUnsatisfied},
 		"claim missing": {q, map[string][]Presented{"a": {{VCT: vct, Claims: map[string]any{"agent": map[string]any{"class": "x"}}, HolderBound: true}}},
 			errcode.QueryUnsatisfied},
+		"claim_sets: one option":          {sets, pres("/principal/id"), ""},
+		"claim_sets: the other option":    {sets, pres("/agent/class"), ""},
+		"claim_sets: two options at once": {sets, pres("/principal/id", "/agent/class"), errcode.OverDisclosure},
+		"claim_sets: a claim of an option not satisfied": {mustParse(t, `{"credentials":[{"id":"a",`+base+`,"claims":[{"id":"n","path":["nope"]},{"id":"p","path":["principal","id"]},{"id":"g","path":["agent","class"]}],"claim_sets":[["n","g"],["p"]]}]}`),
+			pres("/principal/id", "/agent/class"), errcode.OverDisclosure},
+		"claim_sets: an option of both": {mustParse(t, `{"credentials":[{"id":"a",`+base+`,"claims":[{"id":"p","path":["principal","id"]},{"id":"g","path":["agent","class"]}],"claim_sets":[["p","g"],["p"]]}]}`),
+			pres("/principal/id", "/agent/class"), ""},
 		"optional set unanswered": {mustParse(t, `{"credentials":[{"id":"a",`+base+`},{"id":"b",`+base+`}],"credential_sets":[{"options":[["a"]]},{"options":[["b"]],"required":false}]}`),
 			map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}}, ""},
+		"a query no credential set names": {mustParse(t, `{"credentials":[{"id":"a",`+base+`},{"id":"b",`+base+`}],"credential_sets":[{"options":[["a"]]}]}`),
+			map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}, "b": {{VCT: vct, Claims: c, HolderBound: true}}}, errcode.QueryUnsatisfied},
 		"required set unanswered": {mustParse(t, `{"credentials":[{"id":"a",`+base+`},{"id":"b",`+base+`}],"credential_sets":[{"options":[["b"]]}]}`),
 			map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}}, errcode.QueryUnsatisfied},
 	} {

@@ -251,12 +251,14 @@ type Presented struct {
 //     unless the query allows multiple;
 //   - each presentation has an accepted vct, key binding when the query
 //     requires it, and satisfies one claim option of its query;
-//   - each disclosure lies on a branch of a value some claim of the query
-//     selects (the container of a requested claim, the claim, or inside
-//     it); a disclosure beyond is over_disclosure. Claims the issuer put
-//     in clear are not disclosures and never count;
-//   - the presented ids satisfy every required credential set (or, with
-//     none, every credential query is presented).
+//   - each disclosure lies on a branch of a value some claim of that one
+//     option selects (the container of a requested claim, the claim, or
+//     inside it); a disclosure beyond, claims of another option among
+//     them, is over_disclosure. Claims the issuer put in clear are not
+//     disclosures and never count;
+//   - the presented ids satisfy every required credential set, and each
+//     is named by some set (or, with no sets, every credential query is
+//     presented).
 //
 // Errors: query_unsatisfied, over_disclosure.
 func (q *Query) Check(resp map[string][]Presented) error {
@@ -283,6 +285,14 @@ func (q *Query) Check(resp map[string][]Presented) error {
 		}
 		return nil
 	}
+	// A credential query no set names is not asked for (section 6.4.2).
+	for id := range resp {
+		if !slices.ContainsFunc(q.CredentialSets, func(s CredentialSet) bool {
+			return slices.ContainsFunc(s.Options, func(o []string) bool { return slices.Contains(o, id) })
+		}) {
+			return errcode.New(errcode.QueryUnsatisfied, "the response presents %q, which no credential set asks for", id)
+		}
+	}
 	for i, s := range q.CredentialSets {
 		if !s.IsRequired() {
 			continue
@@ -301,19 +311,43 @@ func (c *CredentialQuery) check(p Presented) error {
 	if c.HolderBinding() && !p.HolderBound {
 		return errcode.New(errcode.QueryUnsatisfied, "credential query %q requires key binding", c.ID)
 	}
-	if _, ok := c.satisfy(p.Claims); !ok {
+	opts := c.options()
+	if opts == nil {
+		opts = [][]int{nil} // no claims: nothing may be disclosed
+	}
+	// The query asks for one option (claim_sets: one combination of
+	// claims): some option must be satisfied and cover every disclosure,
+	// so that claims of two alternatives, or of an option not satisfied,
+	// are not disclosed together.
+	var over error
+	for _, o := range opts {
+		var asked []jsonptr.Pointer
+		all := true
+		for _, i := range o {
+			sel := selectClaim(p.Claims, c.Claims[i])
+			if len(sel) == 0 {
+				all = false
+				break
+			}
+			for _, s := range sel {
+				asked = append(asked, s.Pointer)
+			}
+		}
+		if !all {
+			continue
+		}
+		i := slices.IndexFunc(p.Disclosed, func(d jsonptr.Pointer) bool {
+			return !slices.ContainsFunc(asked, func(a jsonptr.Pointer) bool { return jsonptr.Related(p.Claims, a, d) })
+		})
+		if i < 0 {
+			return nil
+		}
+		if over == nil {
+			over = errcode.New(errcode.OverDisclosure, "credential query %q: the presentation discloses %s, which the query does not ask for", c.ID, p.Disclosed[i].String())
+		}
+	}
+	if over == nil {
 		return errcode.New(errcode.QueryUnsatisfied, "credential query %q: the presentation does not disclose the claims it asks for", c.ID)
 	}
-	var asked []jsonptr.Pointer
-	for _, cl := range c.Claims {
-		for _, s := range selectClaim(p.Claims, cl) {
-			asked = append(asked, s.Pointer)
-		}
-	}
-	for _, d := range p.Disclosed {
-		if !slices.ContainsFunc(asked, func(a jsonptr.Pointer) bool { return jsonptr.Related(p.Claims, a, d) }) {
-			return errcode.New(errcode.OverDisclosure, "credential query %q: the presentation discloses %s, which the query does not ask for", c.ID, d.String())
-		}
-	}
-	return nil
+	return over
 }
