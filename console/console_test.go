@@ -62,13 +62,19 @@ func TestSessionTableBounded(t *testing.T) {
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
-		"/console/credentials?x=1": "/console/credentials?x=1",
-		"https://evil.example":     "",
-		"//evil.example/console":   "",
-		"/consolex":                "/consolex",
-		"/console\\@evil":          "",
-		"/v1/audit":                "",
-		"":                         "",
+		"/console/credentials?x=1":        "/console/credentials?x=1",
+		"https://evil.example":            "",
+		"//evil.example/console":          "",
+		"/consolex":                       "/consolex",
+		"/console\\@evil":                 "",
+		"/v1/audit":                       "",
+		"":                                "",
+		"/console/../v1/admin/tokens":     "",
+		"/console/%2e%2e/v1/admin/tokens": "",
+		"/console/%2E%2E/v1/audit":        "",
+		"/console/./credentials":          "",
+		"/console/credentials/..":         "",
+		"/console/credentials?next=../x":  "/console/credentials?next=../x",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

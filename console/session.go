@@ -281,10 +281,21 @@ func (c *Console) showSignin(w http.ResponseWriter, r *http.Request, status int,
 	c.render(w, r, status, "signin", view{Title: "Sign in", CSRF: nonce, Error: errMsg, Notice: notice, Data: signinData{Next: safeNext(r.FormValue("next"))}})
 }
 
-// safeNext keeps a redirect target inside the console.
+// safeNext keeps a redirect target inside the console: a path (and query)
+// on this host under /console, without dot segments, which would lead the
+// browser out of it (/console/../v1/...), written plain or percent-encoded.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/console") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
+		return ""
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return ""
+		}
 	}
 	return next
 }
