@@ -28,9 +28,10 @@ bench: ## benchmarks (single run; use -count and benchstat for comparisons)
 
 BENCH_SECS    ?= 10
 BENCH_CLIENTS ?= 8
+BENCH_VERIFY_SLOTS ?= 0
 bench-report: ## measure issue 12's targets in one run and rewrite the generated tables of docs/benchmarks.md
-	$(GO) run ./cmd/benchreport -secs $(BENCH_SECS) -clients $(BENCH_CLIENTS) \
-	  -command "make bench-report BENCH_SECS=$(BENCH_SECS) BENCH_CLIENTS=$(BENCH_CLIENTS)"
+	$(GO) run ./cmd/benchreport -secs $(BENCH_SECS) -clients $(BENCH_CLIENTS) -verify-slots $(BENCH_VERIFY_SLOTS) \
+	  -command "make bench-report BENCH_SECS=$(BENCH_SECS) BENCH_CLIENTS=$(BENCH_CLIENTS) BENCH_VERIFY_SLOTS=$(BENCH_VERIFY_SLOTS)"
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

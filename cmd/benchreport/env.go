@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,6 +140,9 @@ func (e *env) startServer(ctx context.Context) (*server, error) {
 	cfg := filepath.Join(e.tmp, "config.yaml")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	conf := fmt.Sprintf("listen: 127.0.0.1:%d\npublic_url: %s\ndata_dir: %s\nlog_level: warn\n", port, url, data)
+	if e.o.verifySlots > 0 {
+		conf += fmt.Sprintf("http:\n  admission:\n    verify:\n      max_concurrent: %d\n", e.o.verifySlots)
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -199,7 +203,48 @@ func (e *env) startServer(ctx context.Context) (*server, error) {
 		b, _ := os.ReadFile(s.errLog)
 		return nil, fmt.Errorf("%w: %s", err, tail(string(b), 2000))
 	}
+	if e.o.verifySlots > 0 {
+		got, err := s.verifySlots(ctx)
+		if err == nil && got != e.o.verifySlots {
+			err = fmt.Errorf("the server reports %d verify slots, -verify-slots is %d", got, e.o.verifySlots)
+		}
+		if err != nil {
+			s.stop(e.log)
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// verifySlotsMetric is the series of the verify class's slots in /metrics.
+const verifySlotsMetric = `agentcert_admission_max_concurrent{class="verify"} `
+
+// verifySlots reads the verify class's slots from the server's /metrics.
+func (s *server) verifySlots(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read the verify slots: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), verifySlotsMetric); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("read the verify slots: %q: %w", v, err)
+			}
+			return int(n), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("read the verify slots: %w", err)
+	}
+	return 0, errors.New("read the verify slots: /metrics has no " + strings.TrimSpace(verifySlotsMetric))
 }
 
 // stop asks the server to shut down (SIGTERM) and kills it if it has not

@@ -59,7 +59,7 @@ func main() {
 type options struct {
 	root, doc, goCmd, jsonOut, command string
 	secs                               time.Duration
-	clients, issueClients              int
+	clients, issueClients, verifySlots int
 	rawN, parallelN, handlerN          int
 	revokeN, encodeN                   int
 	quick, write, keep                 bool
@@ -81,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	})
 	fs.IntVar(&o.clients, "clients", 8, "verify, closed loop: concurrent clients for the max rate")
 	fs.IntVar(&o.issueClients, "issue-clients", 32, "issue, closed loop: concurrent clients")
+	fs.IntVar(&o.verifySlots, "verify-slots", 0, "the server's http.admission.verify.max_concurrent (0: its default, one fewer than GOMAXPROCS)")
 	fs.IntVar(&o.rawN, "raw-n", 1000, "iterations of BenchmarkVerifyOverRawSignatures (each: first, repeat, raw2)")
 	fs.IntVar(&o.parallelN, "parallel-n", 5000, "iterations of BenchmarkVerifyParallel")
 	fs.IntVar(&o.handlerN, "handler-n", 1000, "iterations of BenchmarkVerifyHandlerOverVerify")
@@ -107,6 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-%s %d: must be positive", name, v)
 		}
 	}
+	if o.verifySlots < 0 {
+		return o, fmt.Errorf("-verify-slots %d: 0 (the server's default) or more", o.verifySlots)
+	}
 	if o.command == "" {
 		o.command = strings.TrimSpace("go run ./cmd/benchreport " + strings.Join(args, " "))
 	}
@@ -118,8 +122,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 // settings describes the run's lengths and iteration counts.
 func (o options) settings() string {
-	return fmt.Sprintf("%v per HTTP run, verify at %d clients, issue at %d; iterations: %d raw-signature rounds, %d parallel verifies, %d handler rounds, %d revocations, %d encodes of each list",
-		o.secs, o.clients, o.issueClients, o.rawN, o.parallelN, o.handlerN, o.revokeN, o.encodeN)
+	slots := "the server's default verify slots (one fewer than GOMAXPROCS)"
+	if o.verifySlots > 0 {
+		slots = fmt.Sprintf("%d verify slots (http.admission.verify.max_concurrent)", o.verifySlots)
+	}
+	return fmt.Sprintf("%v per HTTP run, verify at %d clients with %s, issue at %d; iterations: %d raw-signature rounds, %d parallel verifies, %d handler rounds, %d revocations, %d encodes of each list",
+		o.secs, o.clients, slots, o.issueClients, o.rawN, o.parallelN, o.handlerN, o.revokeN, o.encodeN)
 }
 
 // parseSecs reads a number of seconds ("10", "2.5") or a duration ("1m").

@@ -29,9 +29,15 @@ func TestParseFlags(t *testing.T) {
 	if o, err := parseFlags([]string{"-secs", "1m30s"}, &bytes.Buffer{}); err != nil || o.secs != 90*time.Second {
 		t.Errorf("-secs 1m30s: %v %v", o.secs, err)
 	}
+	if !strings.Contains(o.settings(), "the server's default verify slots") {
+		t.Errorf("settings without -verify-slots: %s", o.settings())
+	}
+	if o, err := parseFlags([]string{"-verify-slots", "2"}, &bytes.Buffer{}); err != nil || o.verifySlots != 2 || !strings.Contains(o.settings(), "2 verify slots") {
+		t.Errorf("-verify-slots 2: %+v %v", o, err)
+	}
 	for _, args := range [][]string{
 		{"-secs", "0"}, {"-secs", "-1"}, {"-secs", "ten"}, {"-secs", "50ms"}, {"-secs", "2h"},
-		{"-clients", "0"}, {"-issue-clients", "-1"}, {"-raw-n", "0"},
+		{"-clients", "0"}, {"-issue-clients", "-1"}, {"-raw-n", "0"}, {"-verify-slots", "-1"},
 		{"extra"}, {"-nope"},
 	} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
@@ -87,7 +93,8 @@ func TestQuickRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	if rc := run(ctx, []string{"-quick", "-root", root, "-doc", doc, "-json", figs}, &stdout, &stderr); rc != 0 {
+	// Two verify slots: the server takes the admission setting it is given.
+	if rc := run(ctx, []string{"-quick", "-verify-slots", "2", "-root", root, "-doc", doc, "-json", figs}, &stdout, &stderr); rc != 0 {
 		t.Fatalf("rc %d\nstdout %s\nstderr %s", rc, stdout.String(), stderr.String())
 	}
 	got, err := os.ReadFile(doc)
