@@ -396,7 +396,7 @@ func Verify(ctx context.Context, token string, want Expect, roster Roster, repla
 	if c.IssuedAt < c.Expiry-int64(MaxLifetime/time.Second) || c.IssuedAt > c.Expiry || c.IssuedAt > now.Add(time.Minute).Unix() {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: lifetime out of bounds")
 	}
-	fresh, err := replay.Spend(ctx, "approval:"+c.Nonce, time.Unix(c.Expiry, 0))
+	fresh, err := replay.Spend(ctx, spendID(c.Principal, c.Nonce), time.Unix(c.Expiry, 0))
 	if err != nil {
 		return Claims{}, errcode.Wrap(errcode.NonceStoreUnavailable, err, "approval: nonce store")
 	}
@@ -404,4 +404,12 @@ func Verify(ctx context.Context, token string, want Expect, roster Roster, repla
 		return Claims{}, errcode.New(errcode.ApprovalReplayed, "approval: already used")
 	}
 	return c, nil
+}
+
+// spendID is the single-use id of an approval's nonce: per principal, so
+// that an approver of another principal who learns a nonce cannot use it
+// up (by approving a request of its own with it) for the principal it was
+// asked of. The principal's length keeps the id unambiguous.
+func spendID(principal, nonce string) string {
+	return "approval:" + strconv.Itoa(len(principal)) + ":" + principal + ":" + nonce
 }

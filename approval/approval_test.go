@@ -408,3 +408,43 @@ func TestLifetimeBoundsWithoutOverflow(t *testing.T) {
 		t.Fatalf("a lifetime of MaxLifetime: %v", err)
 	}
 }
+
+// TestNonceSpentPerPrincipal: an approver of another principal who learns
+// a nonce cannot use it up for the principal it was asked of, by signing an
+// approval of its own request with the same nonce; within one principal the
+// nonce stays single use.
+func TestNonceSpentPerPrincipal(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	otherPriv, otherPub := testkeys.Pair(t, jwa.EdDSA, "mallory")
+	const other = "did:web:other.example"
+	roster := Roster{principal: {pub}, other: {otherPub}}
+	victim, err := NewRequest("payments.create", pay(250), aud, principal, agent, 5*time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := NewRequest("payments.create", pay(1), aud, other, "did:key:z6MkMallorysAgent", 5*time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Nonce = victim.Nonce // learnt from the victim's approval request
+	stolen, err := Sign(own, "mailto:mallory@other.example", otherPriv, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := Sign(victim, "mailto:alice@acme.example", priv, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := spent{}
+	if _, err := Verify(context.Background(), stolen, Expect{Action: "payments.create", Params: pay(1), Audience: aud, Principal: other, Subject: "did:key:z6MkMallorysAgent"}, roster, replay, now); err != nil {
+		t.Fatalf("the other principal's own approval: %v", err)
+	}
+	want := Expect{Action: "payments.create", Params: pay(250), Audience: aud, Principal: principal, Subject: agent}
+	if _, err := Verify(context.Background(), good, want, roster, replay, now); err != nil {
+		t.Fatalf("the victim's approval after another principal used its nonce: %v", err)
+	}
+	if _, err := Verify(context.Background(), good, want, roster, replay, now); errcode.CodeOf(err) != errcode.ApprovalReplayed {
+		t.Fatalf("second use: %v, want approval_replayed", err)
+	}
+}
