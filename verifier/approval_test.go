@@ -357,30 +357,7 @@ func TestMiddlewareApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Action: func(r *http.Request) (string, map[string]any) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
-		return "payments:initiate", pay(n)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	call := func(amount int, approvalToken string) (*httptest.ResponseRecorder, map[string]any) {
-		n, _, err := nonces.Issue()
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
-		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
-		if approvalToken != "" {
-			req.Header.Set(HeaderApproval, approvalToken)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		var body map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		return rec, body
-	}
+	call := f.payCaller(nonces, nil)
 	if rec, _ := call(50, ""); rec.Code != http.StatusNoContent {
 		t.Fatalf("small payment: %d %s", rec.Code, rec.Body)
 	}
@@ -513,30 +490,7 @@ func TestMiddlewareRateLimitDoesNotSpendApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Limits: limits, Action: func(r *http.Request) (string, map[string]any) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
-		return "payments:initiate", pay(n)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	call := func(amount int, tok string) (*httptest.ResponseRecorder, map[string]any) {
-		n, _, err := nonces.Issue()
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
-		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
-		if tok != "" {
-			req.Header.Set(HeaderApproval, tok)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		var body map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		return rec, body
-	}
+	call := f.payCaller(nonces, limits)
 	if rec, _ := call(50, ""); rec.Code != http.StatusNoContent {
 		t.Fatalf("small payment: %d %s", rec.Code, rec.Body)
 	}
@@ -582,5 +536,38 @@ func TestApprovalAlgorithmFromPolicy(t *testing.T) {
 	cred := f.approverCred(f.issuer, apIssuer, k, id, apPrincipal, schemas.ApproverV1)
 	if r := f.verify(pres, pay(250), f.sign(req, k, id, cred)); !r.Allowed() {
 		t.Fatalf("an ES256 approval: %+v", r.Decision)
+	}
+}
+
+// payCaller puts the verifier middleware (nonces, limits: nil for none) in
+// front of a payment handler that answers 204, and returns a function that
+// presents the fixture's credential with a fresh nonce for a payment of
+// amount, with the approval tok when not empty, and gives the answer and
+// its decoded body.
+func (f *approvalFixture) payCaller(nonces *Nonces, limits *RateLimiter) func(amount int, tok string) (*httptest.ResponseRecorder, map[string]any) {
+	f.t.Helper()
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: apAudience, Nonces: nonces, Limits: limits, Action: func(r *http.Request) (string, map[string]any) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("amount"))
+		return "payments:initiate", pay(n)
+	}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	return func(amount int, tok string) (*httptest.ResponseRecorder, map[string]any) {
+		n, _, err := nonces.Issue()
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
+		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+		if tok != "" {
+			req.Header.Set(HeaderApproval, tok)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec, body
 	}
 }
