@@ -446,20 +446,7 @@ func TestMiddlewareApprovalSingleUseAcrossReplicas(t *testing.T) {
 	}
 	a, b := replica(), replica()
 	call := func(h http.Handler, tok string) (*httptest.ResponseRecorder, map[string]any) {
-		n, _, err := issue.Issue()
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := httptest.NewRequest(http.MethodPost, "/pay", nil)
-		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
-		if tok != "" {
-			req.Header.Set(HeaderApproval, tok)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		var body map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		return rec, body
+		return f.sendPay(h, issue, "/pay", tok)
 	}
 	_, body := call(a, "")
 	raw, _ := json.Marshal(body["approval_request"])
@@ -555,19 +542,27 @@ func (f *approvalFixture) payCaller(nonces *Nonces, limits *RateLimiter) func(am
 	}
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	return func(amount int, tok string) (*httptest.ResponseRecorder, map[string]any) {
-		n, _, err := nonces.Issue()
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		req := httptest.NewRequest(http.MethodPost, "/pay?amount="+strconv.Itoa(amount), nil)
-		req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
-		if tok != "" {
-			req.Header.Set(HeaderApproval, tok)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		var body map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		return rec, body
+		return f.sendPay(h, nonces, "/pay?amount="+strconv.Itoa(amount), tok)
 	}
+}
+
+// sendPay POSTs target to h with the fixture's credential presented for a
+// fresh nonce of nonces, and the approval tok when not empty; it returns
+// the answer and its decoded body.
+func (f *approvalFixture) sendPay(h http.Handler, nonces *Nonces, target, tok string) (*httptest.ResponseRecorder, map[string]any) {
+	f.t.Helper()
+	n, _, err := nonces.Issue()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, target, nil)
+	req.Header.Set(HeaderAgentCredential, f.presentNonce(n, payPerm))
+	if tok != "" {
+		req.Header.Set(HeaderApproval, tok)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var body map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	return rec, body
 }
