@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -565,4 +566,48 @@ func (f *approvalFixture) sendPay(h http.Handler, nonces *Nonces, target, tok st
 	var body map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
 	return rec, body
+}
+
+// approvalsDown is a spent-nonce store whose approval entries cannot be
+// written (the rest it keeps as recordingStore does).
+type approvalsDown struct{ recordingStore }
+
+func (s *approvalsDown) Spend(ctx context.Context, id string, exp time.Time) (bool, error) {
+	if strings.HasPrefix(id, "approval:") {
+		return false, errors.New("connection refused")
+	}
+	return s.recordingStore.Spend(ctx, id, exp)
+}
+
+// TestMiddlewareNonceStoreDownIs503: a spent-nonce store that cannot be
+// asked is the service's failure, not the agent's: the middleware answers
+// 503 nonce_store_unavailable, for the presentation's nonce and for an
+// approval's alike, so that the agent retries instead of asking for a new
+// credential or a new approval.
+func TestMiddlewareNonceStoreDownIs503(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	down := &recordingStore{seen: map[string]bool{}, err: errors.New("connection refused")}
+	nonces, err := NewNonces(nil, time.Minute, func() time.Time { return f.now }, WithSpentStore(down))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, body := f.payCaller(nonces, nil)(50, ""); rec.Code != http.StatusServiceUnavailable || body["code"] != string(errcode.NonceStoreUnavailable) {
+		t.Fatalf("presentation's nonce, store down: %d %s", rec.Code, rec.Body)
+	}
+
+	nonces, err = NewNonces(nil, time.Minute, func() time.Time { return f.now }, WithSpentStore(&approvalsDown{recordingStore{seen: map[string]bool{}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := f.payCaller(nonces, nil)
+	_, body := call(250, "")
+	raw, _ := json.Marshal(body["approval_request"])
+	req, err := approval.ParseRequest(raw)
+	if err != nil {
+		t.Fatalf("approval_request %s: %v", raw, err)
+	}
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if rec, body := call(250, tok); rec.Code != http.StatusServiceUnavailable || body["code"] != string(errcode.NonceStoreUnavailable) {
+		t.Fatalf("approval's nonce, store down: %d %s", rec.Code, rec.Body)
+	}
 }

@@ -178,11 +178,22 @@ type refusal struct {
 // approval_request), which the agent has a person of its principal
 // approve and sends back in the Agent-Approval header.
 func refuseDecision(d *Decision) *refusal {
-	rf := refuse(http.StatusForbidden, d.Code, "%s", d.Reason)
+	rf := refuse(refusalStatus(d.Code, http.StatusForbidden), d.Code, "%s", d.Reason)
 	if d.ApprovalRequest != nil {
 		rf.extra = map[string]any{"approval_request": d.ApprovalRequest}
 	}
 	return rf
+}
+
+// refusalStatus is the HTTP status of a refusal with code: 503 when the
+// service could not decide (its spent-nonce store cannot be asked, so the
+// agent should send the same request again later), else status (401 for a
+// presentation that does not verify, 403 for a denied action).
+func refusalStatus(code errcode.Code, status int) int {
+	if code == errcode.NonceStoreUnavailable {
+		return http.StatusServiceUnavailable
+	}
+	return status
 }
 
 func refuse(status int, code errcode.Code, format string, args ...any) *refusal {
@@ -351,7 +362,7 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	res := c.v.verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
 	d.res = res
 	if !res.Verified {
-		return nil, &refusal{status: http.StatusUnauthorized, err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
+		return nil, &refusal{status: refusalStatus(res.Error.Code, http.StatusUnauthorized), err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
 	}
 	key, err := sdjwt.HolderKey(res.presenterClaims()) // a chain's last delegate
 	if err != nil {

@@ -182,7 +182,7 @@ func decidePresented(v *Verifier, r *http.Request, opts *MiddlewareOptions) *dec
 	d.res = v.verify(r.Context(), d.req)
 	switch {
 	case !d.res.Verified:
-		d.refused = &refusal{status: http.StatusUnauthorized, err: errcode.New(d.res.Error.Code, "%s", d.res.Error.Message)}
+		d.refused = &refusal{status: refusalStatus(d.res.Error.Code, http.StatusUnauthorized), err: errcode.New(d.res.Error.Code, "%s", d.res.Error.Message)}
 	case d.res.Decision != nil && !d.res.Decision.Allowed:
 		d.refused = refuseDecision(d.res.Decision)
 	}
