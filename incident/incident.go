@@ -288,12 +288,13 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Incident, error) {
 	return out, nil
 }
 
-// Resolve decides an open incident. A suspend or revoke decision first
-// changes the credential's status through the status path, with reason
-// "incident" and the incident's id as its reference; then the incident is
-// closed. A failed status change leaves the incident open. A retry after a
-// crash between the two finds the status already in effect and closes the
-// incident.
+// Resolve decides an open incident. A suspend or revoke decision changes
+// the credential's status through the status path, with reason "incident"
+// and the incident's id as its reference, and closes the incident in the
+// same store transaction, so that of concurrent resolutions exactly one
+// takes effect; a failed status change leaves the incident open. When the
+// status is already in effect (set by hand, or by an incident resolved
+// before), the incident is closed on its own.
 func (s *Service) Resolve(ctx context.Context, actor Actor, id string, r Resolution) (Incident, error) {
 	if !slices.Contains(Decisions, r.Decision) {
 		return Incident{}, errcode.New(errcode.InvalidInput, "decision must be one of %s", strings.Join(Decisions, ", "))
@@ -308,16 +309,29 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, r Resolut
 	if in.State != records.IncidentOpen {
 		return Incident{}, errcode.New(errcode.Conflict, "incident %s is already resolved (%s)", id, in.Decision)
 	}
-	if r.Decision != "dismiss" {
-		if _, err := s.status.Change(ctx, issuer.Actor{TokenID: actor.TokenID, Role: actor.Role}, in.CredentialID, r.Decision,
-			issuer.StatusRequest{Reason: "incident", Incident: id, Note: r.Note}); err != nil {
+	now := s.cfg.Now().UTC()
+	details, _ := json.Marshal(map[string]any{"decision": r.Decision, "note": r.Note, "credential": in.CredentialID})
+	res := records.Resolution{Decision: r.Decision, Note: r.Note, By: actor.TokenID, At: now}
+	entry := &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "incident.resolve", Target: id, Details: details}
+	alone := r.Decision == "dismiss"
+	if !alone {
+		_, err := s.status.Change(ctx, issuer.Actor{TokenID: actor.TokenID, Role: actor.Role}, in.CredentialID, r.Decision,
+			issuer.StatusRequest{Reason: "incident", Incident: id, Note: r.Note, Resolves: &records.IncidentResolution{ID: id, Resolution: res, Audit: entry}})
+		switch {
+		case errors.Is(err, issuer.ErrInEffect):
+			alone = true
+		case errors.Is(err, records.ErrIncidentResolved):
+			return Incident{}, errcode.New(errcode.Conflict, "incident %s is already resolved", id)
+		case err != nil:
 			return Incident{}, err
 		}
 	}
-	now := s.cfg.Now().UTC()
-	details, _ := json.Marshal(map[string]any{"decision": r.Decision, "note": r.Note, "credential": in.CredentialID})
-	out, err := s.store.ResolveIncident(ctx, id, records.Resolution{Decision: r.Decision, Note: r.Note, By: actor.TokenID, At: now},
-		&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "incident.resolve", Target: id, Details: details})
+	var out records.Incident
+	if alone {
+		out, err = s.store.ResolveIncident(ctx, id, res, entry)
+	} else {
+		out, err = s.store.Incident(ctx, id) // resolved with the status change; a resolution is final
+	}
 	if errors.Is(err, records.ErrConflict) {
 		return Incident{}, errcode.New(errcode.Conflict, "incident %s is already resolved", id)
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,5 +269,71 @@ func TestReportRefuses(t *testing.T) {
 	}
 	if list, _ := e.svc.List(t.Context(), incident.Filter{}); len(list) != 0 {
 		t.Fatalf("refused reports were recorded: %d", len(list))
+	}
+}
+
+// Two auditors resolve one incident at once: exactly one resolution takes
+// effect, the other is a conflict, and the credential's status is the
+// winner's decision (unchanged when a dismissal won).
+func TestResolveConcurrent(t *testing.T) {
+	e := newEnv(t)
+	want := map[string]uint8{"dismiss": records.StatusValid, "suspend": records.StatusSuspended, "revoke": records.StatusRevoked}
+	for _, pair := range [][2]string{{"dismiss", "revoke"}, {"dismiss", "suspend"}, {"suspend", "revoke"}, {"revoke", "revoke"}, {"suspend", "suspend"}} {
+		t.Run(pair[0]+"-"+pair[1], func(t *testing.T) {
+			for round := range 25 {
+				rec, agent, cred := e.issue()
+				in, err := e.svc.Report(t.Context(), reporter, report(e.receipt(agent, cred)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var errs [2]error
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i, d := range pair {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						actor := incident.Actor{TokenID: fmt.Sprintf("tok-aud-%d", i), Name: "audit", Role: "auditor"}
+						_, errs[i] = e.svc.Resolve(context.Background(), actor, in.ID, incident.Resolution{Decision: d})
+					}()
+				}
+				close(start)
+				wg.Wait()
+				won := -1
+				for i, err := range errs {
+					switch {
+					case err == nil && won < 0:
+						won = i
+					case err == nil:
+						t.Fatalf("round %d: both resolutions succeeded", round)
+					case errcode.CodeOf(err) != errcode.Conflict:
+						t.Fatalf("round %d: %s: %v", round, pair[i], err)
+					}
+				}
+				if won < 0 {
+					t.Fatalf("round %d: no resolution succeeded: %v", round, errs)
+				}
+				got, err := e.svc.Get(t.Context(), in.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := e.st.Credential(t.Context(), rec.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != "resolved" || got.Decision != pair[won] || got.ResolvedBy != fmt.Sprintf("tok-aud-%d", won) || c.Status != want[pair[won]] {
+					t.Fatalf("round %d: %s won, but the incident is %s (%s, by %s) and the credential's status is %d",
+						round, pair[won], got.State, got.Decision, got.ResolvedBy, c.Status)
+				}
+				if pair[won] != "dismiss" && c.StatusIncident != in.ID {
+					t.Fatalf("round %d: the credential's status names incident %q", round, c.StatusIncident)
+				}
+				audit, err := e.st.Audit(t.Context(), records.AuditFilter{Target: in.ID, Action: "incident.resolve"})
+				if err != nil || len(audit) != 1 {
+					t.Fatalf("round %d: %d resolutions audited (%v)", round, len(audit), err)
+				}
+			}
+		})
 	}
 }

@@ -34,6 +34,10 @@ type StatusRequest struct {
 	Reason   string `json:"reason"`
 	Incident string `json:"incident,omitempty"`
 	Note     string `json:"note,omitempty"`
+	// Resolves, set by the incident service and never read from a request
+	// body, is the resolution of an open incident that the change makes in
+	// its own transaction (records.StatusChange.Resolves).
+	Resolves *records.IncidentResolution `json:"-"`
 }
 
 func (r StatusRequest) check() error {
@@ -84,6 +88,13 @@ func NewStatuses(st StatusStore, keys *KeyRing, uri func(string) string, ttl, va
 // another issuer's credential is not_found, like an unknown id. Repeating a
 // change that is already in effect changes nothing and is not an error;
 // reinstating or suspending a revoked credential is a conflict.
+//
+// With req.Resolves the incident is resolved in the transaction of the
+// change; when the incident is no longer open nothing changes and the error
+// is records.ErrIncidentResolved, which is not retried. When the status is
+// already in effect Change writes nothing, not even the resolution, and
+// returns the record with ErrInEffect, so that the caller resolves the
+// incident on its own.
 func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, req StatusRequest) (records.Credential, error) {
 	if err := req.check(); err != nil {
 		return records.Credential{}, err
@@ -113,6 +124,8 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 			return records.Credential{}, errcode.New(errcode.Forbidden, "only an auditor may reinstate a credential")
 		}
 		switch {
+		case c.Status == target && req.Resolves != nil:
+			return c, ErrInEffect
 		case c.Status == target:
 			return c, nil
 		case c.Status == records.StatusRevoked:
@@ -120,9 +133,9 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 		}
 		now := s.now().UTC()
 		details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "list": c.ListID, "idx": c.Idx})
-		updated, err := s.store.SetStatus(ctx, id, c.Status, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now},
+		updated, err := s.store.SetStatus(ctx, id, c.Status, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now, Resolves: req.Resolves},
 			&records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + action, Target: id, Details: details})
-		if errors.Is(err, records.ErrConflict) && attempt < maxStatusRetries {
+		if errors.Is(err, records.ErrConflict) && !errors.Is(err, records.ErrIncidentResolved) && attempt < maxStatusRetries {
 			continue
 		}
 		if err != nil {
@@ -131,6 +144,10 @@ func (s *Statuses) Change(ctx context.Context, actor Actor, id, action string, r
 		return updated, nil
 	}
 }
+
+// ErrInEffect is Change's answer, with the unchanged record, to a change
+// with StatusRequest.Resolves whose status is already in effect.
+var ErrInEffect = errors.New("issuer: the status is already in effect")
 
 // maxStatusRetries bounds how often Change reads a credential again after
 // the store refused a change because another one came first.

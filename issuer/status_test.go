@@ -2,8 +2,10 @@ package issuer_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -355,5 +357,71 @@ func TestStatusChangeRacesKeepRevocationFinal(t *testing.T) {
 		if last := es[len(es)-1]; last.Action != "credential.revoke" {
 			t.Fatalf("%s: a %s was recorded after the revocation", id, last.Action)
 		}
+	}
+}
+
+// countingStatusStore counts SetStatus calls.
+type countingStatusStore struct {
+	issuer.StatusStore
+	sets atomic.Int32
+}
+
+func (c *countingStatusStore) SetStatus(ctx context.Context, credID string, from uint8, ch store.StatusChange, a *store.AuditEntry) (store.Credential, error) {
+	c.sets.Add(1)
+	return c.StatusStore.SetStatus(ctx, credID, from, ch, a)
+}
+
+// A change with Resolves resolves the incident in its transaction; one
+// whose incident is resolved already changes nothing and is not retried;
+// one already in effect writes nothing and says so.
+func TestStatusChangeResolvesIncident(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	id := e.mustIssue(issuerActor, request(agent)).ID
+	for _, inc := range []string{"inc_1", "inc_2", "inc_3"} {
+		if err := e.st.CreateIncident(ctx, store.Incident{ID: inc, CredentialID: id, Receipts: []string{"r"}, RequestedAction: "suspend", OccurredAt: t0}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.st.ResolveIncident(ctx, "inc_2", store.Resolution{Decision: "dismiss", By: "tok-other"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStatusStore{StatusStore: e.st}
+	statuses := issuer.NewStatuses(cs, e.kr, e.svc.StatusURI, 2*time.Minute, 24*time.Hour, e.clock.Now)
+	req := func(inc string) issuer.StatusRequest {
+		return issuer.StatusRequest{Reason: "incident", Incident: inc, Resolves: &store.IncidentResolution{ID: inc,
+			Resolution: store.Resolution{Decision: "suspend", By: auditor.TokenID}, Audit: &store.AuditEntry{Actor: auditor.TokenID, Action: "incident.resolve", Target: inc}}}
+	}
+
+	_, err := statuses.Change(ctx, auditor, id, "suspend", req("inc_2"))
+	if !errors.Is(err, store.ErrIncidentResolved) || cs.sets.Load() != 1 {
+		t.Fatalf("resolving a resolved incident: %v after %d SetStatus calls, want ErrIncidentResolved after 1", err, cs.sets.Load())
+	}
+	testkit.WantCode(t, err, errcode.Conflict)
+	if c, _ := e.st.Credential(ctx, id); c.Status != store.StatusValid {
+		t.Fatalf("a refused change left status %d", c.Status)
+	}
+
+	c, err := statuses.Change(ctx, auditor, id, "suspend", req("inc_1"))
+	if err != nil || c.Status != store.StatusSuspended || c.StatusIncident != "inc_1" {
+		t.Fatalf("suspend resolving inc_1: %+v %v", c, err)
+	}
+	if in, _ := e.st.Incident(ctx, "inc_1"); in.State != "resolved" || in.Decision != "suspend" || in.ResolvedBy != auditor.TokenID {
+		t.Fatalf("inc_1 after the change %+v", in)
+	}
+
+	c, err = statuses.Change(ctx, auditor, id, "suspend", req("inc_3"))
+	if !errors.Is(err, issuer.ErrInEffect) || c.Status != store.StatusSuspended || c.ID != id {
+		t.Fatalf("a change in effect resolving inc_3: %+v %v, want the record and ErrInEffect", c, err)
+	}
+	if in, _ := e.st.Incident(ctx, "inc_3"); in.State != "open" {
+		t.Fatalf("a change in effect resolved inc_3: %+v", in)
+	}
+	if _, err := statuses.Change(ctx, auditor, id, "suspend", why); err != nil {
+		t.Fatalf("a change in effect without Resolves: %v", err)
+	}
+	if n := e.auditCount("credential.suspend", id); n != 1 {
+		t.Fatalf("%d suspensions audited, want 1", n)
 	}
 }

@@ -41,3 +41,12 @@ type Resolution struct {
 	Decision, Note, By string
 	At                 time.Time
 }
+
+// IncidentResolution is the resolution of incident ID made together with a
+// status change (StatusChange.Resolves): the store writes both, and Audit
+// (nil for none), in one transaction, or neither.
+type IncidentResolution struct {
+	ID         string
+	Resolution Resolution
+	Audit      *AuditEntry
+}

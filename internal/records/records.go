@@ -8,6 +8,7 @@ package records
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -29,6 +30,10 @@ var (
 	// or read-only. Nothing was written; reads keep working, and the same
 	// write succeeds once the storage takes writes again.
 	ErrUnwritable error = errcode.New(errcode.StorageUnwritable, "store: the storage refuses writes")
+	// ErrIncidentResolved reports a status change refused because the
+	// incident it was to resolve (StatusChange.Resolves) is no longer open.
+	// It wraps ErrConflict, and a stale status is not ErrIncidentResolved.
+	ErrIncidentResolved = fmt.Errorf("store: the incident is already resolved: %w", ErrConflict)
 	// ErrClosed is returned by every call made after Close.
 	ErrClosed = errors.New("store: closed")
 )
@@ -140,10 +145,14 @@ type CredentialStats struct {
 }
 
 // StatusChange is a change of a credential's status and why it was made.
+// Resolves, when not nil, is the resolution of an open incident, made in
+// the same transaction: the change is refused (ErrIncidentResolved) when
+// the incident is no longer open.
 type StatusChange struct {
 	Value                  uint8
 	Reason, Incident, Note string
 	At                     time.Time
+	Resolves               *IncidentResolution
 }
 
 // Idempotency records that the issuance request with the given idempotency

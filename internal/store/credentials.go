@@ -128,10 +128,18 @@ const setStatusSQL = `UPDATE credentials SET status = ?, status_reason = ?, stat
 // bumps its list's version, atomically with the audit entry. The UPDATE
 // matches only a row still at from, so that of two writers changing the
 // same credential one wins and the other gets ErrConflict; a trigger in
-// the database refuses leaving revocation whatever the statement.
+// the database refuses leaving revocation whatever the statement. With
+// ch.Resolves the incident is resolved in the same transaction, after the
+// status UPDATE; an incident no longer open (ErrIncidentResolved) rolls the
+// whole change back.
 func (s SQLBase) SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error) {
 	if err := CheckTransition(from, ch); err != nil {
 		return Credential{}, err
+	}
+	if ch.Resolves != nil {
+		if err := CheckResolution(ch.Resolves.Resolution); err != nil {
+			return Credential{}, err
+		}
 	}
 	var out Credential
 	err := s.Run(ctx, func(tx SQLTx) error {
@@ -157,6 +165,11 @@ func (s SQLBase) SetStatus(ctx context.Context, credID string, from uint8, ch St
 		}
 		if err := audit(tx, a); err != nil {
 			return err
+		}
+		if r := ch.Resolves; r != nil {
+			if _, err := s.resolveIncident(tx, r.ID, r.Resolution, r.Audit); err != nil {
+				return err
+			}
 		}
 		out = c
 		return nil

@@ -15,6 +15,8 @@ type (
 	Incident       = records.Incident
 	IncidentFilter = records.IncidentFilter
 	Resolution     = records.Resolution
+	// IncidentResolution is records.IncidentResolution.
+	IncidentResolution = records.IncidentResolution
 )
 
 // Incidents is the incident part of a store, beside the Store contract
@@ -24,8 +26,10 @@ type (
 //     resolution fields are ignored); ErrConflict on a duplicate id,
 //     ErrNotFound when its credential does not exist.
 //   - ResolveIncident records the resolution of an open incident and returns
-//     it; ErrConflict when it is already resolved (the store refuses, so two
-//     nodes cannot both resolve it), ErrNotFound when there is none.
+//     it; ErrIncidentResolved (an ErrConflict) when it is already resolved
+//     (the store refuses, so two nodes cannot both resolve it), ErrNotFound
+//     when there is none. SetStatus with StatusChange.Resolves resolves the
+//     incident the same way in the transaction of the status change.
 //   - Incidents returns those matching f by ascending id, after f.AfterID, at
 //     most f.Limit (default DefaultLimit, max MaxLimit).
 //   - CredentialAt returns the credential holding index idx of list listID.
@@ -155,33 +159,44 @@ func (s SQLBase) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, e
 }
 
 // ResolveIncident records the resolution of an open incident; a second
-// resolution, by this writer or another, is ErrConflict.
+// resolution, by this writer or another, is ErrIncidentResolved (an
+// ErrConflict).
 func (s SQLBase) ResolveIncident(ctx context.Context, id string, r Resolution, a *AuditEntry) (Incident, error) {
 	if err := CheckResolution(r); err != nil {
 		return Incident{}, err
 	}
 	var out Incident
 	err := s.Run(ctx, func(tx SQLTx) error {
-		at, err := Nanos(r.At, s.Now, "resolved_at")
-		if err != nil {
-			return err
-		}
-		var state string
-		if err := tx.QueryRow("SELECT state FROM incidents WHERE id = ?"+tx.Lock(), id).Scan(&state); err != nil {
-			return tx.MapErr(err, "resolve incident %q", id)
-		}
-		if state != records.IncidentOpen {
-			return fmt.Errorf("store: resolve incident %q: already resolved: %w", id, ErrConflict)
-		}
-		if out, err = ScanIncident(tx.QueryRow(`UPDATE incidents SET state = 'resolved', decision = ?, resolution_note = ?,
-			resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open' RETURNING `+IncidentCols,
-			r.Decision, r.Note, r.By, at, id)); err != nil {
-			return tx.MapErr(err, "resolve incident %q", id)
-		}
-		return audit(tx, a)
+		var err error
+		out, err = s.resolveIncident(tx, id, r, a)
+		return err
 	})
 	if err != nil {
 		return Incident{}, err
 	}
 	return out, nil
+}
+
+// resolveIncident resolves incident id inside tx (ResolveIncident, and
+// SetStatus with StatusChange.Resolves): ErrIncidentResolved when it is no
+// longer open. r has been checked (CheckResolution).
+func (s SQLBase) resolveIncident(tx SQLTx, id string, r Resolution, a *AuditEntry) (Incident, error) {
+	at, err := Nanos(r.At, s.Now, "resolved_at")
+	if err != nil {
+		return Incident{}, err
+	}
+	var state string
+	if err := tx.QueryRow("SELECT state FROM incidents WHERE id = ?"+tx.Lock(), id).Scan(&state); err != nil {
+		return Incident{}, tx.MapErr(err, "resolve incident %q", id)
+	}
+	if state != records.IncidentOpen {
+		return Incident{}, fmt.Errorf("store: resolve incident %q: %w", id, ErrIncidentResolved)
+	}
+	out, err := ScanIncident(tx.QueryRow(`UPDATE incidents SET state = 'resolved', decision = ?, resolution_note = ?,
+		resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open' RETURNING `+IncidentCols,
+		r.Decision, r.Note, r.By, at, id))
+	if err != nil {
+		return Incident{}, tx.MapErr(err, "resolve incident %q", id)
+	}
+	return out, audit(tx, a)
 }

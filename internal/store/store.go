@@ -26,6 +26,8 @@ var (
 	ErrNotFound = records.ErrNotFound
 	ErrConflict = records.ErrConflict
 	ErrClosed   = records.ErrClosed
+	// ErrIncidentResolved is records.ErrIncidentResolved (an ErrConflict).
+	ErrIncidentResolved = records.ErrIncidentResolved
 	// ErrUnwritable is records.ErrUnwritable; see DiskFull and ReadOnly.
 	ErrUnwritable = records.ErrUnwritable
 )
@@ -118,7 +120,13 @@ type Store interface {
 	// SetStatus changes the credential's status from from to ch.Value,
 	// bumps the list's Version and returns the updated record. ErrConflict
 	// when the credential's status is not from or the transition is not
-	// allowed (records.TransitionAllowed); nothing is written then.
+	// allowed (records.TransitionAllowed); nothing is written then. With
+	// ch.Resolves it also resolves that open incident and appends its
+	// audit entry, in the same transaction: when the incident is not open
+	// the change fails with ErrIncidentResolved (an ErrConflict that a
+	// stale status is not) and nothing is written, so that of a status
+	// change and a concurrent resolution of the incident only one takes
+	// effect.
 	SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error)
 	// BulkSetStatus applies ch to every credential matching f (at least one
 	// of Subject, PrincipalID, AgentClass, IssuedBefore must be set) in one

@@ -42,6 +42,7 @@ func RunIncidents(t *testing.T, open func(t *testing.T) IncidentStore) {
 		{"Filters", testIncidentFilters},
 		{"ResolveOnce", testIncidentResolveOnce},
 		{"ResolveConcurrent", testIncidentResolveConcurrent},
+		{"ResolveWithStatus", testIncidentResolveWithStatus},
 		{"CredentialAt", testIncidentCredentialAt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,6 +209,75 @@ func testIncidentResolveConcurrent(t *testing.T, s IncidentStore) {
 		t.Fatalf("%d won, %d conflicts", won.Load(), conflicts.Load())
 	}
 	wantAuditCount(t, s, 1, "one resolution audited")
+}
+
+// SetStatus with Resolves resolves the incident in the transaction of the
+// status change; an incident no longer open refuses the whole change.
+func testIncidentResolveWithStatus(t *testing.T, s IncidentStore) {
+	c := t.Context()
+	for id, cr := range map[string]string{"inc_1": "c0", "inc_2": "c1"} {
+		must(t, s.CreateIncident(c, incident(id, cr), nil), "CreateIncident")
+	}
+	_, err := s.ResolveIncident(c, "inc_2", store.Resolution{Decision: "dismiss", By: "tok-a", At: at(3 * time.Hour)}, ae("incident.resolve", "inc_2"))
+	must(t, err, "dismiss inc_2")
+	l0, err := s.StatusList(c, "L")
+	must(t, err, "StatusList")
+	revoke := func(credID, incID string, from uint8) (store.Credential, error) {
+		return s.SetStatus(c, credID, from, store.StatusChange{Value: store.StatusRevoked, Reason: "incident", Incident: incID, At: at(4 * time.Hour),
+			Resolves: &store.IncidentResolution{ID: incID, Resolution: store.Resolution{Decision: "revoke", Note: "confirmed", By: "tok-b", At: at(4 * time.Hour)},
+				Audit: ae("incident.resolve", incID)}}, ae("credential.revoke", credID))
+	}
+
+	// The incident is resolved already: nothing is written.
+	_, err = revoke("c1", "inc_2", store.StatusValid)
+	wantIs(t, err, store.ErrIncidentResolved, "revoke resolving a dismissed incident")
+	wantIs(t, err, store.ErrConflict, "revoke resolving a dismissed incident")
+	if got, _ := s.Credential(c, "c1"); got.Status != store.StatusValid || got.StatusIncident != "" || got.StatusChangedAt != nil {
+		t.Fatalf("a refused change changed the credential: %+v", got)
+	}
+	if l, _ := s.StatusList(c, "L"); l.Version != l0.Version {
+		t.Fatalf("a refused change bumped the list version from %d to %d", l0.Version, l.Version)
+	}
+	if in, _ := s.Incident(c, "inc_2"); in.Decision != "dismiss" || in.ResolvedBy != "tok-a" {
+		t.Fatalf("the dismissed incident became %+v", in)
+	}
+	wantAuditCount(t, s, 1, "a refused change writes no audit entry")
+	// A stale status is a conflict, not an incident already resolved.
+	_, err = revoke("c0", "inc_1", store.StatusSuspended)
+	wantIs(t, err, store.ErrConflict, "stale status")
+	if errors.Is(err, store.ErrIncidentResolved) {
+		t.Fatalf("a stale status is reported as an incident already resolved: %v", err)
+	}
+	// An unknown incident or an invalid resolution refuses the change too.
+	_, err = revoke("c1", "inc_none", store.StatusValid)
+	wantIs(t, err, store.ErrNotFound, "unknown incident")
+	_, err = s.SetStatus(c, "c1", store.StatusValid, store.StatusChange{Value: store.StatusRevoked,
+		Resolves: &store.IncidentResolution{ID: "inc_1", Resolution: store.Resolution{Decision: "delete", By: "tok-b"}}}, nil)
+	wantCode(t, err, errcode.InvalidInput, "invalid resolution")
+	if got, _ := s.Credential(c, "c1"); got.Status != store.StatusValid {
+		t.Fatalf("a refused change changed the credential: %+v", got)
+	}
+	wantAuditCount(t, s, 1, "refused changes write no audit entry")
+
+	// An open incident: both happen, with both audit entries.
+	got, err := revoke("c0", "inc_1", store.StatusValid)
+	must(t, err, "revoke resolving an open incident")
+	if got.Status != store.StatusRevoked || got.StatusIncident != "inc_1" {
+		t.Fatalf("SetStatus returned %+v", got)
+	}
+	if in, _ := s.Incident(c, "inc_1"); in.State != "resolved" || in.Decision != "revoke" || in.ResolutionNote != "confirmed" || in.ResolvedBy != "tok-b" ||
+		in.ResolvedAt == nil || !in.ResolvedAt.Equal(at(4*time.Hour)) {
+		t.Fatalf("incident after the change %+v", in)
+	}
+	if l, _ := s.StatusList(c, "L"); l.Version != l0.Version+1 {
+		t.Fatalf("list version %d, want %d", l.Version, l0.Version+1)
+	}
+	all := auditAll(t, s)
+	if len(all) != 3 || all[1].Action != "credential.revoke" || all[1].Target != "c0" || all[2].Action != "incident.resolve" || all[2].Target != "inc_1" {
+		t.Fatalf("audit %+v", all)
+	}
+	_, err = s.ResolveIncident(c, "inc_1", store.Resolution{Decision: "dismiss", By: "tok-a"}, nil)
+	wantIs(t, err, store.ErrIncidentResolved, "dismissing the incident resolved with the change")
 }
 
 // incidentDecision cycles through the decisions.
