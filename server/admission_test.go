@@ -351,10 +351,14 @@ func TestOverloadedClassServesNewestFirst(t *testing.T) {
 	// Two waiters for the one slot join with the hour-long timeout; once
 	// the queue has stood for overload_after, the next arrival drops them,
 	// and that arrival itself waits only overload_wait.
+	// Every wait is bounded, so that a request the rule failed to shed
+	// fails the test instead of waiting out the hour.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	early := make(chan *http.Response, 2)
 	for i := range 2 {
 		go func() {
-			resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
+			resp, err := get(t, ctx, srv.URL+"/v1/nonce")
 			if err != nil {
 				resp = &http.Response{StatusCode: -1, Body: io.NopCloser(strings.NewReader(err.Error()))}
 			}
@@ -363,9 +367,9 @@ func TestOverloadedClassServesNewestFirst(t *testing.T) {
 		testkit.Eventually(t, "the waiter is queued", func() bool { return lim.Waiting() == i+1 })
 	}
 	testkit.Eventually(t, "the class is overloaded", func() bool { return lim.Overloaded() })
-	resp, err := get(t, context.Background(), srv.URL+"/v1/nonce")
+	resp, err := get(t, ctx, srv.URL+"/v1/nonce")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("a request arriving while overloaded was not shed: %v (overloaded %v, waiting %d)", err, lim.Overloaded(), lim.Waiting())
 	}
 	wantShed(t, "a request arriving while overloaded", resp)
 	wantShed(t, "a waiter from before the overload", <-early)

@@ -246,7 +246,8 @@ func (l *Limiter) release(at time.Time) {
 // OverloadWait by the mean hold time; or, first come first served, an
 // oldest waiter who has already waited OverloadWait (the direct reading,
 // also before any slot was given back). While overloaded the waits are
-// cut, so only the work counts. Called with l.mu held.
+// cut, so only the work counts, and before any slot was given back (no
+// hold time known) the queue is long. Called with l.mu held.
 //
 // It returns since when the queue has been long: by the direct reading,
 // since the oldest waiter's wait passed OverloadWait with the queue
@@ -257,6 +258,12 @@ func (l *Limiter) long(now time.Time) (bool, time.Time) {
 	}
 	work := time.Duration(l.queued) * l.meanHold
 	if work > time.Duration(l.lim.MaxConcurrent)*l.lim.OverloadWait {
+		return true, now
+	}
+	if l.overload && l.meanHold == 0 {
+		// Overloaded before any slot was given back: no hold time is
+		// known, so the work reads as none, but nothing says the queue
+		// drains either. It stays long until a slot comes back.
 		return true, now
 	}
 

@@ -487,6 +487,30 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	wantAdmittedAtOnce(t, l, "after the overload")
 }
 
+// TestOverloadHoldsBeforeAnySlotIsGivenBack: overloaded before any slot
+// was given back (no hold time measured yet, so the work the queue holds
+// reads as none), the class stays overloaded however long nothing is
+// served; it used to count the queue as short at once and, OverloadAfter
+// later, served the next caller first come first served with the full
+// QueueTimeout. A caller arriving then waits only the cut, and the waiters
+// from before the overload are dropped.
+func TestOverloadHoldsBeforeAnySlotIsGivenBack(t *testing.T) {
+	l, clock := newClocked(t, overloadLimits)
+	held := mustAcquire(t, l)
+	a := queue(t, l, 1)
+	clock.Advance(time.Second)
+	b := queue(t, l, 2)
+	clock.Advance(100 * time.Millisecond)
+	wantOverloaded(t, l, true, "a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
+	clock.Advance(time.Second)
+	wantOverloaded(t, l, true, "a second later, nothing served and nobody gone: want still overloaded")
+	c := acquireAsync(l, context.Background())
+	refused(t, "the waiter from before the overload (want dropped)", a)
+	refused(t, "the other waiter from before the overload (want dropped)", b)
+	refused(t, "a caller arriving while overloaded (want refused after the cut, not QueueTimeout)", c)
+	held.Release()
+}
+
 // TestOverloadCutFollowsTheHoldTime: while overloaded, a waiter passed
 // over for four slot turns (the mean hold time over the slots) is refused,
 // well before OverloadWait; one younger than that still waits.
