@@ -241,6 +241,9 @@ func TestLoadSheddingOnOneCPU(t *testing.T) {
 		t.Skip("drives the server past its capacity")
 	}
 	if _, err := exec.LookPath("taskset"); err != nil {
+		if os.Getenv("AGENTCERT_REQUIRE_SERVICES") == "1" {
+			t.Fatal("taskset (util-linux) is missing; AGENTCERT_REQUIRE_SERVICES=1 makes this a failure")
+		}
 		t.Skip("no taskset to put the server on one CPU")
 	}
 	t.Run("explicit GOMAXPROCS is kept", func(t *testing.T) {

@@ -457,13 +457,7 @@ func TestManyTurnsAreNotOverload(t *testing.T) {
 // when it became short, and from the last refusal (the refusals, not the
 // load, may be what keeps the queue short).
 func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
-	l, clock := newClocked(t, overloadLimits)
-	held := mustAcquire(t, l)
-	a := queue(t, l, 1)
-	clock.Advance(time.Second)
-	b := queue(t, l, 2)
-	clock.Advance(100 * time.Millisecond)
-	wantOverloaded(t, l, true, "a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
+	l, clock, held, a, b := overloadedWithTwo(t)
 	held.Release()
 	tb := admitted(t, "the newest waiter", b)
 	refused(t, "the waiter from before the overload (want dropped)", a)
@@ -487,6 +481,21 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 	wantAdmittedAtOnce(t, l, "after the overload")
 }
 
+// overloadedWithTwo returns a limiter of overloadLimits on a fake clock,
+// overloaded by the direct reading before any slot was given back: its one
+// slot held, waiter a queued 1.1s ago and b 100ms ago.
+func overloadedWithTwo(t *testing.T) (l *Limiter, clock *testkit.Clock, held *Ticket, a, b <-chan result) {
+	t.Helper()
+	l, clock = newClocked(t, overloadLimits)
+	held = mustAcquire(t, l)
+	a = queue(t, l, 1)
+	clock.Advance(time.Second)
+	b = queue(t, l, 2)
+	clock.Advance(100 * time.Millisecond)
+	wantOverloaded(t, l, true, "a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
+	return l, clock, held, a, b
+}
+
 // TestOverloadHoldsBeforeAnySlotIsGivenBack: overloaded before any slot
 // was given back (no hold time measured yet, so the work the queue holds
 // reads as none), the class stays overloaded however long nothing is
@@ -495,13 +504,7 @@ func TestOverloadOutlastsAMomentaryDrain(t *testing.T) {
 // QueueTimeout. A caller arriving then waits only the cut, and the waiters
 // from before the overload are dropped.
 func TestOverloadHoldsBeforeAnySlotIsGivenBack(t *testing.T) {
-	l, clock := newClocked(t, overloadLimits)
-	held := mustAcquire(t, l)
-	a := queue(t, l, 1)
-	clock.Advance(time.Second)
-	b := queue(t, l, 2)
-	clock.Advance(100 * time.Millisecond)
-	wantOverloaded(t, l, true, "a waited 1.1s behind one slot, with b behind it for 100ms: want overloaded")
+	l, clock, held, a, b := overloadedWithTwo(t)
 	clock.Advance(time.Second)
 	wantOverloaded(t, l, true, "a second later, nothing served and nobody gone: want still overloaded")
 	c := acquireAsync(l, context.Background())
