@@ -35,7 +35,9 @@ type Resolved struct {
 
 // WalletOptions say how a wallet resolves requests.
 type WalletOptions struct {
-	// Fetch gets a request_uri (the CLI passes the guarded fetcher).
+	// Fetch gets a request_uri. The CLI passes its HTTP client, limited to
+	// https or http to a loopback host; it is not the outbound address
+	// guard, so a request_uri on a private address is fetched.
 	Fetch func(ctx context.Context, uri string) ([]byte, error)
 	// Resolver resolves the verifier's DID for a signed request.
 	Resolver   did.Resolver
