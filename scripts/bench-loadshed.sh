@@ -16,7 +16,8 @@
 # Settings (unset: the server's defaults): MAXC (max_concurrent), MAXQ
 # (max_queue), QT (queue_timeout), OA (overload_after), OW (overload_wait),
 # LOGLEVEL (default info, the default); INFLIGHT (loadgen -max-inflight,
-# default 256); RUNS (repeat the measurement, default 1); PIN=1 (the server
+# default 256); RUNS (repeat the measurement, default 1); KEEPLOG=FILE (keep
+# the server's log, with its per-request durations, in FILE); PIN=1 (the server
 # on the last CPU, loadgen on the others, so that the load generator does not
 # take the server's CPU, as on separate machines; SRVPROCS sets the server's
 # GOMAXPROCS, which serve otherwise raises to 2 on one CPU).
@@ -36,7 +37,7 @@ URL=http://127.0.0.1:$PORT
 AUD=https://cp.example
 WORK=$(mktemp -d)
 PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; [ -n "${KEEPLOG:-}" ] && cp "$WORK/err" "$KEEPLOG"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 printf 'listen: 127.0.0.1:%s\ndata_dir: %s\nlog_level: %s\n' "$PORT" "$WORK" "$LOGLEVEL" >"$WORK/config.yaml"
