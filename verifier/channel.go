@@ -534,6 +534,12 @@ func limit(v *Verifier, o *MiddlewareOptions, action string, res *Result) *refus
 	if p, ok := res.Claims["principal"].(map[string]any); ok {
 		principal, _ = p["id"].(string)
 	}
+	if principal == "" && o.Limits.perPrincipal(action) {
+		// An issuer may make principal selectively disclosable. Were a
+		// withheld principal counted as "", an agent over its principal's
+		// terms would withhold it and go on in a bucket of its own.
+		return refuse(http.StatusForbidden, errcode.MissingClaim, "requests of this kind are rate limited per principal; the presentation must disclose principal.id")
+	}
 	wait, err := o.Limits.allow(action, principal, res.Subject, v.s.now())
 	if err == nil {
 		return nil

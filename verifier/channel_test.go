@@ -173,6 +173,13 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 
 func (e *channelEnv) agent(alg jwa.SignatureAlgorithm, principal string) *agent {
 	e.t.Helper()
+	return e.agentSD(alg, principal, "/permissions/*")
+}
+
+// agentSD is agent with the credential's selectively disclosable claims
+// given.
+func (e *channelEnv) agentSD(alg jwa.SignatureAlgorithm, principal string, sd ...string) *agent {
+	e.t.Helper()
 	k, sub := testkeys.DIDKey(e.t, alg)
 	cnf := testkeys.PublicJWK(e.t, k)
 	e.idx++
@@ -183,7 +190,7 @@ func (e *channelEnv) agent(alg jwa.SignatureAlgorithm, principal string) *agent 
 		"principal":    map[string]any{"id": principal},
 		"permissions":  []any{map[string]any{"action": "invoices:*"}},
 		"prohibitions": []any{"payments:initiate"},
-	}, []string{"/permissions/*"}, e.iss, nil)
+	}, sd, e.iss, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -618,6 +625,52 @@ func TestRateLimits(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 429 {
 		t.Fatalf("presentation path: %d", resp.StatusCode)
+	}
+}
+
+// TestRateLimitNeedsTheDisclosedPrincipal: when the issuer made principal
+// selectively disclosable, an agent over its principal's terms cannot
+// withhold principal to be counted in a bucket of its own; withholding it
+// is refused while a per-principal limit applies, and only then.
+func TestRateLimitNeedsTheDisclosedPrincipal(t *testing.T) {
+	e := newChannelEnv(t, []verifier.RateClass{
+		{Name: "reads", Actions: []string{"invoices:read"}, PerPrincipal: verifier.Rate{Requests: 1, Per: time.Hour}},
+		{Name: "lists", Actions: []string{"invoices:*"}, PerAgent: verifier.Rate{Requests: 5, Per: time.Hour}},
+	})
+	a := e.agentSD(jwa.EdDSA, "p1", "/permissions/*", "/principal")
+	present := func(method string, disclose ...string) int {
+		t.Helper()
+		n, _, _ := e.nonces.Issue()
+		p, err := sdjwt.Present(a.cred, disclose, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(method, e.srv.URL+"/invoices/7", nil)
+		req.Header.Set(verifier.HeaderAgentCredential, p)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var prob struct{ Code errcode.Code }
+		_ = json.NewDecoder(resp.Body).Decode(&prob)
+		if resp.StatusCode == http.StatusForbidden && prob.Code != errcode.MissingClaim {
+			t.Fatalf("403 with %q, want %s", prob.Code, errcode.MissingClaim)
+		}
+		return resp.StatusCode
+	}
+	if got := present(http.MethodGet, ""); got != 200 {
+		t.Fatalf("principal disclosed: %d", got)
+	}
+	if got := present(http.MethodGet, ""); got != 429 {
+		t.Fatalf("over the principal's terms: %d", got)
+	}
+	if got := present(http.MethodGet, "/permissions/0"); got != 403 {
+		t.Fatalf("principal withheld past the principal's terms: %d, want 403 missing_claim", got)
+	}
+	// A class with no per-principal terms does not need the principal.
+	if got := present(http.MethodPut, "/permissions/0"); got != 200 {
+		t.Fatalf("principal withheld, per-agent terms only: %d", got)
 	}
 }
 

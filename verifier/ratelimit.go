@@ -96,6 +96,15 @@ func (l *RateLimiter) class(action string) *RateClass {
 	return nil
 }
 
+// perPrincipal reports whether the action's class limits each principal.
+func (l *RateLimiter) perPrincipal(action string) bool {
+	if l == nil || action == "" {
+		return false
+	}
+	c := l.class(action)
+	return c != nil && c.PerPrincipal.limited()
+}
+
 // errLimited is returned with the wait before a retry can succeed.
 var errLimited = errors.New("rate limited")
 
