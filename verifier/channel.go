@@ -362,6 +362,14 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	res := c.v.verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
 	d.res = res
 	if !res.Verified {
+		if code := res.Error.Code; d.credID != "" && (code == errcode.Revoked || code == errcode.Suspended || code == errcode.Expired) {
+			// What the issuer (or the clock) says of a credential holds
+			// whoever presents it: the session made from that same
+			// credential ends now, not when its status grows old. Other
+			// failures (a bad KB-JWT, a replayed nonce) say nothing of the
+			// session, which a stranger could otherwise end.
+			c.sessions.DeleteIf(kid, func(s *session) bool { return s.credID == d.credID })
+		}
 		return nil, &refusal{status: refusalStatus(res.Error.Code, http.StatusUnauthorized), err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}
 	}
 	key, err := sdjwt.HolderKey(res.presenterClaims()) // a chain's last delegate

@@ -56,6 +56,7 @@ type agent struct {
 	cred string
 	idx  int
 	kid  string
+	sub  string // its DID
 }
 
 func newChannelEnv(t *testing.T, limits []verifier.RateClass) *channelEnv {
@@ -181,6 +182,21 @@ func (e *channelEnv) agent(alg jwa.SignatureAlgorithm, principal string) *agent 
 func (e *channelEnv) agentSD(alg jwa.SignatureAlgorithm, principal string, sd ...string) *agent {
 	e.t.Helper()
 	k, sub := testkeys.DIDKey(e.t, alg)
+	a := e.issueFor(k, sub, principal, sd)
+	a.sub = sub
+	return a
+}
+
+// reissue is a second credential (another status index) for a's key.
+func (e *channelEnv) reissue(a *agent) *agent {
+	e.t.Helper()
+	b := e.issueFor(a.key, a.sub, "p1", []string{"/permissions/*"})
+	b.sub = a.sub
+	return b
+}
+
+func (e *channelEnv) issueFor(k jwk.Key, sub, principal string, sd []string) *agent {
+	e.t.Helper()
 	cnf := testkeys.PublicJWK(e.t, k)
 	e.idx++
 	now := e.clk.Now()
@@ -549,6 +565,40 @@ func TestChannelRevokedMidSession(t *testing.T) {
 	}
 	if rec.presented != 2 {
 		t.Fatalf("presented %d times, want 2 (first, then on the expired session)", rec.presented)
+	}
+}
+
+// TestChannelRevokedOnRepresentation: a presentation of the session's own
+// credential that the status now refuses ends the session at once, not
+// when its status grows old; a presentation that fails for any other
+// reason, or of another credential, leaves the session alone.
+func TestChannelRevokedOnRepresentation(t *testing.T) {
+	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = 5 * time.Minute }, verifier.ChannelOptions{})
+	a := e.agent(jwa.EdDSA, "p1")
+	other := e.reissue(a) // another credential of the same key
+	e.establish(t, a)
+	e.mu.Lock()
+	_ = e.list.Set(other.idx, 1)
+	e.mu.Unlock()
+	e.clk.Advance(61 * time.Second) // past the list's ttl: the next presentation fetches it anew
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, other)}); got.status != 401 || got.code != errcode.Revoked {
+		t.Fatalf("another credential of the key, revoked: %+v", got)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)[:40]}); got.status != 401 {
+		t.Fatalf("a malformed presentation: %+v", got)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
+		t.Fatalf("the session after failures that say nothing of its credential: %+v", got)
+	}
+	e.mu.Lock()
+	_ = e.list.Set(a.idx, 1)
+	e.mu.Unlock()
+	e.clk.Advance(61 * time.Second)
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 401 || got.code != errcode.Revoked {
+		t.Fatalf("the session's credential, revoked: %+v", got)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 401 || got.code != errcode.CredentialRequired {
+		t.Fatalf("the session outlived its credential's revocation: %+v", got)
 	}
 }
 

@@ -59,6 +59,21 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 	return e.val, true
 }
 
+// DeleteIf drops the entry under key when match reports true of its
+// value, in one step (a value stored meanwhile is judged, not the one the
+// caller saw), and tells whether it did.
+func (c *Cache[V]) DeleteIf(key string, match func(V) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok || !match(el.Value.(*entry[V]).val) {
+		return false
+	}
+	c.lru.Remove(el)
+	delete(c.items, key)
+	return true
+}
+
 // Put stores val under key until expires, evicting the least recently used
 // entries beyond the bound.
 func (c *Cache[V]) Put(key string, val V, expires time.Time) {

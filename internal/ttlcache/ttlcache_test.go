@@ -59,3 +59,21 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("len %d over the bound", c.Len())
 	}
 }
+
+func TestDeleteIf(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := New[int](4, func() time.Time { return now })
+	c.Put("a", 1, now.Add(time.Minute))
+	if c.DeleteIf("a", func(v int) bool { return v == 2 }) {
+		t.Fatal("deleted a value the match refused")
+	}
+	if c.DeleteIf("missing", func(int) bool { return true }) {
+		t.Fatal("deleted a missing key")
+	}
+	if !c.DeleteIf("a", func(v int) bool { return v == 1 }) {
+		t.Fatal("kept a value the match accepted")
+	}
+	if _, ok := c.Get("a"); ok || c.Len() != 0 {
+		t.Fatalf("a still held (len %d)", c.Len())
+	}
+}
