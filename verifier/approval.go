@@ -10,6 +10,7 @@ import (
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/jose"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/schemas"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -180,7 +181,8 @@ func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result,
 		d.ApprovalRequest = &req
 		return
 	}
-	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, spent)
+	agentKey, _ := sdjwt.HolderKey(res.presenterClaims())
+	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, agentKey, spent)
 	if err != nil {
 		d.Code = errcode.CodeOf(err)
 		d.Reason = reason(err)
@@ -200,7 +202,7 @@ const DefaultApprovalTTL = approval.MaxLifetime
 // unrevoked, whose cnf.jwk signed the approval (kid: its RFC 7638
 // thumbprint) and whose sub is the approval's iss; its nonce is spent in
 // spent.
-func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string, spent approval.Replay) (*ApprovalInfo, error) {
+func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string, agentKey jwk.Key, spent approval.Replay) (*ApprovalInfo, error) {
 	c, h, err := approval.Parse(token)
 	if err != nil {
 		return nil, err
@@ -218,6 +220,11 @@ func (v *Verifier) checkApproval(ctx context.Context, token string, want approva
 	}
 	if c.Issuer != sub {
 		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approval names approver %q, its credential %q", c.Issuer, sub)
+	}
+	if sub == want.Subject || keyutil.SameKey(key, agentKey) {
+		// A person approves what the agent asks; an agent that also holds
+		// an approver credential (its DID or its key) approves nothing.
+		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approver is the agent that asks (%s): an agent cannot approve its own action", want.Subject)
 	}
 	claims, err := approval.Verify(ctx, token, want, approval.Roster{want.Principal: {key}}, spent, v.s.now())
 	if err != nil {

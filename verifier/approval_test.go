@@ -93,6 +93,21 @@ func (f *approvalFixture) newApprover() (jwk.Key, string) {
 	return k, d
 }
 
+// agentAsApprover is the agent's own key, with the kid an approver key
+// carries (its thumbprint).
+func (f *approvalFixture) agentAsApprover() jwk.Key {
+	k, err := jwk.FromRaw(testkeys.Raw(f.t, f.agent))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tp, err := httpsig.Thumbprint(k)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	_ = k.Set(jwk.KeyIDKey, tp)
+	return k
+}
+
 func (f *approvalFixture) approverCred(signer jwk.Key, iss string, key jwk.Key, sub, principal, vct string) string {
 	cred, err := sdjwt.Issue(map[string]any{
 		"iss": iss, "vct": vct, "iat": f.now.Unix(), "exp": f.now.Add(24 * time.Hour).Unix(), "sub": sub,
@@ -245,6 +260,16 @@ func TestApprovalRefusals(t *testing.T) {
 			req.Audience = "https://evil.example"
 			return f.sign(req, f.approver, f.apDID, f.apCred)
 		}, errcode.ApprovalWrongAudience},
+		{"the agent approves its own action", func() string {
+			k := f.agentAsApprover()
+			cred := f.approverCred(f.issuer, apIssuer, k, f.agentDID, apPrincipal, schemas.ApproverV1)
+			return f.sign(ask(), k, f.agentDID, cred)
+		}, errcode.ApprovalUnauthorized},
+		{"the agent's key approves under another name", func() string {
+			k := f.agentAsApprover()
+			cred := f.approverCred(f.issuer, apIssuer, k, otherDID, apPrincipal, schemas.ApproverV1)
+			return f.sign(ask(), k, otherDID, cred)
+		}, errcode.ApprovalUnauthorized},
 		{"garbage", func() string { return "not-an-approval" }, errcode.ApprovalMalformed},
 	}
 	for _, tc := range cases {
