@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -273,16 +274,26 @@ func (c *Console) bulk(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if p.Get("step") == "confirm" {
 		expect, perr := strconv.Atoi(p.Get("expect"))
-		if perr == nil && expect == n {
+		if perr == nil && expect == n && n > 0 {
+			// The store counts again in the change's own transaction: a
+			// credential issued or changed since this dry run refuses it.
+			req.Expect = expect
 			done, err := c.o.Statuses.Bulk(r.Context(), actor, req)
-			if err != nil {
+			switch {
+			case errors.Is(err, records.ErrBulkChanged):
+				if n, err = c.o.Statuses.Bulk(r.Context(), actor, dry); err != nil {
+					show(err)
+					return
+				}
+			case err != nil:
 				show(err)
 				return
+			default:
+				d.Done = &done
+				v.Notice = strconv.Itoa(done) + " credentials changed (" + form.Action + ")."
+				c.render(w, r, http.StatusOK, "bulk", v)
+				return
 			}
-			d.Done = &done
-			v.Notice = strconv.Itoa(done) + " credentials changed (" + form.Action + ")."
-			c.render(w, r, http.StatusOK, "bulk", v)
-			return
 		}
 		v.Error = "The matching credentials changed since the preview; check the new preview and confirm again."
 	}

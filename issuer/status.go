@@ -161,6 +161,9 @@ type BulkRequest struct {
 	AgentClass   string     `json:"agent_class,omitempty"`
 	IssuedBefore *time.Time `json:"issued_before,omitempty"`
 	DryRun       bool       `json:"dry_run,omitempty"`
+	// Expect, when positive, is the count a dry run gave: the change is
+	// refused (conflict) unless exactly that many credentials still match.
+	Expect int `json:"expect,omitempty"`
 	StatusRequest
 }
 
@@ -184,8 +187,11 @@ func (s *Statuses) Bulk(ctx context.Context, actor Actor, req BulkRequest) (int,
 	if f.Subject == "" && f.PrincipalID == "" && f.AgentClass == "" && f.IssuedBefore.IsZero() {
 		return 0, errcode.New(errcode.InvalidInput, "a bulk change needs at least one filter")
 	}
+	if req.Expect < 0 {
+		return 0, errcode.New(errcode.InvalidInput, "expect must not be negative")
+	}
 	now := s.now().UTC()
-	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now}, req.DryRun,
+	return s.store.BulkSetStatus(ctx, f, records.StatusChange{Value: target, Reason: req.Reason, Incident: req.Incident, Note: req.Note, At: now, Expect: req.Expect}, req.DryRun,
 		func(c records.Credential) *records.AuditEntry {
 			details := records.AuditDetails(ctx, map[string]any{"from": c.Status, "to": target, "reason": req.Reason, "incident": req.Incident, "note": req.Note, "bulk": true, "list": c.ListID, "idx": c.Idx})
 			return &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "credential." + req.Action, Target: c.ID, Details: details}

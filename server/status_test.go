@@ -639,6 +639,9 @@ func TestBulkRevocation(t *testing.T) {
 		{"bad reason", f.auditor, map[string]any{"action": "revoke", "reason": "oops", "principal_id": "did:web:acme.example"}, 400, errcode.InvalidInput},
 		{"issuer token", f.issuerA, map[string]any{"action": "revoke", "reason": "incident", "principal_id": "did:web:acme.example"}, 403, errcode.Forbidden},
 		{"bad time", f.auditor, map[string]any{"action": "revoke", "reason": "incident", "issued_before": "yesterday"}, 400, errcode.InvalidInput},
+		{"negative expect", f.auditor, map[string]any{"action": "revoke", "reason": "incident", "principal_id": "did:web:acme.example", "expect": -1}, 400, errcode.InvalidInput},
+		// The previewed count no longer matches: nothing changes.
+		{"stale expect", f.auditor, map[string]any{"action": "revoke", "reason": "incident", "principal_id": "did:web:acme.example", "expect": 2}, 409, errcode.Conflict},
 	} {
 		code, body := bulk(tc.token, tc.req)
 		if code != tc.want || problemCode(t, body) != tc.code {
@@ -659,6 +662,7 @@ func TestBulkRevocation(t *testing.T) {
 	}
 
 	req["dry_run"] = false
+	req["expect"] = 3
 	if code, body = bulk(f.auditor, req); code != 200 || count(body) != 3 {
 		t.Fatalf("bulk revoke: HTTP %d %s, want count 3", code, body)
 	}
@@ -678,6 +682,7 @@ func TestBulkRevocation(t *testing.T) {
 		}
 	}
 	// Repeating it changes nothing.
+	delete(req, "expect")
 	if code, body = bulk(f.auditor, req); code != 200 || count(body) != 0 {
 		t.Errorf("repeat: HTTP %d %s, want count 0", code, body)
 	}

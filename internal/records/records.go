@@ -34,6 +34,11 @@ var (
 	// incident it was to resolve (StatusChange.Resolves) is no longer open.
 	// It wraps ErrConflict, and a stale status is not ErrIncidentResolved.
 	ErrIncidentResolved = fmt.Errorf("store: the incident is already resolved: %w", ErrConflict)
+	// ErrBulkChanged reports a bulk status change refused because the
+	// credentials matching its filter, counted in its transaction, are not
+	// the number it expected (StatusChange.Expect): the set changed since
+	// it was previewed. It wraps ErrConflict.
+	ErrBulkChanged = fmt.Errorf("store: the credentials matching the bulk change are not those previewed: %w", ErrConflict)
 	// ErrClosed is returned by every call made after Close.
 	ErrClosed = errors.New("store: closed")
 )
@@ -153,6 +158,10 @@ type StatusChange struct {
 	Reason, Incident, Note string
 	At                     time.Time
 	Resolves               *IncidentResolution
+	// Expect, for BulkSetStatus and when positive, is how many credentials
+	// the change must find: another count refuses it (ErrBulkChanged),
+	// so that a confirmed preview changes exactly what it showed.
+	Expect int
 }
 
 // Idempotency records that the issuance request with the given idempotency

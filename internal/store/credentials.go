@@ -292,6 +292,9 @@ func (s SQLBase) BulkSetStatus(ctx context.Context, f CredentialFilter, ch Statu
 		if err != nil {
 			return tx.MapErr(err, "bulk status")
 		}
+		if ch.Expect > 0 && len(creds) != ch.Expect {
+			return fmt.Errorf("bulk status: %d credentials match, %d expected: %w", len(creds), ch.Expect, ErrBulkChanged)
+		}
 		lists := map[string]bool{}
 		for _, c := range creds {
 			if _, err := tx.Exec(setStatusSQL, ch.Value, ch.Reason, ch.Incident, ch.Note, at, c.ID); err != nil {

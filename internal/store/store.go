@@ -28,6 +28,8 @@ var (
 	ErrClosed   = records.ErrClosed
 	// ErrIncidentResolved is records.ErrIncidentResolved (an ErrConflict).
 	ErrIncidentResolved = records.ErrIncidentResolved
+	// ErrBulkChanged is records.ErrBulkChanged (an ErrConflict).
+	ErrBulkChanged = records.ErrBulkChanged
 	// ErrUnwritable is records.ErrUnwritable; see DiskFull and ReadOnly.
 	ErrUnwritable = records.ErrUnwritable
 )

@@ -110,7 +110,24 @@ func testBulkSetStatus(t *testing.T, s store.Store) {
 		t.Fatalf("dry run changed c2 to %d", cr.Status)
 	}
 
-	// Real run.
+	// A change that expects another count (the set changed since its
+	// preview) is refused whole.
+	stale := revoke
+	stale.Expect = 4
+	if _, err := s.BulkSetStatus(c, f, stale, false, mkAudit); !errors.Is(err, store.ErrBulkChanged) || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("BulkSetStatus expecting 4 of 5: %v, want ErrBulkChanged", err)
+	}
+	wantAuditCount(t, s, 0, "refused bulk revoke")
+	if cr, _ := s.Credential(c, "c2"); cr.Status != 0 {
+		t.Fatalf("refused bulk revoke changed c2 to %d", cr.Status)
+	}
+	if l, _ := s.StatusList(c, "L"); l.Version != 3 {
+		t.Fatalf("refused bulk revoke bumped version to %d", l.Version)
+	}
+	seen = nil
+
+	// Real run, expecting the previewed count.
+	revoke.Expect = 5
 	n, err = s.BulkSetStatus(c, f, revoke, false, mkAudit)
 	must(t, err, "BulkSetStatus")
 	if n != 5 {
@@ -143,6 +160,8 @@ func testBulkSetStatus(t *testing.T, s store.Store) {
 	if fmt.Sprint(entries) != "map[3:1 4:1 5:1]" {
 		t.Fatalf("list M entries %v", entries)
 	}
+
+	revoke.Expect = 0
 
 	// Nothing left to revoke; suspension skips revoked credentials.
 	n, err = s.BulkSetStatus(c, f, revoke, false, nil)
