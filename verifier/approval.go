@@ -181,8 +181,7 @@ func (v *Verifier) settleApproval(ctx context.Context, d *Decision, res *Result,
 		d.ApprovalRequest = &req
 		return
 	}
-	agentKey, _ := sdjwt.HolderKey(res.presenterClaims())
-	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, agentKey, spent)
+	info, err := v.checkApproval(ctx, token, approval.Expect{Action: d.Action, Params: attrs, Audience: audience, Principal: principal, Subject: subject}, res.Issuer, agentsOf(res), spent)
 	if err != nil {
 		d.Code = errcode.CodeOf(err)
 		d.Reason = reason(err)
@@ -202,7 +201,7 @@ const DefaultApprovalTTL = approval.MaxLifetime
 // unrevoked, whose cnf.jwk signed the approval (kid: its RFC 7638
 // thumbprint) and whose sub is the approval's iss; its nonce is spent in
 // spent.
-func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string, agentKey jwk.Key, spent approval.Replay) (*ApprovalInfo, error) {
+func (v *Verifier) checkApproval(ctx context.Context, token string, want approval.Expect, iss string, agents agentIDs, spent approval.Replay) (*ApprovalInfo, error) {
 	c, h, err := approval.Parse(token)
 	if err != nil {
 		return nil, err
@@ -221,16 +220,51 @@ func (v *Verifier) checkApproval(ctx context.Context, token string, want approva
 	if c.Issuer != sub {
 		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approval names approver %q, its credential %q", c.Issuer, sub)
 	}
-	if sub == want.Subject || keyutil.SameKey(key, agentKey) {
-		// A person approves what the agent asks; an agent that also holds
-		// an approver credential (its DID or its key) approves nothing.
-		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approver is the agent that asks (%s): an agent cannot approve its own action", want.Subject)
+	if agents.include(sub, key) {
+		// A person approves what the agent asks; an agent of the
+		// presentation (the certified agent or a delegate) that also holds
+		// an approver credential, for its DID or its key, approves nothing.
+		return nil, errcode.New(errcode.ApprovalUnauthorized, "the approver %s is an agent of the presentation: an agent cannot approve its own action or its delegate's", sub)
 	}
 	claims, err := approval.Verify(ctx, token, want, approval.Roster{want.Principal: {key}}, spent, v.s.now())
 	if err != nil {
 		return nil, err
 	}
 	return &ApprovalInfo{Approver: sub, Principal: claims.Principal, Digest: claims.Digest, Nonce: claims.Nonce}, nil
+}
+
+// agentIDs are the agents a presentation names: the certified agent, every
+// delegation hop's subject, and the keys of the certification and of the
+// presenter.
+type agentIDs struct {
+	subjects []string
+	keys     []jwk.Key
+}
+
+func agentsOf(res *Result) agentIDs {
+	var a agentIDs
+	for _, claims := range []map[string]any{res.Claims, res.presenterClaims()} {
+		if sub, _ := claims["sub"].(string); sub != "" {
+			a.subjects = append(a.subjects, sub)
+		}
+		if k, err := sdjwt.HolderKey(claims); err == nil {
+			a.keys = append(a.keys, k)
+		}
+	}
+	for _, h := range res.Chain {
+		if h.Subject != "" {
+			a.subjects = append(a.subjects, h.Subject)
+		}
+	}
+	return a
+}
+
+// include reports whether sub or key is one of the agents'.
+func (a agentIDs) include(sub string, key jwk.Key) bool {
+	if slices.Contains(a.subjects, sub) {
+		return true
+	}
+	return slices.ContainsFunc(a.keys, func(k jwk.Key) bool { return keyutil.SameKey(k, key) })
 }
 
 // approverKey verifies an approver credential and returns its key (kid set

@@ -631,3 +631,57 @@ func (f *approvalFixture) approve(body map[string]any) string {
 	}
 	return f.sign(req, f.approver, f.apDID, f.apCred)
 }
+
+// TestChainAgentsCannotApprove: in a delegation chain, neither the
+// certified agent nor a delegate may approve the presenter's action, even
+// when the issuer also certified it as an approver; a person may.
+func TestChainAgentsCannotApprove(t *testing.T) {
+	e := newChainEnv(t, 2)
+	pres := e.chain(e.hop(1), e.hop(2))
+	attrs := map[string]any{"amount": 150, "currency": "EUR"}
+	ask := func(token string) *Decision {
+		t.Helper()
+		r := e.v.Verify(context.Background(), Request{Presentation: pres, Audience: chainAud, Nonce: "n-7", Action: "payments:initiate",
+			Attributes: attrs, Approval: token, RequireApproval: true})
+		if !r.Verified {
+			t.Fatalf("presentation refused: %+v", r.Error)
+		}
+		return r.Decision
+	}
+	approveAs := func(key jwk.Key, sub string) string {
+		t.Helper()
+		k, err := jwk.FromRaw(testkeys.Raw(t, key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, _ := httpsig.Thumbprint(k)
+		_ = k.Set(jwk.KeyIDKey, tp)
+		cred, err := sdjwt.Issue(map[string]any{
+			"iss": e.issDID, "vct": schemas.ApproverV1, "iat": e.now.Unix(), "exp": e.now.Add(time.Hour).Unix(), "sub": sub,
+			"cnf": map[string]any{"jwk": testkeys.PublicJWK(t, k)}, "principal": map[string]any{"id": "did:web:acme.example"},
+			"approver": map[string]any{"name": "Dana"},
+			"status":   map[string]any{"status_list": map[string]any{"idx": 9, "uri": statusURI}},
+		}, nil, e.issuer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := ask("")
+		if d.ApprovalRequest == nil {
+			t.Fatalf("no approval request: %+v", d)
+		}
+		tok, err := approval.Sign(*d.ApprovalRequest, sub, k, cred, e.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for i, who := range []string{"the certified agent", "the first delegate", "the presenter"} {
+		if d := ask(approveAs(e.keys[i], e.dids[i])); d.Allowed || d.Code != errcode.ApprovalUnauthorized {
+			t.Fatalf("%s approved: %+v", who, d)
+		}
+	}
+	person, personDID := testkeys.DIDKey(t, jwa.EdDSA)
+	if d := ask(approveAs(person, personDID)); !d.Allowed {
+		t.Fatalf("a person's approval: %+v", d)
+	}
+}
