@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -11,6 +12,18 @@ import (
 // The argument checks and record preparation every Store implementation
 // shares, so that SQLite and PostgreSQL refuse the same input with the same
 // codes. They read nothing from a database.
+
+// noNUL refuses text that holds a NUL character, which PostgreSQL text
+// cannot store: SQLite would keep it, so both refuse it here alike
+// (invalid_input, the client's mistake). vals alternate names and values.
+func noNUL(op string, vals ...string) error {
+	for i := 0; i+1 < len(vals); i += 2 {
+		if strings.IndexByte(vals[i+1], 0) >= 0 {
+			return errcode.New(errcode.InvalidInput, "store: %s: %s holds a NUL character", op, vals[i])
+		}
+	}
+	return nil
+}
 
 // CheckKey checks a key before PutKey.
 func CheckKey(k Key) error {
@@ -38,6 +51,9 @@ func CheckKey(k Key) error {
 func CheckToken(t Token) error {
 	if t.ID == "" || t.Role == "" || len(t.Hash) == 0 {
 		return errcode.New(errcode.InvalidInput, "store: create token: id, role and hash are required")
+	}
+	if err := noNUL("create token", "id", t.ID, "name", t.Name, "role", t.Role); err != nil {
+		return err
 	}
 	if t.RevokedAt != nil && !t.RevokedAt.IsZero() {
 		if _, err := Nanos(*t.RevokedAt, nil, "revoked_at"); err != nil {
@@ -69,6 +85,10 @@ func CheckStatusList(l StatusList) error {
 func CheckCredential(c Credential, idem *Idempotency) error {
 	if c.ID == "" || c.ListID == "" {
 		return errcode.New(errcode.InvalidInput, "store: insert credential: id and list id are required")
+	}
+	if err := noNUL("insert credential", "id", c.ID, "subject", c.Subject, "principal id", c.PrincipalID, "agent class", c.AgentClass,
+		"vct", c.VCT, "list id", c.ListID, "token id", c.TokenID, "status reason", c.StatusReason, "status incident", c.StatusIncident, "status note", c.StatusNote); err != nil {
+		return err
 	}
 	if c.Idx < 0 {
 		return errcode.New(errcode.InvalidInput, "store: insert credential %q: negative index %d", c.ID, c.Idx)
@@ -106,7 +126,7 @@ func CheckChange(ch StatusChange) error {
 	if ch.Value > StatusSuspended {
 		return errcode.New(errcode.InvalidInput, "store: status %d is not 0, 1 or 2", ch.Value)
 	}
-	return nil
+	return noNUL("status change", "reason", ch.Reason, "incident", ch.Incident, "note", ch.Note)
 }
 
 // CheckTransition refuses a status value out of range (invalid_input) and
@@ -154,11 +174,17 @@ func CheckFilter(f CredentialFilter) error {
 	if f.Status != nil && *f.Status > StatusSuspended {
 		return errcode.New(errcode.InvalidInput, "store: status filter %d is not 0, 1 or 2", *f.Status)
 	}
+	if err := noNUL("credential filter", "subject", f.Subject, "principal id", f.PrincipalID, "agent class", f.AgentClass, "after id", f.AfterID); err != nil {
+		return err
+	}
 	return checkTimes(namedTime{"issued_after", f.IssuedAfter}, namedTime{"issued_before", f.IssuedBefore})
 }
 
 // CheckAuditFilter checks the times of an audit filter.
 func CheckAuditFilter(f AuditFilter) error {
+	if err := noNUL("audit filter", "actor", f.Actor, "action", f.Action, "target", f.Target); err != nil {
+		return err
+	}
 	return checkTimes(namedTime{"since", f.Since}, namedTime{"until", f.Until})
 }
 
@@ -187,6 +213,9 @@ func checkTimes(ts ...namedTime) error {
 func PrepareAudit(a AuditEntry, now func() time.Time) (AuditEntry, error) {
 	if a.Action == "" {
 		return AuditEntry{}, errcode.New(errcode.InvalidInput, "store: audit entry without action")
+	}
+	if err := noNUL("audit entry", "actor", a.Actor, "action", a.Action, "target", a.Target); err != nil {
+		return AuditEntry{}, err
 	}
 	details, err := normalizeDetails(a.Details)
 	if err != nil {

@@ -306,39 +306,3 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("Open of a newer schema: %v", err)
 	}
 }
-
-// TestNULIsInvalidInput: PostgreSQL text cannot hold a NUL character. A
-// client's NUL in a status note, a token name or a search filter is its
-// mistake (invalid_input, 400), not a server error (500), in a write alone
-// or in a batch.
-func TestNULIsInvalidInput(t *testing.T) {
-	s := open(t, testsvc.Postgres(t))
-	c := t.Context()
-	if err := s.CreateStatusList(c, store.StatusList{ID: "L", Size: 16, Bits: 2}, nil); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	if err := s.InsertCredential(c, store.Credential{ID: "c1", Subject: "did:key:z1", VCT: "v", ListID: "L", Idx: 1, IssuedAt: now, ExpiresAt: now.Add(time.Hour), JWTHash: []byte("h1"), TokenID: "t"}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.SetStatus(c, "c1", store.StatusValid, store.StatusChange{Value: store.StatusSuspended, Reason: "other", Note: "a\x00b", At: now},
-		&store.AuditEntry{Actor: "tok", Action: "credential.suspend", Target: "c1"})
-	if errcode.CodeOf(err) != errcode.InvalidInput {
-		t.Errorf("SetStatus with a NUL in the note: %v (code %s), want invalid_input", err, errcode.CodeOf(err))
-	}
-	err = s.CreateToken(c, store.Token{ID: "tok_x", Name: "shop\x00", Role: "reporter", Hash: []byte("hx")}, nil)
-	if errcode.CodeOf(err) != errcode.InvalidInput {
-		t.Errorf("CreateToken with a NUL in the name: %v (code %s), want invalid_input", err, errcode.CodeOf(err))
-	}
-	_, err = s.Credentials(c, store.CredentialFilter{Subject: "did:key:\x00"})
-	if errcode.CodeOf(err) != errcode.InvalidInput {
-		t.Errorf("Credentials filtered by a NUL: %v (code %s), want invalid_input", err, errcode.CodeOf(err))
-	}
-	_, err = s.Audit(c, store.AuditFilter{Actor: "\x00"})
-	if errcode.CodeOf(err) != errcode.InvalidInput {
-		t.Errorf("Audit filtered by a NUL: %v (code %s), want invalid_input", err, errcode.CodeOf(err))
-	}
-	if got, err := s.Credential(c, "c1"); err != nil || got.Status != store.StatusValid {
-		t.Fatalf("after the refused change: %+v, %v", got, err)
-	}
-}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -66,6 +67,8 @@ func testInsertCredentialInvalid(t *testing.T, s store.Store) {
 		{"index = size", func(c *store.Credential) { c.Idx = 16 }, errcode.InvalidInput},
 		{"status 3", func(c *store.Credential) { c.Status = 3 }, errcode.InvalidInput},
 		{"no jwt hash", func(c *store.Credential) { c.JWTHash = nil }, errcode.InvalidInput},
+		{"NUL in the principal", func(c *store.Credential) { c.PrincipalID = "did:web:a\x00b" }, errcode.InvalidInput},
+		{"NUL in the subject", func(c *store.Credential) { c.Subject = "did:key:\x00" }, errcode.InvalidInput},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,4 +216,31 @@ func testCredentialStats(t *testing.T, s store.Store) {
 			t.Errorf("since %v: revoked per day %s, want %s", tc.since, got, tc.revoked)
 		}
 	}
+}
+
+// testNULIsInvalidInput: PostgreSQL text cannot hold a NUL character, and
+// SQLite could; both refuse one alike. A client's NUL in a status note, a
+// token name, an audit entry or a search filter is its mistake
+// (invalid_input, 400), not a server error (500), and nothing is written.
+func testNULIsInvalidInput(t *testing.T, s store.Store) {
+	c := ctx(t)
+	newList(t, s, "L", 16)
+	insert(t, s, cred("c1", "L", 1))
+	_, err := s.SetStatus(c, "c1", store.StatusValid, store.StatusChange{Value: store.StatusSuspended, Reason: "other", Note: "a\x00b", At: at(time.Hour)},
+		ae("credential.suspend", "c1"))
+	wantCode(t, err, errcode.InvalidInput, "SetStatus with a NUL in the note")
+	wantCode(t, s.CreateToken(c, store.Token{ID: "tok_x", Name: "shop\x00", Role: "reporter", Hash: []byte("hx")}, nil), errcode.InvalidInput, "CreateToken with a NUL in the name")
+	_, err = s.AppendAudit(c, store.AuditEntry{Actor: "tok\x00", Action: "x.y", Target: "t"})
+	wantCode(t, err, errcode.InvalidInput, "AppendAudit with a NUL in the actor")
+	_, err = s.Credentials(c, store.CredentialFilter{Subject: "did:key:\x00"})
+	wantCode(t, err, errcode.InvalidInput, "Credentials filtered by a NUL")
+	_, err = s.Audit(c, store.AuditFilter{Actor: "\x00"})
+	wantCode(t, err, errcode.InvalidInput, "Audit filtered by a NUL")
+	if got, err := s.Credential(c, "c1"); err != nil || got.Status != store.StatusValid {
+		t.Fatalf("after the refused change: %+v, %v", got, err)
+	}
+	if _, err := s.TokenByID(c, "tok_x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused token was stored: %v", err)
+	}
+	wantAuditCount(t, s, 0, "refused writes") // insert writes none
 }

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusLists", testStatusLists},
 		{"InsertCredential", testInsertCredential},
 		{"InsertCredentialInvalid", testInsertCredentialInvalid},
+		{"NULIsInvalidInput", testNULIsInvalidInput},
 		{"Idempotency", testIdempotency},
 		{"CredentialFilters", testCredentialFilters},
 		{"CredentialStats", testCredentialStats},
