@@ -16,9 +16,19 @@
 // signature covers the host it was made for (@authority): the API accepts
 // those made for its listen address and for its audience's host (-authority
 // names others).
+//
+// With -action-log FILE the API signs a receipt of every decision, allowed
+// or refused, with a did:key it makes at start (printed), sends it back in
+// the Agent-Credential-Receipt header, and appends it to FILE (JSON lines):
+// the counterparty's own evidence of what each agent asked and was told,
+// which `agentcert receipts search FILE` queries and `agentcert receipt
+// verify` checks.
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"log"
@@ -28,19 +38,23 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/verifier"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 const vct = "urn:agentcert:agent-certification:v1"
 
 // newAPI returns the invoice API behind the agentcert middleware; ch, when
-// set, accepts signed requests.
-func newAPI(v *verifier.Verifier, ch *verifier.Channel, nonces *verifier.Nonces, audience string) (http.Handler, error) {
+// set, accepts signed requests; sink, when set, records the receipt of
+// every decision (the verifier must sign them: verifier.WithReceipts).
+func newAPI(v *verifier.Verifier, ch *verifier.Channel, nonces *verifier.Nonces, audience string, sink receipt.Sink) (http.Handler, error) {
 	guard, err := verifier.Middleware(v, verifier.MiddlewareOptions{
 		Audience: audience,
 		Nonces:   nonces,
 		Action:   actionOf,
 		Channel:  ch,
+		Sink:     sink,
 	})
 	if err != nil {
 		return nil, err
@@ -116,12 +130,43 @@ func authorities(list, listen, audience string) []string {
 	return out
 }
 
+// receiptSigner makes the key the API signs its receipts with, a P-256 key
+// named by its did:key, so that anyone can check a receipt without asking
+// the API.
+func receiptSigner() (*receipt.Signer, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	k, err := jwk.FromRaw(priv)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	id, err := did.KeyDID(pub)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := receipt.KeyID(id, pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.Set(jwk.KeyIDKey, kid); err != nil {
+		return nil, err
+	}
+	return receipt.SignerFromJWK(id, k)
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "listen address")
 	audience := flag.String("audience", "https://invoices.example", "this service's audience (KB-JWT aud)")
 	trust := flag.String("trust", "did:web:127.0.0.1%3A8080", "trusted agentcert issuer DID")
 	allow := flag.String("allow-host", "", "dev only: a host the fetcher may reach over plain http on a private address")
 	authority := flag.String("authority", "", "the host[:port] values signed requests may be made for, comma-separated (default: the listen address and the audience's host)")
+	actionLog := flag.String("action-log", "", "sign a receipt of every decision and append it to this file (JSON lines)")
 	flag.Parse()
 
 	var hosts []string
@@ -134,7 +179,22 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	v, err := verifier.New(p, verifier.WithFetcher(did.NewFetcher(did.FetcherConfig{AllowHosts: hosts})))
+	opts := []verifier.Option{verifier.WithFetcher(did.NewFetcher(did.FetcherConfig{AllowHosts: hosts}))}
+	var sink receipt.Sink
+	if *actionLog != "" {
+		signer, err := receiptSigner()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fs, err := receipt.OpenFileSink(*actionLog, 0, 0)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer fs.Close()
+		opts, sink = append(opts, verifier.WithReceipts(signer)), fs
+		log.Printf("receipts signed by %s, recorded in %s", signer.Issuer(), *actionLog)
+	}
+	v, err := verifier.New(p, opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -142,7 +202,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	api, err := newAPI(v, ch, nonces, *audience)
+	api, err := newAPI(v, ch, nonces, *audience, sink)
 	if err != nil {
 		log.Fatal(err)
 	}

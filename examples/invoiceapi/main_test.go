@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/agentcert/agentcert/httpsig"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/internal/testkit"
+	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/revocation"
 	"github.com/agentcert/agentcert/sdjwt"
 	"github.com/agentcert/agentcert/verifier"
@@ -84,12 +86,13 @@ func (s *statusLists) fetch(_ context.Context, url, _ string, _ int64) ([]byte, 
 
 func fixture(t *testing.T, trusted party) (*httptest.Server, *statusLists) {
 	t.Helper()
-	return fixtureWith(t, trusted, 0)
+	return fixtureWith(t, trusted, 0, "")
 }
 
 // fixtureWith is fixture with a status max age (and so a session length
 // for signed requests) of maxStatusAge.
-func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*httptest.Server, *statusLists) {
+// With actionLog, the API signs receipts and records them there.
+func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration, actionLog string) (*httptest.Server, *statusLists) {
 	t.Helper()
 	list, err := revocation.NewList(131072, 2)
 	if err != nil {
@@ -103,7 +106,21 @@ func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verifier.New(p, verifier.WithFetch(lists.fetch))
+	opts := []verifier.Option{verifier.WithFetch(lists.fetch)}
+	var sink receipt.Sink
+	if actionLog != "" {
+		signer, err := receiptSigner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := receipt.OpenFileSink(actionLog, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fs.Close() })
+		opts, sink = append(opts, verifier.WithReceipts(signer)), fs
+	}
+	v, err := verifier.New(p, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +130,7 @@ func fixtureWith(t *testing.T, trusted party, maxStatusAge time.Duration) (*http
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := newAPI(v, ch, nonces, aud)
+	api, err := newAPI(v, ch, nonces, aud, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +232,7 @@ func TestInvoiceAPI(t *testing.T) {
 // request whose signature does not verify is refused with the hint.
 func TestInvoiceAPISignedRequests(t *testing.T) {
 	issuer, agent := newParty(t), newParty(t)
-	srv, _ := fixtureWith(t, issuer, time.Minute)
+	srv, _ := fixtureWith(t, issuer, time.Minute, "")
 	cred := certify(t, issuer, agent, 7)
 	tr, err := agentclient.New(agentclient.Options{Credential: cred, Key: agent.key, Audience: func(*http.Request) string { return aud },
 		NonceURL: func(*http.Request) string { return srv.URL + "/nonce" }, Base: srv.Client().Transport})
@@ -276,5 +293,48 @@ func TestInvoiceAPISignedRequests(t *testing.T) {
 		if status, _, m := testkit.DoJSON(t, srv.Client(), req); status != 401 || m["code"] != string(want) {
 			t.Fatalf("signed for %s: %d %v, want 401 %s", host, status, m, want)
 		}
+	}
+}
+
+// TestInvoiceAPIReceipts: with an action log, every decision, allowed or
+// refused, comes back with a receipt that verifies under the API's did:key,
+// and the log holds the same receipts in order.
+func TestInvoiceAPIReceipts(t *testing.T) {
+	issuer, agent := newParty(t), newParty(t)
+	logPath := filepath.Join(t.TempDir(), "actions.jsonl")
+	srv, _ := fixtureWith(t, issuer, 0, logPath)
+	cred := certify(t, issuer, agent, 7)
+
+	var sent []string
+	for _, tc := range []struct {
+		method, path, result, action string
+		status                       int
+	}{
+		{"GET", "/invoices/inv-1", receipt.Success, "invoices:read", 200},
+		{"POST", "/invoices/inv-1/pay", receipt.Error, "payments:initiate", 403},
+	} {
+		status, _, h := call(t, tc.method, srv.URL+tc.path, present(t, cred, agent, aud, getNonce(t, srv.URL), ""))
+		if status != tc.status {
+			t.Fatalf("%s %s: %d", tc.method, tc.path, status)
+		}
+		jwt := h.Get(verifier.HeaderReceipt)
+		c, err := receipt.Verify(context.Background(), jwt, receipt.VerifyOptions{Keys: receipt.DIDKeys(did.NewResolver(nil))})
+		if err != nil {
+			t.Fatalf("%s %s: receipt %q: %v", tc.method, tc.path, jwt, err)
+		}
+		if c.Result != tc.result || c.Action != tc.action || c.Subject != agent.did || c.Principal != "did:web:acme.example" {
+			t.Fatalf("%s %s: receipt claims %+v", tc.method, tc.path, c)
+		}
+		sent = append(sent, jwt)
+	}
+	var logged []string
+	if _, err := receipt.SearchFile(logPath, receipt.Filter{}, func(r receipt.Record) error {
+		logged = append(logged, r.Receipt)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(logged, "\n") != strings.Join(sent, "\n") {
+		t.Fatalf("action log %q, answers %q", logged, sent)
 	}
 }
