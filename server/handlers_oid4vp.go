@@ -21,9 +21,11 @@ import (
 )
 
 // NewOID4VP wires the verifier side of OpenID4VP, as `agentcert serve`
-// does. Requests live in this process's memory (never on disk) for as long
-// as a verifier nonce does, and their nonces are the verifier's single-use
-// nonces, so a replay is caught wherever verifier.nonce_store reaches.
+// does. Requests live in st (nil: this process's memory, never on disk; a
+// store replicas share, such as internal/redisvp, lets a wallet answer any
+// replica) for as long as a verifier nonce does, and their nonces are the
+// verifier's single-use nonces, so a replay is caught wherever
+// verifier.nonce_store reaches.
 // With the verifier's DID (sig, whose private key is key) requests are
 // signed under decentralized_identifier: with that key, as receipts are
 // (typ oauth-authz-req+jwt keeps the two apart); without one only unsigned
@@ -33,7 +35,7 @@ import (
 // With verifier.presentation_callback each outcome is posted there as JSON
 // through fetch (the outbound guard); a failed delivery is logged and the
 // outcome stays for GET /v1/presentation-requests/{id}.
-func NewOID4VP(cfg config.Config, v *verifier.Verifier, nonces *verifier.Nonces, sig *receipt.Signer, key jwk.Key, fetch *did.Fetcher, log *slog.Logger) (*oid4vp.Service, error) {
+func NewOID4VP(cfg config.Config, st oid4vp.Store, v *verifier.Verifier, nonces *verifier.Nonces, sig *receipt.Signer, key jwk.Key, fetch *did.Fetcher, log *slog.Logger) (*oid4vp.Service, error) {
 	if cfg.PublicURL == "" {
 		return nil, nil
 	}
@@ -67,7 +69,10 @@ func NewOID4VP(cfg config.Config, v *verifier.Verifier, nonces *verifier.Nonces,
 		}
 		c.ClientDID, c.SigningKey = sig.Issuer(), k
 	}
-	return oid4vp.New(c, oid4vp.NewMemoryStore(nil), v, nil)
+	if st == nil {
+		st = oid4vp.NewMemoryStore(nil)
+	}
+	return oid4vp.New(c, st, v, nil)
 }
 
 func (s *Server) oid4vpRoutes(r *mux.Router, guard func(http.Handler) http.Handler) {

@@ -81,7 +81,7 @@ func TestPresentationCallbackIsGuarded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vp, err := NewOID4VP(cfg, v, nonces, nil, nil, did.NewFetcher(fc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		vp, err := NewOID4VP(cfg, nil, v, nonces, nil, nil, did.NewFetcher(fc), slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -131,7 +131,7 @@ func newTestEnv(t testing.TB, mod func(*config.Config), more func(config.Config,
 	if err != nil {
 		t.Fatalf("NewOID4VCI: %v", err)
 	}
-	vp, err := NewOID4VP(cfg, v, nonces, signer, rk, nil, nil)
+	vp, err := NewOID4VP(cfg, nil, v, nonces, signer, rk, nil, nil)
 	if err != nil {
 		t.Fatalf("oid4vp.New: %v", err)
 	}

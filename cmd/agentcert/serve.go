@@ -319,7 +319,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.Verifier, err = newVerifier(cfg, p, vopts...); err != nil {
 			return err
 		}
-		if opts.OID4VP, err = server.NewOID4VP(cfg, opts.Verifier, opts.Nonces, opts.Receipts, idKey, newFetcher(cfg), log); err != nil {
+		vpStore, err := newPresentationStore(cfg)
+		if err != nil {
+			return err
+		}
+		if opts.OID4VP, err = server.NewOID4VP(cfg, vpStore, opts.Verifier, opts.Nonces, opts.Receipts, idKey, newFetcher(cfg), log); err != nil {
 			return err
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/agentcert/agentcert/internal/noncestore/redisnonce"
+	"github.com/agentcert/agentcert/internal/redisvp"
 
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/oid4vp"
 	"github.com/agentcert/agentcert/verifier"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -62,6 +64,21 @@ func newNonces(cfg config.Config) (*verifier.Nonces, error) {
 		return nil, fmt.Errorf("config: verifier.nonce_secrets: %w", err)
 	}
 	return n, nil
+}
+
+// newPresentationStore is where OpenID4VP presentation requests are kept:
+// in the verifier.nonce_store Redis when there is one, so that replicas
+// sharing it answer each other's requests; else in this process's memory
+// (nil).
+func newPresentationStore(cfg config.Config) (oid4vp.Store, error) {
+	if !redisnonce.IsURL(cfg.Verifier.NonceStore) {
+		return nil, nil
+	}
+	st, err := redisvp.New(cfg.Verifier.NonceStore)
+	if err != nil {
+		return nil, fmt.Errorf("config: verifier.nonce_store: %w", err)
+	}
+	return st, nil
 }
 
 // The Redis store is the verifier's spent-nonce set.

@@ -58,6 +58,9 @@ var statusOf = map[errcode.Code]int{
 	// The request was fine and may be sent again once the store's storage
 	// takes writes; reads are still served.
 	errcode.StorageUnwritable: http.StatusServiceUnavailable,
+	// The shared Redis (spent nonces, OpenID4VP requests) did not answer:
+	// send the same request again later.
+	errcode.NonceStoreUnavailable: http.StatusServiceUnavailable,
 }
 
 // StatusOf maps a code to the HTTP status it is served with, on every
