@@ -3,15 +3,30 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/agentcert/agentcert/internal/testsvc"
+	"github.com/agentcert/agentcert/oid4vp"
 )
 
 // startReplica starts a verifier-only service trusting iss, requiring
 // nonces from GET /v1/nonce, with spent nonces in nonceStore.
 func startReplica(t *testing.T, iss, nonceStore, secret string) string {
+	t.Helper()
+	return startReplicaAt(t, iss, nonceStore, secret, "")
+}
+
+// startReplicaAt is startReplica with a public URL (a load balancer's;
+// "" for its own address).
+func startReplicaAt(t *testing.T, iss, nonceStore, secret, public string) string {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -19,6 +34,9 @@ func startReplica(t *testing.T, iss, nonceStore, secret string) string {
 	}
 	dir := t.TempDir()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if public == "" {
+		public = base
+	}
 	p := startFromConfig(t, dir, fmt.Sprintf(`listen: 127.0.0.1:%d
 public_url: %s
 data_dir: %s
@@ -31,7 +49,7 @@ verifier:
   nonce_secrets: [%q]
   nonce_store: %q
   trusted: [{issuer: %q, vcts: [urn:agentcert:agent-certification:v1]}]
-`, port, base, dir, secret, nonceStore, iss))
+`, port, public, dir, secret, nonceStore, iss))
 	return p.url
 }
 
@@ -76,5 +94,138 @@ func TestScaleOutVerifierReplicasShareRedis(t *testing.T) {
 	body := map[string]any{"presentation": presentAll(t, cred, agent, aud, nonceFrom(t, down)), "audience": aud}
 	if _, code, _ := verifyCall(t, down, body); code != "nonce_store_unavailable" {
 		t.Fatalf("verify with Redis down: %q, want nonce_store_unavailable", code)
+	}
+}
+
+// roundRobin is a load balancer in front of replicas: each request goes to
+// the next one, and it remembers which replica served what.
+type roundRobin struct {
+	mu       sync.Mutex
+	backends []*httputil.ReverseProxy
+	names    []string
+	next     int
+	served   []string // "replica method path"
+}
+
+func (lb *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	lb.mu.Lock()
+	i := lb.next % len(lb.backends)
+	lb.next++
+	lb.served = append(lb.served, lb.names[i]+" "+r.Method+" "+r.URL.Path)
+	lb.mu.Unlock()
+	lb.backends[i].ServeHTTP(w, r)
+}
+
+func (lb *roundRobin) add(name, rawURL string) {
+	u, _ := url.Parse(rawURL)
+	lb.backends = append(lb.backends, httputil.NewSingleHostReverseProxy(u))
+	lb.names = append(lb.names, name)
+}
+
+// servedBy is the replica that served the first request with method whose
+// path starts with prefix.
+func (lb *roundRobin) servedBy(method, prefix string) string {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	for _, s := range lb.served {
+		parts := strings.SplitN(s, " ", 3)
+		if parts[1] == method && strings.HasPrefix(parts[2], prefix) {
+			return parts[0]
+		}
+	}
+	return ""
+}
+
+// TestScaleOutOID4VPAcrossReplicas: two verifier replicas behind a round-
+// robin load balancer share one Redis. A presentation request made on one
+// is served, answered and read on whichever replica the balancer picks:
+// the signed request's object and its result come from the replica that
+// did not make it, and an unsigned request's response is checked there.
+func TestScaleOutOID4VPAcrossReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts verifier replicas")
+	}
+	redisURL, _ := testsvc.Redis(t)
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := base64.StdEncoding.EncodeToString(raw)
+	iss, agent := newTestKey(t), newTestKey(t)
+	dir := t.TempDir()
+	credFile, err := createTemp(dir, "cred-*.txt", offlineCred(t, iss, iss.did, agent, "")+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyJSON, _ := json.Marshal(agent.key)
+	keyFile, err := createTemp(dir, "agent-*.jwk", string(keyJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := &roundRobin{}
+	front := httptest.NewServer(lb)
+	defer front.Close()
+	lb.add("a", startReplicaAt(t, iss.did, redisURL, secret, front.URL))
+	lb.add("b", startReplicaAt(t, iss.did, redisURL, secret, front.URL))
+
+	create := func(req map[string]any) oid4vp.Created {
+		t.Helper()
+		req["dcql_query"] = json.RawMessage(vpReadQuery)
+		b, _ := json.Marshal(req)
+		resp, err := http.Post(front.URL+"/v1/presentation-requests", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var c oid4vp.Created
+		if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d %v", resp.StatusCode, err)
+		}
+		return c
+	}
+	result := func(id string) oid4vp.Result {
+		t.Helper()
+		resp, err := http.Get(front.URL + "/v1/presentation-requests/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r oid4vp.Result
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("result: %d %v", resp.StatusCode, err)
+		}
+		return r
+	}
+
+	for _, tc := range []struct {
+		name string
+		req  map[string]any
+	}{
+		{"signed, direct_post.jwt", map[string]any{"response_mode": "direct_post.jwt", "action": "invoices:read"}},
+		{"unsigned, direct_post.jwt", map[string]any{"response_mode": "direct_post.jwt", "client_id_prefix": "redirect_uri", "action": "invoices:read"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lb.mu.Lock()
+			lb.next, lb.served = 0, nil // the request is made on a
+			lb.mu.Unlock()
+			c := create(tc.req)
+			if out, errOut, code := run(t, dir, "wallet", "present", c.Link, "--credential", credFile, "--key", keyFile); code != 0 {
+				t.Fatalf("wallet present: exit %d\n%s\n%s", code, out, errOut)
+			}
+			r := result(c.ID)
+			if r.Status != "verified" || !r.Verified || !r.Allowed {
+				t.Fatalf("result: %+v", r)
+			}
+			made := lb.servedBy(http.MethodPost, "/v1/presentation-requests")
+			elsewhere := 0
+			for _, step := range []struct{ method, prefix string }{
+				{http.MethodGet, oid4vp.RequestPath}, {http.MethodPost, oid4vp.ResponsePath}, {http.MethodGet, "/v1/presentation-requests/"},
+			} {
+				if by := lb.servedBy(step.method, step.prefix); by != "" && by != made {
+					elsewhere++
+				}
+			}
+			if made == "" || elsewhere == 0 {
+				t.Fatalf("nothing was served by the other replica: %v", lb.served)
+			}
+		})
 	}
 }
