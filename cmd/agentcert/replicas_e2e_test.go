@@ -214,6 +214,11 @@ func TestScaleOutOID4VPAcrossReplicas(t *testing.T) {
 			if r.Status != "verified" || !r.Verified || !r.Allowed {
 				t.Fatalf("result: %+v", r)
 			}
+			// The outcome kept in Redis is the one checked: the
+			// presentation's claims come back whole.
+			if ps := r.Presentations["cert"]; len(ps) != 1 || !ps[0].Verified || ps[0].Claims["principal"] == nil || ps[0].Subject != agent.did {
+				t.Fatalf("presentations of the result: %+v", r.Presentations)
+			}
 			made := lb.servedBy(http.MethodPost, "/v1/presentation-requests")
 			elsewhere := 0
 			for _, step := range []struct{ method, prefix string }{
