@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/noncestore/redisnonce"
 	"github.com/agentcert/agentcert/oid4vp"
 	"github.com/agentcert/agentcert/oid4vp/dcql"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -64,19 +65,15 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // New returns a store on the Redis server at rawURL (redis:// or rediss://).
 // It does not connect: a Redis that is down makes calls fail until it is up.
 func New(rawURL string, opts ...Option) (*Store, error) {
-	o, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redisvp: bad Redis URL: %v", errors.Unwrap(err))
-	}
 	s := &Store{prefix: DefaultPrefix, timeout: DefaultTimeout, now: time.Now}
 	for _, opt := range opts {
 		opt(s)
 	}
-	if o.DialTimeout == 0 || o.DialTimeout > s.timeout {
-		o.DialTimeout = s.timeout
+	c, err := redisnonce.NewClient(rawURL, s.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("redisvp: %w", err)
 	}
-	o.MaxRetries = 1
-	s.c = redis.NewClient(o)
+	s.c = c
 	return s, nil
 }
 

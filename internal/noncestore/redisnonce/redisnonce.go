@@ -67,6 +67,24 @@ func IsURL(s string) bool {
 // (redis://[user:password@]host:port/db, rediss:// for TLS). It does not
 // connect: a Redis that is down at start makes Spend fail until it is up.
 func New(rawURL string, opts ...Option) (*Store, error) {
+	s := &Store{prefix: DefaultPrefix, timeout: DefaultTimeout}
+	for _, opt := range opts {
+		opt(s)
+	}
+	c, err := NewClient(rawURL, s.timeout)
+	if err != nil {
+		return nil, err
+	}
+	s.c = c
+	return s, nil
+}
+
+// NewClient is the Redis client of the stores that share the verifier's
+// Redis (spent nonces here, OpenID4VP requests in internal/redisvp): dials
+// bounded by timeout, one retry, so that a Redis that does not answer
+// fails a call quickly instead of holding the request. It does not
+// connect.
+func NewClient(rawURL string, timeout time.Duration) (*redis.Client, error) {
 	if !IsURL(rawURL) {
 		return nil, fmt.Errorf("redisnonce: %q is not a redis:// URL", redact(rawURL))
 	}
@@ -74,16 +92,11 @@ func New(rawURL string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisnonce: bad URL %q: %v", redact(rawURL), errors.Unwrap(err))
 	}
-	s := &Store{prefix: DefaultPrefix, timeout: DefaultTimeout}
-	for _, opt := range opts {
-		opt(s)
-	}
-	if o.DialTimeout == 0 || o.DialTimeout > s.timeout {
-		o.DialTimeout = s.timeout
+	if o.DialTimeout == 0 || o.DialTimeout > timeout {
+		o.DialTimeout = timeout
 	}
 	o.MaxRetries = 1
-	s.c = redis.NewClient(o)
-	return s, nil
+	return redis.NewClient(o), nil
 }
 
 // redact drops the password of a URL for messages.
