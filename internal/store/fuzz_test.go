@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -11,7 +12,8 @@ import (
 )
 
 // FuzzAppendAudit feeds arbitrary actor, target and details to the audit
-// log: each entry is either refused with invalid_input / too_large or stored
+// log: each entry is either refused with invalid_input / too_large (details
+// that are not JSON or too long, a NUL in actor or target) or stored
 // so that it reads back unchanged, its hash is ChainHash of the stored
 // fields and the chain verifies.
 func FuzzAppendAudit(f *testing.F) {
@@ -38,10 +40,13 @@ func FuzzAppendAudit(f *testing.F) {
 			if c := errcode.CodeOf(err); c != errcode.InvalidInput && c != errcode.TooLarge {
 				t.Fatalf("AppendAudit: %v", err)
 			}
-			if len(details) > 0 && json.Valid(details) && len(details) <= store.MaxAuditDetails {
+			if len(details) > 0 && json.Valid(details) && len(details) <= store.MaxAuditDetails && !strings.ContainsRune(actor+target, 0) {
 				t.Fatalf("valid details refused: %v", err)
 			}
 			return
+		}
+		if strings.ContainsRune(actor+target, 0) {
+			t.Fatalf("a NUL in actor %q or target %q was stored", actor, target)
 		}
 		if len(details) > 0 && !json.Valid(details) {
 			t.Fatalf("invalid details %q stored as %q", details, e.Details)
