@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/testsvc"
 	"github.com/agentcert/agentcert/oid4vp"
 )
@@ -166,32 +167,30 @@ func TestScaleOutOID4VPAcrossReplicas(t *testing.T) {
 	lb.add("a", startReplicaAt(t, iss.did, redisURL, secret, front.URL))
 	lb.add("b", startReplicaAt(t, iss.did, redisURL, secret, front.URL))
 
-	create := func(req map[string]any) oid4vp.Created {
+	// call sends body (GET when nil) through the balancer and decodes the
+	// answer, which must have status want, into out.
+	call := func(path string, body any, want int, out any) {
 		t.Helper()
-		req["dcql_query"] = json.RawMessage(vpReadQuery)
-		b, _ := json.Marshal(req)
-		resp, err := http.Post(front.URL+"/v1/presentation-requests", "application/json", strings.NewReader(string(b)))
-		if err != nil {
+		req, _ := http.NewRequest(http.MethodGet, front.URL+path, nil)
+		if body != nil {
+			req, _ = http.NewRequest(http.MethodPost, front.URL+path, strings.NewReader(string(testkit.JSON(t, body))))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		status, _, m := testkit.DoJSON(t, http.DefaultClient, req)
+		if status != want {
+			t.Fatalf("%s %s: %d %v", req.Method, path, status, m)
+		}
+		if err := json.Unmarshal(testkit.JSON(t, m), out); err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var c oid4vp.Created
-		if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create: %d %v", resp.StatusCode, err)
-		}
+	}
+	create := func(req map[string]any) (c oid4vp.Created) {
+		req["dcql_query"] = json.RawMessage(vpReadQuery)
+		call("/v1/presentation-requests", req, http.StatusCreated, &c)
 		return c
 	}
-	result := func(id string) oid4vp.Result {
-		t.Helper()
-		resp, err := http.Get(front.URL + "/v1/presentation-requests/" + id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var r oid4vp.Result
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("result: %d %v", resp.StatusCode, err)
-		}
+	result := func(id string) (r oid4vp.Result) {
+		call("/v1/presentation-requests/"+id, nil, http.StatusOK, &r)
 		return r
 	}
 
