@@ -54,19 +54,26 @@ verifier:
 	return p.url
 }
 
+// replicaSetup skips under -short (replicas are processes), and gives the
+// test's Redis and a nonce secret for its replicas to share.
+func replicaSetup(t *testing.T) (redisURL, secret string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts verifier replicas")
+	}
+	redisURL, _ = testsvc.Redis(t)
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	return redisURL, base64.StdEncoding.EncodeToString(raw)
+}
+
 // TestScaleOutVerifierReplicasShareRedis: two verifier replicas with the
 // same nonce secrets and one Redis. A nonce minted by one verifies on the
 // other, and once spent on either it is refused by both (nonce_replayed); a
 // replica whose Redis is unreachable refuses (nonce_store_unavailable)
 // instead of accepting.
 func TestScaleOutVerifierReplicasShareRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts verifier replicas")
-	}
-	redisURL, _ := testsvc.Redis(t)
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := base64.StdEncoding.EncodeToString(raw)
+	redisURL, secret := replicaSetup(t)
 	iss := newTestKey(t)
 	agent := newTestKey(t)
 	cred := offlineCred(t, iss, iss.did, agent, "")
@@ -143,13 +150,7 @@ func (lb *roundRobin) servedBy(method, prefix string) string {
 // the signed request's object and its result come from the replica that
 // did not make it, and an unsigned request's response is checked there.
 func TestScaleOutOID4VPAcrossReplicas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts verifier replicas")
-	}
-	redisURL, _ := testsvc.Redis(t)
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := base64.StdEncoding.EncodeToString(raw)
+	redisURL, secret := replicaSetup(t)
 	iss, agent := newTestKey(t), newTestKey(t)
 	dir := t.TempDir()
 	credFile, err := createTemp(dir, "cred-*.txt", offlineCred(t, iss, iss.did, agent, "")+"\n")
