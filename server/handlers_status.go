@@ -23,7 +23,9 @@ const (
 func (s *Server) statusList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	format, purpose := q.Get("format"), q.Get("purpose")
-	if format == "" && prefersVCJWT(r.Header.Get("Accept")) {
+	// A field sent on several lines is one comma-separated list (RFC 9110
+	// section 5.3): every line counts, not only the first.
+	if format == "" && prefersVCJWT(strings.Join(r.Header.Values("Accept"), ",")) {
 		format = "w3c"
 	}
 	if format == "w3c" && purpose == "" {
@@ -44,7 +46,7 @@ func (s *Server) statusList(w http.ResponseWriter, r *http.Request) {
 	// copy outlives iat + ttl.
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(p.MaxAge.Seconds())))
 	h.Set("Vary", "Accept")
-	if etagMatches(r.Header.Get("If-None-Match"), p.ETag) {
+	if etagMatches(strings.Join(r.Header.Values("If-None-Match"), ","), p.ETag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -787,3 +787,43 @@ func TestStatusListResignedAfterRotation(t *testing.T) {
 		t.Fatalf("after rotation and retirement the list must be signed by %s: header %s", newKID, raw)
 	}
 }
+
+// TestStatusListRepeatedHeaderLines: If-None-Match and Accept sent on
+// several field lines are one list each (RFC 9110 section 5.3), so a tag or
+// a media type on the second line counts as much as one on the first.
+func TestStatusListRepeatedHeaderLines(t *testing.T) {
+	f := newStatusFixture(t)
+	c := f.issue(f.issuerA, "did:web:acme.example", "ap")
+	listPath := "/statuslists/" + c.ListID
+	resp, _ := f.do(http.MethodGet, listPath, "", nil, nil)
+	etag := resp.Header.Get("ETag")
+	get := func(name string, lines ...string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, f.srv.URL+listPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			req.Header.Add(name, l)
+		}
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get("If-None-Match", `"other"`, etag); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match %q then %q: HTTP %d, want 304", `"other"`, etag, resp.StatusCode)
+	}
+	if resp := get("If-None-Match", `"other"`, `"another"`); resp.StatusCode != http.StatusOK {
+		t.Errorf("If-None-Match naming other tags on two lines: HTTP %d, want 200", resp.StatusCode)
+	}
+	if resp := get("Accept", "application/statuslist+jwt;q=0.5", "application/vc+jwt"); resp.Header.Get("Content-Type") != mediaVCJWT {
+		t.Errorf("Accept ranking vc+jwt first on its second line: %s, want %s", resp.Header.Get("Content-Type"), mediaVCJWT)
+	}
+	if resp := get("Accept", "application/vc+jwt;q=0.5", "application/statuslist+jwt"); resp.Header.Get("Content-Type") != mediaStatusListJWT {
+		t.Errorf("Accept ranking statuslist+jwt first on its second line: %s, want %s", resp.Header.Get("Content-Type"), mediaStatusListJWT)
+	}
+}
