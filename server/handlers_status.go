@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,9 +78,16 @@ func etagMatches(header, etag string) bool {
 }
 
 // prefersVCJWT reports whether an Accept header ranks application/vc+jwt
-// above the Status List Token's media type.
+// above the Status List Token's media type. Each type takes the weight of
+// the most specific range that matches it (RFC 9110 section 12.5.1): for
+// application/statuslist+jwt the type itself, then application/*, then
+// */*; so "application/vc+jwt;q=0.5, */*" ranks the token first. The W3C
+// form is chosen only when the header names application/vc+jwt itself:
+// wildcards never select it.
 func prefersVCJWT(accept string) bool {
-	best := map[string]float64{}
+	// best[0] is the weight of application/vc+jwt; best[1..3] those of
+	// application/statuslist+jwt, application/* and */*; -1 when unnamed.
+	best := [4]float64{-1, -1, -1, -1}
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
@@ -95,11 +103,19 @@ func prefersVCJWT(accept string) bool {
 			}
 			q = f
 		}
-		if q > best[mt] {
-			best[mt] = q
+		i := slices.Index([]string{mediaVCJWT, mediaStatusListJWT, "application/*", "*/*"}, mt)
+		if i >= 0 && q > best[i] {
+			best[i] = q
 		}
 	}
-	return best[mediaVCJWT] > 0 && best[mediaVCJWT] > best[mediaStatusListJWT]
+	token := 0.0
+	for _, q := range best[1:] {
+		if q >= 0 {
+			token = q
+			break
+		}
+	}
+	return best[0] > 0 && best[0] > token
 }
 
 func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {

@@ -741,6 +741,14 @@ func TestConditionalAndNegotiatedStatusList(t *testing.T) {
 		"application/statuslist+jwt, application/vc+jwt;q=0.9": mediaStatusListJWT,
 		"*/*":                    mediaStatusListJWT,
 		"application/vc+jwt;q=0": mediaStatusListJWT,
+		// The token takes the weight of the most specific range naming it.
+		"application/vc+jwt;q=0.5, */*":                                       mediaStatusListJWT,
+		"application/vc+jwt;q=0.5, application/*":                             mediaStatusListJWT,
+		"application/vc+jwt;q=0.5, */*;q=0.1":                                 mediaVCJWT,
+		"application/vc+jwt;q=0.5, application/*;q=0.1, */*":                  mediaVCJWT,
+		"application/vc+jwt;q=0.5, application/statuslist+jwt;q=0.1, */*":     mediaVCJWT,
+		"application/vc+jwt;q=0.5, application/statuslist+jwt;q=0.9, */*;q=0": mediaStatusListJWT,
+		"application/vc+jwt;q=0.5, text/html":                                 mediaVCJWT,
 	} {
 		resp, _ := f.do(http.MethodGet, listPath, "", nil, map[string]string{"Accept": accept})
 		if got := resp.Header.Get("Content-Type"); got != want {
