@@ -61,7 +61,10 @@ type FileSink struct {
 
 	mu   sync.Mutex
 	f    *os.File
-	size int64
+	size int64 // bytes of whole lines in f
+	// torn is set when a failed Put could not cut its bytes off again:
+	// the next Put removes them before it writes.
+	torn bool
 }
 
 // Default rotation.
@@ -131,19 +134,37 @@ func (s *FileSink) Put(ctx context.Context, r Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.torn {
+		if err := s.f.Truncate(s.size); err != nil {
+			return fmt.Errorf("receipt log: cut a failed write: %w", err)
+		}
+		s.torn = false
+	}
 	if s.size > 0 && s.size+int64(len(line)) > s.maxBytes {
 		if err := s.rotate(); err != nil {
 			return err
 		}
 	}
 	if _, err := s.f.Write(line); err != nil {
+		s.unwrite()
 		return fmt.Errorf("receipt log: write: %w", err)
 	}
-	s.size += int64(len(line))
 	if err := s.f.Sync(); err != nil {
+		s.unwrite()
 		return fmt.Errorf("receipt log: sync: %w", err)
 	}
+	s.size += int64(len(line))
 	return nil
+}
+
+// unwrite cuts off what a failed Put wrote (part of a line when the disk
+// is full), so that the next record starts on a line of its own and a
+// record whose Put failed is not in the log; if that fails too, the next
+// Put tries again before writing.
+func (s *FileSink) unwrite() {
+	if err := s.f.Truncate(s.size); err != nil {
+		s.torn = true
+	}
 }
 
 // rotate shifts the files by one and opens a fresh log.
