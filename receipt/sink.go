@@ -92,31 +92,42 @@ func OpenFileSink(path string, maxBytes int64, maxFiles int) (*FileSink, error) 
 }
 
 func (s *FileSink) open() error {
-	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, size, err := openLog(s.path)
 	if err != nil {
-		return fmt.Errorf("receipt log: %w", err)
+		return err
+	}
+	s.f, s.size = f, size
+	return nil
+}
+
+// openLog opens (creating) the log file at path for appending and returns
+// it with its size, after closing off a line left incomplete by a crash.
+func openLog(path string) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, 0, fmt.Errorf("receipt log: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("receipt log: %w", err)
+		return nil, 0, fmt.Errorf("receipt log: %w", err)
 	}
-	s.f, s.size = f, st.Size()
-	if s.size > 0 {
+	size := st.Size()
+	if size > 0 {
 		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, s.size-1); err != nil {
+		if _, err := f.ReadAt(last, size-1); err != nil {
 			f.Close()
-			return fmt.Errorf("receipt log: %w", err)
+			return nil, 0, fmt.Errorf("receipt log: %w", err)
 		}
 		if last[0] != '\n' {
 			if _, err := f.Write([]byte("\n")); err != nil {
 				f.Close()
-				return fmt.Errorf("receipt log: %w", err)
+				return nil, 0, fmt.Errorf("receipt log: %w", err)
 			}
-			s.size++
+			size++
 		}
 	}
-	return nil
+	return f, size, nil
 }
 
 // Put appends r and syncs the file.
@@ -167,12 +178,10 @@ func (s *FileSink) unwrite() {
 	}
 }
 
-// rotate shifts the files by one and opens a fresh log.
+// rotate shifts the files by one and opens a fresh log. The current file
+// stays open until the fresh one is: when a step fails, the sink keeps
+// writing where it was and the next Put tries the rotation again.
 func (s *FileSink) rotate() error {
-	if err := s.f.Close(); err != nil {
-		return fmt.Errorf("receipt log: close: %w", err)
-	}
-	s.f = nil
 	if err := os.Remove(rotated(s.path, s.maxFiles)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("receipt log: rotate: %w", err)
 	}
@@ -184,7 +193,19 @@ func (s *FileSink) rotate() error {
 	if err := os.Rename(s.path, rotated(s.path, 1)); err != nil {
 		return fmt.Errorf("receipt log: rotate: %w", err)
 	}
-	return s.open()
+	f, size, err := openLog(s.path)
+	if err != nil {
+		// Put the current file back under its name, to go on with it.
+		if rerr := os.Rename(rotated(s.path, 1), s.path); rerr != nil {
+			return fmt.Errorf("receipt log: rotate: %w (and restoring %s: %v)", err, s.path, rerr)
+		}
+		return err
+	}
+	// Every line of the old file has been synced: closing it can lose
+	// nothing, so an error closing it does not stop the rotation.
+	_ = s.f.Close()
+	s.f, s.size = f, size
+	return nil
 }
 
 func rotated(path string, i int) string { return path + "." + strconv.Itoa(i) }

@@ -71,3 +71,51 @@ func TestFileSinkFailedWriteLeavesNoPartialLine(t *testing.T) {
 		t.Fatalf("skipped %d, records %v; want the first and third records intact", skipped, got)
 	}
 }
+
+// A rotation that fails (here the oldest rotated file cannot be removed)
+// fails that Put, but the sink must go on: once the obstacle is gone the
+// next Put rotates and is recorded.
+func TestFileSinkRecoversFromFailedRotation(t *testing.T) {
+	s, _ := newSigner(t, jwa.EdDSA)
+	path := filepath.Join(t.TempDir(), "receipts.jsonl")
+	sink, err := receipt.OpenFileSink(path, 100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	put := func(i int64) error {
+		c := sample()
+		c.IssuedAt = 1_800_000_000 + i
+		jwt, err := s.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sink.Put(context.Background(), receipt.Record{Receipt: jwt, Claims: c})
+	}
+	if err := put(1); err != nil {
+		t.Fatal(err)
+	}
+	// A non-empty directory where the oldest rotated file goes.
+	if err := os.MkdirAll(filepath.Join(path+".1", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(2); err == nil {
+		t.Fatal("Put succeeded although the log could not rotate")
+	}
+	if err := os.RemoveAll(path + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(3); err != nil {
+		t.Fatalf("the sink did not recover from a failed rotation: %v", err)
+	}
+	var got []int64
+	if _, err := receipt.SearchFile(path, receipt.Filter{}, func(r receipt.Record) error {
+		got = append(got, r.Claims.IssuedAt)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != 1_800_000_001 || got[1] != 1_800_000_003 {
+		t.Fatalf("records %v; want the first and the third", got)
+	}
+}
