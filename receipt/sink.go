@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -112,6 +113,12 @@ func openLog(path string) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, fmt.Errorf("receipt log: %w", err)
 	}
+	// The file's name (new, or just renamed to by a rotation) must be as
+	// durable as the lines synced into it.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("receipt log: sync directory: %w", err)
+	}
 	size := st.Size()
 	if size > 0 {
 		last := make([]byte, 1)
@@ -206,6 +213,17 @@ func (s *FileSink) rotate() error {
 	_ = s.f.Close()
 	s.f, s.size = f, size
 	return nil
+}
+
+// syncDir syncs a directory, making the names in it durable (a variable
+// for tests).
+var syncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func rotated(path string, i int) string { return path + "." + strconv.Itoa(i) }
