@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +202,27 @@ func TestSignRefusesBadClaims(t *testing.T) {
 		if _, err := s.Sign(c); errcode.CodeOf(err) != errcode.ReceiptMalformed {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// Every claim within its own bound can still add up to a receipt larger
+// than Verify accepts: Sign must refuse it rather than hand out a receipt
+// that no one can check.
+func TestSignRefusesReceiptVerifyWouldRefuse(t *testing.T) {
+	s, _ := newSigner(t, jwa.EdDSA)
+	c := sample()
+	for i := 0; i < 16; i++ {
+		c.Chain = append(c.Chain, fmt.Sprintf("did:web:hop%d.example:%s", i, strings.Repeat("a", 1000)))
+	}
+	jwt, err := s.Sign(c)
+	if err == nil {
+		if _, verr := receipt.Verify(context.Background(), jwt, receipt.VerifyOptions{Keys: receipt.DIDKeys(offline)}); verr != nil {
+			t.Fatalf("Sign made a receipt of %d bytes that Verify refuses: %v", len(jwt), verr)
+		}
+		t.Fatalf("the test's receipt (%d bytes) is not over the limit", len(jwt))
+	}
+	if errcode.CodeOf(err) != errcode.ReceiptMalformed {
+		t.Fatalf("Sign: %v, want receipt_malformed", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jose"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -124,6 +125,9 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	out, err := jose.Sign(payload, s.alg, s.key, map[string]any{jws.TypeKey: Typ, jws.KeyIDKey: s.kid})
 	if err != nil {
 		return "", fmt.Errorf("receipt: sign: %w", err)
+	}
+	if len(out) > MaxReceiptBytes {
+		return "", errcode.New(errcode.ReceiptMalformed, "receipt: refusing to sign: the receipt would be %d bytes, over the %d that Verify accepts", len(out), MaxReceiptBytes)
 	}
 	return string(out), nil
 }
