@@ -66,6 +66,9 @@ type FileSink struct {
 	// torn is set when a failed Put could not cut its bytes off again:
 	// the next Put removes them before it writes.
 	torn bool
+	// syncDir makes the names in a directory durable (syncDirectory;
+	// tests count its calls).
+	syncDir func(dir string) error
 }
 
 // Default rotation.
@@ -79,13 +82,17 @@ const (
 // left incomplete by a crash is closed off so that the next record starts
 // on its own line.
 func OpenFileSink(path string, maxBytes int64, maxFiles int) (*FileSink, error) {
+	return openFileSink(path, maxBytes, maxFiles, syncDirectory)
+}
+
+func openFileSink(path string, maxBytes int64, maxFiles int, syncDir func(string) error) (*FileSink, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
 	if maxFiles <= 0 {
 		maxFiles = DefaultMaxFiles
 	}
-	s := &FileSink{path: path, maxBytes: maxBytes, maxFiles: maxFiles}
+	s := &FileSink{path: path, maxBytes: maxBytes, maxFiles: maxFiles, syncDir: syncDir}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -93,7 +100,7 @@ func OpenFileSink(path string, maxBytes int64, maxFiles int) (*FileSink, error) 
 }
 
 func (s *FileSink) open() error {
-	f, size, err := openLog(s.path)
+	f, size, err := openLog(s.path, s.syncDir)
 	if err != nil {
 		return err
 	}
@@ -103,7 +110,7 @@ func (s *FileSink) open() error {
 
 // openLog opens (creating) the log file at path for appending and returns
 // it with its size, after closing off a line left incomplete by a crash.
-func openLog(path string) (*os.File, int64, error) {
+func openLog(path string, syncDir func(string) error) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("receipt log: %w", err)
@@ -200,7 +207,7 @@ func (s *FileSink) rotate() error {
 	if err := os.Rename(s.path, rotated(s.path, 1)); err != nil {
 		return fmt.Errorf("receipt log: rotate: %w", err)
 	}
-	f, size, err := openLog(s.path)
+	f, size, err := openLog(s.path, s.syncDir)
 	if err != nil {
 		// Put the current file back under its name, to go on with it.
 		if rerr := os.Rename(rotated(s.path, 1), s.path); rerr != nil {
@@ -215,9 +222,8 @@ func (s *FileSink) rotate() error {
 	return nil
 }
 
-// syncDir syncs a directory, making the names in it durable (a variable
-// for tests).
-var syncDir = func(dir string) error {
+// syncDirectory syncs a directory, making the names in it durable.
+func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -13,12 +13,10 @@ import (
 func TestFileSinkSyncsDirectory(t *testing.T) {
 	dir := t.TempDir()
 	var synced []string
-	old := syncDir
-	syncDir = func(d string) error { synced = append(synced, d); return old(d) }
-	defer func() { syncDir = old }()
+	counting := func(d string) error { synced = append(synced, d); return syncDirectory(d) }
 
 	path := filepath.Join(dir, "receipts.jsonl")
-	sink, err := OpenFileSink(path, 100, 2)
+	sink, err := openFileSink(path, 100, 2, counting)
 	if err != nil {
 		t.Fatal(err)
 	}
