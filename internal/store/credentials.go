@@ -33,6 +33,9 @@ func ScanCredential(sc Scanner) (Credential, error) {
 
 // Credential returns one credential record.
 func (s SQLBase) Credential(ctx context.Context, id string) (Credential, error) {
+	if !Storable(id) {
+		return Credential{}, fmt.Errorf("credential %q: %w", id, ErrNotFound)
+	}
 	return ReadOne(s.DB, ctx, fmt.Sprintf("credential %q", id), "SELECT "+CredentialCols+" FROM credentials WHERE id = ?", ScanCredential, id)
 }
 

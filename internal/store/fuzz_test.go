@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -13,7 +12,8 @@ import (
 
 // FuzzAppendAudit feeds arbitrary actor, target and details to the audit
 // log: each entry is either refused with invalid_input / too_large (details
-// that are not JSON or too long, a NUL in actor or target) or stored
+// that are not JSON or too long, an actor or target with a NUL or not
+// UTF-8) or stored
 // so that it reads back unchanged, its hash is ChainHash of the stored
 // fields and the chain verifies.
 func FuzzAppendAudit(f *testing.F) {
@@ -40,13 +40,13 @@ func FuzzAppendAudit(f *testing.F) {
 			if c := errcode.CodeOf(err); c != errcode.InvalidInput && c != errcode.TooLarge {
 				t.Fatalf("AppendAudit: %v", err)
 			}
-			if len(details) > 0 && json.Valid(details) && len(details) <= store.MaxAuditDetails && !strings.ContainsRune(actor+target, 0) {
+			if len(details) > 0 && json.Valid(details) && len(details) <= store.MaxAuditDetails && store.Storable(actor) && store.Storable(target) {
 				t.Fatalf("valid details refused: %v", err)
 			}
 			return
 		}
-		if strings.ContainsRune(actor+target, 0) {
-			t.Fatalf("a NUL in actor %q or target %q was stored", actor, target)
+		if !store.Storable(actor) || !store.Storable(target) {
+			t.Fatalf("actor %q or target %q, with a NUL or not UTF-8, was stored", actor, target)
 		}
 		if len(details) > 0 && !json.Valid(details) {
 			t.Fatalf("invalid details %q stored as %q", details, e.Details)

@@ -45,6 +45,9 @@ func (s SQLBase) StatusLists(ctx context.Context) ([]StatusList, error) {
 // StatusList returns one list. Its Version is read afresh on every call, so
 // a change committed by any writer is seen by the next call.
 func (s SQLBase) StatusList(ctx context.Context, id string) (StatusList, error) {
+	if !Storable(id) {
+		return StatusList{}, fmt.Errorf("status list %q: %w", id, ErrNotFound)
+	}
 	return ReadOne(s.DB, ctx, fmt.Sprintf("status list %q", id), "SELECT "+ListCols+" FROM status_lists WHERE id = ?", ScanList, id)
 }
 

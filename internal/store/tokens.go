@@ -51,6 +51,9 @@ func (s SQLBase) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 
 // TokenByID returns the token with that id, whether revoked or not.
 func (s SQLBase) TokenByID(ctx context.Context, id string) (Token, error) {
+	if !Storable(id) {
+		return Token{}, fmt.Errorf("token by id: %w", ErrNotFound)
+	}
 	return ReadOne(s.DB, ctx, "token by id", "SELECT "+tokenCols+" FROM tokens WHERE id = ?", scanToken, id)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agentcert/agentcert/errcode"
 )
@@ -13,16 +14,24 @@ import (
 // shares, so that SQLite and PostgreSQL refuse the same input with the same
 // codes. They read nothing from a database.
 
-// noNUL refuses text that holds a NUL character, which PostgreSQL text
-// cannot store: SQLite would keep it, so both refuse it here alike
-// (invalid_input, the client's mistake). vals alternate names and values.
+// noNUL refuses text that holds a NUL character or is not UTF-8, which
+// PostgreSQL text cannot store: SQLite would keep it, so both refuse it
+// here alike (invalid_input, the client's mistake). vals alternate names
+// and values.
 func noNUL(op string, vals ...string) error {
 	for i := 0; i+1 < len(vals); i += 2 {
-		if strings.IndexByte(vals[i+1], 0) >= 0 {
-			return errcode.New(errcode.InvalidInput, "store: %s: %s holds a NUL character", op, vals[i])
+		if !Storable(vals[i+1]) {
+			return errcode.New(errcode.InvalidInput, "store: %s: %s holds a NUL character or is not UTF-8", op, vals[i])
 		}
 	}
 	return nil
+}
+
+// Storable reports whether s is text both stores keep: UTF-8 without NUL.
+// A record is never stored under an id that is not, so a lookup of one
+// finds nothing (ErrNotFound) in either store.
+func Storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // CheckKey checks a key before PutKey.

@@ -236,6 +236,20 @@ func testNULIsInvalidInput(t *testing.T, s store.Store) {
 	wantCode(t, err, errcode.InvalidInput, "Credentials filtered by a NUL")
 	_, err = s.Audit(c, store.AuditFilter{Actor: "\x00"})
 	wantCode(t, err, errcode.InvalidInput, "Audit filtered by a NUL")
+	wantCode(t, s.CreateToken(c, store.Token{ID: "tok_y", Name: "shop\xff", Role: "reporter", Hash: []byte("hy")}, nil), errcode.InvalidInput, "CreateToken with a name that is not UTF-8")
+	// No record can be stored under such an id: looking one up finds
+	// nothing, in either store.
+	for _, id := range []string{"c1\x00", "\xff"} {
+		if _, err := s.Credential(c, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Credential(%q): %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.StatusList(c, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("StatusList(%q): %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.TokenByID(c, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TokenByID(%q): %v, want ErrNotFound", id, err)
+		}
+	}
 	if got, err := s.Credential(c, "c1"); err != nil || got.Status != store.StatusValid {
 		t.Fatalf("after the refused change: %+v, %v", got, err)
 	}
