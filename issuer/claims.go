@@ -1,6 +1,8 @@
 package issuer
 
 import (
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonptr"
 	"github.com/agentcert/agentcert/schemas"
 )
 
@@ -11,7 +13,9 @@ import (
 // are checked against the type metadata, and the payload against the JSON
 // Schema of vct. It returns the pointers to make selectively disclosable
 // (those the type metadata marks "always" included). A vct the registry
-// does not know is refused (invalid_input).
+// does not know is refused (invalid_input), and so is a pointer that
+// addresses no claim of payload: signing would refuse it, after a status
+// index was spent and after Check had passed the request.
 func CheckPayload(reg *schemas.Registry, vct string, payload map[string]any, disclosable []string) ([]string, error) {
 	schemas.StateRestrictions(vct, payload)
 	sd, err := reg.Disclosable(vct, disclosable)
@@ -20,6 +24,18 @@ func CheckPayload(reg *schemas.Registry, vct string, payload map[string]any, dis
 	}
 	if err := reg.Validate(vct, payload); err != nil {
 		return nil, err
+	}
+	for _, p := range sd {
+		toks, err := jsonptr.Parse(p)
+		if err != nil {
+			return nil, err
+		}
+		// A final "*" over an array stands for its elements, none or many
+		// (jsonptr.Exists reads it so); every other token must exist, as
+		// sdjwt.Issue requires.
+		if !jsonptr.Exists(payload, toks) {
+			return nil, errcode.New(errcode.InvalidInput, "selectively_disclosable %q addresses no claim of the credential", p)
+		}
 	}
 	return sd, nil
 }

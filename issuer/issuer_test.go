@@ -284,6 +284,31 @@ func TestIssueDisclosability(t *testing.T) {
 	}
 }
 
+// TestDisclosablePointerToAbsentClaim: a selectively_disclosable pointer
+// that addresses no claim of the request is invalid_input for Check (the
+// OpenID4VCI offer's check) as for Issue, and Issue refuses it before it
+// opens a status list or spends an index. Check passed such a request,
+// and Issue refused it only at signing.
+func TestDisclosablePointerToAbsentClaim(t *testing.T) {
+	e := newEnv(t)
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	for _, p := range []string{"/on_behalf_of", "/agent/operator", "/principal/name/0", "/agent/*", "/permissions/0/x"} {
+		req := request(agent)
+		req.SelectivelyDisclosable = []string{"/permissions/*", p}
+		testkit.WantCode(t, e.svc.Check(context.Background(), req), errcode.InvalidInput, "check "+p)
+		_, err := e.svc.Issue(context.Background(), issuerActor, req, "", nil)
+		testkit.WantCode(t, err, errcode.InvalidInput, "issue "+p)
+	}
+	if lists, err := e.st.StatusLists(context.Background()); err != nil || len(lists) != 0 {
+		t.Fatalf("status lists after refused requests: %v, %v", lists, err)
+	}
+	// An index the "always" pointer /permissions/* covers is dropped, not
+	// refused, as before.
+	req := request(agent)
+	req.SelectivelyDisclosable = []string{"/permissions/*", "/permissions/5", "/principal/name"}
+	e.mustIssue(issuerActor, req)
+}
+
 func TestIssueSchemaInvalid(t *testing.T) {
 	e := newEnv(t)
 	agent, _ := newAgentDID(t, jwa.EdDSA)
