@@ -13,6 +13,21 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
+// putter signs sample receipt i (iat 1_800_000_000 + i) with s and puts it
+// in sink.
+func putter(t *testing.T, s *receipt.Signer, sink *receipt.FileSink) func(i int64) error {
+	return func(i int64) error {
+		t.Helper()
+		c := sample()
+		c.IssuedAt = 1_800_000_000 + i
+		jwt, err := s.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sink.Put(context.Background(), receipt.Record{Receipt: jwt, Claims: c})
+	}
+}
+
 // A write that fails part-way (the disk fills up: here RLIMIT_FSIZE cuts it
 // short) must leave no partial line behind, or the next record would be
 // glued to it and lost although its Put succeeded.
@@ -24,15 +39,7 @@ func TestFileSinkFailedWriteLeavesNoPartialLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	put := func(i int64) error {
-		c := sample()
-		c.IssuedAt = 1_800_000_000 + i
-		jwt, err := s.Sign(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sink.Put(context.Background(), receipt.Record{Receipt: jwt, Claims: c})
-	}
+	put := putter(t, s, sink)
 	if err := put(1); err != nil {
 		t.Fatal(err)
 	}
@@ -83,15 +90,7 @@ func TestFileSinkRecoversFromFailedRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	put := func(i int64) error {
-		c := sample()
-		c.IssuedAt = 1_800_000_000 + i
-		jwt, err := s.Sign(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sink.Put(context.Background(), receipt.Record{Receipt: jwt, Claims: c})
-	}
+	put := putter(t, s, sink)
 	if err := put(1); err != nil {
 		t.Fatal(err)
 	}
