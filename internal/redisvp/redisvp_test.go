@@ -24,15 +24,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-func newRedis(t *testing.T, clk *clock) *redisvp.Store {
+func newRedis(t *testing.T, clk *testkit.Clock) *redisvp.Store {
 	t.Helper()
 	u, prefix := testsvc.Redis(t)
 	s, err := redisvp.New(u, redisvp.WithPrefix(prefix), redisvp.WithClock(clk.Now))
@@ -47,7 +39,7 @@ func newRedis(t *testing.T, clk *clock) *redisvp.Store {
 // store and the Redis store.
 var storeNames = []string{"memory", "redis"}
 
-func newStore(t *testing.T, name string, clk *clock) oid4vp.Store {
+func newStore(t *testing.T, name string, clk *testkit.Clock) oid4vp.Store {
 	t.Helper()
 	if name == "memory" {
 		return oid4vp.NewMemoryStore(clk.Now)
@@ -55,7 +47,7 @@ func newStore(t *testing.T, name string, clk *clock) oid4vp.Store {
 	return newRedis(t, clk)
 }
 
-func record(t *testing.T, clk *clock, n int, ttl time.Duration) *oid4vp.Record {
+func record(t *testing.T, clk *testkit.Clock, n int, ttl time.Duration) *oid4vp.Record {
 	t.Helper()
 	k, err := keyutil.Generate(jwa.ES256)
 	if err != nil {
@@ -77,7 +69,7 @@ func record(t *testing.T, clk *clock, n int, ttl time.Duration) *oid4vp.Record {
 func TestStoreContract(t *testing.T) {
 	for _, name := range storeNames {
 		t.Run(name, func(t *testing.T) {
-			clk := &clock{now: time.Now().Truncate(time.Millisecond)}
+			clk := testkit.NewClock(time.Now().Truncate(time.Millisecond))
 			st := newStore(t, name, clk)
 			ctx := context.Background()
 			r := record(t, clk, 1, time.Minute)
@@ -112,7 +104,7 @@ func TestStoreContract(t *testing.T) {
 			testkit.WantCode(t, st.Claim(ctx, "nope"), errcode.NotFound, "a claim of an unknown reference")
 			// Answered and expired, no result yet: kept (its response is
 			// being checked).
-			clk.Add(2 * time.Minute)
+			clk.Advance(2 * time.Minute)
 			if got, err := st.Take(ctx, r.ID, clk.Now()); err != nil || !got.Answered || got.Result != nil {
 				t.Fatalf("Take while checked: %+v, %v", got, err)
 			}
@@ -136,7 +128,7 @@ func TestStoreContract(t *testing.T) {
 			if err := st.Create(ctx, r2, 10); err != nil {
 				t.Fatal(err)
 			}
-			clk.Add(time.Minute)
+			clk.Advance(time.Minute)
 			if got, err := st.Take(ctx, r2.ID, clk.Now()); err != nil || got.Answered {
 				t.Fatalf("Take of an expired request: %+v, %v", got, err)
 			}
@@ -152,7 +144,7 @@ func TestStoreContract(t *testing.T) {
 func TestStoreBound(t *testing.T) {
 	for _, name := range storeNames {
 		t.Run(name, func(t *testing.T) {
-			clk := &clock{now: time.Now().Truncate(time.Millisecond)}
+			clk := testkit.NewClock(time.Now().Truncate(time.Millisecond))
 			st := newStore(t, name, clk)
 			ctx := context.Background()
 			a, b := record(t, clk, 1, time.Minute), record(t, clk, 2, time.Minute)
@@ -165,7 +157,7 @@ func TestStoreBound(t *testing.T) {
 			if err := st.Claim(ctx, a.Ref); err != nil {
 				t.Fatal(err)
 			}
-			clk.Add(time.Minute) // b expired unanswered; a answered
+			clk.Advance(time.Minute) // b expired unanswered; a answered
 			if err := st.Create(ctx, record(t, clk, 4, time.Minute), 2); err != nil {
 				t.Fatalf("after b expired: %v", err)
 			}
@@ -180,7 +172,7 @@ func TestStoreBound(t *testing.T) {
 // TestClaimOnceAcrossReplicas: two stores on one Redis (two replicas)
 // claiming one request concurrently: exactly one wins.
 func TestClaimOnceAcrossReplicas(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	u, prefix := testsvc.Redis(t)
 	var replicas []*redisvp.Store
 	for range 2 {
@@ -213,7 +205,7 @@ func TestClaimOnceAcrossReplicas(t *testing.T) {
 // TestRedisDownFailsClosed: a Redis that does not answer is an error, never
 // a request made or a response accepted.
 func TestRedisDownFailsClosed(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	s, err := redisvp.New("redis://127.0.0.1:1/0", redisvp.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +230,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 // the wallet fetches its request object from a second and posts the
 // response there, and the counterparty reads the result on the first.
 func TestPresentationAcrossReplicas(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	u, prefix := testsvc.Redis(t)
 	iss, issDID := testkeys.DIDKey(t, jwa.ES256)
 	agent, _ := testkeys.DIDKey(t, jwa.EdDSA)
