@@ -361,12 +361,14 @@ var refusedPrefixes = func() []netip.Prefix {
 		"203.0.113.0/24",  // TEST-NET-3
 		"240.0.0.0/4",     // reserved, and 255.255.255.255 broadcast
 		"::/96",           // IPv4-compatible (deprecated), :: and ::1 included
+		"::ffff:0:0:0/96", // IPv4-translated (SIIT): a translator reaches any IPv4 address
 		"64:ff9b::/96",    // NAT64: could reach any IPv4 address
 		"64:ff9b:1::/48",  // local-use NAT64
 		"100::/64",        // discard-only
-		"2001::/32",       // Teredo
+		"2001::/23",       // IETF protocol assignments: Teredo, benchmarking, ORCHID
 		"2001:db8::/32",   // documentation
 		"2002::/16",       // 6to4: embeds an IPv4 address
+		"3fff::/20",       // documentation (RFC 9637)
 		"fec0::/10",       // site-local (deprecated)
 	} {
 		ps = append(ps, netip.MustParsePrefix(s))
