@@ -38,6 +38,12 @@ type Store interface {
 	Audit(ctx context.Context, f records.AuditFilter) ([]records.AuditEntry, error)
 	VerifyAudit(ctx context.Context) (checked int64, firstBroken int64, err error)
 	AppendAudit(ctx context.Context, a records.AuditEntry) (records.AuditEntry, error)
+
+	// The sessions, shared by every node (store.ConsoleSessions).
+	CreateConsoleSession(ctx context.Context, s records.ConsoleSession, limit int, idleSince, createdSince time.Time, a *records.AuditEntry) error
+	ConsoleSession(ctx context.Context, key []byte) (records.ConsoleSession, error)
+	TouchConsoleSession(ctx context.Context, key []byte, at time.Time) error
+	DeleteConsoleSession(ctx context.Context, key []byte, a *records.AuditEntry) error
 }
 
 // Statuses changes credential statuses (issuer.Statuses).
@@ -65,6 +71,10 @@ type Options struct {
 	PublicURL   string
 	IdleTimeout time.Duration
 	MaxAge      time.Duration
+	// MaxSessions bounds the live sessions in the store, all nodes
+	// together; 0 is DefaultMaxSessions. Sign-in is refused while that
+	// many are live.
+	MaxSessions int
 	Logger      *slog.Logger
 	Now         func() time.Time
 	// Authenticated, when set, is told who a request's session belongs to
@@ -74,12 +84,11 @@ type Options struct {
 
 // Console serves the pages. It is safe for concurrent use.
 type Console struct {
-	o        Options
-	secure   bool
-	origin   string
-	sessions *sessions
-	pages    map[string]*template.Template
-	router   *mux.Router
+	o      Options
+	secure bool
+	origin string
+	pages  map[string]*template.Template
+	router *mux.Router
 }
 
 // New returns the console.
@@ -90,13 +99,19 @@ func New(o Options) (*Console, error) {
 	if o.IdleTimeout <= 0 || o.MaxAge <= 0 {
 		return nil, errors.New("console: idle timeout and max age must be positive")
 	}
+	if o.MaxSessions < 0 {
+		return nil, errors.New("console: max sessions must not be negative")
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = DefaultMaxSessions
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Console{o: o, sessions: newSessions(o.IdleTimeout, o.MaxAge)}
+	c := &Console{o: o}
 	if o.PublicURL != "" {
 		u, err := url.Parse(o.PublicURL)
 		if err != nil || u.Host == "" {

@@ -10,56 +10,6 @@ import (
 	"github.com/agentcert/agentcert/internal/tokens"
 )
 
-func TestSessionExpiry(t *testing.T) {
-	t0 := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
-	tab := newSessions(15*time.Minute, time.Hour)
-	tok := records.Token{ID: "tok_a", Role: tokens.RoleAuditor, Hash: []byte("h")}
-	id, s, err := tab.create(tok, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.csrf == "" || len(id) < 40 {
-		t.Fatalf("session %+v, id %q", s, id)
-	}
-	// Used every 10 minutes, it lives until the absolute expiry.
-	for m := 10; m < 60; m += 10 {
-		if got, err := tab.get(id, t0.Add(time.Duration(m)*time.Minute)); err != nil || got == nil {
-			t.Fatalf("at %d min: %v %v", m, got, err)
-		}
-	}
-	if got, err := tab.get(id, t0.Add(time.Hour)); got != nil || err != errSessionExpired {
-		t.Fatalf("past the absolute expiry: %v %v", got, err)
-	}
-	if got, err := tab.get(id, t0.Add(time.Hour)); got != nil || err != nil {
-		t.Fatalf("an expired session is not removed: %v %v", got, err)
-	}
-	// Idle for 15 minutes, it ends.
-	id, _, _ = tab.create(tok, t0)
-	if got, err := tab.get(id, t0.Add(15*time.Minute)); got != nil || err != errSessionExpired {
-		t.Fatalf("idle: %v %v", got, err)
-	}
-	if got, _ := tab.get("not-a-session", t0); got != nil {
-		t.Fatal("an unknown id has a session")
-	}
-}
-
-func TestSessionTableBounded(t *testing.T) {
-	t0 := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
-	tab := newSessions(time.Minute, time.Hour)
-	for range maxSessions {
-		if _, _, err := tab.create(records.Token{ID: "t"}, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, _, err := tab.create(records.Token{ID: "t"}, t0); err == nil {
-		t.Fatal("the table grew past maxSessions")
-	}
-	// Expired sessions make room.
-	if _, _, err := tab.create(records.Token{ID: "t"}, t0.Add(time.Minute)); err != nil {
-		t.Fatalf("after expiry: %v", err)
-	}
-}
-
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
 		"/console/credentials?x=1":        "/console/credentials?x=1",

@@ -2,9 +2,8 @@ package console
 
 // Bounds of the console.
 const (
-	// maxSessions bounds the live sessions of one process; sign-in is
-	// refused while that many are live.
-	maxSessions = 4096
+	// DefaultMaxSessions is Options.MaxSessions when it is 0.
+	DefaultMaxSessions = 4096
 	// pageSize is how many rows a list page shows.
 	pageSize = 50
 	// sampleSize is how many credentials a bulk preview shows.

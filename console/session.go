@@ -1,15 +1,16 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
@@ -17,30 +18,23 @@ import (
 	"github.com/agentcert/agentcert/internal/tokens"
 )
 
-// session is one signed-in auditor. The cookie holds a random id; the
-// table is keyed by its SHA-256, so a lookup compares no secret.
+// session is one signed-in auditor, as a request sees it. The cookie holds
+// a random value; the store keeps only its SHA-256 (key), so a lookup
+// compares no secret and a copy of the table opens no session.
 type session struct {
 	key                 [sha256.Size]byte
 	TokenID, Role, Name string
-	tokenHash           []byte
 	csrf                string
-	created, seen       time.Time
 }
 
 // CanChange reports whether the session may change statuses and resolve
 // incidents (the auditor role; an admin reads only, as in the API).
 func (s *session) CanChange() bool { return s.Role == tokens.RoleAuditor }
 
-// sessions is one process's table of live sessions.
-type sessions struct {
-	idle, maxAge time.Duration
-	mu           sync.Mutex
-	m            map[[sha256.Size]byte]*session
-}
-
-func newSessions(idle, maxAge time.Duration) *sessions {
-	return &sessions{idle: idle, maxAge: maxAge, m: map[[sha256.Size]byte]*session{}}
-}
+// touchEvery is how stale a session's last-seen time may get before a
+// request writes it again: the idle timeout is kept to that precision
+// without a write on every page.
+const touchEvery = time.Second
 
 // randomString returns n random bytes, base64url.
 func randomString(n int) string {
@@ -51,58 +45,48 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (t *sessions) expired(s *session, now time.Time) bool {
-	return now.Sub(s.seen) >= t.idle || now.Sub(s.created) >= t.maxAge
+// csrfOf is the CSRF token of the session whose cookie value is id: derived
+// from the cookie's secret (another site can neither read the cookie nor
+// compute it), so no node has to store it.
+func csrfOf(id string) string {
+	sum := sha256.Sum256([]byte("agentcert console csrf\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// create starts a session for tok and returns the cookie value.
-func (t *sessions) create(tok records.Token, now time.Time) (string, *session, error) {
-	id := randomString(32)
-	s := &session{key: sha256.Sum256([]byte(id)), TokenID: tok.ID, Role: tok.Role, Name: tok.Name, tokenHash: tok.Hash, csrf: randomString(32), created: now, seen: now}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.m) >= maxSessions {
-		// Full: make room by dropping the expired sessions.
-		for k, old := range t.m {
-			if t.expired(old, now) {
-				delete(t.m, k)
-			}
-		}
-	}
-	if len(t.m) >= maxSessions {
-		return "", nil, errcode.New(errcode.RateLimited, "too many console sessions are open; try again later")
-	}
-	t.m[s.key] = s
-	cp := *s
-	return id, &cp, nil
-}
-
-// errSessionExpired reports a session past its idle or absolute expiry.
-var errSessionExpired = errors.New("console: session expired")
-
-// get returns a copy of the live session of cookie value id and marks it
-// used; nil when there is none. An expired session is removed.
-func (t *sessions) get(id string, now time.Time) (*session, error) {
+// sessionKey is the store's key of the session whose cookie value is id.
+func sessionKey(id string) []byte {
 	k := sha256.Sum256([]byte(id))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, ok := t.m[k]
-	if !ok {
-		return nil, nil
-	}
-	if t.expired(s, now) {
-		delete(t.m, k)
-		return nil, errSessionExpired
-	}
-	s.seen = now
-	cp := *s
-	return &cp, nil
+	return k[:]
 }
 
-func (t *sessions) drop(key [sha256.Size]byte) {
-	t.mu.Lock()
-	delete(t.m, key)
-	t.mu.Unlock()
+// ended reports whether a stored session is past its idle or absolute
+// expiry at now.
+func (c *Console) ended(s records.ConsoleSession, now time.Time) bool {
+	return now.Sub(s.SeenAt) >= c.o.IdleTimeout || now.Sub(s.CreatedAt) >= c.o.MaxAge
+}
+
+// createSession stores a session for tok, with the sign-in's audit entry,
+// and returns the cookie value.
+func (c *Console) createSession(ctx context.Context, tok records.Token, now time.Time, a records.AuditEntry) (string, error) {
+	id := randomString(32)
+	key := sha256.Sum256([]byte(id))
+	rec := records.ConsoleSession{Key: key[:], TokenID: tok.ID, TokenHash: tok.Hash, CreatedAt: now, SeenAt: now}
+	err := c.o.Store.CreateConsoleSession(ctx, rec, c.o.MaxSessions, now.Add(-c.o.IdleTimeout), now.Add(-c.o.MaxAge), &a)
+	if errors.Is(err, records.ErrSessionLimit) {
+		return "", errcode.New(errcode.RateLimited, "too many console sessions are open; try again later")
+	}
+	if err != nil {
+		return "", fmt.Errorf("console: sign in: %w", err)
+	}
+	return id, nil
+}
+
+// dropSession forgets a session that ended; a failure only leaves it to
+// the next sign-in's clean-up, since it is refused anyway.
+func (c *Console) dropSession(ctx context.Context, key []byte) {
+	if err := c.o.Store.DeleteConsoleSession(ctx, key, nil); err != nil {
+		c.o.Logger.WarnContext(ctx, "console: forget an ended session", "err", err)
+	}
 }
 
 // cookieName is the session cookie's name: with the __Host- prefix over
@@ -137,25 +121,42 @@ func (c *Console) current(r *http.Request) (*session, string, error) {
 	if err != nil || ck.Value == "" {
 		return nil, "", nil
 	}
-	s, err := c.sessions.get(ck.Value, c.o.Now())
-	if errors.Is(err, errSessionExpired) {
-		return nil, "expired", nil
-	}
-	if s == nil {
+	ctx, now := r.Context(), c.o.Now()
+	key := sha256.Sum256([]byte(ck.Value))
+	rec, err := c.o.Store.ConsoleSession(ctx, key[:])
+	if errors.Is(err, records.ErrNotFound) {
 		return nil, "", nil
 	}
-	tok, err := c.o.Store.TokenByHash(r.Context(), s.tokenHash)
-	if errors.Is(err, records.ErrNotFound) || (err == nil && (tok.RevokedAt != nil || tok.ID != s.TokenID)) {
-		c.sessions.drop(s.key)
+	if err != nil {
+		return nil, "", fmt.Errorf("console: session: %w", err)
+	}
+	if c.ended(rec, now) {
+		c.dropSession(ctx, key[:])
+		return nil, "expired", nil
+	}
+	tok, err := c.o.Store.TokenByHash(ctx, rec.TokenHash)
+	if errors.Is(err, records.ErrNotFound) || (err == nil && (tok.RevokedAt != nil || tok.ID != rec.TokenID)) {
+		c.dropSession(ctx, key[:])
 		return nil, "revoked", nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("console: session token: %w", err)
+	}
+	if now.Sub(rec.SeenAt) >= touchEvery {
+		err := c.o.Store.TouchConsoleSession(ctx, key[:], now)
+		switch {
+		case errors.Is(err, records.ErrNotFound):
+			return nil, "", nil // signed out on another node meanwhile
+		case err != nil:
+			// Reading stays possible while the storage refuses writes;
+			// the idle timeout then counts from the last write.
+			c.o.Logger.WarnContext(ctx, "console: note session activity", "err", err)
+		}
 	}
 	if c.o.Authenticated != nil {
-		c.o.Authenticated(r, s.TokenID, s.Role)
+		c.o.Authenticated(r, tok.ID, tok.Role)
 	}
-	return s, "", nil
+	return &session{key: key, TokenID: tok.ID, Role: tok.Role, Name: tok.Name, csrf: csrfOf(ck.Value)}, "", nil
 }
 
 // handler is a page handler of a signed-in session.
@@ -336,14 +337,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.o.Now().UTC()
-	id, s, err := c.sessions.create(tok, now)
+	id, err := c.createSession(r.Context(), tok, now, records.AuditEntry{Time: now, Actor: tok.ID, Action: "console.signin", Target: tok.ID,
+		Details: records.AuditDetails(r.Context(), map[string]any{"role": tok.Role})})
 	if err != nil {
-		c.refuseSignin(w, r, err)
-		return
-	}
-	if _, err := c.o.Store.AppendAudit(r.Context(), records.AuditEntry{Time: now, Actor: tok.ID, Action: "console.signin", Target: tok.ID,
-		Details: records.AuditDetails(r.Context(), map[string]any{"role": tok.Role})}); err != nil {
-		c.sessions.drop(s.key)
 		c.refuseSignin(w, r, err)
 		return
 	}
@@ -357,12 +353,14 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) signout(w http.ResponseWriter, r *http.Request, s *session) {
-	c.sessions.drop(s.key)
 	c.setCookie(w, sessionCookie, "", 0)
 	now := c.o.Now().UTC()
-	if _, err := c.o.Store.AppendAudit(r.Context(), records.AuditEntry{Time: now, Actor: s.TokenID, Action: "console.signout", Target: s.TokenID,
+	if err := c.o.Store.DeleteConsoleSession(r.Context(), s.key[:], &records.AuditEntry{Time: now, Actor: s.TokenID, Action: "console.signout", Target: s.TokenID,
 		Details: records.AuditDetails(r.Context(), nil)}); err != nil {
-		c.o.Logger.ErrorContext(r.Context(), "console: audit sign-out", "err", err)
+		// The browser forgets the cookie, but the session stays valid
+		// until it expires: say so rather than claim a sign-out.
+		c.fail(w, r, nil, fmt.Errorf("console: sign out: %w", err))
+		return
 	}
 	seeOther(w, r, "/console/signin", url.Values{"ended": {"signout"}})
 }

@@ -175,3 +175,19 @@ type Idempotency struct {
 	Response  []byte
 	CreatedAt time.Time
 }
+
+// ConsoleSession is a signed-in session of the auditor console. Only the
+// SHA-256 of the session cookie's random value is stored (Key); the token
+// it signed in with is named by id and hash, so that a revoked token ends
+// the session on every node.
+type ConsoleSession struct {
+	Key       []byte // SHA-256 of the cookie value
+	TokenID   string
+	TokenHash []byte
+	CreatedAt time.Time
+	SeenAt    time.Time // last request; the idle timeout counts from it
+}
+
+// ErrSessionLimit reports a console sign-in refused because as many
+// sessions as the limit allows are live. It wraps ErrConflict.
+var ErrSessionLimit = fmt.Errorf("store: too many console sessions are live: %w", ErrConflict)

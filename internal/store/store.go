@@ -20,6 +20,7 @@ type (
 	StatusChange     = records.StatusChange
 	CredentialStats  = records.CredentialStats
 	Idempotency      = records.Idempotency
+	ConsoleSession   = records.ConsoleSession
 )
 
 var (
@@ -32,6 +33,8 @@ var (
 	ErrBulkChanged = records.ErrBulkChanged
 	// ErrUnwritable is records.ErrUnwritable; see DiskFull and ReadOnly.
 	ErrUnwritable = records.ErrUnwritable
+	// ErrSessionLimit is records.ErrSessionLimit (an ErrConflict).
+	ErrSessionLimit = records.ErrSessionLimit
 )
 
 const (
@@ -71,6 +74,8 @@ func TransitionAllowed(from, to uint8) bool { return records.TransitionAllowed(f
 //   - Slices and maps returned belong to the caller.
 //   - After Close every method returns ErrClosed; Close may be called twice.
 type Store interface {
+	ConsoleSessions
+
 	// PutKey inserts a new key (ErrConflict when the kid exists). A key put
 	// with Active set becomes the only active key.
 	PutKey(ctx context.Context, k Key, a *AuditEntry) error

@@ -93,6 +93,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentInserts", testConcurrentInserts},
 		{"ContextCancelled", testContextCancelled},
 		{"Ping", testPing},
+		{"ConsoleSessions", testConsoleSessions},
+		{"ConsoleSessionsInvalid", testConsoleSessionsInvalid},
 	}
 	// The families run in parallel, each on its own store.
 	for _, tc := range tests {
