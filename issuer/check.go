@@ -9,7 +9,8 @@ import (
 )
 
 // Check validates req as Issue would (claims, validity, schema, what may be
-// selectively disclosable) without signing or recording anything. With no
+// selectively disclosable, the size limits of signing) without recording
+// anything; it signs only a payload near those limits, on trial. With no
 // Subject a placeholder did:key stands in for the holder, so that a
 // certification can be prepared before its holder's key is known.
 func (s *Service) Check(ctx context.Context, req IssueRequest) error {

@@ -91,8 +91,12 @@ func New(ctx context.Context, cfg Config, st Store, keys *KeyRing, reg *schemas.
 	return s, nil
 }
 
+// listIDBytes is the random bytes of a status list id (hex: twice as many
+// characters).
+const listIDBytes = 8
+
 func (s *Service) openList(ctx context.Context, size int) (string, error) {
-	id := randomID(8)
+	id := randomID(listIDBytes)
 	now := s.now().UTC()
 	err := s.store.CreateStatusList(ctx, records.StatusList{ID: id, Size: size, Bits: 2, CreatedAt: now},
 		&records.AuditEntry{Time: now, Actor: "system", Action: "statuslist.create", Target: id, Details: json.RawMessage(fmt.Sprintf(`{"size":%d,"bits":2}`, size))})
@@ -256,11 +260,16 @@ func (s *Service) prepare(ctx context.Context, req IssueRequest) (map[string]any
 	if err != nil {
 		return nil, time.Time{}, nil, err
 	}
-	// Validated with a placeholder status, so that a rejected request does
-	// not use up a status list index.
-	payload["status"] = statusClaim(0, s.StatusURI("pending"))
+	// Validated with the longest status claim an index can give (the list's
+	// last index, a list id as long as openList makes), so that a rejected
+	// request does not use up a status list index and the credential signed
+	// with the real one is no larger than the one checked here.
+	payload["status"] = statusClaim(s.cfg.ListSize-1, s.StatusURI(strings.Repeat("0", 2*listIDBytes)))
 	sd, err := CheckPayload(s.schemas, payload["vct"].(string), payload, req.SelectivelyDisclosable)
 	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	if err := s.fits(payload, sd); err != nil {
 		return nil, time.Time{}, nil, err
 	}
 	return payload, exp, sd, nil

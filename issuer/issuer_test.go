@@ -518,6 +518,40 @@ func TestIssueStoreFailure(t *testing.T) {
 	}
 }
 
+// TestIssueTooLargeUsesNoIndex: a request whose credential would be too
+// large for verifiers (256 permissions with 512-character resources) is
+// refused, too_large, by Issue and by Check before a status index is drawn.
+// Lists of 8 open the next list after 4 draws: after the first credential
+// and four refusals, the next credential still comes from the first list.
+func TestIssueTooLargeUsesNoIndex(t *testing.T) {
+	e := newEnv(t, withListSize(8))
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	first := e.mustIssue(issuerActor, request(agent))
+	perms := make([]any, 256)
+	for i := range perms {
+		perms[i] = map[string]any{"action": "files:read", "resource": fmt.Sprintf("files/%03d/%s", i, strings.Repeat("r", 502))}
+	}
+	big := request(agent)
+	big.Claims["permissions"] = perms
+	for _, sd := range [][]string{{"/permissions/*"}, nil} {
+		big.SelectivelyDisclosable = sd
+		for range 2 {
+			_, err := e.svc.Issue(ctx, issuerActor, big, "", nil)
+			testkit.WantCode(t, err, errcode.TooLarge, "issue with disclosable ", sd)
+		}
+		testkit.WantCode(t, e.svc.Check(ctx, big), errcode.TooLarge, "check with disclosable ", sd)
+	}
+	next := e.mustIssue(issuerActor, request(agent))
+	if next.Status.URI != first.Status.URI {
+		t.Fatalf("the credential after the refusals is in %s, not in the first list %s: the refusals drew indexes", next.Status.URI, first.Status.URI)
+	}
+	lists, err := e.st.StatusLists(ctx)
+	if err != nil || len(lists) != 1 || lists[0].Used != 2 {
+		t.Fatalf("status lists %+v, %v; want one with 2 used", lists, err)
+	}
+}
+
 func sameIssued(a, b *issuer.Issued) bool {
 	return a.ID == b.ID && a.Credential == b.Credential && a.Status == b.Status && a.ExpiresAt.Equal(b.ExpiresAt)
 }
