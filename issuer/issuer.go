@@ -222,9 +222,16 @@ func (s *Service) Issue(ctx context.Context, actor Actor, req IssueRequest, idem
 			return out, nil
 		}
 		if idem != nil && errors.Is(err, records.ErrConflict) {
-			// A concurrent request with the same key won the race.
-			if prev, perr := s.store.Idempotent(ctx, actor.TokenID, idemKey); perr == nil {
+			// A concurrent request with the same key may have won the race:
+			// answer with its credential. Only when the key is not recorded
+			// was the conflict the index's; a lookup that fails would fail
+			// as well after each index drawn anew.
+			prev, perr := s.store.Idempotent(ctx, actor.TokenID, idemKey)
+			switch {
+			case perr == nil:
 				return s.replay(prev, reqHash)
+			case !errors.Is(perr, records.ErrNotFound):
+				return nil, fmt.Errorf("issuer: idempotency lookup after the store refused the credential (%v): %w", err, perr)
 			}
 		}
 		if errors.Is(err, records.ErrConflict) && attempt < maxIndexRetries {

@@ -3,6 +3,7 @@ package issuer_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -501,6 +502,65 @@ func TestIssueIdempotencyConcurrent(t *testing.T) {
 	}
 	if c := e.countFor(agent); c != 1 {
 		t.Fatalf("%d records, want 1", c)
+	}
+}
+
+// TestIssueIdempotencyLookupFailsFast: the store refuses the credential for
+// its Idempotency-Key, which another request recorded meanwhile, and reading
+// that record back then fails (its created_at is no number). Issue fails at
+// once with the lookup's error; it drew index after index before (33 in
+// all). With lists of 16 (8 draws each) the next credential still comes
+// from the first list. The other request's record is written, over a
+// second connection to the database file, while the subject's DID is
+// resolved: after Issue's first lookup, before its insert.
+func TestIssueIdempotencyLookupFailsFast(t *testing.T) {
+	webKey, err := keyutil.Generate(jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webPub, _ := keyutil.Public(webKey)
+	_ = webPub.Set(jwk.KeyIDKey, "key-1")
+	const webAgent = "did:web:agents.example:a1"
+	webDoc, err := did.NewWebDocument(webAgent, []jwk.Key{webPub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meanwhile func() error
+	e := newEnv(t, withListSize(16), withResolver(did.ResolverFunc(func(ctx context.Context, d string) (*did.Document, error) {
+		if f := meanwhile; f != nil {
+			meanwhile = nil
+			if err := f(); err != nil {
+				return nil, err
+			}
+		}
+		return webDoc, nil
+	})))
+	ctx := context.Background()
+	raw, err := sql.Open("sqlite3", "file:"+e.path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	first := e.mustIssue(issuerActor, request(mustAgent(t)))
+	meanwhile = func() error {
+		_, err := raw.ExecContext(ctx, `INSERT INTO idempotency (token_id, key, request_hash, credential_id, response, created_at)
+			VALUES (?, 'key-1', x'00', ?, x'00', 'not a number')`, issuerActor.TokenID, first.ID)
+		return err
+	}
+	hash := sha256.Sum256([]byte("body"))
+	out, err := e.svc.Issue(ctx, issuerActor, request(webAgent), "key-1", hash[:])
+	if meanwhile != nil {
+		t.Fatal("the DID was not resolved")
+	}
+	if err == nil || out != nil || !strings.Contains(err.Error(), "idempotency lookup") {
+		t.Fatalf("issue whose key record cannot be read: %+v %v", out, err)
+	}
+	if errcode.CodeOf(err) != errcode.Internal || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a store failure answered as %s: %v", errcode.CodeOf(err), err)
+	}
+	next := e.mustIssue(issuerActor, request(mustAgent(t)))
+	if next.Status.URI != first.Status.URI {
+		t.Fatalf("the next credential is in %s, not in the first list %s: the failed issuance drew index after index", next.Status.URI, first.Status.URI)
 	}
 }
 
