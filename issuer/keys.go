@@ -92,6 +92,23 @@ type KeyRing struct {
 // (derived from the public URL); for "key" it is the did:key of the first
 // key, and rotation is refused.
 func NewKeyRing(ctx context.Context, ks KeyStore, kek []byte, method, webDID string, alg jwa.SignatureAlgorithm, now func() time.Time) (*KeyRing, error) {
+	kr, err := newKeyRing(ks, kek, method, webDID, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := kr.load(ctx); err != nil {
+		return nil, err
+	}
+	if kr.active == nil {
+		if _, err := kr.Rotate(ctx, alg, "system"); err != nil {
+			return nil, err
+		}
+	}
+	return kr, nil
+}
+
+// newKeyRing is a key ring over ks with no keys loaded yet.
+func newKeyRing(ks KeyStore, kek []byte, method, webDID string, now func() time.Time) (*KeyRing, error) {
 	if len(kek) != KEKSize {
 		return nil, fmt.Errorf("issuer: the key-encryption key must be %d bytes (AES-256), not %d", KEKSize, len(kek))
 	}
@@ -106,16 +123,7 @@ func NewKeyRing(ctx context.Context, ks KeyStore, kek []byte, method, webDID str
 	if now == nil {
 		now = time.Now
 	}
-	kr := &KeyRing{store: ks, aead: aead, issuer: webDID, method: method, now: now}
-	if err := kr.load(ctx); err != nil {
-		return nil, err
-	}
-	if kr.active == nil {
-		if _, err := kr.Rotate(ctx, alg, "system"); err != nil {
-			return nil, err
-		}
-	}
-	return kr, nil
+	return &KeyRing{store: ks, aead: aead, issuer: webDID, method: method, now: now}, nil
 }
 
 // Issuer returns the issuer DID.
@@ -265,13 +273,16 @@ func (kr *KeyRing) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, actor
 	if err != nil {
 		return "", err
 	}
+	// A did:key issuer's DID is its first key's, and becomes the ring's only
+	// once that key is stored: a failed PutKey leaves the ring as it was.
+	issuerDID := kr.issuer
 	var kid string
 	if kr.method == "key" {
 		id, err := didKeyOf(pub)
 		if err != nil {
 			return "", err
 		}
-		kr.issuer = id
+		issuerDID = id
 		kid = id + "#" + strings.TrimPrefix(id, "did:key:")
 	} else {
 		tp, err := pub.Thumbprint(cryptoSHA256)
@@ -306,6 +317,7 @@ func (kr *KeyRing) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, actor
 		&records.AuditEntry{Time: now, Actor: actor, Action: "key.create", Target: kid, Details: details}); err != nil {
 		return "", fmt.Errorf("issuer: store key: %w", err)
 	}
+	kr.issuer = issuerDID
 	kr.active = key
 	kr.public = append(kr.public, pub)
 	return kid, nil
