@@ -323,3 +323,42 @@ func mustAgent(t *testing.T) string {
 	agent, _ := newAgentDID(t, jwa.EdDSA)
 	return agent
 }
+
+// TestKeyRingRetireActiveOnAnotherNode: two issuers opened on one SQLite
+// database file, as two replicas. A key the other has made active is not
+// retired by the one that has not seen the rotation yet: the store, which
+// records the active key, refuses it (conflict) in the retirement's own
+// transaction, and the key stays active and published.
+func TestKeyRingRetireActiveOnAnotherNode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st2, err := store.Open(ctx, e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st2.Close() })
+	other, err := issuer.NewKeyRing(ctx, st2, e.kek, "web", testIssuer, jwa.ES256, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, err := other.Rotate(ctx, jwa.EdDSA, "tok-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.kr.Active().KeyID() == kid {
+		t.Fatal("the first issuer saw the rotation before Refresh")
+	}
+	testkit.WantCode(t, e.kr.Retire(ctx, kid, "tok-admin"), errcode.Conflict, "retire the key another replica made active")
+	keys, err := e.st.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.KID == kid && (!k.Active || k.RetiredAt != nil) {
+			t.Fatalf("the other replica's active key after the refused retirement: %+v", k)
+		}
+	}
+	if changed, err := e.kr.Refresh(ctx); err != nil || !changed || e.kr.Active().KeyID() != kid {
+		t.Fatalf("Refresh = %v, %v; active %s, want %s", changed, err, e.kr.Active().KeyID(), kid)
+	}
+}
