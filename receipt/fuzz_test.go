@@ -44,8 +44,8 @@ func FuzzSearch(f *testing.F) {
 			}
 			return nil
 		})
-		if err != nil && !strings.Contains(err.Error(), "token too long") {
-			t.Fatal(err)
+		if err != nil {
+			t.Fatal(err) // a line too long for a record is skipped, not an error
 		}
 	})
 }

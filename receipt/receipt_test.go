@@ -408,6 +408,27 @@ func TestFileSinkRotatesAndSearches(t *testing.T) {
 	}
 }
 
+// A line longer than any record (garbage written into the log) is skipped
+// and counted like any line that does not parse, and the search goes on:
+// the records after it are found. Lines of both kinds of ending, and one
+// just short of the bound, are read too.
+func TestSearchSkipsOverlongLine(t *testing.T) {
+	rec := func(iat int) string {
+		return fmt.Sprintf(`{"receipt":"x.y.z","claims":{"iss":"did:key:z","iat":%d,"jti":"j%d","result":"success"}}`, iat, iat)
+	}
+	path := filepath.Join(t.TempDir(), "receipts.jsonl")
+	long := `{"receipt":"` + strings.Repeat("g", 200<<10) + `"}`
+	content := rec(1) + "\n" + long + "\n" + rec(2) + "\r\n" + strings.Repeat(" ", 90<<10) + rec(3) + "\n" + long + "\n" + rec(4)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	skipped, err := receipt.SearchFile(path, receipt.Filter{}, func(r receipt.Record) error { got = append(got, r.Claims.IssuedAt); return nil })
+	if err != nil || skipped != 2 || fmt.Sprint(got) != "[1 2 3 4]" {
+		t.Fatalf("found %v, skipped %d, err %v; want [1 2 3 4], the two 200 KiB lines skipped", got, skipped, err)
+	}
+}
+
 func TestSealedKeyPersists(t *testing.T) {
 	dir := t.TempDir()
 	kek := make([]byte, 32)

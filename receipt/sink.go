@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,12 +247,14 @@ func (s *FileSink) Close() error {
 	return err
 }
 
-// maxLine bounds one line of a log being read.
+// maxLine bounds one line of a log being read: a longer line is not a
+// record (a receipt is at most MaxReceiptBytes) and is skipped unread.
 const maxLine = 2*MaxReceiptBytes + 64<<10
 
 // SearchFile calls fn with every record of the log at path and its
 // rotated files, oldest first, that f matches. Lines that do not parse
-// (one cut short by a crash) are skipped and counted.
+// (one cut short by a crash, or one longer than any record can be) are
+// skipped and counted.
 func SearchFile(path string, f Filter, fn func(Record) error) (skipped int, err error) {
 	var files []string
 	for i := 1; ; i++ {
@@ -280,28 +283,58 @@ func SearchFile(path string, f Filter, fn func(Record) error) (skipped int, err 
 }
 
 // Search reads JSON-lines records from r and calls fn with each that f
-// matches.
+// matches. A line that does not parse, or is longer than any record can be
+// (it is read past without being held in memory), is skipped and counted
+// in skipped; the lines after it are still searched.
 func Search(r io.Reader, f Filter, fn func(Record) error) (skipped int, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 {
-			continue
-		}
-		var rec Record
-		if err := json.Unmarshal(line, &rec); err != nil || rec.Receipt == "" {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	for {
+		var tooLong bool
+		line, tooLong, err = readLine(br, line[:0])
+		switch {
+		case tooLong:
 			skipped++
-			continue
-		}
-		if f.Match(&rec.Claims) {
-			if err := fn(rec); err != nil {
-				return skipped, err
+		case len(line) == 0:
+		default:
+			var rec Record
+			if json.Unmarshal(line, &rec) != nil || rec.Receipt == "" {
+				skipped++
+			} else if f.Match(&rec.Claims) {
+				if err := fn(rec); err != nil {
+					return skipped, err
+				}
 			}
 		}
+		if errors.Is(err, io.EOF) {
+			return skipped, nil
+		}
+		if err != nil {
+			return skipped, fmt.Errorf("receipt log: read: %w", err)
+		}
 	}
-	if err := sc.Err(); err != nil {
-		return skipped, fmt.Errorf("receipt log: read: %w", err)
+}
+
+// readLine appends the next line of br, without its line ending, to buf.
+// A line longer than maxLine is read to its end but not kept: tooLong is
+// set and line is empty, so that memory stays bounded however long the
+// line is. err is io.EOF after the last line.
+func readLine(br *bufio.Reader, buf []byte) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			buf = append(buf, chunk...)
+			if len(trimEnding(buf)) > maxLine {
+				tooLong, buf = true, buf[:0]
+			}
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return trimEnding(buf), tooLong, err
+		}
 	}
-	return skipped, nil
+}
+
+// trimEnding cuts a line's "\n" or "\r\n" off.
+func trimEnding(b []byte) []byte {
+	return bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
 }

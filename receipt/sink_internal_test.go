@@ -1,7 +1,9 @@
 package receipt
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,5 +34,22 @@ func TestFileSinkSyncsDirectory(t *testing.T) {
 	}
 	if len(synced) != 2 {
 		t.Fatalf("a rotation synced the directory %d times, want once", len(synced)-1)
+	}
+}
+
+// A line of maxLine bytes is read whole, whatever its ending; one byte
+// more and it is dropped, and the next line is read as usual.
+func TestReadLineBound(t *testing.T) {
+	at, over := strings.Repeat("a", maxLine), strings.Repeat("b", maxLine+1)
+	br := bufio.NewReaderSize(strings.NewReader(at+"\n"+over+"\r\n"+at+"\r\n"+over+"\nlast"), 64<<10)
+	for i, want := range []struct {
+		n       int
+		tooLong bool
+		err     error
+	}{{maxLine, false, nil}, {0, true, nil}, {maxLine, false, nil}, {0, true, nil}, {4, false, io.EOF}} {
+		line, tooLong, err := readLine(br, nil)
+		if len(line) != want.n || tooLong != want.tooLong || err != want.err {
+			t.Fatalf("line %d: %d bytes, too long %v, err %v; want %d, %v, %v", i, len(line), tooLong, err, want.n, want.tooLong, want.err)
+		}
 	}
 }
