@@ -37,30 +37,32 @@ func KeyID(iss string, pub jwk.Key) (string, error) {
 
 // LoadSealedKey returns the private receipt key kept in file, sealed with
 // AES-256-GCM under kek (the issuer's key-encryption key). When the file
-// does not exist a key of alg is generated and written (mode 0600, synced)
-// before it is returned, so a restart signs with the same key.
+// does not exist a key of alg is generated and written (mode 0600) before
+// it is returned, so a restart signs with the same key. The write is
+// atomic: the sealed key goes into a temporary file in the same directory,
+// which is synced and then linked to file (never replacing a file that
+// exists meanwhile: when another process made the key first, its key is
+// returned), and the directory is synced; a crash leaves no file or a whole
+// one, and temporary files a crash left behind are removed once file is
+// there.
+//
+// A file that exists but does not open is an error naming the file and
+// what to do, never replaced: receipts signed with its key verify only
+// with that key.
 func LoadSealedKey(file string, kek []byte, alg jwa.SignatureAlgorithm) (jwk.Key, error) {
 	gcm, err := newGCM(kek)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(file)
+	k, err := readSealed(file, gcm)
 	if err == nil {
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(raw) < gcm.NonceSize() {
-			return nil, fmt.Errorf("receipt key %s: not a sealed key", file)
-		}
-		plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], []byte(sealedAAD))
-		if err != nil {
-			return nil, fmt.Errorf("receipt key %s: does not open with the key-encryption key", file)
-		}
-		return keyutil.Parse(plain)
+		removeTemps(file)
+		return k, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("receipt key: %w", err)
+		return nil, err
 	}
-	k, err := keyutil.Generate(alg)
-	if err != nil {
+	if k, err = keyutil.Generate(alg); err != nil {
 		return nil, err
 	}
 	plain, err := keyutil.Marshal(k)
@@ -72,8 +74,45 @@ func LoadSealedKey(file string, kek []byte, alg jwa.SignatureAlgorithm) (jwk.Key
 		return nil, fmt.Errorf("receipt key: %w", err)
 	}
 	sealed := base64.StdEncoding.EncodeToString(gcm.Seal(nonce, nonce, plain, []byte(sealedAAD)))
-	if err := writeNew(file, sealed+"\n"); err != nil {
+	created, err := createAtomic(file, sealed+"\n")
+	if err != nil {
 		return nil, err
+	}
+	if !created {
+		// Another process (a second node starting on the same data
+		// directory) made the key first: sign with its key.
+		k, err = readSealed(file, gcm)
+		if err != nil {
+			return nil, err
+		}
+	}
+	removeTemps(file)
+	return k, nil
+}
+
+// keyFileHelp says what to do about a key file that does not open.
+const keyFileHelp = "restore it from a backup (receipts signed with it verify only with its key); " +
+	"only if the service never ran with it (it never signed a receipt) remove it, and a new key is made at the next start"
+
+// readSealed opens the sealed key in file. The error wraps os.ErrNotExist
+// when there is no file.
+func readSealed(file string, gcm cipher.AEAD) (jwk.Key, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("receipt key: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(raw) < gcm.NonceSize()+gcm.Overhead() {
+		return nil, fmt.Errorf("receipt key %s is damaged (%d bytes, not a whole sealed key): %s", file, len(b), keyFileHelp)
+	}
+	plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], []byte(sealedAAD))
+	if err != nil {
+		return nil, fmt.Errorf("receipt key %s does not open with the key-encryption key: either the configured "+
+			"key-encryption key is not the one it was sealed under (configure that one), or the file is damaged: %s", file, keyFileHelp)
+	}
+	k, err := keyutil.Parse(plain)
+	if err != nil {
+		return nil, fmt.Errorf("receipt key %s: %w", file, err)
 	}
 	return k, nil
 }
@@ -89,29 +128,59 @@ func newGCM(kek []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(blk)
 }
 
-// writeNew creates file (which must not exist) with mode 0600 and syncs it
-// and its directory.
-func writeNew(file, content string) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// tempPrefix is the start of the names of file's temporary files.
+func tempPrefix(file string) string { return "." + filepath.Base(file) + ".tmp-" }
+
+// createAtomic makes file, unless it exists, holding content whole (mode
+// 0600, synced with its directory): content is written to a temporary file
+// beside it, which is synced and then linked to file, so that no crash can
+// leave file partial. A link, unlike a rename, never replaces a file made
+// meanwhile; then created is false and file is left as it is.
+func createAtomic(file, content string) (created bool, err error) {
+	dir := filepath.Dir(file)
+	tmp, err := os.CreateTemp(dir, tempPrefix(file)+"*")
 	if err != nil {
-		return fmt.Errorf("receipt key: %w", err)
+		return false, fmt.Errorf("receipt key %s: %w", file, err)
 	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		return fmt.Errorf("receipt key: %w", err)
+	// Once linked, file is a second name of the temporary file: the
+	// temporary name goes in any case.
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("receipt key %s: write: %w", file, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("receipt key: %w", err)
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("receipt key %s: sync: %w", file, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("receipt key: %w", err)
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("receipt key %s: %w", file, err)
 	}
-	if d, err := os.Open(filepath.Dir(file)); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := os.Link(tmp.Name(), file); err != nil {
+		if _, serr := os.Lstat(file); serr == nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("receipt key %s: %w", file, err)
 	}
-	return nil
+	if err := syncDirectory(dir); err != nil {
+		return false, fmt.Errorf("receipt key %s: sync directory: %w", file, err)
+	}
+	return true, nil
+}
+
+// removeTemps removes the temporary files of file that a crash left
+// behind. It is called only when file exists: a process still writing one
+// then finds file there when its link fails, and uses it.
+func removeTemps(file string) {
+	entries, err := os.ReadDir(filepath.Dir(file))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix(file)) {
+			_ = os.Remove(filepath.Join(filepath.Dir(file), e.Name()))
+		}
+	}
 }
 
 // SignerFor returns a signer over the private key k for a verifier whose

@@ -429,6 +429,115 @@ func TestSearchSkipsOverlongLine(t *testing.T) {
 	}
 }
 
+// A temporary file left by a crash while the key was being written is not
+// the key: it is ignored, a key is made, and the leftover is removed.
+func TestSealedKeyIgnoresLeftoverTemp(t *testing.T) {
+	dir := t.TempDir()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	file := filepath.Join(dir, "receipt.key")
+	leftover := filepath.Join(dir, ".receipt.key.tmp-123456")
+	if err := os.WriteFile(leftover, []byte("c2VhbGVk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := receipt.LoadSealedKey(file, kek, jwa.ES256); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "receipt.key" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("directory holds %v, want receipt.key alone", names)
+	}
+	if _, err := receipt.LoadSealedKey(file, kek, jwa.ES256); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two processes starting at once on one data directory end up with one
+// key: the second to write finds the first's file and uses it (a rename
+// would have replaced a key that may already have signed).
+func TestSealedKeyConcurrentFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	file := filepath.Join(dir, "receipt.key")
+	const n = 8
+	prints := make(chan string, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			k, err := receipt.LoadSealedKey(file, kek, jwa.ES256)
+			if err != nil {
+				errs <- err
+				return
+			}
+			tp, _ := k.Thumbprint(crypto.SHA256)
+			prints <- string(tp)
+		}()
+	}
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case tp := <-prints:
+			seen[tp] = true
+		}
+	}
+	k, err := receipt.LoadSealedKey(file, kek, jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := k.Thumbprint(crypto.SHA256)
+	if len(seen) != 1 || !seen[string(tp)] {
+		t.Fatalf("%d different keys handed out, want the one in the file", len(seen))
+	}
+}
+
+// A key file that exists but does not open is never replaced (receipts
+// signed with it verify only with its key): the error names the file and
+// says what to do.
+func TestSealedKeyDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	good := filepath.Join(dir, "good.key")
+	if _, err := receipt.LoadSealedKey(good, kek, jwa.ES256); err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := os.ReadFile(good)
+	for name, c := range map[string]struct {
+		content string
+		kek     []byte
+		want    []string
+	}{
+		"empty":     {"", kek, []string{"damaged", "backup", "remove it"}},
+		"cut short": {string(whole[:len(whole)/2]), kek, []string{"damaged", "backup", "remove it"}},
+		"garbage":   {"not base64!\n", kek, []string{"damaged", "backup", "remove it"}},
+		"other kek": {string(whole), make([]byte, 32), []string{"key-encryption key", "backup", "remove it"}},
+	} {
+		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".key")
+		if err := os.WriteFile(file, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := receipt.LoadSealedKey(file, c.kek, jwa.ES256)
+		if err == nil {
+			t.Fatalf("%s: loaded", name)
+		}
+		for _, w := range append(c.want, file) {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", name, err, w)
+			}
+		}
+		if b, _ := os.ReadFile(file); string(b) != c.content {
+			t.Errorf("%s: the file was changed", name)
+		}
+	}
+}
+
 func TestSealedKeyPersists(t *testing.T) {
 	dir := t.TempDir()
 	kek := make([]byte, 32)
