@@ -203,8 +203,10 @@ type Published struct {
 	Token string
 	ETag  string
 	TTL   time.Duration
-	// MaxAge is how long an HTTP cache may still keep Token: the ttl less
-	// the token's age.
+	// MaxAge is how long an HTTP cache may still keep Token: what is left,
+	// at the instant of the call, until the token is due to be signed anew
+	// (iat + ttl) or expires, whichever comes first. It is never longer
+	// (iat has whole seconds; the instant is not rounded).
 	MaxAge time.Duration
 }
 
@@ -226,7 +228,8 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 	if err != nil {
 		return Published{}, err
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	at := s.now().UTC()
+	now := at.Truncate(time.Second) // a token's iat has whole seconds
 	key := listID + "|" + format + "|" + purpose
 	s.mu.Lock()
 	p, ok := s.cache[key]
@@ -237,7 +240,7 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 	// a retired key would no longer verify, so it is never reused.
 	kid := s.keys.Active().KeyID()
 	if ok && p.version == meta.Version && p.kid == kid && now.Sub(p.iat) < s.ttl {
-		return s.served(p, now), nil
+		return s.served(p, at), nil
 	}
 	v, err, _ := s.builds.Do(fmt.Sprintf("%s|%d|%s", key, meta.Version, kid), func() (any, error) {
 		version, entries, err := s.store.ListEntries(context.WithoutCancel(ctx), listID)
@@ -255,14 +258,14 @@ func (s *Statuses) Publish(ctx context.Context, listID, format, purpose string) 
 		s.cache[key] = p
 	}
 	s.mu.Unlock()
-	return s.served(p, now), nil
+	return s.served(p, at), nil
 }
 
-func (s *Statuses) served(p published, now time.Time) Published {
-	maxAge := s.ttl - now.Sub(p.iat)
-	if maxAge < 0 {
-		maxAge = 0
-	}
+// served is p as served at the instant at, which is not rounded: with
+// at rounded down to the second, MaxAge would run up to a second past
+// iat + ttl.
+func (s *Statuses) served(p published, at time.Time) Published {
+	maxAge := max(p.iat.Add(min(s.ttl, s.valid)).Sub(at), 0)
 	return Published{Token: p.token, ETag: p.etag, TTL: s.ttl, MaxAge: maxAge}
 }
 

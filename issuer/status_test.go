@@ -425,3 +425,50 @@ func TestStatusChangeResolvesIncident(t *testing.T) {
 		t.Fatalf("%d suspensions audited, want 1", n)
 	}
 }
+
+// A token's iat has whole seconds but requests do not come on them: the
+// max-age an HTTP cache is given must never run past iat + ttl (nor past
+// exp, when the validity is the shorter), so it is counted from the real
+// instant, not from the instant rounded down to the second.
+func TestPublishMaxAgeFromTheRealInstant(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent, _ := newAgentDID(t, jwa.EdDSA)
+	uri := e.mustIssue(issuerActor, request(agent)).Status.URI
+	listID := uri[strings.LastIndex(uri, "/")+1:]
+
+	iat := t0.Add(time.Minute)
+	e.clock.Set(iat.Add(700 * time.Millisecond))
+	p1, err := e.statuses.Publish(ctx, listID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vt := e.decodePublished(p1.Token, uri); !vt.IssuedAt.Equal(iat) {
+		t.Fatalf("iat %v, want %v", vt.IssuedAt, iat)
+	}
+	if want := 2*time.Minute - 700*time.Millisecond; p1.MaxAge != want {
+		t.Fatalf("signed 0.7 s past iat: max-age %v, want %v (iat + ttl less the real instant)", p1.MaxAge, want)
+	}
+	// Reused 0.3 s before iat + ttl: 0.3 s left, not the 1 s that counting
+	// from the rounded instant gives.
+	e.clock.Set(iat.Add(2*time.Minute - 300*time.Millisecond))
+	p2, err := e.statuses.Publish(ctx, listID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.Token != p1.Token || p2.MaxAge != 300*time.Millisecond {
+		t.Fatalf("0.3 s before iat + ttl: reused %v, max-age %v, want the same token for 300ms", p2.Token == p1.Token, p2.MaxAge)
+	}
+
+	// A validity shorter than the ttl bounds max-age too: no cache keeps
+	// the token past exp.
+	short := issuer.NewStatuses(e.st, e.kr, e.svc.StatusURI, 2*time.Minute, time.Minute, e.clock.Now)
+	e.clock.Set(iat.Add(time.Hour + 400*time.Millisecond))
+	p3, err := short.Publish(ctx, listID, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Minute - 400*time.Millisecond; p3.MaxAge != want {
+		t.Fatalf("validity 1m, ttl 2m: max-age %v, want %v (until exp)", p3.MaxAge, want)
+	}
+}

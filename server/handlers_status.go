@@ -43,8 +43,8 @@ func (s *Server) statusList(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", p.ETag)
-	// A cache may keep the token for what is left of its ttl, so that no
-	// copy outlives iat + ttl.
+	// A cache may keep the token for what is left of its ttl, rounded
+	// down, so that no copy outlives iat + ttl.
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(p.MaxAge.Seconds())))
 	h.Set("Vary", "Accept")
 	if etagMatches(strings.Join(r.Header.Values("If-None-Match"), ","), p.ETag) {
