@@ -145,7 +145,7 @@ const (
 const (
 	InvalidRequest                 Code = "invalid_request"                  // a token or credential request that is missing a parameter or malformed
 	UnsupportedGrantType           Code = "unsupported_grant_type"           // a grant type other than the pre-authorized code
-	InvalidGrant                   Code = "invalid_grant"                    // a pre-authorized code that is unknown
+	InvalidGrant                   Code = "invalid_grant"                    // a pre-authorized code that is unknown, or of an offer whose issuer token is revoked
 	CodeUsed                       Code = "pre_authorized_code_used"         // a pre-authorized code already exchanged for an access token
 	CodeExpired                    Code = "pre_authorized_code_expired"      // a pre-authorized code past its offer's expiry
 	TxCodeRequired                 Code = "tx_code_required"                 // the offer asks for a transaction code and none was given

@@ -38,8 +38,9 @@ import (
 //     when none), calls decide with it while holding it, and applies the
 //     Redemption atomically: one more failed attempt, or the offer redeemed
 //     with its access token stored; then the audit entry; then returns the
-//     Redemption's Err. Two concurrent redemptions of one code never both
-//     get a token, and attempts are never lost.
+//     Redemption's Err (a zero Redemption writes nothing). Two concurrent
+//     redemptions of one code never both get a token, and attempts are
+//     never lost.
 //   - TokenByID returns the API token with that id, revoked or not
 //     (records.ErrNotFound when none): an offer is made by, and issues on
 //     behalf of, an issuer token, and stops issuing once it is revoked.
@@ -383,9 +384,19 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 	_, hasTx := form["tx_code"]
 	tx := form.Get("tx_code")
 	now := s.now().UTC()
+	// The offer issues on behalf of the issuer token that made it, so a
+	// code of a revoked token's offer is refused here, before it is spent
+	// (the credential endpoint would refuse its access token anyway).
+	// decide must not call the store, so the maker is looked up between a
+	// first RedeemCode that only reads the offer's maker (and applies
+	// nothing) and the one that decides.
+	revoked, err := s.makerRevoked(ctx, hash(code))
+	if err != nil {
+		return nil, err
+	}
 	secret := randomToken()
 	var out *TokenResponse
-	err := s.state.RedeemCode(ctx, hash(code), func(o records.Offer) records.Redemption {
+	err = s.state.RedeemCode(ctx, hash(code), func(o records.Offer) records.Redemption {
 		refuse := func(failed bool, e *errcode.Error) records.Redemption {
 			d, _ := json.Marshal(map[string]any{"code": e.Code, "attempts": o.Attempts + boolInt(failed)})
 			return records.Redemption{FailedAttempt: failed, Err: e,
@@ -396,6 +407,10 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 			return refuse(false, errcode.New(errcode.CodeUsed, "the pre-authorized code was already used"))
 		case !now.Before(o.ExpiresAt):
 			return refuse(false, errcode.New(errcode.CodeExpired, "the pre-authorized code expired at %s", o.ExpiresAt.Format(time.RFC3339)))
+		case revoked:
+			e := errcode.New(errcode.InvalidGrant, "the offer was made by an issuer token that has been revoked")
+			d, _ := json.Marshal(map[string]any{"code": e.Code, "issuer_token": o.TokenID, "revoked": true})
+			return records.Redemption{Err: e, Audit: &records.AuditEntry{Time: now, Actor: "oid4vci", Action: "oid4vci.token.refuse", Target: o.ID, Details: d}}
 		case o.TxCodeHash == nil && hasTx:
 			return refuse(false, errcode.New(errcode.InvalidRequest, "this offer has no transaction code; do not send tx_code"))
 		case o.TxCodeHash != nil && o.Attempts >= s.cfg.MaxTxCodeAttempts:
@@ -421,6 +436,31 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 		return nil, err
 	}
 	return out, nil
+}
+
+// makerRevoked reports whether the issuer token that made the offer with
+// the code hash codeHash is revoked (or gone): invalid_grant for an unknown
+// code.
+func (s *Service) makerRevoked(ctx context.Context, codeHash []byte) (bool, error) {
+	var id string
+	err := s.state.RedeemCode(ctx, codeHash, func(o records.Offer) records.Redemption {
+		id = o.TokenID
+		return records.Redemption{}
+	})
+	if errors.Is(err, records.ErrNotFound) {
+		return false, errcode.New(errcode.InvalidGrant, "unknown pre-authorized code")
+	}
+	if err != nil {
+		return false, fmt.Errorf("oid4vci: the offer of a pre-authorized code: %w", err)
+	}
+	maker, err := s.state.TokenByID(ctx, id)
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("oid4vci: the offer's issuer token: %w", err)
+	}
+	return maker.RevokedAt != nil, nil
 }
 
 // Nonce runs the nonce endpoint.

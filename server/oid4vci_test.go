@@ -449,7 +449,8 @@ func TestOID4VCICredentialNegatives(t *testing.T) {
 // TestOID4VCIOfferEndsWithItsToken: an offer speaks for the issuer token
 // that made it. Once that token is revoked (say it leaked, and whoever
 // holds it made offers to themselves), no credential is issued on any of
-// its offers, whether the pre-authorized code was already exchanged or not.
+// its offers: an access token already given is refused at the credential
+// endpoint, a code not yet exchanged at the token endpoint.
 func TestOID4VCIOfferEndsWithItsToken(t *testing.T) {
 	e := newVCIEnv(t)
 	ctx := context.Background()
@@ -467,11 +468,8 @@ func TestOID4VCIOfferEndsWithItsToken(t *testing.T) {
 	var bad oauthErr
 	e.credential("credential on a redeemed offer of a revoked token", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 401, &bad)
 	wantOAuth(t, "redeemed offer", bad, "invalid_token", "invalid_token")
-	if later, _ := e.tokenReq("token after revocation", preAuth(pending.CredentialOffer.Grants.PreAuthorizedCode.Code), 200); later.AccessToken != "" {
-		bad = oauthErr{}
-		e.credential("credential on a pending offer of a revoked token", later.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 401, &bad)
-		wantOAuth(t, "pending offer", bad, "invalid_token", "invalid_token")
-	}
+	_, bad = e.tokenReq("token after revocation", preAuth(pending.CredentialOffer.Grants.PreAuthorizedCode.Code), 400)
+	wantOAuth(t, "pending offer", bad, "invalid_grant", "invalid_grant")
 	issued, err := e.st.Audit(ctx, store.AuditFilter{Action: "credential.issue", Limit: 100})
 	if err != nil || len(issued) != 0 {
 		t.Fatalf("%d credentials issued (%v) on the offers of a revoked token", len(issued), err)
@@ -480,5 +478,48 @@ func TestOID4VCIOfferEndsWithItsToken(t *testing.T) {
 	refused, err := e.st.Audit(ctx, store.AuditFilter{Action: "oid4vci.credential.refuse", Target: redeemed.ID, Limit: 100})
 	if err != nil || len(refused) != 1 {
 		t.Fatalf("%d oid4vci.credential.refuse entries for the redeemed offer (%v), want 1", len(refused), err)
+	}
+}
+
+// TestOID4VCITokenRefusedForRevokedMaker: the token endpoint refuses the
+// pre-authorized code of an offer whose issuer token has been revoked
+// (invalid_grant), audited as a refusal: the code is not spent (asked
+// again, it is still refused for the revocation, not as used), and no
+// oid4vci.token entry says an access token was given.
+func TestOID4VCITokenRefusedForRevokedMaker(t *testing.T) {
+	e := newVCIEnv(t)
+	ctx := context.Background()
+	o := e.offer("")
+	it, err := e.st.TokenByHash(ctx, tokens.Hash(e.issuer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.st.RevokeToken(ctx, it.ID, now, &store.AuditEntry{Time: now, Actor: "test", Action: "token.revoke", Target: it.ID}); err != nil {
+		t.Fatal(err)
+	}
+	code := o.CredentialOffer.Grants.PreAuthorizedCode.Code
+	for _, name := range []string{"token after revocation", "token after revocation, again"} {
+		_, bad := e.tokenReq(name, preAuth(code), 400)
+		wantOAuth(t, name, bad, "invalid_grant", "invalid_grant")
+		if !strings.Contains(bad.Description, "revoked") {
+			t.Fatalf("%s: description %q does not say why", name, bad.Description)
+		}
+	}
+	ref := o.CredentialOfferURI[strings.LastIndex(o.CredentialOfferURI, "/")+1:]
+	stored, err := e.st.OfferByRef(ctx, tokenHash(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.RedeemedAt != nil || stored.Attempts != 0 {
+		t.Fatalf("offer redeemed at %v with %d attempts after refusals, want untouched", stored.RedeemedAt, stored.Attempts)
+	}
+	given, err := e.st.Audit(ctx, store.AuditFilter{Action: "oid4vci.token", Limit: 100})
+	if err != nil || len(given) != 0 {
+		t.Fatalf("%d oid4vci.token entries (%v), want none", len(given), err)
+	}
+	refused, err := e.st.Audit(ctx, store.AuditFilter{Action: "oid4vci.token.refuse", Target: o.ID, Limit: 100})
+	if err != nil || len(refused) != 2 {
+		t.Fatalf("%d oid4vci.token.refuse entries (%v), want 2", len(refused), err)
 	}
 }
