@@ -27,6 +27,10 @@ type ProofPolicy struct {
 	MaxAge     time.Duration // how old iat may be
 	Leeway     time.Duration // clock skew allowed on every time check
 	Resolver   did.Resolver  // resolves a kid DID URL; nil allows jwk proofs only
+	// Nonce, when set, checks the proof's nonce (that it is a c_nonce the
+	// issuer gave, unexpired) before the proof's key is resolved; its error
+	// is returned as it is. Nil leaves that check to the caller.
+	Nonce func(nonce string) error
 }
 
 // ProvenKey is the outcome of a verified proof: the public key whose
@@ -43,10 +47,14 @@ type ProvenKey struct {
 // (invalid_proof), typ openid4vci-proof+jwt (proof_wrong_typ), alg on the
 // allow-list (unsupported_alg), no crit (unknown_crit), exactly one of a
 // public jwk or a kid that is a DID URL, and no x5c or trust_chain
-// (proof_key_invalid), the signature under that key (proof_bad_signature),
-// aud the issuer (proof_wrong_audience), iat present and inside the window,
-// and exp and nbf when present (proof_stale), and a nonce (invalid_nonce).
-// Whether the nonce is one the issuer gave is the caller's to check.
+// (proof_key_invalid), aud the issuer (proof_wrong_audience), iat present
+// and inside the window, and exp and nbf when present (proof_stale), a nonce
+// (invalid_nonce) and, with p.Nonce, the nonce's own check; only then is a
+// kid resolved (proof_key_invalid), which may fetch a did:web document, and
+// the signature checked under the key (proof_bad_signature). So a proof
+// that fails what can be checked offline costs no fetch; the claims are
+// read before the signature is checked, and the signature then covers
+// exactly the bytes they were read from.
 func VerifyProof(ctx context.Context, proof string, p ProofPolicy) (*ProvenKey, error) {
 	if len(proof) > MaxProofBytes {
 		return nil, errcode.New(errcode.InvalidProof, "the proof is longer than %d bytes", MaxProofBytes)
@@ -69,7 +77,21 @@ func VerifyProof(ctx context.Context, proof string, p ProofPolicy) (*ProvenKey, 
 	if len(h.Critical()) > 0 {
 		return nil, errcode.New(errcode.UnknownCrit, "the proof has a crit header")
 	}
-	key, subject, err := proofKey(ctx, h, p.Resolver)
+	named, err := proofKeyRef(h, p.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	claimed := msg.Payload()
+	nonce, err := checkClaims(claimed, p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Nonce != nil {
+		if err := p.Nonce(nonce); err != nil {
+			return nil, err
+		}
+	}
+	key, subject, err := named.resolve(ctx, p.Resolver)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +102,15 @@ func VerifyProof(ctx context.Context, proof string, p ProofPolicy) (*ProvenKey, 
 	if err != nil {
 		return nil, errcode.Wrap(errcode.ProofBadSignature, err, "the proof's signature does not verify with its key")
 	}
+	if !bytes.Equal(payload, claimed) {
+		return nil, errcode.New(errcode.InvalidProof, "the proof's signed payload is not the one its claims were read from")
+	}
+	return &ProvenKey{Key: key, DID: subject, Nonce: nonce}, nil
+}
+
+// checkClaims checks the proof's payload claims (aud, iat, exp, nbf, a
+// nonce) and returns its nonce.
+func checkClaims(payload []byte, p ProofPolicy) (string, error) {
 	var c struct {
 		Aud   json.RawMessage `json:"aud"`
 		Iat   *json.Number    `json:"iat"`
@@ -90,32 +121,32 @@ func VerifyProof(ctx context.Context, proof string, p ProofPolicy) (*ProvenKey, 
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	if err := dec.Decode(&c); err != nil {
-		return nil, errcode.New(errcode.InvalidProof, "the proof's payload is not a JSON object of the expected claims")
+		return "", errcode.New(errcode.InvalidProof, "the proof's payload is not a JSON object of the expected claims")
 	}
 	if !audienceIs(c.Aud, p.Audience) {
-		return nil, errcode.New(errcode.ProofWrongAudience, "the proof's aud is not %s", p.Audience)
+		return "", errcode.New(errcode.ProofWrongAudience, "the proof's aud is not %s", p.Audience)
 	}
 	iat, ok := unix(c.Iat)
 	if !ok {
-		return nil, errcode.New(errcode.ProofStale, "the proof has no numeric iat")
+		return "", errcode.New(errcode.ProofStale, "the proof has no numeric iat")
 	}
 	if iat.After(p.Now.Add(p.Leeway)) || iat.Before(p.Now.Add(-p.MaxAge-p.Leeway)) {
-		return nil, errcode.New(errcode.ProofStale, "the proof's iat %s is outside the accepted window", iat.UTC().Format(time.RFC3339))
+		return "", errcode.New(errcode.ProofStale, "the proof's iat %s is outside the accepted window", iat.UTC().Format(time.RFC3339))
 	}
 	if c.Exp != nil {
 		if exp, ok := unix(c.Exp); !ok || !p.Now.Before(exp.Add(p.Leeway)) {
-			return nil, errcode.New(errcode.ProofStale, "the proof has expired")
+			return "", errcode.New(errcode.ProofStale, "the proof has expired")
 		}
 	}
 	if c.Nbf != nil {
 		if nbf, ok := unix(c.Nbf); !ok || nbf.After(p.Now.Add(p.Leeway)) {
-			return nil, errcode.New(errcode.ProofStale, "the proof is not yet valid")
+			return "", errcode.New(errcode.ProofStale, "the proof is not yet valid")
 		}
 	}
 	if c.Nonce == nil || *c.Nonce == "" {
-		return nil, errcode.New(errcode.InvalidNonce, "the proof carries no nonce; get one from the nonce endpoint")
+		return "", errcode.New(errcode.InvalidNonce, "the proof carries no nonce; get one from the nonce endpoint")
 	}
-	return &ProvenKey{Key: key, DID: subject, Nonce: *c.Nonce}, nil
+	return *c.Nonce, nil
 }
 
 func unix(n *json.Number) (time.Time, bool) {
@@ -139,50 +170,67 @@ func audienceIs(raw json.RawMessage, want string) bool {
 	return json.Unmarshal(raw, &many) == nil && len(many) == 1 && many[0] == want
 }
 
-// proofKey returns the public key the proof names and its DID.
-func proofKey(ctx context.Context, h jws.Headers, r did.Resolver) (jwk.Key, string, error) {
+// keyRef is the key a proof's header names: a public jwk (with its
+// did:key), or a kid DID URL still to be resolved.
+type keyRef struct {
+	key     jwk.Key
+	subject string
+	kid     string
+}
+
+// proofKeyRef reads the key the proof's header names, without resolving a
+// kid.
+func proofKeyRef(h jws.Headers, r did.Resolver) (keyRef, error) {
 	for _, name := range []string{jws.X509CertChainKey, "trust_chain", "key_attestation", jws.JWKSetURLKey, jws.X509URLKey} {
 		if _, ok := h.Get(name); ok {
-			return nil, "", errcode.New(errcode.ProofKeyInvalid, "the proof's %s header is not supported; give jwk or kid", name)
+			return keyRef{}, errcode.New(errcode.ProofKeyInvalid, "the proof's %s header is not supported; give jwk or kid", name)
 		}
 	}
 	hasJWK, kid := h.JWK() != nil, h.KeyID()
 	switch {
 	case hasJWK && kid != "":
-		return nil, "", errcode.New(errcode.ProofKeyInvalid, "the proof gives both jwk and kid")
+		return keyRef{}, errcode.New(errcode.ProofKeyInvalid, "the proof gives both jwk and kid")
 	case hasJWK:
 		k := h.JWK()
 		if keyutil.IsPrivate(k) {
-			return nil, "", errcode.New(errcode.ProofKeyInvalid, "the proof's jwk holds a private key")
+			return keyRef{}, errcode.New(errcode.ProofKeyInvalid, "the proof's jwk holds a private key")
 		}
 		b, err := json.Marshal(k)
 		if err != nil {
-			return nil, "", errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's jwk")
+			return keyRef{}, errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's jwk")
 		}
 		key, err := keyutil.Parse(b)
 		if err != nil {
-			return nil, "", errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's jwk is not a P-256 or Ed25519 public key")
+			return keyRef{}, errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's jwk is not a P-256 or Ed25519 public key")
 		}
 		subject, err := did.KeyDID(key)
 		if err != nil {
-			return nil, "", errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's jwk has no did:key")
+			return keyRef{}, errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's jwk has no did:key")
 		}
-		return key, subject, nil
+		return keyRef{key: key, subject: subject}, nil
 	case kid != "":
 		if r == nil {
-			return nil, "", errcode.New(errcode.ProofKeyInvalid, "kid proofs are not accepted; give jwk")
+			return keyRef{}, errcode.New(errcode.ProofKeyInvalid, "kid proofs are not accepted; give jwk")
 		}
 		u, err := did.ParseURL(kid)
 		if err != nil || u.Fragment == "" {
-			return nil, "", errcode.New(errcode.ProofKeyInvalid, "the proof's kid %q is not a DID URL with a fragment", kid)
+			return keyRef{}, errcode.New(errcode.ProofKeyInvalid, "the proof's kid %q is not a DID URL with a fragment", kid)
 		}
-		key, err := did.AssertionKey(ctx, r, kid)
-		if err != nil {
-			return nil, "", errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's kid %q does not name a usable key", kid)
-		}
-		return key, u.DID.String(), nil
+		return keyRef{subject: u.DID.String(), kid: kid}, nil
 	}
-	return nil, "", errcode.New(errcode.ProofKeyInvalid, "the proof names no key: give jwk or kid")
+	return keyRef{}, errcode.New(errcode.ProofKeyInvalid, "the proof names no key: give jwk or kid")
+}
+
+// resolve returns the public key and its DID, resolving a kid with r.
+func (k keyRef) resolve(ctx context.Context, r did.Resolver) (jwk.Key, string, error) {
+	if k.key != nil {
+		return k.key, k.subject, nil
+	}
+	key, err := did.AssertionKey(ctx, r, k.kid)
+	if err != nil {
+		return nil, "", errcode.Wrap(errcode.ProofKeyInvalid, err, "the proof's kid %q does not name a usable key", k.kid)
+	}
+	return key, k.subject, nil
 }
 
 // SignProof makes a jwt key proof with the private key priv for the issuer

@@ -2,6 +2,12 @@ package oid4vci
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,5 +127,68 @@ func TestOfferLinkRoundTrip(t *testing.T) {
 		if _, _, err := ParseOfferLink(bad); errcode.CodeOf(err) != errcode.InvalidInput {
 			t.Errorf("%s: %v, want invalid_input", name, err)
 		}
+	}
+}
+
+// TestVerifyProofResolvesLast: a did:web kid is resolved only for a proof
+// that passed every offline check, the policy's nonce check included; the
+// nonce check's error is returned as it is.
+func TestVerifyProofResolvesLast(t *testing.T) {
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	const aud = "https://issuer.example"
+	now := time.Unix(1_800_000_000, 0)
+	refused := errcode.New(errcode.NonceInvalid, "not ours")
+	var checked []string
+	pol := ProofPolicy{Audience: aud, Algorithms: []jwa.SignatureAlgorithm{jwa.ES256}, Now: now, MaxAge: time.Minute,
+		Resolver: did.NewResolver(did.NewFetcher(did.FetcherConfig{AllowHosts: []string{u.Hostname()}})),
+		Nonce: func(n string) error {
+			checked = append(checked, n)
+			if n == "bad" {
+				return refused
+			}
+			return nil
+		}}
+	k := newKey(t)
+	hdr := map[string]any{"typ": ProofTyp, "kid": "did:web:" + strings.ReplaceAll(u.Host, ":", "%3A") + "#k1"}
+	claims := func(kv ...any) map[string]any {
+		m := map[string]any{"aud": aud, "iat": now.Unix(), "nonce": "good"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name  string
+		proof string
+		code  errcode.Code
+	}{
+		{"nonce refused", signWith(t, k, hdr, claims("nonce", "bad")), errcode.NonceInvalid},
+		{"no nonce", signWith(t, k, hdr, claims("nonce", "")), errcode.InvalidNonce},
+		{"wrong aud", signWith(t, k, hdr, claims("aud", "https://other.example")), errcode.ProofWrongAudience},
+		{"stale iat", signWith(t, k, hdr, claims("iat", now.Unix()-3600)), errcode.ProofStale},
+		{"payload not JSON claims", signWith(t, k, hdr, claims("iat", "now")), errcode.InvalidProof},
+	} {
+		_, err := VerifyProof(context.Background(), c.proof, pol)
+		if got := errcode.CodeOf(err); got != c.code {
+			t.Fatalf("%s: code %q (%v), want %q", c.name, got, err, c.code)
+		}
+		if c.code == errcode.NonceInvalid && !errors.Is(err, refused) {
+			t.Fatalf("%s: %v is not the nonce check's error", c.name, err)
+		}
+		if n := fetches.Load(); n != 0 {
+			t.Fatalf("%s: %d fetches of the did:web document, want none", c.name, n)
+		}
+	}
+	if len(checked) != 1 || checked[0] != "bad" {
+		t.Fatalf("nonce check called with %q, want only the proof that reached it", checked)
+	}
+	if _, err := VerifyProof(context.Background(), signWith(t, k, hdr, claims()), pol); errcode.CodeOf(err) != errcode.ProofKeyInvalid || fetches.Load() == 0 {
+		t.Fatalf("proof past the offline checks: %v after %d fetches, want proof_key_invalid after a fetch", err, fetches.Load())
 	}
 }

@@ -538,6 +538,15 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 	seenNonce := map[string]bool{}
 	var spent []records.SpentNonce
 	for i, p := range proofs {
+		// The c_nonce's MAC and expiry are checked inside VerifyProof,
+		// before a kid is resolved: a proof with a nonce not ours costs no
+		// did:web fetch.
+		var exp time.Time
+		var id []byte
+		pol.Nonce = func(n string) (err error) {
+			exp, id, err = s.nonces.Open(n)
+			return err
+		}
 		k, err := VerifyProof(ctx, p, pol)
 		if err != nil {
 			return nil, fmt.Errorf("proof %d: %w", i, err)
@@ -550,10 +559,6 @@ func (s *Service) credential(ctx context.Context, now time.Time, tokHash []byte,
 			return nil, errcode.New(errcode.ProofKeyInvalid, "proof %d: the key of an earlier proof; each credential needs its own key", i)
 		}
 		seenKey[string(tp)] = true
-		exp, id, err := s.nonces.Open(k.Nonce)
-		if err != nil {
-			return nil, fmt.Errorf("proof %d: %w", i, err)
-		}
 		if !seenNonce[string(id)] {
 			seenNonce[string(id)] = true
 			spent = append(spent, records.SpentNonce{ID: hash(string(id)), ExpiresAt: exp})

@@ -8,12 +8,17 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
@@ -246,4 +251,94 @@ func TestOID4VCINonceOfAnotherProtocol(t *testing.T) {
 	var bad oauthErr
 	e.credential("verifier nonce as c_nonce", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), vn.Nonce)}, 400, &bad)
 	wantOAuth(t, "verifier nonce as c_nonce", bad, "invalid_nonce", "nonce_invalid")
+}
+
+// TestOID4VCIProofCheckedBeforeResolving: a proof whose kid is a did:web
+// key is checked for everything that needs no network (its c_nonce's MAC
+// and expiry, typ, alg, aud, iat) before its DID document is fetched, so a
+// proof that fails any of them costs no fetch: the did:web host (a counting
+// test server) sees no request. A proof that passes them is resolved (the
+// control: the host is reachable).
+func TestOID4VCIProofCheckedBeforeResolving(t *testing.T) {
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newVCIEnvWith(t, did.NewResolver(did.NewFetcher(did.FetcherConfig{AllowHosts: []string{u.Hostname()}})))
+	k := agentKey(t, jwa.ES256, false)
+	kid := "did:web:" + strings.ReplaceAll(u.Host, ":", "%3A") + "#k1"
+	_ = k.Set(jwk.KeyIDKey, kid)
+	sign := func(typ string, signer jwk.Key, claims map[string]any) string {
+		t.Helper()
+		hdr := jws.NewHeaders()
+		_ = hdr.Set(jws.TypeKey, typ)
+		_ = hdr.Set(jws.KeyIDKey, kid)
+		alg, _ := keyutil.AlgOf(signer)
+		var raw any
+		_ = signer.Raw(&raw)
+		b, _ := json.Marshal(claims)
+		out, err := jws.Sign(b, jws.WithKey(alg, raw, jws.WithProtectedHeaders(hdr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	claims := func(kv ...any) map[string]any {
+		m := map[string]any{"aud": e.aud, "iat": e.clock.now().Unix(), "nonce": e.nonce()}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	expiring := e.nonce()
+	e.clock.add(oid4vci.DefaultProofMaxAge + time.Minute)
+	o := e.offer("")
+	tok, _ := e.tokenReq("token", preAuth(o.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
+	ed := agentKey(t, jwa.EdDSA, false)
+	for _, c := range []struct {
+		name, proof, oauth, code string
+	}{
+		{"c_nonce not ours", sign(oid4vci.ProofTyp, k, claims("nonce", "not-a-c-nonce")), "invalid_nonce", "nonce_invalid"},
+		{"c_nonce expired", sign(oid4vci.ProofTyp, k, claims("nonce", expiring)), "invalid_nonce", "nonce_expired"},
+		{"no nonce", sign(oid4vci.ProofTyp, k, claims("nonce", "")), "invalid_nonce", "invalid_nonce"},
+		{"wrong typ", sign("JWT", k, claims()), "invalid_proof", "proof_wrong_typ"},
+		{"alg not allowed", func() string {
+			hs, err := jwk.FromRaw([]byte("0123456789abcdef0123456789abcdef"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr := jws.NewHeaders()
+			_ = hdr.Set(jws.TypeKey, oid4vci.ProofTyp)
+			_ = hdr.Set(jws.KeyIDKey, kid)
+			b, _ := json.Marshal(claims())
+			out, err := jws.Sign(b, jws.WithKey(jwa.HS256, hs, jws.WithProtectedHeaders(hdr)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}(), "invalid_proof", "unsupported_alg"},
+		{"wrong aud", sign(oid4vci.ProofTyp, k, claims("aud", "https://other.example")), "invalid_proof", "proof_wrong_audience"},
+		{"stale iat", sign(oid4vci.ProofTyp, k, claims("iat", e.clock.now().Add(-time.Hour).Unix())), "invalid_proof", "proof_stale"},
+		{"signed by another key", sign(oid4vci.ProofTyp, ed, claims("nonce", "not-a-c-nonce")), "invalid_nonce", "nonce_invalid"},
+	} {
+		var bad oauthErr
+		e.credential(c.name, tok.AccessToken, []string{c.proof}, 400, &bad)
+		wantOAuth(t, c.name, bad, c.oauth, c.code)
+		if n := fetches.Load(); n != 0 {
+			t.Fatalf("%s: the did:web host saw %d requests, want none", c.name, n)
+		}
+	}
+
+	var bad oauthErr
+	e.credential("checkable proof", tok.AccessToken, []string{sign(oid4vci.ProofTyp, k, claims())}, 400, &bad)
+	wantOAuth(t, "checkable proof", bad, "invalid_proof", "proof_key_invalid")
+	if fetches.Load() == 0 {
+		t.Fatal("a proof that passed the offline checks was not resolved: the did:web host saw no request")
+	}
 }

@@ -51,9 +51,14 @@ type vciEnv struct {
 
 // newVCIEnv is a TestEnv whose OpenID4VCI flow runs on a settable clock.
 func newVCIEnv(t *testing.T) *vciEnv {
+	return newVCIEnvWith(t, did.NewResolver(nil))
+}
+
+// newVCIEnvWith is newVCIEnv whose flow resolves proofs' kid with r.
+func newVCIEnvWith(t *testing.T, r did.Resolver) *vciEnv {
 	env := NewTestEnv(t, nil)
 	clock := &vciClock{t: time.Now()}
-	vci, err := NewOID4VCI(env.Cfg, env.Store, env.Parts.Service, make([]byte, 32), did.NewResolver(nil), clock.now)
+	vci, err := NewOID4VCI(env.Cfg, env.Store, env.Parts.Service, make([]byte, 32), r, clock.now)
 	if err != nil {
 		t.Fatal(err)
 	}
