@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -285,6 +286,28 @@ type Replay interface {
 	Spend(ctx context.Context, id string, expires time.Time) (fresh bool, err error)
 }
 
+// Forgetful is a Replay that remembers spent nonces only from an instant
+// on: an in-memory set, from when its process started. An approval issued
+// before then may have been spent and forgotten (a restart), so Verify
+// refuses it (approval_replayed) rather than let it be used twice: a
+// restart costs the approvals given just before it, never their
+// single use. A zero RemembersSince remembers everything.
+type Forgetful interface {
+	RemembersSince() time.Time
+}
+
+// rememberedFrom is the second (iat's unit) the record that starts at since
+// is taken to cover: an approval issued in an earlier second is refused.
+// One issued in the very second the record began is taken, since it is far
+// more likely made after the start than used by the process before it in
+// the same second (a restart in under a second).
+func rememberedFrom(since time.Time) int64 {
+	if since.IsZero() {
+		return math.MinInt64
+	}
+	return since.Unix()
+}
+
 // Expect is what the verifier is asked to authorize.
 type Expect struct {
 	Action    string
@@ -395,6 +418,12 @@ func Verify(ctx context.Context, token string, want Expect, roster Roster, repla
 	// (exp-iat could, for an iat near the smallest int64).
 	if c.IssuedAt < c.Expiry-int64(MaxLifetime/time.Second) || c.IssuedAt > c.Expiry || c.IssuedAt > now.Add(time.Minute).Unix() {
 		return Claims{}, errcode.New(errcode.ApprovalExpired, "approval: lifetime out of bounds")
+	}
+	if f, ok := replay.(Forgetful); ok {
+		if since := rememberedFrom(f.RemembersSince()); c.IssuedAt < since {
+			return Claims{}, errcode.New(errcode.ApprovalReplayed, "approval: issued at %s, before this verifier began to record spent approvals (%s, when it started): it may have been used before; ask for a new one",
+				time.Unix(c.IssuedAt, 0).UTC().Format(time.RFC3339), time.Unix(since, 0).UTC().Format(time.RFC3339))
+		}
 	}
 	fresh, err := replay.Spend(ctx, spendID(c.Principal, c.Nonce), time.Unix(c.Expiry, 0))
 	if err != nil {

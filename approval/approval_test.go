@@ -448,3 +448,57 @@ func TestNonceSpentPerPrincipal(t *testing.T) {
 		t.Fatalf("second use: %v, want approval_replayed", err)
 	}
 }
+
+// forgetful is a spent set that began to record at since, as an in-memory
+// set does when its process starts.
+type forgetful struct {
+	spent
+	since time.Time
+}
+
+func (f forgetful) RemembersSince() time.Time { return f.since }
+
+// TestApprovalFromBeforeARestartRefused: a store that remembers spent
+// nonces only since it started cannot tell whether an approval issued
+// before then was used in the process before; it is refused, and one
+// issued after it passes once. One issued within the second the record
+// began is taken (iat has whole seconds).
+func TestApprovalFromBeforeARestartRefused(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	priv, pub := testkeys.Pair(t, jwa.EdDSA, "alice")
+	roster := Roster{principal: {pub}}
+	want := Expect{Action: "payments.create", Params: pay(250), Audience: aud, Principal: principal, Subject: agent}
+	approve := func(at time.Time) string {
+		req, err := NewRequest(want.Action, pay(250), aud, principal, agent, 5*time.Minute, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := Sign(req, "mailto:alice@acme.example", priv, "", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	restarted := now.Add(-30 * time.Second).Add(400 * time.Millisecond)
+	replay := forgetful{spent{}, restarted}
+	for name, iat := range map[string]time.Time{
+		"issued before the restart":      restarted.Add(-10 * time.Second),
+		"issued in the second before it": restarted.Truncate(time.Second).Add(-time.Second),
+	} {
+		_, err := Verify(context.Background(), approve(iat), want, roster, replay, now)
+		if errcode.CodeOf(err) != errcode.ApprovalReplayed || !strings.Contains(err.Error(), "ask for a new one") {
+			t.Errorf("%s: %v, want approval_replayed", name, err)
+		}
+	}
+	after := approve(restarted.Truncate(time.Second))
+	if _, err := Verify(context.Background(), after, want, roster, replay, now); err != nil {
+		t.Fatalf("issued after the restart: %v", err)
+	}
+	if _, err := Verify(context.Background(), after, want, roster, replay, now); errcode.CodeOf(err) != errcode.ApprovalReplayed {
+		t.Fatalf("second use: %v, want approval_replayed", err)
+	}
+	// A store that forgets nothing (zero) takes the old approval.
+	if _, err := Verify(context.Background(), approve(restarted.Add(-10*time.Second)), want, roster, forgetful{spent{}, time.Time{}}, now); err != nil {
+		t.Fatalf("a store that remembers everything: %v", err)
+	}
+}

@@ -134,6 +134,15 @@ type heldSpend struct {
 	held    bool
 }
 
+// RemembersSince is that of the store the spend goes to
+// (approval.Forgetful), zero for a store that forgets nothing.
+func (h *heldSpend) RemembersSince() time.Time {
+	if f, ok := h.store.(approval.Forgetful); ok {
+		return f.RemembersSince()
+	}
+	return time.Time{}
+}
+
 // Spend holds id and reports it fresh; commit spends it.
 func (h *heldSpend) Spend(_ context.Context, id string, expires time.Time) (bool, error) {
 	h.id, h.expires, h.held = id, expires, true

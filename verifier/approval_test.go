@@ -685,3 +685,34 @@ func TestChainAgentsCannotApprove(t *testing.T) {
 		t.Fatalf("a person's approval: %+v", d)
 	}
 }
+
+// TestApprovalUsedBeforeARestart: an approval used by a verifier whose
+// spent set lives in its process memory cannot be used again by the
+// verifier that replaces it after a restart (a new process, an empty set):
+// it is refused as approval_replayed, and a fresh approval passes.
+// (Replicas sharing a store that outlives them refuse it because it is
+// recorded: TestMiddlewareApprovalSingleUseAcrossReplicas.)
+func TestApprovalUsedBeforeARestart(t *testing.T) {
+	f := newApprovalFixture(t, nil)
+	pres := f.present(payPerm)
+	req := *f.verify(pres, pay(250), "").Decision.ApprovalRequest
+	tok := f.sign(req, f.approver, f.apDID, f.apCred)
+	if r := f.verify(pres, pay(250), tok); !r.Allowed() {
+		t.Fatalf("approved payment: %+v", r.Decision)
+	}
+	// A minute later the process restarts.
+	f.now = f.now.Add(time.Minute)
+	restarted, err := New(f.policy, f.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.v = restarted
+	r := f.verify(pres, pay(250), tok)
+	if r.Allowed() || r.Decision.Code != errcode.ApprovalReplayed || !strings.Contains(r.Decision.Reason, "ask for a new one") {
+		t.Fatalf("the approval used before the restart: %+v", r.Decision)
+	}
+	req = *f.verify(pres, pay(250), "").Decision.ApprovalRequest
+	if r := f.verify(pres, pay(250), f.sign(req, f.approver, f.apDID, f.apCred)); !r.Allowed() {
+		t.Fatalf("a fresh approval after the restart: %+v", r.Decision)
+	}
+}

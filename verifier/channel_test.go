@@ -911,8 +911,13 @@ func TestChannelReceipts(t *testing.T) {
 func TestChannelNonceAtTheEdgeOfItsWindow(t *testing.T) {
 	var clk func() time.Time
 	for name, spent := range map[string]verifier.SpentNonces{
-		"in process":   nil,
-		"shared store": verifier.NewMemorySpentStore(1000, func() time.Time { return clk() }),
+		"in process": nil,
+		"shared store": verifier.NewMemorySpentStore(1000, func() time.Time {
+			if clk == nil { // asked at construction, before the env's clock exists
+				return time.Time{}
+			}
+			return clk()
+		}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour }, verifier.ChannelOptions{Spent: spent})

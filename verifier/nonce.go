@@ -228,6 +228,7 @@ type MemorySpentStore struct {
 	max   int
 	now   func() time.Time
 	epoch uint64
+	since time.Time // when it began to record
 
 	mu      sync.Mutex
 	ids     map[string]struct{}
@@ -254,8 +255,13 @@ func NewMemorySpentStore(max int, now func() time.Time) *MemorySpentStore {
 			panic("crypto/rand failed: " + err.Error())
 		}
 	}
-	return &MemorySpentStore{max: max, now: now, epoch: binary.BigEndian.Uint64(e[:]), ids: map[string]struct{}{}, buckets: map[int64][]string{}}
+	return &MemorySpentStore{max: max, now: now, epoch: binary.BigEndian.Uint64(e[:]), since: now(), ids: map[string]struct{}{}, buckets: map[int64][]string{}}
 }
+
+// RemembersSince is when the set began to record (approval.Forgetful): an
+// approval issued before then is refused, since it may have been spent in
+// the process before this one.
+func (m *MemorySpentStore) RemembersSince() time.Time { return m.since }
 
 // Epoch identifies this store's lifetime (random, never 0).
 func (m *MemorySpentStore) Epoch() uint64 { return m.epoch }
