@@ -21,6 +21,8 @@ func newBackupCmd() *cobra.Command {
 			"SQLite's online backup API: a running server keeps serving. The copy is integrity-checked before\n" +
 			"it is renamed into place. The key-encryption key is NOT in it: back up kek.key (or the\n" +
 			"AGENTCERT_KEY_ENCRYPTION_KEY secret) separately; the issuer's keys in the copy are encrypted under it.\n" +
+			"Nor is receipt.key (the verifier's sealed receipt key, when receipts are on): copy it once; receipts\n" +
+			"it signed verify only with it.\n" +
 			"Restore with `agentcert restore --from FILE` on a stopped server (docs/operations.md).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -109,6 +111,9 @@ func newRestoreCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s from %s (%d audit entries, chain intact)\n", target, from, entries)
 			if os.Getenv(kekEnv) == "" && !fileExists(kekPath(cfg)) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "agentcert: warning: %s is missing; restore the key-encryption key too, or the server will refuse to start\n", kekPath(cfg))
+			}
+			if cfg.Receipts.Enabled && cfg.Verifier.Enabled && cfg.Issuer.Enabled && !fileExists(filepath.Join(cfg.DataDir, receiptKeyFile)) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "agentcert: warning: %s is missing; restore it too, or the server makes a new receipt key and the receipts signed before no longer verify against it\n", filepath.Join(cfg.DataDir, receiptKeyFile))
 			}
 			return nil
 		},

@@ -33,6 +33,10 @@ func TestOperationsBackupRestore(t *testing.T) {
 			t.Errorf("backup and restore output lacks %q:\n%s", want, o)
 		}
 	}
+	// Everything the restore needs is put back: no file is reported missing.
+	if strings.Contains(o, "warning:") {
+		t.Errorf("the restore warns:\n%s", o)
+	}
 }
 
 // TestPackaging checks the shipped packaging against the code: the
