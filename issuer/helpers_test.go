@@ -13,6 +13,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/testkeys"
 	"github.com/agentcert/agentcert/internal/testkit"
@@ -125,6 +126,23 @@ func newAgentDID(t testing.TB, alg jwa.SignatureAlgorithm) (string, jwk.Key) {
 		t.Fatal(err)
 	}
 	return d, pub
+}
+
+// newWebAgent is a did:web agent with one ES256 key (kid key-1): its DID
+// document and its public key.
+func newWebAgent(t testing.TB, id string) (*did.Document, jwk.Key) {
+	t.Helper()
+	k, err := keyutil.Generate(jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := keyutil.Public(k)
+	_ = pub.Set(jwk.KeyIDKey, "key-1")
+	doc, err := did.NewWebDocument(id, []jwk.Key{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, pub
 }
 
 func request(subject string) issuer.IssueRequest {

@@ -168,17 +168,8 @@ func TestIssueHolderKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	webKey, err := keyutil.Generate(jwa.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webPub, _ := keyutil.Public(webKey)
-	_ = webPub.Set(jwk.KeyIDKey, "key-1")
 	const webAgent = "did:web:agents.example:a1"
-	webDoc, err := did.NewWebDocument(webAgent, []jwk.Key{webPub})
-	if err != nil {
-		t.Fatal(err)
-	}
+	webDoc, webPub := newWebAgent(t, webAgent)
 	const bareAgent = "did:web:agents.example:bare"
 	resolver := did.ResolverFunc(func(ctx context.Context, d string) (*did.Document, error) {
 		switch d {
@@ -514,17 +505,8 @@ func TestIssueIdempotencyConcurrent(t *testing.T) {
 // second connection to the database file, while the subject's DID is
 // resolved: after Issue's first lookup, before its insert.
 func TestIssueIdempotencyLookupFailsFast(t *testing.T) {
-	webKey, err := keyutil.Generate(jwa.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webPub, _ := keyutil.Public(webKey)
-	_ = webPub.Set(jwk.KeyIDKey, "key-1")
 	const webAgent = "did:web:agents.example:a1"
-	webDoc, err := did.NewWebDocument(webAgent, []jwk.Key{webPub})
-	if err != nil {
-		t.Fatal(err)
-	}
+	webDoc, _ := newWebAgent(t, webAgent)
 	var meanwhile func() error
 	e := newEnv(t, withListSize(16), withResolver(did.ResolverFunc(func(ctx context.Context, d string) (*did.Document, error) {
 		if f := meanwhile; f != nil {

@@ -3,7 +3,6 @@
 package receipt_test
 
 import (
-	"crypto"
 	"crypto/rand"
 	"os"
 	"path/filepath"
@@ -46,13 +45,5 @@ func TestSealedKeyInterruptedWriteLeavesNoFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the next start: %v", err)
 	}
-	k2, err := receipt.LoadSealedKey(file, kek, jwa.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t1, _ := k1.Thumbprint(crypto.SHA256)
-	t2, _ := k2.Thumbprint(crypto.SHA256)
-	if string(t1) != string(t2) {
-		t.Fatal("the key written after the failed write did not persist")
-	}
+	wantSameKeyLoaded(t, file, kek, k1, "the key written after the failed write did not persist")
 }

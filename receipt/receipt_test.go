@@ -555,15 +555,7 @@ func TestSealedKeyPersists(t *testing.T) {
 	if strings.Contains(string(raw), `"d"`) {
 		t.Fatal("the private key is stored in clear")
 	}
-	k2, err := receipt.LoadSealedKey(file, kek, jwa.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t1, _ := k1.Thumbprint(crypto.SHA256)
-	t2, _ := k2.Thumbprint(crypto.SHA256)
-	if string(t1) != string(t2) {
-		t.Fatal("a second load made a new key")
-	}
+	wantSameKeyLoaded(t, file, kek, k1, "a second load made a new key")
 	other := make([]byte, 32)
 	if _, err := receipt.LoadSealedKey(file, other, jwa.ES256); err == nil {
 		t.Fatal("opened with the wrong key-encryption key")
@@ -572,5 +564,20 @@ func TestSealedKeyPersists(t *testing.T) {
 	kid, err := receipt.KeyID("did:web:v.example", pub)
 	if err != nil || !strings.HasPrefix(kid, "did:web:v.example#receipt-") || len(kid) != len("did:web:v.example#receipt-")+16 {
 		t.Fatalf("kid %q %v", kid, err)
+	}
+}
+
+// wantSameKeyLoaded loads the sealed key in file again and fails with why
+// unless it is k.
+func wantSameKeyLoaded(t *testing.T, file string, kek []byte, k jwk.Key, why string) {
+	t.Helper()
+	again, err := receipt.LoadSealedKey(file, kek, jwa.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, _ := k.Thumbprint(crypto.SHA256)
+	t2, _ := again.Thumbprint(crypto.SHA256)
+	if string(t1) != string(t2) {
+		t.Fatal(why)
 	}
 }

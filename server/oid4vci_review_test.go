@@ -279,15 +279,7 @@ func TestOID4VCIProofCheckedBeforeResolving(t *testing.T) {
 		hdr := jws.NewHeaders()
 		_ = hdr.Set(jws.TypeKey, typ)
 		_ = hdr.Set(jws.KeyIDKey, kid)
-		alg, _ := keyutil.AlgOf(signer)
-		var raw any
-		_ = signer.Raw(&raw)
-		b, _ := json.Marshal(claims)
-		out, err := jws.Sign(b, jws.WithKey(alg, raw, jws.WithProtectedHeaders(hdr)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(out)
+		return signWithHeaders(t, signer, hdr, claims)
 	}
 	claims := func(kv ...any) map[string]any {
 		m := map[string]any{"aud": e.aud, "iat": e.clock.now().Unix(), "nonce": e.nonce()}

@@ -189,6 +189,12 @@ func rawProof(t *testing.T, signer, named jwk.Key, typ string, claims map[string
 	pub, _ := keyutil.Public(named)
 	_ = pub.Remove(jwk.KeyIDKey)
 	_ = hdr.Set(jws.JWKKey, pub)
+	return signWithHeaders(t, signer, hdr, claims)
+}
+
+// signWithHeaders signs claims with signer under the protected headers hdr.
+func signWithHeaders(t *testing.T, signer jwk.Key, hdr jws.Headers, claims map[string]any) string {
+	t.Helper()
 	alg, _ := keyutil.AlgOf(signer)
 	var raw any
 	_ = signer.Raw(&raw)
@@ -198,6 +204,20 @@ func rawProof(t *testing.T, signer, named jwk.Key, typ string, claims map[string
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// revokeIssuerToken revokes the env's issuer token (the one offers are made with).
+func (e *vciEnv) revokeIssuerToken() {
+	e.t.Helper()
+	ctx := context.Background()
+	it, err := e.st.TokenByHash(ctx, tokens.Hash(e.issuer))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.st.RevokeToken(ctx, it.ID, now, &store.AuditEntry{Time: now, Actor: "test", Action: "token.revoke", Target: it.ID}); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func TestOID4VCIFlow(t *testing.T) {
@@ -462,14 +482,7 @@ func TestOID4VCIOfferEndsWithItsToken(t *testing.T) {
 	redeemed := e.offer("")
 	tok, _ := e.tokenReq("token before revocation", preAuth(redeemed.CredentialOffer.Grants.PreAuthorizedCode.Code), 200)
 	pending := e.offer("")
-	it, err := e.st.TokenByHash(ctx, tokens.Hash(e.issuer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	if err := e.st.RevokeToken(ctx, it.ID, now, &store.AuditEntry{Time: now, Actor: "test", Action: "token.revoke", Target: it.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.revokeIssuerToken()
 	var bad oauthErr
 	e.credential("credential on a redeemed offer of a revoked token", tok.AccessToken, []string{e.proof(agentKey(t, jwa.ES256, false), e.nonce())}, 401, &bad)
 	wantOAuth(t, "redeemed offer", bad, "invalid_token", "invalid_token")
@@ -495,14 +508,7 @@ func TestOID4VCITokenRefusedForRevokedMaker(t *testing.T) {
 	e := newVCIEnv(t)
 	ctx := context.Background()
 	o := e.offer("")
-	it, err := e.st.TokenByHash(ctx, tokens.Hash(e.issuer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	if err := e.st.RevokeToken(ctx, it.ID, now, &store.AuditEntry{Time: now, Actor: "test", Action: "token.revoke", Target: it.ID}); err != nil {
-		t.Fatal(err)
-	}
+	e.revokeIssuerToken()
 	code := o.CredentialOffer.Grants.PreAuthorizedCode.Code
 	for _, name := range []string{"token after revocation", "token after revocation, again"} {
 		_, bad := e.tokenReq(name, preAuth(code), 400)
