@@ -328,15 +328,25 @@ func (kr *KeyRing) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, actor
 func (kr *KeyRing) Retire(ctx context.Context, kid, actor string) error {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
-	if kr.active != nil && kr.active.KeyID() == kid {
-		return errcode.New(errcode.Conflict, "key %s is active; rotate first", kid)
-	}
+	// The store decides (inside the write) whether kid is active: this
+	// node's view may be stale after a rotation on another node, either way.
 	now := kr.now().UTC()
-	if err := kr.store.RetireKey(ctx, kid, now, &records.AuditEntry{Time: now, Actor: actor, Action: "key.retire", Target: kid, Details: records.AuditDetails(ctx, nil)}); err != nil {
-		if errors.Is(err, records.ErrNotFound) {
-			return errcode.New(errcode.NotFound, "no key %s", kid)
-		}
+	err := kr.store.RetireKey(ctx, kid, now, &records.AuditEntry{Time: now, Actor: actor, Action: "key.retire", Target: kid, Details: records.AuditDetails(ctx, nil)})
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return errcode.New(errcode.NotFound, "no key %s", kid)
+	case errors.Is(err, records.ErrConflict):
+		return errcode.Wrap(errcode.Conflict, err, "key %s is the active key or already retired (the active key is retired only after a rotation)", kid)
+	case err != nil:
 		return fmt.Errorf("issuer: retire key: %w", err)
+	}
+	if kr.active != nil && kr.active.KeyID() == kid {
+		// Another node rotated away from this node's active key, which is
+		// now retired: sign with the store's active key from now on.
+		if err := kr.load(ctx); err != nil {
+			return err
+		}
+		return nil
 	}
 	kept := kr.public[:0:0]
 	for _, k := range kr.public {

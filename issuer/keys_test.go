@@ -362,3 +362,38 @@ func TestKeyRingRetireActiveOnAnotherNode(t *testing.T) {
 		t.Fatalf("Refresh = %v, %v; active %s, want %s", changed, err, e.kr.Active().KeyID(), kid)
 	}
 }
+
+// TestKeyRingRetireOwnStaleActiveKey: a node that has not yet seen another
+// node's rotation can retire the key it still signs with (the store says
+// it is no longer active), and from then on signs with the store's active
+// key: it never keeps signing with a retired one until its next Refresh.
+func TestKeyRingRetireOwnStaleActiveKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st2, err := store.Open(ctx, e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st2.Close() })
+	other, err := issuer.NewKeyRing(ctx, st2, e.kek, "web", testIssuer, jwa.ES256, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := e.kr.Active().KeyID()
+	kid, err := other.Rotate(ctx, jwa.EdDSA, "tok-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.kr.Retire(ctx, old, "tok-admin"); err != nil {
+		t.Fatalf("retire the key another node rotated away from: %v", err)
+	}
+	if got := e.kr.Active().KeyID(); got != kid {
+		t.Fatalf("after retiring its stale active key the node signs with %s, want the store's active %s", got, kid)
+	}
+	for _, k := range e.kr.PublicKeys() {
+		if k.KeyID() == old {
+			t.Fatalf("the retired key %s is still published", old)
+		}
+	}
+	testkit.WantCode(t, e.kr.Retire(ctx, old, "tok-admin"), errcode.Conflict, "retire it again")
+}
