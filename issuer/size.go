@@ -56,14 +56,14 @@ func surelyFits(payload map[string]any, kid string) bool {
 // more than the payload's members and elements); ok is false when payload
 // is not generic JSON.
 func sizeBound(payload map[string]any, kid string) (size, n int, ok bool) {
-	enc, ok := jsonval.AppendValue(nil, payload, false)
+	enc, ok := jsonval.EncodedLen(payload, false) // counted, not encoded
 	if !ok {
 		return 0, 0, false
 	}
 	n = members(payload)
 	// Every byte of the encoded claims lands once in the payload or in a
 	// disclosure; the kid is escaped to at most 6 bytes a character.
-	raw := len(enc) + sdAlgChars + perDisclosure*n + perHeader + 6*len(kid)
+	raw := enc + sdAlgChars + perDisclosure*n + perHeader + 6*len(kid)
 	// base64url: 4 characters for 3 bytes, rounded up in each of the n+2
 	// parts encoded apart; then the signature and the n+3 separators.
 	return raw*4/3 + (n + 2) + sigChars + (n + 3), n, true

@@ -81,3 +81,38 @@ func TestAppendValue(t *testing.T) {
 		}
 	}
 }
+
+// StringLen and EncodedLen count exactly what AppendString and AppendValue
+// write, and decline what AppendValue declines.
+func TestEncodedLen(t *testing.T) {
+	v := map[string]any{"b": []any{json.Number("1.5e3"), "<x>&\x00\t\"\\", true, false, nil, map[string]any{}, []any{}}, "a": map[string]any{"z": false, "\u2028": "é\xff\u2029"}, "c": []any(nil), "d": map[string]any(nil)}
+	for _, html := range []bool{true, false} {
+		enc, ok := AppendValue(nil, v, html)
+		if n, ok2 := EncodedLen(v, html); !ok || !ok2 || n != len(enc) {
+			t.Errorf("html %v: EncodedLen %d, %v; AppendValue wrote %d", html, n, ok2, len(enc))
+		}
+	}
+	for _, v := range []any{map[string]any{"n": 1}, []any{json.Number("01")}, struct{}{}} {
+		if _, ok := EncodedLen(v, true); ok {
+			t.Errorf("%#v: counted, want declined", v)
+		}
+	}
+}
+
+func FuzzStringLen(f *testing.F) {
+	for _, s := range []string{"", "a<b>&c", "\u2028", "\xff", `"\`, "\x00\x1f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, html := range []bool{true, false} {
+			if got, want := StringLen(s, html), len(AppendString(nil, s, html)); got != want {
+				t.Fatalf("StringLen(%q, html %v) = %d, AppendString wrote %d", s, html, got, want)
+			}
+			v := map[string]any{s: []any{s, map[string]any{"k": s}}}
+			enc, _ := AppendValue(nil, v, html)
+			if n, ok := EncodedLen(v, html); !ok || n != len(enc) {
+				t.Fatalf("EncodedLen of %q, html %v = %d, AppendValue wrote %d", s, html, n, len(enc))
+			}
+		}
+	})
+}
