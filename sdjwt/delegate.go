@@ -177,11 +177,13 @@ func VerifyChain(ctx context.Context, s string, opts ChainOptions) (*ChainResult
 	if err != nil {
 		return nil, err
 	}
-	claims, err := ProcessDisclosures(payload, c.Root.Disclosures, c.Root.limits)
+	claims, byDigest, err := processDisclosures(payload, c.Root.Disclosures, c.Root.limits)
 	if err != nil {
 		return nil, err
 	}
-	res := &ChainResult{Root: &Result{Header: hdr, Claims: claims, Disclosures: c.Root.Disclosures, IssuerPayload: payload}}
+	// byDigest too: a caller checking which root claims are in clear
+	// (Result.Disclosure) must see the disclosures the root was sent with.
+	res := &ChainResult{Root: &Result{Header: hdr, Claims: claims, Disclosures: c.Root.Disclosures, IssuerPayload: payload, byDigest: byDigest}}
 	prev, prevClaims := c.Root, claims
 	if opts.RootDelegatePayload {
 		list, _ := claims[ClaimDelegatePayload].([]any)

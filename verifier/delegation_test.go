@@ -579,3 +579,50 @@ func TestChainFromUnreadableRootRestrictions(t *testing.T) {
 		})
 	}
 }
+
+// TestChainRootRestrictionsInClear: a certification whose disclosed
+// permission hides a constraint in a disclosure of its own is refused
+// (missing_claim) as the root of a chain, as it is when presented alone.
+// A chain root used to be checked without its disclosures: a disclosed
+// permission was taken for a withheld one and not looked into, so a
+// delegator who withheld the hidden max_amount could delegate payments
+// without the limit.
+func TestChainRootRestrictionsInClear(t *testing.T) {
+	e := newChainEnv(t, 1)
+	root, err := sdjwt.Issue(e.rootClaims(), []string{"/permissions/*", "/permissions/1/constraints/max_amount"}, e.issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := map[string]any{"amount": 10000, "currency": "EUR"}
+	// Alone, the certification is refused.
+	plain, err := sdjwt.Present(root, []string{""}, &sdjwt.KBOptions{Key: e.keys[0], Audience: chainAud, Nonce: "n-7", IssuedAt: e.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.verify(plain, "payments:initiate", pay); r.Verified || r.Code() != errcode.MissingClaim {
+		t.Fatalf("the certification alone: verified=%v %+v", r.Verified, r.Error)
+	}
+	// The same root, every disclosure sent, under a narrowing hop.
+	e.root = root
+	if r := e.verify(e.chain(e.hop(1)), "payments:initiate", map[string]any{"amount": 1, "currency": "EUR"}); r.Verified || r.Code() != errcode.MissingClaim {
+		t.Fatalf("the root with every disclosure: verified=%v %+v", r.Verified, r.Error)
+	}
+	// The root without the max_amount disclosure, and a hop that drops the
+	// limit the root's issuer set.
+	tok, err := sdjwt.Parse(root, sdjwt.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withheld := tok.IssuerJWT + "~"
+	for _, d := range tok.Disclosures {
+		if d.Name != "max_amount" {
+			withheld += d.Raw + "~"
+		}
+	}
+	e.root = withheld
+	hop := e.hop(1)
+	hop["permissions"] = []any{map[string]any{"action": "payments:initiate", "constraints": map[string]any{"currency": "EUR"}}}
+	if r := e.verify(e.chain(hop), "payments:initiate", pay); r.Verified || r.Code() != errcode.MissingClaim {
+		t.Fatalf("the root withholding max_amount: verified=%v %+v %+v", r.Verified, r.Error, r.Decision)
+	}
+}
