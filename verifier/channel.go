@@ -362,12 +362,15 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 	res := c.v.verify(r.Context(), Request{Presentation: pres, Audience: opts.Audience, RequireKB: true, Nonces: opts.Nonces})
 	d.res = res
 	if !res.Verified {
-		if code := res.Error.Code; d.credID != "" && (code == errcode.Revoked || code == errcode.Suspended || code == errcode.Expired) {
-			// What the issuer (or the clock) says of a credential holds
-			// whoever presents it: the session made from that same
-			// credential ends now, not when its status grows old. Other
-			// failures (a bad KB-JWT, a replayed nonce) say nothing of the
-			// session, which a stranger could otherwise end.
+		if code := res.Error.Code; d.credID != "" && (code == errcode.Revoked || code == errcode.Suspended) {
+			// What the issuer says of a credential (for a chain, of its
+			// root) holds whoever presents it: the session made from that
+			// same credential ends now, not when its status grows old.
+			// Other failures (a bad KB-JWT, a replayed nonce) say nothing
+			// of the session, which a stranger could otherwise end; nor
+			// does expired, which may be a hop's of some other chain on
+			// the same root, while the credential's own exp ends its
+			// session by itself (sessionEnd).
 			c.sessions.DeleteIf(kid, func(s *session) bool { return s.credID == d.credID })
 		}
 		return nil, &refusal{status: refusalStatus(res.Error.Code, http.StatusUnauthorized), err: errcode.New(res.Error.Code, "%s", res.Error.Message), keyid: kid}

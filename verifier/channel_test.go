@@ -1155,3 +1155,32 @@ func TestChannelSessionEndsWithTheCredential(t *testing.T) {
 		t.Fatalf("presenting the expired credential: %d %s", got.status, got.code)
 	}
 }
+
+// TestChannelSessionOutlivesAnExpiredHop: a stranger who holds an old
+// chain built on an agent's credential, one whose hop has expired, cannot
+// end that agent's session by presenting it under the agent's keyid. The
+// refusal is expired, but it speaks of the hop, not of the session's
+// credential (whose own expiry ends the session by itself).
+func TestChannelSessionOutlivesAnExpiredHop(t *testing.T) {
+	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = 5 * time.Minute }, verifier.ChannelOptions{})
+	a := e.agent(jwa.EdDSA, "p1")
+	e.establish(t, a)
+	now := e.clk.Now()
+	sub, _ := keyutil.Generate(jwa.ES256)
+	old, err := sdjwt.Delegate(a.cred, map[string]any{
+		"vct": "urn:agentcert:delegation:v1", "sub": "did:web:sub.example", "cnf": map[string]any{"jwk": testkeys.PublicJWK(t, sub)},
+		"iat": now.Add(-20 * time.Minute).Unix(), "exp": now.Add(-10 * time.Minute).Unix(),
+		"permissions": []any{map[string]any{"action": "invoices:read"}}, "prohibitions": []any{"payments:initiate"},
+	}, sdjwt.DelegateOptions{Key: a.key, IssuedAt: now.Add(-20 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, _ := keyutil.Generate(jwa.EdDSA)
+	// Any KB-JWT will do: the expired hop is refused before it is read.
+	if got := e.send(t, signOpts{key: stranger, kid: a.kid, pres: old + "e30.e30.c2ln"}); got.status != 401 || got.code != errcode.Expired {
+		t.Fatalf("the old chain: %+v", got)
+	}
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
+		t.Fatalf("the agent's session after a stranger's expired chain: %+v", got)
+	}
+}
