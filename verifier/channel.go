@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -89,9 +88,7 @@ type Channel struct {
 	o           ChannelOptions
 	sessions    *ttlcache.Cache[*session]
 	authorities map[string]bool // o.Authorities, lowercased
-
-	mu     sync.Mutex
-	nonces map[string]time.Time // keyid " " nonce -> until
+	spent       SpentNonces     // o.Spent, or this process's bounded set
 }
 
 type session struct {
@@ -141,7 +138,13 @@ func NewChannel(v *Verifier, o ChannelOptions) (*Channel, error) {
 		}
 		authorities[strings.ToLower(a)] = true
 	}
-	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.s.now), authorities: authorities, nonces: map[string]time.Time{}}, nil
+	spent := o.Spent
+	if spent == nil {
+		// Bounded, and swept a few entries per use: a full set refuses
+		// in constant time, never by scanning every nonce it holds.
+		spent = NewMemorySpentStore(o.MaxNonces, v.s.now)
+	}
+	return &Channel{v: v, o: o, sessions: ttlcache.New[*session](o.MaxSessions, v.s.now), authorities: authorities, spent: spent}, nil
 }
 
 // authoritiesFor returns the @authority values the channel accepts behind
@@ -287,7 +290,7 @@ func (c *Channel) check(r *http.Request, opts *MiddlewareOptions, authorities ma
 	if ce != nil {
 		return r, ce
 	}
-	if ce := c.useNonce(r.Context(), s, now); ce != nil {
+	if ce := c.useNonce(r.Context(), s); ce != nil {
 		return r, ce
 	}
 	return r, nil
@@ -450,41 +453,25 @@ func (c *Channel) checkBody(r *http.Request, s *httpsig.Signature) (*http.Reques
 
 // useNonce refuses a nonce seen before under the same keyid while its
 // signature could still be accepted.
-func (c *Channel) useNonce(ctx context.Context, s *httpsig.Signature, now time.Time) *refusal {
+func (c *Channel) useNonce(ctx context.Context, s *httpsig.Signature) *refusal {
 	key := s.Params.KeyID + " " + s.Params.Nonce
 	until := s.Params.Expires.Add(c.v.p.Leeway)
 	if t := s.Params.Created.Add(c.o.MaxSignatureAge + c.v.p.Leeway); t.Before(until) {
 		until = t
 	}
-	if c.o.Spent != nil {
-		sum := sha256.Sum256([]byte(key))
-		fresh, err := c.o.Spent.Spend(ctx, "sig:"+base64.RawURLEncoding.EncodeToString(sum[:]), until)
-		if err != nil {
-			return refuse(http.StatusServiceUnavailable, errcode.NonceStoreUnavailable, "the nonce store cannot be reached")
-		}
-		if !fresh {
-			return refuse(http.StatusUnauthorized, errcode.NonceReplayed, "the signature nonce was used before")
-		}
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t, ok := c.nonces[key]; ok && now.Before(t) {
+	sum := sha256.Sum256([]byte(key))
+	fresh, err := c.spent.Spend(ctx, "sig:"+base64.RawURLEncoding.EncodeToString(sum[:]), until)
+	switch {
+	case errcode.CodeOf(err) == errcode.RateLimited:
+		// This process's set is full: nonces expire within the signature age.
+		ce := refuse(http.StatusTooManyRequests, errcode.RateLimited, "too many signed requests in flight")
+		ce.retry = c.o.MaxSignatureAge
+		return ce
+	case err != nil:
+		return refuse(http.StatusServiceUnavailable, errcode.NonceStoreUnavailable, "the nonce store cannot be reached")
+	case !fresh:
 		return refuse(http.StatusUnauthorized, errcode.NonceReplayed, "the signature nonce was used before")
 	}
-	if len(c.nonces) >= c.o.MaxNonces {
-		for k, t := range c.nonces {
-			if !now.Before(t) {
-				delete(c.nonces, k)
-			}
-		}
-		if len(c.nonces) >= c.o.MaxNonces {
-			ce := refuse(http.StatusTooManyRequests, errcode.RateLimited, "too many signed requests in flight")
-			ce.retry = c.o.MaxSignatureAge
-			return ce
-		}
-	}
-	c.nonces[key] = until
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1182,5 +1183,28 @@ func TestChannelSessionOutlivesAnExpiredHop(t *testing.T) {
 	}
 	if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
 		t.Fatalf("the agent's session after a stranger's expired chain: %+v", got)
+	}
+}
+
+// TestChannelNonceTableFull: with its in-process nonce set full, the channel
+// refuses a new signed request with 429 and Retry-After (it fails closed,
+// at the cost of one Spend, never a scan of every nonce held), and takes
+// signed requests again once the nonces held have expired.
+func TestChannelNonceTableFull(t *testing.T) {
+	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour }, verifier.ChannelOptions{MaxNonces: 3})
+	a := e.agent(jwa.EdDSA, "p1")
+	e.establish(t, a) // one nonce
+	for i := range 2 {
+		if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "fill-" + strconv.Itoa(i)}); got.status != 200 {
+			t.Fatalf("request %d: %+v", i, got)
+		}
+	}
+	got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "one-too-many"})
+	if got.status != http.StatusTooManyRequests || got.code != errcode.RateLimited || got.header.Get("Retry-After") == "" {
+		t.Fatalf("with the nonce set full: %+v", got)
+	}
+	e.clk.Set(e.clk.Now().Add(2*time.Minute + verifier.DefaultLeeway))
+	if got := e.send(t, signOpts{key: a.key, kid: a.kid, nonce: "after-expiry"}); got.status != 200 {
+		t.Fatalf("once the held nonces expired: %+v", got)
 	}
 }
