@@ -538,6 +538,12 @@ func limit(v *Verifier, o *MiddlewareOptions, action string, res *Result) *refus
 		// terms would withhold it and go on in a bucket of its own.
 		return refuse(http.StatusForbidden, errcode.MissingClaim, "requests of this kind are rate limited per principal; the presentation must disclose principal.id")
 	}
+	if res.Subject == "" && o.Limits.perAgent(action) {
+		// Likewise for sub, which an issuer may make selectively
+		// disclosable: every agent withholding it would share the bucket
+		// of the empty subject, a fresh one for an agent over its terms.
+		return refuse(http.StatusForbidden, errcode.MissingClaim, "requests of this kind are rate limited per agent; the presentation must disclose sub")
+	}
 	wait, err := o.Limits.allow(action, principal, res.Subject, v.s.now())
 	if err == nil {
 		return nil

@@ -725,6 +725,53 @@ func TestRateLimitNeedsTheDisclosedPrincipal(t *testing.T) {
 	}
 }
 
+// TestRateLimitNeedsTheDisclosedSubject: when the issuer made sub
+// selectively disclosable, an agent over its own terms cannot withhold sub
+// to be counted in the bucket of the empty subject, which it would share
+// with nobody until then; withholding it is refused while a per-agent limit
+// applies, and only then.
+func TestRateLimitNeedsTheDisclosedSubject(t *testing.T) {
+	e := newChannelEnv(t, []verifier.RateClass{
+		{Name: "reads", Actions: []string{"invoices:read"}, PerAgent: verifier.Rate{Requests: 1, Per: time.Hour}},
+		{Name: "notes", Actions: []string{"invoices:annotate"}, PerPrincipal: verifier.Rate{Requests: 5, Per: time.Hour}},
+	})
+	a := e.agentSD(jwa.EdDSA, "p1", "/permissions/*", "/sub")
+	present := func(method string, disclose ...string) int {
+		t.Helper()
+		n, _, _ := e.nonces.Issue()
+		p, err := sdjwt.Present(a.cred, disclose, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(method, e.srv.URL+"/invoices/7", nil)
+		req.Header.Set(verifier.HeaderAgentCredential, p)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var prob struct{ Code errcode.Code }
+		_ = json.NewDecoder(resp.Body).Decode(&prob)
+		if resp.StatusCode == http.StatusForbidden && prob.Code != errcode.MissingClaim {
+			t.Fatalf("403 with %q, want %s", prob.Code, errcode.MissingClaim)
+		}
+		return resp.StatusCode
+	}
+	if got := present(http.MethodGet, "/permissions/0", "/sub"); got != 200 {
+		t.Fatalf("sub disclosed: %d", got)
+	}
+	if got := present(http.MethodGet, "/permissions/0", "/sub"); got != 429 {
+		t.Fatalf("over the agent's terms: %d", got)
+	}
+	if got := present(http.MethodGet, "/permissions/0"); got != 403 {
+		t.Fatalf("sub withheld past the agent's terms: %d, want 403 missing_claim", got)
+	}
+	// A class with no per-agent terms does not need the subject.
+	if got := present(http.MethodPut, "/permissions/0"); got != 200 {
+		t.Fatalf("sub withheld, per-principal terms only: %d", got)
+	}
+}
+
 // TestPolicyRateLimits: the policy's classes apply when the options name
 // no limiter, and a bad class fails Middleware when it is built.
 func TestPolicyRateLimits(t *testing.T) {

@@ -105,6 +105,15 @@ func (l *RateLimiter) perPrincipal(action string) bool {
 	return c != nil && c.PerPrincipal.limited()
 }
 
+// perAgent reports whether the action's class limits each agent subject.
+func (l *RateLimiter) perAgent(action string) bool {
+	if l == nil || action == "" {
+		return false
+	}
+	c := l.class(action)
+	return c != nil && c.PerAgent.limited()
+}
+
 // errLimited is returned with the wait before a retry can succeed.
 var errLimited = errors.New("rate limited")
 
