@@ -31,6 +31,11 @@ type Status struct {
 	Value     uint8     // 0 valid, 1 revoked, 2 suspended, other = application specific
 	AsOf      time.Time // the status list token's iat
 	FetchedAt time.Time // when this client fetched the token
+	// UsableUntil is when the status stops being usable: the token's exp,
+	// or FetchedAt plus its ttl, whichever comes first; zero when the token
+	// has neither. A caller that keeps the answer (a session) keeps it no
+	// longer, as this client keeps the token no longer.
+	UsableUntil time.Time
 }
 
 // ClientOptions configure a Client.
@@ -119,7 +124,7 @@ func (c *Client) Status(ctx context.Context, ref Reference, issuer string) (Stat
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Value: v, AsOf: e.tok.IssuedAt, FetchedAt: e.fetchedAt}, nil
+	return Status{Value: v, AsOf: e.tok.IssuedAt, FetchedAt: e.fetchedAt, UsableUntil: e.tok.UsableUntil(e.fetchedAt)}, nil
 }
 
 // cached returns the fresh entry for key, or nil.

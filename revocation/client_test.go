@@ -252,6 +252,49 @@ func TestClientHonoursTTLAndExp(t *testing.T) {
 	}
 }
 
+// TestClientStatusUsableUntil: a status states when it stops being usable,
+// the token's exp or its fetch plus its ttl, whichever comes first, so
+// that a caller keeping the answer keeps it no longer than the client
+// keeps the token; and a cached answer keeps the time of its fetch.
+func TestClientStatusUsableUntil(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		claims func(c *TokenClaims)
+		want   time.Duration // after t0; 0 = zero time
+	}{
+		{"ttl first", func(c *TokenClaims) { c.TTL = time.Minute }, time.Minute},
+		{"exp first", func(c *TokenClaims) { c.Expires, c.TTL = t0.Add(30*time.Second), time.Hour }, 30 * time.Second},
+		{"exp only", func(c *TokenClaims) { c.Expires, c.TTL = t0.Add(2*time.Hour), 0 }, 2 * time.Hour},
+		{"neither", func(c *TokenClaims) { c.Expires, c.TTL = time.Time{}, 0 }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := testkit.NewClock(t0)
+			s := newListServer(t, clk)
+			s.setList("/l", mustList(t, 64, 2, nil))
+			s.set(func() { s.claims = func(_ string, c *TokenClaims) { tc.claims(c) } })
+			c := s.client(10*time.Minute, nil)
+			ref := Reference{URI: s.uri("/l")}
+			want := time.Time{}
+			if tc.want != 0 {
+				want = t0.Add(tc.want)
+			}
+			for i := 0; i < 2; i++ {
+				st, err := c.Status(context.Background(), ref, testIssuer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !st.UsableUntil.Equal(want) {
+					t.Fatalf("lookup %d: usable until %v, want %v", i, st.UsableUntil, want)
+				}
+				clk.Advance(10 * time.Second) // the second lookup is a cache hit
+			}
+			if s.hitsOf("/l") != 1 {
+				t.Fatalf("%d fetches, want 1", s.hitsOf("/l"))
+			}
+		})
+	}
+}
+
 // TestClientNeverServesPastExp: once the cached token's exp has passed and
 // the server still serves that token, the answer is status_unavailable.
 func TestClientNeverServesPastExp(t *testing.T) {

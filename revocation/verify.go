@@ -25,6 +25,19 @@ type Token struct {
 	List     *List
 }
 
+// UsableUntil is when a copy of t fetched at fetchedAt stops being usable:
+// its exp, or fetchedAt plus its ttl, whichever comes first; zero when t
+// has neither.
+func (t *Token) UsableUntil(fetchedAt time.Time) time.Time {
+	end := t.Expires
+	if t.TTL > 0 {
+		if byTTL := fetchedAt.Add(t.TTL); end.IsZero() || byTTL.Before(end) {
+			end = byTTL
+		}
+	}
+	return end
+}
+
 // KeyFunc resolves the key that must have signed a token of issuer iss with
 // protected header hdr. It is the sdjwt package's KeyFunc, so one resolver
 // serves credentials and their status lists. The returned key should carry

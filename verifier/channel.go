@@ -39,8 +39,9 @@ var ChannelComponents = []string{"@method", "@authority", "@path", "@query"}
 type ChannelOptions struct {
 	// SessionLifetime bounds how long a verified presentation stands for
 	// later signed requests; default 5 minutes. A session also ends at the
-	// credential's exp and when its status is older than the policy's
-	// MaxStatusAge, whichever comes first.
+	// credential's exp, when its status is older than the policy's
+	// MaxStatusAge, and when the status list token it was checked against
+	// ends (its exp, or its fetch plus its ttl), whichever comes first.
 	SessionLifetime time.Duration
 	// MaxSessions bounds the sessions held (least recently used go first);
 	// default 10,000.
@@ -406,8 +407,9 @@ func (c *Channel) session(r *http.Request, s *httpsig.Signature, opts *Middlewar
 }
 
 // sessionEnd is the earliest of the session lifetime, the end of the
-// credential (and of every delegation hop) and the moment its status
-// becomes older than MaxStatusAge.
+// credential (and of every delegation hop), the moment its status becomes
+// older than MaxStatusAge and the end of the status list token it was
+// checked against (its exp, or its fetch plus its ttl).
 func (c *Channel) sessionEnd(res *Result, now time.Time) time.Time {
 	end := now.Add(c.o.SessionLifetime)
 	if t := res.validUntil(); !t.IsZero() && t.Before(end) {
@@ -420,6 +422,9 @@ func (c *Channel) sessionEnd(res *Result, now time.Time) time.Time {
 		}
 		if t := from.Add(c.v.p.MaxStatusAge); t.Before(end) {
 			end = t
+		}
+		if t := res.statusUntil; !t.IsZero() && t.Before(end) {
+			end = t // the status client would fetch the list anew by then
 		}
 	}
 	return end

@@ -47,6 +47,9 @@ type channelEnv struct {
 	bare    http.Handler // the middleware before a handler that does nothing (benchmarks)
 	hits    int
 	idx     int
+	// listClaims, when set, edits the claims of every Status List Token
+	// the env serves (held under mu).
+	listClaims func(*revocation.TokenClaims)
 	// logPath is the action log (a receipt.FileSink) every decision is
 	// recorded in; "" when the env signs no receipts (benchmarks).
 	logPath string
@@ -84,6 +87,13 @@ func newChannelEnvWith(t testing.TB, limits []verifier.RateClass, policy func(*v
 // each in a JSON-lines file sink.
 func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy), chOpts verifier.ChannelOptions, receipts bool, from ...*channelEnv) *channelEnv {
 	t.Helper()
+	return buildChannelEnvOpts(t, limits, policy, chOpts, receipts, nil, from...)
+}
+
+// buildChannelEnvOpts is buildChannelEnv with more verifier options, made
+// by extra once the env has its issuer and list.
+func buildChannelEnvOpts(t testing.TB, limits []verifier.RateClass, policy func(*verifier.Policy), chOpts verifier.ChannelOptions, receipts bool, extra func(*channelEnv) []verifier.Option, from ...*channelEnv) *channelEnv {
+	t.Helper()
 	e := &channelEnv{t: t, clk: testkit.NewClock(time.Now().Truncate(time.Second))}
 	if len(from) > 0 {
 		e.iss, e.issDID, e.list, e.idx = from[0].iss, from[0].issDID, from[0].list, 1000*len(from)
@@ -116,12 +126,15 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 		t.Cleanup(func() { _ = fs.Close() })
 		sink = fs
 	}
+	if extra != nil {
+		vopts = append(vopts, extra(e)...)
+	}
 	v, err := verifier.New(p, append(vopts, verifier.WithResolver(did.NewResolver(nil)), verifier.WithClock(e.clk.Now),
 		verifier.WithFetch(func(_ context.Context, url, _ string, _ int64) ([]byte, error) {
 			now := e.clk.Now()
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			tok, err := revocation.SignToken(e.list, revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}, e.iss)
+			tok, err := e.listToken(now)
 			return []byte(tok), err
 		}))...)
 	if err != nil {
@@ -171,6 +184,16 @@ func buildChannelEnv(t testing.TB, limits []verifier.RateClass, policy func(*ver
 	}))
 	e.srv.Start()
 	return e
+}
+
+// listToken signs the env's Status List Token as of now; the caller holds
+// e.mu.
+func (e *channelEnv) listToken(now time.Time) (string, error) {
+	c := revocation.TokenClaims{Subject: statusURI, Issuer: e.issDID, IssuedAt: now, Expires: now.Add(time.Hour), TTL: time.Minute}
+	if e.listClaims != nil {
+		e.listClaims(&c)
+	}
+	return revocation.SignToken(e.list, c, e.iss)
 }
 
 func (e *channelEnv) agent(alg jwa.SignatureAlgorithm, principal string) *agent {
@@ -569,19 +592,67 @@ func TestChannelRevokedMidSession(t *testing.T) {
 	}
 }
 
+// TestChannelSessionEndsWithItsStatusList: a session stands no longer than
+// the status list it was checked against may be used: not past the
+// token's exp, nor past its ttl, even when MaxStatusAge is longer. The
+// status client would fetch the list anew by then; the session must not
+// go on answering from the old one.
+func TestChannelSessionEndsWithItsStatusList(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(c *revocation.TokenClaims)
+		after time.Duration
+	}{
+		{"exp", func(c *revocation.TokenClaims) { c.Expires, c.TTL = c.IssuedAt.Add(90*time.Second), 0 }, 91 * time.Second},
+		{"ttl", func(c *revocation.TokenClaims) { c.TTL = time.Minute }, 61 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = 5 * time.Minute }, verifier.ChannelOptions{})
+			e.mu.Lock()
+			e.listClaims = tc.edit
+			e.mu.Unlock()
+			a := e.agent(jwa.EdDSA, "p1")
+			e.establish(t, a)
+			if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 200 {
+				t.Fatalf("within the list's life the session stands: %d %s", got.status, got.code)
+			}
+			e.mu.Lock()
+			_ = e.list.Set(a.idx, 1)
+			e.mu.Unlock()
+			e.clk.Advance(tc.after)
+			if got := e.send(t, signOpts{key: a.key, kid: a.kid}); got.status != 401 || got.code != errcode.CredentialRequired {
+				t.Fatalf("the session outlived its status list's %s: %d %s", tc.name, got.status, got.code)
+			}
+		})
+	}
+}
+
 // TestChannelRevokedOnRepresentation: a presentation of the session's own
 // credential that the status now refuses ends the session at once, not
 // when its status grows old; a presentation that fails for any other
-// reason, or of another credential, leaves the session alone.
+// reason, or of another credential, leaves the session alone. The issuer
+// is the verifier's local one, whose status changes the next verification
+// sees: a fetched list is cached as long as a session stands on it.
 func TestChannelRevokedOnRepresentation(t *testing.T) {
-	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = 5 * time.Minute }, verifier.ChannelOptions{})
+	e := buildChannelEnvOpts(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = 5 * time.Minute }, verifier.ChannelOptions{}, true,
+		func(e *channelEnv) []verifier.Option {
+			return []verifier.Option{verifier.WithLocalIssuer(&verifier.LocalIssuer{DID: e.issDID, StatusList: func(_ context.Context, uri string) (string, bool, error) {
+				if uri != statusURI {
+					return "", false, nil
+				}
+				now := e.clk.Now()
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				tok, err := e.listToken(now)
+				return tok, true, err
+			}})}
+		})
 	a := e.agent(jwa.EdDSA, "p1")
 	other := e.reissue(a) // another credential of the same key
 	e.establish(t, a)
 	e.mu.Lock()
 	_ = e.list.Set(other.idx, 1)
 	e.mu.Unlock()
-	e.clk.Advance(61 * time.Second) // past the list's ttl: the next presentation fetches it anew
 	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, other)}); got.status != 401 || got.code != errcode.Revoked {
 		t.Fatalf("another credential of the key, revoked: %+v", got)
 	}
@@ -594,7 +665,6 @@ func TestChannelRevokedOnRepresentation(t *testing.T) {
 	e.mu.Lock()
 	_ = e.list.Set(a.idx, 1)
 	e.mu.Unlock()
-	e.clk.Advance(61 * time.Second)
 	if got := e.send(t, signOpts{key: a.key, kid: a.kid, pres: e.presentation(t, a)}); got.status != 401 || got.code != errcode.Revoked {
 		t.Fatalf("the session's credential, revoked: %+v", got)
 	}
@@ -1175,6 +1245,9 @@ func TestChannelAuthorities(t *testing.T) {
 // credential is refused.
 func TestChannelSessionEndsWithTheCredential(t *testing.T) {
 	e := newChannelEnvWith(t, nil, func(p *verifier.Policy) { p.MaxStatusAge = time.Hour; p.Leeway = 0 }, verifier.ChannelOptions{SessionLifetime: time.Hour})
+	e.mu.Lock()
+	e.listClaims = func(c *revocation.TokenClaims) { c.TTL = 0 } // nor does the list's ttl bound it
+	e.mu.Unlock()
 	a := e.agent(jwa.EdDSA, "p1")
 	now := e.clk.Now()
 	pub := testkeys.PublicJWK(t, a.key)

@@ -81,5 +81,5 @@ func (v *Verifier) localStatus(ctx context.Context, uri string, idx int, issuer 
 	if err != nil {
 		return revocation.Status{}, true, err
 	}
-	return revocation.Status{Value: value, AsOf: tok.IssuedAt, FetchedAt: now}, true, nil
+	return revocation.Status{Value: value, AsOf: tok.IssuedAt, FetchedAt: now, UsableUntil: tok.UsableUntil(now)}, true, nil
 }

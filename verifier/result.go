@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/agentcert/agentcert/errcode"
 )
@@ -81,6 +82,10 @@ type Result struct {
 	KeyBinding map[string]any `json:"-"`
 
 	presenter map[string]any // for a chain, the last hop's claims: its cnf is the presenter's key
+	// statusUntil is when the status checked stops being usable (its list
+	// token's exp, or its fetch plus the token's ttl); zero when the token
+	// bounds it by neither or status was not checked.
+	statusUntil time.Time
 	// Receipt is the signed receipt of this decision (compact JWS), when
 	// the verifier signs receipts (WithReceipts).
 	Receipt string `json:"receipt,omitempty"`

@@ -47,6 +47,7 @@ func (v *Verifier) checkStatus(ctx context.Context, res *Result) error {
 	}
 	asOf, fetched := s.AsOf, s.FetchedAt
 	res.Status = StatusInfo{Checked: true, Value: revocation.StatusName(s.Value), AsOf: &asOf, FetchedAt: &fetched}
+	res.statusUntil = s.UsableUntil
 	switch s.Value {
 	case revocation.StatusValid:
 		return nil
