@@ -51,8 +51,10 @@
 // The list token must be signed by the credential's issuer (iss and key),
 // name ref.URI as sub, and not be expired. Any failure to fetch or verify it
 // yields status_unavailable (fail closed), wrapping the cause; an idx outside
-// the list yields status_invalid. Status carries the list's iat (AsOf) and
-// the fetch time (FetchedAt), so freshness is stated, not hidden. A list is
+// the list yields status_invalid. Status carries the list's iat (AsOf),
+// the fetch time (FetchedAt) and when the answer stops being usable
+// (UsableUntil: exp, or FetchedAt + ttl), so freshness is stated, not
+// hidden, and a caller that keeps the answer keeps it no longer. A list is
 // cached while now < min(fetched + MaxAge, fetched + ttl, exp); concurrent
 // lookups of one list share one fetch, and the cache is bounded (LRU).
 // Mapping values 1 and 2 to the revoked and suspended codes is the
