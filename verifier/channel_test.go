@@ -881,10 +881,24 @@ func TestNewRateLimiterRefusesBadClasses(t *testing.T) {
 		{Name: "x"},
 		{Name: "x", Actions: []string{"nocolon"}},
 		{Name: "x", Actions: []string{"a:b"}, PerAgent: verifier.Rate{Requests: -1}},
+		// A rate that is half set would limit nothing: refused, not
+		// silently unlimited.
+		{Name: "x", Actions: []string{"a:b"}, PerAgent: verifier.Rate{Requests: 10}},
+		{Name: "x", Actions: []string{"a:b"}, PerPrincipal: verifier.Rate{Per: time.Minute}},
+		{Name: "x", Actions: []string{"a:b"}, PerAgent: verifier.Rate{Burst: 5}},
+		{Name: "x", Actions: []string{"a:b"}, PerPrincipal: verifier.Rate{Per: time.Minute, Burst: 5}},
 	} {
 		if _, err := verifier.NewRateLimiter([]verifier.RateClass{c}, 0); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+	// The zero Rate is unlimited: a class of none exempts its actions
+	// from a later catch-all class.
+	if _, err := verifier.NewRateLimiter([]verifier.RateClass{
+		{Name: "exempt", Actions: []string{"health:read"}},
+		{Name: "all", Actions: []string{"*"}, PerAgent: verifier.Rate{Requests: 1, Per: time.Second}},
+	}, 0); err != nil {
+		t.Fatal(err)
 	}
 }
 

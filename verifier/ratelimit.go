@@ -11,7 +11,9 @@ import (
 )
 
 // Rate is a token bucket: Per requests per Per-period, with bursts of up
-// to Burst. The zero Rate is unlimited.
+// to Burst. The zero Rate is unlimited; a Rate that sets some of its
+// fields but not both Requests and Per is refused by NewRateLimiter, since
+// it would limit nothing.
 type Rate struct {
 	Requests int           // tokens added per Per
 	Per      time.Duration // e.g. time.Minute
@@ -57,7 +59,8 @@ type RateLimiter struct {
 
 // NewRateLimiter returns the limiter for classes, holding at most
 // maxBuckets buckets (0 = DefaultMaxBuckets). A class without a name or
-// actions, a negative rate or an action that is not a pattern is an error.
+// actions, a negative rate, a rate that is set but lacks Requests or Per,
+// or an action that is not a pattern is an error.
 func NewRateLimiter(classes []RateClass, maxBuckets int) (*RateLimiter, error) {
 	for i, c := range classes {
 		if c.Name == "" || len(c.Actions) == 0 {
@@ -66,6 +69,10 @@ func NewRateLimiter(classes []RateClass, maxBuckets int) (*RateLimiter, error) {
 		for _, r := range []Rate{c.PerPrincipal, c.PerAgent} {
 			if r.Requests < 0 || r.Per < 0 || r.Burst < 0 {
 				return nil, fmt.Errorf("verifier: rate class %s has a negative rate", c.Name)
+			}
+			if r != (Rate{}) && !r.limited() {
+				// Unlimited were it accepted: fail at construction instead.
+				return nil, fmt.Errorf("verifier: rate class %s has a rate without both Requests and Per", c.Name)
 			}
 		}
 		for _, a := range c.Actions {
