@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/httpsig"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/ttlcache"
 	"github.com/agentcert/agentcert/receipt"
 	"github.com/agentcert/agentcert/sdjwt"
@@ -189,13 +190,16 @@ func refuseDecision(d *Decision) *refusal {
 	return rf
 }
 
-// refusalStatus is the HTTP status of a refusal with code: 503 when the
-// service could not decide (its spent-nonce store cannot be asked, so the
-// agent should send the same request again later), else status (401 for a
-// presentation that does not verify, 403 for a denied action).
+// refusalStatus is the HTTP status of a refusal with code: when the service
+// could not decide, the status the API serves that code with (503 when its
+// spent-nonce store cannot be asked, 502 when the issuer's status list or a
+// DID document could not be fetched, 500 for a fault of its own), so that
+// the agent sends the same request again later rather than another
+// credential; else status (401 for a presentation that does not verify,
+// 403 for a denied action).
 func refusalStatus(code errcode.Code, status int) int {
-	if code == errcode.NonceStoreUnavailable {
-		return http.StatusServiceUnavailable
+	if st := problem.StatusOf(code); st >= http.StatusInternalServerError {
+		return st
 	}
 	return status
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +250,39 @@ func TestVerifyFailureCodes(t *testing.T) {
 	}
 	if r := strict.Verify(context.Background(), kb(good)); r.Verified || r.Code() != errcode.ClaimNotDisclosed {
 		t.Fatalf("required claim not disclosed: %+v", r.Error)
+	}
+}
+
+// TestMiddlewareOutageIsNotARefusal: the middleware answers a presentation
+// it could not decide on because a dependency failed (the issuer's status
+// list unreachable) with the API's status for that code, 502
+// status_unavailable, so that the agent sends the same request again later
+// rather than another credential; a revoked credential stays 401.
+func TestMiddlewareOutageIsNotARefusal(t *testing.T) {
+	f := newCodesFixture(t)
+	mw, err := Middleware(f.v, MiddlewareOptions{Audience: codesAudience, Nonces: f.nonces, Action: func(*http.Request) (string, map[string]any) {
+		return "invoices:read", nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	send := func(claims map[string]any) (int, string) {
+		pres, _ := f.present(f.issue(claims, nil, f.iss, nil), f.agent, time.Now())
+		req := httptest.NewRequest(http.MethodGet, "/invoices", nil)
+		req.Header.Set(HeaderAgentCredential, pres)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body struct{ Code string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body.Code
+	}
+	down := f.claims(1)
+	down["status"] = map[string]any{"status_list": map[string]any{"idx": 1, "uri": f.unreachableURI}}
+	if status, code := send(down); status != http.StatusBadGateway || code != string(errcode.StatusUnavailable) {
+		t.Fatalf("status list unreachable: %d %s, want 502 status_unavailable", status, code)
+	}
+	if status, code := send(f.claims(2)); status != http.StatusUnauthorized || code != string(errcode.Revoked) {
+		t.Fatalf("revoked: %d %s, want 401 revoked", status, code)
 	}
 }
