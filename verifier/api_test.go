@@ -45,6 +45,13 @@ func TestResultWireShape(t *testing.T) {
 	if err := json.Unmarshal([]byte(two), &back); err == nil {
 		t.Fatal("a result with two errors was read")
 	}
+	// A member twice, or in another case, is refused, not read as the last.
+	for _, s := range []string{`{"verified":false,"verified":true,"errors":[]}`, `{"verified":false,"VERIFIED":true,"errors":[]}`} {
+		var r Result
+		if err := json.Unmarshal([]byte(s), &r); err == nil {
+			t.Fatalf("%s read as verified=%v", s, r.Verified)
+		}
+	}
 }
 
 // TestRequestWireShape pins the body of POST /v1/verify: the in-process

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -115,6 +116,11 @@ func parseIssuerMetadata(body []byte, iss string) (json.RawMessage, string, erro
 		Issuer  string          `json:"issuer"`
 		JWKS    json.RawMessage `json:"jwks"`
 		JWKSURI string          `json:"jwks_uri"`
+	}
+	// Checked first as all untrusted JSON is: a member given twice, or in
+	// two cases ("issuer" and "Issuer"), would be read as the last one.
+	if err := jsonstrict.Check(body); err != nil {
+		return nil, "", errcode.Wrap(errcode.FetchFailed, err, "issuer metadata is not plain JSON: %s", err)
 	}
 	if err := json.Unmarshal(body, &md); err != nil {
 		return nil, "", errcode.Wrap(errcode.FetchFailed, err, "issuer metadata is not JSON")

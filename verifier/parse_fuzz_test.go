@@ -19,6 +19,8 @@ func FuzzIssuerMetadata(f *testing.F) {
 		`{"issuer":"https://issuer.example","jwks":{},"jwks_uri":"https://x"}`,
 		`{"issuer":"https://other.example","jwks":{}}`,
 		`[]`, `null`, `{`, ``,
+		`{"issuer":"https://other.example","Issuer":"https://issuer.example","jwks":{"keys":[]}}`,
+		`{"issuer":"https://other.example","issuer":"https://issuer.example","jwks":{"keys":[]}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -66,4 +68,22 @@ func FuzzStatusIndex(f *testing.F) {
 			t.Fatalf("toIndex(float64(%d)) = %d, %v", n, f, err)
 		}
 	})
+}
+
+// TestIssuerMetadataMembersOnce: metadata giving issuer twice, or in two
+// cases, is refused rather than read as its last value.
+func TestIssuerMetadataMembersOnce(t *testing.T) {
+	const iss = "https://issuer.example"
+	if _, _, err := parseIssuerMetadata([]byte(`{"issuer":"https://issuer.example","jwks":{"keys":[]}}`), iss); err != nil {
+		t.Fatalf("plain metadata: %v", err)
+	}
+	for _, s := range []string{
+		`{"issuer":"https://other.example","issuer":"https://issuer.example","jwks":{"keys":[]}}`,
+		`{"issuer":"https://other.example","Issuer":"https://issuer.example","jwks":{"keys":[]}}`,
+		`{"ISSUER":"https://issuer.example","jwks":{"keys":[]},"JWKS":{"keys":[]}}`,
+	} {
+		if _, _, err := parseIssuerMetadata([]byte(s), iss); errcode.CodeOf(err) != errcode.FetchFailed {
+			t.Errorf("%s: %v, want fetch_failed", s, err)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 )
 
 // Request is one verification, and the JSON body of POST /v1/verify.
@@ -108,6 +109,11 @@ func (r Result) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the documented shape; more than one error is refused.
 func (r *Result) UnmarshalJSON(b []byte) error {
+	// A member given twice, or in two cases ("verified" and "VERIFIED"),
+	// would be read as the last one: such a result is refused.
+	if err := jsonstrict.Check(b); err != nil {
+		return fmt.Errorf("verifier: result: %w", err)
+	}
 	var in resultJSON
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
