@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,43 @@ func normalParams(params any) (any, error) {
 	if m, ok := p.(map[string]any); p == nil || ok && len(m) == 0 {
 		return nil, nil
 	}
+	if err := keptByJCS(p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// keptByJCS refuses a number in v whose value the JCS form changes: JCS
+// writes numbers as IEEE 754 doubles, so 9007199254740993 and
+// 9007199254740992 (or two identifiers of 20 digits) would have one digest,
+// and an approval of the one would approve the other. 0.1 and 1.0 are kept
+// (their doubles print back as the same value).
+func keptByJCS(v any) error {
+	switch x := v.(type) {
+	case json.Number:
+		r, ok := new(big.Rat).SetString(string(x))
+		if !ok {
+			return errcode.New(errcode.InvalidInput, "approval: params: %s is not a number", x)
+		}
+		f, _ := r.Float64()
+		back, ok := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+		if math.IsInf(f, 0) || !ok || back.Cmp(r) != 0 {
+			return errcode.New(errcode.InvalidInput, "approval: params: the number %s is beyond what a digest can tell apart (a double's precision); send it as a string", x)
+		}
+	case []any:
+		for _, e := range x {
+			if err := keptByJCS(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := keptByJCS(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // NewRequest builds an approval request for action with params (any JSON

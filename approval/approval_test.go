@@ -502,3 +502,28 @@ func TestApprovalFromBeforeARestartRefused(t *testing.T) {
 		t.Fatalf("a store that remembers everything: %v", err)
 	}
 }
+
+// TestDigestRefusesNumbersJCSWouldChange: JCS writes numbers as doubles, so
+// params whose numbers a double cannot hold exactly would share a digest
+// with others (an approval of invoice 9007199254740993 would approve
+// 9007199254740992): they are refused, and numbers a double holds are not.
+func TestDigestRefusesNumbersJCSWouldChange(t *testing.T) {
+	for _, n := range []string{"9007199254740993", "18446744073709551615", "12345678901234567890.5", "1e400", "0.30000000000000000001"} {
+		if _, err := Digest("payments:initiate", json.RawMessage(`{"invoice":`+n+`}`)); errcode.CodeOf(err) != errcode.InvalidInput {
+			t.Errorf("%s: %v, want invalid_input", n, err)
+		}
+		if _, err := NewRequest("payments:initiate", json.RawMessage(`{"invoice":[`+n+`]}`), aud, principal, agent, time.Minute, time.Unix(1_800_000_000, 0)); errcode.CodeOf(err) != errcode.InvalidInput {
+			t.Errorf("request with %s: %v, want invalid_input", n, err)
+		}
+	}
+	for _, n := range []string{"9007199254740992", "0.1", "1.0", "250", "-12.75", "1e300", "0"} {
+		if _, err := Digest("payments:initiate", json.RawMessage(`{"amount":`+n+`}`)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	a, _ := Digest("payments:initiate", json.RawMessage(`{"invoice":"9007199254740993"}`))
+	b, _ := Digest("payments:initiate", json.RawMessage(`{"invoice":"9007199254740992"}`))
+	if a == "" || a == b {
+		t.Fatal("identifiers sent as strings share a digest")
+	}
+}
