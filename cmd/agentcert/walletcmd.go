@@ -106,7 +106,7 @@ subject is the key's DID either way. Plain http is used only for loopback hosts.
 			if err != nil {
 				return err
 			}
-			w := &wallet{http: &http.Client{Timeout: cfg.Fetch.Timeout}, resolver: newResolver(cfg), now: time.Now}
+			w := &wallet{http: newWalletHTTPClient(cfg.Fetch.Timeout), resolver: newResolver(cfg), now: time.Now}
 			creds, err := w.receive(cmd.Context(), link, txCode, txCodeGiven(cmd), keys)
 			if err != nil {
 				return err
@@ -362,4 +362,27 @@ func (w *wallet) do(ctx context.Context, method, u, token, ctype string, body []
 		return nil, fmt.Errorf("%s %s: status %d", method, u, resp.StatusCode)
 	}
 	return b, nil
+}
+
+// walletMaxRedirects bounds the redirects one GET of the wallet follows.
+const walletMaxRedirects = 5
+
+// newWalletHTTPClient is the wallet's HTTP client. A GET (a request_uri,
+// an offer, metadata) follows a redirect only to a URL walletURL allows; a
+// POST (an authorization response, a token or credential request) follows
+// none: what it carries goes where the request said, or nowhere, and a
+// redirect is not taken for an answer.
+func newWalletHTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if first := via[0]; first.Method != http.MethodGet {
+			return fmt.Errorf("%s %s was answered with a redirect to %s, which the wallet does not follow", first.Method, first.URL.Redacted(), req.URL.Redacted())
+		}
+		if len(via) > walletMaxRedirects {
+			return fmt.Errorf("GET %s: more than %d redirects", via[0].URL.Redacted(), walletMaxRedirects)
+		}
+		if err := walletURL(req.URL.String()); err != nil {
+			return fmt.Errorf("GET %s redirects to %w", via[0].URL.Redacted(), err)
+		}
+		return nil
+	}}
 }

@@ -32,7 +32,8 @@ the file wallet receive writes), and each chosen credential is presented disclos
 query asks for, with a KB-JWT signed by --key for the verifier's client_id and nonce that binds the
 request's transaction data. The response (direct_post, or direct_post.jwt encrypted to the
 verifier's key) is posted to response_uri. --decline posts access_denied instead; --dry-run prints
-what would be disclosed and posts nothing. Plain http is used only for loopback hosts.
+what would be disclosed and posts nothing. Plain http is used only for loopback hosts; a response
+is posted to response_uri alone (a redirect is not followed).
 
 A request whose transaction data is of type agentcert_approval asks a person's approval of the
 action (docs/approvals.md, "Over OpenID4VP"): what is asked is shown with its approval link, for
@@ -55,7 +56,7 @@ beside the transaction data hashes. Without it nothing is posted (approval_requi
 			if err != nil {
 				return err
 			}
-			w := &wallet{http: &http.Client{Timeout: cfg.Fetch.Timeout}, resolver: newResolver(cfg), now: time.Now}
+			w := &wallet{http: newWalletHTTPClient(cfg.Fetch.Timeout), resolver: newResolver(cfg), now: time.Now}
 			ctx := cmd.Context()
 			req, err := oid4vp.ResolveRequest(ctx, params, oid4vp.WalletOptions{Fetch: w.get, Resolver: w.resolver, Now: w.now, Leeway: cfg.Verifier.Leeway})
 			if err != nil {
