@@ -248,3 +248,46 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestValuesNumbersExact: a numeric value constraint holds only for the
+// same number. Integers past 2^53 (or decimals) that round to one float64
+// are different values, and neither Check nor Pick takes one for the other;
+// the same number written differently (100, 100.0, 1e2) is the same value.
+func TestValuesNumbersExact(t *testing.T) {
+	base := `"format":"dc+sd-jwt","meta":{"vct_values":["` + vct + `"]}`
+	query := func(v string) *Query {
+		return mustParse(t, `{"credentials":[{"id":"a",`+base+`,"claims":[{"path":["limit"],"values":[`+v+`]}]}]}`)
+	}
+	for _, tc := range []struct {
+		want, got string
+		same      bool
+	}{
+		{"9007199254740993", "9007199254740992", false},
+		{"9007199254740992", "9007199254740993", false},
+		{"0.30000000000000004", "0.3000000000000000444", false},
+		{"12345678901234567890", "12345678901234567891", false},
+		{"-5", "5", false},
+		{"100", "100", true},
+		{"100", "100.0", true},
+		{"100", "1e2", true},
+		{"1.5E+3", "1500", true},
+		{"0", "-0.0", true},
+		{"9007199254740993", "9007199254740993", true},
+	} {
+		q := query(tc.want)
+		c := map[string]any{"vct": vct, "limit": json.Number(tc.got)}
+		err := q.Check(map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}})
+		if (err == nil) != tc.same {
+			t.Errorf("Check: values [%s], claim %s: %v", tc.want, tc.got, err)
+		}
+		_, err = Pick(q, []Credential{{VCT: vct, Claims: c}})
+		if (err == nil) != tc.same {
+			t.Errorf("Pick: values [%s], claim %s: %v", tc.want, tc.got, err)
+		}
+	}
+	// A float64 claim (a caller's own decoding) compares by its value too.
+	c := map[string]any{"vct": vct, "limit": float64(100)}
+	if err := query("100").Check(map[string][]Presented{"a": {{VCT: vct, Claims: c, HolderBound: true}}}); err != nil {
+		t.Errorf("float64 claim: %v", err)
+	}
+}

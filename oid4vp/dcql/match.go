@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonptr"
@@ -70,7 +71,7 @@ func selectClaim(claims map[string]any, c ClaimQuery) []Selected {
 }
 
 // sameScalar compares a claim value with a query value: same JSON type and
-// value (numbers compared as decimal text after normalisation).
+// value (numbers compared by their exact decimal value).
 func sameScalar(got, want any) bool {
 	switch w := want.(type) {
 	case string:
@@ -85,6 +86,9 @@ func sameScalar(got, want any) bool {
 	return false
 }
 
+// sameNumber reports whether the claim value got is the number want,
+// exactly: 100, 100.0 and 1e2 are one value, while two integers past 2^53
+// (or two decimals) that round to one float64 are not.
 func sameNumber(got any, want json.Number) bool {
 	var g string
 	switch x := got.(type) {
@@ -102,9 +106,49 @@ func sameNumber(got any, want json.Number) bool {
 	if g == want.String() {
 		return true
 	}
-	a, err1 := strconv.ParseFloat(g, 64)
-	b, err2 := strconv.ParseFloat(want.String(), 64)
-	return err1 == nil && err2 == nil && a == b
+	a, ok1 := decimalOf(g)
+	b, ok2 := decimalOf(want.String())
+	return ok1 && ok2 && a == b
+}
+
+// decimal is a number as sign, significant digits (no leading or trailing
+// zero) and the power of ten they are scaled by; zero is the zero value.
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// decimalOf reads a JSON number exactly. ok is false for anything else, or
+// an exponent beyond ±10^9 (compared by text only).
+func decimalOf(s string) (d decimal, ok bool) {
+	if strings.HasPrefix(s, "-") {
+		d.neg, s = true, s[1:]
+	}
+	mant, e, hasExp := strings.Cut(strings.ToLower(s), "e")
+	if hasExp {
+		if len(strings.TrimLeft(strings.TrimLeft(e, "+-"), "0")) > 9 {
+			return decimal{}, false
+		}
+		n, err := strconv.ParseInt(e, 10, 64)
+		if err != nil {
+			return decimal{}, false
+		}
+		d.exp = n
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := whole + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return decimal{}, false
+	}
+	d.exp -= int64(len(frac))
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	d.exp += int64(len(digits) - len(trimmed))
+	if d.digits = trimmed; d.digits == "" {
+		return decimal{}, true // zero, whatever its sign and scale
+	}
+	return d, true
 }
 
 // options lists the claim combinations of c in order of preference: its
