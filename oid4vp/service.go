@@ -460,12 +460,14 @@ type WalletError struct {
 	Description string `json:"error_description,omitempty"`
 }
 
-// response is a decoded authorization response.
+// response is a decoded authorization response; tok is its vp_token,
+// parsed.
 type response struct {
 	VPToken     json.RawMessage `json:"vp_token,omitempty"`
 	State       string          `json:"state,omitempty"`
 	Error       string          `json:"error,omitempty"`
 	Description string          `json:"error_description,omitempty"`
+	tok         map[string][]string
 }
 
 // Respond checks the authorization response posted to the response
@@ -476,8 +478,10 @@ type response struct {
 // error, for the wallet.
 //
 // Errors before the request is closed: not_found, presentation_request_expired,
-// presentation_request_answered, invalid_request (a malformed response, or
-// one that does not decrypt), state_mismatch.
+// presentation_request_answered, invalid_request (a malformed response, a
+// vp_token that is not a JSON object of arrays of presentations, or one
+// that does not decrypt), too_large (more than MaxPresentations),
+// state_mismatch.
 func (s *Service) Respond(ctx context.Context, ref string, form url.Values) (*Result, error) {
 	rec, err := s.open(ctx, ref)
 	if err != nil {
@@ -500,7 +504,7 @@ func (s *Service) Respond(ctx context.Context, ref string, form url.Values) (*Re
 		res.WalletError = &WalletError{Error: resp.Error, Description: resp.Description}
 		failure = errcode.New(errcode.PresentationDeclined, "the wallet declined: %s", resp.Error)
 	} else {
-		failure = s.evaluate(ctx, rec, resp.VPToken, res)
+		failure = s.evaluate(ctx, rec, resp.tok, res)
 		if err := s.recordAll(ctx, res); err != nil && failure == nil {
 			failure = err
 		}
@@ -577,7 +581,7 @@ func (s *Service) decode(rec *Record, form url.Values) (*response, error) {
 		if r.Error == "" && len(r.VPToken) == 0 {
 			return nil, bad("the response carries neither vp_token nor error")
 		}
-		return &r, nil
+		return parseVPToken(&r)
 	}
 	var r response
 	var err error
@@ -594,7 +598,29 @@ func (s *Service) decode(rec *Record, form url.Values) (*response, error) {
 		return nil, bad("the response carries neither vp_token nor error")
 	}
 	r.VPToken = json.RawMessage(vp)
-	return &r, nil
+	return parseVPToken(&r)
+}
+
+// parseVPToken reads the vp_token of a response that is not an error: a
+// JSON object of arrays of presentations, at most MaxPresentations in all.
+// It is read before the request is closed, so that a response that does
+// not parse leaves the request to a proper one. Errors: invalid_request,
+// too_large.
+func parseVPToken(r *response) (*response, error) {
+	if r.Error != "" {
+		return r, nil
+	}
+	if err := jsonstrict.Decode(r.VPToken, &r.tok); err != nil {
+		return nil, errcode.Wrap(errcode.InvalidRequest, err, "vp_token must be a JSON object of arrays of presentations")
+	}
+	n := 0
+	for _, ps := range r.tok {
+		n += len(ps)
+	}
+	if n > MaxPresentations {
+		return nil, errcode.New(errcode.TooLarge, "at most %d presentations", MaxPresentations)
+	}
+	return r, nil
 }
 
 // decryptResponse opens a direct_post.jwt response: a compact JWE (the
@@ -630,20 +656,9 @@ func decryptResponse(enc string, key jwk.Key) ([]byte, error) {
 	return plain, nil
 }
 
-// evaluate verifies each presentation of vp_token and the whole against
-// the query, filling res; it returns the first failure.
-func (s *Service) evaluate(ctx context.Context, rec *Record, vpToken json.RawMessage, res *Result) error {
-	var tok map[string][]string
-	if err := jsonstrict.Decode(vpToken, &tok); err != nil {
-		return errcode.Wrap(errcode.InvalidRequest, err, "vp_token must be a JSON object of arrays of presentations")
-	}
-	n := 0
-	for _, ps := range tok {
-		n += len(ps)
-	}
-	if n > MaxPresentations {
-		return errcode.New(errcode.TooLarge, "at most %d presentations", MaxPresentations)
-	}
+// evaluate verifies each presentation of the vp_token tok and the whole
+// against the query, filling res; it returns the first failure.
+func (s *Service) evaluate(ctx context.Context, rec *Record, tok map[string][]string, res *Result) error {
 	tds, err := checkTransactionData(rec.TransactionData, rec.Query) // checked at creation
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -726,5 +727,39 @@ func TestInFlightResponseKept(t *testing.T) {
 	}
 	if res, err := full.Result(ctx, c.ID); err != nil || res.Status != StatusVerified {
 		t.Fatalf("the outcome: %+v, %v", res, err)
+	}
+}
+
+// A response whose vp_token is not a JSON object of arrays of
+// presentations (an older draft's object of strings, for one) does not
+// parse, and is refused before the request is closed, as docs/oid4vp.md
+// orders the checks: the wallet may still answer it properly.
+func TestRespondMalformedVPTokenKeepsRequest(t *testing.T) {
+	for _, mode := range []string{ModeDirectPost, ModeDirectPostJWT} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.create(CreateRequest{ResponseMode: mode})
+			r := e.resolve(c)
+			p, err := sdjwt.Present(e.cred, []string{"/permissions/0/action", "/principal/id"}, &sdjwt.KBOptions{Key: e.agent, Audience: r.ClientID, Nonce: r.Nonce, IssuedAt: e.clock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, vp := range []string{`{"cert":"` + p + `"}`, `["` + p + `"]`, `"` + p + `"`, `{"cert":[1]}`} {
+				bad := url.Values{"vp_token": {vp}, "state": {r.State}}
+				if mode == ModeDirectPostJWT {
+					enc, err := r.encrypt(map[string]any{"vp_token": json.RawMessage(vp), "state": r.State})
+					if err != nil {
+						t.Fatal(err)
+					}
+					bad = url.Values{"response": {enc}}
+				}
+				_, err := e.svc.Respond(context.Background(), refOf(c), bad)
+				testkit.WantCode(t, err, errcode.InvalidRequest, fmt.Sprintf("malformed vp_token %d", i))
+			}
+			res, err := e.svc.Respond(context.Background(), refOf(c), e.answer(r))
+			if err != nil || !res.Verified {
+				t.Fatalf("the proper response after malformed ones: %+v, %v", res, err)
+			}
+		})
 	}
 }
