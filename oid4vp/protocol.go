@@ -233,10 +233,14 @@ func ParseLink(s string) (url.Values, error) {
 
 // ResponseError names the OAuth error the response endpoint answers a
 // failure with code c: invalid_request for anything wrong with the
-// response, server_error for a fault of ours.
+// response, temporarily_unavailable while the store of requests (a
+// shared Redis) does not answer, server_error for another fault of ours.
 func ResponseError(c errcode.Code) string {
-	if c == errcode.Internal || c == "" {
+	switch c {
+	case errcode.Internal, "":
 		return "server_error"
+	case errcode.NonceStoreUnavailable:
+		return "temporarily_unavailable"
 	}
 	return "invalid_request"
 }

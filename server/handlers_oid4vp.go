@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/oid4vci"
 
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/receipt"
@@ -129,12 +131,27 @@ func (s *Server) presentationResult(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// vpError answers a wallet's request that failed with err as an OAuth
+// error: 503 temporarily_unavailable, with agentcert's code, when the
+// Redis of the requests or of the spent nonces does not answer (a fault of
+// ours, not of the wallet's request), otherwise as vciError does.
+func (s *Server) vpError(w http.ResponseWriter, r *http.Request, err error) {
+	code := errcode.CodeOf(err)
+	if code != errcode.NonceStoreUnavailable {
+		s.vciError(w, r, oid4vp.ResponseError, err)
+		return
+	}
+	s.log.WarnContext(r.Context(), "oid4vp: Redis does not answer", "path", r.URL.Path, "err", err)
+	e := oid4vci.ErrorResponse{Error: oid4vp.ResponseError(code), Code: string(code), Description: "the verifier's Redis is unavailable"}
+	writeJSON(w, http.StatusServiceUnavailable, e)
+}
+
 // vpRequestObject serves a signed request object (request_uri); a wallet
 // is answered an OAuth error, as at the response endpoint.
 func (s *Server) vpRequestObject(w http.ResponseWriter, r *http.Request) {
 	jwt, err := s.vp.RequestObject(r.Context(), mux.Vars(r)["ref"])
 	if err != nil {
-		s.vciError(w, r, oid4vp.ResponseError, err)
+		s.vpError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -150,7 +167,7 @@ func (s *Server) vpRequestObject(w http.ResponseWriter, r *http.Request) {
 func (s *Server) vpResponse(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := parseForm(r, "the authorization response"); err != nil {
-		s.vciError(w, r, oid4vp.ResponseError, err)
+		s.vpError(w, r, err)
 		return
 	}
 	res, err := s.vp.Respond(r.Context(), mux.Vars(r)["ref"], r.PostForm)
@@ -162,7 +179,7 @@ func (s *Server) vpResponse(w http.ResponseWriter, r *http.Request) {
 		s.metrics.verified.WithLabelValues(code).Inc()
 	}
 	if err != nil {
-		s.vciError(w, r, oid4vp.ResponseError, err)
+		s.vpError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})

@@ -14,6 +14,7 @@ import (
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/config"
+	"github.com/agentcert/agentcert/internal/redisvp"
 	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/oid4vp"
@@ -113,6 +114,43 @@ func TestPresentationCallbackIsGuarded(t *testing.T) {
 			testkit.WantCode(t, err, errcode.NotFound, "a delivered outcome")
 		} else if err != nil || res.Status != oid4vp.StatusDeclined {
 			t.Fatalf("an undelivered outcome: %+v, %v", res, err)
+		}
+	}
+}
+
+// TestPresentationEndpointsRedisDown: while the Redis that holds the
+// requests does not answer, the wallet's endpoints answer 503
+// nonce_store_unavailable (a fault of ours; try again later), as the
+// counterparty's do, not 400 invalid_request, which tells a wallet its
+// response was wrong.
+func TestPresentationEndpointsRedisDown(t *testing.T) {
+	env := NewTestEnv(t, nil)
+	st, err := redisvp.New("redis://127.0.0.1:1/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v, err := verifier.New(verifier.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Server.vp, err = oid4vp.New(oid4vp.Config{BaseURL: "https://verifier.example"}, st, v, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path, ctype, body string }{
+		{http.MethodPost, "/v1/presentation-requests", "application/json", `{"dcql_query":{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}}]}}`},
+		{http.MethodGet, "/v1/presentation-requests/some-id", "", ""},
+		{http.MethodGet, oid4vp.RequestPath + "some-ref", "", ""},
+		{http.MethodPost, oid4vp.ResponsePath + "some-ref", "application/x-www-form-urlencoded", "vp_token=%7B%7D&state=s"},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		if tc.ctype != "" {
+			r.Header.Set("Content-Type", tc.ctype)
+		}
+		rec := httptest.NewRecorder()
+		env.Server.Handler().ServeHTTP(rec, r)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"code":"nonce_store_unavailable"`) {
+			t.Errorf("%s %s with Redis down: %d %s", tc.method, tc.path, rec.Code, rec.Body)
 		}
 	}
 }
