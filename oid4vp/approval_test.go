@@ -499,3 +499,35 @@ func TestApprovalAlgorithmRefusedFailsResponse(t *testing.T) {
 		t.Fatalf("allowed: %+v", res)
 	}
 }
+
+// A request of two credential queries, one of which the approval is asked
+// for, is answered by a wallet that holds the approval with its credential
+// (as agentcert wallet present --approval gives it to every credential):
+// the approval goes into the KB-JWT of the presentation it is asked for,
+// and not into the other.
+func TestApprovalWithTwoCredentialQueries(t *testing.T) {
+	e := newApprovalEnv(t)
+	two := `{"credentials":[{"id":"cert","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},
+		"claims":[{"path":["permissions",null,"action"],"values":["payments:initiate"]}]},
+		{"id":"who","format":"dc+sd-jwt","meta":{"vct_values":["` + testVCT + `"]},"claims":[{"path":["principal","id"]}]}]}`
+	c := e.ask(250, func(r *CreateRequest) { r.DCQLQuery = json.RawMessage(two) })
+	r := e.resolve(c)
+	tok := e.approve(*c.ApprovalRequest, false)
+	a, err := r.Answer([]Held{{SDJWT: e.cred, Approval: tok}}, e.agent, e.clock())
+	if err != nil {
+		t.Fatalf("Answer: %v", err)
+	}
+	if len(a.Presentations) != 2 {
+		t.Fatalf("presentations %+v", a.Presentations)
+	}
+	res, err := e.svc.Respond(context.Background(), refOf(c), a.Form)
+	if err != nil || !res.Allowed {
+		t.Fatalf("Respond: %+v, %v", res, err)
+	}
+	if _, ok := res.Presentations["who"][0].KeyBinding[ClaimApproval]; ok {
+		t.Fatal("the approval went into the KB-JWT of a presentation it was not asked for")
+	}
+	if res.Presentations["cert"][0].KeyBinding[ClaimApproval] != tok {
+		t.Fatalf("KB-JWT of cert: %v", res.Presentations["cert"][0].KeyBinding)
+	}
+}

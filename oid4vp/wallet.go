@@ -247,8 +247,9 @@ type Answer struct {
 // data names its query), and builds the response for the request's
 // response mode (direct_post.jwt: encrypted with ECDH-ES to the request's
 // key). Nothing is answered when an approval is asked for and the chosen
-// credential has none (approval_required), or one is held and none asked
-// for (invalid_input). Errors: query_unsatisfied, invalid_input,
+// credential has none (approval_required), or one is held and the request
+// asks for none (invalid_input); a held approval is bound only into the
+// presentation of the credential query the request asks it for. Errors: query_unsatisfied, invalid_input,
 // request_object_invalid, approval_required.
 func (r *Resolved) Answer(held []Held, key jwk.Key, now time.Time) (*Answer, error) {
 	creds := make([]dcql.Credential, 0, len(held))
@@ -283,8 +284,8 @@ func (r *Resolved) Answer(held []Held, key jwk.Key, now time.Time) (*Answer, err
 			return nil, errcode.New(errcode.ApprovalRequired, "the request asks a person's approval of %s for %q (agentcert_approval transaction data), and none is held", r.TransactionData[ai].Approval.Action, ch.QueryID)
 		case asked:
 			kb.Claims[ClaimApproval] = tok
-		case tok != "":
-			return nil, errcode.New(errcode.InvalidInput, "an approval is held for credential %d, and the request asks for none for %q", ch.Credential, ch.QueryID)
+		case tok != "" && ai < 0:
+			return nil, errcode.New(errcode.InvalidInput, "an approval is held for credential %d, and the request asks for none", ch.Credential)
 		}
 		ptrs := make([]string, 0, len(ch.Pointers))
 		for _, p := range ch.Pointers {
