@@ -291,7 +291,7 @@ func (r *Resolved) Answer(held []Held, key jwk.Key, now time.Time) (*Answer, err
 		for _, p := range ch.Pointers {
 			ptrs = append(ptrs, jsonptr.Pointer(p).String())
 		}
-		pres, err := sdjwt.Present(held[ch.Credential].SDJWT, ptrs, kb)
+		pres, err := present(held[ch.Credential].SDJWT, ptrs, kb)
 		if err != nil {
 			return nil, err
 		}
@@ -402,9 +402,35 @@ func (r *Resolved) encrypt(payload map[string]any) (string, error) {
 	return string(out), nil
 }
 
-// fullClaims reads a held SD-JWT with every disclosure applied.
+// present presents a held credential disclosing ptrs, with the KB-JWT kb.
+// A delegation chain is presented whole, its KB-JWT signed with the last
+// delegate's key (kb.Key); ptrs select the root's disclosures unless its
+// first hop fixed them (sd_hash), and the verifier checks the query against
+// those the chain carries.
+func present(held string, ptrs []string, kb *sdjwt.KBOptions) (string, error) {
+	if !sdjwt.IsChain(held) {
+		return sdjwt.Present(held, ptrs, kb)
+	}
+	_, fixed, err := sdjwt.ChainRoot(held)
+	if err != nil {
+		return "", err
+	}
+	if fixed {
+		ptrs = nil
+	}
+	return sdjwt.PresentChain(held, ptrs, kb)
+}
+
+// fullClaims reads a held SD-JWT with every disclosure applied; for a
+// delegation chain, its root's (the certification a query asks for).
 func fullClaims(s string) (dcql.Credential, error) {
-	t, err := sdjwt.Parse(s, sdjwt.Limits{})
+	var t *sdjwt.Token
+	var err error
+	if sdjwt.IsChain(s) {
+		t, _, err = sdjwt.ChainRoot(s)
+	} else {
+		t, err = sdjwt.Parse(s, sdjwt.Limits{})
+	}
 	if err != nil {
 		return dcql.Credential{}, err
 	}

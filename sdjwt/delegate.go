@@ -603,6 +603,19 @@ func PresentChain(chain string, rootDisclose []string, kb *KBOptions) (string, e
 	return out + kbJWT, nil
 }
 
+// ChainRoot returns the root of a delegation chain (not verified): the
+// certification as it travels in the chain, with the disclosures the chain
+// carries, and whether its first hop binds them with sd_hash, so that
+// PresentChain must send them all as they are (rootDisclose nil).
+func ChainRoot(chain string) (root *Token, fixed bool, err error) {
+	c, err := ParseChain(chain, Limits{})
+	if err != nil {
+		return nil, false, err
+	}
+	_, fixed = c.Hops[0].payload[ClaimSDHash]
+	return c.Root, fixed, nil
+}
+
 func joinDisclosures(ds []*Disclosure) string {
 	var sb strings.Builder
 	for _, d := range ds {

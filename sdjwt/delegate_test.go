@@ -658,3 +658,28 @@ func (f *chainFixture) chainHop(t testing.TB, i int) string {
 	}
 	return s[len(f.root)+1:]
 }
+
+// TestChainRootDisclosures: for a delegation chain, DisclosurePaths are
+// those of its root, and ChainRoot says whether the first hop fixed them
+// (sd_hash) or left the root's disclosures to the presenter.
+func TestChainRootDisclosures(t *testing.T) {
+	f := newChainFixture(t, 2)
+	want, err := DisclosurePaths(f.root)
+	if err != nil || len(want) != 2 {
+		t.Fatalf("root paths %v, %v", want, err)
+	}
+	for _, link := range []Link{LinkSDHash, LinkIssuerJWTHash} {
+		pres := f.chain(t, 2, link, "https://rp.example")
+		got, err := DisclosurePaths(pres)
+		if err != nil || len(got) != len(want) || got[0].String() != want[0].String() || got[1].String() != want[1].String() {
+			t.Fatalf("%s: chain paths %v, %v; want the root's %v", link, got, err, want)
+		}
+		root, fixed, err := ChainRoot(f.chain(t, 2, link, ""))
+		if err != nil || fixed != (link == LinkSDHash) || len(root.Disclosures) != 2 {
+			t.Fatalf("%s: ChainRoot fixed=%v, %d disclosures, %v", link, fixed, len(root.Disclosures), err)
+		}
+	}
+	if _, _, err := ChainRoot(f.root); errcode.CodeOf(err) != errcode.DelegationMalformed {
+		t.Fatalf("ChainRoot of a plain SD-JWT: %v", err)
+	}
+}

@@ -247,12 +247,23 @@ func (p *processor) disclosed(i int, d *Disclosure, tok string, depth int) (any,
 // without a KB-JWT), in order, its location in the payload as the
 // disclosures it carries build it: the claims Verify returns. A verifier
 // reads them to learn what a presentation chose to disclose, as opposed
-// to what the issuer stated in clear. Verify the presentation first; the
-// errors are those of Parse and ProcessDisclosures.
+// to what the issuer stated in clear. For a delegation chain they are the
+// disclosures of its root, the certification (the claims VerifyChain's
+// Root holds). Verify the presentation first; the errors are those of
+// Parse (ParseChain) and ProcessDisclosures.
 func DisclosurePaths(sdJWT string) ([]jsonptr.Pointer, error) {
-	t, err := Parse(sdJWT, Limits{})
-	if err != nil {
-		return nil, err
+	var t *Token
+	if IsChain(sdJWT) {
+		c, err := ParseChain(sdJWT, Limits{})
+		if err != nil {
+			return nil, err
+		}
+		t = c.Root
+	} else {
+		var err error
+		if t, err = Parse(sdJWT, Limits{}); err != nil {
+			return nil, err
+		}
 	}
 	p, _, err := t.track()
 	if err != nil {

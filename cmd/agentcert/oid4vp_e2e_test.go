@@ -221,3 +221,50 @@ func TestOID4VPCallback(t *testing.T) {
 		t.Fatalf("a delivered outcome is still fetchable: %d", status)
 	}
 }
+
+// TestOID4VPDelegationChain: a sub-agent answers a counterparty's
+// presentation request with the delegation chain it was handed: `agentcert
+// wallet present` matches the query against the certification at the
+// chain's root and signs the KB-JWT with the sub-agent's key; the service
+// verifies the chain, checks the query on the root's claims, and decides
+// the action on the last hop. A sub-agent not handed the action is denied.
+func TestOID4VPDelegationChain(t *testing.T) {
+	s := startIssued(t)
+	ts, dir := s.testServer, s.Dir
+	credFile, err := createTemp(dir, "cred-*.txt", s.Cred.Credential+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subDID := mustRun(t, dir, "did", "create", "--method", "jwk", "--alg", "ES256", "--out", "sub.jwk")
+	listQuery := strings.Replace(vpReadQuery, `"values":["invoices:read"]`, `"values":["invoices:list"]`, 1)
+	for _, tc := range []struct {
+		name, disclose, perm, query, action string
+		allowed                             bool
+	}{
+		{"the action handed over", "/permissions/0", `{"action":"invoices:read"}`, vpReadQuery, "invoices:read", true},
+		{"an action not handed over", "/permissions/1", `{"action":"invoices:list"}`, listQuery, "invoices:read", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The hop passes on the one root disclosure the query asks for
+			// (sd_hash fixes them: the wallet cannot choose fewer later).
+			hop := mustRun(t, dir, "delegate", "--credential", credFile, "--key", s.AgentKey, "--to", subDID, "--permission", tc.perm,
+				"--disclose", tc.disclose, "--ttl", "10m")
+			hopFile, err := createTemp(dir, "hop-*.txt", hop+"\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ts.presentationRequest(t, map[string]any{"action": tc.action, "dcql_query": json.RawMessage(tc.query)})
+			out, errOut, code := run(t, dir, "wallet", "present", c.Link, "--credential", hopFile, "--key", "sub.jwk")
+			if code != 0 {
+				t.Fatalf("wallet present with a chain: exit %d\n%s\n%s", code, out, errOut)
+			}
+			status, r := ts.presentationResult(t, c.ID)
+			if status != http.StatusOK || !r.Verified || r.Allowed != tc.allowed {
+				t.Fatalf("result: %d %+v (error %+v)", status, r, r.Error)
+			}
+			if got := r.Presentations["cert"]; len(got) != 1 || len(got[0].Chain) != 1 || got[0].Chain[0].Subject != subDID {
+				t.Fatalf("the presentation's chain: %+v", got)
+			}
+		})
+	}
+}
