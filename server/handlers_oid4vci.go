@@ -162,13 +162,13 @@ func (s *Server) vciError(w http.ResponseWriter, r *http.Request, oauth func(err
 	var ce *errcode.Error
 	switch {
 	case code == errcode.StorageUnwritable:
-		s.log.ErrorContext(r.Context(), "the store refuses writes", "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "the store refuses writes", "route", routeOf(r), "err", err)
 		status = http.StatusServiceUnavailable
 		if errors.As(err, &ce) {
 			e.Description = ce.Message
 		}
 	case e.Error == "server_error":
-		s.log.ErrorContext(r.Context(), "oid4vci request failed", "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "oid4vci request failed", "route", routeOf(r), "err", err)
 		status, e.Code, e.Description = http.StatusInternalServerError, string(errcode.Internal), "internal error"
 	case e.Error == "invalid_token":
 		status = http.StatusUnauthorized

@@ -141,7 +141,7 @@ func (s *Server) vpError(w http.ResponseWriter, r *http.Request, err error) {
 		s.vciError(w, r, oid4vp.ResponseError, err)
 		return
 	}
-	s.log.WarnContext(r.Context(), "oid4vp: Redis does not answer", "path", r.URL.Path, "err", err)
+	s.log.WarnContext(r.Context(), "oid4vp: Redis does not answer", "route", routeOf(r), "err", err)
 	e := oid4vci.ErrorResponse{Error: oid4vp.ResponseError(code), Code: string(code), Description: "the verifier's Redis is unavailable"}
 	writeJSON(w, http.StatusServiceUnavailable, e)
 }

@@ -20,7 +20,9 @@ type ProblemError = problem.FieldError
 func httpStatus(c errcode.Code) int { return problem.StatusOf(c) }
 
 // writeError renders err as problem+json. Internal errors are logged and
-// never shown; everything else shows only the error's safe message.
+// never shown; everything else shows only the error's safe message. The
+// log line names the route template, never the path's values (an offer's
+// or a presentation request's reference is a secret).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := errcode.CodeOf(err)
 	status := httpStatus(code)
@@ -28,7 +30,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	p.Instance, p.RequestID = r.URL.Path, requestID(r.Context())
 	var e *errcode.Error
 	if status >= 500 && code == errcode.Internal {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", routeOf(r), "request_id", p.RequestID, "err", err)
 		p.Code = errcode.Internal
 		p.Detail = "internal error"
 	} else if errors.As(err, &e) {
@@ -36,7 +38,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	if code == errcode.StorageUnwritable {
 		// An operator has to free space or repair the file system.
-		log.ErrorContext(r.Context(), "the store refuses writes", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "err", err)
+		log.ErrorContext(r.Context(), "the store refuses writes", "method", r.Method, "route", routeOf(r), "request_id", p.RequestID, "err", err)
 	}
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) {

@@ -109,6 +109,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// routeOf is the route template of r for a log line ("unmatched" when no
+// route matched): never the path itself, whose values may be secrets.
+func routeOf(r *http.Request) string {
+	if info := reqInfoFrom(r.Context()); info != nil {
+		return info.route
+	}
+	return "unmatched"
+}
+
 // noteRoute records the matched route's template (a router middleware:
 // it runs only for matched routes).
 func noteRoute(next http.Handler) http.Handler {

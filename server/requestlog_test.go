@@ -1,15 +1,18 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/testkit"
 	"github.com/agentcert/agentcert/internal/tokens"
+	"github.com/agentcert/agentcert/oid4vci"
 )
 
 // requestLines returns the decoded "request" log lines.
@@ -202,5 +205,52 @@ func TestMethodNotAllowedAndNoListings(t *testing.T) {
 	}
 	if resp, body := f.do(http.MethodGet, "/vct/agent-certification/v1/schema.json", "", nil, nil); resp.StatusCode != 200 || !json.Valid(body) {
 		t.Errorf("GET the schema: %d", resp.StatusCode)
+	}
+}
+
+// TestErrorLogOmitsPathValues: when a request fails on the server's side,
+// the error line names the route template, never the path's values: the
+// reference of a credential offer (which hands out its pre-authorized
+// code) is a secret, and a store failure while serving it must not copy
+// it into the log.
+func TestErrorLogOmitsPathValues(t *testing.T) {
+	env := NewTestEnv(t, nil)
+	s := env.Server
+	logs := &testkit.Buffer{}
+	s.log = slog.New(slog.NewJSONHandler(logs, nil))
+	secret, _, err := tokens.Create(context.Background(), env.Store, tokens.RoleIssuer, "offers", "test", s.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := serve(s, http.MethodPost, "/v1/offers", "Bearer "+secret, `{"claims":`+vciClaims+`}`)
+	var created oid4vci.CreatedOffer
+	if w.Code != http.StatusCreated || json.Unmarshal(w.Body.Bytes(), &created) != nil {
+		t.Fatalf("create offer: %d %s", w.Code, w.Body)
+	}
+	u, err := url.Parse(created.CredentialOfferURI)
+	if err != nil || !strings.HasPrefix(u.Path, oid4vci.OfferPath) {
+		t.Fatalf("credential_offer_uri %q", created.CredentialOfferURI)
+	}
+	ref := strings.TrimPrefix(u.Path, oid4vci.OfferPath)
+	// The store fails under the request: an internal error.
+	if err := env.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(s, http.MethodGet, u.Path, "", ""); w.Code != http.StatusInternalServerError {
+		t.Fatalf("GET the offer over a closed store: %d %s, want 500", w.Code, w.Body)
+	}
+	out := logs.String()
+	var failed map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "request failed" {
+			failed = m
+		}
+	}
+	if failed == nil || failed["route"] != oid4vci.OfferPath+"{ref}" {
+		t.Fatalf("no error line naming the route template:\n%s", out)
+	}
+	if strings.Contains(out, ref) {
+		t.Fatalf("the offer's reference is in the log:\n%s", out)
 	}
 }
