@@ -90,8 +90,11 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	// Whatever the outcome (already revoked, say by the CLI), no cached
 	// token outlives this answer.
 	s.tokenCache.invalidate()
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		err = errcode.New(errcode.NotFound, "no token %s", id)
+	case errors.Is(err, store.ErrConflict):
+		err = errcode.New(errcode.Conflict, "token %s is already revoked", id)
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
