@@ -62,9 +62,18 @@ type Config struct {
 // Service reports, lists and resolves incidents. It is safe for
 // concurrent use.
 type Service struct {
-	store  Store
-	status StatusChanger
-	cfg    Config
+	store   Store
+	status  StatusChanger
+	cfg     Config
+	changed func(records.Credential) // OnStatusChange's; nil: none
+}
+
+// OnStatusChange sets changed, which Resolve calls with the credential
+// after each status change a resolution made (not when the status was
+// already in effect): the server counts it as it counts its other status
+// changes. Call it before the service is used.
+func (s *Service) OnStatusChange(changed func(records.Credential)) {
+	s.changed = changed
 }
 
 // New returns the service.
@@ -315,7 +324,7 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, r Resolut
 	entry := &records.AuditEntry{Time: now, Actor: actor.TokenID, Action: "incident.resolve", Target: id, Details: details}
 	alone := r.Decision == "dismiss"
 	if !alone {
-		_, err := s.status.Change(ctx, issuer.Actor{TokenID: actor.TokenID, Role: actor.Role}, in.CredentialID, r.Decision,
+		cred, err := s.status.Change(ctx, issuer.Actor{TokenID: actor.TokenID, Role: actor.Role}, in.CredentialID, r.Decision,
 			issuer.StatusRequest{Reason: "incident", Incident: id, Note: r.Note, Resolves: &records.IncidentResolution{ID: id, Resolution: res, Audit: entry}})
 		switch {
 		case errors.Is(err, issuer.ErrInEffect):
@@ -324,6 +333,8 @@ func (s *Service) Resolve(ctx context.Context, actor Actor, id string, r Resolut
 			return Incident{}, errcode.New(errcode.Conflict, "incident %s is already resolved", id)
 		case err != nil:
 			return Incident{}, err
+		case s.changed != nil:
+			s.changed(cred)
 		}
 	}
 	var out records.Incident

@@ -139,8 +139,27 @@ func (s *Server) changeStatus(w http.ResponseWriter, r *http.Request) {
 // is counted, and the signatures directory no longer lists a revoked or
 // suspended agent from the next request on.
 func (s *Server) statusChanged(status uint8) {
-	s.metrics.statusCh.WithLabelValues(revocation.StatusName(status)).Inc()
+	s.statusesChanged(status, 1)
+}
+
+// statusesChanged is statusChanged for n credentials changed to status at
+// once (a bulk change).
+func (s *Server) statusesChanged(status uint8, n int) {
+	s.metrics.statusCh.WithLabelValues(revocation.StatusName(status)).Add(float64(n))
 	s.sigDir.reset()
+}
+
+// bulkChanged follows a bulk change of n credentials: the statuses a
+// dry run would change are not counted, nor is anything reset.
+func (s *Server) bulkChanged(req issuer.BulkRequest, n int) {
+	if req.DryRun {
+		return
+	}
+	status := records.StatusSuspended
+	if req.Action == "revoke" {
+		status = records.StatusRevoked
+	}
+	s.statusesChanged(status, n)
 }
 
 // consoleStatuses is the status service as the console uses it: a change
@@ -157,8 +176,8 @@ func (c consoleStatuses) Change(ctx context.Context, actor issuer.Actor, id, act
 
 func (c consoleStatuses) Bulk(ctx context.Context, actor issuer.Actor, req issuer.BulkRequest) (int, error) {
 	n, err := c.s.status.Bulk(ctx, actor, req)
-	if err == nil && !req.DryRun {
-		c.s.sigDir.reset()
+	if err == nil {
+		c.s.bulkChanged(req, n)
 	}
 	return n, err
 }
@@ -188,8 +207,6 @@ func (s *Server) bulkRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, err)
 		return
 	}
-	if !req.DryRun {
-		s.sigDir.reset()
-	}
+	s.bulkChanged(req, n)
 	writeJSON(w, http.StatusOK, map[string]any{"action": req.Action, "count": n, "dry_run": req.DryRun})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/agentcert/agentcert/internal/admission"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/problem"
+	"github.com/agentcert/agentcert/internal/records"
 	"github.com/agentcert/agentcert/internal/store"
 	"github.com/agentcert/agentcert/internal/tokens"
 	"github.com/agentcert/agentcert/issuer"
@@ -115,6 +116,10 @@ func New(o Options) (*Server, error) {
 	}
 	s.status = o.Statuses
 	s.receipts, s.receiptSink, s.incidents = o.Receipts, o.ReceiptSink, o.Incidents
+	if s.incidents != nil {
+		// A resolution's status change is counted as the API's are.
+		s.incidents.OnStatusChange(func(c records.Credential) { s.statusChanged(c.Status) })
+	}
 	s.vci, s.vp = o.OID4VCI, o.OID4VP
 	if s.vp != nil {
 		s.vp.OnPresentation(s.recordPresentation)
