@@ -398,9 +398,27 @@ func componentValues(m *Message, c Component) ([]string, error) {
 	}
 	vals := make([]string, len(lines))
 	for i, l := range lines {
-		vals[i] = strings.TrimSpace(strings.ReplaceAll(l, "\r\n", " "))
+		vals[i] = fieldLineValue(l)
 	}
 	return []string{strings.Join(vals, ", ")}, nil
+}
+
+// ows is the whitespace HTTP allows around a field value (SP and HTAB).
+const ows = " \t"
+
+// fieldLineValue canonicalizes one field line (RFC 9421 section 2.1):
+// each obsolete line folding (CRLF with the whitespace around it) becomes
+// one space, and the value's leading and trailing SP and HTAB are removed.
+// Nothing else is trimmed: any other byte is part of the signed value.
+func fieldLineValue(l string) string {
+	if strings.Contains(l, "\r\n") {
+		parts := strings.Split(l, "\r\n")
+		for i := range parts {
+			parts[i] = strings.Trim(parts[i], ows)
+		}
+		l = strings.Join(parts, " ")
+	}
+	return strings.Trim(l, ows)
 }
 
 func httpCanonical(name string) string {
