@@ -67,3 +67,26 @@ func TestFieldValueTrimsOnlyOWS(t *testing.T) {
 		t.Fatalf("a covered field changed by a trailing U+00A0 still verifies: %v", err)
 	}
 }
+
+// TestDictionaryMemberValue: with the key parameter the component value is
+// the member's value serialized as a structured field (RFC 9421 section
+// 2.1.2), so a bare true member is ?1, and a member true cannot be taken
+// for a member whose token value spells the key.
+func TestDictionaryMemberValue(t *testing.T) {
+	for _, tc := range []struct{ field, want string }{
+		{`a=1, b=2;x=1;y=2, c=(a b c)`, `1`},
+		{`a`, `?1`},
+		{`a;p=1`, `?1;p=1`},
+		{`a=a`, `a`},
+		{`a=("x" 1);q`, `("x" 1);q`},
+		{`a=?0`, `?0`},
+	} {
+		got, err := baseLines(t, `s=("x-dict";key="a")`, http.Header{"X-Dict": {tc.field}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.field, err)
+		}
+		if want := `"x-dict";key="a": ` + tc.want + "\n"; got != want {
+			t.Errorf("%s: base %q, want %q", tc.field, got, want)
+		}
+	}
+}

@@ -386,15 +386,14 @@ func componentValues(m *Message, c Component) ([]string, error) {
 		if !ok {
 			return nil, malformed("field %s has no member %s", c.Name, key)
 		}
-		one := httpsfv.NewDictionary()
-		one.Add(key, mem)
-		s, err := httpsfv.Marshal(one)
+		// The value is the member's value serialized on its own (a list
+		// of one member is exactly that), so a bare true is "?1" and
+		// cannot be confused with a token that spells the key.
+		s, err := httpsfv.Marshal(httpsfv.List{mem})
 		if err != nil {
 			return nil, errcode.Wrap(errcode.SigMalformed, err, "field %s member %s", c.Name, key)
 		}
-		// The member's value is what follows "key=" (a bare true would
-		// serialize as the key alone, which a value can never be here).
-		return []string{strings.TrimPrefix(s, key+"=")}, nil
+		return []string{s}, nil
 	}
 	vals := make([]string, len(lines))
 	for i, l := range lines {
