@@ -90,3 +90,27 @@ func TestDictionaryMemberValue(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownComponentParameter: a component identifier with a parameter
+// the implementation does not understand is an error (RFC 9421 section
+// 2.5), not a silent stand-in for the bare field.
+func TestUnknownComponentParameter(t *testing.T) {
+	h := http.Header{"X-H": {"v"}, "X-Dict": {"a=1"}}
+	for _, input := range []string{
+		`s=("x-h";foo)`,
+		`s=("x-h";name="a")`,
+		`s=("x-dict";key="a";foo=1)`,
+		`s=("x-dict";key=1)`,
+		`s=("@query-param";name="a";foo)`,
+		`s=("@path";foo)`,
+	} {
+		if _, err := baseLines(t, input, h); errcode.CodeOf(err) != errcode.SigMalformed {
+			t.Errorf("%s: %v, want sig_malformed", input, err)
+		}
+	}
+	for _, input := range []string{`s=("x-h")`, `s=("x-dict";key="a")`} {
+		if _, err := baseLines(t, input, h); err != nil {
+			t.Errorf("%s: %v", input, err)
+		}
+	}
+}

@@ -156,8 +156,11 @@ func malformed(format string, args ...any) error {
 // Parse reads the Signature-Input and Signature field values of a message
 // (each slice holds the field's lines) and returns every signature, in the
 // order of Signature-Input. A label in one field and not the other, a
-// value that is not a byte sequence, an unknown or mistyped parameter, or
-// a duplicate component is sig_malformed.
+// value that is not a byte sequence, a mistyped signature parameter, or
+// a duplicate component is sig_malformed. Unregistered signature
+// parameters are kept (they are part of @signature-params) and otherwise
+// ignored; a component parameter that is not understood makes Base fail
+// with sig_malformed.
 func Parse(input, signature []string) ([]*Signature, error) {
 	if total(input) > MaxHeaderLen || total(signature) > MaxHeaderLen {
 		return nil, malformed("signature fields longer than %d bytes", MaxHeaderLen)
@@ -369,6 +372,18 @@ func componentValues(m *Message, c Component) ([]string, error) {
 	}
 	if strings.HasPrefix(c.Name, "@") {
 		return derived(m, c)
+	}
+	// A parameter that is not understood is an error (RFC 9421 section
+	// 2.5): left alone, the identifier would stand for the bare field.
+	if c.Params != nil {
+		for _, k := range c.Params.Names() {
+			if k != "key" {
+				return nil, malformed("component %s has a parameter that is not understood (%s)", c.String(), k)
+			}
+			if _, ok := c.Param("key"); !ok {
+				return nil, malformed("component %s: key is not a string", c.String())
+			}
+		}
 	}
 	lines, ok := m.Header[httpCanonical(c.Name)]
 	if !ok {
