@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,8 +22,10 @@ const (
 	sigDirPath      = "/.well-known/http-message-signatures-directory"
 	sigDirMediaType = "application/http-message-signatures-directory+json"
 	// sigDirTTL is how long a built directory is served before it is
-	// rebuilt, and its Cache-Control max-age: a revoked or expired agent
-	// leaves it within this time (at once on the node that changed it).
+	// rebuilt; its Cache-Control max-age is what is left of that time, so
+	// that a revoked or expired agent leaves it, and every cache of it,
+	// within sigDirTTL (the served copy at once on the node that changed
+	// it).
 	sigDirTTL = 60 * time.Second
 	// maxSigDirKeys bounds the keys one directory lists.
 	maxSigDirKeys = 10000
@@ -46,13 +49,18 @@ type sigDirCache struct {
 // is its RFC 7638 thumbprint, the keyid its signatures carry; nbf and exp
 // span the agent's credentials.
 func (s *Server) signaturesDirectory(w http.ResponseWriter, r *http.Request) {
-	body, err := s.sigDir.get(r.Context(), s.store, s.now())
+	now := s.now()
+	body, built, err := s.sigDir.get(r.Context(), s.store, now)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
 	}
+	// A cache may keep the answer only for what is left of the built
+	// directory's time, not sigDirTTL from now: else a key could stay in
+	// a cache for up to twice sigDirTTL after its credential was revoked.
+	left := max(sigDirTTL-now.Sub(built), 0)
 	w.Header().Set("Content-Type", sigDirMediaType)
-	w.Header().Set("Cache-Control", "max-age=60")
+	w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(left/time.Second)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
@@ -65,18 +73,20 @@ func (c *sigDirCache) reset() {
 	c.mu.Unlock()
 }
 
-func (c *sigDirCache) get(ctx context.Context, l CredentialLister, now time.Time) ([]byte, error) {
+// get returns the directory and when it was built, building it when the
+// one held is older than sigDirTTL.
+func (c *sigDirCache) get(ctx context.Context, l CredentialLister, now time.Time) ([]byte, time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.body != nil && now.Sub(c.built) < sigDirTTL && !now.Before(c.built) {
-		return c.body, nil
+		return c.body, c.built, nil
 	}
 	b, err := buildSigDir(ctx, l, now)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	c.body, c.built = b, now
-	return b, nil
+	return b, now, nil
 }
 
 func buildSigDir(ctx context.Context, l CredentialLister, now time.Time) ([]byte, error) {

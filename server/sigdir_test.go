@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -148,15 +150,15 @@ func TestBuildSigDir(t *testing.T) {
 	}
 	// Cached for sigDirTTL, then rebuilt.
 	var c sigDirCache
-	if _, err := c.get(context.Background(), l, now); err != nil {
+	if _, _, err := c.get(context.Background(), l, now); err != nil {
 		t.Fatal(err)
 	}
 	l.calls = 0
-	_, _ = c.get(context.Background(), l, now.Add(sigDirTTL-time.Second))
+	_, _, _ = c.get(context.Background(), l, now.Add(sigDirTTL-time.Second))
 	if l.calls != 0 {
 		t.Fatal("rebuilt within the TTL")
 	}
-	_, _ = c.get(context.Background(), l, now.Add(sigDirTTL))
+	_, _, _ = c.get(context.Background(), l, now.Add(sigDirTTL))
 	if l.calls == 0 {
 		t.Fatal("not rebuilt after the TTL")
 	}
@@ -224,5 +226,44 @@ func TestSignaturesDirectoryAfterEveryStatusPath(t *testing.T) {
 	}
 	if n := listed(); n != 0 {
 		t.Errorf("after an incident resolved in the console: %d keys listed, want 0", n)
+	}
+}
+
+// listerStore is a store.Store whose only working method is Credentials.
+type listerStore struct {
+	store.Store
+	l *stubLister
+}
+
+func (s listerStore) Credentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error) {
+	return s.l.Credentials(ctx, f)
+}
+
+// TestSignaturesDirectoryMaxAge: the directory may be cached only for what
+// is left of the served copy's time, so that a key leaves every cache
+// within sigDirTTL of its credential's revocation, not twice that.
+func TestSignaturesDirectoryMaxAge(t *testing.T) {
+	start := time.Unix(1_900_000_000, 0)
+	now := start
+	l := &stubLister{}
+	l.recs = append(l.recs, store.Credential{ID: "a1", Subject: newDID(t, jwa.EdDSA), IssuedAt: start.Add(-time.Hour), ExpiresAt: start.Add(time.Hour)})
+	s := &Server{store: listerStore{l: l}, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct {
+		at   time.Duration
+		want string
+	}{
+		{0, "max-age=60"},
+		{45*time.Second + 500*time.Millisecond, "max-age=14"},
+		{sigDirTTL, "max-age=60"}, // rebuilt
+	} {
+		now = start.Add(tc.at)
+		w := httptest.NewRecorder()
+		s.signaturesDirectory(w, httptest.NewRequest(http.MethodGet, sigDirPath, nil))
+		if w.Code != http.StatusOK || w.Header().Get("Cache-Control") != tc.want {
+			t.Fatalf("at +%s: %d %q, want %q", tc.at, w.Code, w.Header().Get("Cache-Control"), tc.want)
+		}
+	}
+	if l.calls != 2 {
+		t.Fatalf("built %d times, want 2", l.calls)
 	}
 }
