@@ -10,10 +10,11 @@
 //	resp, err := client.Get("https://invoices.example/invoices")
 //
 // Each signature covers @method, @authority, @path and @query, plus
-// content-digest (RFC 9530, sha-256) when the request has a body; its
-// parameters are created, expires (one minute later by default), a fresh
-// nonce, keyid (the RFC 7638 thumbprint of the key) and tag. Keys are
-// Ed25519 (alg ed25519) or P-256 (ecdsa-p256-sha256).
+// content-digest (RFC 9530, sha-256) when the request has a body, and the
+// signature's Signature-Agent member when Options.SignatureAgent is set;
+// its parameters are created, expires (one minute later by default), a
+// fresh nonce, alg, keyid (the RFC 7638 thumbprint of the key) and tag.
+// Keys are Ed25519 (alg ed25519) or P-256 (ecdsa-p256-sha256).
 package agentclient
 
 import (
