@@ -81,7 +81,9 @@ func (c *sigDirCache) get(ctx context.Context, l CredentialLister, now time.Time
 	if c.body != nil && now.Sub(c.built) < sigDirTTL && !now.Before(c.built) {
 		return c.body, c.built, nil
 	}
-	b, err := buildSigDir(ctx, l, now)
+	// Whoever asks first builds for everyone waiting on the lock: the
+	// build does not end with that one client's request.
+	b, err := buildSigDir(context.WithoutCancel(ctx), l, now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

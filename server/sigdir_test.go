@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -265,5 +266,23 @@ func TestSignaturesDirectoryMaxAge(t *testing.T) {
 	}
 	if l.calls != 2 {
 		t.Fatalf("built %d times, want 2", l.calls)
+	}
+}
+
+// TestSigDirBuildOutlivesItsRequest: the directory is built once for every
+// request waiting on it, so the request that happens to build it going
+// away (its context cancelled) does not fail the build (it was a logged
+// 500 and a failure for everyone waiting).
+func TestSigDirBuildOutlivesItsRequest(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "agentcert.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var c sigDirCache
+	if _, _, err := c.get(ctx, st, time.Now()); err != nil {
+		t.Fatalf("a build asked for by a request that went away: %v", err)
 	}
 }
