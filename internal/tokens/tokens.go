@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/records"
@@ -70,6 +72,9 @@ func Create(ctx context.Context, st Store, role, name, actor string, now time.Ti
 	if !ValidRole(role) {
 		return "", records.Token{}, errcode.New(errcode.InvalidInput, "role must be admin, issuer, auditor or reporter")
 	}
+	if err := CheckName(name); err != nil {
+		return "", records.Token{}, err
+	}
 	secret, id, hash := New()
 	t := records.Token{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now.UTC()}
 	details := records.AuditDetails(ctx, map[string]any{"role": role, "name": name})
@@ -77,4 +82,23 @@ func Create(ctx context.Context, st Store, role, name, actor string, now time.Ti
 		return "", records.Token{}, err
 	}
 	return secret, t, nil
+}
+
+// MaxNameLen bounds a token's name, in characters.
+const MaxNameLen = 128
+
+// CheckName refuses a token name longer than MaxNameLen characters, not
+// UTF-8, or holding a control character: a name is shown in tables
+// (`agentcert token list` separates columns with tabs), in the console and
+// as an incident's reporter, where a tab or newline in it would forge rows.
+func CheckName(name string) error {
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLen {
+		return errcode.New(errcode.InvalidInput, "a token name is UTF-8 text of at most %d characters", MaxNameLen)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return errcode.New(errcode.InvalidInput, "a token name may not hold control characters (%U)", r)
+		}
+	}
+	return nil
 }

@@ -50,3 +50,30 @@ func TestCreateStoresOnlyTheHash(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateRefusesBadNames: a name too long, not UTF-8 or with a control
+// character (a tab or newline would forge rows of `agentcert token list`)
+// is invalid_input and nothing is stored; plain names, empty included, are
+// taken.
+func TestCreateRefusesBadNames(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Unix(1_800_000_000, 0)
+	for _, name := range []string{strings.Repeat("n", tokens.MaxNameLen+1), "a\tb", "night\nshift", "x\x00", "bad \xff", "bell\a"} {
+		if _, _, err := tokens.Create(ctx, st, tokens.RoleAuditor, name, "cli", now); errcode.CodeOf(err) != errcode.InvalidInput {
+			t.Errorf("name %q: %v, want invalid_input", name, err)
+		}
+	}
+	if ts, err := st.Tokens(ctx); err != nil || len(ts) != 0 {
+		t.Fatalf("tokens stored after refusals: %d, %v", len(ts), err)
+	}
+	for _, name := range []string{"", "night-shift", "Équipe de nuit ✓", strings.Repeat("é", tokens.MaxNameLen)} {
+		if _, _, err := tokens.Create(ctx, st, tokens.RoleAuditor, name, "cli", now); err != nil {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+}
