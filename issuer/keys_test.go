@@ -332,15 +332,7 @@ func mustAgent(t *testing.T) string {
 func TestKeyRingRetireActiveOnAnotherNode(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	st2, err := store.Open(ctx, e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st2.Close() })
-	other, err := issuer.NewKeyRing(ctx, st2, e.kek, "web", testIssuer, jwa.ES256, e.clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := e.secondNode(t)
 	kid, err := other.Rotate(ctx, jwa.EdDSA, "tok-admin")
 	if err != nil {
 		t.Fatal(err)
@@ -370,15 +362,7 @@ func TestKeyRingRetireActiveOnAnotherNode(t *testing.T) {
 func TestKeyRingRetireOwnStaleActiveKey(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	st2, err := store.Open(ctx, e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st2.Close() })
-	other, err := issuer.NewKeyRing(ctx, st2, e.kek, "web", testIssuer, jwa.ES256, e.clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := e.secondNode(t)
 	old := e.kr.Active().KeyID()
 	kid, err := other.Rotate(ctx, jwa.EdDSA, "tok-admin")
 	if err != nil {
@@ -396,4 +380,19 @@ func TestKeyRingRetireOwnStaleActiveKey(t *testing.T) {
 		}
 	}
 	testkit.WantCode(t, e.kr.Retire(ctx, old, "tok-admin"), errcode.Conflict, "retire it again")
+}
+
+// secondNode is another issuer node's key ring on e's database file.
+func (e *env) secondNode(t *testing.T) *issuer.KeyRing {
+	t.Helper()
+	st2, err := store.Open(context.Background(), e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st2.Close() })
+	kr, err := issuer.NewKeyRing(context.Background(), st2, e.kek, "web", testIssuer, jwa.ES256, e.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
 }

@@ -749,6 +749,30 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
+// presentDisclosing sends method /invoices/7 with a's credential presented
+// disclosing disclose, and returns the status; a 403 must be missing_claim.
+func (e *channelEnv) presentDisclosing(t *testing.T, a *agent, method string, disclose ...string) int {
+	t.Helper()
+	n, _, _ := e.nonces.Issue()
+	p, err := sdjwt.Present(a.cred, disclose, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+"/invoices/7", nil)
+	req.Header.Set(verifier.HeaderAgentCredential, p)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var prob struct{ Code errcode.Code }
+	_ = json.NewDecoder(resp.Body).Decode(&prob)
+	if resp.StatusCode == http.StatusForbidden && prob.Code != errcode.MissingClaim {
+		t.Fatalf("403 with %q, want %s", prob.Code, errcode.MissingClaim)
+	}
+	return resp.StatusCode
+}
+
 // TestRateLimitNeedsTheDisclosedPrincipal: when the issuer made principal
 // selectively disclosable, an agent over its principal's terms cannot
 // withhold principal to be counted in a bucket of its own; withholding it
@@ -761,24 +785,7 @@ func TestRateLimitNeedsTheDisclosedPrincipal(t *testing.T) {
 	a := e.agentSD(jwa.EdDSA, "p1", "/permissions/*", "/principal")
 	present := func(method string, disclose ...string) int {
 		t.Helper()
-		n, _, _ := e.nonces.Issue()
-		p, err := sdjwt.Present(a.cred, disclose, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequest(method, e.srv.URL+"/invoices/7", nil)
-		req.Header.Set(verifier.HeaderAgentCredential, p)
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var prob struct{ Code errcode.Code }
-		_ = json.NewDecoder(resp.Body).Decode(&prob)
-		if resp.StatusCode == http.StatusForbidden && prob.Code != errcode.MissingClaim {
-			t.Fatalf("403 with %q, want %s", prob.Code, errcode.MissingClaim)
-		}
-		return resp.StatusCode
+		return e.presentDisclosing(t, a, method, disclose...)
 	}
 	if got := present(http.MethodGet, ""); got != 200 {
 		t.Fatalf("principal disclosed: %d", got)
@@ -808,24 +815,7 @@ func TestRateLimitNeedsTheDisclosedSubject(t *testing.T) {
 	a := e.agentSD(jwa.EdDSA, "p1", "/permissions/*", "/sub")
 	present := func(method string, disclose ...string) int {
 		t.Helper()
-		n, _, _ := e.nonces.Issue()
-		p, err := sdjwt.Present(a.cred, disclose, &sdjwt.KBOptions{Key: a.key, Audience: "aud", Nonce: n, IssuedAt: e.clk.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequest(method, e.srv.URL+"/invoices/7", nil)
-		req.Header.Set(verifier.HeaderAgentCredential, p)
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var prob struct{ Code errcode.Code }
-		_ = json.NewDecoder(resp.Body).Decode(&prob)
-		if resp.StatusCode == http.StatusForbidden && prob.Code != errcode.MissingClaim {
-			t.Fatalf("403 with %q, want %s", prob.Code, errcode.MissingClaim)
-		}
-		return resp.StatusCode
+		return e.presentDisclosing(t, a, method, disclose...)
 	}
 	if got := present(http.MethodGet, "/permissions/0", "/sub"); got != 200 {
 		t.Fatalf("sub disclosed: %d", got)
