@@ -132,7 +132,7 @@ type Issuer struct {
 
 // Status configures the published status lists.
 type Status struct {
-	ListSize int           `mapstructure:"list_size"` // entries per list, at least 131072
+	ListSize int           `mapstructure:"list_size"` // entries per list, from 131072 to 67108864
 	TTL      time.Duration `mapstructure:"ttl"`       // Status List Token ttl (and Cache-Control max-age)
 	Validity time.Duration `mapstructure:"validity"`  // Status List Token exp - iat
 }
@@ -209,6 +209,13 @@ const AgentCertificationVCT = "urn:agentcert:agent-certification:v1"
 
 // MinStatusListSize is the smallest list size allowed, for herd privacy.
 const MinStatusListSize = 131072
+
+// MaxStatusListSize is the largest list size allowed: at 2 bits an entry,
+// its list is 16 MiB uncompressed, the most a verifier inflates
+// (revocation.DefaultMaxBytes). A larger list would be refused by every
+// verifier (each credential on it unverifiable), and its bitmaps would be
+// allocated in memory at the first issuance.
+const MaxStatusListSize = 1 << 26
 
 // MinMemoryLimitMB is the smallest memory_limit_mb (other than 0, none): a
 // limit the live heap reaches makes the collector run without pause.
@@ -369,8 +376,8 @@ func (c *Config) Validate() error {
 		if c.Issuer.DefaultValidity <= 0 || c.Issuer.MaxValidity < c.Issuer.DefaultValidity {
 			bad("issuer.default_validity", "must be positive and at most issuer.max_validity")
 		}
-		if c.Status.ListSize < MinStatusListSize || c.Status.ListSize%8 != 0 {
-			bad("status.list_size", "must be a multiple of 8 and at least %d", MinStatusListSize)
+		if c.Status.ListSize < MinStatusListSize || c.Status.ListSize > MaxStatusListSize || c.Status.ListSize%8 != 0 {
+			bad("status.list_size", "must be a multiple of 8 from %d to %d", MinStatusListSize, MaxStatusListSize)
 		}
 		if u := c.Store.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 			bad("store.url", "must be empty (SQLite in data_dir) or a postgres:// URL")

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentcert/agentcert/revocation"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -96,6 +98,26 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: error %v does not name it", key, err)
+		}
+	}
+}
+
+// TestStatusListSizeBounds: a list size past what a verifier inflates
+// (revocation.DefaultMaxBytes at 2 bits an entry) is refused at start,
+// not found when the first credential on it fails to verify.
+func TestStatusListSizeBounds(t *testing.T) {
+	if want := revocation.DefaultMaxBytes * 8 / 2; MaxStatusListSize != want {
+		t.Fatalf("MaxStatusListSize = %d, but a verifier inflates lists of up to %d entries", MaxStatusListSize, want)
+	}
+	for size, ok := range map[int]bool{
+		MinStatusListSize: true, MaxStatusListSize: true, MinStatusListSize - 8: false,
+		MaxStatusListSize + 8: false, 80_000_000_000_000: false,
+	} {
+		c := Default()
+		c.Status.ListSize = size
+		err := c.Validate()
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "status.list_size")) {
+			t.Errorf("list_size %d: %v", size, err)
 		}
 	}
 }
