@@ -16,6 +16,10 @@ const (
 	exitOK          = 0
 	exitNotVerified = 1 // verification ran and failed
 	exitUsage       = 2 // bad flags, missing file, bad JSON, wrong key type
+	// exitFailure is serve's exit when it fails on something outside its
+	// configuration (the database unreachable, the listen address taken):
+	// a supervisor retries it, unlike a refused configuration (exitUsage).
+	exitFailure = 1
 )
 
 // exitError carries an exit code through cobra.

@@ -73,7 +73,7 @@ func receiptSink(ctx context.Context, cfg config.Config) (sinkCloser, error) {
 	case cfg.Receipts.LogStore != "":
 		s, err := postgres.Open(ctx, cfg.Receipts.LogStore)
 		if err != nil {
-			return nil, fmt.Errorf("receipts.log_store: %w", err)
+			return nil, unavailable(fmt.Errorf("receipts.log_store: %w", err))
 		}
 		return s, nil
 	case cfg.Receipts.LogFile != "":

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agentcert/agentcert/did"
+	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/incident"
 	"github.com/agentcert/agentcert/internal/config"
 	"github.com/agentcert/agentcert/internal/datadir"
@@ -49,7 +50,14 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			err = serve(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			var ee *exitError
+			if errors.As(err, &ee) && ee.code == exitFailure {
+				// main reports the errors of every exit but 1 (which
+				// commands report themselves).
+				fmt.Fprintf(cmd.ErrOrStderr(), "agentcert: %s\n", oneLine(err))
+			}
+			return err
 		},
 	}
 	cmd.Flags().String("listen", "", "listen address (default 127.0.0.1:8080)")
@@ -114,6 +122,10 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		_ = lock.Release()
+		if cfg.Store.URL != "" {
+			// PostgreSQL may be starting too: let the supervisor retry.
+			err = unavailable(err)
+		}
 		return nil, err
 	}
 	fail := func(err error) (*issuerParts, error) {
@@ -141,6 +153,21 @@ func openIssuer(ctx context.Context, cfg config.Config, reg *schemas.Registry) (
 		return fail(err)
 	}
 	return &issuerParts{store: st, lock: lock, kek: kek, Parts: parts}, nil
+}
+
+// unavailable marks a start-up failure outside the configuration (a
+// database not reachable, an address taken) to exit 1, which a supervisor
+// retries; a bad value (errcode.InvalidInput, such as a store.url that does
+// not parse) stays a refused configuration (exit 2).
+func unavailable(err error) error {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errcode.CodeOf(err) == errcode.InvalidInput:
+		return &exitError{code: exitUsage, err: err}
+	}
+	return &exitError{code: exitFailure, err: err}
 }
 
 // kekEnv names the environment variable that can hold the key-encryption key.
@@ -353,7 +380,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return unavailable(fmt.Errorf("listen: %w", err))
 	}
 	addr := listenAddr(cfg.Listen, ln.Addr())
 	fmt.Fprintf(stdout, "listening on http://%s\n", addr)

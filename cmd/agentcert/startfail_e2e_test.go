@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeStartFailureExitCodes: a start that fails on something outside
+// the configuration (the database not reachable yet, the listen address
+// taken) exits 1, which systemd restarts (Restart=on-failure); exit 2
+// (RestartPreventExitStatus) is kept for a configuration it refuses.
+func TestServeStartFailureExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	kek := "AGENTCERT_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+
+	// PostgreSQL not (yet) listening: nothing answers on a port just freed.
+	closed, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runEnv(t, dir, []string{kek, fmt.Sprintf("AGENTCERT_STORE_URL=postgres://agentcert:pw@127.0.0.1:%d/agentcert", closed)},
+		"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", filepath.Join(dir, "pg"))
+	if code != 1 || !strings.Contains(errOut, "connect") {
+		t.Errorf("serve with its database unreachable: exit %d, want 1: %s", code, errOut)
+	}
+
+	// The listen address is taken.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, errOut, code = run(t, dir, "serve", "--listen", ln.Addr().String(), "--data-dir", filepath.Join(dir, "busy"))
+	if code != 1 || !strings.Contains(errOut, "listen") {
+		t.Errorf("serve on a taken address: exit %d, want 1: %s", code, errOut)
+	}
+
+	// A refused configuration still exits 2.
+	_, errOut, code = runEnv(t, dir, []string{"AGENTCERT_STORE_URL=mysql://db/agentcert"}, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", filepath.Join(dir, "bad"))
+	if code != 2 || !strings.Contains(errOut, "store.url") {
+		t.Errorf("serve with a bad store.url: exit %d, want 2: %s", code, errOut)
+	}
+}
