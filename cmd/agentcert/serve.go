@@ -299,9 +299,6 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		if opts.OID4VCI, err = wireOID4VCI(cfg, parts); err != nil {
 			return err
 		}
-		if err := bootstrapToken(ctx, parts.store, stdout); err != nil {
-			return err
-		}
 		fmt.Fprintf(stdout, "issuer DID: %s\n", parts.Keys.Issuer())
 		go refreshKeys(ctx, parts.Keys, cfg.Store.RefreshInterval, log)
 	}
@@ -381,6 +378,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return unavailable(fmt.Errorf("listen: %w", err))
+	}
+	if own != nil {
+		// Only a start that gets this far makes the bootstrap token: one
+		// printed by a start that then failed would be the only copy, and
+		// the next start prints none.
+		if err := bootstrapToken(ctx, own.store, stdout); err != nil {
+			_ = ln.Close()
+			return err
+		}
 	}
 	addr := listenAddr(cfg.Listen, ln.Addr())
 	fmt.Fprintf(stdout, "listening on http://%s\n", addr)

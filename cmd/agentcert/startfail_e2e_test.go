@@ -12,7 +12,9 @@ import (
 // TestServeStartFailureExitCodes: a start that fails on something outside
 // the configuration (the database not reachable yet, the listen address
 // taken) exits 1, which systemd restarts (Restart=on-failure); exit 2
-// (RestartPreventExitStatus) is kept for a configuration it refuses.
+// (RestartPreventExitStatus) is kept for a configuration it refuses. The
+// bootstrap admin token is made by the first start that serves, not by one
+// that failed.
 func TestServeStartFailureExitCodes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -39,9 +41,19 @@ func TestServeStartFailureExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, errOut, code = run(t, dir, "serve", "--listen", ln.Addr().String(), "--data-dir", filepath.Join(dir, "busy"))
+	busy := filepath.Join(dir, "busy")
+	// (did:key: the data directory is then bound to no listen address.)
+	didKey := "AGENTCERT_ISSUER_DID_METHOD=key"
+	out, errOut, code := runEnv(t, dir, []string{didKey}, "serve", "--listen", ln.Addr().String(), "--data-dir", busy)
 	if code != 1 || !strings.Contains(errOut, "listen") {
 		t.Errorf("serve on a taken address: exit %d, want 1: %s", code, errOut)
+	}
+	// The failed start made no bootstrap token: the start that serves does.
+	if strings.Contains(out, "bootstrap admin token") {
+		t.Errorf("a start that failed printed the bootstrap admin token: %s", out)
+	}
+	if ts := startServer(t, busy, didKey); ts.AdminToken == "" {
+		t.Errorf("the first start that serves printed no bootstrap admin token")
 	}
 
 	// A refused configuration still exits 2.
