@@ -25,6 +25,9 @@ COPY configs/issuer.yaml /etc/agentcert/config.yaml
 COPY --from=build --chown=65532:65532 /out/data /var/lib/agentcert
 USER 65532:65532
 ENV AGENTCERT_DATA_DIR=/var/lib/agentcert
+# issuer.yaml listens on loopback (for a TLS proxy on the same host): in a
+# container the proxy reaches the service over the container network.
+ENV AGENTCERT_LISTEN=0.0.0.0:8080
 VOLUME ["/var/lib/agentcert"]
 EXPOSE 8080
 # No curl in the image: the binary probes itself.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -97,5 +98,11 @@ func TestShippedConfigsLoad(t *testing.T) {
 	cfg, _ = loadWith(t, "../../configs/issuer.yaml")
 	if cfg.Issuer.GenerateKEK || !cfg.Verifier.RequireToken || cfg.Issuer.DIDMethod != "web" {
 		t.Fatal("issuer.yaml must take the KEK from the environment, require tokens and use did:web")
+	}
+	// Behind its TLS proxy the plain-HTTP port is for the proxy alone
+	// (docs/operations.md, "TLS termination"); the image widens it to the
+	// container network (AGENTCERT_LISTEN in the Dockerfile).
+	if host, _, _ := net.SplitHostPort(cfg.Listen); host != "127.0.0.1" {
+		t.Errorf("issuer.yaml listens on %s, want loopback: plain HTTP only the local proxy reaches", cfg.Listen)
 	}
 }

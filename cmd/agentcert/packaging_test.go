@@ -75,6 +75,9 @@ func TestPackaging(t *testing.T) {
 		if u := regexp.MustCompile(`(?m)^USER (\S+)`).FindStringSubmatch(final); u == nil || strings.HasPrefix(u[1], "0") || strings.HasPrefix(u[1], "root") {
 			t.Errorf("the runtime stage runs as %v, want an unprivileged user", u)
 		}
+		if !regexp.MustCompile(`(?m)^ENV AGENTCERT_LISTEN=0\.0\.0\.0:8080$`).MatchString(final) {
+			t.Error("the runtime stage does not listen on the container network (ENV AGENTCERT_LISTEN=0.0.0.0:8080): the shipped issuer.yaml listens on loopback")
+		}
 		if !strings.Contains(final, `HEALTHCHECK`) || !strings.Contains(final, `"healthcheck", "--url", "http://127.0.0.1:8080/readyz"`) {
 			t.Error("the runtime stage has no health check by the binary")
 		}
