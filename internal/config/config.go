@@ -190,7 +190,7 @@ type Receipts struct {
 	// (agentcert did create --out). Empty: a key made for this process
 	// alone, whose did:key changes on every start. In issuer mode the key is
 	// generated and kept sealed under the key-encryption key in the data
-	// directory (receipt.key).
+	// directory (receipt.key), and Validate refuses a KeyFile.
 	KeyFile string `mapstructure:"key_file"`
 	// DIDMethod is the verifier's DID in verifier-only mode: key (the did:key
 	// of the receipt key) or web (the did:web of public_url; this process
@@ -446,6 +446,11 @@ func (c *Config) Validate() error {
 		}
 		if c.Receipts.LogMaxBytes <= 0 || c.Receipts.LogMaxFiles <= 0 {
 			bad("receipts", "log_max_bytes and log_max_files must be positive")
+		}
+		if c.Receipts.KeyFile != "" && c.Issuer.Enabled {
+			// It would be ignored: receipts would be signed by another key
+			// than the one the operator gave.
+			bad("receipts.key_file", "is for verifier-only mode: with the issuer enabled the receipt key is the one sealed in data_dir (receipt.key)")
 		}
 		if c.Receipts.LogFile != "" && c.Receipts.LogStore != "" {
 			bad("receipts.log_store", "give log_file or log_store, not both")

@@ -84,6 +84,7 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"verifier.require_token": func(c *Config) { c.Issuer.Enabled = false; c.Verifier.RequireToken = true },
 		"fetch.max_bytes":        func(c *Config) { c.Fetch.MaxBytes = -1 },
 		"store.url":              func(c *Config) { c.Store.URL = "mysql://db/agentcert" },
+		"receipts.key_file":      func(c *Config) { c.Receipts.KeyFile = "receipt.jwk" },
 		"store.refresh_interval": func(c *Config) { c.Store.RefreshInterval = 0 },
 		"verifier.nonce_store":   func(c *Config) { c.Verifier.NonceStore = "memcached://x" },
 		"a shared nonce store needs verifier.nonce_secrets": func(c *Config) {
