@@ -391,9 +391,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	addr := listenAddr(cfg.Listen, ln.Addr())
 	fmt.Fprintf(stdout, "listening on http://%s\n", addr)
 	log.Info("serving", "addr", addr, "public_url", cfg.PublicURL, "issuer", cfg.Issuer.Enabled, "verifier", cfg.Verifier.Enabled)
-	err = srv.Serve(ctx, ln)
+	if err := srv.Serve(ctx, ln); err != nil {
+		// Serving failed, or requests were still in flight when
+		// http.shutdown_timeout ran out: not a clean stop, and no
+		// configuration to refuse.
+		log.Error("stopped", "err", err)
+		return &exitError{code: exitFailure, err: err}
+	}
 	log.Info("stopped")
-	return err
+	return nil
 }
 
 // refreshKeys reloads the key ring every interval until ctx ends, so that

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -60,5 +62,29 @@ func TestServeStartFailureExitCodes(t *testing.T) {
 	_, errOut, code = runEnv(t, dir, []string{"AGENTCERT_STORE_URL=mysql://db/agentcert"}, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", filepath.Join(dir, "bad"))
 	if code != 2 || !strings.Contains(errOut, "store.url") {
 		t.Errorf("serve with a bad store.url: exit %d, want 2: %s", code, errOut)
+	}
+}
+
+// TestServeShutdownTimeoutExitCode: a request still in flight when
+// http.shutdown_timeout runs out makes the stop unclean: exit 1 (a
+// failure), not 0, and not 2, the code of a refused configuration.
+func TestServeShutdownTimeoutExitCode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ts := startServer(t, dir, "AGENTCERT_HTTP_SHUTDOWN_TIMEOUT=200ms")
+	conn, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A request whose body never comes: the handler waits for it.
+	fmt.Fprintf(conn, "POST /v1/verify HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", ts.Addr)
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("want 100 Continue, got %q %v", line, err)
+	}
+	ts.Signal(syscall.SIGTERM)
+	if code := ts.Wait(); code != exitFailure || !strings.Contains(ts.Stderr(), "shutdown") {
+		t.Fatalf("exit %d after a shutdown that timed out, want %d:\n%s", code, exitFailure, ts.Stderr())
 	}
 }
