@@ -34,7 +34,7 @@ func addIssuerFlags(cmd *cobra.Command) {
 }
 
 // roleValues are the token roles, for --role and its completion.
-var roleValues = []string{tokens.RoleAdmin, tokens.RoleIssuer, tokens.RoleAuditor}
+var roleValues = []string{tokens.RoleAdmin, tokens.RoleIssuer, tokens.RoleAuditor, tokens.RoleReporter}
 
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{

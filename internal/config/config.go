@@ -325,7 +325,11 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicURL == "" {
 		if c.Issuer.Enabled {
-			bad("public_url", "is required when listen (%s) is not a loopback address: set it (or --public-url) to the URL clients use; the issuer's DID comes from it", c.Listen)
+			if _, port, err := net.SplitHostPort(c.Listen); err == nil && (port == "" || port == "0") {
+				bad("public_url", "is required when listen (%s) has no fixed port: set it (or --public-url) to the URL clients use; the issuer's DID comes from it", c.Listen)
+			} else {
+				bad("public_url", "is required when listen (%s) is not a loopback address: set it (or --public-url) to the URL clients use; the issuer's DID comes from it", c.Listen)
+			}
 		}
 	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("public_url", "%q is not an http(s) URL", c.PublicURL)

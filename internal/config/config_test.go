@@ -47,6 +47,10 @@ func TestPublicURLDerivedOnlyFromLoopback(t *testing.T) {
 		if want != "" && err != nil {
 			t.Errorf("listen %s: %v", listen, err)
 		}
+		// The reason named is the true one: port 0 is loopback enough.
+		if err != nil && strings.HasSuffix(listen, ":0") != strings.Contains(err.Error(), "has no fixed port") {
+			t.Errorf("listen %s: %v, the wrong reason", listen, err)
+		}
 	}
 	c := Default()
 	c.Listen, c.PublicURL = "127.0.0.1:9300", "https://issuer.example"
