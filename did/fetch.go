@@ -92,6 +92,11 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 		Transport: tr,
 		Timeout:   cfg.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			// A POST is never re-sent (a 307/308 would carry its body to
+			// the new location) nor turned into a GET elsewhere.
+			if via[0].Method != http.MethodGet {
+				return fmt.Errorf("%s %s was answered with a redirect, which is not followed", via[0].Method, via[0].URL.Redacted())
+			}
 			if len(via) > f.cfg.MaxRedirects {
 				return errors.New("too many redirects")
 			}
@@ -170,6 +175,8 @@ func (f *Fetcher) GetConditional(ctx context.Context, rawURL, accept, ifNoneMatc
 
 // Post sends body (of media type ctype) to url under the same guard and
 // limits as Get, and returns the answer; a non-2xx answer is fetch_failed.
+// A redirect is not followed (fetch_failed): the body goes to url or
+// nowhere.
 func (f *Fetcher) Post(ctx context.Context, rawURL, ctype string, body []byte, maxBytes int64) (*Response, error) {
 	return f.do(ctx, http.MethodPost, rawURL, http.Header{"Content-Type": {ctype}}, body, maxBytes)
 }

@@ -519,3 +519,30 @@ func TestFetcherPost(t *testing.T) {
 		t.Fatalf("Post to loopback without allowing it: %v", err)
 	}
 }
+
+// TestFetcherPostFollowsNoRedirect: a POST answered with a redirect is not
+// re-sent (307/308 would carry the body to the new location) nor turned
+// into a GET (301/302/303): it fails with fetch_failed, and only the first
+// server sees a request.
+func TestFetcherPostFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer other.Close()
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/stolen", status)
+		}))
+		f := NewFetcher(FetcherConfig{AllowHosts: []string{"127.0.0.1"}})
+		res, err := f.Post(context.Background(), srv.URL+"/cb", "application/json", []byte(`{"secret":1}`), 0)
+		srv.Close()
+		if errcode.CodeOf(err) != errcode.FetchFailed {
+			t.Errorf("POST answered %d: %v %+v, want fetch_failed", status, err, res)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect target got %d requests", n)
+	}
+}
