@@ -69,8 +69,9 @@ func Generate(alg jwa.SignatureAlgorithm) (jwk.Key, error) {
 }
 
 // AlgOf returns the signing algorithm for key, implied by its type and
-// curve (P-256: ES256, Ed25519: EdDSA). A key whose "alg" member names
-// another algorithm is refused.
+// curve (EC P-256: ES256, OKP Ed25519: EdDSA). A curve under another key
+// type (an OKP "P-256", an EC "Ed25519") and a key whose "alg" member names
+// another algorithm are refused.
 func AlgOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	var implied jwa.SignatureAlgorithm
 	// EC and OKP keys, private or public, name their curve; each supported
@@ -78,10 +79,10 @@ func AlgOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	if k, ok := key.(interface {
 		Crv() jwa.EllipticCurveAlgorithm
 	}); ok {
-		switch k.Crv() {
-		case jwa.P256:
+		switch {
+		case k.Crv() == jwa.P256 && key.KeyType() == jwa.EC:
 			implied = jwa.ES256
-		case jwa.Ed25519:
+		case k.Crv() == jwa.Ed25519 && key.KeyType() == jwa.OKP:
 			implied = jwa.EdDSA
 		}
 	}
@@ -112,7 +113,10 @@ func Public(key jwk.Key) (jwk.Key, error) {
 	return pub, nil
 }
 
-// Parse parses one JWK (JSON) and checks it is a P-256 or Ed25519 key.
+// Parse parses one JWK (JSON) and checks it is a P-256 or Ed25519 key
+// (unsupported_alg otherwise) whose material is sound: a P-256 point on the
+// curve, an Ed25519 key of 32 bytes, a private part that is the public
+// part's (invalid_input otherwise).
 func Parse(b []byte) (jwk.Key, error) {
 	key, err := jwk.ParseKey(b)
 	if err != nil {
@@ -122,12 +126,47 @@ func Parse(b []byte) (jwk.Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMaterial(key); err != nil {
+		return nil, err
+	}
 	if key.Algorithm().String() == "" {
 		if err := key.Set(jwk.AlgorithmKey, alg); err != nil {
 			return nil, fmt.Errorf("keyutil: set alg: %w", err)
 		}
 	}
 	return key, nil
+}
+
+// checkMaterial checks that key (of a type AlgOf accepts) holds a usable
+// key: jwx builds the raw key without checking the point or sizes.
+func checkMaterial(key jwk.Key) error {
+	var raw any
+	if err := key.Raw(&raw); err != nil {
+		return errcode.Wrap(errcode.InvalidInput, err, "the JWK's key material")
+	}
+	switch k := raw.(type) {
+	case *ecdsa.PublicKey:
+		if _, err := k.ECDH(); err != nil {
+			return errcode.New(errcode.InvalidInput, "the JWK's P-256 point is not on the curve")
+		}
+	case *ecdsa.PrivateKey:
+		priv, err1 := k.ECDH()
+		pub, err2 := k.PublicKey.ECDH()
+		if err1 != nil || err2 != nil || !priv.PublicKey().Equal(pub) {
+			return errcode.New(errcode.InvalidInput, "the JWK's P-256 private and public parts do not form a key")
+		}
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return errcode.New(errcode.InvalidInput, "the JWK's Ed25519 key is not %d bytes", ed25519.PublicKeySize)
+		}
+	case ed25519.PrivateKey:
+		if len(k) != ed25519.PrivateKeySize {
+			return errcode.New(errcode.InvalidInput, "the JWK's Ed25519 private key is not %d bytes", ed25519.SeedSize)
+		}
+	default:
+		return errcode.New(errcode.UnsupportedAlg, "key type %T is not supported (use P-256 or Ed25519)", raw)
+	}
+	return nil
 }
 
 // ReadFile reads a JWK file.

@@ -1,6 +1,7 @@
 package keyutil
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -102,5 +103,51 @@ func TestAlgMustFitKey(t *testing.T) {
 	b, _ := Marshal(k)
 	if _, err := Parse(b); err == nil {
 		t.Fatal("Parse accepted an Ed25519 key labelled ES256")
+	}
+}
+
+// TestCurveMustFitKeyType: a curve names its algorithm only with its own key
+// type (P-256 with EC, Ed25519 with OKP), and the key material must be a
+// key of that curve; anything else is refused, however its alg is labelled.
+func TestCurveMustFitKeyType(t *testing.T) {
+	const (
+		x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" // 32 bytes
+		y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" // 32 bytes
+	)
+	for name, c := range map[string]struct {
+		jwk  string
+		code errcode.Code
+	}{
+		"OKP with crv P-256":        {`{"kty":"OKP","crv":"P-256","x":"` + x + `"}`, errcode.UnsupportedAlg},
+		"EC with crv Ed25519":       {`{"kty":"EC","crv":"Ed25519","x":"` + x + `","y":"` + y + `"}`, errcode.UnsupportedAlg},
+		"OKP P-256 labelled ES256":  {`{"kty":"OKP","crv":"P-256","x":"` + x + `","alg":"ES256"}`, errcode.UnsupportedAlg},
+		"Ed25519 x of 3 bytes":      {`{"kty":"OKP","crv":"Ed25519","x":"AAAA"}`, errcode.InvalidInput},
+		"P-256 short coordinates":   {`{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}`, errcode.InvalidInput},
+		"P-256 point off the curve": {`{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + x + `"}`, errcode.InvalidInput},
+	} {
+		k, err := Parse([]byte(c.jwk))
+		if errcode.CodeOf(err) != c.code {
+			t.Errorf("%s: Parse = %v, %v; want %s", name, k, err, c.code)
+		}
+	}
+	// A P-256 private key whose d is another key's.
+	a, _ := Generate(jwa.ES256)
+	b, _ := Generate(jwa.ES256)
+	am, _ := ToMap(a)
+	bm, _ := ToMap(b)
+	am["d"] = bm["d"]
+	mixed, _ := json.Marshal(am)
+	if _, err := Parse(mixed); errcode.CodeOf(err) != errcode.InvalidInput {
+		t.Errorf("a P-256 key with another key's d: %v", err)
+	}
+	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA} {
+		k, _ := Generate(alg)
+		pub, _ := Public(k)
+		for _, key := range []any{k, pub} {
+			b, _ := json.Marshal(key)
+			if _, err := Parse(b); err != nil {
+				t.Errorf("%s: a generated key is refused: %v", alg, err)
+			}
+		}
 	}
 }
