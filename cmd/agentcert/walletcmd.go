@@ -76,7 +76,8 @@ func newWalletReceiveCmd() *cobra.Command {
 		Short: "Receive a certification over OpenID4VCI (pre-authorized code flow)",
 		Long: `Run the OpenID4VCI 1.0 client flow for a credential offer (an openid-credential-offer:// link, by
 value or by credential_offer_uri, or the offer's JSON; "-" reads it from stdin): issuer and
-authorization server metadata, token (with --tx-code when the offer asks for one), nonce, one jwt key
+authorization server metadata, token (with --tx-code when the offer asks for one; refused when it does
+not), nonce, one jwt key
 proof per --key, credential. Every credential received is checked (issuer signature through the
 issuer's DID, vct, cnf bound to its key, subject the key's DID) and written to --out, one per line
 in the order of the keys. A key whose kid is a DID URL is named by kid, any other by its jwk; the
@@ -152,6 +153,11 @@ func (w *wallet) receive(ctx context.Context, link, txCode string, txGiven bool,
 	grant := offer.Grants.PreAuthorizedCode
 	if grant.TxCode != nil && !txGiven {
 		return nil, usageErr("the offer asks for a transaction code (%s): give --tx-code", grant.TxCode.Description)
+	}
+	if grant.TxCode == nil && txGiven {
+		// The code was meant for an issuer that asked for one; this offer's
+		// issuer did not, and is not sent it.
+		return nil, usageErr("the offer asks for no transaction code: leave --tx-code out")
 	}
 	var md oid4vci.IssuerMetadata
 	if err := w.getJSON(ctx, wellKnown(offer.CredentialIssuer, oid4vci.WellKnownIssuer), &md); err != nil {
