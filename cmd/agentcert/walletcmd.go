@@ -78,8 +78,9 @@ func newWalletReceiveCmd() *cobra.Command {
 value or by credential_offer_uri, or the offer's JSON; "-" reads it from stdin): issuer and
 authorization server metadata, token (with --tx-code when the offer asks for one; refused when it does
 not), nonce, one jwt key
-proof per --key, credential. Every credential received is checked (issuer signature through the
-issuer's DID, vct, cnf bound to its key, subject the key's DID) and written to --out, one per line
+proof per --key, credential. Every credential received is checked (iss the did:web of the offer's
+credential issuer, its signature through that DID, vct, cnf bound to its key, subject the key's DID)
+and written to --out, one per line
 in the order of the keys. A key whose kid is a DID URL is named by kid, any other by its jwk; the
 subject is the key's DID either way. Plain http is used only for loopback hosts.`,
 		Args: cobra.ExactArgs(1),
@@ -223,7 +224,7 @@ func (w *wallet) receive(ctx context.Context, link, txCode string, txGiven bool,
 	}
 	var out []string
 	for i, c := range resp.Credentials {
-		if err := w.check(ctx, c.Credential, conf.VCT, keys[i]); err != nil {
+		if err := w.check(ctx, c.Credential, md.CredentialIssuer, conf.VCT, keys[i]); err != nil {
 			return nil, fmt.Errorf("credential %d: %w", i+1, err)
 		}
 		out = append(out, c.Credential)
@@ -238,11 +239,16 @@ func batchSize(b *oid4vci.BatchIssuance) int {
 	return b.BatchSize
 }
 
-// check verifies a received credential: the issuer's signature (key from
-// the issuer's DID), its vct, and that it is bound to key with the key's DID
-// as subject.
-func (w *wallet) check(ctx context.Context, cred, vct string, key jwk.Key) error {
+// check verifies a received credential: that its iss is the did:web of
+// credentialIssuer, the issuer's signature (key from that DID), its vct, and
+// that it is bound to key with the key's DID as subject.
+func (w *wallet) check(ctx context.Context, cred, credentialIssuer, vct string, key jwk.Key) error {
 	res, err := sdjwt.Verify(ctx, cred, sdjwt.VerifyOptions{IssuerKey: func(ctx context.Context, iss string, hdr jws.Headers) (jwk.Key, error) {
+		// Checked before iss is resolved: no DID the offer did not name
+		// is fetched.
+		if err := issuerIsOfferer(iss, credentialIssuer); err != nil {
+			return nil, err
+		}
 		return did.IssuerKey(ctx, w.resolver, iss, hdr.KeyID())
 	}})
 	if err != nil {
@@ -274,6 +280,27 @@ func (w *wallet) check(ctx context.Context, cred, vct string, key jwk.Key) error
 		return fmt.Errorf("sub is %v, want %s", res.Claims["sub"], sub)
 	}
 	return nil
+}
+
+// issuerIsOfferer checks that iss is the did:web of the credential issuer
+// identifier credentialIssuer: the same host and port, and the DID's path
+// the identifier's (no path: the DID of the host). A credential signed under
+// any other DID did not come from the issuer whose offer was run.
+func issuerIsOfferer(iss, credentialIssuer string) error {
+	ci, err := url.Parse(credentialIssuer)
+	if err != nil {
+		return fmt.Errorf("credential issuer %q: %w", credentialIssuer, err)
+	}
+	wantPath := "/.well-known/did.json"
+	if p := strings.Trim(ci.Path, "/"); p != "" {
+		wantPath = "/" + p + "/did.json"
+	}
+	if u, err := did.WebURL(iss, func(string) bool { return false }); err == nil {
+		if du, err := url.Parse(u); err == nil && strings.EqualFold(du.Host, ci.Host) && du.Path == wantPath {
+			return nil
+		}
+	}
+	return fmt.Errorf("the credential's iss %q is not the credential issuer %s (its did:web)", iss, credentialIssuer)
 }
 
 // wellKnown inserts a well-known path between an identifier's host and its
