@@ -79,7 +79,8 @@ value or by credential_offer_uri, or the offer's JSON; "-" reads it from stdin):
 authorization server metadata, token (with --tx-code when the offer asks for one; refused when it does
 not), nonce, one jwt key
 proof per --key, credential. Every credential received is checked (iss the did:web of the offer's
-credential issuer, its signature through that DID, vct, cnf bound to its key, subject the key's DID)
+credential issuer, or a did:key/did:jwk, its signature through that DID, vct, cnf bound to its key,
+subject the key's DID)
 and written to --out, one per line
 in the order of the keys. A key whose kid is a DID URL is named by kid, any other by its jwk; the
 subject is the key's DID either way. Plain http is used only for loopback hosts.`,
@@ -282,11 +283,17 @@ func (w *wallet) check(ctx context.Context, cred, credentialIssuer, vct string, 
 	return nil
 }
 
-// issuerIsOfferer checks that iss is the did:web of the credential issuer
-// identifier credentialIssuer: the same host and port, and the DID's path
-// the identifier's (no path: the DID of the host). A credential signed under
-// any other DID did not come from the issuer whose offer was run.
+// issuerIsOfferer checks that a did:web iss is the did:web of the credential
+// issuer identifier credentialIssuer: the same host and port, and the DID's
+// path the identifier's (no path: the DID of the host). A credential signed
+// under another did:web did not come from the issuer whose offer was run.
+// A did:key or did:jwk iss (an agentcert issuer with issuer.did_method key)
+// names a key, not an origin: nothing binds it to credentialIssuer, and it
+// is taken as the offering issuer's own (the wallet prints it).
 func issuerIsOfferer(iss, credentialIssuer string) error {
+	if strings.HasPrefix(iss, "did:key:") || strings.HasPrefix(iss, "did:jwk:") {
+		return nil
+	}
 	ci, err := url.Parse(credentialIssuer)
 	if err != nil {
 		return fmt.Errorf("credential issuer %q: %w", credentialIssuer, err)
