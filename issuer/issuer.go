@@ -440,6 +440,9 @@ func (s *Service) subjectKeys(ctx context.Context, subject string) ([]jwk.Key, e
 		if err != nil {
 			return nil, errcode.Wrap(errcode.InvalidInput, err, "subject DID key")
 		}
+		if keyutil.IsPrivate(k) {
+			return nil, errcode.New(errcode.InvalidInput, "subject DID document publishes a private key (authentication method %d): a DID document lists public keys only", len(keys))
+		}
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {

@@ -171,12 +171,25 @@ func TestIssueHolderKey(t *testing.T) {
 	const webAgent = "did:web:agents.example:a1"
 	webDoc, webPub := newWebAgent(t, webAgent)
 	const bareAgent = "did:web:agents.example:bare"
+	// A document that publishes a private key, by reference and embedded.
+	const leakyAgent, leakyEmbedded = "did:web:agents.example:leaky", "did:web:agents.example:leaky2"
+	leakKey, _ := keyutil.Generate(jwa.ES256)
+	leakJSON, _ := keyutil.Marshal(leakKey)
+	leakyDoc := &did.Document{ID: leakyAgent,
+		VerificationMethod: []did.VerificationMethod{{ID: leakyAgent + "#k1", Type: "JsonWebKey2020", Controller: leakyAgent, PublicKeyJwk: leakJSON}},
+		Authentication:     []did.Relationship{{Ref: leakyAgent + "#k1"}}}
+	leakyEmbeddedDoc := &did.Document{ID: leakyEmbedded,
+		Authentication: []did.Relationship{{Embedded: &did.VerificationMethod{ID: leakyEmbedded + "#k1", Type: "JsonWebKey2020", Controller: leakyEmbedded, PublicKeyJwk: leakJSON}}}}
 	resolver := did.ResolverFunc(func(ctx context.Context, d string) (*did.Document, error) {
 		switch d {
 		case webAgent:
 			return webDoc, nil
 		case bareAgent:
 			return &did.Document{ID: bareAgent}, nil
+		case leakyAgent:
+			return leakyDoc, nil
+		case leakyEmbedded:
+			return leakyEmbeddedDoc, nil
 		}
 		return nil, errcode.Wrap(errcode.DIDResolutionFailed, errNoNetwork, "cannot resolve %s", d)
 	})
@@ -212,6 +225,9 @@ func TestIssueHolderKey(t *testing.T) {
 		{"holder_jwk not JSON", edDID, `"nope"`, nil, ""},
 		{"did:web not resolvable", "did:web:unresolvable.example", "", nil, ""},
 		{"did:web without authentication key", bareAgent, "", nil, ""},
+		// cnf.jwk would carry the private key into the credential.
+		{"did:web document publishing a private key", leakyAgent, "", nil, ""},
+		{"did:web document embedding a private key", leakyEmbedded, "", nil, ""},
 		{"malformed did:key", "did:key:zNotAKey", "", nil, ""},
 		{"not a DID", "agent-7", "", nil, ""},
 		{"empty subject", "", "", nil, ""},
