@@ -20,23 +20,31 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
-// fakeIssuer serves the metadata of an OpenID4VCI issuer at its root and a
-// token endpoint that records what it is sent and refuses every request.
-func fakeIssuer(t *testing.T, tokenForms *atomic.Value) *httptest.Server {
-	t.Helper()
-	var srv *httptest.Server
-	mux := http.NewServeMux()
+// serveIssuerMetadata adds to mux the issuer and authorization server
+// metadata of the fake issuer at *srv (one credential configuration "c",
+// vct urn:test, every endpoint on srv).
+func serveIssuerMetadata(mux *http.ServeMux, srv **httptest.Server) {
 	mux.HandleFunc("GET "+oid4vci.WellKnownIssuer, func(w http.ResponseWriter, r *http.Request) {
+		base := (*srv).URL
 		_ = json.NewEncoder(w).Encode(oid4vci.IssuerMetadata{
-			CredentialIssuer: srv.URL, CredentialEndpoint: srv.URL + "/credential", NonceEndpoint: srv.URL + "/nonce",
+			CredentialIssuer: base, CredentialEndpoint: base + "/credential", NonceEndpoint: base + "/nonce",
 			CredentialConfigurationsSupported: map[string]oid4vci.CredentialConfiguration{
 				"c": {Format: oid4vci.FormatSDJWTVC, VCT: "urn:test"},
 			},
 		})
 	})
 	mux.HandleFunc("GET "+oid4vci.WellKnownAS, func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(oid4vci.ASMetadata{Issuer: srv.URL, TokenEndpoint: srv.URL + "/token"})
+		_ = json.NewEncoder(w).Encode(oid4vci.ASMetadata{Issuer: (*srv).URL, TokenEndpoint: (*srv).URL + "/token"})
 	})
+}
+
+// fakeIssuer serves the metadata of an OpenID4VCI issuer at its root and a
+// token endpoint that records what it is sent and refuses every request.
+func fakeIssuer(t *testing.T, tokenForms *atomic.Value) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	serveIssuerMetadata(mux, &srv)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		tokenForms.Store(r.PostForm)
@@ -80,17 +88,7 @@ func issuingFake(t *testing.T, iss func(base string) string, key, webKey jwk.Key
 	t.Helper()
 	var srv *httptest.Server
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+oid4vci.WellKnownIssuer, func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(oid4vci.IssuerMetadata{
-			CredentialIssuer: srv.URL, CredentialEndpoint: srv.URL + "/credential", NonceEndpoint: srv.URL + "/nonce",
-			CredentialConfigurationsSupported: map[string]oid4vci.CredentialConfiguration{
-				"c": {Format: oid4vci.FormatSDJWTVC, VCT: "urn:test"},
-			},
-		})
-	})
-	mux.HandleFunc("GET "+oid4vci.WellKnownAS, func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(oid4vci.ASMetadata{Issuer: srv.URL, TokenEndpoint: srv.URL + "/token"})
-	})
+	serveIssuerMetadata(mux, &srv)
 	mux.HandleFunc("GET /.well-known/did.json", func(w http.ResponseWriter, r *http.Request) {
 		d, _ := webDID(srv.URL)
 		doc, err := did.NewWebDocument(d, []jwk.Key{webKey})
