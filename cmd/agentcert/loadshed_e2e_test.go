@@ -44,6 +44,8 @@ type shedDriver struct {
 	admitted []time.Duration // latencies of admitted requests
 	shed     int
 	other    []string
+
+	peak atomic.Int64 // most requests in flight at once, over every open loop
 }
 
 func (d *shedDriver) reset() {
@@ -146,7 +148,9 @@ func (d *shedDriver) openLoop(rate float64, dur time.Duration, maxInflight int) 
 			continue
 		}
 		sent++
-		inflight.Add(1)
+		if n := inflight.Add(1); n > d.peak.Load() {
+			d.peak.Store(n) // only this loop's goroutine writes it
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -361,8 +365,13 @@ func shedAtTwiceCapacity(t *testing.T, s *issuedServer) {
 	if got := int(shedAfter - shedBefore); got != totalShed {
 		t.Fatalf("the server shed %d, the client saw %d 503s", got, totalShed)
 	}
-	if n := ts.labelledMetric(t, "agentcert_http_connection_limit_reached_total"); n < 1 {
-		t.Fatalf("the connection bound of %d was never reached with up to 256 requests in flight", loadShedMaxConns)
+	// The bound can be reached only once more requests than it were in
+	// flight; on a machine too busy for the driver to get there (as when
+	// other test binaries share the cores) that is said, not failed.
+	if peak := d.peak.Load(); peak <= loadShedMaxConns {
+		t.Logf("at most %d requests were in flight, not more than the connection bound of %d: the bound was not exercised", peak, loadShedMaxConns)
+	} else if n := ts.labelledMetric(t, "agentcert_http_connection_limit_reached_total"); n < 1 {
+		t.Fatalf("the connection bound of %d was never reached with %d requests in flight", loadShedMaxConns, peak)
 	}
 	if n := ts.labelledMetric(t, "agentcert_http_max_connections"); n != loadShedMaxConns {
 		t.Fatalf("agentcert_http_max_connections %v, want %d", n, loadShedMaxConns)
