@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/agentcert/agentcert/internal/jose"
 	"net/url"
 	"slices"
 	"strings"
@@ -380,6 +382,18 @@ func TestWalletRefuses(t *testing.T) {
 	}
 	want("kid of another DID", url.Values{"client_id": {c.ClientID}, "request": {jwt}}, errcode.RequestObjectInvalid)
 	want("client_id of the link differs", url.Values{"client_id": {"decentralized_identifier:did:web:x.example"}, "request": {c.RequestObject}}, errcode.RequestObjectInvalid)
+	// Signed by the verifier, with a member given twice: two parsers could
+	// read two response_uris from one signature.
+	hdrJSON, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	var hdr map[string]any
+	_ = json.Unmarshal(hdrJSON, &hdr)
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	dup := append([]byte(`{"response_uri":"https://attacker.example/cb",`), payload[1:]...)
+	twice, err := jose.Sign(dup, jwa.ES256, e.svc.cfg.SigningKey, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("a member twice", url.Values{"client_id": {c.ClientID}, "request": {string(twice)}}, errcode.RequestObjectInvalid)
 	// decentralized_identifier: by value, unsigned.
 	unsigned := c.Request.values()
 	want("unsigned DID request", unsigned, errcode.RequestObjectInvalid)

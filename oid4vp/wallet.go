@@ -167,6 +167,9 @@ func verifyRequestObject(ctx context.Context, jwt string, o WalletOptions) (*Aut
 		return nil, "", errcode.New(errcode.UnknownCrit, "the request object has a crit header")
 	}
 	var ar AuthorizationRequest
+	if err := jsonstrict.Check(msg.Payload()); err != nil {
+		return nil, "", bad("the request object's payload is not plain JSON: %s", err)
+	}
 	if err := json.Unmarshal(msg.Payload(), &ar); err != nil {
 		return nil, "", bad("the request object's payload is not a JSON object of request parameters")
 	}

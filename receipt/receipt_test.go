@@ -161,6 +161,9 @@ func TestVerifyRejects(t *testing.T) {
 		"payload not JSON":      {resign(t, key, jwa.ES256, hdr, []byte("[1,2")), errcode.ReceiptMalformed},
 		"too large":             {strings.Repeat("a", receipt.MaxReceiptBytes+1), errcode.ReceiptMalformed},
 		"crit":                  {resign(t, key, jwa.ES256, map[string]any{"typ": receipt.Typ, "kid": kid, "crit": []string{"x"}, "x": 1}, payload), errcode.ReceiptMalformed},
+		// Read as its last value by one tool, its first by another.
+		"a member twice":        {resign(t, key, jwa.ES256, hdr, append(append([]byte(`{"result":"error",`), payload[1:len(payload)-1]...), '}')), errcode.ReceiptMalformed},
+		"a member in two cases": {resign(t, key, jwa.ES256, hdr, append(append([]byte(`{"RESULT":"error",`), payload[1:len(payload)-1]...), '}')), errcode.ReceiptMalformed},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := receipt.Verify(context.Background(), tc.jwt, receipt.VerifyOptions{Keys: receipt.DIDKeys(offline)})

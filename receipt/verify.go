@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentcert/agentcert/did"
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 	"github.com/agentcert/agentcert/internal/keyutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -81,6 +82,11 @@ func Verify(ctx context.Context, receipt string, o VerifyOptions) (*Claims, erro
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
 		return nil, malformed("the payload is not base64url")
+	}
+	// A member given twice or in two cases would read differently in
+	// other tools (an auditor's): such a receipt is malformed.
+	if err := jsonstrict.Check(payload); err != nil {
+		return nil, malformed("the payload is not plain JSON: %s", err)
 	}
 	var c Claims
 	dec := json.NewDecoder(bytes.NewReader(payload))
