@@ -258,3 +258,20 @@ func TestIssuerKey(t *testing.T) {
 		testkit.WantCode(t, err, tc.want)
 	}
 }
+
+// TestDocumentMembersOnce: a DID document giving a member twice, or in two
+// cases, is refused rather than read as its last value.
+func TestDocumentMembersOnce(t *testing.T) {
+	if _, err := decodeDocument([]byte(`{"id":"did:web:a.example"}`)); err != nil {
+		t.Fatalf("a plain document: %v", err)
+	}
+	for _, body := range []string{
+		`{"id":"did:web:evil.example","id":"did:web:a.example"}`,
+		`{"ID":"did:web:evil.example","id":"did:web:a.example"}`,
+		`{"id":"did:web:a.example","assertionMethod":["#k1"],"AssertionMethod":["#k2"]}`,
+	} {
+		if _, err := decodeDocument([]byte(body)); err == nil {
+			t.Errorf("%s: decoded", body)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
 )
 
 // WebURL returns the URL of the DID document of a did:web (did:web method
@@ -188,6 +189,11 @@ func decodeDocument(b []byte) (*Document, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		return nil, errors.New("not a JSON object")
+	}
+	// As all fetched JSON: a member given twice, or in two cases ("id" and
+	// "ID"), would read as the last one here and maybe the first elsewhere.
+	if err := jsonstrict.Check(b); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var doc Document
