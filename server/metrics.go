@@ -101,9 +101,27 @@ func (m *metrics) instrumentAs(fixed string, next http.Handler) http.Handler {
 				}
 			}
 		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-		m.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		method := methodLabel(r.Method)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
+		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodOther is the method label of every method methodLabel does not
+// know.
+const methodOther = "OTHER"
+
+// methodLabel is the method label of a request's method: the standard
+// methods by name, any other as methodOther. A client can send any token
+// as a method, and the console, served beside the router, sees them all:
+// as a label each would make a series of its own.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return methodOther
 }
 
 func (m *metrics) admit(class string, queued bool) {
