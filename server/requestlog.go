@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
+	"github.com/agentcert/agentcert/errcode"
+	"github.com/agentcert/agentcert/internal/problem"
 	"github.com/agentcert/agentcert/internal/records"
 	"github.com/gorilla/mux"
 )
@@ -76,7 +80,8 @@ func requestID(ctx context.Context) string {
 // the request id, returns it in X-Request-Id, and writes one log line per
 // request with method, route template, status, duration, bytes, request id
 // and the token's id and role. Never the token itself, never the path's
-// values or the query.
+// values or the query. A handler's panic is recovered (see
+// serveRecovering), so that it is answered and logged as well.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -88,7 +93,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set(RequestIDHeader, id)
 		rec := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 		ctx := records.WithRequestID(context.WithValue(r.Context(), reqInfoKey{}, info), id)
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		abort := s.serveRecovering(next, rec, r.WithContext(ctx))
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
@@ -106,7 +111,40 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("token_id", info.tokenID),
 			slog.String("role", info.role),
 		)
+		if abort {
+			panic(http.ErrAbortHandler) // net/http closes the connection, as for any panic
+		}
 	})
+}
+
+// serveRecovering serves r with next, recovering from a panic: it is
+// logged with its stack (the value may hold secrets, so it never reaches
+// the client) and answered 500 internal when no answer has begun. It
+// returns true when the connection must be aborted instead: the handler
+// panicked with http.ErrAbortHandler, or after it began its answer (a cut
+// answer must not pass for a whole one).
+func (s *Server) serveRecovering(next http.Handler, w *countingWriter, r *http.Request) (abort bool) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			abort = true
+			return
+		}
+		s.log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "route", routeOf(r), "request_id", requestID(r.Context()),
+			"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if w.wroteHeader {
+			abort = true
+			return
+		}
+		p := problem.New(http.StatusInternalServerError, errcode.Internal, "internal error")
+		p.Instance, p.RequestID = r.URL.Path, requestID(r.Context())
+		problem.Write(w, p)
+	}()
+	next.ServeHTTP(w, r)
+	return false
 }
 
 // routeOf is the route template of r for a log line ("unmatched" when no
