@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,5 +246,31 @@ func TestShedBeforeReadingTheBody(t *testing.T) {
 	}
 	if resp := d.read(); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("the admitted request with body {}: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestHeaderBytesBounded: a header section past maxHeaderBytes is refused
+// (431) before any handler runs, so max_connections of them stay bounded;
+// one carrying a presentation as large as sdjwt allows is served.
+func TestHeaderBytesBounded(t *testing.T) {
+	env := NewTestEnv(t, nil)
+	addr, stop := serveLoopback(t, env.Server)
+	defer func() { _ = stop() }()
+	get := func(value string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
+		req.Header.Set("X-Padding", value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(strings.Repeat("a", 96<<10)); got != http.StatusOK {
+		t.Fatalf("a 96 KiB header: %d, want 200", got)
+	}
+	if got := get(strings.Repeat("a", maxHeaderBytes+8<<10)); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a header past %d bytes: %d, want 431", maxHeaderBytes, got)
 	}
 }

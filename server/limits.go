@@ -5,6 +5,12 @@ import "time"
 // Limits and defaults of the HTTP service, in one place. The request body
 // cap is configuration (http.max_body_bytes).
 const (
+	// maxHeaderBytes bounds a request's header section: room for the
+	// largest presentation in Agent-Credential (sdjwt's 64 KiB), an
+	// approval (16 KiB) and the signature fields, while max_connections of
+	// them stay a bounded amount of memory (net/http's default is 1 MiB).
+	maxHeaderBytes = 256 << 10
+
 	// maxIdempotencyKey is the longest Idempotency-Key accepted.
 	maxIdempotencyKey = 255
 
