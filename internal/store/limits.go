@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Limits of the store, in one place.
 const (
@@ -17,6 +20,11 @@ const (
 	DefaultQueue = 1024
 	// DefaultReadConns is the size of the read-only connection pool.
 	DefaultReadConns = 4
+	// MaxListSize is the largest status list size, so that every index
+	// fits the 32-bit INTEGER columns of the PostgreSQL schema (SQLite's
+	// are wider): both stores refuse a larger list (invalid_input), an
+	// index beyond it and find no credential at one.
+	MaxListSize = math.MaxInt32
 	// DefaultBusyTimeout is how long SQLite waits for a lock held by another
 	// process before failing.
 	DefaultBusyTimeout = 5 * time.Second

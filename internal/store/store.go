@@ -101,7 +101,8 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, at time.Time, a *AuditEntry) error
 
 	// CreateStatusList inserts a list with Used 0 and Version 1 (l.Used and
-	// l.Version are ignored); ErrConflict on a duplicate id.
+	// l.Version are ignored); ErrConflict on a duplicate id, invalid_input
+	// for a size above MaxListSize.
 	CreateStatusList(ctx context.Context, l StatusList, a *AuditEntry) error
 	// StatusLists returns all lists, oldest first.
 	StatusLists(ctx context.Context) ([]StatusList, error)

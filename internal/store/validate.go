@@ -77,8 +77,8 @@ func CheckStatusList(l StatusList) error {
 	if l.ID == "" {
 		return errcode.New(errcode.InvalidInput, "store: create status list: empty id")
 	}
-	if l.Size <= 0 {
-		return errcode.New(errcode.InvalidInput, "store: create status list %q: size %d is not positive", l.ID, l.Size)
+	if l.Size <= 0 || l.Size > MaxListSize {
+		return errcode.New(errcode.InvalidInput, "store: create status list %q: size %d is not between 1 and %d", l.ID, l.Size, MaxListSize)
 	}
 	switch l.Bits {
 	case 1, 2, 4, 8:
@@ -99,8 +99,8 @@ func CheckCredential(c Credential, idem *Idempotency) error {
 		"vct", c.VCT, "list id", c.ListID, "token id", c.TokenID, "status reason", c.StatusReason, "status incident", c.StatusIncident, "status note", c.StatusNote); err != nil {
 		return err
 	}
-	if c.Idx < 0 {
-		return errcode.New(errcode.InvalidInput, "store: insert credential %q: negative index %d", c.ID, c.Idx)
+	if c.Idx < 0 || c.Idx >= MaxListSize {
+		return errcode.New(errcode.InvalidInput, "store: insert credential %q: index %d is not between 0 and %d", c.ID, c.Idx, MaxListSize-1)
 	}
 	if c.Status > StatusSuspended {
 		return errcode.New(errcode.InvalidInput, "store: insert credential %q: status %d is not 0, 1 or 2", c.ID, c.Status)

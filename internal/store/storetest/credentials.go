@@ -65,6 +65,7 @@ func testInsertCredentialInvalid(t *testing.T, s store.Store) {
 		{"empty list", func(c *store.Credential) { c.ListID = "" }, errcode.InvalidInput},
 		{"negative index", func(c *store.Credential) { c.Idx = -1 }, errcode.InvalidInput},
 		{"index = size", func(c *store.Credential) { c.Idx = 16 }, errcode.InvalidInput},
+		{"index beyond any list", func(c *store.Credential) { c.Idx = store.MaxListSize + 1 }, errcode.InvalidInput},
 		{"status 3", func(c *store.Credential) { c.Status = 3 }, errcode.InvalidInput},
 		{"no jwt hash", func(c *store.Credential) { c.JWTHash = nil }, errcode.InvalidInput},
 		{"NUL in the principal", func(c *store.Credential) { c.PrincipalID = "did:web:a\x00b" }, errcode.InvalidInput},

@@ -290,6 +290,12 @@ func testIncidentCredentialAt(t *testing.T, s IncidentStore) {
 	}
 	_, err = s.CredentialAt(t.Context(), "L", 7)
 	wantIs(t, err, store.ErrNotFound, "unused index")
+	// An index no list can hold (from a client's receipt) is not found
+	// either, not a failure of the store.
+	for _, idx := range []int{-1, store.MaxListSize + 1, 1 << 40} {
+		_, err = s.CredentialAt(t.Context(), "L", idx)
+		wantIs(t, err, store.ErrNotFound, fmt.Sprintf("index %d", idx))
+	}
 	_, err = s.CredentialAt(t.Context(), "M", 0)
 	wantIs(t, err, store.ErrNotFound, "unknown list")
 }

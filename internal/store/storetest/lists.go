@@ -20,6 +20,7 @@ func testStatusLists(t *testing.T, s store.Store) {
 		{ID: "z", Size: -1, Bits: 2},
 		{ID: "z", Size: 8, Bits: 3},
 		{ID: "z", Size: 8, Bits: 0},
+		{ID: "z", Size: store.MaxListSize + 1, Bits: 2}, // more than PostgreSQL's INTEGER holds
 	} {
 		wantCode(t, s.CreateStatusList(c, bad, nil), errcode.InvalidInput, fmt.Sprintf("CreateStatusList %+v", bad))
 	}
