@@ -50,8 +50,14 @@ func (s SQLBase) Credentials(ctx context.Context, f CredentialFilter) ([]Credent
 	return ReadAll(s.DB, ctx, "credentials", "SELECT "+CredentialCols+" FROM credentials WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", ScanCredential, args...)
 }
 
-// Idempotent returns the idempotency record of (tokenID, key).
+// Idempotent returns the idempotency record of (tokenID, key); invalid_input
+// when either is not storable text.
 func (s SQLBase) Idempotent(ctx context.Context, tokenID, key string) (Idempotency, error) {
+	// A client's key that is not storable text is its mistake, refused
+	// alike by both stores before anything is issued under it.
+	if err := noNUL("idempotency key", "token id", tokenID, "key", key); err != nil {
+		return Idempotency{}, err
+	}
 	return ReadOne(s.DB, ctx, "idempotency key", "SELECT token_id, key, request_hash, credential_id, response, created_at FROM idempotency WHERE token_id = ? AND key = ?",
 		func(sc Scanner) (Idempotency, error) {
 			var i Idempotency
@@ -138,6 +144,9 @@ const setStatusSQL = `UPDATE credentials SET status = ?, status_reason = ?, stat
 func (s SQLBase) SetStatus(ctx context.Context, credID string, from uint8, ch StatusChange, a *AuditEntry) (Credential, error) {
 	if err := CheckTransition(from, ch); err != nil {
 		return Credential{}, err
+	}
+	if !Storable(credID) {
+		return Credential{}, fmt.Errorf("set status of %q: %w", credID, ErrNotFound)
 	}
 	if ch.Resolves != nil {
 		if err := CheckResolution(ch.Resolves.Resolution); err != nil {

@@ -24,7 +24,8 @@ type (
 //
 //   - CreateIncident inserts an open incident (State, Decision and the
 //     resolution fields are ignored); ErrConflict on a duplicate id,
-//     ErrNotFound when its credential does not exist.
+//     ErrNotFound when its credential does not exist, invalid_input for
+//     text with a NUL character or that is not UTF-8 (as Store refuses it).
 //   - ResolveIncident records the resolution of an open incident and returns
 //     it; ErrIncidentResolved (an ErrConflict) when it is already resolved
 //     (the store refuses, so two nodes cannot both resolve it), ErrNotFound
@@ -56,6 +57,11 @@ var (
 func CheckIncident(in Incident) (occurred int64, receipts []byte, err error) {
 	if in.ID == "" || in.CredentialID == "" || len(in.Receipts) == 0 || !slices.Contains(RequestedActions, in.RequestedAction) {
 		return 0, nil, errcode.New(errcode.InvalidInput, "store: create incident: id, credential, receipts and a requested action are required")
+	}
+	if err := noNUL("create incident", "id", in.ID, "credential id", in.CredentialID, "category", in.Category, "severity", in.Severity,
+		"description", in.Description, "verifier", in.Verifier, "subject", in.Subject, "principal id", in.PrincipalID,
+		"reporter token id", in.ReporterTokenID, "reporter", in.Reporter); err != nil {
+		return 0, nil, err
 	}
 	if occurred, err = Nanos(in.OccurredAt, nil, "occurred_at"); err != nil {
 		return 0, nil, err
@@ -138,11 +144,17 @@ func (s SQLBase) CreateIncident(ctx context.Context, in Incident, a *AuditEntry)
 
 // Incident returns one incident.
 func (s SQLBase) Incident(ctx context.Context, id string) (Incident, error) {
+	if !Storable(id) {
+		return Incident{}, fmt.Errorf("incident %q: %w", id, ErrNotFound)
+	}
 	return ReadOne(s.DB, ctx, fmt.Sprintf("incident %q", id), "SELECT "+IncidentCols+" FROM incidents WHERE id = ?", ScanIncident, id)
 }
 
 // Incidents returns the incidents matching f, by ascending id.
 func (s SQLBase) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
+	if err := noNUL("incident filter", "credential id", f.CredentialID, "principal id", f.PrincipalID, "state", f.State, "after id", f.AfterID); err != nil {
+		return nil, err
+	}
 	where, args := []string{"id > ?"}, []any{f.AfterID}
 	for _, c := range []struct{ col, v string }{{"credential_id", f.CredentialID}, {"principal_id", f.PrincipalID}, {"state", f.State}} {
 		if c.v != "" {
@@ -184,6 +196,9 @@ func (s SQLBase) resolveIncident(tx SQLTx, id string, r Resolution, a *AuditEntr
 	at, err := Nanos(r.At, s.Now, "resolved_at")
 	if err != nil {
 		return Incident{}, err
+	}
+	if !Storable(id) {
+		return Incident{}, fmt.Errorf("store: resolve incident %q: %w", id, ErrNotFound)
 	}
 	var state string
 	if err := tx.QueryRow("SELECT state FROM incidents WHERE id = ?"+tx.Lock(), id).Scan(&state); err != nil {

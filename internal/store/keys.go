@@ -64,6 +64,9 @@ func (s SQLBase) ActiveKey(ctx context.Context) (Key, error) {
 
 // keyState reads (and locks) a key's state inside a write.
 func keyState(tx SQLTx, kid, what string) (active, retired bool, err error) {
+	if !Storable(kid) {
+		return false, false, fmt.Errorf("store: %s %q: %w", what, kid, ErrNotFound)
+	}
 	var r *int64
 	if err := tx.QueryRow("SELECT active, retired_at FROM keys WHERE kid = ?"+tx.Lock(), kid).Scan(&active, &r); err != nil {
 		return false, false, tx.MapErr(err, "%s %q", what, kid)

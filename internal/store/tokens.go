@@ -64,6 +64,9 @@ func (s SQLBase) Tokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken marks a token revoked.
 func (s SQLBase) RevokeToken(ctx context.Context, id string, at time.Time, a *AuditEntry) error {
+	if !Storable(id) {
+		return fmt.Errorf("store: revoke token %q: %w", id, ErrNotFound)
+	}
 	return s.Run(ctx, func(tx SQLTx) error {
 		var revoked *int64
 		if err := tx.QueryRow("SELECT revoked_at FROM tokens WHERE id = ?"+tx.Lock(), id).Scan(&revoked); err != nil {

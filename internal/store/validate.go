@@ -121,6 +121,11 @@ func CheckCredential(c Credential, idem *Idempotency) error {
 	if idem != nil && (idem.TokenID == "" || idem.Key == "") {
 		return errcode.New(errcode.InvalidInput, "store: insert credential %q: idempotency token id and key are required", c.ID)
 	}
+	if idem != nil {
+		if err := noNUL("insert credential", "idempotency token id", idem.TokenID, "idempotency key", idem.Key); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

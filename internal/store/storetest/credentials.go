@@ -250,6 +250,27 @@ func testNULIsInvalidInput(t *testing.T, s store.Store) {
 		if _, err := s.TokenByID(c, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("TokenByID(%q): %v, want ErrNotFound", id, err)
 		}
+		// Nor do the writes that name one.
+		if _, err := s.SetStatus(c, id, store.StatusValid, store.StatusChange{Value: store.StatusSuspended, At: at(time.Hour)}, nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SetStatus(%q): %v, want ErrNotFound", id, err)
+		}
+		if err := s.RevokeToken(c, id, at(time.Hour), nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RevokeToken(%q): %v, want ErrNotFound", id, err)
+		}
+		if err := s.ActivateKey(c, id, nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ActivateKey(%q): %v, want ErrNotFound", id, err)
+		}
+		if err := s.RetireKey(c, id, at(time.Hour), nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RetireKey(%q): %v, want ErrNotFound", id, err)
+		}
+		// A client's idempotency key that is not storable text is its
+		// mistake, in the lookup and in the insert.
+		_, err := s.Idempotent(c, id, "k")
+		wantCode(t, err, errcode.InvalidInput, fmt.Sprintf("Idempotent(%q, k)", id))
+		_, err = s.Idempotent(c, "tok", id)
+		wantCode(t, err, errcode.InvalidInput, fmt.Sprintf("Idempotent(tok, %q)", id))
+		wantCode(t, s.InsertCredential(c, cred("c2", "L", 2), &store.Idempotency{TokenID: "tok", Key: id, RequestHash: []byte{1}}, nil),
+			errcode.InvalidInput, fmt.Sprintf("InsertCredential with idempotency key %q", id))
 	}
 	if got, err := s.Credential(c, "c1"); err != nil || got.Status != store.StatusValid {
 		t.Fatalf("after the refused change: %+v, %v", got, err)

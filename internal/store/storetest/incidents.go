@@ -110,12 +110,27 @@ func testIncidentCreateInvalid(t *testing.T, s IncidentStore) {
 		"no receipts":        func(in *store.Incident) { in.Receipts = nil },
 		"bad requested":      func(in *store.Incident) { in.RequestedAction = "delete" },
 		"no occurrence time": func(in *store.Incident) { in.OccurredAt = time.Time{} },
+		// Text PostgreSQL cannot hold is refused alike by both stores.
+		"NUL in the description":   func(in *store.Incident) { in.Description = "a\x00b" },
+		"category not UTF-8":       func(in *store.Incident) { in.Category = "\xff" },
+		"NUL in the credential id": func(in *store.Incident) { in.CredentialID = "c0\x00" },
 	} {
 		in := incident("inc_x", "c0")
 		mut(&in)
 		wantCode(t, s.CreateIncident(t.Context(), in, nil), errcode.InvalidInput, name)
 	}
 	wantIs(t, s.CreateIncident(t.Context(), incident("inc_y", "c9"), nil), store.ErrNotFound, "unknown credential")
+	_, err := s.Incidents(t.Context(), store.IncidentFilter{PrincipalID: "did:web:\x00"})
+	wantCode(t, err, errcode.InvalidInput, "Incidents filtered by a NUL")
+	// No incident is stored under an id that is not storable text.
+	for _, id := range []string{"inc\x00", "\xff"} {
+		if _, err := s.Incident(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Incident(%q): %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.ResolveIncident(t.Context(), id, store.Resolution{Decision: "dismiss", By: "tok-aud"}, nil); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ResolveIncident(%q): %v, want ErrNotFound", id, err)
+		}
+	}
 	wantAuditCount(t, s, 0, "refused creates")
 }
 
