@@ -225,9 +225,9 @@ func CredentialWhere(f CredentialFilter) ([]string, []any, error) {
 
 // CredentialAt returns the credential at a status list index.
 func (s SQLBase) CredentialAt(ctx context.Context, listID string, idx int) (Credential, error) {
-	if idx < 0 || idx >= MaxListSize {
-		// No list holds it (and PostgreSQL's INTEGER could not take it).
-		return Credential{}, fmt.Errorf("credential at %s/%d: %w", listID, idx, ErrNotFound)
+	if idx < 0 || idx >= MaxListSize || !Storable(listID) {
+		// No list holds it (and PostgreSQL could not take it).
+		return Credential{}, fmt.Errorf("credential at %q/%d: %w", listID, idx, ErrNotFound)
 	}
 	return ReadOne(s.DB, ctx, fmt.Sprintf("credential at %s/%d", listID, idx),
 		"SELECT "+CredentialCols+" FROM credentials WHERE list_id = ? AND idx = ?", ScanCredential, listID, idx)

@@ -54,6 +54,9 @@ func (s SQLBase) StatusList(ctx context.Context, id string) (StatusList, error) 
 // ListEntries returns the list's version and its non-zero statuses, read
 // from one snapshot so that the two agree.
 func (s SQLBase) ListEntries(ctx context.Context, listID string) (int64, map[int]uint8, error) {
+	if !Storable(listID) {
+		return 0, nil, fmt.Errorf("list entries %q: %w", listID, ErrNotFound)
+	}
 	var version int64
 	entries := map[int]uint8{}
 	err := s.DB.Snapshot(ctx, fmt.Sprintf("list entries %q", listID), func(q Querier) error {
@@ -83,6 +86,9 @@ func (s SQLBase) ListEntries(ctx context.Context, listID string) (int64, map[int
 
 // UsedIndexes returns every assigned index of the list, ascending.
 func (s SQLBase) UsedIndexes(ctx context.Context, listID string) ([]int, error) {
+	if !Storable(listID) {
+		return nil, fmt.Errorf("used indexes %q: %w", listID, ErrNotFound)
+	}
 	var out []int
 	err := s.DB.Snapshot(ctx, fmt.Sprintf("used indexes %q", listID), func(q Querier) error {
 		var one int

@@ -250,6 +250,12 @@ func testNULIsInvalidInput(t *testing.T, s store.Store) {
 		if _, err := s.TokenByID(c, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("TokenByID(%q): %v, want ErrNotFound", id, err)
 		}
+		if _, _, err := s.ListEntries(c, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ListEntries(%q): %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.UsedIndexes(c, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UsedIndexes(%q): %v, want ErrNotFound", id, err)
+		}
 		// Nor do the writes that name one.
 		if _, err := s.SetStatus(c, id, store.StatusValid, store.StatusChange{Value: store.StatusSuspended, At: at(time.Hour)}, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("SetStatus(%q): %v, want ErrNotFound", id, err)

@@ -313,4 +313,8 @@ func testIncidentCredentialAt(t *testing.T, s IncidentStore) {
 	}
 	_, err = s.CredentialAt(t.Context(), "M", 0)
 	wantIs(t, err, store.ErrNotFound, "unknown list")
+	for _, id := range []string{"L\x00", "\xff"} {
+		_, err = s.CredentialAt(t.Context(), id, 0)
+		wantIs(t, err, store.ErrNotFound, fmt.Sprintf("list %q", id))
+	}
 }
