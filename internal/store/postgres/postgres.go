@@ -48,6 +48,10 @@ const (
 	DefaultConns = 8
 	// DefaultMaxBatch is how many queued writes one group commit takes at most.
 	DefaultMaxBatch = 256
+	// DefaultConnectTimeout bounds connecting (and the start-up ping) when
+	// the URL sets no connect_timeout: an address that never answers fails
+	// the start after it instead of after the system's TCP timeout.
+	DefaultConnectTimeout = 10 * time.Second
 	// DefaultQueue is the capacity of the write queue.
 	DefaultQueue = 1024
 	// migrationLock is the advisory lock key that serializes migrations of
@@ -59,9 +63,20 @@ const (
 type Option func(*options)
 
 type options struct {
-	now      func() time.Time
-	conns    int
-	maxBatch int
+	now            func() time.Time
+	conns          int
+	maxBatch       int
+	connectTimeout time.Duration
+}
+
+// WithConnectTimeout sets how long connecting may take when the URL sets
+// no connect_timeout (default DefaultConnectTimeout).
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.connectTimeout = d
+		}
+	}
 }
 
 // WithClock sets the clock used for zero times (default time.Now).
@@ -120,7 +135,7 @@ func IsURL(s string) bool {
 // Open connects to the database at url, applies pending migrations (one
 // node at a time) and starts the writer.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	o := options{now: time.Now, conns: DefaultConns, maxBatch: DefaultMaxBatch}
+	o := options{now: time.Now, conns: DefaultConns, maxBatch: DefaultMaxBatch, connectTimeout: DefaultConnectTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -132,11 +147,16 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		return nil, errcode.New(errcode.InvalidInput, "store: postgres: bad URL %q", redact(url))
 	}
 	cfg.MaxConns = int32(o.conns)
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = o.connectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: connect: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnConfig.ConnectTimeout)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: postgres: connect to %s: %w", redact(url), err)
 	}

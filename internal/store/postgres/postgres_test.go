@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -304,5 +305,47 @@ func TestMigrations(t *testing.T) {
 	}
 	if _, err := postgres.Open(t.Context(), url); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: %v", err)
+	}
+}
+
+// TestOpenGivesUpOnASilentServer: a server that accepts the connection and
+// never answers (a hung host, a black-holing proxy) fails Open within the
+// connect timeout instead of holding the start for the system's TCP
+// timeout; a URL's own connect_timeout wins over the option.
+func TestOpenGivesUpOnASilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	url := "postgres://agentcert@" + ln.Addr().String() + "/x?sslmode=disable"
+	for name, tc := range map[string]struct {
+		url  string
+		opts []postgres.Option
+	}{
+		"the option":            {url, []postgres.Option{postgres.WithConnectTimeout(300 * time.Millisecond)}},
+		"the URL's own timeout": {url + "&connect_timeout=1", []postgres.Option{postgres.WithConnectTimeout(time.Hour)}},
+	} {
+		// The caller's own deadline is far off: Open must give up first.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		s, err := postgres.Open(ctx, tc.url, tc.opts...)
+		caller := ctx.Err()
+		cancel()
+		if err == nil {
+			s.Close()
+			t.Fatalf("%s: opened a silent server", name)
+		}
+		if caller != nil {
+			t.Fatalf("%s: Open waited for the caller's deadline (%v): it has no connect timeout of its own", name, err)
+		}
 	}
 }
