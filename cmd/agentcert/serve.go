@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -275,6 +276,28 @@ func openKeyRing(ctx context.Context, cfg config.Config, st store.Store) (*issue
 	return issuer.NewKeyRing(ctx, st, kek, s.DIDMethod, s.WebDID, s.KeyAlg, nil)
 }
 
+// warnLoosePermissions warns when the data directory, or the key-encryption
+// key file in it, can be read by the group or others: the files agentcert
+// writes are 0600 and the directory it makes 0700, but one made beforehand
+// (an image's, an operator's) keeps its mode, and a KEK others can read
+// unseals every signing key. It changes nothing (a mounted secret's mode is
+// the platform's to set).
+func warnLoosePermissions(cfg config.Config, log *slog.Logger) {
+	paths := []string{cfg.DataDir}
+	if os.Getenv(kekEnv) == "" {
+		paths = append(paths, kekPath(cfg))
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || runtime.GOOS == "windows" {
+			continue
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			log.Warn("readable by group or others: restrict it (chmod go-rwx)", "path", p, "mode", fmt.Sprintf("%04o", mode))
+		}
+	}
+}
+
 // serve runs the service until ctx is done.
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
@@ -294,6 +317,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		}
 		own = parts
 		defer parts.Close()
+		warnLoosePermissions(cfg, log)
 		st = parts.store
 		opts.Store, opts.Issuer, opts.Statuses = parts.store, parts.Service, parts.Statuses
 		if opts.OID4VCI, err = wireOID4VCI(cfg, parts); err != nil {
