@@ -2,9 +2,11 @@ package dcql
 
 import (
 	"encoding/json"
+	"github.com/agentcert/agentcert/internal/jsonstrict"
+	"github.com/agentcert/agentcert/internal/jsonval"
+	"math/big"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/agentcert/agentcert/errcode"
 	"github.com/agentcert/agentcert/internal/jsonptr"
@@ -106,49 +108,19 @@ func sameNumber(got any, want json.Number) bool {
 	if g == want.String() {
 		return true
 	}
-	a, ok1 := decimalOf(g)
-	b, ok2 := decimalOf(want.String())
-	return ok1 && ok2 && a == b
+	a, ok1 := exactNumber(g)
+	b, ok2 := exactNumber(want.String())
+	return ok1 && ok2 && a.Cmp(b) == 0
 }
 
-// decimal is a number as sign, significant digits (no leading or trailing
-// zero) and the power of ten they are scaled by; zero is the zero value.
-type decimal struct {
-	neg    bool
-	digits string
-	exp    int64
-}
-
-// decimalOf reads a JSON number exactly. ok is false for anything else, or
-// an exponent beyond ±10^9 (compared by text only).
-func decimalOf(s string) (d decimal, ok bool) {
-	if strings.HasPrefix(s, "-") {
-		d.neg, s = true, s[1:]
+// exactNumber reads a JSON number exactly; ok is false for anything else,
+// or one past jsonstrict's bounds on length and exponent (compared by text
+// only: a big.Rat of 1e999999999 would be huge).
+func exactNumber(s string) (*big.Rat, bool) {
+	if !jsonval.ValidNumber(s) || jsonstrict.CheckNumber(s) != nil {
+		return nil, false
 	}
-	mant, e, hasExp := strings.Cut(strings.ToLower(s), "e")
-	if hasExp {
-		if len(strings.TrimLeft(strings.TrimLeft(e, "+-"), "0")) > 9 {
-			return decimal{}, false
-		}
-		n, err := strconv.ParseInt(e, 10, 64)
-		if err != nil {
-			return decimal{}, false
-		}
-		d.exp = n
-	}
-	whole, frac, _ := strings.Cut(mant, ".")
-	digits := whole + frac
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return decimal{}, false
-	}
-	d.exp -= int64(len(frac))
-	digits = strings.TrimLeft(digits, "0")
-	trimmed := strings.TrimRight(digits, "0")
-	d.exp += int64(len(digits) - len(trimmed))
-	if d.digits = trimmed; d.digits == "" {
-		return decimal{}, true // zero, whatever its sign and scale
-	}
-	return d, true
+	return new(big.Rat).SetString(s)
 }
 
 // options lists the claim combinations of c in order of preference: its
