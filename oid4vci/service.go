@@ -32,13 +32,13 @@ import (
 //     is durable; audit entries are appended atomically with the change.
 //   - CreateOffer fails with records.ErrConflict on a duplicate id, ref
 //     hash or code hash.
-//   - OfferByRef and AccessToken fail with records.ErrNotFound for an
+//   - OfferByRef, OfferByCode and AccessToken fail with records.ErrNotFound for an
 //     unknown hash.
 //   - RedeemCode loads the offer with that code hash (records.ErrNotFound
 //     when none), calls decide with it while holding it, and applies the
 //     Redemption atomically: one more failed attempt, or the offer redeemed
 //     with its access token stored; then the audit entry; then returns the
-//     Redemption's Err (a zero Redemption writes nothing). Two concurrent
+//     Redemption's Err. Two concurrent
 //     redemptions of one code never both get a token, and attempts are
 //     never lost.
 //   - TokenByID returns the API token with that id, revoked or not
@@ -51,6 +51,7 @@ import (
 type State interface {
 	CreateOffer(ctx context.Context, o records.Offer, a *records.AuditEntry) error
 	OfferByRef(ctx context.Context, refHash []byte) (records.Offer, error)
+	OfferByCode(ctx context.Context, codeHash []byte) (records.Offer, error)
 	RedeemCode(ctx context.Context, codeHash []byte, decide func(records.Offer) records.Redemption) error
 	AccessToken(ctx context.Context, hash []byte) (records.AccessToken, records.Offer, error)
 	TokenByID(ctx context.Context, id string) (records.Token, error)
@@ -387,9 +388,8 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 	// The offer issues on behalf of the issuer token that made it, so a
 	// code of a revoked token's offer is refused here, before it is spent
 	// (the credential endpoint would refuse its access token anyway).
-	// decide must not call the store, so the maker is looked up between a
-	// first RedeemCode that only reads the offer's maker (and applies
-	// nothing) and the one that decides.
+	// decide must not call the store, so the maker is read before (a plain
+	// read of the offer; RedeemCode then decides on the offer it holds).
 	revoked, err := s.makerRevoked(ctx, hash(code))
 	if err != nil {
 		return nil, err
@@ -442,18 +442,14 @@ func (s *Service) Token(ctx context.Context, form url.Values) (*TokenResponse, e
 // the code hash codeHash is revoked (or gone): invalid_grant for an unknown
 // code.
 func (s *Service) makerRevoked(ctx context.Context, codeHash []byte) (bool, error) {
-	var id string
-	err := s.state.RedeemCode(ctx, codeHash, func(o records.Offer) records.Redemption {
-		id = o.TokenID
-		return records.Redemption{}
-	})
+	o, err := s.state.OfferByCode(ctx, codeHash)
 	if errors.Is(err, records.ErrNotFound) {
 		return false, errcode.New(errcode.InvalidGrant, "unknown pre-authorized code")
 	}
 	if err != nil {
 		return false, fmt.Errorf("oid4vci: the offer of a pre-authorized code: %w", err)
 	}
-	maker, err := s.state.TokenByID(ctx, id)
+	maker, err := s.state.TokenByID(ctx, o.TokenID)
 	switch {
 	case errors.Is(err, records.ErrNotFound):
 		return true, nil

@@ -26,6 +26,9 @@ type OID4VCI interface {
 	CreateOffer(ctx context.Context, o Offer, a *AuditEntry) error
 	// OfferByRef returns the offer whose reference hashes to refHash.
 	OfferByRef(ctx context.Context, refHash []byte) (Offer, error)
+	// OfferByCode returns the offer whose pre-authorized code hashes to
+	// codeHash, read only (RedeemCode is what decides on it).
+	OfferByCode(ctx context.Context, codeHash []byte) (Offer, error)
 	// RedeemCode loads the offer whose code hashes to codeHash
 	// (ErrNotFound when none), calls decide with it inside the write and
 	// applies the Redemption atomically, then returns its Err. decide must
@@ -62,6 +65,11 @@ func ScanOffer(sc Scanner) (Offer, error) {
 // OfferByRef returns an offer by the hash of its reference.
 func (s SQLBase) OfferByRef(ctx context.Context, refHash []byte) (Offer, error) {
 	return ReadOne(s.DB, ctx, "offer by ref", "SELECT "+OfferCols+" FROM oid4vci_offers WHERE ref_hash = ?", ScanOffer, refHash)
+}
+
+// OfferByCode returns an offer by the hash of its pre-authorized code.
+func (s SQLBase) OfferByCode(ctx context.Context, codeHash []byte) (Offer, error) {
+	return ReadOne(s.DB, ctx, "offer by code", "SELECT "+OfferCols+" FROM oid4vci_offers WHERE code_hash = ?", ScanOffer, codeHash)
 }
 
 // accessTokenSQL selects an access token by its hash with its offer.

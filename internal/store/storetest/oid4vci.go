@@ -68,6 +68,10 @@ func testOffers(t *testing.T, s OID4VCIStore) {
 		got.TokenID != "tok-issuer" || !got.CreatedAt.Equal(o.CreatedAt) || !got.ExpiresAt.Equal(o.ExpiresAt) || got.Attempts != 0 || got.RedeemedAt != nil {
 		t.Fatalf("OfferByRef = %+v, want %+v", got, o)
 	}
+	if byCode, err := s.OfferByCode(ctx(t), o.CodeHash); err != nil || byCode.ID != "o1" || !bytes.Equal(byCode.RefHash, o.RefHash) {
+		t.Fatalf("OfferByCode = %+v, %v; want o1", byCode, err)
+	}
+	wantIs(t, func() error { _, err := s.OfferByCode(ctx(t), h("no such code")); return err }(), store.ErrNotFound, "OfferByCode of an unknown code")
 	wantAuditCount(t, s, 1, "after CreateOffer")
 	for name, dup := range map[string]store.Offer{
 		"id":   func() store.Offer { d := offer("o2"); d.ID = "o1"; return d }(),
