@@ -69,8 +69,7 @@ func (c *Console) ended(s records.ConsoleSession, now time.Time) bool {
 // and returns the cookie value.
 func (c *Console) createSession(ctx context.Context, tok records.Token, now time.Time, a records.AuditEntry) (string, error) {
 	id := randomString(32)
-	key := sha256.Sum256([]byte(id))
-	rec := records.ConsoleSession{Key: key[:], TokenID: tok.ID, TokenHash: tok.Hash, CreatedAt: now, SeenAt: now}
+	rec := records.ConsoleSession{Key: sessionKey(id), TokenID: tok.ID, TokenHash: tok.Hash, CreatedAt: now, SeenAt: now}
 	err := c.o.Store.CreateConsoleSession(ctx, rec, c.o.MaxSessions, now.Add(-c.o.IdleTimeout), now.Add(-c.o.MaxAge), &a)
 	if errors.Is(err, records.ErrSessionLimit) {
 		return "", errcode.New(errcode.RateLimited, "too many console sessions are open; try again later")
